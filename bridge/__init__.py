@@ -1,0 +1,26 @@
+"""Recovery Bridge: hand chatbot conversations to humans at the right moment, with everything."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from bridge.config import Settings
+from bridge.metrics import Metrics
+from bridge.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> Flask:
+    """Wire the app. No network I/O here: store and Redis connect on first use."""
+    from bridge.web import api, errors, health, webhooks
+
+    settings = settings or (rt.settings if rt else Settings.from_env())
+    rt = rt or Runtime.build(settings)
+    app = Flask(__name__)
+    # Werkzeug cuts bodies (chunked ones too) at this size while reading, before buffering them.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["bridge.runtime"] = rt
+    app.extensions["bridge.metrics"] = Metrics()
+    errors.init_app(app)
+    for blueprint in (webhooks.bp, health.bp, api.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,128 @@
+"""What every chatbot adapter implements, and the errors that map to HTTP answers.
+
+An adapter turns one HTTP delivery of its platform into canonical ``Event`` objects. It never
+touches the store, the queue or the network: the intake view verifies with ``verify``, parses with
+``parse`` and does the rest. Vendor JSON stops here.
+
+| raised                | HTTP | meaning                                                     |
+|-----------------------|------|-------------------------------------------------------------|
+| ``Unauthorized``      | 401  | missing/forged/stale signature or token                     |
+| ``MalformedPayload``  | 400  | not JSON, not the platform's shape                          |
+| ``InvalidPayload``    | 422  | the platform's shape, but a field is wrong (names the field)|
+| ``UnsupportedEvent``  | 200  | a real event type we do not act on (the sender must not retry)|
+| ``Handshake``         | any  | a verification challenge to answer as given                 |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from bridge import jsonsafe
+from bridge.config import Settings
+from bridge.events import Event
+
+
+class AdapterError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+
+class Unauthorized(AdapterError):
+    status = 401
+    code = "unauthorized"
+
+
+class MalformedPayload(AdapterError):
+    status = 400
+    code = "malformed_payload"
+
+
+class InvalidPayload(AdapterError):
+    status = 422
+    code = "invalid_payload"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnsupportedEvent(Exception):
+    """A well-formed event of a type the bridge does not act on; answered 200 and logged."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(event_type)
+        self.event_type = event_type
+
+
+class Handshake(Exception):
+    """The platform is checking the endpoint; answer with this body and status."""
+
+    def __init__(self, body: Any, status: int = 200, content_type: str = "application/json") -> None:
+        super().__init__("handshake")
+        self.body = body
+        self.status = status
+        self.content_type = content_type
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One HTTP delivery as the adapter sees it: raw bytes, lower-cased headers, query."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    query: Mapping[str, str] = field(default_factory=dict)
+    now: float = 0.0  # unix seconds; injected so signature windows are testable
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+class Adapter:
+    """Base class; subclasses set ``slug`` and implement ``verify`` and ``parse``."""
+
+    slug: ClassVar[str] = ""
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    # Platforms that call synchronously and read the answer override ``respond``.
+
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
+        raise NotImplementedError
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        raise NotImplementedError
+
+    def complete(self, event: Event, settings: Settings) -> Event:
+        """Worker side: fetch the rest of a transcript the webhook carried only in part.
+
+        Called by the worker (never in the request path) when ``event.conversation.partial`` is set.
+        Raise ``connectors.base.RetryableError`` on a transient failure of the platform's API.
+        """
+        return event
+
+    def respond(self, accepted: list[dict[str, Any]]) -> tuple[Any, int] | None:
+        """The answer body for the sender, or None for the bridge's standard 202 answer."""
+        return None
+
+
+def load_json(body: bytes, max_depth: int = 64) -> Any:
+    try:
+        return jsonsafe.loads(body, max_depth)
+    except jsonsafe.JSONError as exc:
+        raise MalformedPayload(str(exc)) from None
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validate_event(data: Any) -> Event:
+    """Build an ``Event``; a validation error becomes a 422 naming the first failing field."""
+    try:
+        return Event.from_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = field_path(first["loc"]) or "(root)"
+        raise InvalidPayload(f"{path}: {first['msg']}", field=path) from None

@@ -1,0 +1,274 @@
+"""The ``bridge`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.runtime import Runtime, install
+
+log = logging.getLogger("bridge.cli")
+
+
+def _settings() -> Settings:
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _runtime(migrate: bool = False) -> Runtime:
+    rt = install(Runtime.build(_settings()))
+    if migrate:
+        from bridge.store.migrate import upgrade
+
+        upgrade(rt.store)
+    return rt
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """Recovery Bridge: chatbot escalations into Zendesk, Jira and Slack."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _dev_generic_secret(settings: Settings) -> Settings:
+    """Embedded default: without GENERIC_WEBHOOK_SECRET, use one kept in the data dir."""
+    if settings.secrets_for("generic"):
+        return settings
+    path = settings.data_dir / "generic-webhook-secret"
+    if not path.exists():
+        import base64
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        path.chmod(0o600)
+    click.echo(f"GENERIC_WEBHOOK_SECRET is not set; using the development secret in {path}", err=True)
+    merged = {**settings.webhook_secrets, "generic": (path.read_text().strip(),)}
+    return settings.with_overrides(webhook_secrets=merged)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default BRIDGE_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default PORT or 8000).")
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    """Run the web app (and, without REDIS_URL, the in-process worker)."""
+    import waitress
+
+    from bridge import create_app
+    from bridge.runner import Runner
+    from bridge.store.migrate import upgrade
+
+    settings = _dev_generic_secret(_settings())
+    rt = install(Runtime.build(settings))
+    upgrade(rt.store)
+    app = create_app(rt=rt)
+    runner = None
+    if rt.queue.kind == "in-process":
+        runner = Runner(rt)
+        app.extensions["bridge.runner"] = runner
+        runner.start()
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Recovery Bridge on http://{host}:{port} (store: {rt.store.dialect}, queue: {rt.queue.kind})", err=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="recovery-bridge",
+                       max_request_body_size=settings.max_body_bytes + 1)
+    finally:
+        if runner:
+            runner.stop()
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty (tests, cron).")
+def worker(burst: bool) -> None:
+    """Run an RQ worker with the scheduler, plus the sweeper that re-enqueues stranded work."""
+    from rq import Worker
+
+    from bridge import jobs
+    from bridge.queue import RQQueue
+
+    rt = _runtime(migrate=True)
+    if not isinstance(rt.queue, RQQueue):
+        raise click.ClickException("REDIS_URL is not set: `bridge serve` runs the in-process worker instead")
+    stop = threading.Event()
+
+    def sweeper() -> None:
+        while not stop.wait(rt.settings.sweep_interval):
+            try:
+                jobs.sweep(rt)
+            except Exception:
+                log.exception("bridge.sweeper.error")
+
+    jobs.sweep(rt)
+    if not burst:
+        threading.Thread(target=sweeper, name="bridge-sweeper", daemon=True).start()
+    try:
+        Worker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
+            burst=burst, with_scheduler=True
+        )
+    finally:
+        stop.set()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    from bridge.store.migrate import current_revision
+
+    rt = _runtime(migrate=True)
+    click.echo(f"database at revision {current_revision(rt.store)}")
+
+
+def _parse_headers(values: tuple[str, ...]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep:
+            raise click.BadParameter(f"expected 'Name: value', got {value!r}", param_hint="-H")
+        headers[name.strip().lower()] = rest.strip()
+    return headers
+
+
+@main.command()
+@click.option("--source", required=True, help="Platform slug, e.g. generic.")
+@click.option("-H", "--header", "headers", multiple=True, help="Request header 'Name: value' (repeatable).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def parse(source: str, headers: tuple[str, ...], file: Path) -> None:
+    """Print the canonical event of a raw platform payload (exit 2 if it is not valid)."""
+    from bridge.adapters import ADAPTERS
+    from bridge.adapters.base import AdapterError, Handshake, Inbound, UnsupportedEvent
+
+    adapter = ADAPTERS.get(source)
+    if adapter is None:
+        _fail(f"unknown source {source!r}; known: {', '.join(sorted(ADAPTERS))}")
+    inbound = Inbound(body=file.read_bytes(), headers=_parse_headers(headers))
+    try:
+        events = adapter.parse(inbound)
+    except AdapterError as exc:
+        _fail(f"{file.name}: {exc}")
+    except UnsupportedEvent as exc:
+        _fail(f"{file.name}: {source} event type {exc.event_type!r} carries no conversation to hand off")
+    except Handshake:
+        _fail(f"{file.name}: a {source} verification handshake, not an event")
+    if not events:
+        _fail(f"{file.name}: no event in this payload")
+    out: Any = events[0].to_json() if len(events) == 1 else [e.to_json() for e in events]
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _fail(message: str) -> Any:
+    click.echo(message.replace("\n", " "), err=True)
+    sys.exit(2)
+
+
+@main.command()
+@click.option("--source", default=None, help="Platform slug of the files (default: generic event or conversation).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def triage(source: str | None, files: tuple[Path, ...]) -> None:
+    """For each file, one JSON line: would the engine escalate, why, and at which message."""
+    from bridge.pipeline.triage import triage_file
+
+    status = 0
+    for path in files:
+        try:
+            result = triage_file(path, source)
+        except ValueError as exc:
+            click.echo(f"{path.name}: {exc}", err=True)
+            status = 2
+            continue
+        click.echo(json.dumps(result, ensure_ascii=False))
+    sys.exit(status)
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: events and deliveries that ran out of attempts."""
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def dlq_list(as_json: bool) -> None:
+    from bridge.store import repo
+
+    rt = _runtime(migrate=True)
+    with rt.store.session() as s:
+        inbox, deliveries = repo.dead_letters(s)
+        rows = [
+            {"id": r.key, "kind": "event", "platform": r.platform, "case": r.case_id, "attempts": r.attempts,
+             "updated_at": r.updated_at.isoformat(), "last_error": r.last_error}
+            for r in inbox
+        ] + [
+            {"id": f"dl-{d.id}", "kind": d.step, "platform": "", "case": d.case_id, "attempts": d.attempts,
+             "updated_at": d.updated_at.isoformat(), "last_error": d.last_error}
+            for d in deliveries
+        ]
+    if not rows and not as_json:
+        click.echo("no dead letters")
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            error = (row["last_error"] or "").replace("\n", " ")[:120]
+            click.echo(f"{row['id']}  {row['kind']}  case={row['case']}  attempts={row['attempts']}  {error}")
+
+
+@main.command()
+@click.argument("ident", required=False)
+@click.option("--all-dead", is_flag=True, help="Replay every dead letter.")
+def replay(ident: str | None, all_dead: bool) -> None:
+    """Send a dead event (hb-…) or delivery (dl-N) through again; safe to repeat."""
+    from bridge import jobs
+    from bridge.store import repo
+
+    if bool(ident) == all_dead:
+        raise click.UsageError("give exactly one of ID or --all-dead")
+    rt = _runtime(migrate=True)
+    if all_dead:
+        with rt.store.session() as s:
+            inbox, deliveries = repo.dead_letters(s)
+            idents = [r.key for r in inbox] + [f"dl-{d.id}" for d in deliveries]
+    else:
+        idents = [ident or ""]
+    replayed = [i for i in idents if jobs.replay(i, rt)]
+    if rt.queue.kind == "in-process":
+        from bridge.runner import run_due
+
+        run_due(rt)  # no `bridge serve` may be running: do the work now
+    for i in replayed:
+        click.echo(f"replayed {i}")
+    if ident and not replayed:
+        _fail(f"{ident} is not a dead letter")
+
+
+@main.command()
+def doctor() -> None:
+    """Check each configured dependency and say in one line each what works."""
+    from bridge.doctor import run_checks
+
+    failed = False
+    for name, ok, message in run_checks(_settings()):
+        failed |= not ok
+        click.echo(f"{'ok ' if ok else 'FAIL'} {name}: {message}")
+    sys.exit(1 if failed else 0)
+
+
+__all__ = ["main", "secret_env_name"]

@@ -1,0 +1,242 @@
+"""Canonical, frozen types shared by every part of the bridge.
+
+The models mirror ``shared/schemas/handoff-event.v1.schema.json`` field for field, so one set of
+classes is both the validator of ``POST /webhooks/generic`` and the type every adapter produces.
+Validation is strict (no string-to-number coercion) so that the models accept and reject the same
+documents as the JSON Schema; ``tests/test_events_schema.py`` holds them to that.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+TRIGGERS: tuple[str, ...] = (
+    "customer_requested_human",
+    "low_confidence",
+    "product_bug",
+    "negative_sentiment",
+    "billing_exception",
+    "bot_handoff",
+)
+TriggerId = Literal[
+    "customer_requested_human",
+    "low_confidence",
+    "product_bug",
+    "negative_sentiment",
+    "billing_exception",
+    "bot_handoff",
+]
+EventType = Literal["conversation.updated", "handoff.requested", "conversation.closed"]
+Role = Literal["customer", "bot", "agent", "system"]
+FileKind = Literal["screenshot", "console_log", "network_log", "video", "document", "other"]
+
+# RFC 3339 date-time, as JSON Schema's "date-time" format requires (a "T" or space, seconds, an offset).
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _datetime(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-11-28T10:00:00Z")
+    return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+
+
+def _date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, e.g. 2026-11-28")
+    return date.fromisoformat(value)
+
+
+def _integer(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; strict pydantic would not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_datetime)]
+Date = Annotated[date, BeforeValidator(_date)]
+Integer = Annotated[int, BeforeValidator(_integer)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class File(Model):
+    kind: FileKind | None = None
+    url: str | None = Field(None, max_length=2000)
+    name: str | None = Field(None, max_length=255)
+    content_type: str | None = Field(None, max_length=100)
+    size_bytes: Integer | None = Field(None, ge=0)
+
+
+class Source(Model):
+    title: str | None = None
+    url: str | None = None
+
+
+class Message(Model):
+    id: str | None = Field(None, max_length=200)
+    role: Role
+    text: str = Field(max_length=100_000)
+    sent_at: DateTime | None = None
+    confidence: float | None = Field(None, ge=0, le=1)
+    intent: str | None = Field(None, max_length=200)
+    sources: list[Source] = Field(default_factory=list, max_length=50)
+    attachments: list[File] = Field(default_factory=list, max_length=50)
+
+
+class Conversation(Model):
+    id: str = Field(min_length=1, max_length=200)
+    channel: str | None = Field(None, max_length=100)
+    language: str | None = Field(None, max_length=20)
+    url: str | None = Field(None, max_length=2000)
+    messages: list[Message] = Field(max_length=5000)
+    # Not in the wire schema: set by adapters when the webhook carried only part of the
+    # transcript and the worker must fetch the rest from the platform's API.
+    partial: bool = False
+
+
+class Account(Model):
+    id: str | None = None
+    name: str | None = None
+    mrr: float | None = None
+    currency: str | None = None
+    sla: str | None = None
+    renewal_date: Date | None = None
+
+
+class Customer(Model):
+    id: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    name: str | None = Field(None, max_length=500)
+    phone: str | None = Field(None, max_length=50)
+    locale: str | None = Field(None, max_length=20)
+    plan: str | None = Field(None, max_length=100)
+    account: Account | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Handoff(Model):
+    requested_by: Literal["customer", "bot"] | None = None
+    reason: str | None = Field(None, max_length=2000)
+    topic: str | None = Field(None, max_length=200)
+
+
+class Bot(Model):
+    name: str | None = Field(None, max_length=200)
+    platform: str | None = Field(None, max_length=100)
+
+
+class ConsoleLog(Model):
+    level: str | None = None
+    message: str | None = None
+    at: str | None = None
+    source: str | None = None
+
+
+class NetworkRequest(Model):
+    method: str | None = None
+    url: str | None = None
+    status: Integer | None = None
+    duration_ms: float | None = None
+    response_excerpt: str | None = None
+
+
+class Device(Model):
+    os: str | None = None
+    browser: str | None = None
+    app_version: str | None = None
+    viewport: str | None = None
+    locale: str | None = None
+    network: str | None = None
+
+
+class Evidence(Model):
+    page_url: str | None = Field(None, max_length=2000)
+    screenshots: list[File] = Field(default_factory=list, max_length=20)
+    console_logs: list[ConsoleLog] = Field(default_factory=list, max_length=1000)
+    network_requests: list[NetworkRequest] = Field(default_factory=list, max_length=200)
+    device: Device | None = None
+    session_replay_url: str | None = Field(None, max_length=2000)
+    files: list[File] = Field(default_factory=list, max_length=20)
+    steps_to_reproduce: list[str] = Field(default_factory=list, max_length=50)
+
+
+class Event(Model):
+    """One bot event in the bridge's own vocabulary (the generic schema, version 1)."""
+
+    schema_version: Literal[1] | None = None
+    event_id: str = Field(min_length=1, max_length=200)
+    type: EventType
+    occurred_at: DateTime | None = None
+    bot: Bot | None = None
+    conversation: Conversation
+    customer: Customer | None = None
+    handoff: Handoff | None = None
+    evidence: Evidence | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Event:
+        return cls.model_validate(data)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if not self.conversation.partial:
+            data["conversation"].pop("partial", None)
+        return data
+
+
+class TriggerHit(Model):
+    """Why one trigger fired: the message that made it fire and what in it did."""
+
+    trigger: TriggerId
+    message_index: int | None = None  # 1-based index into the transcript
+    evidence: str = ""
+    score: float | None = None
+
+
+class Decision(Model):
+    """The trigger engine's verdict on a conversation."""
+
+    escalate: bool
+    triggers: list[TriggerHit] = Field(default_factory=list)
+    at_message: int | None = None
+
+    @property
+    def trigger_ids(self) -> list[str]:
+        seen: list[str] = []
+        for hit in self.triggers:
+            if hit.trigger not in seen:
+                seen.append(hit.trigger)
+        return seen
+
+
+class Package(Model):
+    """Everything the human gets, before it is rendered for Zendesk, Jira or Slack."""
+
+    case_id: str
+    platform: str
+    event_type: EventType
+    bot: Bot | None = None
+    conversation: Conversation
+    customer: Customer | None = None
+    handoff: Handoff | None = None
+    evidence: Evidence | None = None
+    decision: Decision
+    priority: str = "normal"
+    priority_reason: str = ""
+    summary: str = ""

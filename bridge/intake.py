@@ -1,0 +1,79 @@
+"""Durable intake: turn verified, parsed events into inbox rows, then enqueue them.
+
+A 2xx means the row is committed. Enqueue failures after the commit are logged and left to the
+sweeper; storage failures propagate so the view can answer 503 and the sender retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bridge.events import Event
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.models import RECEIVED
+
+log = logging.getLogger("bridge.intake")
+
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|api[-_]?key|password|session", re.I)
+MAX_HEADER_VALUE = 1000
+
+
+def event_key(platform: str, sender_event_id: str) -> str:
+    """K: the idempotency key of an event, stable across redeliveries and replays."""
+    return "hb-" + hashlib.sha256(f"{platform}|{sender_event_id}".encode()).hexdigest()[:32]
+
+
+def case_id_for(platform: str, conversation_id: str) -> str:
+    return "c-" + hashlib.sha256(f"{platform}|{conversation_id}".encode()).hexdigest()[:20]
+
+
+def audit_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers kept for audit; credentials are replaced, signatures (not secrets) are kept."""
+    kept: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        kept[lower] = "[redacted]" if _SECRET_HEADER.search(lower) else value[:MAX_HEADER_VALUE]
+    return kept
+
+
+@dataclass(frozen=True)
+class Accepted:
+    key: str
+    case_id: str
+    event_type: str
+    duplicate: bool
+
+
+def store_events(
+    rt: Runtime, platform: str, body: bytes, headers: dict[str, str], events: Sequence[Event]
+) -> list[Accepted]:
+    now = rt.clock()
+    accepted: list[Accepted] = []
+    with rt.store.session() as s:
+        for event in events:
+            key = event_key(platform, event.event_id)
+            case_id = case_id_for(platform, event.conversation.id)
+            inserted = repo.insert_inbox(
+                s,
+                dict(
+                    key=key, platform=platform, sender_event_id=event.event_id, event_type=event.type,
+                    case_id=case_id, body=body, headers=headers, event=event.to_json(), received_at=now,
+                    state=RECEIVED, attempts=0, next_attempt_at=now, updated_at=now,
+                ),
+            )
+            accepted.append(Accepted(key, case_id, event.type, duplicate=not inserted))
+        s.commit()
+    for item in accepted:
+        if item.duplicate:
+            log.info("bridge.intake.duplicate", extra={"key": item.key, "platform": platform})
+            continue
+        try:
+            rt.queue.enqueue("process_event", item.key)
+        except Exception as exc:  # durable already; the sweeper enqueues it once the queue is back
+            log.warning("bridge.intake.enqueue_failed", extra={"key": item.key, "error": type(exc).__name__})
+    return accepted

@@ -1,0 +1,202 @@
+"""Queue entry points. Each takes an id, claims its row, calls the pipeline or a connector, records.
+
+A job that fails records the attempt and re-raises so RQ retries it with backoff; on its last
+attempt (or on a permanent error) it marks the row dead and returns, so RQ and the store agree.
+The in-process runner calls the same functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import connectors
+from bridge import runtime as rt_module
+from bridge.adapters import get_adapter
+from bridge.events import Decision, Event
+from bridge.pipeline import transcript, triggers
+from bridge.pipeline.package import build_package
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.models import CLOSED, DEAD, DONE, ESCALATED, OPEN, PROCESSED, CaseRow, DeliveryRow, InboxRow
+from connectors.base import Context, PermanentError, RetryableError
+
+log = logging.getLogger("bridge.jobs")
+
+PROCESS, DELIVER = "process_event", "deliver"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def process_event(key: str, rt: Runtime | None = None) -> str:
+    """Fold one accepted event into its case; escalate and plan deliveries when warranted."""
+    rt = rt or rt_module.current()
+    with rt.store.session() as s:
+        claimed = repo.claim_inbox(s, key, rt.clock(), rt.settings.lease_seconds)
+        s.commit()
+    if not claimed:
+        return "skipped"
+    try:
+        with rt.store.session() as s:
+            row = repo.get_inbox(s, key)
+            assert row is not None
+            ready = _fold_into_case(rt, s, row)
+            row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, rt.clock()
+            s.commit()
+    except Exception as exc:
+        return _record_failure(rt, InboxRow, key, exc)
+    for delivery_id in ready:
+        rt.queue.enqueue(DELIVER, delivery_id)
+    return "processed"
+
+
+def _fold_into_case(rt: Runtime, s: Any, row: InboxRow) -> list[int]:
+    now = rt.clock()
+    event = Event.from_json(row.event)
+    adapter = get_adapter(row.platform)
+    if event.conversation.partial and adapter is not None:
+        event = adapter.complete(event, rt.settings)  # full transcript from the platform's API
+    actor = f"bot:{row.platform}"
+    case = repo.get_case(s, row.case_id)
+    if case is None:
+        case = CaseRow(
+            id=row.case_id, platform=row.platform, conversation_id=event.conversation.id, status=OPEN,
+            triggers=[], refs={}, event=event.to_json(), created_at=now, updated_at=now,
+        )
+        s.add(case)
+        repo.add_timeline(s, case.id, "case.opened", actor, now, {"event": row.key})
+    merged = transcript.merge(Event.from_json(case.event) if case.event else None, event)
+    case.event, case.updated_at = merged.to_json(), now
+    if merged.customer:
+        case.customer_id = merged.customer.id or case.customer_id
+        case.customer_email = merged.customer.email or case.customer_email
+    if event.type == "conversation.closed" and case.status == OPEN:
+        case.status, case.closed_at = CLOSED, now
+        repo.add_timeline(s, case.id, "case.closed", actor, now, {"event": row.key})
+        return []
+    if case.status not in (OPEN, CLOSED):
+        return []  # already with a human; the merged transcript is kept for them
+    decision = triggers.decide(merged)
+    if not decision.escalate:
+        return []
+    _escalate(s, case, decision, row, now)
+    s.flush()
+    return repo.due_deliveries(s, now, case_id=case.id)
+
+
+def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any) -> None:
+    package = build_package(case.id, case.platform, Event.from_json(case.event), decision)
+    case.status, case.escalated_at = ESCALATED, now
+    case.triggers, case.decision = decision.trigger_ids, decision.to_json()
+    case.priority = package.priority
+    repo.add_timeline(
+        s, case.id, "case.escalated", "bridge:triggers", now,
+        {"event": row.key, "triggers": decision.trigger_ids, "at_message": decision.at_message,
+         "evidence": [hit.to_json() for hit in decision.triggers]},
+    )
+    repo.ensure_deliveries(s, case.id, connectors.plan(decision.trigger_ids), now)
+
+
+def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
+    """Run one outbound step of a case, exactly once as far as the vendor lets us check."""
+    rt = rt or rt_module.current()
+    with rt.store.session() as s:
+        claimed = repo.claim_delivery(s, delivery_id, rt.clock(), rt.settings.lease_seconds)
+        s.commit()
+    if not claimed:
+        return "skipped"
+    try:
+        with rt.store.session() as s:
+            delivery = s.get(DeliveryRow, delivery_id)
+            case = repo.get_case(s, delivery.case_id) if delivery else None
+            assert delivery is not None and case is not None
+            step = connectors.STEPS[delivery.step]
+            decision = Decision.model_validate(case.decision or {"escalate": True})
+            package = build_package(case.id, case.platform, Event.from_json(case.event), decision)
+            refs = dict(case.refs or {})
+            request = step.build(package, refs)
+            connector = connectors.connector_for(step.connector, rt.settings)
+            result = connector.send(step, request, Context(case.id, f"{case.id}-{step.name}", refs))
+            now = rt.clock()
+            delivery.status, delivery.external_id, delivery.dry_run = DONE, result.external_id, result.dry_run
+            delivery.claimed_until, delivery.last_error, delivery.updated_at = None, None, now
+            case.refs = {**refs, step.name: result.external_id}
+            repo.add_timeline(
+                s, case.id, "delivery.done", f"connector:{step.connector}", now,
+                {"step": step.name, "external_id": result.external_id, "dry_run": result.dry_run},
+            )
+            s.commit()
+    except Exception as exc:
+        return _record_failure(rt, DeliveryRow, delivery_id, exc)
+    _release_dependents(rt, delivery_id)
+    return "done"
+
+
+def _release_dependents(rt: Runtime, delivery_id: int) -> None:
+    with rt.store.session() as s:
+        delivery = s.get(DeliveryRow, delivery_id)
+        ready = repo.due_deliveries(s, rt.clock(), case_id=delivery.case_id) if delivery else []
+    for other in ready:
+        rt.queue.enqueue(DELIVER, other)
+
+
+def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], ident: str | int, exc: Exception) -> str:
+    """Store the failed attempt; re-raise for a retry, or settle the row as dead."""
+    permanent = isinstance(exc, PermanentError)
+    with rt.store.session() as s:
+        row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else s.get(DeliveryRow, int(ident))
+        failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent)
+        case_id = row.case_id
+        if failure.dead:
+            detail = {"error": _describe(exc)[:500], "attempts": failure.attempts}
+            if model is DeliveryRow:
+                detail["step"] = row.step
+            repo.add_timeline(s, case_id, "delivery.dead" if model is DeliveryRow else "event.dead",
+                              "bridge:worker", rt.clock(), detail)
+        s.commit()
+    log.warning(
+        "bridge.job.failed",
+        extra={"job": model.__tablename__, "id": ident, "attempts": failure.attempts, "dead": failure.dead},
+        exc_info=not isinstance(exc, (RetryableError, PermanentError)),
+    )
+    if not failure.dead:
+        raise exc
+    if model is DeliveryRow:
+        _release_dependents(rt, int(ident))
+    return DEAD
+
+
+def sweep(rt: Runtime | None = None) -> int:
+    """Re-enqueue what the store says is due but the queue may have lost (Redis down or flushed)."""
+    rt = rt or rt_module.current()
+    now = rt.clock()
+    cutoff = now - timedelta(seconds=rt.settings.sweep_age)
+    with rt.store.session() as s:
+        keys = repo.stale_inbox(s, cutoff, now)
+        deliveries = repo.stale_deliveries(s, cutoff, now)
+    for key in keys:
+        rt.queue.enqueue(PROCESS, key)
+    for delivery_id in deliveries:
+        rt.queue.enqueue(DELIVER, delivery_id)
+    return len(keys) + len(deliveries)
+
+
+def replay(ident: str, rt: Runtime | None = None) -> bool:
+    """Bring a dead inbox row (``hb-…``) or delivery (``dl-<n>``) back; safe to repeat."""
+    rt = rt or rt_module.current()
+    now = rt.clock()
+    with rt.store.session() as s:
+        if ident.startswith("dl-") and ident[3:].isdigit():
+            job, arg, ok = DELIVER, int(ident[3:]), repo.revive_delivery(s, int(ident[3:]), now)
+        else:
+            job, arg, ok = PROCESS, ident, repo.revive_inbox(s, ident, now)
+        if ok:
+            row: Any = s.get(DeliveryRow, arg) if job == DELIVER else repo.get_inbox(s, str(arg))
+            repo.add_timeline(s, row.case_id, "replayed", "cli:replay", now, {"id": ident})
+        s.commit()
+    if ok:
+        rt.queue.enqueue(job, arg)
+    return ok

@@ -1,0 +1,79 @@
+"""Strict JSON decoding for untrusted webhook bodies.
+
+Python's json module accepts NaN/Infinity, silently keeps the last of duplicate keys, raises
+RecursionError on deep nesting and lets lone surrogates through (which PostgreSQL and the vendor
+APIs later refuse). Each of those turns into a clear ``JSONError`` here, or is repaired, so a bad
+body is a 400 at the door and never a poison job later.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+
+class JSONError(ValueError):
+    """The body is not acceptable JSON; the message says why (never echoes the body)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise JSONError(f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise JSONError(f"duplicate key {key[:60]!r} in an object")
+        obj[key] = value
+    return obj
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean_text(text: str) -> str:
+    # json.loads joins valid surrogate pairs, so any surrogate left is a lone one that
+    # PostgreSQL and every vendor API would refuse: it becomes U+FFFD.
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
+def _check_and_clean(value: Any, max_depth: int) -> Any:
+    """Walk the parsed document iteratively: enforce depth, repair strings."""
+    root = [value]
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth:
+            raise JSONError(f"JSON nested deeper than {max_depth} levels")
+        keys = list(container) if isinstance(container, dict) else range(len(container))
+        for key in keys:
+            item = container[key]
+            if isinstance(item, str):
+                container[key] = _clean_text(item)
+            elif isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+            if isinstance(key, str) and _clean_text(key) != key:
+                container[_clean_text(key)] = container.pop(key)
+    return root[0]
+
+
+def loads(raw: bytes, max_depth: int = 64) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONError(f"body is not valid UTF-8 (byte {exc.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except JSONError:
+        raise
+    except RecursionError:
+        raise JSONError(f"JSON nested deeper than {max_depth} levels") from None
+    except json.JSONDecodeError as exc:
+        raise JSONError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # e.g. integers longer than Python's 4300-digit guard
+        raise JSONError(f"invalid JSON: {str(exc)[:100]}") from None
+    return _check_and_clean(value, max_depth)

@@ -1,0 +1,107 @@
+"""Engines and sessions. SQLite (WAL, full sync) by default; PostgreSQL through DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_lock = threading.Lock()
+_engines: dict[tuple[str, int], Engine] = {}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the web process write while workers read; FULL makes a commit survive power loss,
+    # which is what a 2xx promises the sender.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver we install)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process: a forked RQ work horse must not reuse its parent's sockets."""
+    url = normalize_url(url)
+    key = (url, os.getpid())
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _create(url)
+            _engines[key] = engine
+        return engine
+
+
+def _create(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=5,
+        # Fail fast when the server is down: the request path must answer 503 within seconds.
+        connect_args={"connect_timeout": 3} if parsed.get_backend_name() == "postgresql" else {},
+    )
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+class Store:
+    """The engine plus a session factory; passed around instead of globals."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self._factory: sessionmaker[Session] | None = None
+        self._pid = 0
+
+    @property
+    def engine(self) -> Engine:
+        return get_engine(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if self._factory is None or self._pid != os.getpid():
+            self._factory = sessionmaker(self.engine, expire_on_commit=False)
+            self._pid = os.getpid()
+        with self._factory() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))

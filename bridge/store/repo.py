@@ -1,0 +1,192 @@
+"""Repository functions: every read and write the jobs, views and CLI make goes through here.
+
+Claims are compare-and-set updates with a lease, so two workers (or an orphaned RQ work horse and
+its retry) never run the same inbox row or delivery at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from bridge.store.models import (
+    DEAD,
+    DONE,
+    PENDING,
+    RECEIVED,
+    CaseRow,
+    DeliveryRow,
+    InboxRow,
+    TimelineRow,
+)
+
+MAX_ERROR = 2000
+
+
+def _insert(session: Session, model: type, values: dict[str, Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(model).values(**values)
+
+
+def insert_inbox(session: Session, values: dict[str, Any]) -> bool:
+    """Insert an accepted delivery; False when its key is already stored (a duplicate)."""
+    stmt = _insert(session, InboxRow, values).on_conflict_do_nothing(index_elements=["key"])
+    return bool(session.execute(stmt).rowcount)
+
+
+def get_inbox(session: Session, key: str) -> InboxRow | None:
+    return session.scalars(select(InboxRow).where(InboxRow.key == key)).first()
+
+
+def _free(model: Any, now: datetime) -> Any:
+    return or_(model.claimed_until.is_(None), model.claimed_until < now)
+
+
+def claim_inbox(session: Session, key: str, now: datetime, lease: int) -> bool:
+    """Take the row for one attempt (counts the attempt even if the worker then dies)."""
+    stmt = (
+        update(InboxRow)
+        .where(InboxRow.key == key, InboxRow.state == RECEIVED, _free(InboxRow, now))
+        .values(claimed_until=now + timedelta(seconds=lease), attempts=InboxRow.attempts + 1, updated_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: int) -> bool:
+    stmt = (
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.status == PENDING, _free(DeliveryRow, now))
+        .values(claimed_until=now + timedelta(seconds=lease), attempts=DeliveryRow.attempts + 1, updated_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)
+
+
+@dataclass(frozen=True)
+class Failure:
+    dead: bool
+    attempts: int
+    retry_in: int | None
+
+
+def fail(row: InboxRow | DeliveryRow, error: str, now: datetime, intervals: Sequence[int], permanent: bool) -> Failure:
+    """Record a failed attempt: schedule the next one, or mark the row dead when none is left."""
+    row.last_error = error[:MAX_ERROR]
+    row.claimed_until = None
+    row.updated_at = now
+    if permanent or row.attempts > len(intervals):
+        if isinstance(row, InboxRow):
+            row.state = DEAD
+        else:
+            row.status = DEAD
+        return Failure(True, row.attempts, None)
+    delay = intervals[row.attempts - 1]
+    row.next_attempt_at = now + timedelta(seconds=delay)
+    return Failure(False, row.attempts, delay)
+
+
+def due_inbox(session: Session, now: datetime, limit: int = 100) -> list[str]:
+    stmt = (
+        select(InboxRow.key)
+        .where(InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= now, _free(InboxRow, now))
+        .order_by(InboxRow.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: str | None = None) -> list[int]:
+    """Pending deliveries whose time has come and whose prerequisite step is settled."""
+    before = aliased(DeliveryRow)
+    settled = (
+        select(before.id)
+        .where(before.case_id == DeliveryRow.case_id, before.step == DeliveryRow.after)
+        .where(before.status.in_((DONE, DEAD)))
+        .exists()
+    )
+    stmt = select(DeliveryRow.id).where(
+        DeliveryRow.status == PENDING,
+        DeliveryRow.next_attempt_at <= now,
+        _free(DeliveryRow, now),
+        or_(DeliveryRow.after.is_(None), settled),
+    )
+    if case_id is not None:
+        stmt = stmt.where(DeliveryRow.case_id == case_id)
+    return list(session.scalars(stmt.order_by(DeliveryRow.id).limit(limit)))
+
+
+def get_case(session: Session, case_id: str) -> CaseRow | None:
+    return session.get(CaseRow, case_id)
+
+
+def ensure_deliveries(session: Session, case_id: str, plan: Sequence[tuple[str, str | None]], now: datetime) -> None:
+    for step, after in plan:
+        values = dict(
+            case_id=case_id, step=step, after=after, status=PENDING, attempts=0,
+            next_attempt_at=now, created_at=now, updated_at=now, dry_run=False,
+        )
+        stmt = _insert(session, DeliveryRow, values).on_conflict_do_nothing(index_elements=["case_id", "step"])
+        session.execute(stmt)
+
+
+def deliveries_of(session: Session, case_id: str) -> list[DeliveryRow]:
+    return list(session.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case_id).order_by(DeliveryRow.id)))
+
+
+def add_timeline(
+    session: Session, case_id: str, kind: str, actor: str, now: datetime, detail: dict[str, Any] | None = None
+) -> None:
+    session.add(TimelineRow(case_id=case_id, at=now, kind=kind, actor=actor, detail=detail or {}))
+
+
+def timeline_of(session: Session, case_id: str) -> list[TimelineRow]:
+    return list(session.scalars(select(TimelineRow).where(TimelineRow.case_id == case_id).order_by(TimelineRow.id)))
+
+
+def stale_inbox(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[str]:
+    """Rows stuck in ``received`` (e.g. Redis was down when they were accepted)."""
+    stmt = (
+        select(InboxRow.key)
+        .where(InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= older_than, _free(InboxRow, now))
+        .order_by(InboxRow.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def stale_deliveries(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[int]:
+    due = set(due_deliveries(session, now, limit))
+    stmt = select(DeliveryRow.id).where(
+        DeliveryRow.status == PENDING, DeliveryRow.next_attempt_at <= older_than, _free(DeliveryRow, now)
+    )
+    return [i for i in session.scalars(stmt.limit(limit)) if i in due]
+
+
+def dead_letters(session: Session) -> tuple[list[InboxRow], list[DeliveryRow]]:
+    inbox = list(session.scalars(select(InboxRow).where(InboxRow.state == DEAD).order_by(InboxRow.id)))
+    deliveries = list(session.scalars(select(DeliveryRow).where(DeliveryRow.status == DEAD).order_by(DeliveryRow.id)))
+    return inbox, deliveries
+
+
+def revive_inbox(session: Session, key: str, now: datetime) -> bool:
+    stmt = (
+        update(InboxRow)
+        .where(InboxRow.key == key, InboxRow.state == DEAD)
+        .values(state=RECEIVED, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)
+
+
+def revive_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
+    stmt = (
+        update(DeliveryRow)
+        .where(and_(DeliveryRow.id == delivery_id, DeliveryRow.status == DEAD))
+        .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)

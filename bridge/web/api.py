@@ -1,0 +1,59 @@
+"""Read API: the status URL every 202 points to, and case details for admins."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from bridge.store import repo
+from bridge.web.errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _require_admin() -> None:
+    token = current_app.extensions["bridge.runtime"].settings.admin_token
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not token or not hmac.compare_digest(token.encode(), presented.encode()):
+        raise ApiError(401, "unauthorized", "admin token required (Authorization: Bearer <BRIDGE_ADMIN_TOKEN>)")
+
+
+@bp.get("/events/<key>")
+def event_status(key: str) -> ResponseReturnValue:
+    """Processing state of one accepted event; no conversation content, so no token needed."""
+    rt = current_app.extensions["bridge.runtime"]
+    with rt.store.session() as s:
+        row = repo.get_inbox(s, key)
+        if row is None:
+            raise ApiError(404, "not_found", "no such event")
+        case = repo.get_case(s, row.case_id)
+        return jsonify({
+            "event": row.key, "state": row.state, "attempts": row.attempts, "case": row.case_id,
+            "case_status": case.status if case else None,
+        })
+
+
+@bp.get("/cases/<case_id>")
+def case_detail(case_id: str) -> ResponseReturnValue:
+    _require_admin()
+    rt = current_app.extensions["bridge.runtime"]
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        if case is None:
+            raise ApiError(404, "not_found", "no such case")
+        return jsonify({
+            "id": case.id, "platform": case.platform, "conversation_id": case.conversation_id,
+            "status": case.status, "triggers": case.triggers, "priority": case.priority, "owner": case.owner,
+            "refs": case.refs, "decision": case.decision,
+            "deliveries": [
+                {"id": f"dl-{d.id}", "step": d.step, "status": d.status, "attempts": d.attempts,
+                 "external_id": d.external_id, "dry_run": d.dry_run, "last_error": d.last_error}
+                for d in repo.deliveries_of(s, case_id)
+            ],
+            "timeline": [
+                {"at": t.at.isoformat(), "kind": t.kind, "actor": t.actor, "detail": t.detail}
+                for t in repo.timeline_of(s, case_id)
+            ],
+        })

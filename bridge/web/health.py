@@ -1,0 +1,50 @@
+"""``/healthz`` (process up), ``/readyz`` (dependencies reachable), ``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bridge.queue import RQQueue
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    rt = current_app.extensions["bridge.runtime"]
+    checks: dict[str, str] = {}
+    try:
+        rt.store.ping()
+        checks["store"] = "ok"
+    except Exception as exc:
+        checks["store"] = f"unreachable ({type(exc).__name__})"
+    try:
+        rt.queue.ping()
+        checks["queue"] = "ok" if rt.queue.kind == "rq" else "ok (in-process)"
+    except Exception as exc:
+        checks["queue"] = f"unreachable ({type(exc).__name__})"
+    if isinstance(rt.queue, RQQueue):
+        try:
+            running = rt.queue.scheduler_running()
+            checks["scheduler"] = "ok" if running else "no RQ scheduler running (start `bridge worker`)"
+        except Exception as exc:
+            checks["scheduler"] = f"unreachable ({type(exc).__name__})"
+    else:
+        runner = current_app.extensions.get("bridge.runner")
+        checks["scheduler"] = "ok (in-process)" if runner is None or runner.is_alive() else "in-process worker stopped"
+    failing = [name for name, state in checks.items() if not state.startswith("ok")]
+    body = {"status": "ok" if not failing else "unavailable", "checks": checks, "failing": failing}
+    return jsonify(body), 200 if not failing else 503
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    payload = current_app.extensions["bridge.metrics"].exposition(current_app.extensions["bridge.runtime"])
+    return payload, 200, {"Content-Type": CONTENT_TYPE_LATEST}

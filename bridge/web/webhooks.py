@@ -1,0 +1,101 @@
+"""``POST /webhooks/<platform>``: verify, parse, store, enqueue, answer. Nothing slower than that."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge import intake
+from bridge.adapters import get_adapter
+from bridge.adapters.base import AdapterError, Handshake, Inbound, UnsupportedEvent
+from bridge.metrics import Metrics
+from bridge.runtime import Runtime
+from bridge.web.errors import ApiError
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger("bridge.inbound")
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["bridge.runtime"]  # type: ignore[no-any-return]
+
+
+def _metrics() -> Metrics:
+    return current_app.extensions["bridge.metrics"]  # type: ignore[no-any-return]
+
+
+@bp.post("/webhooks/<slug>")
+def receive(slug: str) -> ResponseReturnValue:
+    adapter = get_adapter(slug)
+    if adapter is None:
+        raise ApiError(404, "unknown_platform", f"no webhook endpoint for platform {slug!r}")
+    rt = _runtime()
+    metrics = _metrics()
+    try:
+        return _receive(rt, slug, adapter)
+    except ApiError as exc:
+        metrics.webhooks.labels(slug, exc.code).inc()
+        raise
+
+
+def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
+    limit = rt.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"body exceeds {limit} bytes")
+    if request.mimetype not in adapter.content_types:
+        raise ApiError(415, "unsupported_media_type", f"Content-Type must be one of {', '.join(adapter.content_types)}")
+    body = request.get_data(cache=True)  # raw bytes first: signatures cover exactly these
+    inbound = Inbound(
+        body=body,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=request.args.to_dict(),
+        now=time.time(),
+    )
+    secrets = rt.settings.secrets_for(slug)
+    try:
+        if not secrets:
+            raise ApiError(401, "unauthorized", f"no webhook secret is configured for {slug}")
+        adapter.verify(inbound, secrets, rt.settings.timestamp_tolerance)
+        events = adapter.parse(inbound, rt.settings.max_json_depth)
+    except Handshake as hs:
+        response = jsonify(hs.body) if hs.content_type == "application/json" else current_app.response_class(
+            hs.body, mimetype=hs.content_type)
+        response.status_code = hs.status
+        return response
+    except UnsupportedEvent as unsupported:
+        log.info("bridge.inbound.unsupported", extra={"platform": slug, "event_type": unsupported.event_type})
+        _metrics().webhooks.labels(slug, "ignored").inc()
+        return jsonify({"ignored": unsupported.event_type}), 200
+    except AdapterError as exc:
+        log.info("bridge.inbound.rejected", extra={"platform": slug, "code": exc.code, "reason": str(exc)})
+        message = "invalid or missing signature" if exc.status == 401 else str(exc)
+        raise ApiError(exc.status, exc.code, message) from None
+    if not events:
+        _metrics().webhooks.labels(slug, "ignored").inc()
+        return jsonify({"ignored": "no actionable event"}), 200
+    try:
+        accepted = intake.store_events(rt, slug, body, intake.audit_headers(request.headers.items()), events)
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("bridge.inbound.store_failed", extra={"platform": slug, "error": type(exc).__name__})
+        raise ApiError(503, "store_unavailable", "the event could not be stored; retry later",
+                       {"Retry-After": "5"}) from None
+    for item in accepted:
+        _metrics().webhooks.labels(slug, "duplicate" if item.duplicate else "accepted").inc()
+    answers = [
+        {"event": a.key, "case": a.case_id, "status": url_for("api.event_status", key=a.key, _external=True)}
+        | ({"duplicate": True} if a.duplicate else {})
+        for a in accepted
+    ]
+    custom = adapter.respond(answers)
+    if custom is not None:
+        return custom
+    status = 200 if all(a.duplicate for a in accepted) else 202
+    body_out: dict[str, Any] = dict(answers[0])
+    if len(answers) > 1:
+        body_out["events"] = answers
+    return jsonify(body_out), status

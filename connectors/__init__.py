@@ -1,0 +1,53 @@
+"""Delivery steps and the connector that performs each.
+
+``STEPS`` is the explicit registry of outbound steps, in the order a case runs them; ``plan``
+picks the steps a decision needs. ``connector_for`` returns the live connector when its vendor is
+configured and the dry-run outbox otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bridge.config import Settings
+from connectors.base import Connector, Step
+from connectors.jira import build_bug
+from connectors.outbox import OutboxConnector
+from connectors.slack import build_alert
+from connectors.zendesk import build_ticket
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        Step("zendesk.ticket", build_ticket),
+        Step("slack.alert", build_alert, after="zendesk.ticket"),
+        Step("jira.bug", build_bug, after="zendesk.ticket"),
+    )
+}
+
+# Which environment variables make a vendor "configured" (live instead of dry run).
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "zendesk": ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
+    "slack": ("SLACK_BOT_TOKEN",),
+    "jira": ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
+}
+# Live connectors register here as their issues land; until then a vendor is always dry run.
+LIVE: dict[str, type] = {}
+
+
+def plan(trigger_ids: Iterable[str]) -> list[tuple[str, str | None]]:
+    wanted = ["zendesk.ticket", "slack.alert"]
+    if "product_bug" in set(trigger_ids):
+        wanted.append("jira.bug")
+    return [(name, STEPS[name].after) for name in wanted]
+
+
+def is_configured(vendor: str, settings: Settings) -> bool:
+    return all(settings.get(name) for name in CREDENTIALS.get(vendor, ("-",)))
+
+
+def connector_for(vendor: str, settings: Settings) -> Connector:
+    live = LIVE.get(vendor)
+    if live is not None and is_configured(vendor, settings):
+        return live(settings)  # type: ignore[no-any-return]
+    return OutboxConnector(vendor, settings.outbox_dir)

@@ -1,0 +1,65 @@
+"""The connector protocol and the two ways a delivery can fail.
+
+A connector performs one side effect per call (create a ticket, post a message) and says how it
+went: it returns a ``Result`` or raises ``RetryableError`` (try again later, maybe after
+``retry_after`` seconds) or ``PermanentError`` (retrying cannot help: dead letter now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bridge.events import Package
+
+
+class DeliveryError(Exception):
+    pass
+
+
+class RetryableError(DeliveryError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    pass
+
+
+@dataclass(frozen=True)
+class Result:
+    external_id: str
+    dry_run: bool = False
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a connector may need beyond the request: the idempotency key and earlier results."""
+
+    case_id: str
+    key: str  # idempotency key of this step, stable across retries and replays
+    refs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # "zendesk.ticket"
+    build: Callable[[Package, dict[str, Any]], dict[str, Any]]  # pure: package, refs → request
+    after: str | None = None
+
+    @property
+    def connector(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def action(self) -> str:
+        return self.name.split(".", 1)[1]
+
+
+class Connector(Protocol):
+    name: str
+
+    def send(self, step: Step, request: dict[str, Any], context: Context) -> Result: ...

@@ -1,0 +1,59 @@
+"""Helpers shared by tests: signing generic events, building events, running the runner."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from bridge.signing import sign_standard_webhook
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OTHER_SECRET = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh"
+
+
+def generic_event(
+    event_id: str | None = None,
+    type_: str = "handoff.requested",
+    conversation_id: str = "conv-1",
+    messages: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "event_id": event_id or f"evt-{uuid.uuid4().hex[:12]}",
+        "type": type_,
+        "conversation": {
+            "id": conversation_id,
+            "messages": messages
+            if messages is not None
+            else [
+                {"id": "m1", "role": "customer", "text": "My export keeps failing with error 500"},
+                {"id": "m2", "role": "bot", "text": "Sorry, I could not find an answer.", "confidence": 0.2},
+                {"id": "m3", "role": "customer", "text": "Can I talk to a person please?"},
+            ],
+        },
+        "customer": {"id": "cus-1", "email": "ana@example.com", "name": "Ana Lima", "plan": "pro"},
+    }
+    if type_ == "handoff.requested":
+        event["handoff"] = {"requested_by": "customer", "reason": "customer asked for a person"}
+    event.update(extra)
+    return event
+
+
+def signed_headers(
+    body: bytes, secret: str = SECRET, timestamp: int | None = None, msg_id: str | None = None
+) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    mid = msg_id or f"msg_{uuid.uuid4().hex[:16]}"
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": mid,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign_standard_webhook(body, mid, ts, secret),
+    }
+
+
+def dumps(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()

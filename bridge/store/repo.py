@@ -37,8 +37,9 @@ def _insert(session: Session, model: type, values: dict[str, Any]) -> Any:
 
 def insert_inbox(session: Session, values: dict[str, Any]) -> bool:
     """Insert an accepted delivery; False when its key is already stored (a duplicate)."""
-    stmt = _insert(session, InboxRow, values).on_conflict_do_nothing(index_elements=["key"])
-    return bool(session.execute(stmt).rowcount)
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    stmt = _insert(session, InboxRow, values).on_conflict_do_nothing(index_elements=["key"]).returning(InboxRow.id)
+    return session.execute(stmt).first() is not None
 
 
 def get_inbox(session: Session, key: str) -> InboxRow | None:

@@ -50,6 +50,10 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
     if request.mimetype not in adapter.content_types:
         raise ApiError(415, "unsupported_media_type", f"Content-Type must be one of {', '.join(adapter.content_types)}")
     body = request.get_data(cache=True)  # raw bytes first: signatures cover exactly these
+    # Werkzeug stops a chunked body at MAX_CONTENT_LENGTH without complaint; one more byte means
+    # the body was longer than the limit (the read raises 413 itself in that case).
+    if len(body) >= limit and request.stream.read(1):
+        raise ApiError(413, "payload_too_large", f"body exceeds {limit} bytes")
     inbound = Inbound(
         body=body,
         headers={k.lower(): v for k, v in request.headers.items()},

@@ -1,0 +1,240 @@
+"""process_event and deliver through the in-process runner, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from bridge import create_app, jobs
+from bridge.config import Settings
+from bridge.runner import Runner, run_due
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.migrate import upgrade
+from bridge.store.models import CaseRow, DeliveryRow, InboxRow
+from connectors.base import PermanentError
+from connectors.outbox import OutboxConnector
+from tests.helpers import dumps, generic_event, signed_headers
+
+QUIET = [
+    {"id": "q1", "role": "customer", "text": "How do I export my projects to CSV?"},
+    {"id": "q2", "role": "bot", "text": "Open Settings, then Export, and pick CSV.", "confidence": 0.93},
+]
+
+
+@pytest.fixture
+def env(any_store_settings: Settings) -> tuple[Runtime, FlaskClient]:
+    rt = Runtime.build(any_store_settings)
+    upgrade(rt.store)
+    return rt, create_app(rt=rt).test_client()
+
+
+def send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
+    body = dumps(event)
+    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    assert response.status_code in (200, 202), response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def case_of(rt: Runtime, case_id: str) -> CaseRow:
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        assert case is not None
+        return case
+
+
+def deliveries(rt: Runtime, case_id: str) -> dict[str, DeliveryRow]:
+    with rt.store.session() as s:
+        return {d.step: d for d in repo.deliveries_of(s, case_id)}
+
+
+def timeline_kinds(rt: Runtime, case_id: str) -> list[str]:
+    with rt.store.session() as s:
+        return [t.kind for t in repo.timeline_of(s, case_id)]
+
+
+def test_handoff_makes_a_case_and_dry_run_ticket_and_alert(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    answer = send(client, generic_event(event_id="evt-h1"))
+    run_due(rt)
+    case = case_of(rt, answer["case"])
+    assert case.status == "escalated" and case.escalated_at is not None
+    assert case.triggers and case.customer_email == "ana@example.com"
+    steps = deliveries(rt, case.id)
+    assert set(steps) == {"zendesk.ticket", "slack.alert"}
+    assert all(d.status == "done" and d.dry_run and d.attempts == 1 for d in steps.values())
+    assert case.refs["zendesk.ticket"] == steps["zendesk.ticket"].external_id
+    folder = rt.settings.outbox_dir / case.id
+    ticket = json.loads((folder / "zendesk.ticket.json").read_text())
+    assert ticket["dry_run"] is True and "Can I talk to a person please?" in ticket["request"]["comment"]["body"]
+    assert (folder / "zendesk.ticket.md").read_text().startswith("# zendesk.ticket")
+    alert = json.loads((folder / "slack.alert.json").read_text())
+    assert "Ana Lima" in alert["request"]["text"]
+    assert timeline_kinds(rt, case.id) == ["case.opened", "case.escalated", "delivery.done", "delivery.done"]
+    with rt.store.session() as s:
+        assert s.scalars(select(InboxRow.state)).all() == ["processed"]
+
+
+def test_later_events_update_the_same_case_without_new_deliveries(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    first = send(client, generic_event(event_id="evt-a"))
+    run_due(rt)
+    more = generic_event(event_id="evt-b", type_="conversation.updated", messages=[
+        {"id": "m3", "role": "customer", "text": "Can I talk to a person please?"},
+        {"id": "m4", "role": "customer", "text": "Here is a screenshot."},
+    ])
+    second = send(client, more)
+    run_due(rt)
+    assert second["case"] == first["case"]
+    case = case_of(rt, first["case"])
+    texts = [m["text"] for m in case.event["conversation"]["messages"]]
+    assert texts.count("Can I talk to a person please?") == 1 and texts[-1] == "Here is a screenshot."
+    assert len(deliveries(rt, case.id)) == 2
+    with rt.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(CaseRow)) == 1
+
+
+def test_quiet_conversation_stays_open_and_close_closes_it(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    answer = send(client, generic_event(type_="conversation.updated", messages=QUIET))
+    run_due(rt)
+    assert case_of(rt, answer["case"]).status == "open"
+    assert deliveries(rt, answer["case"]) == {}
+    send(client, generic_event(type_="conversation.closed", messages=[]))
+    run_due(rt)
+    assert case_of(rt, answer["case"]).status == "closed"
+    assert not (rt.settings.outbox_dir / answer["case"]).exists()
+
+
+def test_running_a_job_twice_does_nothing_the_second_time(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    answer = send(client, generic_event())
+    assert jobs.process_event(answer["event"], rt) == "processed"
+    assert jobs.process_event(answer["event"], rt) == "skipped"
+    ticket = deliveries(rt, answer["case"])["zendesk.ticket"]
+    assert jobs.deliver(ticket.id, rt) == "done"
+    assert jobs.deliver(ticket.id, rt) == "skipped"
+    assert deliveries(rt, answer["case"])["zendesk.ticket"].attempts == 1
+
+
+def test_a_claimed_row_is_not_run_concurrently_until_its_lease_expires(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    answer = send(client, generic_event())
+    with rt.store.session() as s:  # a worker that died mid-job left its claim behind
+        assert repo.claim_inbox(s, answer["event"], rt.clock(), lease=300)
+        s.commit()
+    assert run_due(rt) == 0
+    later = rt.clock() + timedelta(seconds=301)
+    rt.clock = lambda: later
+    run_due(rt)
+    assert case_of(rt, answer["case"]).status == "escalated"
+
+
+def _failing_zendesk(monkeypatch: pytest.MonkeyPatch, error: Exception) -> list[str]:
+    calls: list[str] = []
+    real = OutboxConnector.send
+
+    def send_or_fail(self: OutboxConnector, step: Any, request: Any, context: Any) -> Any:
+        calls.append(step.name)
+        if step.name == "zendesk.ticket":
+            raise error
+        return real(self, step, request, context)
+
+    monkeypatch.setattr(OutboxConnector, "send", send_or_fail)
+    return calls
+
+
+def test_failing_step_retries_then_dies_and_replay_finishes_once(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, client = env
+    calls = _failing_zendesk(monkeypatch, RuntimeError("zendesk is down"))
+    answer = send(client, generic_event())
+    run_due(rt)
+    steps = deliveries(rt, answer["case"])
+    ticket = steps["zendesk.ticket"]
+    assert ticket.status == "dead" and ticket.attempts == rt.settings.max_attempts == 3
+    assert ticket.last_error == "RuntimeError: zendesk is down"
+    assert calls.count("zendesk.ticket") == 3
+    assert steps["slack.alert"].status == "done"  # a human still hears about it
+    assert "delivery.dead" in timeline_kinds(rt, answer["case"])
+    with rt.store.session() as s:
+        _, dead = repo.dead_letters(s)
+    assert [d.id for d in dead] == [ticket.id]
+
+    monkeypatch.undo()
+    assert jobs.replay(f"dl-{ticket.id}", rt)
+    run_due(rt)
+    assert deliveries(rt, answer["case"])["zendesk.ticket"].status == "done"
+    assert not jobs.replay(f"dl-{ticket.id}", rt)  # not dead any more: nothing to do
+    assert len(deliveries(rt, answer["case"])) == 2
+    assert (rt.settings.outbox_dir / answer["case"] / "zendesk.ticket.json").exists()
+
+
+def test_permanent_error_dies_at_once(env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, client = env
+    calls = _failing_zendesk(monkeypatch, PermanentError("422 invalid requester"))
+    answer = send(client, generic_event())
+    run_due(rt)
+    assert calls.count("zendesk.ticket") == 1
+    assert deliveries(rt, answer["case"])["zendesk.ticket"].status == "dead"
+
+
+def test_failing_event_dies_and_replays_into_one_case(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, client = env
+    monkeypatch.setattr(jobs.triggers, "decide", lambda event: (_ for _ in ()).throw(ValueError("engine bug")))
+    answer = send(client, generic_event())
+    run_due(rt)
+    with rt.store.session() as s:
+        row = repo.get_inbox(s, answer["event"])
+        assert row is not None and row.state == "dead" and row.attempts == 3
+        assert row.last_error == "ValueError: engine bug"
+        assert s.scalar(select(func.count()).select_from(CaseRow)) == 0  # rolled back each time
+    monkeypatch.undo()
+    assert jobs.replay(answer["event"], rt)
+    run_due(rt)
+    assert case_of(rt, answer["case"]).status == "escalated"
+    assert jobs.replay(answer["event"], rt) is False
+    assert len(deliveries(rt, answer["case"])) == 2
+
+
+def test_runner_thread_picks_up_work_left_by_a_previous_process(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    answer = send(client, generic_event())  # accepted, then "the process stopped" before running it
+    with rt.store.session() as s:
+        s.execute(update(InboxRow).values(claimed_until=None))
+        s.commit()
+    runner = Runner(rt, poll_seconds=0.05)
+    runner.start()
+    try:
+        for _ in range(200):
+            if all(d.status == "done" for d in deliveries(rt, answer["case"]).values()) and deliveries(
+                rt, answer["case"]
+            ):
+                break
+            runner.wake.wait(0.05)
+    finally:
+        runner.stop()
+    assert {d.status for d in deliveries(rt, answer["case"]).values()} == {"done"}
+    assert not runner.is_alive()
+
+
+def test_outbox_write_is_atomic_and_repeatable(tmp_path: Path) -> None:
+    from connectors import STEPS
+    from connectors.base import Context
+
+    outbox = OutboxConnector("zendesk", tmp_path)
+    step = STEPS["zendesk.ticket"]
+    context = Context("c-1", "c-1-zendesk.ticket", {})
+    first = outbox.send(step, {"subject": "ü"}, context)
+    second = outbox.send(step, {"subject": "ü"}, context)
+    assert first == second and first.dry_run
+    assert sorted(p.name for p in (tmp_path / "c-1").iterdir()) == ["zendesk.ticket.json", "zendesk.ticket.md"]

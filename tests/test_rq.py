@@ -1,0 +1,188 @@
+"""The same flow on real Redis + RQ workers and PostgreSQL; Redis outages lose nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
+
+from bridge import create_app, jobs
+from bridge.config import Settings
+from bridge.queue import RQQueue, job_id
+from bridge.runtime import Runtime, install
+from bridge.store import repo
+from bridge.store.migrate import upgrade
+from connectors.outbox import OutboxConnector
+from tests.helpers import dumps, generic_event, signed_headers
+
+pytestmark = pytest.mark.redis
+
+
+def work(rt: Runtime) -> None:
+    """Drain the queue with a real RQ worker (in this process, so the test's runtime is used)."""
+    assert isinstance(rt.queue, RQQueue)
+    install(rt)
+    SimpleWorker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
+        burst=True, with_scheduler=True
+    )
+
+
+@pytest.fixture
+def rq_rt(rq_settings: Settings, pg_url: str) -> Iterator[Runtime]:
+    rt = Runtime.build(rq_settings.with_overrides(database_url=pg_url))
+    upgrade(rt.store)
+    yield rt
+    assert isinstance(rt.queue, RQQueue)
+    rt.queue.queue.empty()
+    rt.queue.queue.delete(delete_jobs=True)
+
+
+def post(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    body = dumps(event)
+    response = create_app(rt=rt).test_client().post("/webhooks/generic", data=body, headers=signed_headers(body))
+    assert response.status_code in (200, 202)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def statuses(rt: Runtime, case_id: str) -> dict[str, str]:
+    with rt.store.session() as s:
+        return {d.step: d.status for d in repo.deliveries_of(s, case_id)}
+
+
+def test_handoff_flows_through_rq_workers_and_postgres(rq_rt: Runtime) -> None:
+    answer = post(rq_rt, generic_event())
+    assert isinstance(rq_rt.queue, RQQueue)
+    assert rq_rt.queue.queue.job_ids == [job_id("process_event", answer["event"])]
+    work(rq_rt)
+    assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+    assert (rq_rt.settings.outbox_dir / answer["case"] / "slack.alert.json").exists()
+    with rq_rt.store.session() as s:
+        case = repo.get_case(s, answer["case"])
+        assert case is not None and case.status == "escalated"
+
+
+def test_duplicate_enqueues_collapse_into_one_job(rq_rt: Runtime) -> None:
+    event = generic_event()
+    first = post(rq_rt, event)
+    post(rq_rt, event)
+    rq_rt.queue.enqueue("process_event", first["event"])
+    assert isinstance(rq_rt.queue, RQQueue)
+    assert rq_rt.queue.queue.count == 1
+
+
+def test_failures_retry_on_rq_then_dead_letter_then_replay(rq_rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[str] = []
+    real = OutboxConnector.send
+
+    def flaky(self: OutboxConnector, step: Any, request: Any, context: Any) -> Any:
+        if step.name == "zendesk.ticket":
+            attempts.append(step.name)
+            raise ConnectionError("zendesk unreachable")
+        return real(self, step, request, context)
+
+    monkeypatch.setattr(OutboxConnector, "send", flaky)
+    answer = post(rq_rt, generic_event())
+    work(rq_rt)
+    assert len(attempts) == rq_rt.settings.max_attempts
+    assert statuses(rq_rt, answer["case"])["zendesk.ticket"] == "dead"
+    monkeypatch.undo()
+    with rq_rt.store.session() as s:
+        _, dead = repo.dead_letters(s)
+    assert jobs.replay(f"dl-{dead[0].id}", rq_rt)
+    work(rq_rt)
+    assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+
+
+def test_replay_reenqueues_even_when_rq_still_holds_the_failed_job(rq_rt: Runtime) -> None:
+    """A job id RQ keeps in its failed registry must not swallow a replay under the same id."""
+    answer = post(rq_rt, generic_event())
+    assert isinstance(rq_rt.queue, RQQueue)
+    job = rq_rt.queue.queue.fetch_job(job_id("process_event", answer["event"]))
+    assert job is not None
+    job.set_status("failed")
+    FailedJobRegistry(queue=rq_rt.queue.queue).add(job, ttl=600)
+    rq_rt.queue.queue.remove(job)
+    rq_rt.queue.enqueue("process_event", answer["event"])
+    work(rq_rt)
+    assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so it can be stopped without touching anyone else's."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail("redis-server binary not found (CI=true)")
+            pytest.skip("redis-server binary not found")
+        self.binary = binary
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis did not start")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def test_redis_down_at_intake_still_accepts_and_processes_after_it_returns(settings: Settings) -> None:
+    redis = PrivateRedis()
+    redis.start()
+    rt = Runtime.build(settings.with_overrides(redis_url=redis.url, queue_name="outage"))
+    upgrade(rt.store)
+    try:
+        redis.stop()
+        answers = [post(rt, generic_event(conversation_id=f"conv-{i}")) for i in range(3)]
+        with rt.store.session() as s:
+            assert [repo.get_inbox(s, a["event"]).state for a in answers] == ["received"] * 3  # type: ignore[union-attr]
+        redis.start()  # empty: everything queued before the outage is gone too
+        assert jobs.sweep(rt) == 3
+        work(rt)
+        for answer in answers:
+            assert statuses(rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+    finally:
+        redis.stop()
+
+
+def test_readyz_names_the_missing_scheduler_and_a_dead_redis(rq_settings: Settings) -> None:
+    rt = Runtime.build(rq_settings)
+    upgrade(rt.store)
+    client = create_app(rt=rt).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.get_json()["failing"] == ["scheduler"]
+    down = Runtime.build(rq_settings.with_overrides(redis_url="redis://127.0.0.1:1/0"))
+    response = create_app(rt=down).test_client().get("/readyz")
+    assert response.status_code == 503 and set(response.get_json()["failing"]) == {"queue", "scheduler"}

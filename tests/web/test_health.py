@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from bridge import create_app
+from bridge.config import Settings
+from bridge.runtime import Runtime
+from tests.helpers import dumps, generic_event, signed_headers
+
+
+def test_healthz(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_ok_on_embedded_defaults(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["store"] == "ok"
+
+
+def test_readyz_names_an_unreachable_store(settings: Settings) -> None:
+    rt = Runtime.build(settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/x"))
+    response = create_app(rt=rt).test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json()["failing"] == ["store"]
+
+
+def test_metrics_count_outcomes(client: FlaskClient) -> None:
+    body = dumps(generic_event())
+    client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    client.post("/webhooks/generic", data=body, headers={"Content-Type": "application/json"})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'bridge_webhooks_total{outcome="accepted",platform="generic"} 1.0' in text
+    assert 'bridge_webhooks_total{outcome="duplicate",platform="generic"} 1.0' in text
+    assert 'bridge_webhooks_total{outcome="unauthorized",platform="generic"} 1.0' in text
+    assert 'bridge_inbox_events{state="received"} 1.0' in text
+
+
+def test_case_detail_needs_the_admin_token(client: FlaskClient) -> None:
+    body = dumps(generic_event())
+    case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+    assert client.get(f"/api/cases/{case_id}").status_code == 401
+    assert client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer admin-test-token"})
+    assert ok.status_code == 404  # accepted but not processed yet: no case row

@@ -186,3 +186,23 @@ def test_readyz_names_the_missing_scheduler_and_a_dead_redis(rq_settings: Settin
     down = Runtime.build(rq_settings.with_overrides(redis_url="redis://127.0.0.1:1/0"))
     response = create_app(rt=down).test_client().get("/readyz")
     assert response.status_code == 503 and set(response.get_json()["failing"]) == {"queue", "scheduler"}
+
+
+def test_bridge_worker_command_processes_what_the_web_accepted(rq_settings: Settings, pg_url: str,
+                                                              tmp_path: Any) -> None:
+    """`bridge worker --burst` as deployed: forked work horses, runtime from the environment."""
+    import sys
+    from pathlib import Path
+
+    rt = Runtime.build(rq_settings.with_overrides(database_url=pg_url))
+    upgrade(rt.store)
+    answer = post(rt, generic_event())
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_WEBHOOK_SECRET")}
+    env.update(REDIS_URL=rt.settings.redis_url, DATABASE_URL=pg_url, BRIDGE_QUEUE=rt.settings.queue_name,
+               BRIDGE_DATA_DIR=str(rt.settings.data_dir), BRIDGE_RETRY_INTERVALS="0")
+    bridge = Path(sys.executable).with_name("bridge")
+    done = subprocess.run([str(bridge), "worker", "--burst"], env=env, cwd=tmp_path, capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert statuses(rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+    assert (rt.settings.outbox_dir / answer["case"] / "zendesk.ticket.json").exists()

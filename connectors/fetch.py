@@ -1,0 +1,201 @@
+"""SSRF-safe evidence downloader: screenshots and logs named by URLs in untrusted payloads.
+
+The host is resolved once; every address it resolves to must be public (no loopback, private,
+link-local — which includes the 169.254.169.254 metadata service — shared, reserved or multicast
+ranges, also when hidden in IPv4-mapped/6to4/Teredo IPv6). The connection then goes to exactly the
+address that was checked (TLS still verifies the hostname), so a DNS answer that changes between
+the check and the connect cannot point it elsewhere. Decimal, octal and hex spellings of an address
+are caught because the check is on the resolved address, not the string. Redirects are followed by
+hand, re-checked at every hop and capped. No proxy from the environment is ever used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+
+MAX_BYTES = 10 * 1024 * 1024
+TOTAL_SECONDS = 15.0
+MAX_REDIRECTS = 3
+
+Resolver = Callable[..., list[tuple[Any, ...]]]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class FetchError(Exception):
+    """The evidence could not be fetched (listed as such in the ticket, never dropped silently)."""
+
+
+class BlockedURL(FetchError):
+    """The URL points somewhere the bridge must never connect to."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    content: bytes
+    content_type: str
+    name: str
+
+
+def _embedded_ipv4(address: Address) -> list[Address]:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[Address] = []
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)
+    return found
+
+
+def is_public(address: Address, allow: Sequence[Network] = ()) -> bool:
+    if any(address in net for net in allow):
+        return True
+    if not address.is_global or address.is_multicast:
+        return False
+    return all(is_public(inner) for inner in _embedded_ipv4(address))
+
+
+def resolve_public(host: str, port: int, resolver: Resolver, allow: Sequence[Network] = ()) -> str:
+    """Resolve ``host`` and return one address to connect to, or raise if any answer is not public."""
+    try:
+        infos = resolver(host, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve {host!r}: {exc}") from None
+    addresses = []
+    for info in infos:
+        raw = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone id
+        addresses.append(ipaddress.ip_address(raw))
+    if not addresses:
+        raise FetchError(f"{host!r} resolves to nothing")
+    for address in addresses:
+        if not is_public(address, allow):
+            raise BlockedURL(f"{host!r} resolves to a non-public address ({address})")
+    return str(addresses[0])
+
+
+_MAGIC: list[tuple[bytes, str]] = [
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+]
+
+
+def sniff(content: bytes, declared: str) -> str:
+    """The content type the bytes really have; text claims are kept only for decodable text."""
+    for magic, kind in _MAGIC:
+        if content.startswith(magic):
+            return kind
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    head = content[:4096]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a cut multi-byte character at the end is still text
+            return "application/octet-stream"
+    declared = declared.split(";", 1)[0].strip().lower()
+    if declared in ("application/json", "text/csv", "text/html", "application/x-ndjson"):
+        return "text/plain" if declared == "text/html" else declared  # never hand HTML on as markup
+    return "text/plain"
+
+
+def _name(url: str, content_type: str) -> str:
+    last = urlsplit(url).path.rsplit("/", 1)[-1] or "evidence"
+    if "." not in last:
+        last += {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "application/pdf": ".pdf",
+                 "image/webp": ".webp", "application/json": ".json"}.get(content_type, ".txt")
+    return last[:200]
+
+
+def fetch(
+    url: str,
+    *,
+    max_bytes: int = MAX_BYTES,
+    total_seconds: float = TOTAL_SECONDS,
+    max_redirects: int = MAX_REDIRECTS,
+    resolver: Resolver = socket.getaddrinfo,
+    allow: Sequence[Network] = (),
+) -> Fetched:
+    """Download one piece of evidence, or raise ``BlockedURL`` / ``FetchError`` saying why not."""
+    deadline = time.monotonic() + total_seconds
+    current = url
+    for _hop in range(max_redirects + 1):
+        parts = urlsplit(current)
+        if parts.scheme not in ("http", "https"):
+            raise BlockedURL(f"scheme {parts.scheme or '(none)'!r} is not allowed")
+        if not parts.hostname:
+            raise BlockedURL("URL has no host")
+        if parts.username or parts.password:
+            raise BlockedURL("URLs with credentials are not fetched")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise BlockedURL("invalid port") from None
+        ip = resolve_public(parts.hostname, port, resolver, allow)
+        response = _request(parts.scheme, parts.hostname, ip, port, parts, deadline)
+        try:
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.headers.get("Location")
+                if not location:
+                    raise FetchError(f"redirect {response.status} without Location")
+                current = urljoin(current, location)
+                continue
+            if response.status >= 400:
+                raise FetchError(f"HTTP {response.status} from {parts.hostname}")
+            content = _read_capped(response, max_bytes, deadline)
+            kind = sniff(content, response.headers.get("Content-Type", ""))
+            return Fetched(url=current, content=content, content_type=kind, name=_name(current, kind))
+        finally:
+            response.release_conn()
+    raise FetchError(f"more than {max_redirects} redirects")
+
+
+def _request(scheme: str, host: str, ip: str, port: int, parts: Any, deadline: float) -> Any:
+    remaining = max(0.1, deadline - time.monotonic())
+    timeout = urllib3.Timeout(connect=min(5.0, remaining), read=remaining)
+    pool_args: dict[str, Any] = dict(host=ip, port=port, timeout=timeout, retries=False, maxsize=1)
+    if scheme == "https":
+        # Connect to the checked address; certificate and SNI are still for the real hostname.
+        pool: Any = urllib3.HTTPSConnectionPool(server_hostname=host, assert_hostname=host, **pool_args)
+    else:
+        pool = urllib3.HTTPConnectionPool(**pool_args)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    try:
+        return pool.urlopen("GET", path, headers={"Host": host_header, "User-Agent": "recovery-bridge-evidence"},
+                            redirect=False, preload_content=False, assert_same_host=False)
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchError(f"cannot fetch from {host}: {type(exc).__name__}") from None
+
+
+def _read_capped(response: Any, max_bytes: int, deadline: float) -> bytes:
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise FetchError(f"evidence is {length} bytes, over the {max_bytes}-byte cap")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.stream(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"evidence is over the {max_bytes}-byte cap")
+        if time.monotonic() > deadline:
+            raise FetchError("evidence download took too long")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,8 +1,9 @@
 """Queue entry points. Each takes an id, claims its row, calls the pipeline or a connector, records.
 
-A job that fails records the attempt and re-raises so RQ retries it with backoff; on its last
-attempt (or on a permanent error) it marks the row dead and returns, so RQ and the store agree.
-The in-process runner calls the same functions.
+A job that fails records the attempt and schedules the next one itself, after the backoff interval
+or the vendor's Retry-After, whichever is longer; on its last attempt (or on a permanent error) it
+marks the row dead. Jobs never raise for a recorded failure, so RQ's own retry and failed registry
+stay out of the way and the store is the one truth. The in-process runner calls the same functions.
 """
 
 from __future__ import annotations
@@ -144,29 +145,35 @@ def _release_dependents(rt: Runtime, delivery_id: int) -> None:
 
 
 def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], ident: str | int, exc: Exception) -> str:
-    """Store the failed attempt; re-raise for a retry, or settle the row as dead."""
+    """Store the failed attempt and schedule the next one, or settle the row as dead."""
     permanent = isinstance(exc, PermanentError)
+    retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
     with rt.store.session() as s:
         row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else s.get(DeliveryRow, int(ident))
-        failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent)
-        case_id = row.case_id
+        failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent, retry_after)
+        next_at = row.next_attempt_at
         if failure.dead:
-            detail = {"error": _describe(exc)[:500], "attempts": failure.attempts}
+            detail: dict[str, Any] = {"error": _describe(exc)[:500], "attempts": failure.attempts}
             if model is DeliveryRow:
                 detail["step"] = row.step
-            repo.add_timeline(s, case_id, "delivery.dead" if model is DeliveryRow else "event.dead",
+            repo.add_timeline(s, row.case_id, "delivery.dead" if model is DeliveryRow else "event.dead",
                               "bridge:worker", rt.clock(), detail)
         s.commit()
     log.warning(
         "bridge.job.failed",
-        extra={"job": model.__tablename__, "id": ident, "attempts": failure.attempts, "dead": failure.dead},
+        extra={"job": model.__tablename__, "id": ident, "attempts": failure.attempts, "dead": failure.dead,
+               "retry_in": failure.retry_in},
         exc_info=not isinstance(exc, (RetryableError, PermanentError)),
     )
-    if not failure.dead:
-        raise exc
-    if model is DeliveryRow:
-        _release_dependents(rt, int(ident))
-    return DEAD
+    if failure.dead:
+        if model is DeliveryRow:
+            _release_dependents(rt, int(ident))
+        return DEAD
+    try:
+        rt.queue.enqueue(PROCESS if model is InboxRow else DELIVER, ident, at=next_at, attempt=failure.attempts)
+    except Exception:  # the sweeper re-enqueues it when it is due
+        log.warning("bridge.job.reschedule_failed", extra={"id": ident})
+    return "retry"
 
 
 def sweep(rt: Runtime | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Both run the same job functions in ``bridge.jobs`` with ids as their only arguments. The store is
 the source of truth either way (attempts, next attempt, dead letters), so losing Redis loses no
-work: the sweeper re-enqueues whatever the store says is still due.
+work: the sweeper re-enqueues whatever the store says is still due. Retries are scheduled by the
+job itself (so a vendor's Retry-After is honoured), not by RQ's fixed-interval ``Retry``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
-from datetime import timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 log = logging.getLogger("bridge.queue")
 
@@ -27,7 +27,7 @@ def job_id(job: str, arg: str | int) -> str:
 class JobQueue(Protocol):
     kind: str
 
-    def enqueue(self, job: str, arg: str | int) -> None: ...
+    def enqueue(self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0) -> None: ...
 
     def ping(self) -> None: ...
 
@@ -40,8 +40,8 @@ class InProcessQueue:
     def __init__(self) -> None:
         self.wake = threading.Event()
 
-    def enqueue(self, job: str, arg: str | int) -> None:
-        self.wake.set()
+    def enqueue(self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0) -> None:
+        self.wake.set()  # the runner reads next_attempt_at from the store, so `at` needs no timer
 
     def ping(self) -> None:
         return None
@@ -50,7 +50,7 @@ class InProcessQueue:
 class RQQueue:
     kind = "rq"
 
-    def __init__(self, redis_url: str, name: str, intervals: Sequence[int], job_timeout: int) -> None:
+    def __init__(self, redis_url: str, name: str, job_timeout: int) -> None:
         from redis import Redis
         from rq import Queue
         from rq.serializers import JSONSerializer
@@ -58,26 +58,25 @@ class RQQueue:
         # Short socket timeouts: a hung Redis must not hold a webhook request past its ack budget.
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
         self.queue = Queue(name, connection=self.redis, serializer=JSONSerializer)
-        self.intervals = list(intervals)
         self.job_timeout = job_timeout
 
-    def enqueue(self, job: str, arg: str | int) -> None:
-        from rq import Retry
+    def enqueue(self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0) -> None:
+        """Enqueue now, or at ``at`` (a retry: its own job id per attempt, run by the scheduler)."""
         from rq.exceptions import DuplicateJobError, NoSuchJobError
         from rq.job import Job, JobStatus
 
-        jid = job_id(job, arg)
-        options = dict(
-            job_id=jid,
-            unique=True,
-            job_timeout=self.job_timeout,
-            result_ttl=600,
+        jid = job_id(job, arg) + (f"-r{attempt}" if attempt else "")
+        options: dict[str, Any] = dict(
+            job_id=jid, unique=True, job_timeout=self.job_timeout, result_ttl=600,
             failure_ttl=int(timedelta(days=7).total_seconds()),
-            retry=Retry(max=len(self.intervals), interval=self.intervals) if self.intervals else None,
         )
+        func = f"{JOB_MODULE}.{job}"
         for _ in range(2):
             try:
-                self.queue.enqueue(f"{JOB_MODULE}.{job}", arg, **options)
+                if at is not None and at > datetime.now(UTC):
+                    self.queue.enqueue_at(at, func, arg, **options)
+                else:
+                    self.queue.enqueue(func, arg, **options)
                 return
             except DuplicateJobError:
                 try:

@@ -27,7 +27,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         queue: JobQueue
         if settings.redis_url:
-            queue = RQQueue(settings.redis_url, settings.queue_name, settings.retry_intervals, settings.job_timeout)
+            queue = RQQueue(settings.redis_url, settings.queue_name, settings.job_timeout)
         else:
             queue = InProcessQueue()
         return cls(settings=settings, store=Store(settings.store_url), queue=queue)

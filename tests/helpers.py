@@ -29,7 +29,7 @@ def generic_event(
             "messages": messages
             if messages is not None
             else [
-                {"id": "m1", "role": "customer", "text": "My export keeps failing with error 500"},
+                {"id": "m1", "role": "customer", "text": "I need to move my workspace to the EU region"},
                 {"id": "m2", "role": "bot", "text": "Sorry, I could not find an answer.", "confidence": 0.2},
                 {"id": "m3", "role": "customer", "text": "Can I talk to a person please?"},
             ],

@@ -238,3 +238,23 @@ def test_outbox_write_is_atomic_and_repeatable(tmp_path: Path) -> None:
     second = outbox.send(step, {"subject": "ü"}, context)
     assert first == second and first.dry_run
     assert sorted(p.name for p in (tmp_path / "c-1").iterdir()) == ["zendesk.ticket.json", "zendesk.ticket.md"]
+
+
+def test_a_vendors_retry_after_outlasts_the_backoff(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.base import RetryableError
+
+    rt, client = env
+    calls = _failing_zendesk(monkeypatch, RetryableError("429 Too Many Requests", retry_after=3600))
+    answer = send(client, generic_event())
+    run_due(rt)
+    ticket = deliveries(rt, answer["case"])["zendesk.ticket"]
+    assert ticket.status == "pending" and ticket.attempts == 1 and calls.count("zendesk.ticket") == 1
+    wait = (ticket.next_attempt_at - rt.clock()).total_seconds()
+    assert 3500 < wait <= 3600
+    later = rt.clock() + timedelta(seconds=3601)
+    rt.clock = lambda: later
+    monkeypatch.undo()
+    run_due(rt)
+    assert deliveries(rt, answer["case"])["zendesk.ticket"].status == "done"

@@ -206,3 +206,29 @@ def test_bridge_worker_command_processes_what_the_web_accepted(rq_settings: Sett
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert statuses(rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
     assert (rt.settings.outbox_dir / answer["case"] / "zendesk.ticket.json").exists()
+
+
+def test_retry_after_schedules_the_next_attempt_on_the_rq_scheduler(
+    rq_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq.registry import ScheduledJobRegistry
+
+    from connectors.base import RetryableError
+
+    real = OutboxConnector.send
+
+    def throttled(self: OutboxConnector, step: Any, request: Any, context: Any) -> Any:
+        if step.name == "zendesk.ticket":
+            raise RetryableError("429", retry_after=120)
+        return real(self, step, request, context)
+
+    monkeypatch.setattr(OutboxConnector, "send", throttled)
+    answer = post(rq_rt, generic_event())
+    work(rq_rt)
+    assert isinstance(rq_rt.queue, RQQueue)
+    with rq_rt.store.session() as s:
+        ticket = next(d for d in repo.deliveries_of(s, answer["case"]) if d.step == "zendesk.ticket")
+    scheduled = ScheduledJobRegistry(queue=rq_rt.queue.queue).get_job_ids()
+    assert scheduled == [job_id("deliver", ticket.id) + "-r1"]
+    assert ticket.status == "pending" and ticket.attempts == 1
+    assert FailedJobRegistry(queue=rq_rt.queue.queue).count == 0  # a recorded failure is not an RQ failure

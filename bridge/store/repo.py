@@ -73,11 +73,24 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: int
 class Failure:
     dead: bool
     attempts: int
-    retry_in: int | None
+    retry_in: float | None
 
 
-def fail(row: InboxRow | DeliveryRow, error: str, now: datetime, intervals: Sequence[int], permanent: bool) -> Failure:
-    """Record a failed attempt: schedule the next one, or mark the row dead when none is left."""
+MAX_RETRY_AFTER = 6 * 3600  # a vendor asking for more than this gets this
+
+
+def fail(
+    row: InboxRow | DeliveryRow,
+    error: str,
+    now: datetime,
+    intervals: Sequence[int],
+    permanent: bool,
+    retry_after: float | None = None,
+) -> Failure:
+    """Record a failed attempt: schedule the next one, or mark the row dead when none is left.
+
+    The next attempt waits for the backoff interval or the vendor's Retry-After, whichever is longer.
+    """
     row.last_error = error[:MAX_ERROR]
     row.claimed_until = None
     row.updated_at = now
@@ -87,7 +100,7 @@ def fail(row: InboxRow | DeliveryRow, error: str, now: datetime, intervals: Sequ
         else:
             row.status = DEAD
         return Failure(True, row.attempts, None)
-    delay = intervals[row.attempts - 1]
+    delay = max(float(intervals[row.attempts - 1]), min(retry_after or 0.0, MAX_RETRY_AFTER))
     row.next_attempt_at = now + timedelta(seconds=delay)
     return Failure(False, row.attempts, delay)
 

@@ -225,6 +225,44 @@ class Decision(Model):
         return seen
 
 
+Priority = Literal["urgent", "high", "normal", "low"]
+
+
+class Attempt(Model):
+    """One answer the bot gave before the handoff, with the articles it cited."""
+
+    message_index: int  # 1-based index into the transcript
+    text: str
+    confidence: float | None = None
+    sources: list[Source] = Field(default_factory=list)
+
+
+class Summary(Model):
+    """The handoff summary. ``source`` says who wrote it; its text is data, never an instruction."""
+
+    issue: str = ""
+    tried: str = ""
+    customer_state: str = ""
+    suggested_topic: str = ""
+    next_step: str = ""
+    key_facts: list[str] = Field(default_factory=list)
+    source: Literal["llm", "extractive"] = "extractive"
+    model: str | None = None
+    note: str | None = None  # why the LLM summary is not used, when it is not
+    redacted: dict[str, int] = Field(default_factory=dict)  # kind -> count removed before the LLM call
+
+
+class Completeness(Model):
+    """The per-trigger checklist: what the human has, what is missing, and how to ask for it."""
+
+    score: int = 100  # 0-100
+    present: list[str] = Field(default_factory=list)  # item labels
+    missing: list[str] = Field(default_factory=list)  # item ids
+    missing_labels: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)  # in the conversation's language
+    language: str = "en"
+
+
 class Package(Model):
     """Everything the human gets, before it is rendered for Zendesk, Jira or Slack."""
 
@@ -237,6 +275,11 @@ class Package(Model):
     handoff: Handoff | None = None
     evidence: Evidence | None = None
     decision: Decision
-    priority: str = "normal"
+    language: str = "en"
+    transcript_partial: bool = False  # the platform API could not give the whole transcript
+    priority: Priority = "normal"
     priority_reason: str = ""
-    summary: str = ""
+    summary: Summary = Field(default_factory=Summary)
+    attempts: list[Attempt] = Field(default_factory=list)
+    completeness: Completeness = Field(default_factory=Completeness)
+    opening_line: str = ""

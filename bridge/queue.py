@@ -19,9 +19,13 @@ log = logging.getLogger("bridge.queue")
 JOB_MODULE = "bridge.jobs"
 
 
-def job_id(job: str, arg: str | int) -> str:
-    """Deterministic RQ job id (letters, digits, ``_`` and ``-`` only) so duplicates collapse."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{job}-{arg}")
+def job_id(queue: str, job: str, arg: str | int) -> str:
+    """Deterministic RQ job id (letters, digits, ``_`` and ``-`` only) so duplicates collapse.
+
+    Job ids are global Redis keys, not per queue: the queue name keeps two deployments (or test
+    runs) that share a Redis from taking each other's jobs for duplicates.
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue}-{job}-{arg}")
 
 
 class JobQueue(Protocol):
@@ -65,7 +69,7 @@ class RQQueue:
         from rq.exceptions import DuplicateJobError, NoSuchJobError
         from rq.job import Job, JobStatus
 
-        jid = job_id(job, arg) + (f"-r{attempt}" if attempt else "")
+        jid = job_id(self.queue.name, job, arg) + (f"-r{attempt}" if attempt else "")
         options: dict[str, Any] = dict(
             job_id=jid, unique=True, job_timeout=self.job_timeout, result_ttl=600,
             failure_ttl=int(timedelta(days=7).total_seconds()),

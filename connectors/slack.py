@@ -1,10 +1,21 @@
-"""Slack: the alert that makes one named person own the case (builder; live client with its issue)."""
+"""Slack: the alert that makes one named person own the case (builder; live client with its issue).
+
+Customer, bot and LLM text is escaped (``& < >``) so ``<!channel>``, ``<@U123>`` and masked links
+``<https://evil|Reset>`` render as text; ``link_names`` is never set and unfurls are off. Slack
+caps a section's text at 3,000 characters and a message at 50 blocks; long sections are split
+and the transcript, last in the message, gives way first (the full one is in the ticket).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bridge.events import Package
+from bridge.pipeline.render import clean, sections
+
+SECTION_LIMIT = 3_000
+MAX_BLOCKS = 50
+TEXT_LIMIT = 3_000
 
 
 def escape(text: str) -> str:
@@ -12,19 +23,72 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+def _chunks(text: str, size: int) -> list[str]:
+    """Split on line boundaries where possible; escaping happens before, so sizes are final."""
+    out: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > size:
+            if current:
+                out.append(current)
+                current = ""
+            cut = size
+            amp = line.rfind("&", size - 5, size)  # never split an "&amp;" / "&lt;" entity
+            if amp != -1 and ";" not in line[amp:size]:
+                cut = amp
+            out.append(line[:cut])
+            line = line[cut:]
+        if current and len(current) + 1 + len(line) > size:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        out.append(current)
+    return out or [""]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _who(package: Package) -> str:
     customer = package.customer
-    who = escape((customer.name or customer.email or customer.id or "A customer") if customer else "A customer")
+    who = (customer.name or customer.email or customer.id) if customer else None
+    return clean(who or "A customer")
+
+
+def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     triggers = ", ".join(package.decision.trigger_ids) or "handoff"
-    last = next((m.text for m in reversed(package.conversation.messages) if m.role == "customer"), "")
-    ticket = refs.get("zendesk.ticket")
-    text = f"{who} needs a human ({triggers}) — {package.platform} conversation {package.conversation.id}"
+    who = _who(package)
+    conversation = clean(package.conversation.id)[:200]
+    text = f"[{package.priority}] {who} needs a human ({triggers}), {package.platform} conversation"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(text)}*"}},
+        # plain_text headers cannot carry mentions or links at all.
+        {"type": "header", "text": {"type": "plain_text", "text": f"{who} needs a human"[:150]}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*Priority*\n{escape(package.priority)}"},
+            {"type": "mrkdwn", "text": f"*Triggers*\n{escape(triggers)}"},
+            {"type": "mrkdwn", "text": f"*Completeness*\n{package.completeness.score}/100"},
+            {"type": "mrkdwn", "text": f"*Conversation*\n{escape(f'{package.platform} {conversation}')}"},
+        ]},
     ]
-    if last:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f">{escape(last[:2500])}"}})
-    if ticket:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Ticket: {escape(str(ticket))}"}]})
-    return {"text": text[:3000], "blocks": blocks, "metadata": {"event_type": "bridge_case",
-            "event_payload": {"case_id": package.case_id}}}
+    ticket = refs.get("zendesk.ticket")
+    footer_text = f"Case {package.case_id}" + (f" · Ticket: {ticket}" if ticket else "")
+    footer = {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer_text[:1000])}]}
+    body_blocks: list[dict[str, Any]] = []
+    for title, body in sections(package):
+        header = f"*{escape(title)}*\n"
+        chunks = _chunks(escape(body), SECTION_LIMIT - len(header))
+        body_blocks += [_section((header if i == 0 else "") + chunk) for i, chunk in enumerate(chunks)]
+    room = MAX_BLOCKS - len(blocks) - 2  # keep space for the "more" note and the footer
+    if len(body_blocks) > room:
+        body_blocks = [*body_blocks[:room], _section("_… more in the ticket (Slack message size limit)._")]
+    blocks += [*body_blocks, footer]
+    return {
+        "text": escape(text)[:TEXT_LIMIT],
+        "blocks": blocks[:MAX_BLOCKS],
+        "unfurl_links": False,
+        "unfurl_media": False,
+        "metadata": {"event_type": "bridge_case", "event_payload": {"case_id": package.case_id}},
+    }

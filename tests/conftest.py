@@ -47,6 +47,24 @@ def require_service(name: str, url: str, port: int) -> None:
     pytest.skip(f"{message}; start it to run this test")
 
 
+def vendor_mock_url(vendor: str) -> str:
+    """URL of a Prism vendor mock (`../shared/mock-vendors/start`); .ci/run starts them."""
+    name = f"{vendor.upper()}_MOCK_URL"
+    url = os.environ.get(name, "")
+    state = Path(__file__).resolve().parents[1] / ".mock-vendors" / "env"
+    if not url and state.exists():
+        for line in state.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == name:
+                url = value.strip()
+    if url and _reachable(url, 80):
+        return url.rstrip("/")
+    message = f"the {vendor} mock server is not running (bash ../shared/mock-vendors/start)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: contract tests must not skip)")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(

@@ -60,7 +60,7 @@ def statuses(rt: Runtime, case_id: str) -> dict[str, str]:
 def test_handoff_flows_through_rq_workers_and_postgres(rq_rt: Runtime) -> None:
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
-    assert rq_rt.queue.queue.job_ids == [job_id("process_event", answer["event"])]
+    assert rq_rt.queue.queue.job_ids == [job_id(rq_rt.queue.queue.name, "process_event", answer["event"])]
     work(rq_rt)
     assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
     assert (rq_rt.settings.outbox_dir / answer["case"] / "slack.alert.json").exists()
@@ -105,7 +105,7 @@ def test_replay_reenqueues_even_when_rq_still_holds_the_failed_job(rq_rt: Runtim
     """A job id RQ keeps in its failed registry must not swallow a replay under the same id."""
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
-    job = rq_rt.queue.queue.fetch_job(job_id("process_event", answer["event"]))
+    job = rq_rt.queue.queue.fetch_job(job_id(rq_rt.queue.queue.name, "process_event", answer["event"]))
     assert job is not None
     job.set_status("failed")
     FailedJobRegistry(queue=rq_rt.queue.queue).add(job, ttl=600)
@@ -229,6 +229,6 @@ def test_retry_after_schedules_the_next_attempt_on_the_rq_scheduler(
     with rq_rt.store.session() as s:
         ticket = next(d for d in repo.deliveries_of(s, answer["case"]) if d.step == "zendesk.ticket")
     scheduled = ScheduledJobRegistry(queue=rq_rt.queue.queue).get_job_ids()
-    assert scheduled == [job_id("deliver", ticket.id) + "-r1"]
+    assert scheduled == [job_id(rq_rt.queue.queue.name, "deliver", ticket.id) + "-r1"]
     assert ticket.status == "pending" and ticket.attempts == 1
     assert FailedJobRegistry(queue=rq_rt.queue.queue).count == 0  # a recorded failure is not an RQ failure

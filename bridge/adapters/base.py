@@ -102,8 +102,18 @@ class Adapter:
         """
         return event
 
-    def respond(self, accepted: list[dict[str, Any]]) -> tuple[Any, int] | None:
-        """The answer body for the sender, or None for the bridge's standard 202 answer."""
+    def respond(
+        self,
+        accepted: list[dict[str, Any]],
+        events: list[Event] | None = None,
+        inbound: Inbound | None = None,
+    ) -> tuple[Any, int] | None:
+        """The answer for a platform that calls synchronously, or None for the standard 202 answer.
+
+        ``accepted`` holds one ``{"event", "case", "status"}`` per event (``"duplicate": True`` for
+        repeats); ``events`` and ``inbound`` give the language and the request. Adapters are shared
+        by all request threads: keep no state on the instance.
+        """
         return None
 
 

@@ -1,11 +1,34 @@
-"""Build the handoff package from a case's merged conversation and the engine's decision."""
+"""Build the handoff package from a case's merged conversation and the engine's decision.
+
+Pure: everything here is derived from the event and the decision. The summary is the one part
+that may come from outside (the LLM, via ``bridge.pipeline.summary.summarize`` in the worker);
+without one, the deterministic extractive summary is used, so a package is always complete.
+"""
 
 from __future__ import annotations
 
-from bridge.events import Decision, Event, Package
+from bridge.events import Attempt, Decision, Event, Package, Summary
+from bridge.pipeline.completeness import assess, language_of
+from bridge.pipeline.opening import opening_line
+from bridge.pipeline.priority import prioritize
+from bridge.pipeline.summary import extractive_summary
 
 
-def build_package(case_id: str, platform: str, event: Event, decision: Decision) -> Package:
+def attempts(event: Event) -> list[Attempt]:
+    """Every answer the bot gave, with what it cited and how sure it was."""
+    return [
+        Attempt(message_index=index, text=message.text, confidence=message.confidence, sources=message.sources)
+        for index, message in enumerate(event.conversation.messages, start=1)
+        if message.role == "bot" and message.text.strip()
+    ]
+
+
+def build_package(
+    case_id: str, platform: str, event: Event, decision: Decision, *, summary: Summary | None = None
+) -> Package:
+    trigger_ids = decision.trigger_ids
+    language = language_of(event)
+    priority, reason = prioritize(event, decision)
     return Package(
         case_id=case_id,
         platform=platform,
@@ -16,4 +39,12 @@ def build_package(case_id: str, platform: str, event: Event, decision: Decision)
         handoff=event.handoff,
         evidence=event.evidence,
         decision=decision,
+        language=language,
+        transcript_partial=event.conversation.partial,
+        priority=priority,
+        priority_reason=reason,
+        summary=summary or extractive_summary(event, decision),
+        attempts=attempts(event),
+        completeness=assess(event, trigger_ids, language),
+        opening_line=opening_line(event, trigger_ids, language),
     )

@@ -30,7 +30,8 @@ def _metrics() -> Metrics:
 
 
 @bp.post("/webhooks/<slug>")
-def receive(slug: str) -> ResponseReturnValue:
+@bp.post("/webhooks/<slug>/<path:action>")  # Botpress posts to <base>/<action>; the body says which
+def receive(slug: str, action: str | None = None) -> ResponseReturnValue:
     adapter = get_adapter(slug)
     if adapter is None:
         raise ApiError(404, "unknown_platform", f"no webhook endpoint for platform {slug!r}")
@@ -95,7 +96,7 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
         | ({"duplicate": True} if a.duplicate else {})
         for a in accepted
     ]
-    custom = adapter.respond(answers)
+    custom = adapter.respond(answers, events=events, inbound=inbound)
     if custom is not None:
         return custom
     status = 200 if all(a.duplicate for a in accepted) else 202

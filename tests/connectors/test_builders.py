@@ -1,0 +1,147 @@
+"""Ticket, bug and alert builders: every package section, escaped, within each vendor's limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bridge.events import Decision, Event, Summary, TriggerHit
+from bridge.pipeline.package import build_package
+from connectors.jira import DESCRIPTION_LIMIT, build_bug
+from connectors.slack import build_alert
+from connectors.zendesk import build_ticket
+from tests.helpers import generic_event
+
+DECISION = Decision(escalate=True, at_message=1, triggers=[
+    TriggerHit(trigger="product_bug", message_index=1, evidence="error 500"),
+    TriggerHit(trigger="customer_requested_human", message_index=3, evidence="talk to a person"),
+])
+EVIDENCE: dict[str, Any] = {
+    "page_url": "https://app.example.com/reports",
+    "console_logs": [{"level": "log", "message": "app boot"}, {"level": "error", "message": "TypeError: rows is null"}],
+    "network_requests": [{"method": "POST", "url": "https://api.example.com/export", "status": 502}],
+    "device": {"os": "macOS 15", "browser": "Safari 18", "app_version": "4.2.1"},
+    "session_replay_url": "https://replay.example.com/s/42",
+    "screenshots": [{"kind": "screenshot", "url": "https://cdn.example.com/shot.png", "name": "shot.png"}],
+    "steps_to_reproduce": ["Open Reports", "Click Export"],
+}
+CUSTOMER: dict[str, Any] = {
+    "id": "cus-1", "email": "ana@example.com", "name": "Ana Lima", "plan": "enterprise",
+    "account": {"id": "acc-7", "name": "Lima Corp", "mrr": 4200, "currency": "EUR", "sla": "gold",
+                "renewal_date": "2026-12-01"},
+    "attributes": {"seats": 40},
+}
+HOSTILE = ("<!channel> <!here> <@U123> <!subteam^S1> <https://evil.example|Reset your password> "
+           "[click|https://evil.example] !https://evil.example/p.png! {color:red}x{color} {noformat} "
+           "<img src=x onerror=alert(1)> [x](javascript:alert(1)) & \u202egnp.exe")
+
+
+def _package(messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> Any:
+    messages = messages or [
+        {"role": "customer", "text": "Export fails with error 500"},
+        {"role": "bot", "text": "Try again later.", "confidence": 0.3,
+         "sources": [{"title": "Export FAQ", "url": "https://help.example.com/faq"}]},
+        {"role": "customer", "text": "Can I talk to a person please?"},
+    ]
+    event = Event.from_json(generic_event(messages=messages, evidence=EVIDENCE, customer=CUSTOMER))
+    return build_package("hb-1", "generic", event, DECISION, **kwargs)
+
+
+SECTION_MARKERS = [
+    "Summary", "Why escalated", "Priority", "Completeness", "Customer", "What the bot tried", "Evidence",
+    "Suggested opening line", "Transcript",
+    # content from each section
+    "Export fails with error 500", "product_bug at message 1", "+1 plan enterprise", "Score:",
+    "MRR 4,200.00 EUR", "SLA gold", "renews 2026-12-01", "seats: 40", "Export FAQ", "TypeError: rows is null",
+    "POST https://api.example.com/export → 502", "Safari 18", "https://app.example.com/reports",
+    "https://replay.example.com/s/42", "1. Open Reports", "shot.png", "I'm sorry our assistant",
+    "3. Customer: Can I talk to a person please?",
+]
+
+
+def test_ticket_has_every_section_as_a_plain_private_comment() -> None:
+    ticket = build_ticket(_package(), {})
+    body = ticket["comment"]["body"]
+    for marker in SECTION_MARKERS:
+        assert marker in body, marker
+    assert body.index("[error] TypeError") < body.index("[log] app boot")
+    assert ticket["comment"]["public"] is False and "html_body" not in ticket["comment"]
+    assert ticket["priority"] == "urgent"  # enterprise plan + gold SLA on a bug
+    assert ticket["requester"] == {"email": "ana@example.com", "name": "Ana Lima"}
+    assert {"recovery_bridge", "product_bug", "rb_priority_urgent", "rb_lang_en"} <= set(ticket["tags"])
+    assert ticket["external_id"] == "hb-1"
+
+
+def test_bug_has_every_section_inside_noformat() -> None:
+    bug = build_bug(_package(), {"zendesk.ticket": "12345"})
+    description = bug["description"]
+    for marker in SECTION_MARKERS:
+        assert marker in description, marker
+    assert description.startswith("Zendesk ticket:")
+    assert "h3. Evidence\n{noformat}" in description
+    assert bug["issuetype"] == {"name": "Bug"} and "priority-urgent" in bug["labels"]
+    assert "\n" not in bug["summary"] and len(bug["summary"]) <= 255
+
+
+def test_alert_has_every_section_within_slack_limits() -> None:
+    alert = build_alert(_package(), {"zendesk.ticket": "12345"})
+    text = json.dumps(alert, ensure_ascii=False)
+    for marker in SECTION_MARKERS:
+        assert json.dumps(marker, ensure_ascii=False)[1:-1].replace("&", "&amp;") in text, marker
+    assert alert["unfurl_links"] is False and alert["unfurl_media"] is False and "link_names" not in alert
+    assert alert["blocks"][0]["type"] == "header" and alert["blocks"][0]["text"]["type"] == "plain_text"
+    assert "Ticket: 12345" in alert["blocks"][-1]["elements"][0]["text"]
+
+
+def test_hostile_customer_and_llm_text_is_inert_everywhere() -> None:
+    summary = Summary(issue=HOSTILE, tried=HOSTILE, source="llm", model="m")
+    package = _package([{"role": "customer", "text": HOSTILE}, {"role": "customer", "text": "a person please"}],
+                       summary=summary)
+    alert = json.dumps(build_alert(package, {}), ensure_ascii=False)
+    for raw in ("<!channel>", "<!here>", "<@U123>", "<!subteam", "<https://evil", "<img"):
+        assert raw not in alert
+    assert "&lt;!channel&gt;" in alert and "&amp;" in alert
+    assert "\u202e" not in alert
+    bug = build_bug(package, {})["description"]
+    # Jira: all customer/LLM text is inside noformat, and a "{noformat}" in it cannot close the block.
+    assert bug.count("{noformat}") % 2 == 0 and "(noformat)" in bug
+    for title_line in [line for line in bug.split("\n") if line.startswith("h3. ")]:
+        assert "evil" not in title_line
+    body = build_ticket(package, {})["comment"]["body"]
+    assert "<img src=x onerror=alert(1)>" in body  # plain body keeps the text, Zendesk renders it as text
+    assert "\u202e" not in body
+    # Subjects and summaries never carry LLM text.
+    assert "evil" not in build_ticket(package, {})["subject"] and "evil" not in build_bug(package, {})["summary"]
+
+
+def _long_messages(count: int, size: int) -> list[dict[str, Any]]:
+    return [{"role": "customer" if i % 2 else "bot", "text": f"message {i} " + "<&>" * (size // 3)}
+            for i in range(count)]
+
+
+@pytest.mark.parametrize(("count", "size"), [(400, 600), (3, 9_000), (1, 99_000)])
+def test_huge_transcripts_respect_every_limit(count: int, size: int) -> None:
+    package = _package(_long_messages(count, size))
+    alert = build_alert(package, {})
+    assert len(alert["blocks"]) <= 50
+    for block in alert["blocks"]:
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+            assert "&am\n" not in block["text"]["text"]
+    assert len(alert["text"]) <= 3000
+    description = build_bug(package, {})["description"]
+    assert len(description) <= DESCRIPTION_LIMIT
+    assert "h3. Summary" in description and "h3. Evidence" in description and "TypeError" in description
+    body = build_ticket(package, {})["comment"]["body"]
+    assert len(body) <= 60_000 and "Evidence" in body
+    if count > 10:
+        assert "omitted here for length" in description and "omitted here for length" in body
+
+
+def test_builders_are_pure() -> None:
+    package = _package()
+    assert build_alert(package, {}) == build_alert(package, {})
+    assert build_bug(package, {}) == build_bug(package, {})
+    assert build_ticket(package, {}) == build_ticket(package, {})

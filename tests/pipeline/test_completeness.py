@@ -1,0 +1,112 @@
+"""Completeness: per-trigger checklists, the 0-100 score, and the questions sent back to the bot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bridge.events import Event
+from bridge.pipeline.completeness import QUESTIONS, assess, detect_language, language_of, needs_more
+from tests.helpers import generic_event
+
+FULL_EVIDENCE: dict[str, Any] = {
+    "page_url": "https://app.example.com/export",
+    "device": {"browser": "Firefox 133", "os": "Windows 11", "app_version": "4.2.1"},
+    "console_logs": [{"level": "error", "message": "Uncaught TypeError"}],
+    "screenshots": [{"kind": "screenshot", "url": "https://cdn.example.com/s.png"}],
+    "steps_to_reproduce": ["Open Reports", "Click Export"],
+}
+
+
+def _event(texts: list[str], **extra: Any) -> Event:
+    messages = [{"role": "customer", "text": t} for t in texts]
+    return Event.from_json(generic_event(messages=messages, **extra))
+
+
+def test_bug_with_everything_scores_100_and_asks_nothing() -> None:
+    event = _event(["The export button does nothing since yesterday"], evidence=FULL_EVIDENCE)
+    result = assess(event, ["product_bug"])
+    assert result.score == 100 and result.missing == [] and result.questions == []
+
+
+def test_bug_without_evidence_lists_what_is_missing() -> None:
+    event = _event(["The export button does nothing since yesterday"])
+    result = assess(event, ["product_bug"])
+    assert result.missing == ["steps", "error", "environment", "visual"]
+    assert result.score == 20  # 1 of 5: the description
+    assert result.questions == [QUESTIONS[i]["en"] for i in result.missing]
+    assert "Which app version, browser or device are you using?" in result.questions
+
+
+@pytest.mark.parametrize(
+    ("evidence", "texts", "score"),
+    [
+        ({"device": {"app_version": "4.2.1"}}, ["Export broken with error 500 again"], 60),
+        ({"session_replay_url": "https://replay.example.com/1"}, ["Export broken with error 500 again"], 60),
+        ({}, ["1. open reports\n2. click export\nIt crashes with ERR-77 every time"], 60),
+    ],
+)
+def test_bug_items_count_from_evidence_or_text(evidence: dict[str, Any], texts: list[str], score: int) -> None:
+    assert assess(_event(texts, evidence=evidence), ["product_bug"]).score == score
+
+
+def test_billing_checklist() -> None:
+    missing_all = _event(["I have a question about my bill please"], customer=None)
+    assert assess(missing_all, ["billing_exception"]).missing == ["account", "amount", "outcome"]
+    complete = _event(["I was charged $49.99 twice on invoice INV-2031, I want a refund"])
+    result = assess(complete, ["billing_exception"])
+    assert result.score == 100 and result.present[0] == "the customer's account"
+
+
+def test_union_of_checklists_is_deduplicated() -> None:
+    event = _event(["talk to a person"], customer=None)
+    result = assess(event, ["customer_requested_human", "negative_sentiment", "low_confidence"])
+    assert result.missing == ["issue", "contact"] and result.score == 0
+
+
+def test_bot_reason_is_checked_but_never_asked_of_the_customer() -> None:
+    event = Event.from_json(generic_event(type_="conversation.updated"))
+    result = assess(event, ["bot_handoff"])
+    assert "reason" in result.missing
+    assert all("reason" not in q for q in result.questions) and len(result.questions) == 0
+
+
+def test_no_triggers_uses_the_default_checklist() -> None:
+    assert assess(_event(["My dashboard shows the wrong totals"]), []).score == 100
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Quiero hablar con una persona, la exportación no funciona", "es"),
+        ("Ich möchte mit einem Menschen sprechen, der Export ist kaputt", "de"),
+        ("Je veux parler à un humain, l'export ne marche pas", "fr"),
+        ("Eu quero falar com uma pessoa, a exportação não funciona", "pt"),
+        ("Voglio parlare con una persona, l'esportazione non funziona", "it"),
+        ("Ik wil graag met een mens praten, de export werkt niet", "nl"),
+        ("担当者と話したいです。エクスポートが動きません", "ja"),
+        ("I want to talk to a person, the export is broken", "en"),
+    ],
+)
+def test_questions_come_back_in_the_conversation_language(text: str, lang: str) -> None:
+    event = _event([text])
+    assert detect_language(text) == lang
+    questions = needs_more(event, ["product_bug"])
+    assert questions and questions == [QUESTIONS[i][lang] for i in assess(event, ["product_bug"]).missing]
+
+
+def test_declared_language_wins_over_detection() -> None:
+    event = Event.from_json(generic_event(conversation_id="c", messages=[{"role": "customer", "text": "hello there"}]))
+    data = event.to_json()
+    data["conversation"]["language"] = "pt-BR"
+    assert language_of(Event.from_json(data)) == "pt"
+    data["conversation"]["language"] = "sv"  # unsupported: fall back to the customer's locale, then detection
+    data["customer"]["locale"] = "de-AT"
+    assert language_of(Event.from_json(data)) == "de"
+
+
+def test_every_askable_item_has_all_eight_languages() -> None:
+    for item, by_lang in QUESTIONS.items():
+        assert set(by_lang) == {"en", "es", "de", "fr", "pt", "it", "nl", "ja"}, item
+        assert all(q.strip() for q in by_lang.values())

@@ -271,4 +271,12 @@ def doctor() -> None:
     sys.exit(1 if failed else 0)
 
 
+def _register() -> None:
+    from bridge.cli_package import package
+
+    main.add_command(package)
+
+
+_register()
+
 __all__ = ["main", "secret_env_name"]

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import connectors
 from bridge.adapters import ADAPTERS
-from bridge.config import Settings, secret_env_name
+from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.pipeline import trigger_config
 from bridge.runtime import Runtime
 
 
@@ -25,6 +26,11 @@ def run_checks(settings: Settings) -> Iterator[tuple[str, bool, str]]:
             yield "redis", False, f"unreachable: {type(exc).__name__}"
     else:
         yield "redis", True, "REDIS_URL unset; `bridge serve` runs the in-process worker"
+    try:
+        cfg = trigger_config.from_settings(settings)
+        yield "triggers", True, f"configuration loaded (low confidence below {cfg.low_confidence_threshold})"
+    except ConfigError as exc:
+        yield "triggers", False, str(exc)
     for vendor, names in connectors.CREDENTIALS.items():
         if connectors.is_configured(vendor, settings):
             live = vendor in connectors.LIVE

@@ -12,12 +12,15 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
+
 import connectors
 from bridge import runtime as rt_module
 from bridge.adapters import get_adapter
-from bridge.events import Decision, Event
-from bridge.pipeline import transcript, triggers
+from bridge.events import Decision, Event, Summary
+from bridge.pipeline import transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
+from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import CLOSED, DEAD, DONE, ESCALATED, OPEN, PROCESSED, CaseRow, DeliveryRow, InboxRow
@@ -57,9 +60,6 @@ def process_event(key: str, rt: Runtime | None = None) -> str:
 def _fold_into_case(rt: Runtime, s: Any, row: InboxRow) -> list[int]:
     now = rt.clock()
     event = Event.from_json(row.event)
-    adapter = get_adapter(row.platform)
-    if event.conversation.partial and adapter is not None:
-        event = adapter.complete(event, rt.settings)  # full transcript from the platform's API
     actor = f"bot:{row.platform}"
     case = repo.get_case(s, row.case_id)
     if case is None:
@@ -69,23 +69,56 @@ def _fold_into_case(rt: Runtime, s: Any, row: InboxRow) -> list[int]:
         )
         s.add(case)
         repo.add_timeline(s, case.id, "case.opened", actor, now, {"event": row.key})
-    merged = transcript.merge(Event.from_json(case.event) if case.event else None, event)
+    previous = Event.from_json(case.event) if case.event else None
+    merged = transcript.merge(previous, event)
     case.event, case.updated_at = merged.to_json(), now
-    if merged.customer:
-        case.customer_id = merged.customer.id or case.customer_id
-        case.customer_email = merged.customer.email or case.customer_email
     if event.type == "conversation.closed" and case.status == OPEN:
         case.status, case.closed_at = CLOSED, now
         repo.add_timeline(s, case.id, "case.closed", actor, now, {"event": row.key})
         return []
     if case.status not in (OPEN, CLOSED):
+        _remember_customer(case, merged)
         return []  # already with a human; the merged transcript is kept for them
-    decision = triggers.decide(merged)
+    config = trigger_config.from_settings(rt.settings)
+    decision = triggers.decide(merged, config)
+    if decision.escalate and event.conversation.partial:
+        merged, decision = _with_full_transcript(rt, row, previous, event, decision, config)
+        case.event = merged.to_json()
+    _remember_customer(case, merged)
     if not decision.escalate:
         return []
     _escalate(s, case, decision, row, now)
     s.flush()
     return repo.due_deliveries(s, now, case_id=case.id)
+
+
+def _remember_customer(case: CaseRow, event: Event) -> None:
+    if event.customer:
+        case.customer_id = event.customer.id or case.customer_id
+        case.customer_email = event.customer.email or case.customer_email
+
+
+def _with_full_transcript(
+    rt: Runtime, row: InboxRow, previous: Event | None, event: Event, decision: Decision, config: Any
+) -> tuple[Event, Decision]:
+    """Fetch the rest of the conversation from the platform before the human gets it.
+
+    Only for escalations (no API call per chat message). A transient failure retries the event; on
+    its last attempt the handoff goes ahead with the partial transcript, which the package flags.
+    """
+    adapter = get_adapter(row.platform)
+    if adapter is None:
+        return transcript.merge(previous, event), decision
+    try:
+        full = adapter.complete(event, rt.settings)
+    except RetryableError:
+        if row.attempts < rt.settings.max_attempts:
+            raise
+        log.warning("bridge.jobs.partial_transcript", extra={"key": row.key, "platform": row.platform})
+        return transcript.merge(previous, event), decision
+    merged = transcript.merge(previous, full)
+    again = triggers.decide(merged, config)
+    return merged, again if again.escalate else decision
 
 
 def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any) -> None:
@@ -110,13 +143,15 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
     if not claimed:
         return "skipped"
     try:
+        summary = _summary_for(rt, delivery_id)
         with rt.store.session() as s:
             delivery = s.get(DeliveryRow, delivery_id)
             case = repo.get_case(s, delivery.case_id) if delivery else None
             assert delivery is not None and case is not None
             step = connectors.STEPS[delivery.step]
             decision = Decision.model_validate(case.decision or {"escalate": True})
-            package = build_package(case.id, case.platform, Event.from_json(case.event), decision)
+            event = Event.from_json(case.event)
+            package = build_package(case.id, case.platform, event, decision, summary=summary)
             refs = dict(case.refs or {})
             request = step.build(package, refs)
             connector = connectors.connector_for(step.connector, rt.settings)
@@ -134,6 +169,23 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
         return _record_failure(rt, DeliveryRow, delivery_id, exc)
     _release_dependents(rt, delivery_id)
     return "done"
+
+
+def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
+    """The case's summary, made once (an LLM call may take seconds: no transaction is held open)."""
+    with rt.store.session() as s:
+        delivery = s.get(DeliveryRow, delivery_id)
+        case = repo.get_case(s, delivery.case_id) if delivery else None
+        assert case is not None
+        if case.summary:
+            return Summary.model_validate(case.summary)
+        case_id, event, decision = case.id, Event.from_json(case.event), Decision.model_validate(case.decision)
+    summary = summarize(event, decision, rt.settings, case_id=case_id)
+    with rt.store.session() as s:
+        s.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None))
+                  .values(summary=summary.to_json()))
+        s.commit()
+    return summary
 
 
 def _release_dependents(rt: Runtime, delivery_id: int) -> None:

@@ -63,7 +63,7 @@ def test_parse_unknown_source_is_exit_2(tmp_path: Path, cli_env: dict[str, str])
 
 def test_db_upgrade_reports_the_revision(cli_env: dict[str, str]) -> None:
     result = run(cli_env, "db", "upgrade")
-    assert result.exit_code == 0 and "revision 0001" in result.stdout
+    assert result.exit_code == 0 and "revision 0002" in result.stdout
     assert (Path(cli_env["BRIDGE_DATA_DIR"]) / "bridge.db").exists()
 
 
@@ -122,3 +122,20 @@ def test_doctor_fails_on_unreachable_dependencies(cli_env: dict[str, str]) -> No
 def test_bad_configuration_is_a_clear_error(cli_env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["doctor"], env={**cli_env, "GENERIC_WEBHOOK_SECRET": "  "})
     assert result.exit_code == 1 and "GENERIC_WEBHOOK_SECRET is set but empty" in result.output
+
+
+def test_doctor_refuses_a_broken_triggers_file(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    broken = tmp_path / "triggers.yaml"
+    broken.write_text("- just\n- a list\n")
+    result = run({**cli_env, "BRIDGE_TRIGGERS_FILE": str(broken)}, "doctor")
+    assert result.exit_code == 1
+    assert "FAIL triggers:" in result.stdout and "mapping" in result.stdout
+
+
+def test_package_command_is_registered(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    path = tmp_path / "event.json"
+    path.write_bytes(dumps(generic_event()))
+    result = run(cli_env, "package", str(path), "--json")
+    assert result.exit_code == 0
+    package = json.loads(result.stdout)
+    assert package["decision"]["escalate"] is True and package["opening_line"]

@@ -190,7 +190,7 @@ def test_failing_event_dies_and_replays_into_one_case(
     env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, client = env
-    monkeypatch.setattr(jobs.triggers, "decide", lambda event: (_ for _ in ()).throw(ValueError("engine bug")))
+    monkeypatch.setattr(jobs.triggers, "decide", lambda *a: (_ for _ in ()).throw(ValueError("engine bug")))
     answer = send(client, generic_event())
     run_due(rt)
     with rt.store.session() as s:
@@ -258,3 +258,56 @@ def test_a_vendors_retry_after_outlasts_the_backoff(
     monkeypatch.undo()
     run_due(rt)
     assert deliveries(rt, answer["case"])["zendesk.ticket"].status == "done"
+
+
+def _partial(event: dict[str, Any]) -> dict[str, Any]:
+    event["conversation"]["partial"] = True
+    return event
+
+
+def _fetching(monkeypatch: pytest.MonkeyPatch, fail: Exception | None = None) -> list[str]:
+    from bridge.adapters.generic import GenericAdapter
+    from bridge.events import Event, Message
+
+    calls: list[str] = []
+
+    def complete(self: GenericAdapter, event: Event, settings: Settings) -> Event:
+        calls.append(event.conversation.id)
+        if fail is not None:
+            raise fail
+        earlier = Message(id="h0", role="customer", text="Earlier: my invoice shows the wrong VAT number")
+        conversation = event.conversation.model_copy(
+            update={"messages": [earlier, *event.conversation.messages], "partial": False})
+        return event.model_copy(update={"conversation": conversation})
+
+    monkeypatch.setattr(GenericAdapter, "complete", complete)
+    return calls
+
+
+def test_partial_transcripts_are_fetched_only_for_escalations(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, client = env
+    calls = _fetching(monkeypatch)
+    quiet = send(client, _partial(generic_event(type_="conversation.updated", messages=QUIET)))
+    run_due(rt)
+    assert calls == [] and case_of(rt, quiet["case"]).status == "open"
+    loud = send(client, _partial(generic_event(conversation_id="conv-2")))
+    run_due(rt)
+    assert calls == ["conv-2"]
+    ticket = json.loads((rt.settings.outbox_dir / loud["case"] / "zendesk.ticket.json").read_text())
+    assert "wrong VAT number" in ticket["request"]["comment"]["body"]
+
+
+def test_a_failing_platform_api_does_not_block_the_handoff(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.base import RetryableError
+
+    rt, client = env
+    calls = _fetching(monkeypatch, fail=RetryableError("platform API 503"))
+    answer = send(client, _partial(generic_event()))
+    run_due(rt)
+    assert len(calls) == rt.settings.max_attempts  # retried, then went ahead with what it had
+    assert case_of(rt, answer["case"]).status == "escalated"
+    assert (rt.settings.outbox_dir / answer["case"] / "zendesk.ticket.json").exists()

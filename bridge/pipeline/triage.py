@@ -8,7 +8,9 @@ from typing import Any
 from bridge.adapters import ADAPTERS
 from bridge.adapters.base import AdapterError, Inbound, UnsupportedEvent, load_json, validate_event
 from bridge.events import Event
-from bridge.pipeline.triggers import decide
+from bridge.pipeline import transcript
+from bridge.pipeline.trigger_config import TriggerConfig
+from bridge.pipeline.triggers import evaluate_incrementally
 
 
 def load_events(path: Path, source: str | None) -> list[Event]:
@@ -27,11 +29,16 @@ def load_events(path: Path, source: str | None) -> list[Event]:
         raise ValueError(str(exc)) from None
 
 
-def triage_file(path: Path, source: str | None = None) -> dict[str, Any]:
+def triage_file(path: Path, source: str | None = None, config: TriggerConfig | None = None) -> dict[str, Any]:
+    """One line of ``bridge triage``: the engine fed the file's conversation message by message."""
     events = load_events(path, source)
     if not events:
         raise ValueError("no event in this file")
-    decision = decide(events[-1])
+    merged: Event | None = None
+    for event in events:  # a platform payload may carry several events of one conversation
+        merged = transcript.merge(merged, event)
+    assert merged is not None
+    decision = evaluate_incrementally(merged, config)
     return {
         "file": path.name,
         "escalate": decision.escalate,

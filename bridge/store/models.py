@@ -90,6 +90,7 @@ class CaseRow(Base):
     customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     event: Mapped[dict[str, Any]] = mapped_column(JSON)  # merged canonical event: the whole conversation
     refs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # vendor ids by connector
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # computed once per case
     created_at: Mapped[datetime] = mapped_column(TZ)
     updated_at: Mapped[datetime] = mapped_column(TZ)
     escalated_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)

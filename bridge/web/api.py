@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from bridge.events import Event
+from bridge.pipeline.completeness import needs_more
 from bridge.store import repo
 from bridge.web.errors import ApiError
 
@@ -29,10 +32,14 @@ def event_status(key: str) -> ResponseReturnValue:
         if row is None:
             raise ApiError(404, "not_found", "no such event")
         case = repo.get_case(s, row.case_id)
-        return jsonify({
+        body: dict[str, Any] = {
             "event": row.key, "state": row.state, "attempts": row.attempts, "case": row.case_id,
             "case_status": case.status if case else None,
-        })
+        }
+        if case is not None and case.triggers:
+            # What the bot can still ask the customer, in their language, before a human has to.
+            body["needs_more"] = needs_more(Event.from_json(case.event), list(case.triggers))
+        return jsonify(body)
 
 
 @bp.get("/cases/<case_id>")

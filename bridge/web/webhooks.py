@@ -13,7 +13,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge import intake
 from bridge.adapters import get_adapter
 from bridge.adapters.base import AdapterError, Handshake, Inbound, UnsupportedEvent
+from bridge.events import Event
 from bridge.metrics import Metrics
+from bridge.pipeline import trigger_config, triggers
+from bridge.pipeline.completeness import needs_more
 from bridge.runtime import Runtime
 from bridge.web.errors import ApiError
 
@@ -42,6 +45,23 @@ def receive(slug: str, action: str | None = None) -> ResponseReturnValue:
     except ApiError as exc:
         metrics.webhooks.labels(slug, exc.code).inc()
         raise
+
+
+def _needs_more(rt: Runtime, event: Event) -> dict[str, list[str]]:
+    """Questions the bot can ask now, for a bot that hands off (cheap: no trigger engine run here).
+
+    For conversations the engine judges in the worker, the status endpoint carries them later.
+    """
+    if event.type != "handoff.requested":
+        return {}
+    try:
+        cfg = trigger_config.from_settings(rt.settings)
+        hits = triggers.handoff_hits(event.handoff, len(event.conversation.messages) or None, cfg)
+        questions = needs_more(event, [hit.trigger for hit in hits])
+    except Exception:  # the event is stored already; a hint must never fail the answer
+        log.exception("bridge.inbound.needs_more_failed")
+        return {}
+    return {"needs_more": questions} if questions else {}
 
 
 def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
@@ -94,7 +114,8 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
     answers = [
         {"event": a.key, "case": a.case_id, "status": url_for("api.event_status", key=a.key, _external=True)}
         | ({"duplicate": True} if a.duplicate else {})
-        for a in accepted
+        | _needs_more(rt, event)
+        for a, event in zip(accepted, events, strict=True)
     ]
     custom = adapter.respond(answers, events=events, inbound=inbound)
     if custom is not None:

@@ -261,3 +261,34 @@ def test_full_sqlite_store_is_503_and_leaves_no_partial_row(client: FlaskClient,
     sa_event.remove(rt.store.engine, "connect", tiny)
     rt.store.engine.dispose()
     assert count(rt) == 1
+
+
+def _billing_handoff(language: str) -> dict[str, Any]:
+    event = generic_event(messages=[{"id": "b1", "role": "customer", "text": "..."}])
+    event["conversation"]["language"] = language
+    event["handoff"] = {"requested_by": "bot", "reason": "refund outside policy requested"}
+    event["customer"] = {"id": "cus-9"}  # no account, no amount: the checklist has gaps
+    return event
+
+
+def test_handoff_answer_carries_questions_in_the_conversations_language(client: FlaskClient) -> None:
+    english = post(client, dumps(_billing_handoff("en"))).get_json()["needs_more"]
+    german = post(client, dumps(_billing_handoff("de"))).get_json()["needs_more"]
+    assert english and german and len(english) == len(german)
+    assert all(isinstance(q, str) and q.endswith("?") for q in english + german)
+    assert english != german
+
+
+def test_status_endpoint_carries_questions_once_the_case_escalated(client: FlaskClient, rt: Runtime) -> None:
+    from bridge.runner import run_due
+
+    answer = post(client, dumps(_billing_handoff("en"))).get_json()
+    assert "needs_more" not in client.get(answer["status"]).get_json()  # not decided yet
+    run_due(rt)
+    status = client.get(answer["status"]).get_json()
+    assert status["case_status"] == "escalated" and status["needs_more"] == answer["needs_more"]
+
+
+def test_quiet_updates_carry_no_questions(client: FlaskClient) -> None:
+    event = generic_event(type_="conversation.updated")
+    assert "needs_more" not in post(client, dumps(event)).get_json()

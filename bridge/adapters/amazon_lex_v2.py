@@ -1,0 +1,223 @@
+"""Amazon Lex V2 code hook event, forwarded as JSON by a Lambda (or API Gateway) shim.
+
+Docs: https://docs.aws.amazon.com/lexv2/latest/dg/lambda-input-format.html and
+lambda-response-format.html (AWS SDK models for ``Interpretation``).
+
+Authentication: Lex itself has no webhook; trust comes from IAM, so the shim that forwards the event
+authenticates to the bridge with ``Authorization: Bearer <secret>`` or ``X-Bridge-Token: <secret>``
+(``AMAZON_LEX_V2_WEBHOOK_SECRET``, comma list for rotation), compared in constant time.
+
+Events: one per code hook invocation (``DialogCodeHook`` / ``FulfillmentCodeHook``). A handoff when
+the session's intent is ``FallbackIntent`` or names a handoff (``HANDOFF_INTENTS``), or the session
+attribute ``handoff`` is set; otherwise the turn only updates the conversation. The event carries
+``inputTranscript`` only, never history (no Lex API returns past turns). Confidence is the best
+non-fallback interpretation's ``nluConfidence`` (a number here, ``{score}`` in the runtime API).
+Sentiment (only when enabled) goes into ``customer.attributes["sentiment"] = {"label": "NEGATIVE",
+"scores": {...}, "source": "amazon-lex-v2"}``. The answer is a Lex V2 Lambda response: on a handoff
+``Close`` with the intent ``Fulfilled`` and the receipt message, otherwise ``Delegate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bridge import signing
+from bridge.adapters import receipts
+from bridge.adapters.base import (
+    Adapter,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    UnsupportedEvent,
+    load_json,
+    validate_event,
+)
+from bridge.events import Event
+
+FALLBACK_INTENT = "FallbackIntent"
+HANDOFF_INTENTS = re.compile(r"(human|agent|handoff|escalat|representative|operator|speak.?to)", re.I)
+EMAIL_ATTRIBUTES = ("customerEmail", "email", "customer_email")
+NAME_ATTRIBUTES = ("customerName", "name", "customer_name")
+ID_ATTRIBUTES = ("customerId", "userId", "customer_id")
+ACCOUNT_ATTRIBUTES = ("accountId", "account_id")
+
+
+def presented_credentials(inbound: Inbound) -> list[bytes]:
+    found: list[bytes] = []
+    auth = inbound.header("authorization")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        found.append(auth[7:].strip().encode())
+    if token := inbound.header("x-bridge-token"):
+        found.append(token.encode())
+    return found
+
+
+def _text(value: Any, limit: int = 100_000) -> str | None:
+    return value[:limit] if isinstance(value, str) and value.strip() else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _confidence(interpretation: dict[str, Any]) -> float | None:
+    value = interpretation.get("nluConfidence")
+    if isinstance(value, dict):  # runtime API shape
+        value = value.get("score")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return min(max(float(value), 0.0), 1.0)
+    return None
+
+
+def _best_interpretation(interpretations: list[Any]) -> dict[str, Any]:
+    scored = [i for i in interpretations if isinstance(i, dict) and _confidence(i) is not None]
+    return max(scored, key=lambda i: _confidence(i) or 0.0) if scored else {}
+
+
+def _sentiment(interpretations: list[Any]) -> dict[str, Any] | None:
+    for interpretation in interpretations:
+        response = _dict(interpretation).get("sentimentResponse")
+        if isinstance(response, dict) and _text(response.get("sentiment")):
+            return {
+                "label": response["sentiment"][:20],
+                "scores": {k: v for k, v in _dict(response.get("sentimentScore")).items()
+                           if isinstance(v, int | float) and not isinstance(v, bool)},
+                "source": "amazon-lex-v2",
+            }
+    return None
+
+
+def _attribute(attributes: dict[str, Any], names: Sequence[str], limit: int = 200) -> str | None:
+    for name in names:
+        if isinstance(value := attributes.get(name), str) and value.strip():
+            return value[:limit]
+    return None
+
+
+def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
+    session_id = _text(data.get("sessionId"), 200)
+    session_state = _dict(data.get("sessionState"))
+    if not session_id or not session_state and "inputTranscript" not in data:
+        raise MalformedPayload("sessionId/sessionState are missing: not a Lex V2 code hook event")
+    attributes = {k: v for k, v in _dict(session_state.get("sessionAttributes")).items() if isinstance(v, str)}
+    interpretations = data.get("interpretations") if isinstance(data.get("interpretations"), list) else []
+    intent_name = _text(_dict(session_state.get("intent")).get("name"), 200) or ""
+    bot = _dict(data.get("bot"))
+    locale = _text(bot.get("localeId"), 20)
+    language = locale.replace("_", "-") if locale else None
+    request_id = _text(session_state.get("originatingRequestId"), 100)
+    source = _text(data.get("invocationSource"), 40) or "CodeHook"
+    anchor = request_id or hashlib.sha256(body).hexdigest()[:32]
+    event_id = f"{session_id}:{anchor}:{source}"[:200]
+
+    best = _best_interpretation(interpretations)
+    messages: list[dict[str, Any]] = []
+    if said := _text(data.get("inputTranscript")):
+        turn: dict[str, Any] = {"id": f"{anchor}:input", "role": "customer", "text": said}
+        if (confidence := _confidence(best)) is not None:
+            turn["confidence"] = confidence
+            turn["intent"] = _text(_dict(best.get("intent")).get("name"), 200)
+        elif intent_name:
+            turn["intent"] = intent_name
+        messages.append(turn)
+
+    customer_attributes: dict[str, Any] = {"session_attributes": attributes} if attributes else {}
+    if sentiment := _sentiment(interpretations):
+        customer_attributes["sentiment"] = sentiment
+    flagged = attributes.get("handoff", "").strip().lower() in ("true", "1", "yes", "requested")
+    is_handoff = intent_name == FALLBACK_INTENT or bool(HANDOFF_INTENTS.search(intent_name)) or flagged
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "type": "handoff.requested" if is_handoff else "conversation.updated",
+        "bot": {"platform": "amazon-lex-v2", "name": _text(bot.get("name"), 200)},
+        "conversation": {
+            "id": session_id,
+            "channel": _text(data.get("inputMode"), 100),
+            "language": language,
+            "messages": messages,
+            "partial": True,  # the code hook sees the current utterance only
+        },
+        "customer": {
+            "id": _attribute(attributes, ID_ATTRIBUTES),
+            "email": _attribute(attributes, EMAIL_ATTRIBUTES, 320),
+            "name": _attribute(attributes, NAME_ATTRIBUTES, 500),
+            "locale": language,
+            "account": {"id": account} if (account := _attribute(attributes, ACCOUNT_ATTRIBUTES)) else None,
+            "attributes": customer_attributes,
+        },
+    }
+    if is_handoff:
+        reason = "Lex fell back: no intent matched" if intent_name == FALLBACK_INTENT else f"intent {intent_name}"
+        topic = _text(_dict(best.get("intent")).get("name"), 200) if best else None
+        event["handoff"] = {"requested_by": "bot" if intent_name == FALLBACK_INTENT else "customer",
+                            "reason": reason, "topic": topic}
+    return validate_event(_drop_none(event))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def lex_response(request: dict[str, Any], handoff: bool, text: str, case: str | None) -> dict[str, Any]:
+    """The Lambda response for the request: close and tell the customer, or let Lex carry on."""
+    state = _dict(request.get("sessionState"))
+    attributes = {k: v for k, v in _dict(state.get("sessionAttributes")).items() if isinstance(v, str)}
+    intent = dict(_dict(state.get("intent"))) or {"name": FALLBACK_INTENT}
+    if not handoff:
+        return {"sessionState": {"sessionAttributes": attributes, "dialogAction": {"type": "Delegate"},
+                                 "intent": intent}}
+    if case:
+        attributes["bridgeCase"] = case
+    intent["state"] = "Fulfilled"
+    return {
+        "sessionState": {"sessionAttributes": attributes, "dialogAction": {"type": "Close"}, "intent": intent},
+        "messages": [{"contentType": "PlainText", "content": text}],
+    }
+
+
+class AmazonLexV2Adapter(Adapter):
+    slug = "amazon-lex-v2"
+
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
+        presented = presented_credentials(inbound)
+        if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
+            raise Unauthorized("missing or wrong Bearer / X-Bridge-Token")
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        data = load_json(inbound.body, max_depth)
+        if not isinstance(data, dict):
+            raise MalformedPayload("the body must be a JSON object (Lex V2 code hook event)")
+        source = data.get("invocationSource")
+        if not isinstance(source, str) or not source:
+            raise MalformedPayload("invocationSource is missing: not a Lex V2 code hook event")
+        handler = EVENT_HANDLERS.get(source)
+        if handler is None:
+            raise UnsupportedEvent(source[:100])
+        return [handler(data, inbound.body)]
+
+    def respond(
+        self, accepted: list[dict[str, Any]], events: Sequence[Event] | None = None, inbound: Inbound | None = None
+    ) -> tuple[Any, int] | None:
+        """The Lex V2 Lambda response; ``inbound`` lets it echo the session exactly as Lex sent it."""
+        event = events[0] if events else None
+        request: dict[str, Any] = {}
+        if inbound is not None:
+            try:
+                request = _dict(load_json(inbound.body))
+            except MalformedPayload:
+                request = {}
+        handoff = event is None or event.type == "handoff.requested"
+        text = receipts.receipt(event.conversation.language if event else None)
+        case = accepted[0].get("case") if accepted else None
+        return lex_response(request, handoff, text, case), 200
+
+
+EVENT_HANDLERS = {"DialogCodeHook": parse_code_hook, "FulfillmentCodeHook": parse_code_hook}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)

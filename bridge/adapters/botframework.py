@@ -1,0 +1,296 @@
+"""Microsoft Bot Framework / Azure Bot Service / Copilot Studio: the ``handoff.initiate`` event activity.
+
+Docs: MicrosoftDocs/bot-docs ``bot-service-design-pattern-handoff-human.md`` and
+``rest-api/bot-framework-rest-connector-authentication.md``; botbuilder-js ``eventFactory.ts``.
+Authentication: ``Authorization: Bearer <JWT>`` (RS256) issued by the Microsoft identity platform for the
+bot: audience ``BOTFRAMEWORK_AUDIENCE`` (default ``https://api.botframework.com``), issuer
+``https://sts.windows.net/<tenant>/`` or ``https://login.microsoftonline.com/<tenant>/v2.0`` (restricted to
+``BOTFRAMEWORK_TENANT_IDS`` when set), ``appid``/``azp`` one of ``BOTFRAMEWORK_WEBHOOK_SECRET`` (the accepted
+bot app ids, comma list), expiry checked against the injected clock with the tolerance as skew. Signing
+keys: ``BOTFRAMEWORK_JWKS`` (a JWKS document or a path to one; tests use their own) or, when unset, the
+JWKS at ``BOTFRAMEWORK_JWKS_URL`` fetched once and cached for a day.
+Body: one activity (SDK bot posting to the bridge as its agent hub) or a Direct Line activity set
+``{"activities": [...]}`` (Copilot Studio). Events: ``handoff.initiate`` (handoff, transcript in the
+``Transcript`` attachment) and ``message`` activities (update); ``handoff.status`` and other activities
+are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from bridge.adapters import vendor_api as v
+from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, UnsupportedEvent, load_json
+from bridge.adapters.base import validate_event as _validate
+from bridge.config import Settings
+from bridge.events import Event
+from connectors.base import RetryableError
+
+SLUG = "botframework"
+DEFAULT_AUDIENCE = "https://api.botframework.com"
+DEFAULT_JWKS_URL = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
+JWKS_TTL = 24 * 3600
+ISSUERS = re.compile(r"^https://(sts\.windows\.net/(?P<t1>[^/]+)/|login\.microsoftonline\.com/(?P<t2>[^/]+)/v2\.0)$")
+URL = re.compile(r"https?://[^\s)\]>\"']+")
+
+
+# ---- authentication ----------------------------------------------------------------------------
+
+class KeySource:
+    """Signing keys by ``kid``: from configuration, or the identity platform's JWKS cached for a day."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def keys(self, settings: Settings) -> dict[str, Any]:
+        inline = settings.get("BOTFRAMEWORK_JWKS").strip()
+        if inline:
+            return self._parse(inline if inline.startswith("{") else Path(inline).read_text())
+        url = v.base_url(settings, "BOTFRAMEWORK_JWKS_URL", DEFAULT_JWKS_URL)
+        with self._lock:
+            cached = self._cache.get(url)
+            if cached and cached[0] > time.monotonic():
+                return cached[1]
+        document = v.get_json(v.session(), url)
+        keys = self._parse(json.dumps(document))
+        with self._lock:
+            self._cache[url] = (time.monotonic() + JWKS_TTL, keys)
+        return keys
+
+    @staticmethod
+    def _parse(text: str) -> dict[str, Any]:
+        found = {}
+        for key in jwt.PyJWKSet.from_json(text).keys:
+            if key.key_id:
+                found[key.key_id] = key.key
+        return found
+
+
+def verify_token(token: str, app_ids: Sequence[str], keys: dict[str, Any], now: float, skew: int,
+                 audience: str = DEFAULT_AUDIENCE, tenants: Sequence[str] = ()) -> dict[str, Any]:
+    """Check one bearer JWT; returns its claims or raises ``Unauthorized``."""
+    try:
+        header = jwt.get_unverified_header(token)
+        key = keys.get(header.get("kid") or header.get("x5t") or "")
+        if key is None or header.get("alg") != "RS256":
+            raise Unauthorized("unknown signing key or algorithm")
+        claims = jwt.decode(token, key, algorithms=["RS256"], audience=audience,
+                            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                                     "require": ["exp", "iss", "aud"]})
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"bad token: {type(exc).__name__}") from None
+    exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+    if not isinstance(exp, int | float) or exp + skew < now:
+        raise Unauthorized("token expired")
+    if isinstance(nbf, int | float) and nbf - skew > now:
+        raise Unauthorized("token not yet valid")
+    issuer = ISSUERS.match(str(claims.get("iss")))
+    if issuer is None or (tenants and (issuer["t1"] or issuer["t2"]) not in tenants):
+        raise Unauthorized("issuer not accepted")
+    app_id = claims.get("appid") or claims.get("azp")
+    if app_id not in app_ids:
+        raise Unauthorized("bot app id not accepted")
+    return claims
+
+
+# ---- payload → canonical -----------------------------------------------------------------------
+
+def _score(activity: dict[str, Any]) -> tuple[float | None, str | None]:
+    ranked = v.dig(activity, "channelData", "ConversationUnderstandingDetail", "RankedIntents", 0)
+    return v.confidence(v.dig(ranked, "Score")), v.opt_str(v.dig(ranked, "MatchedTriggerQuery"))
+
+
+def turn(activity: Any, bot_id: str | None = None) -> dict[str, Any] | None:
+    if not isinstance(activity, dict) or activity.get("type") != "message":
+        return None
+    who = v.dig(activity, "from", "role")
+    is_bot = who == "bot" or v.dig(activity, "from", "id") == bot_id
+    role = "customer" if who == "user" else "bot" if is_bot else "agent"
+    text = v.opt_str(activity.get("text")) or ""
+    attachments = [a for a in (v.attachment(x.get("contentUrl"), x.get("name"), x.get("contentType"))
+                               for x in activity.get("attachments") or [] if isinstance(x, dict)) if a]
+    if not text and not attachments:
+        return None
+    extra: dict[str, Any] = {}
+    if role == "bot":
+        extra["confidence"], extra["intent"] = _score(activity)
+        extra["sources"] = [{"url": u.rstrip(".,;")} for u in URL.findall(text)][:50]
+    return v.message(role, text, id=activity.get("id"), sent_at=activity.get("timestamp"),
+                     attachments=attachments, **extra)
+
+
+def _transcript(activity: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """Turns from the ``Transcript`` attachment, or the URL of an offline one."""
+    bot_id = v.opt_str(v.dig(activity, "relatesTo", "bot", "id")) or v.opt_str(v.dig(activity, "from", "id"))
+    for att in activity.get("attachments") or []:
+        if not isinstance(att, dict) or str(att.get("name", "")).lower() != "transcript":
+            continue
+        items = v.dig(att, "content", "activities")
+        if isinstance(items, list):
+            return v.trim_transcript([m for m in (turn(a, bot_id) for a in items) if m]), None
+        return [], v.opt_str(att.get("contentUrl"))
+    phrases = v.dig(activity, "value", "va_Phrases")  # Copilot Studio without a transcript
+    return [v.message("customer", p) for p in phrases if isinstance(p, str) and p]\
+        if isinstance(phrases, list) else [], None
+
+
+def _customer(activity: dict[str, Any], value: dict[str, Any], locale: str | None) -> dict[str, Any] | None:
+    user = v.dig(activity, "relatesTo", "user") or (
+        activity.get("recipient") if v.dig(activity, "from", "role") == "bot" else activity.get("from")) or {}
+    given = value.get("customer") if isinstance(value.get("customer"), dict) else {}
+    account = v.opt_str(given.get("accountId")) or v.opt_str(value.get("AccountId"))
+    return v.drop_empty({
+        "id": v.opt_str(v.dig(user, "id")),
+        "name": v.opt_str(given.get("name")) or v.opt_str(v.dig(user, "name")),
+        "email": v.opt_str(given.get("email")) or v.opt_str(value.get("CustomerEmail")),
+        "locale": locale,
+        "plan": v.opt_str(given.get("plan")) or v.opt_str(value.get("PlanName")),
+        "account": {"id": account} if account else None,
+        "attributes": v.drop_empty({
+            "external_id": v.opt_str(given.get("id")),
+            "agent_note": v.opt_str(value.get("va_AgentMessage")),
+            "topics": [t for t in value.get("va_Topics") or [] if isinstance(t, str)],
+            "attempted_answers": [a for a in value.get("attemptedAnswers") or [] if isinstance(a, str)],
+            "priority": v.opt_str(value.get("priority")),
+            "skill": v.opt_str(value.get("skill")),
+        }),
+    }) or None
+
+
+def _console(line: Any) -> dict[str, Any] | None:
+    if not isinstance(line, str):
+        return None
+    match = re.match(r"^\[(?P<at>[^\]]+)\]\s+(?P<level>[A-Z]+)\s+(?P<msg>.*)$", line)
+    return v.drop_empty(match.groupdict() | {"message": match["msg"], "msg": None}) if match else {"message": line}
+
+
+def _evidence(value: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    given = value.get("evidence") if isinstance(value.get("evidence"), dict) else {}
+    device = given.get("device") if isinstance(given.get("device"), dict) else {}
+    screenshot = v.attachment(given.get("screenshotUrl"), content_type="image/png")
+    known = {a.get("url") for m in messages for a in m.get("attachments", [])}
+    extra = [] if not screenshot or screenshot["url"] in known else [{"role": "system", "text": "",
+                                                                      "attachments": [screenshot]}]
+    return v.evidence_from(
+        messages + extra,
+        session_replay_url=v.opt_str(given.get("sessionReplayUrl")),
+        console_logs=[c for c in map(_console, given.get("consoleLog") or []) if c][:1000],
+        device=v.drop_empty({
+            "browser": " ".join(filter(None, [v.opt_str(device.get("browser")),
+                                              v.opt_str(device.get("browser_version"))])) or None,
+            "os": " ".join(filter(None, [v.opt_str(device.get("os")), v.opt_str(device.get("os_version"))])) or None,
+            "viewport": v.opt_str(device.get("viewport")),
+            "app_version": v.opt_str(given.get("appVersion")),
+        }) or None,
+    )
+
+
+def _base(activity: dict[str, Any], kind: str, messages: list[dict[str, Any]], value: dict[str, Any],
+          handoff: dict[str, Any] | None, partial: bool = False) -> Event:
+    conversation_id = v.text_id(activity, "conversation", "id", field="conversation.id")
+    locale = next((v.opt_str(m.get("locale")) for m in [activity] if m.get("locale")), None)
+    event_id = v.opt_str(activity.get("id")) or f"{conversation_id}:{activity.get('timestamp')}"
+    return _validate(v.drop_empty({
+        "event_id": v.clip(event_id, 200),
+        "type": kind,
+        "occurred_at": v.iso(activity.get("timestamp")),
+        "bot": v.drop_empty({"platform": SLUG, "name": v.opt_str(value.get("va_BotName"))
+                             or v.opt_str(v.dig(activity, "relatesTo", "bot", "name"))}),
+        "conversation": v.drop_empty({"id": conversation_id, "channel": v.opt_str(activity.get("channelId")),
+                                      "language": locale or v.opt_str(value.get("va_Language")),
+                                      "partial": partial}) | {"messages": messages},
+        "customer": _customer(activity, value, locale),
+        "handoff": handoff,
+        "evidence": _evidence(value, messages),
+    }))
+
+
+def parse_handoff_initiate(activity: dict[str, Any], set_locale: str | None) -> Event:
+    value = activity.get("value") if isinstance(activity.get("value"), dict) else {}
+    messages, offline = _transcript(activity)
+    by_customer = v.opt_str(value.get("va_LastTopic")) == "Escalate" and not value.get("reason")
+    handoff = v.drop_empty({
+        "requested_by": "customer" if by_customer else "bot",
+        "reason": v.clip(v.opt_str(value.get("summary")) or v.opt_str(value.get("va_AgentMessage"))
+                         or v.opt_str(value.get("reason")) or "the bot initiated a handoff", 2000),
+        "topic": v.clip(v.opt_str(value.get("reason")) or v.opt_str(value.get("va_LastTopic")) or "", 200) or None,
+    })
+    if set_locale and not activity.get("locale"):
+        activity = {**activity, "locale": set_locale}
+    elif not activity.get("locale"):
+        first = next((m for m in v.dig(activity, "attachments", 0, "content", "activities") or []
+                      if v.dig(m, "from", "role") == "user" and v.dig(m, "locale")), None)
+        activity = {**activity, "locale": v.dig(first, "locale")} if first else activity
+    return _base(activity, "handoff.requested", messages, value, handoff, partial=bool(offline))
+
+
+def parse_message(activity: dict[str, Any], set_locale: str | None) -> Event:
+    message = turn(activity)
+    return _base(activity, "conversation.updated", [message] if message else [], {}, None)
+
+
+EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str | None], Event]] = {
+    "handoff.initiate": parse_handoff_initiate,
+    "message": parse_message,
+}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
+def _kind(activity: Any) -> str:
+    if not isinstance(activity, dict):
+        return ""
+    return str(activity.get("name") or "") if activity.get("type") == "event" else str(activity.get("type") or "")
+
+
+class BotFrameworkAdapter(Adapter):
+    slug = SLUG
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings  # None: the process's runtime settings, read on use
+        self._keys = KeySource()
+
+    def settings(self) -> Settings:
+        if self._settings is not None:
+            return self._settings
+        from bridge import runtime
+
+        return runtime.current().settings
+
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
+        scheme, _, token = inbound.header("authorization").strip().partition(" ")
+        if scheme.lower() != "bearer" or token.count(".") != 2:
+            raise Unauthorized("missing bearer token")
+        settings = self.settings()
+        try:
+            keys = self._keys.keys(settings)
+        except (v.FetchFailed, RetryableError, OSError, ValueError, jwt.PyJWTError) as exc:
+            raise Unauthorized(f"signing keys unavailable: {type(exc).__name__}") from None
+        tenants = [t.strip() for t in settings.get("BOTFRAMEWORK_TENANT_IDS").split(",") if t.strip()]
+        verify_token(token.strip(), secrets, keys, inbound.now, tolerance,
+                     settings.get("BOTFRAMEWORK_AUDIENCE") or DEFAULT_AUDIENCE, tenants)
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        body = v.obj(load_json(inbound.body, max_depth), "the body")
+        if isinstance(body.get("activities"), list):  # Direct Line activity set: the handoff, if any, wins
+            activities = [a for a in body["activities"] if isinstance(a, dict)]
+            chosen = next((a for a in activities if _kind(a) == "handoff.initiate"), None)
+            chosen = chosen or next((a for a in reversed(activities) if _kind(a) in EVENT_HANDLERS), None)
+            if chosen is None:
+                raise UnsupportedEvent(_kind(activities[-1]) if activities else "empty activity set")
+        elif "type" in body:
+            chosen = body
+        else:
+            raise MalformedPayload("not a Bot Framework activity or Direct Line activity set")
+        handler = EVENT_HANDLERS.get(_kind(chosen))
+        if handler is None:
+            raise UnsupportedEvent(_kind(chosen) or "activity without type")
+        return [handler(chosen, None)]

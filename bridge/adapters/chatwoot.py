@@ -1,0 +1,202 @@
+"""Chatwoot account, agent-bot and API-inbox webhooks (flat JSON with an ``event`` key).
+
+Docs: chatwoot/docs ``docs/product/others/webhook-events.md``; fetch ``GET /api/v1/accounts/{account}/
+conversations/{id}/messages``. Signature (v4.11.2+ account webhooks, v4.13.0+ agent bots and API
+inboxes): ``X-Chatwoot-Signature: sha256=<hex HMAC-SHA256("<X-Chatwoot-Timestamp>.<raw body>")>`` with
+``X-Chatwoot-Timestamp`` in a ±tolerance window; ``CHATWOOT_WEBHOOK_SECRET`` (comma list = rotation).
+Dedupe on ``X-Chatwoot-Delivery`` (same across retries). Events: ``message_created``/``message_updated``
+(one message), ``conversation_created``/``conversation_updated``/``conversation_status_changed``
+(the conversation with its last message). Handoff: status pending → open. ``resolved`` closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bridge import signing
+from bridge.adapters import vendor_api as v
+from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, UnsupportedEvent, load_json
+from bridge.adapters.base import validate_event as _validate
+from bridge.config import Settings
+from bridge.events import Event
+
+SLUG = "chatwoot"
+MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
+
+
+# ---- payload → canonical -----------------------------------------------------------------------
+
+def _role(message_type: Any, sender: Any, sender_type: Any = None) -> str | None:
+    kind = MESSAGE_TYPES.get(message_type, message_type) if isinstance(message_type, int) else message_type
+    if kind == "incoming":
+        return "customer"
+    if kind in ("outgoing", "template"):
+        bot = v.dig(sender, "type") in ("agent_bot", "AgentBot") or sender_type == "AgentBot"
+        return "bot" if bot or kind == "template" else "agent"
+    return None  # activity lines ("Conversation was marked resolved") are not turns
+
+
+def chat_message(item: Any) -> dict[str, Any] | None:
+    """One Chatwoot message (webhook or API shape) as a turn; private notes and activities are skipped."""
+    if not isinstance(item, dict) or item.get("private") is True:
+        return None
+    role = _role(item.get("message_type"), item.get("sender"), item.get("sender_type"))
+    if role is None:
+        return None
+    attachments = []
+    for att in item.get("attachments") or []:
+        kind = v.dig(att, "file_type")
+        made = v.attachment(v.dig(att, "data_url"), v.dig(att, "file_name") or v.dig(att, "extension"),
+                            f"{kind}/{v.dig(att, 'extension') or '*'}" if kind in ("image", "video", "audio")
+                            else None, v.dig(att, "file_size"))
+        if made:
+            attachments.append(made)
+    text = item.get("content") if isinstance(item.get("content"), str) else ""
+    if not text and not attachments:
+        return None
+    return v.message(role, text, id=item.get("id"), sent_at=item.get("created_at"), attachments=attachments)
+
+
+def _conversation_of(payload: dict[str, Any], event: str) -> dict[str, Any]:
+    if event.startswith("message_"):
+        conv = payload.get("conversation")
+        if not isinstance(conv, dict):
+            raise MalformedPayload("conversation must be a JSON object")
+        return conv
+    return payload
+
+
+def _customer(payload: dict[str, Any], conv: dict[str, Any], account_id: str | None) -> dict[str, Any] | None:
+    sender = v.dig(conv, "meta", "sender")
+    if not isinstance(sender, dict) and v.dig(payload, "sender", "type") == "contact":
+        sender = payload.get("sender")
+    sender = sender if isinstance(sender, dict) else {}
+    custom = sender.get("custom_attributes") if isinstance(sender.get("custom_attributes"), dict) else {}
+    conv_custom = conv.get("custom_attributes") if isinstance(conv.get("custom_attributes"), dict) else {}
+    labels = [str(label) for label in conv.get("labels") or [] if isinstance(label, str | int)]
+    team = v.opt_str(v.dig(conv, "meta", "team", "name"))
+    attributes = v.drop_empty({
+        **{k: val for k, val in {**custom, **conv_custom}.items() if isinstance(val, str | int | float | bool)},
+        "identifier": v.opt_str(sender.get("identifier")),
+        "chatwoot_account_id": account_id,
+        "inbox": v.opt_str(v.dig(payload, "inbox", "name")),
+        "team": team,
+        "labels": labels,
+        "status": v.opt_str(conv.get("status")),
+    })
+    account = v.opt_str(custom.get("account_id"))
+    data = v.drop_empty({
+        "id": v.opt_str(sender.get("id")),
+        "email": v.opt_str(sender.get("email")),
+        "name": v.opt_str(sender.get("name")),
+        "phone": v.opt_str(sender.get("phone_number")),
+        "plan": v.opt_str(custom.get("plan")),
+        "account": {"id": account} if account else None,
+        "attributes": attributes,
+    })
+    return data or None
+
+
+def _evidence(conv: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    browser = v.dig(conv, "additional_attributes", "browser") or {}
+    device = v.drop_empty({
+        "browser": " ".join(filter(None, [v.opt_str(browser.get("browser_name")),
+                                          v.opt_str(browser.get("browser_version"))])) or None,
+        "os": " ".join(filter(None, [v.opt_str(browser.get("platform_name")),
+                                     v.opt_str(browser.get("platform_version"))])) or None,
+    }) if isinstance(browser, dict) else {}
+    page = v.opt_str(v.dig(conv, "additional_attributes", "referer"))
+    return v.evidence_from(messages, page_url=page, device=device or None)
+
+
+def _status_change(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    for change in payload.get("changed_attributes") or []:
+        status = v.dig(change, "status")
+        if isinstance(status, dict):
+            return v.opt_str(status.get("previous_value")), v.opt_str(status.get("current_value"))
+    return None, None
+
+
+def build_event(payload: dict[str, Any], event: str, delivery: str | None) -> Event:
+    conv = _conversation_of(payload, event)
+    conversation_id = v.text_id(conv, "id", field="conversation.id" if event.startswith("message_") else "id")
+    if event.startswith("message_"):
+        found = [chat_message(payload)]
+    else:
+        found = [chat_message(m) for m in conv.get("messages") or []]
+    messages = v.trim_transcript([m for m in found if m])
+    account_id = v.opt_str(v.dig(payload, "account", "id")) or v.opt_str(v.dig(conv, "messages", 0, "account_id"))
+    previous, current = _status_change(payload)
+    kind, handoff = "conversation.updated", None
+    if current == "open" and previous == "pending":
+        kind = "handoff.requested"
+        reason = v.opt_str(v.dig(conv, "custom_attributes", "handoff_reason"))
+        team = v.opt_str(v.dig(conv, "meta", "team", "name"))
+        handoff = v.drop_empty({
+            "requested_by": "customer" if reason == "customer_requested_human" else "bot",
+            "reason": reason or "the bot opened the conversation for a human (pending → open)",
+            "topic": team,
+        })
+    elif (current or (conv.get("status") if event == "conversation_status_changed" else None)) == "resolved":
+        kind = "conversation.closed"
+    updated = v.opt_str(conv.get("updated_at")) or v.opt_str(payload.get("created_at")) or ""
+    fallback_id = f"{event}:{conversation_id}:{payload.get('id') if event.startswith('message_') else ''}:{updated}"
+    data = {
+        "event_id": v.clip(delivery or fallback_id, 200),
+        "type": kind,
+        "occurred_at": v.iso(payload.get("created_at") if event.startswith("message_") else conv.get("updated_at")),
+        "bot": {"platform": SLUG},
+        "conversation": v.drop_empty({
+            "id": conversation_id,
+            "channel": v.opt_str(conv.get("channel")),
+            "partial": True,  # Chatwoot sends one message (or the last one); the worker fetches the rest
+        }) | {"messages": messages},
+        "customer": _customer(payload, conv, account_id),
+        "handoff": handoff,
+        "evidence": _evidence(conv, messages),
+    }
+    return _validate(v.drop_empty(data))
+
+
+EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str, str | None], Event]] = {
+    "message_created": build_event,
+    "message_updated": build_event,
+    "conversation_created": build_event,
+    "conversation_updated": build_event,
+    "conversation_status_changed": build_event,
+}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
+class ChatwootAdapter(Adapter):
+    slug = SLUG
+
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
+        scheme, _, digest = inbound.header("x-chatwoot-signature").strip().partition("=")
+        if scheme != "sha256" or not digest:
+            raise Unauthorized("missing or malformed X-Chatwoot-Signature")
+        timestamp = inbound.header("x-chatwoot-timestamp")
+        try:
+            signing.check_timestamp(timestamp, inbound.now, tolerance)
+            presented = bytes.fromhex(digest)
+        except (signing.SignatureError, ValueError) as exc:
+            raise Unauthorized(str(exc) or "bad signature") from None
+        signed = timestamp.strip().encode() + b"." + inbound.body
+        if not signing.matches_any([signing.hmac_digest(s.encode(), signed) for s in secrets], [presented]):
+            raise Unauthorized("signature mismatch")
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        payload = v.obj(load_json(inbound.body, max_depth), "the body")
+        event = payload.get("event")
+        if not isinstance(event, str):
+            raise MalformedPayload("not a Chatwoot webhook (no 'event' key)")
+        handler = EVENT_HANDLERS.get(event)
+        if handler is None:
+            raise UnsupportedEvent(event)
+        return [handler(payload, event, v.opt_str(inbound.header("x-chatwoot-delivery")))]
+
+    def complete(self, event: Event, settings: Settings) -> Event:
+        from bridge.adapters.fetch_chatwoot import complete
+
+        return complete(event, settings)

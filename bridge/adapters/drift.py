@@ -1,0 +1,222 @@
+"""Drift webhooks.
+
+Docs: https://devdocs.drift.com/docs/webhook-events-1 (envelope), Conversation API
+(``GET /conversations/{id}/messages``) and Contacts API (``GET /contacts/{id}``).
+
+Authentication: a static verification token, no HMAC. Drift sends the app's Verification Token in
+the body (``token``) and as ``X-Verification-Token``; each one present must equal a secret of
+``DRIFT_WEBHOOK_SECRET`` (constant-time, rotation list), and at least one must be present.
+
+Events (``type``): ``new_message`` (one message; updates the conversation; ``private_note``
+messages are kept as system notes), ``conversation_status_updated`` (legacy; ``closed`` closes),
+``conversation_participant_added`` (a human joined: the bot handed off). Others are acknowledged
+and ignored. Drift's webhook carries one message and no email, so events are ``partial`` and
+``complete`` fetches the messages and the contact with ``DRIFT_API_URL`` (default
+``https://driftapi.com``) and ``DRIFT_API_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from bridge import signing
+from bridge.adapters.base import (
+    Adapter,
+    Inbound,
+    InvalidPayload,
+    MalformedPayload,
+    Unauthorized,
+    UnsupportedEvent,
+    load_json,
+    validate_event,
+)
+from bridge.config import Settings, api_url_env_name, check_vendor_url
+from bridge.events import Event, Message
+
+log = logging.getLogger("bridge.adapters.drift")
+
+SLUG = "drift"
+DEFAULT_API_URL = "https://driftapi.com"
+FETCH_TIMEOUT = 10
+MAX_PAGES = 100
+
+
+def _text(value: Any, limit: int = 100_000) -> str | None:
+    return value[:limit] if isinstance(value, str) and value.strip() else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return _text(value, 200)
+
+
+def _sent_at(millis: Any) -> str | None:
+    if not isinstance(millis, int | float) or isinstance(millis, bool) or not 0 < millis < 32_503_680_000_000:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_message(message: dict[str, Any]) -> dict[str, Any] | None:
+    author = _dict(message.get("author"))
+    body = _text(message.get("body"))
+    if body is None:
+        return None
+    kind = author.get("type")
+    role = "bot" if author.get("bot") is True else {"contact": "customer", "user": "agent"}.get(str(kind), "system")
+    if message.get("type") == "private_note":
+        role, body = "system", f"(private note) {body}"
+    return {"id": _id(message.get("id")), "role": role, "text": body, "sent_at": _sent_at(message.get("createdAt"))}
+
+
+def _event(event_id: str, type_: str, conversation_id: Any, messages: list[dict[str, Any]],
+           contact_id: str | None, handoff: dict[str, Any] | None = None) -> Event:
+    conversation = _id(conversation_id)
+    if not conversation:
+        raise InvalidPayload("the conversation id is missing", field="data.conversationId")
+    data: dict[str, Any] = {
+        "event_id": event_id[:200],
+        "type": type_,
+        "bot": {"platform": SLUG},
+        "conversation": {"id": conversation, "channel": SLUG, "messages": messages, "partial": True},
+        "customer": {"id": contact_id} if contact_id else None,
+        "handoff": handoff,
+    }
+    return validate_event(_drop_none(data))
+
+
+def parse_new_message(data: dict[str, Any]) -> Event:
+    turn = to_message(data)
+    author = _dict(data.get("author"))
+    contact = _id(author.get("id")) if author.get("type") == "contact" else None
+    message_id = _id(data.get("id"))
+    if not message_id:
+        raise InvalidPayload("the message id is missing", field="data.id")
+    return _event(f"new_message:{message_id}", "conversation.updated", data.get("conversationId"),
+                  [turn] if turn else [], contact)
+
+
+def parse_status_updated(data: dict[str, Any]) -> Event:
+    conversation_id = data.get("conversationId", data.get("id"))
+    status = _text(data.get("status"), 40) or "unknown"
+    closed = status.lower() == "closed"
+    return _event(f"conversation_status_updated:{_id(conversation_id)}:{status}:{data.get('updatedAt')}",
+                  "conversation.closed" if closed else "conversation.updated", conversation_id, [], None)
+
+
+def parse_participant_added(data: dict[str, Any]) -> Event:
+    conversation_id = data.get("conversationId", data.get("id"))
+    added = data.get("addedParticipants") or data.get("participants") or []
+    who = ", ".join(str(p) for p in added[:10]) if isinstance(added, list) else ""
+    return _event(
+        f"conversation_participant_added:{_id(conversation_id)}:{who}:{data.get('createdAt', '')}",
+        "handoff.requested", conversation_id, [], None,
+        {"requested_by": "bot", "reason": f"Drift added a human participant ({who or 'unknown'})"},
+    )
+
+
+EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], Event]] = {
+    "new_message": parse_new_message,
+    "conversation_status_updated": parse_status_updated,
+    "conversation_participant_added": parse_participant_added,
+}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+class DriftAdapter(Adapter):
+    slug = SLUG
+
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
+        presented: list[bytes] = []
+        if header := inbound.header("x-verification-token"):
+            presented.append(header.encode())
+        try:
+            body = load_json(inbound.body)
+        except MalformedPayload:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("token"), str):
+            presented.append(body["token"].encode())
+        expected = [s.encode() for s in secrets]
+        # Every token present must match; one forged copy beside a good one is a forgery.
+        if not presented or not all(signing.matches_any(expected, [token]) for token in presented):
+            raise Unauthorized("missing or wrong verification token")
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        payload = load_json(inbound.body, max_depth)
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            raise MalformedPayload("the body must be a Drift webhook object with a type")
+        handler = EVENT_HANDLERS.get(payload["type"])
+        if handler is None:
+            raise UnsupportedEvent(payload["type"][:100])
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise InvalidPayload("data must be an object", field="data")
+        return [handler(data)]
+
+    def complete(self, event: Event, settings: Settings) -> Event:
+        """Fetch the conversation's messages and the contact's email; on failure keep what we have."""
+        base = (settings.get(api_url_env_name(SLUG)) or DEFAULT_API_URL).rstrip("/")
+        token = settings.get("DRIFT_API_TOKEN")
+        if not token:
+            return event
+        try:
+            check_vendor_url(api_url_env_name(SLUG), base)
+            return _fetch(event, base, token)
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            log.warning("bridge.adapters.fetch_failed", extra={"platform": SLUG, "error": type(exc).__name__})
+            return event
+
+
+def _get(session: requests.Session, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = session.get(url, params=params, timeout=FETCH_TIMEOUT)
+    response.raise_for_status()
+    return _dict(response.json())
+
+
+def _fetch(event: Event, base: str, token: str) -> Event:
+    with requests.Session() as session:
+        session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        fetched: list[Message] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            body = _get(session, f"{base}/conversations/{event.conversation.id}/messages",
+                        {"next": cursor} if cursor else None)
+            items = _dict(body.get("data")).get("messages")
+            fetched += [Message.model_validate(m) for raw in (items if isinstance(items, list) else [])
+                        if (m := to_message(_dict(raw)))]
+            pagination = _dict(body.get("pagination"))
+            cursor = _id(pagination.get("next"))
+            if not pagination.get("more") or not cursor:
+                break
+        customer = event.customer
+        if customer and customer.id and not customer.email:
+            contact = _dict(_get(session, f"{base}/contacts/{customer.id}").get("data"))
+            attributes = _dict(contact.get("attributes"))
+            customer = customer.model_copy(update={
+                "email": _text(attributes.get("email"), 320),
+                "name": _text(attributes.get("name"), 500) or customer.name,
+            })
+    known = {m.id for m in fetched if m.id}
+    messages = fetched + [m for m in event.conversation.messages if not m.id or m.id not in known]
+    messages.sort(key=lambda m: m.sent_at.timestamp() if m.sent_at else float("inf"))
+    conversation = event.conversation.model_copy(update={"messages": messages[-5000:], "partial": False})
+    return event.model_copy(update={"conversation": conversation, "customer": customer})

@@ -1,0 +1,230 @@
+"""Zendesk Sunshine Conversations (Smooch) webhooks, v2.
+
+Docs: zendesk/sunshine-conversations-api-spec ``openapi.yaml`` (Webhooks tag, ``conversationMessageEvent``,
+``switchboard*`` events); fetch ``GET /v2/apps/{appId}/conversations/{conversationId}/messages``.
+Authentication: no HMAC — the webhook's shared secret comes verbatim in ``X-API-Key`` and is compared in
+constant time against ``SUNSHINE_CONVERSATIONS_WEBHOOK_SECRET`` (comma list = rotation); no timestamp.
+One POST batches several events (``events[]``), each deduped on its own ``id``.
+Events: ``conversation:message`` (one message; updates the conversation), ``switchboard:passControl``
+(handoff) and ``switchboard:offerControl`` (handoff offered, pending acceptance),
+``switchboard:acceptControl``/``releaseControl`` (updates); others are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bridge.adapters import vendor_api as v
+from bridge.adapters.base import (
+    Adapter,
+    AdapterError,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    UnsupportedEvent,
+    load_json,
+)
+from bridge.adapters.base import validate_event as _validate
+from bridge.config import Settings
+from bridge.events import Event
+
+SLUG = "sunshine-conversations"
+log = logging.getLogger("bridge.adapters.sunshine")
+
+
+# ---- payload → canonical -----------------------------------------------------------------------
+
+def content_text(content: Any) -> tuple[str, list[dict[str, Any]]]:
+    """Text and attachments of a message ``content`` (text, image, file, and the structured types)."""
+    if not isinstance(content, dict):
+        return "", []
+    kind = content.get("type")
+    text = v.opt_str(content.get("text")) or ""
+    attachments = []
+    if kind in ("image", "file"):
+        att = v.attachment(content.get("mediaUrl"), content.get("altText"), content.get("mediaType"),
+                           content.get("mediaSize"))
+        if att:
+            attachments.append(att)
+    elif not text and kind in ("carousel", "list", "form", "formResponse", "location", "template"):
+        text = f"[{kind}]"
+    if not text and kind == "formResponse":
+        text = "; ".join(str(f.get("text") or "") for f in content.get("fields") or [] if isinstance(f, dict))
+    return text, attachments
+
+
+def sc_message(item: Any) -> dict[str, Any] | None:
+    """A message (webhook or list-messages shape) as a turn."""
+    if not isinstance(item, dict):
+        return None
+    author = item.get("author") if isinstance(item.get("author"), dict) else {}
+    text, attachments = content_text(item.get("content"))
+    if not text and not attachments:
+        return None
+    if author.get("type") == "user":
+        role = "customer"
+    elif "AI" in (author.get("subtypes") or []) or v.dig(item, "source", "type") in ("api:conversations", None):
+        role = "bot"
+    else:
+        role = "agent" if str(v.dig(item, "source", "type") or "").startswith("zd:") else "bot"
+    return v.message(role, text, id=item.get("id"), sent_at=item.get("received"), attachments=attachments)
+
+
+def customer_of(author: Any, app_id: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    user = v.dig(author, "user") if isinstance(v.dig(author, "user"), dict) else {}
+    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    metadata = user.get("metadata") if isinstance(user.get("metadata"), dict) else {}
+    name = " ".join(filter(None, [v.opt_str(profile.get("givenName")), v.opt_str(profile.get("surname"))]))
+    email = v.opt_str(profile.get("email")) or next(
+        (v.opt_str(i.get("value")) for i in user.get("identities") or [] if v.dig(i, "type") == "email"), None)
+    account = v.opt_str(metadata.get("accountId")) or v.opt_str(metadata.get("account_id"))
+    attributes = v.drop_empty({
+        **{k: val for k, val in (extra or {}).items() if isinstance(val, str | int | float | bool)},
+        "external_id": v.opt_str(user.get("externalId")),
+        "sunshine_app_id": app_id,
+    })
+    data = v.drop_empty({
+        "id": v.opt_str(v.dig(author, "userId")) or v.opt_str(user.get("id")),
+        "email": email,
+        "name": v.opt_str(v.dig(author, "displayName")) or name or None,
+        "locale": v.opt_str(profile.get("locale")),
+        "plan": v.opt_str(metadata.get("plan")),
+        "account": {"id": account} if account else None,
+        "attributes": attributes,
+    })
+    return data or None
+
+
+def _event(item: dict[str, Any], app_id: str | None, kind: str, messages: list[dict[str, Any]],
+           customer: dict[str, Any] | None, handoff: dict[str, Any] | None = None) -> Event:
+    conversation_id = v.text_id(item, "payload", "conversation", "id")
+    conversation = v.dig(item, "payload", "conversation") or {}
+    metadata = conversation.get("metadata") if isinstance(conversation.get("metadata"), dict) else {}
+    bot_confidence = v.confidence(metadata.get("bot_confidence"))
+    if bot_confidence is not None:  # a bot's own score, carried in conversation metadata
+        customer = {**(customer or {}), "attributes": {**(customer or {}).get("attributes", {}),
+                                                        "bot_confidence": bot_confidence}}
+    data = {
+        "event_id": v.text_id(item, "id", field="events[].id"),
+        "type": kind,
+        "occurred_at": v.iso(item.get("createdAt")),
+        "bot": {"name": v.opt_str(v.dig(conversation, "activeSwitchboardIntegration", "name"))
+                if kind == "conversation.updated" else None, "platform": SLUG},
+        "conversation": {"id": conversation_id, "channel": v.opt_str(conversation.get("type")),
+                         "messages": messages, "partial": True},
+        "customer": customer or ({"attributes": {"sunshine_app_id": app_id}} if app_id else None),
+        "handoff": handoff,
+        "evidence": v.evidence_from(messages),
+    }
+    data["conversation"] = v.drop_empty(data["conversation"]) | {"messages": messages}
+    data["bot"] = v.drop_empty(data["bot"])
+    return _validate(v.drop_empty(data))
+
+
+def parse_message(item: dict[str, Any], app_id: str | None) -> Event:
+    msg = v.dig(item, "payload", "message")
+    if not isinstance(msg, dict):
+        raise MalformedPayload("events[].payload.message must be a JSON object")
+    turn = sc_message(msg)
+    author = msg.get("author")
+    customer = customer_of(author, app_id) if v.dig(author, "type") == "user" else (
+        {"attributes": {"sunshine_app_id": app_id}} if app_id else None)
+    return _event(item, app_id, "conversation.updated", [turn] if turn else [], customer)
+
+
+def _switch_handoff(item: dict[str, Any], offered: bool) -> tuple[str, dict[str, Any] | None, dict[str, Any]]:
+    payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    target_key = "pendingSwitchboardIntegration" if offered else "activeSwitchboardIntegration"
+    target = v.opt_str(v.dig(payload, "conversation", target_key, "name")) or "another integration"
+    if payload.get("reason") == "ticketClosed":
+        return "conversation.closed", None, metadata
+    verb = "offered control to" if offered else "passed control to"
+    reason = v.opt_str(metadata.get("bot_summary")) or v.opt_str(metadata.get("handoff_reason"))
+    handoff = v.drop_empty({
+        "requested_by": "bot",
+        "reason": v.clip(reason or f"the bot {verb} {target}", 2000),
+        "topic": v.clip(v.opt_str(metadata.get("handoff_reason")) or "", 200) or None,
+    })
+    return "handoff.requested", handoff, metadata
+
+
+def parse_pass_control(item: dict[str, Any], app_id: str | None, offered: bool = False) -> Event:
+    kind, handoff, metadata = _switch_handoff(item, offered)
+    attributes = v.drop_empty({
+        **{f"handoff_{k}" if k in ("reason",) else k: val for k, val in metadata.items()
+           if isinstance(val, str | int | float | bool)},
+        "sunshine_app_id": app_id,
+        "switchboard_integration": v.opt_str(v.dig(item, "payload", "conversation", "activeSwitchboardIntegration",
+                                                   "name")),
+    })
+    account = v.opt_str(metadata.get("account_id"))
+    customer = v.drop_empty({"account": {"id": account} if account else None, "attributes": attributes})
+    return _event(item, app_id, kind, [], customer or None, handoff)
+
+
+def parse_offer_control(item: dict[str, Any], app_id: str | None) -> Event:
+    return parse_pass_control(item, app_id, offered=True)
+
+
+def parse_control_change(item: dict[str, Any], app_id: str | None) -> Event:
+    return _event(item, app_id, "conversation.updated", [], {"attributes": {"sunshine_app_id": app_id}}
+                  if app_id else None)
+
+
+EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str | None], Event]] = {
+    "conversation:message": parse_message,
+    "switchboard:passControl": parse_pass_control,
+    "switchboard:offerControl": parse_offer_control,
+    "switchboard:acceptControl": parse_control_change,
+    "switchboard:releaseControl": parse_control_change,
+}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
+class SunshineConversationsAdapter(Adapter):
+    slug = SLUG
+
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
+        presented = inbound.header("x-api-key").encode()
+        if not presented:
+            raise Unauthorized("missing X-API-Key")
+        found = False
+        for secret in secrets:
+            found |= hmac.compare_digest(secret.encode(), presented)
+        if not found:
+            raise Unauthorized("X-API-Key does not match")
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        body = v.obj(load_json(inbound.body, max_depth), "the body")
+        items = body.get("events")
+        if not isinstance(items, list) or not items:
+            raise MalformedPayload("events must be a non-empty list")
+        app_id = v.opt_str(v.dig(body, "app", "id"))
+        events: list[Event] = []
+        ignored: list[str] = []
+        failures: list[AdapterError] = []
+        for item in items:
+            kind = v.dig(item, "type")
+            handler = EVENT_HANDLERS.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                ignored.append(str(kind))
+                continue
+            try:
+                events.append(handler(item, app_id))
+            except AdapterError as exc:  # one bad event must not lose its batch-mates (no retry on 4xx)
+                failures.append(exc)
+                log.warning("bridge.inbound.event_skipped", extra={"platform": SLUG, "reason": str(exc)})
+        if events:
+            return events
+        if failures:
+            raise failures[0]
+        raise UnsupportedEvent(",".join(sorted(set(ignored))))
+
+    def complete(self, event: Event, settings: Settings) -> Event:
+        from bridge.adapters.fetch_sunshine_conversations import complete
+
+        return complete(event, settings)

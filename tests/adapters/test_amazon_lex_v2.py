@@ -1,0 +1,143 @@
+"""Amazon Lex V2: forwarded code hook events → canonical events, shim token auth, Lex V2 responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bridge.adapters import amazon_lex_v2
+from bridge.adapters.amazon_lex_v2 import AmazonLexV2Adapter
+from bridge.adapters.base import MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.config import Settings
+from bridge.events import Event
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+
+SLUG = "amazon-lex-v2"
+ADAPTER = AmazonLexV2Adapter()
+SECRET = "lex-shim-token-5d1c"
+NAME = "fallback-negative-sentiment"
+
+
+def request(**changes: Any) -> dict[str, Any]:
+    body, _ = load(SLUG, NAME)
+    return {**json.loads(body), **changes}
+
+
+def parse(data: dict[str, Any]) -> Event:
+    return ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+
+
+def auth(secret: str = SECRET) -> dict[str, str]:
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}
+
+
+def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
+    assert fixture_names(SLUG) == {NAME}
+    assert {"DialogCodeHook", "FulfillmentCodeHook"} == amazon_lex_v2.SUPPORTED_EVENTS
+    assert parse(request(invocationSource="DialogCodeHook")).type == "handoff.requested"
+
+
+def test_fixture_facts() -> None:
+    body, meta = load(SLUG, NAME)
+    event = ADAPTER.parse(inbound(body, headers_of(meta)))[0]
+    expected = meta["expected"]
+    assert (event.type == "handoff.requested") is expected["is_handoff"]
+    assert event.conversation.id == expected["session_id"] and event.conversation.partial is True
+    assert len(event.conversation.messages) == expected["transcript_turns_in_payload"]
+    turn = event.conversation.messages[0]
+    assert turn.role == "customer" and turn.confidence == expected["confidence"]["value"]
+    assert turn.intent == "ResendVerificationCode"
+    assert event.customer is not None and event.customer.email == expected["customer"]["email"]
+    sentiment = event.customer.attributes["sentiment"]
+    assert sentiment["label"] == expected["sentiment"]["label"]
+    assert sentiment["scores"]["negative"] == expected["sentiment"]["negative_score"]
+    assert event.conversation.language == "en-US" and event.customer.locale == "en-US"
+    assert event.handoff is not None and event.handoff.requested_by == "bot"
+    assert event.evidence is None and expected["evidence_urls"] == []
+
+
+def test_runtime_shaped_confidence_and_a_missing_sentiment_block() -> None:
+    data = request()
+    data["interpretations"][1]["nluConfidence"] = {"score": 0.41}
+    del data["interpretations"][1]["sentimentResponse"]
+    event = parse(data)
+    assert event.conversation.messages[0].confidence == 0.41
+    assert event.customer is not None and "sentiment" not in event.customer.attributes
+
+
+def test_an_ordinary_intent_only_updates_and_lex_carries_on() -> None:
+    data = request()
+    data["sessionState"]["intent"] = {"name": "CheckBalance", "state": "InProgress", "slots": {}}
+    event = parse(data)
+    assert event.type == "conversation.updated" and event.handoff is None
+    body, _ = ADAPTER.respond([], events=[event], inbound=inbound(json.dumps(data).encode())) or ({}, 0)
+    assert body["sessionState"]["dialogAction"] == {"type": "Delegate"}
+    assert body["sessionState"]["intent"]["name"] == "CheckBalance" and "messages" not in body
+
+
+def test_a_handoff_intent_or_attribute_is_the_customer_asking() -> None:
+    data = request()
+    data["sessionState"]["intent"] = {"name": "SpeakToAgent", "state": "ReadyForFulfillment"}
+    assert parse(data).handoff.requested_by == "customer"  # type: ignore[union-attr]
+    data["sessionState"]["intent"] = {"name": "CheckBalance"}
+    data["sessionState"]["sessionAttributes"]["handoff"] = "true"
+    assert parse(data).type == "handoff.requested"
+
+
+def test_the_response_closes_the_intent_with_the_receipt_and_keeps_the_session() -> None:
+    data = request(bot={**request()["bot"], "localeId": "fr_FR"})
+    event = parse(data)
+    body, status = ADAPTER.respond([{"event": "k", "case": "c-9"}], events=[event],
+                                   inbound=inbound(json.dumps(data).encode())) or ({}, 0)
+    state = body["sessionState"]
+    assert status == 200 and state["dialogAction"] == {"type": "Close"}
+    assert state["intent"]["name"] == "FallbackIntent" and state["intent"]["state"] == "Fulfilled"
+    assert state["sessionAttributes"]["customerEmail"] == "tomas.ortega@example.com"
+    assert state["sessionAttributes"]["bridgeCase"] == "c-9"
+    assert body["messages"][0]["contentType"] == "PlainText" and "spécialiste" in body["messages"][0]["content"]
+
+
+def test_unknown_invocation_sources_are_acknowledged_and_non_lex_bodies_rejected() -> None:
+    with pytest.raises(UnsupportedEvent):
+        parse(request(invocationSource="TranscriptionHook"))
+    for body in (b"[]", b'{"sessionId": "x"}', json.dumps({"invocationSource": "DialogCodeHook"}).encode()):
+        with pytest.raises(MalformedPayload):
+            ADAPTER.parse(inbound(body))
+
+
+def test_shim_token_auth_with_rotation() -> None:
+    body, _ = load(SLUG, NAME)
+    ADAPTER.verify(inbound(body, auth()), [SECRET], 300)
+    ADAPTER.verify(inbound(body, {"X-Bridge-Token": SECRET}), ["older", SECRET], 300)
+    for headers in ({}, auth("forged"), {"Authorization": "Basic " + SECRET}):
+        with pytest.raises(Unauthorized):
+            ADAPTER.verify(inbound(body, headers), [SECRET], 300)
+
+
+def test_http_answers_a_lex_response_and_the_same_on_a_retry(settings: Settings) -> None:
+    _, client = app_for(settings, SLUG, (SECRET,))
+    body, _ = load(SLUG, NAME)
+    first = client.post("/webhooks/amazon-lex-v2", data=body, headers=auth())
+    assert first.status_code == 200
+    answer = first.get_json()
+    assert answer["sessionState"]["dialogAction"]["type"] == "Close"
+    assert answer["messages"][0]["content"].startswith("A specialist has your conversation")
+    again = client.post("/webhooks/amazon-lex-v2", data=body, headers=auth())
+    assert again.status_code == 200 and again.get_json() == answer
+    assert client.post("/webhooks/amazon-lex-v2", data=body, headers=auth("forged")).status_code == 401
+    assert client.post("/webhooks/amazon-lex-v2", data=b"{]", headers=auth()).status_code == 400
+    unknown = json.dumps(request(invocationSource="SomethingNew")).encode()
+    assert client.post("/webhooks/amazon-lex-v2", data=unknown, headers=auth()).status_code == 200
+
+
+def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settings) -> None:
+    rt, client = app_for(settings, SLUG, (SECRET,))
+    body, meta = load(SLUG, NAME)
+    assert client.post("/webhooks/amazon-lex-v2", data=body, headers=auth()).status_code == 200
+    run_due(rt)
+    rendered = json.dumps(ticket(rt, case_id_for(SLUG, meta["expected"]["session_id"])), ensure_ascii=False)
+    assert "locked out of my own account" in rendered

@@ -1,0 +1,231 @@
+"""Bot Framework: handoff.initiate (SDK activity and Copilot Studio Direct Line set), RS256 JWT, HTTP, e2e."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bridge.adapters import botframework as bf
+from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.config import Settings
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+
+SLUG = "botframework"
+USED = {"copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug", "handoff-status-accepted"}
+APP_ID = "6d2c9a41-5b7e-4f10-8c3d-2e9a7b1f0c55"
+TENANT = "d6d49420-f39b-4df7-a1dc-d59a935871db"
+KEYS = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in ("kid-a", "kid-b")}
+
+
+def jwks(*kids: str) -> str:
+    keys = []
+    for kid in kids:
+        key = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(KEYS[kid].public_key()))
+        keys.append(key | {"kid": kid, "use": "sig", "alg": "RS256"})
+    return json.dumps({"keys": keys})
+
+
+def token(now: int, kid: str = "kid-a", **claims) -> str:
+    body = {"aud": "https://api.botframework.com", "iss": f"https://sts.windows.net/{TENANT}/", "appid": APP_ID,
+            "iat": now, "nbf": now, "exp": now + 3600, "tid": TENANT, "ver": "1.0"} | claims
+    return jwt.encode(body, KEYS[kid], algorithm="RS256", headers={"kid": kid})
+
+
+def adapter(settings: Settings, keyset: str | None = None, **extra: str) -> bf.BotFrameworkAdapter:
+    extra = {"BOTFRAMEWORK_JWKS": keyset or jwks("kid-a"), **extra}
+    return bf.BotFrameworkAdapter(settings.with_overrides(extra=extra))
+
+
+PARSER = bf.BotFrameworkAdapter(Settings())
+
+
+def parse(name: str):
+    body, meta = load(SLUG, name)
+    return PARSER.parse(inbound(body, headers_of(meta))), meta
+
+
+def test_every_fixture_is_used() -> None:
+    assert fixture_names(SLUG) == USED
+
+
+@pytest.mark.parametrize("name", ["copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug"])
+def test_fixture_facts(name: str) -> None:
+    [event], meta = parse(name)
+    expected = meta["expected"]
+    assert event.type == "handoff.requested" and event.conversation.partial is False
+    assert event.conversation.id == expected["conversation_id"]
+    for key in ("id", "name", "email", "plan"):
+        assert getattr(event.customer, key) == expected["customer"][key]
+    assert event.customer.account.id == expected["customer"]["account_id"]
+    messages = event.conversation.messages
+    assert len(messages) == expected["transcript_turns"]
+    assert sum(m.role == "customer" for m in messages) == expected["transcript_customer_turns"]
+    found = {a.url for m in messages for a in m.attachments} | {s.url for m in messages for s in m.sources}
+    found |= {event.evidence.session_replay_url} if event.evidence else set()
+    assert set(expected["evidence_urls"]) <= found
+
+
+def test_copilot_studio_set_picks_the_handoff_and_reads_confidence() -> None:
+    [event], meta = parse("copilot-studio-handoff-initiate")
+    expected = meta["expected"]
+    assert event.event_id == "Gx4WqT2pLb8K3nVd0Rz5Am-eu|0000006"  # not the ordinary bot message beside it
+    assert event.handoff.requested_by == "customer"  # expected trigger: customer_requested_human
+    customer_turns = [m for m in event.conversation.messages if m.role == "customer"]
+    assert customer_turns[-1].text == expected["last_customer_utterance"]
+    assert [m.confidence for m in event.conversation.messages if m.role == "bot"] == \
+        expected["confidence_signals"][0]["values"]
+    assert event.customer.attributes["agent_note"] == event.handoff.reason
+    assert event.customer.locale == "en-GB" and event.conversation.language == "en-GB"
+
+
+def test_sdk_event_carries_bug_evidence() -> None:
+    [event], meta = parse("sdk-handoff-initiate-bug")
+    expected = meta["expected"]
+    assert event.handoff.topic == expected["trigger"] and event.handoff.requested_by == "bot"
+    assert len(event.evidence.console_logs) == expected["console_log_lines"]
+    assert event.evidence.console_logs[0].level == "ERROR"
+    device = expected["device"]
+    assert event.evidence.device.browser == f"{device['browser']} {device['browser_version']}"
+    assert event.evidence.device.os == f"{device['os']} {device['os_version']}"
+    assert event.evidence.device.viewport == device["viewport"] and event.evidence.device.app_version == "4.12.0"
+    shot = event.conversation.messages[expected["screenshot_in_transcript"]["activity_index"]].attachments[0]
+    assert shot.kind == "screenshot" and shot.content_type == expected["screenshot_in_transcript"]["contentType"]
+    assert event.customer.attributes["external_id"] == "cus_2210458"
+    assert event.customer.id == "29:1f4Ue6kXgWq7n3bZ0cYv2mA8"  # relatesTo.user, not "from" (the bot)
+
+
+def test_handoff_status_is_the_golden_outbound_shape_and_is_ignored_inbound() -> None:
+    body, meta = load(SLUG, "handoff-status-accepted")
+    data = json.loads(body)
+    assert data["value"]["state"] in meta["expected"]["allowed_states"]
+    assert data["conversation"]["id"] == meta["expected"]["conversation_id"]
+    with pytest.raises(UnsupportedEvent) as info:
+        PARSER.parse(inbound(body))
+    assert info.value.event_type == "handoff.status"
+
+
+@pytest.mark.parametrize("kind", sorted(bf.SUPPORTED_EVENTS))
+def test_every_declared_event_type_parses(kind: str) -> None:
+    activity = {"type": "event", "name": kind} if kind != "message" else {"type": "message", "text": "Hallo 👋"}
+    activity |= {"id": "a1", "conversation": {"id": "c1"}, "from": {"id": "u1", "role": "user"}}
+    [event] = PARSER.parse(inbound(json.dumps(activity).encode()))
+    assert event.type == ("handoff.requested" if kind == "handoff.initiate" else "conversation.updated")
+
+
+def test_offline_or_missing_transcript() -> None:
+    activity = {"type": "event", "name": "handoff.initiate", "id": "a2", "conversation": {"id": "c2"},
+                "attachments": [{"name": "transcript", "contentType": "application/json",
+                                 "contentUrl": "https://bot.example.com/t/1"}]}
+    [event] = PARSER.parse(inbound(json.dumps(activity).encode()))
+    assert event.conversation.partial is True and event.conversation.messages == []
+    bare = {"type": "event", "name": "handoff.initiate", "conversation": {"id": "c3"},
+            "timestamp": "2025-03-18T13:07:03.0520001Z",
+            "value": {"va_Phrases": ["Ich möchte einen Menschen sprechen"]}}
+    [event] = PARSER.parse(inbound(json.dumps(bare).encode()))
+    assert [m.text for m in event.conversation.messages] == ["Ich möchte einen Menschen sprechen"]
+    assert event.occurred_at is not None
+
+
+def test_malformed_and_unsupported() -> None:
+    with pytest.raises(MalformedPayload):
+        PARSER.parse(inbound(b'{"foo": 1}'))
+    with pytest.raises(MalformedPayload):
+        PARSER.parse(inbound(b"[]"))
+    with pytest.raises(InvalidPayload) as info:
+        PARSER.parse(inbound(b'{"type": "event", "name": "handoff.initiate"}'))
+    assert info.value.field == "conversation.id"
+    with pytest.raises(UnsupportedEvent):
+        PARSER.parse(inbound(b'{"type": "typing", "conversation": {"id": "c"}}'))
+    with pytest.raises(UnsupportedEvent):
+        PARSER.parse(inbound(b'{"activities": [], "watermark": "1"}'))
+
+
+# ---- JWT ---------------------------------------------------------------------------------------
+
+def test_fixture_token_verifies_against_its_test_jwks(settings: Settings) -> None:
+    body, meta = load(SLUG, "sdk-handoff-initiate-bug")
+    sig = meta["signature"]
+    checker = adapter(settings, json.dumps(sig["test_jwks"]), BOTFRAMEWORK_TENANT_IDS=TENANT)
+    checker.verify(inbound(body, headers_of(meta), now=sig["verify_at_unix"]), [sig["validate"]["appid_expected"]],
+                   sig["validate"]["clock_skew_seconds"])
+    exp = sig["jwt_claims"]["exp"]
+    with pytest.raises(Unauthorized):  # stale
+        checker.verify(inbound(body, headers_of(meta), now=exp + 301), [APP_ID], 300)
+    with pytest.raises(Unauthorized):  # "future": not valid yet
+        checker.verify(inbound(body, headers_of(meta), now=sig["jwt_claims"]["nbf"] - 301), [APP_ID], 300)
+
+
+def check(settings: Settings, bearer: str | None, now: int, app_ids=(APP_ID,), keyset: str | None = None,
+          **extra: str) -> None:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    adapter(settings, keyset, **extra).verify(inbound(b"{}", headers, now=now), list(app_ids), 300)
+
+
+def test_forged_missing_wrong_and_rotated_tokens(settings: Settings) -> None:
+    now = 1_742_303_223
+    check(settings, token(now), now)
+    check(settings, token(now, iss=f"https://login.microsoftonline.com/{TENANT}/v2.0", appid=None, azp=APP_ID), now)
+    good = token(now)
+    head, payload, signature = good.split(".")
+    bad = [
+        None, "", "not-a-jwt", f"{head}.{payload}.{signature[::-1]}",
+        token(now, kid="kid-b"),                                   # key not in the JWKS
+        token(now, appid="someone-else"),                          # another bot
+        token(now, aud="https://example.com"),
+        token(now, iss="https://evil.example.com/"),
+        token(now - 4000),                                         # expired
+        token(now + 400),                                          # not yet valid
+        jwt.encode({"appid": APP_ID, "aud": "https://api.botframework.com", "exp": now + 60}, "s" * 32,
+                   algorithm="HS256", headers={"kid": "kid-a"}),  # algorithm confusion
+    ]
+    for bearer in bad:
+        with pytest.raises(Unauthorized):
+            check(settings, bearer, now)
+    with pytest.raises(Unauthorized):
+        check(settings, token(now), now, BOTFRAMEWORK_TENANT_IDS="another-tenant")
+    # rotation: two accepted bot app ids, and two signing keys during a key roll-over
+    check(settings, token(now, appid="new-app"), now, app_ids=("new-app", APP_ID))
+    check(settings, token(now, kid="kid-b"), now, keyset=jwks("kid-a", "kid-b"))
+
+
+def test_unreachable_key_endpoint_is_a_401_not_a_500(settings: Settings) -> None:
+    checker = bf.BotFrameworkAdapter(settings.with_overrides(extra={"BOTFRAMEWORK_JWKS_URL": "http://127.0.0.1:9/keys"}))
+    with pytest.raises(Unauthorized):
+        checker.verify(inbound(b"{}", {"Authorization": f"Bearer {token(1)}"}, now=1), [APP_ID], 300)
+
+
+# ---- HTTP and end to end -----------------------------------------------------------------------
+
+def post(client, body: bytes, bearer: str | None):
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {bearer}"} if bearer else {})
+    return client.post("/webhooks/botframework", data=body, headers=headers)
+
+
+def test_http_statuses(settings: Settings) -> None:
+    _, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS=jwks("kid-a"))
+    now = int(time.time())
+    body, _ = load(SLUG, "copilot-studio-handoff-initiate")
+    assert post(client, body, token(now)).status_code == 202
+    assert post(client, body, token(now)).status_code == 200
+    assert post(client, body, None).status_code == 401
+    assert post(client, body, token(now - 7200)).status_code == 401
+    assert post(client, b"{oops", token(now)).status_code == 400
+    assert post(client, b'{"type": "event", "name": "handoff.initiate"}', token(now)).status_code == 422
+    answer = post(client, load(SLUG, "handoff-status-accepted")[0], token(now))
+    assert answer.status_code == 200 and answer.get_json() == {"ignored": "handoff.status"}
+
+
+def test_end_to_end_handoff_reaches_the_outbox_with_the_inline_transcript(settings: Settings) -> None:
+    rt, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS=jwks("kid-a"))
+    body, _ = load(SLUG, "sdk-handoff-initiate-bug")
+    assert post(client, body, token(int(time.time()))).status_code == 202
+    run_due(rt)
+    document = json.dumps(ticket(rt, case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh")), ensure_ascii=False)
+    assert "revenue dashboard shows no charts" in document
+    assert (rt.settings.outbox_dir / case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh") / "slack.alert.json").exists()

@@ -1,0 +1,247 @@
+"""Chatwoot: fixtures, X-Chatwoot-Signature over "timestamp.body", events, the messages fetcher, HTTP, end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from bridge.adapters import chatwoot
+from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.adapters.fetch_chatwoot import messages_path
+from bridge.config import Settings
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from connectors.base import RetryableError
+from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+
+SLUG = "chatwoot"
+USED = {"agent-bot-message-created-human-request", "conversation-status-changed-handoff"}
+ADAPTER = chatwoot.ChatwootAdapter()
+SECRET = "cw_test_secret_5d1f0a9e77b2c3a4"
+
+
+def sign(body: bytes, ts: int, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Chatwoot-Signature": f"sha256={digest}", "X-Chatwoot-Timestamp": str(ts)}
+
+
+def parse(name: str):
+    body, meta = load(SLUG, name)
+    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+
+
+def test_every_fixture_is_used() -> None:
+    assert fixture_names(SLUG) == USED
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_fixture_facts(name: str) -> None:
+    [event], meta = parse(name)
+    expected = meta["expected"]
+    assert event.event_id == meta["signature"]["delivery_id"]  # X-Chatwoot-Delivery, stable across retries
+    assert event.conversation.id == str(expected["conversation_display_id"])
+    assert event.conversation.partial is True
+    assert len(event.conversation.messages) == expected["transcript_turns_in_payload"]
+    assert event.customer.id == str(expected["customer"]["id"])
+    assert event.customer.email == expected["customer"]["email"]
+    assert event.customer.name == expected["customer"]["name"]
+    assert event.customer.attributes["chatwoot_account_id"] == "3"
+    assert [a.url for m in event.conversation.messages for a in m.attachments] == expected["evidence_urls"]
+    assert event.evidence.page_url == "https://app.example.com/invoices"
+    assert event.evidence.device.browser == "Firefox 124.0"
+
+
+def test_message_created_updates_the_conversation() -> None:
+    [event], meta = parse("agent-bot-message-created-human-request")
+    assert event.type == "conversation.updated"
+    [message] = event.conversation.messages
+    assert message.role == "customer" and "talk to a person" in message.text
+    assert event.customer.attributes["identifier"] == meta["expected"]["customer"]["identifier"]
+    assert event.customer.attributes["bot_confidence"] == meta["expected"]["custom_attributes"]["bot_confidence"]
+    assert event.customer.attributes["status"] == meta["expected"]["conversation_status"]
+
+
+def test_pending_to_open_is_the_handoff() -> None:
+    [event], meta = parse("conversation-status-changed-handoff")
+    assert event.type == "handoff.requested"
+    assert event.handoff.requested_by == "customer" and event.handoff.topic == meta["expected"]["team"]
+    assert event.handoff.reason == "customer_requested_human"
+    assert event.conversation.messages[-1].role == "bot"  # sender agent_bot
+    assert event.customer.attributes["labels"] == meta["expected"]["labels"]
+
+
+def mutate(name: str, **changes) -> bytes:
+    data = json.loads(load(SLUG, name)[0])
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize("kind", sorted(chatwoot.SUPPORTED_EVENTS))
+def test_every_declared_event_parses(kind: str) -> None:
+    name = "agent-bot-message-created-human-request" if kind.startswith("message_") else \
+        "conversation-status-changed-handoff"
+    [event] = ADAPTER.parse(inbound(mutate(name, event=kind)))
+    assert event.conversation.id == "318"
+
+
+def test_resolved_closes_and_open_to_pending_does_not_hand_off() -> None:
+    resolved = mutate("conversation-status-changed-handoff", status="resolved",
+                      changed_attributes=[{"status": {"previous_value": "open", "current_value": "resolved"}}])
+    assert ADAPTER.parse(inbound(resolved))[0].type == "conversation.closed"
+    back = mutate("conversation-status-changed-handoff",
+                  changed_attributes=[{"status": {"previous_value": "open", "current_value": "pending"}}])
+    assert ADAPTER.parse(inbound(back))[0].type == "conversation.updated"
+
+
+def test_older_versions_without_delivery_header_or_account_still_parse() -> None:
+    data = json.loads(load(SLUG, "conversation-status-changed-handoff")[0])
+    for key in ("meta", "additional_attributes", "changed_attributes", "custom_attributes", "labels"):
+        data.pop(key)
+    data["messages"] = [{"id": 1, "content": None, "message_type": 0, "created_at": 1741684424,
+                         "attachments": [{"file_type": "image", "data_url": "https://cw.example.com/s.png",
+                                          "extension": "png"}]},
+                        {"id": 2, "content": "note", "message_type": 1, "private": True},
+                        {"id": 3, "content": "Conversation was reopened", "message_type": 2}]
+    [event] = ADAPTER.parse(inbound(json.dumps(data).encode()))
+    assert event.event_id.startswith("conversation_status_changed:318:")
+    assert [m.attachments[0].kind for m in event.conversation.messages] == ["screenshot"]
+    assert event.evidence.screenshots[0].url == "https://cw.example.com/s.png"
+
+
+def test_unknown_event_is_acknowledged_and_malformed_is_refused() -> None:
+    with pytest.raises(UnsupportedEvent):
+        ADAPTER.parse(inbound(b'{"event": "webwidget_triggered", "id": 1}'))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(b'{"id": 1}'))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(b'{"event": "message_created", "conversation": "x"}'))
+    with pytest.raises(InvalidPayload) as info:
+        ADAPTER.parse(inbound(b'{"event": "conversation_updated", "status": "open"}'))
+    assert info.value.field == "id"
+
+
+# ---- signature ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_fixture_signature_verifies_at_its_clock(name: str) -> None:
+    body, meta = load(SLUG, name)
+    sig = meta["signature"]
+    assert sign(body, sig["timestamp"], sig["secret"])["X-Chatwoot-Signature"] == sig["header_value"]
+    ADAPTER.verify(inbound(body, headers_of(meta), now=sig["verify_at_unix"]), [sig["secret"]], 300)
+
+
+def check(body: bytes, headers: dict[str, str], now: float, secrets=(SECRET,)) -> None:
+    ADAPTER.verify(inbound(body, headers, now=now), list(secrets), 300)
+
+
+def test_stale_future_forged_missing_and_rotated() -> None:
+    body, meta = load(SLUG, "conversation-status-changed-handoff")
+    now = meta["signature"]["verify_at_unix"]
+    check(body, sign(body, now - 299), now)
+    for headers in (sign(body, now - 301), sign(body, now + 301), sign(body, now, "forged"), sign(b"x", now), {},
+                    {"X-Chatwoot-Signature": "sha256=abc", "X-Chatwoot-Timestamp": str(now)},
+                    {"X-Chatwoot-Signature": sign(body, now)["X-Chatwoot-Signature"]},
+                    {**sign(body, now), "X-Chatwoot-Timestamp": "soon"}):
+        with pytest.raises(Unauthorized):
+            check(body, headers, now)
+    check(body, sign(body, now, "old-secret"), now, ("new-secret", "old-secret"))
+    with pytest.raises(Unauthorized):
+        check(body, sign(body, now, "retired"), now, ("new-secret", "old-secret"))
+
+
+# ---- fetcher -----------------------------------------------------------------------------------
+
+def api_message(ident: int, text: str, message_type: int, ts: int, sender_type: str = "Contact") -> dict:
+    return {"id": ident, "content": text, "message_type": message_type, "created_at": ts, "private": False,
+            "sender_type": sender_type, "sender": {"type": "contact" if sender_type == "Contact" else "agent_bot"}}
+
+
+HISTORY = [
+    api_message(80401, "Hi, I can't export my invoices to CSV anymore.", 0, 1741684324),
+    api_message(80402, "You can export from Invoices > Export > CSV.", 1, 1741684327, "AgentBot"),
+    api_message(80403, "Conversation was assigned to the bot", 2, 1741684328, "AgentBot"),
+    api_message(80404, "I know where the button is. It keeps spinning.", 0, 1741684365),
+    api_message(80417, "I tried one month only, same thing. This isn't helping - can I talk to a person please?",
+                0, 1741684421),
+    api_message(80418, "Of course. I'm connecting you with a member of our support team now.", 1, 1741684424,
+                "AgentBot"),
+]
+
+
+def paged(query: dict) -> tuple[int, dict]:
+    before = int(query["before"][0]) if "before" in query else None
+    older = [m for m in HISTORY if before is None or m["id"] < before]
+    return 200, {"meta": {"contact": {"id": 1042, "email": "from-api@example.com", "name": "Priya Raman"}},
+                 "payload": older[-2:]}
+
+
+def cw_settings(settings: Settings, url: str) -> Settings:
+    return settings.with_overrides(extra={"CHATWOOT_API_URL": url, "CHATWOOT_API_TOKEN": "cw-token"})
+
+
+def test_fetch_pages_back_through_the_history(settings: Settings) -> None:
+    [event], _ = parse("conversation-status-changed-handoff")
+    with Stub({messages_path("3", "318"): paged}) as stub:
+        done = ADAPTER.complete(event, cw_settings(settings, stub.url))
+    assert done.conversation.partial is False
+    assert [m.id for m in done.conversation.messages] == ["80401", "80402", "80404", "80417", "80418"]
+    assert done.conversation.url == f"{stub.url}/app/accounts/3/conversations/318"
+    assert [r["query"].get("before") for r in stub.requests] == [None, ["80417"], ["80403"], ["80401"]]
+    assert all(r["headers"]["api_access_token"] == "cw-token" for r in stub.requests)
+
+
+def test_fetch_fills_a_missing_email(settings: Settings) -> None:
+    [event], _ = parse("conversation-status-changed-handoff")
+    event = event.model_copy(update={"customer": event.customer.model_copy(update={"email": None})})
+    with Stub({messages_path("3", "318"): paged}) as stub:
+        assert ADAPTER.complete(event, cw_settings(settings, stub.url)).customer.email == "from-api@example.com"
+
+
+def test_fetch_failures(settings: Settings) -> None:
+    [event], _ = parse("conversation-status-changed-handoff")
+    with Stub({messages_path("3", "318"): lambda q: (500, {})}) as stub, pytest.raises(RetryableError):
+        ADAPTER.complete(event, cw_settings(settings, stub.url))
+    with Stub({messages_path("3", "318"): lambda q: (401, {})}) as stub:
+        done = ADAPTER.complete(event, cw_settings(settings, stub.url))
+    assert done.conversation.partial is True
+    assert done.conversation.url == f"{stub.url}/app/accounts/3/conversations/318"
+    assert done.customer.attributes["transcript_partial"] is True
+    assert ADAPTER.complete(event, settings).customer.attributes["transcript_partial"] is True  # no token
+
+
+# ---- HTTP and end to end -----------------------------------------------------------------------
+
+def post(client, body: bytes, ts: int, secret: str = SECRET, delivery: str = "d-1"):
+    headers = {"Content-Type": "application/json", "X-Chatwoot-Delivery": delivery, **sign(body, ts, secret)}
+    return client.post("/webhooks/chatwoot", data=body, headers=headers)
+
+
+def test_http_statuses(settings: Settings) -> None:
+    import time
+
+    _, client = app_for(settings, SLUG, (SECRET,))
+    now = int(time.time())
+    body, _ = load(SLUG, "agent-bot-message-created-human-request")
+    assert post(client, body, now).status_code == 202
+    assert post(client, body, now).status_code == 200  # same delivery id
+    assert post(client, body, now - 3600).status_code == 401
+    assert post(client, body, now, "forged").status_code == 401
+    assert post(client, b"[1, 2", now, delivery="d-2").status_code == 400
+    assert post(client, b'{"event": "conversation_updated"}', now, delivery="d-3").status_code == 422
+    answer = post(client, b'{"event": "contact_created", "id": 5}', now, delivery="d-4")
+    assert answer.status_code == 200 and answer.get_json() == {"ignored": "contact_created"}
+
+
+def test_end_to_end_handoff_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
+    import time
+
+    body, _ = load(SLUG, "conversation-status-changed-handoff")
+    with Stub({messages_path("3", "318"): paged}) as stub:
+        rt, client = app_for(settings, SLUG, (SECRET,), CHATWOOT_API_URL=stub.url, CHATWOOT_API_TOKEN="cw-token")
+        assert post(client, body, int(time.time())).status_code == 202
+        run_due(rt)
+    document = json.dumps(ticket(rt, case_id_for(SLUG, "318")), ensure_ascii=False)
+    assert "It keeps spinning." in document and "export my invoices to CSV" in document

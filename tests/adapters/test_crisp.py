@@ -1,0 +1,198 @@
+"""Crisp: plugin-hook signature over "[timestamp;JSON.stringify(body)]", website-hook ?key=, events, REST fetch, e2e."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from bridge.adapters import crisp
+from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.config import Settings
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from connectors.base import RetryableError
+from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+
+SLUG = "crisp"
+USED = {"message-send-human-request", "message-send-file-screenshot"}
+ADAPTER = crisp.CrispAdapter()
+SECRET = "crisp_test_signing_secret_b64e91"
+WEBSITE = "42286ab3-b29a-4fde-8538-da0ae501d825"
+
+
+def sign(body: bytes, stamp_ms: int, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), b"[" + str(stamp_ms).encode() + b";" + body + b"]", hashlib.sha256).hexdigest()
+    return {"X-Crisp-Request-Timestamp": str(stamp_ms), "X-Crisp-Signature": digest}
+
+
+def parse(name: str):
+    body, meta = load(SLUG, name)
+    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+
+
+def test_every_fixture_is_used() -> None:
+    assert fixture_names(SLUG) == USED
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_fixture_facts(name: str) -> None:
+    [event], meta = parse(name)
+    expected = meta["expected"]
+    assert event.conversation.id == expected["session_id"]
+    assert event.customer.attributes["crisp_website_id"] == WEBSITE
+    assert [a.url for m in event.conversation.messages for a in m.attachments] == expected["evidence_urls"]
+    assert event.conversation.url == f"https://app.crisp.chat/website/{WEBSITE}/inbox/{expected['session_id']}/"
+
+
+def test_human_request_is_left_to_the_trigger_engine() -> None:
+    [event], meta = parse("message-send-human-request")
+    assert event.type == "conversation.updated"  # Crisp has no handoff event
+    assert event.customer.name == meta["expected"]["customer"]["nickname"]
+    assert event.customer.email is meta["expected"]["customer"]["email"]
+    assert len(event.conversation.messages) == meta["expected"]["transcript_turns_in_payload"]
+    assert "talk to a person" in event.conversation.messages[0].text
+
+
+def test_file_message_is_screenshot_evidence() -> None:
+    [event], meta = parse("message-send-file-screenshot")
+    [shot] = event.evidence.screenshots
+    assert (shot.name, shot.content_type) == (meta["expected"]["file"]["name"], meta["expected"]["file"]["mime"])
+
+
+def envelope(event: str, **data) -> bytes:
+    base = {"website_id": WEBSITE, "session_id": "session_x", "timestamp": 1741684421218}
+    return json.dumps({"website_id": WEBSITE, "event": event, "data": base | data, "timestamp": 1741684421218},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("kind", sorted(crisp.SUPPORTED_EVENTS))
+def test_every_declared_event_type_parses(kind: str) -> None:
+    [event] = ADAPTER.parse(inbound(envelope(kind, type="text", content="hé", **{"from": "operator"},
+                                             email="v@example.com", state="resolved", fingerprint=1)))
+    expected = "conversation.closed" if kind in ("session:set_state", "session:removed") else "conversation.updated"
+    assert event.type == expected
+    if kind == "session:set_email":
+        assert event.customer.email == "v@example.com"
+    if kind.startswith("message:"):
+        assert event.conversation.messages[0].role == "agent"
+
+
+def test_unknown_and_malformed() -> None:
+    with pytest.raises(UnsupportedEvent):
+        ADAPTER.parse(inbound(envelope("people:profile:created")))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(b'{"event": "message:send"}'))
+    with pytest.raises(InvalidPayload) as info:
+        ADAPTER.parse(inbound(b'{"website_id": "w", "event": "message:send", "data": {"content": "x"}}'))
+    assert info.value.field == "data.session_id"
+
+
+# ---- signature ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_fixture_signature_verifies_at_its_clock(name: str) -> None:
+    body, meta = load(SLUG, name)
+    stamp = int(meta["headers"]["X-Crisp-Request-Timestamp"])
+    assert sign(body, stamp, meta["signature"]["secret"])["X-Crisp-Signature"] == meta["signature"]["header_value"]
+    now = meta["signature"]["verify_at_unix_ms"] / 1000
+    ADAPTER.verify(inbound(body, headers_of(meta), now=now), [meta["signature"]["secret"]], 300)
+
+
+def test_signature_over_a_reserialized_body() -> None:
+    # Pretty-printed bytes on the wire, signature over JSON.stringify (compact, non-ASCII kept).
+    compact = envelope("message:send", content="Grüße, 你好", type="text", **{"from": "user"})
+    pretty = json.dumps(json.loads(compact), indent=2, ensure_ascii=True).encode()
+    now = 1741684421.5
+    ADAPTER.verify(inbound(pretty, sign(compact, int(now * 1000)), now=now), [SECRET], 300)
+
+
+def test_stale_future_forged_missing_and_rotated() -> None:
+    body, meta = load(SLUG, "message-send-human-request")
+    now = meta["signature"]["verify_at_unix_ms"] / 1000
+    ms = int(now * 1000)
+    for headers in (sign(body, ms - 301_000), sign(body, ms + 301_000), sign(body, ms, "forged"), sign(b"{}", ms),
+                    {"X-Crisp-Signature": "zz", "X-Crisp-Request-Timestamp": str(ms)},
+                    {"X-Crisp-Signature": sign(body, ms)["X-Crisp-Signature"]}, {}):
+        with pytest.raises(Unauthorized):
+            ADAPTER.verify(inbound(body, headers, now=now), [SECRET], 300)
+    ADAPTER.verify(inbound(body, sign(body, ms, "old"), now=now), ["new", "old"], 300)
+
+
+def test_website_hooks_use_the_url_key() -> None:
+    body, _ = load(SLUG, "message-send-human-request")
+    ADAPTER.verify(inbound(body, {}, query={"key": "old"}), ["new", "old"], 300)
+    for query in ({}, {"key": ""}, {"key": "wrong"}):
+        with pytest.raises(Unauthorized):
+            ADAPTER.verify(inbound(body, {}, query=query), ["new", "old"], 300)
+
+
+# ---- fetcher -----------------------------------------------------------------------------------
+
+SESSION = "session_5e0b7c1a-2d3f-4a5b-8c6d-7e8f9a0b1c2d"
+ROOT = f"/v1/website/{WEBSITE}/conversation/{SESSION}"
+HISTORY = {"error": False, "reason": "resolved", "data": [
+    {"type": "text", "from": "user", "origin": "chat", "content": "Hi, I can't export my invoices to CSV anymore.",
+     "fingerprint": 1, "timestamp": 1741684324218},
+    {"type": "text", "from": "operator", "automated": True, "content": "Try Invoices > Export > CSV.",
+     "fingerprint": 2, "timestamp": 1741684327218},
+    {"type": "note", "from": "operator", "content": "private", "fingerprint": 3, "timestamp": 1741684328218},
+    {"type": "text", "from": "user", "content": "I tried one month only, same thing. This isn't helping - "
+     "can I talk to a person please?", "fingerprint": 174168432518803, "timestamp": 1741684421218},
+]}
+META = {"error": False, "data": {"email": "priya.raman@example.com", "nickname": "Priya Raman"}}
+
+
+def crisp_settings(settings: Settings, url: str) -> Settings:
+    return settings.with_overrides(extra={"CRISP_API_URL": url, "CRISP_API_IDENTIFIER": "id", "CRISP_API_KEY": "key"})
+
+
+def test_fetch_history_and_email(settings: Settings) -> None:
+    [event], _ = parse("message-send-human-request")
+    with Stub({ROOT + "/messages": lambda q: (200, HISTORY), ROOT + "/meta": lambda q: (200, META)}) as stub:
+        done = ADAPTER.complete(event, crisp_settings(settings, stub.url))
+    assert [m.role for m in done.conversation.messages] == ["customer", "bot", "customer"]
+    assert done.customer.email == "priya.raman@example.com" and done.conversation.partial is False
+    assert all(r["headers"]["X-Crisp-Tier"] == "plugin" for r in stub.requests)
+    with Stub({ROOT + "/messages": lambda q: (502, {})}) as stub, pytest.raises(RetryableError):
+        ADAPTER.complete(event, crisp_settings(settings, stub.url))
+    with Stub({}) as stub:
+        assert ADAPTER.complete(event, crisp_settings(settings, stub.url)).conversation.partial is True
+
+
+# ---- HTTP and end to end -----------------------------------------------------------------------
+
+def post(client, body: bytes, secret: str = SECRET, stamp: int | None = None):
+    headers = {"Content-Type": "application/json", **sign(body, stamp or int(time.time() * 1000), secret)}
+    return client.post("/webhooks/crisp", data=body, headers=headers)
+
+
+def test_http_statuses(settings: Settings) -> None:
+    _, client = app_for(settings, SLUG, (SECRET,))
+    body, _ = load(SLUG, "message-send-human-request")
+    assert post(client, body).status_code == 202
+    assert post(client, body).status_code == 200
+    assert post(client, body, "forged").status_code == 401
+    assert post(client, body, stamp=int(time.time() * 1000) - 3_600_000).status_code == 401
+    assert post(client, b"{]").status_code == 400
+    assert post(client, b'{"website_id": "w", "event": "message:send", "data": {}}').status_code == 422
+    answer = post(client, envelope("people:profile:created"))
+    assert answer.status_code == 200 and answer.get_json() == {"ignored": "people:profile:created"}
+    unsigned = client.post(f"/webhooks/crisp?key={SECRET}", data=envelope("session:set_email", email="a@example.com"),
+                           headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 202
+
+
+def test_end_to_end_request_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
+    # Crisp has no handoff event: the trigger engine reads the customer's request for a person.
+    body, _ = load(SLUG, "message-send-human-request")
+    with Stub({ROOT + "/messages": lambda q: (200, HISTORY), ROOT + "/meta": lambda q: (200, META)}) as stub:
+        rt, client = app_for(settings, SLUG, (SECRET,), CRISP_API_URL=stub.url, CRISP_API_IDENTIFIER="i",
+                             CRISP_API_KEY="k")
+        assert post(client, body).status_code == 202
+        run_due(rt)
+    document = json.dumps(ticket(rt, case_id_for(SLUG, SESSION)), ensure_ascii=False)
+    assert "export my invoices to CSV" in document and "priya.raman@example.com" in document

@@ -1,0 +1,164 @@
+"""Freshchat: webhook fixtures → canonical events, RSA signatures, transcript and user fetched from a stub."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from bridge.adapters import freshchat
+from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.adapters.freshchat import FreshchatAdapter
+from bridge.config import Settings
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+
+SLUG = "freshchat"
+ADAPTER = FreshchatAdapter()
+NAME = "message-create-human-request"
+BODY, META = load(SLUG, NAME)
+FIXTURE_KEY = META["signature"]["test_public_key_pem"]
+CONVERSATION = META["expected"]["conversation_id"]
+USER = META["expected"]["customer"]["user_id"]
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_PEM = OTHER_KEY.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def sign(body: bytes, key: rsa.RSAPrivateKey = OTHER_KEY) -> dict[str, str]:
+    signature = key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+    return {"Content-Type": "application/json", "X-Freshchat-Signature": base64.b64encode(signature).decode()}
+
+
+def conversation_event(action: str, key: str, **body: Any) -> dict[str, Any]:
+    conversation = {"conversation_id": CONVERSATION, "app_id": "app-1", "status": "assigned"}
+    return {"actor": {"actor_type": "system", "actor_id": "sys"}, "action": action,
+            "action_time": "2025-03-11T09:13:45.000Z", "data": {key: {**body, "conversation": conversation}}}
+
+
+ASSIGNMENT = conversation_event("conversation_assignment", "assignment", assignor="bot", to_group_id="grp-billing")
+
+
+def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
+    assert fixture_names(SLUG) == {NAME}
+    assert {"message_create", "conversation_assignment", "conversation_resolution",
+                                          "conversation_reopen"} == freshchat.SUPPORTED_EVENTS
+    kinds = {action: ADAPTER.parse(inbound(json.dumps(conversation_event(action, key)).encode()))[0].type
+             for action, key in (("conversation_resolution", "resolve"), ("conversation_reopen", "reopen"))}
+    assert kinds == {"conversation_resolution": "conversation.closed", "conversation_reopen": "conversation.updated"}
+    handoff = ADAPTER.parse(inbound(json.dumps(ASSIGNMENT).encode()))[0]
+    assert handoff.type == "handoff.requested" and handoff.handoff is not None
+    assert handoff.handoff.topic == "grp-billing" and handoff.conversation.id == CONVERSATION
+
+
+def test_fixture_facts() -> None:
+    event = ADAPTER.parse(inbound(BODY, headers_of(META)))[0]
+    expected = META["expected"]
+    # A customer's message: whether it escalates is the trigger engine's call (it asks for a person).
+    assert event.type == "conversation.updated" and expected["is_handoff"]
+    assert "talk to a person" in event.conversation.messages[0].text
+    assert event.conversation.id == CONVERSATION and event.conversation.partial is True
+    assert len(event.conversation.messages) == expected["transcript_turns_in_payload"]
+    assert event.conversation.messages[0].role == "customer"
+    assert event.customer is not None and event.customer.id == USER and event.customer.email is None
+    assert event.evidence is None and expected["evidence_urls"] == []
+
+
+def test_older_payloads_private_notes_and_attachments() -> None:
+    old = {"actor": {"actor_type": "agent"}, "action": "message_create", "action_time": "2018-10-19T10:16:08.013Z",
+           "data": {"message": {"msg_parts": [{"properties": {"text": "Older 📦 payload"}, "part_type": "text"}],
+                                "id": "m-old", "conversation_id": "c-old", "message_type": "private",
+                                "actor_type": "agent", "created_time": "2018-10-19T10:16:07.973Z"}}}
+    event = ADAPTER.parse(inbound(json.dumps(old).encode()))[0]
+    assert event.conversation.messages[0].text == "(private note) Older 📦 payload"
+    assert event.conversation.messages[0].role == "system"
+    image = json.loads(BODY)
+    image["data"]["message"]["message_parts"].append({"image": {"url": "https://cdn.example.com/shot.png"}})
+    event = ADAPTER.parse(inbound(json.dumps(image).encode()))[0]
+    assert event.evidence is not None and event.evidence.screenshots[0].url == "https://cdn.example.com/shot.png"
+
+
+def test_bad_shapes() -> None:
+    with pytest.raises(UnsupportedEvent):
+        ADAPTER.parse(inbound(b'{"action": "user_update", "data": {}}'))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(b'{"data": {}}'))
+    with pytest.raises(InvalidPayload):
+        ADAPTER.parse(inbound(b'{"action": "message_create", "data": {"message": {"id": "x"}}}'))
+
+
+def test_rsa_signature_from_the_fixture_with_rotation_and_forgeries() -> None:
+    ADAPTER.verify(inbound(BODY, headers_of(META)), [FIXTURE_KEY], 300)
+    ADAPTER.verify(inbound(BODY, headers_of(META)), [OTHER_PEM, FIXTURE_KEY.replace("\n", "\\n")], 300)
+    ADAPTER.verify(inbound(BODY, sign(BODY)), [FIXTURE_KEY, OTHER_PEM], 300)
+    for headers in ({}, sign(BODY + b" "), {"X-Freshchat-Signature": "***"}, headers_of(META)):
+        with pytest.raises(Unauthorized):
+            ADAPTER.verify(inbound(BODY, headers), [OTHER_PEM, "not a key"], 300)
+
+
+def stub_routes(pages: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    def messages(query: dict[str, list[str]]) -> tuple[int, Any]:
+        page = int(query["page"][0])
+        more = page < len(pages)
+        return 200, {"messages": pages[page - 1], "link": {"next_page": {"href": "next"}} if more else {}}
+
+    return {f"/v2/conversations/{CONVERSATION}/messages": messages,
+            f"/v2/users/{USER}": lambda q: (200, {"id": USER, "email": "ana@example.com", "first_name": "Ana",
+                                                  "last_name": "Lima"})}
+
+
+def history(count: int) -> list[dict[str, Any]]:
+    return [{"id": f"h{i}", "actor_type": "bot" if i % 2 else "user", "message_type": "normal",
+             "created_time": f"2025-03-11T09:{i // 60:02d}:{i % 60:02d}.000Z",
+             "message_parts": [{"text": {"content": f"turn {i}"}}]} for i in range(count)]
+
+
+def test_complete_fetches_every_page_and_the_users_email(settings: Settings) -> None:
+    event = ADAPTER.parse(inbound(BODY))[0]
+    old = history(70)
+    with Stub(stub_routes([old[:50], old[50:]])) as stub:
+        full = ADAPTER.complete(event, settings.with_overrides(extra={
+            "FRESHCHAT_API_URL": f"{stub.url}/v2", "FRESHCHAT_API_TOKEN": "tok"}))
+        assert stub.requests[0]["headers"]["Authorization"] == "Bearer tok"
+    assert full.conversation.partial is False and len(full.conversation.messages) == 71
+    assert full.conversation.messages[-1].text.endswith("talk to a person please?")
+    assert full.customer is not None and (full.customer.email, full.customer.name) == ("ana@example.com", "Ana Lima")
+
+
+def test_a_failing_fetch_keeps_the_partial_event(settings: Settings) -> None:
+    event = ADAPTER.parse(inbound(BODY))[0]
+    with Stub({}) as stub:
+        kept = ADAPTER.complete(event, settings.with_overrides(extra={
+            "FRESHCHAT_API_URL": f"{stub.url}/v2", "FRESHCHAT_API_TOKEN": "tok"}))
+    assert kept == event and kept.conversation.partial is True
+    assert ADAPTER.complete(event, settings) == event  # not configured
+
+
+def test_http(settings: Settings) -> None:
+    _, client = app_for(settings, SLUG, (OTHER_PEM, FIXTURE_KEY))
+    first = client.post("/webhooks/freshchat", data=BODY, headers=headers_of(META))
+    assert first.status_code == 202
+    again = client.post("/webhooks/freshchat", data=BODY, headers=headers_of(META))
+    assert again.status_code == 200 and again.get_json()["event"] == first.get_json()["event"]
+    assert again.get_json()["duplicate"] is True
+    assert client.post("/webhooks/freshchat", data=BODY + b" ", headers=headers_of(META)).status_code == 401
+    unknown = b'{"action": "agent_status_update", "data": {}}'
+    assert client.post("/webhooks/freshchat", data=unknown, headers=sign(unknown)).status_code == 200
+    assert client.post("/webhooks/freshchat", data=b"{", headers=sign(b"{")).status_code == 400
+
+
+def test_handoff_reaches_the_dry_run_ticket_with_the_fetched_transcript(settings: Settings) -> None:
+    with Stub(stub_routes([history(4)])) as stub:
+        rt, client = app_for(settings, SLUG, (OTHER_PEM, FIXTURE_KEY),
+                             FRESHCHAT_API_URL=f"{stub.url}/v2", FRESHCHAT_API_TOKEN="tok")
+        assert client.post("/webhooks/freshchat", data=BODY, headers=headers_of(META)).status_code == 202
+        assignment = json.dumps(ASSIGNMENT).encode()
+        assert client.post("/webhooks/freshchat", data=assignment, headers=sign(assignment)).status_code == 202
+        run_due(rt)
+    rendered = json.dumps(ticket(rt, case_id_for(SLUG, CONVERSATION)), ensure_ascii=False)
+    assert "turn 0" in rendered and "talk to a person please?" in rendered and "ana@example.com" in rendered

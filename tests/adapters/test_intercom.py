@@ -1,0 +1,312 @@
+"""Intercom: fixtures, X-Hub-Signature (HMAC-SHA1), topics, the conversation fetcher, HTTP and end to end."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from bridge.adapters import intercom
+from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.adapters.fetch_intercom import contact_path, conversation_path
+from bridge.config import Settings
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from connectors.base import RetryableError
+from tests.adapters.support import SHARED, Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+
+SLUG = "intercom"
+USED = {"conversation-user-replied-human-request", "conversation-admin-assigned-fin-handover"}
+ADAPTER = intercom.IntercomAdapter()
+SECRET = "test_ic_client_secret_9f2c41e8d7b6a5"
+OTHER = "previous_client_secret_0000"
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def parse(name: str):
+    body, meta = load(SLUG, name)
+    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+
+
+def with_topic(name: str, topic: str, **item_changes) -> bytes:
+    data = json.loads(load(SLUG, name)[0])
+    data["topic"] = topic
+    data["id"] = f"notif_{topic}"
+    data["data"]["item"].update(item_changes)
+    return json.dumps(data).encode()
+
+
+def test_every_fixture_is_used() -> None:
+    assert fixture_names(SLUG) == USED
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_fixture_facts(name: str) -> None:
+    [event], meta = parse(name)
+    expected = meta["expected"]
+    assert event.event_id == meta.get("expected", {}).get("notification_id", json.loads(load(SLUG, name)[0])["id"])
+    assert event.conversation.id == expected["conversation_id"]
+    assert event.conversation.partial is True
+    assert len(event.conversation.messages) == expected["transcript_turns_in_payload"]
+    assert event.customer.id == expected["customer"]["id"]
+    assert event.customer.email == expected["customer"]["email"]
+    assert event.customer.name == expected["customer"]["name"]
+    assert event.handoff is not None if expected["is_handoff"] and "handoff_signals" in expected else True
+    urls = [a.url for m in event.conversation.messages for a in m.attachments]
+    assert urls == expected["evidence_urls"]
+    assert all("<p>" not in m.text for m in event.conversation.messages)  # HTML bodies become text
+
+
+def test_user_replied_keeps_the_customer_request_for_the_trigger_engine() -> None:
+    [event], meta = parse("conversation-user-replied-human-request")
+    assert event.type == "conversation.updated"  # Intercom has not routed yet: the engine decides
+    assert event.conversation.messages[-1].role == "customer"
+    assert "talk to a person" in event.conversation.messages[-1].text
+    assert event.customer.attributes["external_id"] == meta["expected"]["customer"]["external_id"]
+    assert event.customer.account.id == meta["expected"]["custom_attributes"]["account_id"]
+    assert event.customer.attributes["ai_agent_participated"] is True
+    assert event.evidence.page_url == "https://app.example.com/invoices"
+
+
+def test_fin_assignment_is_a_bot_handoff() -> None:
+    [event], meta = parse("conversation-admin-assigned-fin-handover")
+    assert event.type == "handoff.requested"
+    assert event.handoff.requested_by == "bot"
+    assert str(meta["expected"]["team_assignee_id"]) in event.handoff.reason
+    roles = [m.role for m in event.conversation.messages]
+    assert roles == ["customer", "bot"]  # the assignment part is an event, not a turn
+    bot = event.conversation.messages[-1]
+    assert [s.title for s in bot.sources] == ["Refund limits for automated agents"]
+    assert event.customer.attributes["refund_amount"] == meta["expected"]["billing"]["amount"]
+    assert event.customer.attributes["refund_deadline"] == meta["expected"]["billing"]["deadline"]
+    assert event.conversation.url.endswith("/l4e36xhv/conversations/215474351120087")
+
+
+@pytest.mark.parametrize("topic", sorted(intercom.SUPPORTED_EVENTS))
+def test_every_declared_topic_parses(topic: str) -> None:
+    body = with_topic("conversation-user-replied-human-request", topic)
+    [event] = ADAPTER.parse(inbound(body))
+    expected = {"conversation.admin.closed": "conversation.closed"}.get(topic, "conversation.updated")
+    assert event.type == expected
+
+
+def test_routed_to_team_alone_is_a_handoff() -> None:
+    body = with_topic("conversation-user-replied-human-request", "conversation.admin.assigned",
+                      ai_agent={"resolution_state": "routed_to_team"})
+    [event] = ADAPTER.parse(inbound(body))
+    assert event.type == "handoff.requested"
+
+
+@pytest.mark.parametrize("topic", ["ping", "contact.created", "ticket.created"])
+def test_other_topics_are_acknowledged(topic: str) -> None:
+    data = json.loads(load(SLUG, "conversation-user-replied-human-request")[0]) | {"topic": topic}
+    with pytest.raises(UnsupportedEvent) as info:
+        ADAPTER.parse(inbound(json.dumps(data).encode()))
+    assert info.value.event_type == topic
+
+
+def test_legacy_1x_item_parses() -> None:
+    item = {
+        "type": "conversation", "id": "1911149811", "created_at": 1539897198, "updated_at": 1540393270,
+        "user": {"type": "user", "id": "5310d8e8598c9a0b24000005", "user_id": "25", "name": "Ævar Ünicode",
+                 "email": "aevar@example.com"},
+        "conversation_message": {"type": "conversation_message", "id": "148",
+                                 "body": "<p>Bonjour, où est ma facture ?</p>",
+                                 "author": {"type": "user", "id": "5310d8e8598c9a0b24000005"}, "attachments": []},
+        "conversation_parts": {"type": "conversation_part.list", "conversation_parts": [
+            {"type": "conversation_part", "id": "9", "part_type": "assignment", "body": None,
+             "author": {"type": "bot", "id": "1"}, "assigned_to": {"type": "team", "id": "2"}}]},
+        "team_assignee_id": "2",
+    }
+    body = json.dumps({"type": "notification_event", "topic": "conversation.admin.assigned", "id": "notif_1x",
+                       "data": {"item": item}}).encode()
+    [event] = ADAPTER.parse(inbound(body))
+    assert event.type == "handoff.requested"
+    assert event.customer.email == "aevar@example.com" and event.customer.name == "Ævar Ünicode"
+    assert event.conversation.messages[0].text == "Bonjour, où est ma facture ?"
+
+
+def test_long_transcript_and_missing_optional_blocks() -> None:
+    parts = [{"id": str(i), "part_type": "comment", "body": f"<p>part {i}</p>", "author": {"type": "user"}}
+             for i in range(6000)]
+    body = json.dumps({"type": "notification_event", "topic": "conversation.user.replied", "id": "notif_long",
+                       "data": {"item": {"type": "conversation", "id": 42,
+                                         "conversation_parts": {"conversation_parts": parts}}}}).encode()
+    [event] = ADAPTER.parse(inbound(body))
+    assert len(event.conversation.messages) == 5000 and event.conversation.messages[-1].text == "part 5999"
+    assert event.customer is None or event.customer.email is None
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"not json", MalformedPayload),
+    (b"[]", MalformedPayload),
+    (b'{"type": "notification_event"}', MalformedPayload),
+    (b'{"type": "notification_event", "topic": "conversation.user.replied", "id": "n", "data": {"item": []}}',
+     MalformedPayload),
+    (b'{"type": "notification_event", "topic": "conversation.user.replied", "id": "n", "data": {"item": {}}}',
+     InvalidPayload),
+])
+def test_malformed(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        ADAPTER.parse(inbound(body))
+
+
+def test_invalid_names_the_field() -> None:
+    body = b'{"type": "notification_event", "topic": "conversation.user.replied", "id": "n", "data": {"item": {}}}'
+    with pytest.raises(InvalidPayload) as info:
+        ADAPTER.parse(inbound(body))
+    assert info.value.field == "data.item.id"
+
+
+# ---- signature ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_signature_matches_the_fixture_and_verifies(name: str) -> None:
+    body, meta = load(SLUG, name)
+    assert sign(body, meta["signature"]["secret"]) == meta["headers"]["X-Hub-Signature"]
+    ADAPTER.verify(inbound(body, headers_of(meta)), [meta["signature"]["secret"]], 300)
+
+
+@pytest.mark.parametrize("header", [
+    None, "", "sha1=", "sha256=" + "0" * 64, "sha1=zz", "sha1=" + "0" * 40, sign(b"other body"),
+])
+def test_forged_or_missing_signature_is_refused(header: str | None) -> None:
+    body, _ = load(SLUG, "conversation-user-replied-human-request")
+    headers = {} if header is None else {"X-Hub-Signature": header}
+    with pytest.raises(Unauthorized):
+        ADAPTER.verify(inbound(body, headers), [SECRET], 300)
+
+
+def test_rotated_secrets_accept_either() -> None:
+    body, _ = load(SLUG, "conversation-user-replied-human-request")
+    for secret in (SECRET, OTHER):
+        ADAPTER.verify(inbound(body, {"X-Hub-Signature": sign(body, secret)}), [OTHER, SECRET], 300)
+    with pytest.raises(Unauthorized):
+        ADAPTER.verify(inbound(body, {"X-Hub-Signature": sign(body, "retired")}), [OTHER, SECRET], 300)
+
+
+def test_no_timestamp_exists_so_replays_rely_on_dedupe() -> None:
+    # Intercom signs the body only: a stale or "future" clock cannot be detected here; the
+    # notification id dedupe (see test_http_statuses) is the replay defence.
+    body, meta = load(SLUG, "conversation-user-replied-human-request")
+    for now in (0.0, 10**10):
+        ADAPTER.verify(inbound(body, headers_of(meta), now=now), [SECRET], 300)
+
+
+# ---- fetcher -----------------------------------------------------------------------------------
+
+INTERCOM_SPEC = SHARED / "specs" / "intercom" / "api.intercom.io.2.14.yaml"
+
+
+def full_conversation() -> dict:
+    item = json.loads(load(SLUG, "conversation-admin-assigned-fin-handover")[0])["data"]["item"]
+    item = copy.deepcopy(item)
+    earlier = [
+        {"type": "conversation_part", "id": "45763869990", "part_type": "comment", "created_at": 1741970414,
+         "body": "I can see two payments of $499.00 on 2025-03-01.", "author": {"type": "bot", "id": "6827949"}},
+        {"type": "conversation_part", "id": "45763869995", "part_type": "comment", "created_at": 1741970440,
+         "body": "Right. Please refund the duplicate.",
+         "author": {"type": "user", "id": item["source"]["author"]["id"]}},
+        {"type": "conversation_part", "id": "45763869996", "part_type": "note", "created_at": 1741970441,
+         "body": "internal note", "author": {"type": "admin", "id": "1"}},
+    ]
+    item["conversation_parts"]["conversation_parts"] = earlier + item["conversation_parts"]["conversation_parts"]
+    return item
+
+
+def intercom_settings(settings: Settings, url: str, **extra: str) -> Settings:
+    return settings.with_overrides(extra={"INTERCOM_API_URL": url, "INTERCOM_ACCESS_TOKEN": "tok_test", **extra})
+
+
+def test_fetch_builds_the_full_transcript_with_requests_the_spec_allows(settings: Settings) -> None:
+    [event], _ = parse("conversation-admin-assigned-fin-handover")
+    conv_path = conversation_path(event.conversation.id)
+    with Stub({conv_path: lambda q: (200, full_conversation())}) as stub:
+        done = ADAPTER.complete(event, intercom_settings(settings, stub.url))
+    assert done.conversation.partial is False
+    texts = [m.text for m in done.conversation.messages]
+    assert "Right. Please refund the duplicate." in texts and "internal note" not in texts
+    assert len(done.conversation.messages) == 4
+    [request] = stub.requests
+    assert request["headers"]["Authorization"] == "Bearer tok_test"
+    assert request["headers"]["Intercom-Version"] == "2.14"
+    operation = spec(INTERCOM_SPEC)["paths"]["/conversations/{conversation_id}"]["get"]
+    allowed = {p["name"] for p in operation["parameters"] if p.get("in") == "query"}
+    assert set(request["query"]) <= allowed
+    assert request["path"] == "/conversations/215474351120087"
+
+
+def test_fetch_gets_a_missing_email_from_the_contact(settings: Settings) -> None:
+    [event], _ = parse("conversation-admin-assigned-fin-handover")
+    event = event.model_copy(update={"customer": event.customer.model_copy(update={"email": None})})
+    routes = {conversation_path(event.conversation.id): lambda q: (200, full_conversation()),
+              contact_path(event.customer.id): lambda q: (200, {"type": "contact", "email": "found@example.org"})}
+    with Stub(routes) as stub:
+        done = ADAPTER.complete(event, intercom_settings(settings, stub.url))
+    assert done.customer.email == "found@example.org"
+    assert "/contacts/{contact_id}" in spec(INTERCOM_SPEC)["paths"]
+
+
+def test_fetch_transient_failure_retries(settings: Settings) -> None:
+    [event], _ = parse("conversation-admin-assigned-fin-handover")
+    with Stub({conversation_path(event.conversation.id): lambda q: (503, {})}) as stub, \
+            pytest.raises(RetryableError):
+        ADAPTER.complete(event, intercom_settings(settings, stub.url))
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_fetch_permanent_failure_keeps_the_handoff_and_says_partial(settings: Settings, status: int) -> None:
+    [event], _ = parse("conversation-admin-assigned-fin-handover")
+    with Stub({conversation_path(event.conversation.id): lambda q: (status, {})}) as stub:
+        done = ADAPTER.complete(event, intercom_settings(settings, stub.url))
+    assert done.conversation.partial is True and done.conversation.url
+    assert done.customer.attributes["transcript_partial"] is True
+    assert len(done.conversation.messages) == len(event.conversation.messages)
+
+
+def test_fetch_without_token_or_with_plain_http_elsewhere_is_partial(settings: Settings) -> None:
+    [event], _ = parse("conversation-admin-assigned-fin-handover")
+    assert ADAPTER.complete(event, settings).conversation.partial is True
+    remote = settings.with_overrides(extra={"INTERCOM_API_URL": "http://example.com", "INTERCOM_ACCESS_TOKEN": "t"})
+    assert ADAPTER.complete(event, remote).customer.attributes["transcript_partial"] is True
+
+
+# ---- HTTP and end to end -----------------------------------------------------------------------
+
+def post(client, body: bytes, secret: str = SECRET, **headers: str):
+    return client.post("/webhooks/intercom", data=body,
+                       headers={"Content-Type": "application/json", "X-Hub-Signature": sign(body, secret), **headers})
+
+
+def test_http_statuses(settings: Settings) -> None:
+    _, client = app_for(settings, SLUG, (OTHER, SECRET))
+    body, _ = load(SLUG, "conversation-user-replied-human-request")
+    first = post(client, body)
+    assert first.status_code == 202
+    again = post(client, body)
+    assert again.status_code == 200 and again.get_json()["event"] == first.get_json()["event"]
+    assert post(client, body, secret="forged").status_code == 401
+    assert post(client, b"{not json").status_code == 400
+    bad = b'{"type": "notification_event", "topic": "conversation.user.replied", "id": "n", "data": {"item": {}}}'
+    assert post(client, bad).status_code == 422
+    ping = json.dumps({"type": "notification_event", "topic": "ping", "id": "notif_ping", "data": {}}).encode()
+    answer = post(client, ping)
+    assert answer.status_code == 200 and answer.get_json() == {"ignored": "ping"}
+
+
+def test_end_to_end_handoff_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
+    body, _ = load(SLUG, "conversation-admin-assigned-fin-handover")
+    conversation_id = "215474351120087"
+    with Stub({conversation_path(conversation_id): lambda q: (200, full_conversation())}) as stub:
+        rt, client = app_for(settings, SLUG, (SECRET,), INTERCOM_API_URL=stub.url, INTERCOM_ACCESS_TOKEN="tok")
+        assert post(client, body).status_code == 202
+        run_due(rt)
+    document = json.dumps(ticket(rt, case_id_for(SLUG, conversation_id)), ensure_ascii=False)
+    assert "Right. Please refund the duplicate." in document  # only the API had this turn
+    assert "I was charged twice" in document

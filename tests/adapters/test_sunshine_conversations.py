@@ -1,0 +1,258 @@
+"""Sunshine Conversations: batched events, X-API-Key, switchboard handoffs, the paged messages fetcher, HTTP, e2e."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge.adapters import sunshine_conversations as sc
+from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.adapters.fetch_sunshine_conversations import messages_path, user_path
+from bridge.config import Settings
+from bridge.intake import case_id_for
+from bridge.runner import run_due
+from connectors.base import RetryableError
+from tests.adapters.support import SHARED, Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+
+SLUG = "sunshine-conversations"
+USED = {"conversation-message-human-request", "switchboard-passcontrol-billing", "conversation-messages-list-billing"}
+ADAPTER = sc.SunshineConversationsAdapter()
+SECRET = "sc_whsec_test_3b7e19a4c2d84f06a1"
+APP = "65f1c0a2b3d4e5f60718293a"
+SPEC = SHARED / "specs" / "sunshine-conversations" / "openapi.yaml"
+
+
+def parse(name: str):
+    body, meta = load(SLUG, name)
+    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+
+
+def test_every_fixture_is_used() -> None:
+    assert fixture_names(SLUG) == USED
+
+
+@pytest.mark.parametrize("name", ["conversation-message-human-request", "switchboard-passcontrol-billing"])
+def test_fixture_facts(name: str) -> None:
+    events, meta = parse(name)
+    expected = meta["expected"]
+    assert [e.event_id for e in events] == expected["event_ids"]
+    [event] = events
+    assert event.conversation.id == expected["conversation_id"]
+    assert event.conversation.partial is True
+    assert len(event.conversation.messages) == expected["transcript_turns_in_payload"]
+    assert (event.customer.id if event.customer else None) == expected["customer"]["id"]
+    assert event.customer.attributes["sunshine_app_id"] == APP
+    assert [a.url for m in event.conversation.messages for a in m.attachments] == expected["evidence_urls"]
+
+
+def test_customer_message_updates_with_full_user() -> None:
+    [event], meta = parse("conversation-message-human-request")
+    expected = meta["expected"]
+    assert event.type == "conversation.updated"
+    assert event.customer.email == expected["customer"]["email"]
+    assert event.customer.name == expected["customer"]["name"]
+    assert event.customer.attributes["external_id"] == expected["customer"]["external_id"]
+    assert event.customer.attributes["bot_confidence"] == expected["conversation_metadata"]["bot_confidence"]
+    assert event.customer.locale == "en-GB" and event.customer.account.id == "acct_48213"
+    assert "talk to a person" in event.conversation.messages[0].text
+
+
+def test_pass_control_is_a_handoff_with_its_metadata() -> None:
+    [event], meta = parse("switchboard-passcontrol-billing")
+    assert event.type == "handoff.requested"
+    assert event.handoff.requested_by == "bot" and event.handoff.topic == "billing_exception"
+    assert "$499.00" in event.handoff.reason
+    attrs = event.customer.attributes
+    assert attrs["first_message_id"] == meta["expected"]["metadata_first_message_id"]
+    assert attrs["switchboard_integration"] == meta["expected"]["new_active_integration"]
+    assert f"{attrs['refund_amount']:.2f}" == meta["expected"]["billing"]["amount"]
+    assert attrs["refund_currency"] == meta["expected"]["billing"]["currency"]
+
+
+def envelope(*events: dict) -> bytes:
+    return json.dumps({"app": {"id": APP}, "webhook": {"id": "w", "version": "v2"}, "events": list(events)}).encode()
+
+
+def event_of(name: str) -> dict:
+    return json.loads(load(SLUG, name)[0])["events"][0]
+
+
+@pytest.mark.parametrize("kind", sorted(sc.SUPPORTED_EVENTS))
+def test_every_declared_event_type_parses(kind: str) -> None:
+    base = event_of("conversation-message-human-request" if kind == "conversation:message"
+                    else "switchboard-passcontrol-billing")
+    [event] = ADAPTER.parse(inbound(envelope(base | {"type": kind})))
+    expected = "handoff.requested" if kind in ("switchboard:passControl", "switchboard:offerControl") \
+        else "conversation.updated"
+    assert event.type == expected
+
+
+def test_offer_names_the_pending_integration_and_ticket_closed_closes() -> None:
+    offer = event_of("switchboard-passcontrol-billing") | {"type": "switchboard:offerControl"}
+    offer["payload"] = {"conversation": {"id": "c1", "pendingSwitchboardIntegration": {"name": "zd-agentWorkspace"}}}
+    [event] = ADAPTER.parse(inbound(envelope(offer)))
+    assert event.handoff.reason == "the bot offered control to zd-agentWorkspace"
+    closed = event_of("switchboard-passcontrol-billing")
+    closed["payload"] = {"conversation": {"id": "c1"}, "reason": "ticketClosed"}
+    assert ADAPTER.parse(inbound(envelope(closed)))[0].type == "conversation.closed"
+
+
+def test_a_batch_gives_one_event_each_and_skips_what_it_cannot_use() -> None:
+    message = event_of("conversation-message-human-request")
+    image = json.loads(json.dumps(message))
+    image["id"], image["payload"]["message"]["id"] = "e2", "m2"
+    image["payload"]["message"]["content"] = {"type": "image", "mediaUrl": "https://media.example.com/s.png",
+                                              "mediaType": "image/png", "altText": "screen"}
+    image["payload"]["message"]["author"] = {"type": "user", "userId": "u1", "displayName": "Zoë 李"}
+    broken = {"id": "e3", "type": "conversation:message", "payload": {"conversation": {"id": "c"}}}
+    other = {"id": "e4", "type": "conversation:read", "payload": {}}
+    events = ADAPTER.parse(inbound(envelope(message, image, broken, other)))
+    assert [e.event_id for e in events] == ["ccf0858e96ad4b4dba0a3743", "e2"]
+    assert events[1].evidence.screenshots[0].url == "https://media.example.com/s.png"
+    assert events[1].customer.name == "Zoë 李" and events[1].customer.email is None
+
+
+def test_batches_of_nothing_useful() -> None:
+    with pytest.raises(UnsupportedEvent):
+        ADAPTER.parse(inbound(envelope({"id": "e", "type": "conversation:read"})))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(envelope({"id": "e", "type": "conversation:message", "payload": {}})))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(b'{"events": []}'))
+    with pytest.raises(MalformedPayload):
+        ADAPTER.parse(inbound(b"\xff\xfe"))
+    with pytest.raises(InvalidPayload) as info:
+        ADAPTER.parse(inbound(envelope({"id": "e", "type": "switchboard:passControl", "payload": {}})))
+    assert info.value.field == "payload.conversation.id"
+
+
+# ---- authentication ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["conversation-message-human-request", "switchboard-passcontrol-billing"])
+def test_fixture_key_verifies(name: str) -> None:
+    body, meta = load(SLUG, name)
+    ADAPTER.verify(inbound(body, headers_of(meta)), [meta["signature"]["secret"]], 300)
+
+
+def test_wrong_missing_and_rotated_keys() -> None:
+    body, _ = load(SLUG, "switchboard-passcontrol-billing")
+    for headers in ({}, {"X-API-Key": ""}, {"X-API-Key": SECRET + "x"}, {"X-API-Key": SECRET[:-1]},
+                    {"Authorization": SECRET}):
+        with pytest.raises(Unauthorized):
+            ADAPTER.verify(inbound(body, headers), [SECRET], 300)
+    ADAPTER.verify(inbound(body, {"X-API-Key": "old"}), ["new", "old"], 300)
+    # No timestamp exists: the clock plays no part (stale/future cannot be detected; dedupe on events[].id).
+    ADAPTER.verify(inbound(body, {"X-API-Key": SECRET}, now=10**10), [SECRET], 300)
+
+
+# ---- fetcher -----------------------------------------------------------------------------------
+
+def listing() -> dict:
+    return json.loads(load(SLUG, "conversation-messages-list-billing")[0])
+
+
+def two_pages(query: dict) -> tuple[int, dict]:
+    messages = listing()["messages"]
+    if "page[before]" in query:
+        assert query["page[before]"] == ["0073a486589e3c1c46fa9cdf"]
+        return 200, {"messages": messages[:2], "meta": {"hasMore": False}, "links": {}}
+    return 200, {"messages": messages[2:], "meta": {"hasMore": True, "beforeCursor": "0073a486589e3c1c46fa9cdf"},
+                 "links": {"prev": "..."}}
+
+
+def sc_settings(settings: Settings, url: str) -> Settings:
+    return settings.with_overrides(extra={"SUNSHINE_CONVERSATIONS_API_URL": url,
+                                          "SUNSHINE_CONVERSATIONS_KEY_ID": "app_key",
+                                          "SUNSHINE_CONVERSATIONS_KEY_SECRET": "key_secret"})
+
+
+def user_answer(query: dict) -> tuple[int, dict]:
+    return 200, {"user": {"id": "8b3c4d5e6f708192a3b4c5d6", "profile": {"givenName": "Marcus", "surname": "Oyelaran",
+                                                                       "email": "marcus@example.org"}}}
+
+
+def test_companion_listing_gives_the_whole_transcript(settings: Settings) -> None:
+    [event], _ = parse("switchboard-passcontrol-billing")
+    meta = load(SLUG, "conversation-messages-list-billing")[1]
+    assert meta["transport"]["path"] == messages_path(APP, event.conversation.id)
+    routes = {messages_path(APP, event.conversation.id): lambda q: (200, listing()),
+              user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
+    with Stub(routes) as stub:
+        done = ADAPTER.complete(event, sc_settings(settings, stub.url))
+    messages = done.conversation.messages
+    assert done.conversation.partial is False
+    assert len(messages) == meta["expected"]["transcript_turns"]
+    assert sum(m.role == "customer" for m in messages) == meta["expected"]["customer_turns"]
+    assert sum(m.role == "bot" for m in messages) == meta["expected"]["bot_turns"]
+    assert done.customer.id == meta["expected"]["customer"]["id"]
+    assert done.customer.name == meta["expected"]["customer"]["name"]
+    assert done.customer.email == "marcus@example.org"
+    assert stub.requests[0]["headers"]["Authorization"].startswith("Basic ")
+
+
+def test_fetch_follows_page_before_as_the_spec_defines(settings: Settings) -> None:
+    [event], _ = parse("switchboard-passcontrol-billing")
+    routes = {messages_path(APP, event.conversation.id): two_pages,
+              user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
+    with Stub(routes) as stub:
+        done = ADAPTER.complete(event, sc_settings(settings, stub.url))
+    assert [m.id for m in done.conversation.messages][0] == "a24cef7dbac5dfd1d62de912"  # oldest first
+    assert len(done.conversation.messages) == 6
+    document = spec(SPEC)
+    listing_op = document["paths"]["/v2/apps/{appId}/conversations/{conversationId}/messages"]["get"]
+    page = document["components"]["parameters"]["pageQuery"]
+    assert page["name"] == "page" and page["style"] == "deepObject"
+    assert "before" in document["components"]["schemas"]["page"]["properties"]
+    assert {"$ref": "#/components/parameters/pageQuery"} in listing_op["parameters"]
+    assert "get" in document["paths"]["/v2/apps/{appId}/users/{userIdOrExternalId}"]
+    paged = [r for r in stub.requests if r["path"].endswith("/messages")]
+    assert [set(r["query"]) for r in paged] == [set(), {"page[before]"}]
+
+
+def test_fetch_failures(settings: Settings) -> None:
+    [event], _ = parse("switchboard-passcontrol-billing")
+    path = messages_path(APP, event.conversation.id)
+    with Stub({path: lambda q: (429, {})}) as stub, pytest.raises(RetryableError):
+        ADAPTER.complete(event, sc_settings(settings, stub.url))
+    with Stub({path: lambda q: (403, {})}) as stub:
+        done = ADAPTER.complete(event, sc_settings(settings, stub.url))
+    assert done.conversation.partial is True and done.customer.attributes["transcript_partial"] is True
+    assert done.type == "handoff.requested"
+
+
+# ---- HTTP and end to end -----------------------------------------------------------------------
+
+def post(client, body: bytes, key: str = SECRET):
+    return client.post("/webhooks/sunshine-conversations", data=body,
+                       headers={"Content-Type": "application/json", "X-API-Key": key})
+
+
+def test_http_statuses(settings: Settings) -> None:
+    _, client = app_for(settings, SLUG, ("rotated-out", SECRET))
+    body, _ = load(SLUG, "conversation-message-human-request")
+    assert post(client, body).status_code == 202
+    assert post(client, body).status_code == 200
+    assert post(client, body, "nope").status_code == 401
+    assert post(client, b"{").status_code == 400
+    assert post(client, envelope({"id": "e", "type": "switchboard:passControl", "payload": {}})).status_code == 422
+    answer = post(client, envelope({"id": "e", "type": "conversation:read", "payload": {}}))
+    assert answer.status_code == 200 and answer.get_json() == {"ignored": "conversation:read"}
+    batch = json.loads(body)
+    batch["events"].append(event_of("switchboard-passcontrol-billing"))
+    answer = post(client, json.dumps(batch).encode())
+    assert answer.status_code == 202 and len(answer.get_json()["events"]) == 2
+    assert answer.get_json()["events"][0].get("duplicate") is True
+
+
+def test_end_to_end_pass_control_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
+    body, _ = load(SLUG, "switchboard-passcontrol-billing")
+    conversation_id = "8e4f3a2b1c0d9e8f7a6b5c4d"
+    routes = {messages_path(APP, conversation_id): two_pages, user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
+    with Stub(routes) as stub:
+        rt, client = app_for(settings, SLUG, (SECRET,), SUNSHINE_CONVERSATIONS_API_URL=stub.url,
+                             SUNSHINE_CONVERSATIONS_KEY_ID="k", SUNSHINE_CONVERSATIONS_KEY_SECRET="s")
+        assert post(client, body).status_code == 202
+        run_due(rt)
+    document = json.dumps(ticket(rt, case_id_for(SLUG, conversation_id)), ensure_ascii=False)
+    assert "Please refund the duplicate." in document and "I was charged twice" in document

@@ -15,6 +15,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
 
     settings = settings or (rt.settings if rt else Settings.from_env())
     rt = rt or Runtime.build(settings)
+    rt.routing()  # an invalid ROUTING_FILE refuses to start (RoutingError names the line)
     app = Flask(__name__)
     # Werkzeug cuts bodies (chunked ones too) at this size while reading, before buffering them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

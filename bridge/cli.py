@@ -28,8 +28,19 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def _checked(rt: Runtime) -> Runtime:
+    """Refuse to start on a routing file that does not load, naming the line and the reason."""
+    from bridge.pipeline.route_config import RoutingError
+
+    try:
+        rt.routing()
+    except RoutingError as exc:
+        raise click.ClickException(f"invalid ROUTING_FILE:\n{exc}") from None
+    return rt
+
+
 def _runtime(migrate: bool = False) -> Runtime:
-    rt = install(Runtime.build(_settings()))
+    rt = _checked(install(Runtime.build(_settings())))
     if migrate:
         from bridge.store.migrate import upgrade
 
@@ -74,7 +85,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     from bridge.store.migrate import upgrade
 
     settings = _dev_generic_secret(_settings())
-    rt = install(Runtime.build(settings))
+    rt = _checked(install(Runtime.build(settings)))
     upgrade(rt.store)
     app = create_app(rt=rt)
     runner = None
@@ -273,8 +284,10 @@ def doctor() -> None:
 
 def _register() -> None:
     from bridge.cli_package import package
+    from bridge.cli_route import route_command
 
     main.add_command(package)
+    main.add_command(route_command)
 
 
 _register()

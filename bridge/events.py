@@ -263,6 +263,24 @@ class Completeness(Model):
     language: str = "en"
 
 
+class RouteInfo(Model):
+    """Who owns the case and where it lives, as routing decided it (see bridge.pipeline.route)."""
+
+    team: str
+    team_name: str = ""
+    channel: str = ""
+    rule: str = "default"
+    owner_name: str | None = None
+    owner_slack_id: str | None = None
+    zendesk_group_id: int | None = None
+    zendesk_agent_id: int | None = None
+    jira_project: str | None = None
+    jira_components: list[str] = Field(default_factory=list)
+    jira_account_id: str | None = None
+    no_one_on_shift: bool = False
+    file_jira: bool = False
+
+
 class Package(Model):
     """Everything the human gets, before it is rendered for Zendesk, Jira or Slack."""
 
@@ -275,6 +293,7 @@ class Package(Model):
     handoff: Handoff | None = None
     evidence: Evidence | None = None
     decision: Decision
+    route: RouteInfo | None = None
     language: str = "en"
     transcript_partial: bool = False  # the platform API could not give the whole transcript
     priority: Priority = "normal"

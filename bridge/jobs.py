@@ -17,9 +17,10 @@ from sqlalchemy import update
 import connectors
 from bridge import runtime as rt_module
 from bridge.adapters import get_adapter
-from bridge.events import Decision, Event, Summary
+from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.pipeline import transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
+from bridge.pipeline.route import RouteFacts, route
 from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
@@ -87,7 +88,7 @@ def _fold_into_case(rt: Runtime, s: Any, row: InboxRow) -> list[int]:
     _remember_customer(case, merged)
     if not decision.escalate:
         return []
-    _escalate(s, case, decision, row, now)
+    _escalate(s, case, decision, row, now, rt)
     s.flush()
     return repo.due_deliveries(s, now, case_id=case.id)
 
@@ -121,17 +122,23 @@ def _with_full_transcript(
     return merged, again if again.escalate else decision
 
 
-def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any) -> None:
-    package = build_package(case.id, case.platform, Event.from_json(case.event), decision)
+def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any, rt: Runtime) -> None:
+    event = Event.from_json(case.event)
+    package = build_package(case.id, case.platform, event, decision)
+    facts = RouteFacts.from_event(event, decision, package.priority, platform=case.platform)
+    routed = route(facts, rt.routing(), now, repo.open_case_counts(s), repo.last_assigned(s))
     case.status, case.escalated_at = ESCALATED, now
     case.triggers, case.decision = decision.trigger_ids, decision.to_json()
-    case.priority = package.priority
+    case.priority, case.team = routed.priority, routed.team.id
+    case.owner = routed.owner.key if routed.owner else None
+    case.route = routed.info().to_json()
     repo.add_timeline(
         s, case.id, "case.escalated", "bridge:triggers", now,
         {"event": row.key, "triggers": decision.trigger_ids, "at_message": decision.at_message,
          "evidence": [hit.to_json() for hit in decision.triggers]},
     )
-    repo.ensure_deliveries(s, case.id, connectors.plan(decision.trigger_ids), now)
+    repo.add_timeline(s, case.id, "case.routed", "bridge:routing", now, routed.to_json())
+    repo.ensure_deliveries(s, case.id, connectors.plan(decision.trigger_ids, routed.file_jira), now)
 
 
 def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
@@ -151,7 +158,8 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
             step = connectors.STEPS[delivery.step]
             decision = Decision.model_validate(case.decision or {"escalate": True})
             event = Event.from_json(case.event)
-            package = build_package(case.id, case.platform, event, decision, summary=summary)
+            route_info = RouteInfo.model_validate(case.route) if case.route else None
+            package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
             refs = dict(case.refs or {})
             request = step.build(package, refs)
             connector = connectors.connector_for(step.connector, rt.settings)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridge.config import Settings
+from bridge.pipeline.route_config import Routing, RoutingError, routing_for
 from bridge.queue import InProcessQueue, JobQueue, RQQueue
 from bridge.store.db import Store
+
+log = logging.getLogger("bridge.runtime")
 
 
 def utcnow() -> datetime:
@@ -22,6 +27,28 @@ class Runtime:
     store: Store
     queue: JobQueue
     clock: Callable[[], datetime] = field(default=utcnow)
+    _routing: tuple[tuple[str, float], Routing] | None = field(default=None, repr=False)
+
+    def routing(self) -> Routing:
+        """The routing in force. An edit to ROUTING_FILE takes effect on the next escalation; an
+        edit that breaks the file is logged and the last good routing stays in force (at start, a
+        broken file is refused: see ``check_routing``)."""
+        path = self.settings.get("ROUTING_FILE", "").strip()
+        try:
+            stamp = (path, os.stat(path).st_mtime if path else 0.0)
+        except OSError:
+            stamp = (path, -1.0)
+        if self._routing is not None and self._routing[0] == stamp:
+            return self._routing[1]
+        try:
+            routing = routing_for(self.settings)
+        except RoutingError:
+            if self._routing is None:
+                raise
+            log.exception("bridge.routing.invalid_reload")
+            return self._routing[1]
+        self._routing = (stamp, routing)
+        return routing
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:

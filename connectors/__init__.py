@@ -35,9 +35,10 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 LIVE: dict[str, type] = {}
 
 
-def plan(trigger_ids: Iterable[str]) -> list[tuple[str, str | None]]:
+def plan(trigger_ids: Iterable[str], file_jira: bool | None = None) -> list[tuple[str, str | None]]:
+    """The steps of an escalation; a Jira bug for product bugs unless routing says otherwise."""
     wanted = ["zendesk.ticket", "slack.alert"]
-    if "product_bug" in set(trigger_ids):
+    if file_jira if file_jira is not None else "product_bug" in set(trigger_ids):
         wanted.append("jira.bug")
     return [(name, STEPS[name].after) for name in wanted]
 

@@ -28,6 +28,17 @@ def _description(package: Package, transcript_budget: int | None) -> str:
     return "\n\n".join(f"h3. {title}\n{noformat(body)}" for title, body in sections(package, transcript_budget))
 
 
+def _target(package: Package) -> dict[str, Any]:
+    """Project and components from routing; without a routed project the connector's default applies."""
+    route = package.route
+    if route is None or not route.jira_project:
+        return {}
+    fields: dict[str, Any] = {"project": {"key": route.jira_project}}
+    if route.jira_components:
+        fields["components"] = [{"name": name} for name in route.jira_components]
+    return fields
+
+
 def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     description = _description(package, None)
     if len(description) > DESCRIPTION_LIMIT:
@@ -45,5 +56,6 @@ def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         "summary": " ".join(clean(summary).split())[:250],
         "description": description,
         "issuetype": {"name": "Bug"},
+        **_target(package),
         "labels": ["recovery-bridge", f"hb-{package.case_id}", f"priority-{package.priority}"],
     }

@@ -58,6 +58,16 @@ def _who(package: Package) -> str:
     return clean(who or "A customer")
 
 
+def _owner(package: Package) -> str:
+    """The one named owner as a real mention (ids come from the routing file, never from the customer)."""
+    route = package.route
+    if route is None:
+        return "_not routed_"
+    if route.owner_slack_id:
+        return f"<@{route.owner_slack_id}> ({escape(route.team_name or route.team)})"
+    return f"*No one on shift* in {escape(route.team_name or route.team)}: first to take it owns it"
+
+
 def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     triggers = ", ".join(package.decision.trigger_ids) or "handoff"
     who = _who(package)
@@ -67,6 +77,7 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         # plain_text headers cannot carry mentions or links at all.
         {"type": "header", "text": {"type": "plain_text", "text": f"{who} needs a human"[:150]}},
         {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package)}"},
             {"type": "mrkdwn", "text": f"*Priority*\n{escape(package.priority)}"},
             {"type": "mrkdwn", "text": f"*Triggers*\n{escape(triggers)}"},
             {"type": "mrkdwn", "text": f"*Completeness*\n{package.completeness.score}/100"},
@@ -86,6 +97,7 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         body_blocks = [*body_blocks[:room], _section("_… more in the ticket (Slack message size limit)._")]
     blocks += [*body_blocks, footer]
     return {
+        "channel": package.route.channel if package.route else None,
         "text": escape(text)[:TEXT_LIMIT],
         "blocks": blocks[:MAX_BLOCKS],
         "unfurl_links": False,

@@ -43,7 +43,7 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
             f"rb_lang_{package.language}"]
     if package.completeness.missing:
         tags.append("rb_incomplete")
-    return {
+    ticket: dict[str, Any] = {
         "subject": _subject(package),
         "comment": {"body": body, "public": False},
         "requester": {"email": customer.email, "name": customer.name or customer.email}
@@ -53,3 +53,9 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         "tags": tags,
         "external_id": package.case_id,
     }
+    route = package.route
+    if route and route.zendesk_group_id:
+        ticket["group_id"] = route.zendesk_group_id
+    if route and route.zendesk_agent_id:
+        ticket["assignee_id"] = route.zendesk_agent_id  # the same person Slack names as owner
+    return ticket

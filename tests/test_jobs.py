@@ -76,7 +76,8 @@ def test_handoff_makes_a_case_and_dry_run_ticket_and_alert(env: tuple[Runtime, F
     assert (folder / "zendesk.ticket.md").read_text().startswith("# zendesk.ticket")
     alert = json.loads((folder / "slack.alert.json").read_text())
     assert "Ana Lima" in alert["request"]["text"]
-    assert timeline_kinds(rt, case.id) == ["case.opened", "case.escalated", "delivery.done", "delivery.done"]
+    assert timeline_kinds(rt, case.id) == [
+        "case.opened", "case.escalated", "case.routed", "delivery.done", "delivery.done"]
     with rt.store.session() as s:
         assert s.scalars(select(InboxRow.state)).all() == ["processed"]
 

@@ -7,7 +7,7 @@ without one, the deterministic extractive summary is used, so a package is alway
 
 from __future__ import annotations
 
-from bridge.events import Attempt, Decision, Event, Package, Summary
+from bridge.events import Attempt, Decision, Event, Package, RouteInfo, Summary
 from bridge.pipeline.completeness import assess, language_of
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
@@ -24,7 +24,13 @@ def attempts(event: Event) -> list[Attempt]:
 
 
 def build_package(
-    case_id: str, platform: str, event: Event, decision: Decision, *, summary: Summary | None = None
+    case_id: str,
+    platform: str,
+    event: Event,
+    decision: Decision,
+    *,
+    summary: Summary | None = None,
+    route: RouteInfo | None = None,
 ) -> Package:
     trigger_ids = decision.trigger_ids
     language = language_of(event)
@@ -39,6 +45,7 @@ def build_package(
         handoff=event.handoff,
         evidence=event.evidence,
         decision=decision,
+        route=route,
         language=language,
         transcript_partial=event.conversation.partial,
         priority=priority,

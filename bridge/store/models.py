@@ -91,6 +91,7 @@ class CaseRow(Base):
     event: Mapped[dict[str, Any]] = mapped_column(JSON)  # merged canonical event: the whole conversation
     refs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # vendor ids by connector
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # computed once per case
+    route: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # RouteInfo at escalation
     created_at: Mapped[datetime] = mapped_column(TZ)
     updated_at: Mapped[datetime] = mapped_column(TZ)
     escalated_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
@@ -99,7 +100,11 @@ class CaseRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
 
-    __table_args__ = (UniqueConstraint("platform", "conversation_id", name="uq_cases_conversation"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "conversation_id", name="uq_cases_conversation"),
+        Index("ix_cases_status_owner", "status", "owner"),
+        Index("ix_cases_team_escalated", "team", "escalated_at"),
+    )
 
 
 class DeliveryRow(Base):

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from bridge.store.models import (
+    ACKNOWLEDGED,
     DEAD,
     DONE,
+    ESCALATED,
     PENDING,
     RECEIVED,
     CaseRow,
@@ -137,6 +139,30 @@ def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: s
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
     return session.get(CaseRow, case_id)
+
+
+def open_case_counts(session: Session) -> dict[str, int]:
+    """Cases each owner holds right now (escalated or acknowledged), by owner key."""
+    stmt = (
+        select(CaseRow.owner, func.count())
+        .where(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)), CaseRow.owner.is_not(None))
+        .group_by(CaseRow.owner)
+    )
+    return {owner: int(count) for owner, count in session.execute(stmt)}
+
+
+def last_assigned(session: Session) -> dict[str, str]:
+    """Per team, the owner of its most recently escalated case: where round robin continues."""
+    latest = (
+        select(CaseRow.team, func.max(CaseRow.escalated_at).label("at"))
+        .where(CaseRow.owner.is_not(None), CaseRow.team.is_not(None))
+        .group_by(CaseRow.team)
+        .subquery()
+    )
+    stmt = select(CaseRow.team, CaseRow.owner).join(
+        latest, and_(CaseRow.team == latest.c.team, CaseRow.escalated_at == latest.c.at)
+    )
+    return {team: owner for team, owner in session.execute(stmt) if team and owner}
 
 
 def ensure_deliveries(session: Session, case_id: str, plan: Sequence[tuple[str, str | None]], now: datetime) -> None:

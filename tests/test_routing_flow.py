@@ -1,0 +1,141 @@
+"""Routing at escalation: exactly one named owner, the same across the case, Zendesk and Slack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from bridge import create_app
+from bridge.cli import main
+from bridge.config import Settings
+from bridge.pipeline.route_config import RoutingError
+from bridge.runner import run_due
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.migrate import upgrade
+from tests.helpers import SECRET, dumps, generic_event, signed_headers
+
+ROUTING = """
+default_team: support
+teams:
+  - id: support
+    name: Support
+    zendesk_group_id: 111
+    slack_channel: "#support"
+    hours: "24/7"
+    members:
+      - {name: Ana, slack_user_id: U0ANA, zendesk_agent_id: 901, languages: [en, pt]}
+      - {name: Ben, slack_user_id: U0BEN, zendesk_agent_id: 902, languages: [en]}
+  - id: billing
+    name: Billing desk
+    zendesk_group_id: 222
+    jira: {project: FIN}
+    slack_channel: "#billing"
+    hours: "24/7"
+    members:
+      - {name: Cleo, slack_user_id: U0CLEO, zendesk_agent_id: 903, jira_account_id: acc-cleo, languages: [en]}
+rules:
+  - name: money
+    when: {triggers: [billing_exception]}
+    then: {team: billing, file_jira: true}
+"""
+
+
+@pytest.fixture
+def routed(settings: Settings, tmp_path: Path) -> tuple[Runtime, FlaskClient]:
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING)
+    rt = Runtime.build(settings.with_overrides(extra={"ROUTING_FILE": str(path)}))
+    upgrade(rt.store)
+    return rt, create_app(rt=rt).test_client()
+
+
+def _send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
+    body = dumps(event)
+    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    assert response.status_code == 202
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def _outbox(rt: Runtime, case_id: str, step: str) -> dict[str, Any]:
+    return json.loads((rt.settings.outbox_dir / case_id / f"{step}.json").read_text())["request"]  # type: ignore[no-any-return]
+
+
+def test_one_owner_named_in_the_case_the_ticket_and_the_alert(routed: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = routed
+    answer = _send(client, generic_event())
+    run_due(rt)
+    with rt.store.session() as s:
+        case = repo.get_case(s, answer["case"])
+        assert case is not None and case.team == "support" and case.owner in ("U0ANA", "U0BEN")
+        kinds = [t.kind for t in repo.timeline_of(s, case.id)]
+        routed_entry = next(t for t in repo.timeline_of(s, case.id) if t.kind == "case.routed")
+    assert "case.routed" in kinds and routed_entry.detail["owner"]["slack_user_id"] == case.owner
+    ticket = _outbox(rt, case.id, "zendesk.ticket")
+    agent = {"U0ANA": 901, "U0BEN": 902}[case.owner]
+    assert ticket["group_id"] == 111 and ticket["assignee_id"] == agent
+    alert = _outbox(rt, case.id, "slack.alert")
+    assert alert["channel"] == "#support" and f"<@{case.owner}>" in json.dumps(alert["blocks"])
+
+
+def test_least_loaded_then_round_robin(routed: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = routed
+    owners = []
+    for i in range(3):
+        answer = _send(client, generic_event(conversation_id=f"conv-rr-{i}"))
+        run_due(rt)
+        with rt.store.session() as s:
+            owners.append(repo.get_case(s, answer["case"]).owner)  # type: ignore[union-attr]
+    assert owners[0] != owners[1] and set(owners[:2]) == {"U0ANA", "U0BEN"}
+
+
+def test_a_rule_routes_money_to_billing_and_files_jira(routed: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = routed
+    event = generic_event(conversation_id="conv-money")
+    event["handoff"] = {"requested_by": "bot", "reason": "customer disputes a duplicate charge, wants a refund"}
+    answer = _send(client, event)
+    run_due(rt)
+    with rt.store.session() as s:
+        case = repo.get_case(s, answer["case"])
+        steps = {d.step: d.status for d in repo.deliveries_of(s, answer["case"])}
+    assert case is not None and "billing_exception" in case.triggers
+    assert case.team == "billing" and case.owner == "U0CLEO"
+    assert steps == {"zendesk.ticket": "done", "slack.alert": "done", "jira.bug": "done"}
+    assert _outbox(rt, answer["case"], "jira.bug")["project"] == {"key": "FIN"}
+
+
+def test_no_routing_file_means_a_visible_no_one_on_shift(client: FlaskClient, rt: Runtime) -> None:
+    answer = _send(client, generic_event())
+    run_due(rt)
+    with rt.store.session() as s:
+        case = repo.get_case(s, answer["case"])
+    assert case is not None and case.team == "support" and case.owner is None
+    alert = _outbox(rt, answer["case"], "slack.alert")
+    assert "No one on shift" in json.dumps(alert["blocks"])
+
+
+def test_invalid_routing_is_refused_at_start(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING.replace("then: {team: billing", "then: {team: nowhere"))
+    with pytest.raises(RoutingError) as excinfo:
+        create_app(rt=Runtime.build(settings.with_overrides(extra={"ROUTING_FILE": str(path)})))
+    assert f"{path}:" in str(excinfo.value) and "nowhere" in str(excinfo.value)
+    env = {"BRIDGE_DATA_DIR": str(tmp_path / "var"), "GENERIC_WEBHOOK_SECRET": SECRET, "ROUTING_FILE": str(path)}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 1 and "invalid ROUTING_FILE" in result.output
+
+
+def test_a_broken_edit_while_running_keeps_the_last_good_routing(routed: tuple[Runtime, FlaskClient]) -> None:
+    import os
+
+    rt, client = routed
+    path = Path(rt.settings.get("ROUTING_FILE"))
+    assert rt.routing().team("billing").id == "billing"
+    path.write_text("teams: [oops")
+    os.utime(path, (1, 1))  # a different mtime, so the file is read again
+    assert rt.routing().team("billing").id == "billing"

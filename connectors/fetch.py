@@ -59,6 +59,12 @@ def _embedded_ipv4(address: Address) -> list[Address]:
     return found
 
 
+def fetch_allowlist(text: str | None) -> list[Network]:
+    """``BRIDGE_FETCH_ALLOW``: comma-separated networks that may be fetched although not public
+    (an internal evidence host you trust, or a test server). Empty by default."""
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in (text or "").split(",") if part.strip()]
+
+
 def is_public(address: Address, allow: Sequence[Network] = ()) -> bool:
     if any(address in net for net in allow):
         return True

@@ -1,4 +1,4 @@
-"""Zendesk: the ticket that carries the handoff package (builder; the live client lands with its issue).
+"""Zendesk: one ticket per escalation carrying the whole handoff package, created exactly once.
 
 The package goes in as one private comment with a plain ``body`` (never ``html_body``), so a
 transcript holding ``<img onerror=…>`` or ``[x](javascript:…)`` is shown as the text it is.
@@ -6,26 +6,91 @@ transcript holding ``<img onerror=…>`` or ``[x](javascript:…)`` is shown as 
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import requests
+import requests.adapters
+
+from bridge.config import Settings
 from bridge.events import Package
 from bridge.pipeline.opening import lead_trigger
-from bridge.pipeline.render import clean, sections
+from bridge.pipeline.render import clean, sections, transcript_text
 from bridge.pipeline.summary import TOPIC
+from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
+from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 
 # Zendesk truncates or rejects very large comments (the documented cap is 64 KB of comment
 # text); stay well under it and let the transcript give way first.
 BODY_LIMIT = 60_000
+MAX_ATTACHMENTS = 10
 
 
 def _subject(package: Package) -> str:
-    # Deterministic on purpose: the subject is what queues and views sort on, so no LLM text here.
+    """Trigger, topic and who: what a person triages on. Deterministic: no LLM text here."""
+    lead = lead_trigger(package.decision.trigger_ids)
     topic = package.handoff.topic if package.handoff and package.handoff.topic else None
-    topic = topic or TOPIC[lead_trigger(package.decision.trigger_ids)]
+    topic = topic or TOPIC[lead]
     facts = package.summary.key_facts
     if facts and "product_bug" in package.decision.trigger_ids:
         topic = f"{topic}: {facts[0]}"
-    return " ".join(clean(f"[{package.platform}] {topic}").split())[:250]
+    customer = package.customer
+    who = None
+    if customer:
+        company = customer.account.name if customer.account and customer.account.name else None
+        who = " / ".join(part for part in (customer.name or customer.email, company) if part)
+    label = lead.replace("_", " ")
+    return " ".join(clean(f"[{label}] {topic}" + (f" ({who})" if who else "")).split())[:250]
+
+
+def _tag(text: str) -> str:
+    """Zendesk tags: lower case, no spaces (a space would split it into two tags)."""
+    return re.sub(r"[^a-z0-9_:-]+", "_", text.lower()).strip("_")[:80]
+
+
+def _tags(package: Package) -> list[str]:
+    tags = ["recovery_bridge", *(f"trigger_{t}" for t in package.decision.trigger_ids),
+            f"lang_{_tag(package.language)}", f"rb_priority_{package.priority}"]
+    if package.customer and package.customer.plan:
+        tags.append(f"plan_{_tag(package.customer.plan)}")
+    if package.completeness.missing:
+        tags.append("rb_incomplete")
+    if package.transcript_partial:
+        tags.append("rb_transcript_partial")
+    return tags
+
+
+def _facts(package: Package) -> dict[str, Any]:
+    """Package facts a ZENDESK_FIELD_MAP can send to custom fields (mapped by the live client)."""
+    customer = package.customer
+    account = customer.account if customer else None
+    return {
+        "trigger": lead_trigger(package.decision.trigger_ids),
+        "triggers": ",".join(package.decision.trigger_ids),
+        "priority": package.priority,
+        "completeness": package.completeness.score,
+        "plan": customer.plan if customer else None,
+        "mrr": account.mrr if account else None,
+        "sla": account.sla if account else None,
+        "bot_platform": package.platform,
+        "language": package.language,
+        "case_id": package.case_id,
+        "platform_customer_id": customer.id if customer else None,
+        "conversation_url": package.conversation.url,
+    }
+
+
+def _evidence(package: Package) -> list[dict[str, str]]:
+    """Screenshots and files to fetch and attach (URLs from the payload: fetched SSRF-safely)."""
+    found: list[dict[str, str]] = []
+    evidence = package.evidence
+    files = [*(evidence.screenshots if evidence else []), *(evidence.files if evidence else [])]
+    files += [a for m in package.conversation.messages for a in m.attachments]
+    for item in files:
+        if item.url and item.url not in {f["url"] for f in found}:
+            found.append({"url": item.url, "kind": item.kind or "other", "name": item.name or ""})
+    return found[:MAX_ATTACHMENTS]
 
 
 def _body(package: Package, transcript_budget: int | None) -> str:
@@ -36,13 +101,10 @@ def _body(package: Package, transcript_budget: int | None) -> str:
 def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     customer = package.customer
     body = _body(package, None)
-    if len(body) > BODY_LIMIT:
+    trimmed = len(body) > BODY_LIMIT
+    if trimmed:
         others = len(_body(package, 0))
         body = _body(package, max(2_000, BODY_LIMIT - others))[:BODY_LIMIT]
-    tags = ["recovery_bridge", *package.decision.trigger_ids, f"rb_priority_{package.priority}",
-            f"rb_lang_{package.language}"]
-    if package.completeness.missing:
-        tags.append("rb_incomplete")
     ticket: dict[str, Any] = {
         "subject": _subject(package),
         "comment": {"body": body, "public": False},
@@ -50,12 +112,230 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         if customer and customer.email
         else None,
         "priority": package.priority,
-        "tags": tags,
+        "type": "incident" if "product_bug" in package.decision.trigger_ids else "question",
+        "tags": _tags(package),
         "external_id": package.case_id,
+        "_facts": _facts(package),
+        "_evidence": _evidence(package),
     }
+    if trimmed:
+        # The note keeps the opening and the latest messages; the whole conversation rides along.
+        ticket["_attachments"] = [{"name": "transcript.txt", "content_type": "text/plain",
+                                   "text": transcript_text(package.conversation)}]
     route = package.route
     if route and route.zendesk_group_id:
         ticket["group_id"] = route.zendesk_group_id
     if route and route.zendesk_agent_id:
         ticket["assignee_id"] = route.zendesk_agent_id  # the same person Slack names as owner
     return ticket
+
+
+def build_link_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """The internal note that links the Jira bug (posted on the ticket once the bug exists)."""
+    bug = refs.get("jira.bug")
+    text = f"Engineering bug filed: {bug}" if bug else "No Jira bug could be filed for this case (see the case page)."
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": text, "public": False}}
+
+
+def marker(key: str) -> str:
+    """Tag on every note the bridge adds after creation: retries look for it before posting again."""
+    return f"[rb:{key}]"
+
+
+# --- Live client -------------------------------------------------------------------------------
+# zenpy quirks this section works around:
+# - On 429 zenpy sleeps inside the worker, and crashes on a decimal or HTTP-date Retry-After
+#   (it calls int() on it). A response hook raises before zenpy sees the 429, so the queue
+#   reschedules instead (connectors.base.parse_retry_after reads every form).
+# - zenpy has no per-call headers; the session adds Idempotency-Key to the create POST.
+# - zenpy always builds https://<subdomain>.zendesk.com/api/v2/...json; ZENDESK_URL (a proxy, a
+#   data-center install, a test server) is honoured by a transport adapter that rewrites the host.
+
+_ZENDESK_PERMANENT = {400, 401, 403, 404, 409, 413, 415, 422}
+ANONYMOUS_EMAIL = "anonymous-customer@recovery-bridge.invalid"
+
+
+class _Throttled(Exception):
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("429 Too Many Requests")
+        self.retry_after = retry_after
+
+
+class _RewriteHost(requests.adapters.HTTPAdapter):
+    """Send zenpy's https://<sub>.zendesk.com requests to ZENDESK_URL's scheme and host instead."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(max_retries=0)
+        parts = urlsplit(base_url)
+        self.scheme, self.netloc, self.prefix = parts.scheme, parts.netloc, parts.path.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        original = request.url or ""
+        parts = urlsplit(original)
+        forwarded = request.copy()
+        forwarded.url = urlunsplit((self.scheme, self.netloc, self.prefix + parts.path, parts.query, ""))
+        response = super().send(forwarded, **kwargs)
+        response.request, response.url = request, original  # zenpy picks its parser from these
+        return response
+
+
+class ZendeskSession(requests.Session):
+    def __init__(self, base_url: str | None) -> None:
+        super().__init__()
+        self.trust_env = False  # never an environment proxy
+        self.idempotency_key: str | None = None
+        if base_url:
+            self.mount("https://", _RewriteHost(base_url))
+        self.hooks["response"].append(self._raise_on_throttle)
+
+    @staticmethod
+    def _raise_on_throttle(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if response.status_code == 429:
+            raise _Throttled(parse_retry_after(response.headers.get("Retry-After")))
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if self.idempotency_key and str(method).upper() == "POST" and str(url).split("?")[0].endswith("/tickets.json"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers["Idempotency-Key"] = self.idempotency_key
+            kwargs["headers"] = headers
+        return super().request(method, url, *args, **kwargs)
+
+
+def field_map(text: str) -> dict[str, int]:
+    """``ZENDESK_FIELD_MAP``: ``trigger=360001,completeness=360002,...`` (package fact → field id)."""
+    mapping: dict[str, int] = {}
+    for part in (text or "").split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip() and value.strip().isdigit():
+            mapping[name.strip()] = int(value.strip())
+    return mapping
+
+
+def _classify(exc: BaseException) -> Exception:
+    """Map zenpy/requests failures onto the queue's two kinds of failure."""
+    from zenpy.lib.exception import APIException
+
+    if isinstance(exc, _Throttled):
+        return RetryableError("Zendesk rate limit (429)", retry_after=exc.retry_after)
+    if isinstance(exc, APIException):
+        status = exc.response.status_code if getattr(exc, "response", None) is not None else 0
+        message = f"Zendesk {status}: {str(exc)[:300]}"
+        return PermanentError(message) if status in _ZENDESK_PERMANENT else RetryableError(message)
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        message = f"Zendesk {status}"
+        return PermanentError(message) if status in _ZENDESK_PERMANENT else RetryableError(message)
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return RetryableError(f"Zendesk unreachable: {type(exc).__name__}")
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+class ZendeskConnector:
+    """Creates one ticket per case, exactly once: lookup by external_id, then create with a key."""
+
+    name = "zendesk"
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        from zenpy import Zenpy
+
+        self.settings = settings
+        self.session = session or ZendeskSession(settings.get("ZENDESK_URL") or None)
+        credentials: dict[str, Any] = {"email": settings.get("ZENDESK_EMAIL")}
+        if settings.get("ZENDESK_OAUTH_TOKEN"):
+            credentials = {"oauth_token": settings.get("ZENDESK_OAUTH_TOKEN")}
+        else:
+            credentials["token"] = settings.get("ZENDESK_API_TOKEN")
+        self.client = Zenpy(subdomain=settings.get("ZENDESK_SUBDOMAIN") or "bridge", session=self.session,
+                            timeout=15, **credentials)
+
+    def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
+        try:
+            return self._send(step, request, context)
+        except (RetryableError, PermanentError):
+            raise
+        except Exception as exc:
+            raise _classify(exc) from exc
+
+    def _send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
+        if step.action == "link":
+            return self._note(request, context)
+        if step.action != "ticket":
+            raise PermanentError(f"zendesk cannot perform {step.name}")
+        from zenpy.lib.api_objects import Comment, CustomField, Ticket, User
+
+        fields = dict(request)
+        external_id = fields.get("external_id") or context.case_id
+        # Exactly once: a ticket made by an earlier attempt (even one whose answer was lost) is found
+        # here. The list filter is consistent at once; search would lag by minutes.
+        existing = self.existing_ticket(external_id)
+        if existing is not None:
+            return Result(external_id=existing)
+        facts = fields.pop("_facts", {}) or {}
+        requester = fields.pop("requester", None) or {}
+        user = self.client.users.create_or_update(User(
+            email=requester.get("email") or self.settings.get("ZENDESK_PLACEHOLDER_EMAIL") or ANONYMOUS_EMAIL,
+            name=requester.get("name") or "Anonymous customer",
+        ))
+        comment = dict(fields.pop("comment"))
+        tokens, lines = self._uploads(fields.pop("_attachments", []), fields.pop("_evidence", []))
+        if lines:
+            comment["body"] = comment["body"] + "\n\nAttachments\n-----------\n" + "\n".join(lines)
+        if tokens:
+            comment["uploads"] = tokens
+        custom = [CustomField(id=field_id, value=facts[name])
+                  for name, field_id in field_map(self.settings.get("ZENDESK_FIELD_MAP")).items()
+                  if facts.get(name) is not None]
+        if custom:
+            fields["custom_fields"] = custom
+        ticket = Ticket(requester_id=user.id, comment=Comment(**comment), **fields)
+        self.session.idempotency_key = context.key  # type: ignore[attr-defined]
+        try:
+            created = self.client.tickets.create(ticket)
+        finally:
+            self.session.idempotency_key = None  # type: ignore[attr-defined]
+        return Result(external_id=str(getattr(created, "ticket", created).id))
+
+    def _note(self, request: dict[str, Any], context: Context) -> Result:
+        """Add one internal note, exactly once: comments have no idempotency key, so look first."""
+        from zenpy.lib.api_objects import Comment, Ticket
+
+        ticket_id = str(request.get("ticket") or "")
+        if not ticket_id.isdigit():
+            raise PermanentError(f"no Zendesk ticket to add the note to ({ticket_id or 'none'})")
+        tag = marker(context.key)
+        for comment in self.client.tickets.comments(int(ticket_id)):
+            if tag in (comment.body or ""):
+                return Result(external_id=f"{ticket_id}#{comment.id}")
+        body = f"{request['comment']['body']}\n\n{tag}"
+        self.client.tickets.update(Ticket(id=int(ticket_id), comment=Comment(body=body, public=False)))
+        return Result(external_id=f"{ticket_id}#note")
+
+    def existing_ticket(self, external_id: str) -> str | None:
+        for ticket in self.client.tickets(external_id=external_id):
+            return str(ticket.id)
+        return None
+
+    def _uploads(self, generated: list[dict[str, str]], evidence: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        """Upload generated files and fetched evidence; every item gets a line saying what happened."""
+        tokens: list[str] = []
+        lines: list[str] = []
+        for item in generated:
+            upload = self.client.attachments.upload(item["text"].encode(), target_name=item["name"],
+                                                    content_type=item["content_type"])
+            tokens.append(upload.token)
+            lines.append(f"- {item['name']}: attached")
+        allow = fetch_allowlist(self.settings.get("BRIDGE_FETCH_ALLOW"))
+        for item in evidence:
+            try:
+                got = fetch(item["url"], allow=allow)
+            except BlockedURL as exc:
+                lines.append(f"- {item['url'][:300]}: NOT fetched, blocked ({exc})")
+                continue
+            except FetchError as exc:
+                lines.append(f"- {item['url'][:300]}: NOT fetched ({exc})")
+                continue
+            upload = self.client.attachments.upload(got.content, target_name=item.get("name") or got.name,
+                                                    content_type=got.content_type)
+            tokens.append(upload.token)
+            lines.append(f"- {item.get('name') or got.name} ({item.get('kind')}): attached from {item['url'][:300]}")
+        return tokens, lines

@@ -105,7 +105,7 @@ def test_a_rule_routes_money_to_billing_and_files_jira(routed: tuple[Runtime, Fl
         steps = {d.step: d.status for d in repo.deliveries_of(s, answer["case"])}
     assert case is not None and "billing_exception" in case.triggers
     assert case.team == "billing" and case.owner == "U0CLEO"
-    assert steps == {"zendesk.ticket": "done", "slack.alert": "done", "jira.bug": "done"}
+    assert steps == {"zendesk.ticket": "done", "slack.alert": "done", "jira.bug": "done", "zendesk.link": "done"}
     assert _outbox(rt, answer["case"], "jira.bug")["project"] == {"key": "FIN"}
 
 

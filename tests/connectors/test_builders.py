@@ -70,7 +70,7 @@ def test_ticket_has_every_section_as_a_plain_private_comment() -> None:
     assert ticket["comment"]["public"] is False and "html_body" not in ticket["comment"]
     assert ticket["priority"] == "urgent"  # enterprise plan + gold SLA on a bug
     assert ticket["requester"] == {"email": "ana@example.com", "name": "Ana Lima"}
-    assert {"recovery_bridge", "product_bug", "rb_priority_urgent", "rb_lang_en"} <= set(ticket["tags"])
+    assert {"recovery_bridge", "trigger_product_bug", "rb_priority_urgent", "lang_en"} <= set(ticket["tags"])
     assert ticket["external_id"] == "hb-1"
 
 

@@ -9,7 +9,9 @@ stay out of the way and the store is the one truth. The in-process runner calls 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -236,19 +238,42 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
     return "retry"
 
 
+@dataclass(frozen=True)
+class JobSource:
+    """A kind of durable job: the store says which rows are due, the queue runs the job on each.
+
+    ``job`` is what the queue runs (a name in this module, or a dotted path for jobs that live
+    elsewhere); ``due`` lists ids due now (the in-process runner), ``stale`` ids due before a
+    cutoff that may have been lost by the queue (the sweeper).
+    """
+
+    job: str
+    run: Callable[..., str]
+    due: Callable[[Any, datetime], list[Any]]
+    stale: Callable[[Any, datetime, datetime], list[Any]]
+
+
+def sources() -> list[JobSource]:
+    """The explicit registry of durable job kinds (one line per kind)."""
+    return [
+        JobSource(PROCESS, process_event, repo.due_inbox, repo.stale_inbox),
+        JobSource(DELIVER, deliver, repo.due_deliveries, repo.stale_deliveries),
+    ]
+
+
 def sweep(rt: Runtime | None = None) -> int:
     """Re-enqueue what the store says is due but the queue may have lost (Redis down or flushed)."""
     rt = rt or rt_module.current()
     now = rt.clock()
     cutoff = now - timedelta(seconds=rt.settings.sweep_age)
-    with rt.store.session() as s:
-        keys = repo.stale_inbox(s, cutoff, now)
-        deliveries = repo.stale_deliveries(s, cutoff, now)
-    for key in keys:
-        rt.queue.enqueue(PROCESS, key)
-    for delivery_id in deliveries:
-        rt.queue.enqueue(DELIVER, delivery_id)
-    return len(keys) + len(deliveries)
+    count = 0
+    for source in sources():
+        with rt.store.session() as s:
+            ids = source.stale(s, cutoff, now)
+        for ident in ids:
+            rt.queue.enqueue(source.job, ident)
+        count += len(ids)
+    return count
 
 
 def replay(ident: str, rt: Runtime | None = None) -> bool:

@@ -74,7 +74,7 @@ class RQQueue:
             job_id=jid, unique=True, job_timeout=self.job_timeout, result_ttl=600,
             failure_ttl=int(timedelta(days=7).total_seconds()),
         )
-        func = f"{JOB_MODULE}.{job}"
+        func = job if "." in job else f"{JOB_MODULE}.{job}"
         for _ in range(2):
             try:
                 if at is not None and at > datetime.now(UTC):

@@ -13,7 +13,6 @@ from contextlib import suppress
 from bridge import jobs
 from bridge.queue import InProcessQueue
 from bridge.runtime import Runtime
-from bridge.store import repo
 
 log = logging.getLogger("bridge.runner")
 
@@ -23,20 +22,17 @@ def run_due(rt: Runtime, limit: int = 100) -> int:
     ran = 0
     while True:
         now = rt.clock()
-        with rt.store.session() as s:
-            keys = repo.due_inbox(s, now, limit)
-            deliveries = repo.due_deliveries(s, now, limit)
-        if not keys and not deliveries:
+        batch = []
+        for source in jobs.sources():
+            with rt.store.session() as s:
+                batch += [(source, ident) for ident in source.due(s, now)[:limit]]
+        if not batch:
             return ran
         # A failure is recorded on its row and retried when due, so it is not re-raised here.
-        for key in keys:
+        for source, ident in batch:
             ran += 1
             with suppress(Exception):
-                jobs.process_event(key, rt)
-        for delivery_id in deliveries:
-            ran += 1
-            with suppress(Exception):
-                jobs.deliver(delivery_id, rt)
+                source.run(ident, rt)
 
 
 class Runner:

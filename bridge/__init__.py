@@ -11,7 +11,7 @@ from bridge.runtime import Runtime
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> Flask:
     """Wire the app. No network I/O here: store and Redis connect on first use."""
-    from bridge.web import api, errors, health, webhooks
+    from bridge.web import api, errors, health, slack_actions, webhooks
 
     settings = settings or (rt.settings if rt else Settings.from_env())
     rt = rt or Runtime.build(settings)
@@ -22,6 +22,6 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     app.extensions["bridge.runtime"] = rt
     app.extensions["bridge.metrics"] = Metrics()
     errors.init_app(app)
-    for blueprint in (webhooks.bp, health.bp, api.bp):
+    for blueprint in (webhooks.bp, health.bp, api.bp, slack_actions.bp):
         app.register_blueprint(blueprint)
     return app

@@ -279,6 +279,7 @@ class RouteInfo(Model):
     jira_account_id: str | None = None
     no_one_on_shift: bool = False
     file_jira: bool = False
+    acknowledged: bool = False  # the owner took the case
 
 
 class Package(Model):

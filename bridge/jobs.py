@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import update
 
 import connectors
+from bridge import ownership
 from bridge import runtime as rt_module
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event, RouteInfo, Summary
@@ -27,7 +28,7 @@ from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import CLOSED, DEAD, DONE, ESCALATED, OPEN, PROCESSED, CaseRow, DeliveryRow, InboxRow
-from connectors.base import Context, PermanentError, RetryableError
+from connectors.base import Context, PermanentError, Result, RetryableError
 
 log = logging.getLogger("bridge.jobs")
 
@@ -51,12 +52,14 @@ def process_event(key: str, rt: Runtime | None = None) -> str:
             row = repo.get_inbox(s, key)
             assert row is not None
             ready = _fold_into_case(rt, s, row)
+            row_case = row.case_id
             row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, rt.clock()
             s.commit()
     except Exception as exc:
         return _record_failure(rt, InboxRow, key, exc)
     for delivery_id in ready:
         rt.queue.enqueue(DELIVER, delivery_id)
+    _enqueue_scheduled(rt, row_case, ["slack.page#1"])
     return "processed"
 
 
@@ -140,7 +143,9 @@ def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any
          "evidence": [hit.to_json() for hit in decision.triggers]},
     )
     repo.add_timeline(s, case.id, "case.routed", "bridge:routing", now, routed.to_json())
-    repo.ensure_deliveries(s, case.id, connectors.plan(decision.trigger_ids, routed.file_jira), now)
+    timeout = routed.policy.ack_timeout_minutes * 60 if routed.team.members else None
+    plan = connectors.plan(decision.trigger_ids, routed.file_jira, owner=routed.owner is not None, ack_timeout=timeout)
+    repo.ensure_deliveries(s, case.id, plan, now)
 
 
 def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
@@ -157,28 +162,46 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
             delivery = s.get(DeliveryRow, delivery_id)
             case = repo.get_case(s, delivery.case_id) if delivery else None
             assert delivery is not None and case is not None
-            step = connectors.STEPS[delivery.step]
-            decision = Decision.model_validate(case.decision or {"escalate": True})
-            event = Event.from_json(case.event)
-            route_info = RouteInfo.model_validate(case.route) if case.route else None
-            package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
-            refs = dict(case.refs or {})
-            request = step.build(package, refs)
-            connector = connectors.connector_for(step.connector, rt.settings)
-            result = connector.send(step, request, Context(case.id, f"{case.id}-{step.name}", refs))
+            step = connectors.step_for(delivery.step)
+            extra = ownership.prepare(rt, s, case, delivery)
+            if extra is None:  # no longer needed (e.g. a page for a case someone took meanwhile)
+                result = Result(external_id="skipped: no longer needed", dry_run=True)
+            else:
+                decision = Decision.model_validate(case.decision or {"escalate": True})
+                route_info = RouteInfo.model_validate(case.route) if case.route else None
+                event = Event.from_json(case.event)
+                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
+                refs = dict(case.refs or {})
+                request = step.build(package, {**refs, **extra})
+                connector = connectors.connector_for(step.connector, rt.settings)
+                context = Context(case.id, f"{case.id}-{delivery.step}", refs, delivery.attempts, delivery.step)
+                result = connector.send(step, request, context)
             now = rt.clock()
             delivery.status, delivery.external_id, delivery.dry_run = DONE, result.external_id, result.dry_run
             delivery.claimed_until, delivery.last_error, delivery.updated_at = None, None, now
-            case.refs = {**refs, step.name: result.external_id}
+            new_refs = {delivery.step: result.external_id}
+            if result.url:
+                new_refs[f"{delivery.step}.url"] = result.url
+            case.refs = {**(case.refs or {}), **new_refs}
             repo.add_timeline(
                 s, case.id, "delivery.done", f"connector:{step.connector}", now,
-                {"step": step.name, "external_id": result.external_id, "dry_run": result.dry_run},
+                {"step": delivery.step, "external_id": result.external_id, "dry_run": result.dry_run},
             )
+            follow_ups = ownership.after(rt, s, case, delivery, extra or {})
             s.commit()
     except Exception as exc:
         return _record_failure(rt, DeliveryRow, delivery_id, exc)
     _release_dependents(rt, delivery_id)
+    _enqueue_scheduled(rt, delivery.case_id, follow_ups)
     return "done"
+
+
+def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:
+    """Steps due later (re-escalation pages) go to the queue's scheduler at their time."""
+    with rt.store.session() as s:
+        due = [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
+    for delivery_id, at in due:
+        rt.queue.enqueue(DELIVER, delivery_id, at=at)
 
 
 def _summary_for(rt: Runtime, delivery_id: int) -> Summary:

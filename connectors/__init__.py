@@ -13,18 +13,31 @@ from bridge.config import Settings
 from connectors.base import Connector, Step
 from connectors.jira import build_bug
 from connectors.outbox import OutboxConnector
-from connectors.slack import build_alert
-from connectors.zendesk import ZendeskConnector, build_link_note, build_ticket
+from connectors.slack import SlackConnector
+from connectors.slack_blocks import build_alert, build_dm, build_ephemeral, build_page, build_update
+from connectors.zendesk import ZendeskConnector, build_assign, build_link_note, build_ticket
 
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
         Step("zendesk.ticket", build_ticket),
         Step("slack.alert", build_alert, after="zendesk.ticket"),
+        Step("slack.dm", build_dm, after="slack.alert"),
         Step("jira.bug", build_bug, after="zendesk.ticket"),
         Step("zendesk.link", build_link_note, after="jira.bug"),
+        # Repeatable steps run as numbered instances ("slack.update#2"): ownership changes,
+        # re-escalation pages, answers to the person who clicked.
+        Step("slack.update", build_update, after="slack.alert"),
+        Step("slack.page", build_page, after="slack.alert"),
+        Step("slack.ephemeral", build_ephemeral),
+        Step("zendesk.assign", build_assign, after="zendesk.ticket"),
     )
 }
+
+
+def step_for(name: str) -> Step:
+    """The step of a delivery row; ``slack.update#3`` is an instance of ``slack.update``."""
+    return STEPS[name.split("#", 1)[0]]
 
 # Which environment variables make a vendor "configured" (live instead of dry run).
 CREDENTIALS: dict[str, tuple[str, ...]] = {
@@ -33,15 +46,29 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
     "jira": ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
 }
 # Live connectors; a vendor without one (or without credentials) goes to the dry-run outbox.
-LIVE: dict[str, type] = {"zendesk": ZendeskConnector}
+LIVE: dict[str, type] = {"zendesk": ZendeskConnector, "slack": SlackConnector}
 
 
-def plan(trigger_ids: Iterable[str], file_jira: bool | None = None) -> list[tuple[str, str | None]]:
-    """The steps of an escalation; a Jira bug for product bugs unless routing says otherwise."""
-    wanted = ["zendesk.ticket", "slack.alert"]
+def plan(
+    trigger_ids: Iterable[str],
+    file_jira: bool | None = None,
+    owner: bool = False,
+    ack_timeout: int | None = None,
+) -> list[tuple[str, str | None, int]]:
+    """The steps of an escalation as (name, prerequisite, delay in seconds).
+
+    A Jira bug for product bugs unless routing says otherwise; a DM when someone owns the case;
+    the first re-escalation page one ack timeout later (it checks, when it runs, whether anyone
+    took the case, and schedules the next level itself).
+    """
+    wanted: list[tuple[str, int]] = [("zendesk.ticket", 0), ("slack.alert", 0)]
+    if owner:
+        wanted.append(("slack.dm", 0))
     if file_jira if file_jira is not None else "product_bug" in set(trigger_ids):
-        wanted += ["jira.bug", "zendesk.link"]
-    return [(name, STEPS[name].after) for name in wanted]
+        wanted += [("jira.bug", 0), ("zendesk.link", 0)]
+    if ack_timeout:
+        wanted.append(("slack.page#1", ack_timeout))
+    return [(name, step_for(name).after, delay) for name, delay in wanted]
 
 
 def is_configured(vendor: str, settings: Settings) -> bool:

@@ -67,6 +67,8 @@ class Context:
     case_id: str
     key: str  # idempotency key of this step, stable across retries and replays
     refs: dict[str, Any]
+    attempt: int = 1  # 1 on the first try; a connector checks for an earlier effect only after that
+    instance: str = ""  # the delivery's step instance, e.g. "slack.update#2" (defaults to the step)
 
 
 @dataclass(frozen=True)

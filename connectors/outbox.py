@@ -49,8 +49,8 @@ class OutboxConnector:
 
     def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
         folder = self.outbox_dir / context.case_id
-        json_path = folder / f"{step.name}.json"
-        document = {"dry_run": True, "step": step.name, "idempotency_key": context.key, "request": request}
-        _atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        _atomic_write(folder / f"{step.name}.md", render_markdown(step, request))
-        return Result(external_id=f"dry-run:{context.case_id}/{step.name}", dry_run=True)
+        name = context.instance or step.name  # repeatable steps: one file per instance
+        document = {"dry_run": True, "step": name, "idempotency_key": context.key, "request": request}
+        _atomic_write(folder / f"{name}.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        _atomic_write(folder / f"{name}.md", render_markdown(step, request))
+        return Result(external_id=f"dry-run:{context.case_id}/{name}", dry_run=True)

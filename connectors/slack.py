@@ -1,106 +1,145 @@
-"""Slack: the alert that makes one named person own the case (builder; live client with its issue).
+"""Slack: post the alert, DM the owner, update the message in place, page on re-escalation; and
+verify Slack's signed requests (``POST /slack/actions``). The only module importing slack-sdk.
 
-Customer, bot and LLM text is escaped (``& < >``) so ``<!channel>``, ``<@U123>`` and masked links
-``<https://evil|Reset>`` render as text; ``link_names`` is never set and unfurls are off. Slack
-caps a section's text at 3,000 characters and a message at 50 blocks; long sections are split
-and the transcript, last in the message, gives way first (the full one is in the ticket).
+slack-sdk quirks handled here:
+- Its default retry handler re-sends a POST after a connection error, which can post twice; the
+  client is built with no retry handlers and the queue owns retries.
+- A message has no idempotency key. The case key rides in the message metadata, and a retried
+  post first looks in the channel's recent history for it (only on a retry: the happy path makes
+  exactly one call).
+- ``SignatureVerifier`` raises on a non-numeric timestamp and on a non-UTF-8 body instead of
+  answering False; both are turned into a plain "not valid".
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from bridge.events import Package
-from bridge.pipeline.render import clean, sections
+from bridge.config import Settings
+from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 
-SECTION_LIMIT = 3_000
-MAX_BLOCKS = 50
-TEXT_LIMIT = 3_000
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn control characters; customer text is never markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+DEFAULT_API_URL = "https://slack.com/api/"
+# Errors that retrying cannot fix: the message names the channel so an operator can act.
+PERMANENT = {"channel_not_found", "not_in_channel", "invalid_auth", "account_inactive", "token_revoked",
+             "is_archived", "missing_scope", "not_authed", "invalid_blocks", "msg_too_long", "user_not_found",
+             "cant_update_message", "message_not_found", "no_permission", "restricted_action"}
 
 
-def _chunks(text: str, size: int) -> list[str]:
-    """Split on line boundaries where possible; escaping happens before, so sizes are final."""
-    out: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > size:
-            if current:
-                out.append(current)
-                current = ""
-            cut = size
-            amp = line.rfind("&", size - 5, size)  # never split an "&amp;" / "&lt;" entity
-            if amp != -1 and ";" not in line[amp:size]:
-                cut = amp
-            out.append(line[:cut])
-            line = line[cut:]
-        if current and len(current) + 1 + len(line) > size:
-            out.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        out.append(current)
-    return out or [""]
+def verify_request(body: bytes, timestamp: str, signature: str, secrets: Sequence[str], now: float) -> bool:
+    """Slack's v0 signature (HMAC-SHA256 of ``v0:<timestamp>:<body>``), 5-minute window, any secret."""
+    from slack_sdk.signature import SignatureVerifier
+
+    for secret in secrets:
+        verifier = SignatureVerifier(secret, clock=_FixedClock(now))
+        try:
+            if verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+                return True
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return False
+    return False
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+class _FixedClock:
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
 
 
-def _who(package: Package) -> str:
-    customer = package.customer
-    who = (customer.name or customer.email or customer.id) if customer else None
-    return clean(who or "A customer")
+class SlackConnector:
+    name = "slack"
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        from slack_sdk import WebClient
+
+        self.settings = settings
+        base = settings.get("SLACK_API_URL") or DEFAULT_API_URL
+        self.client = client or WebClient(token=settings.get("SLACK_BOT_TOKEN"), base_url=base.rstrip("/") + "/",
+                                          timeout=10, retry_handlers=[])
+
+    def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
+        from slack_sdk.errors import SlackApiError
+
+        channel = request.get("channel") or self.settings.get("SLACK_CHANNEL") or "#support"
+        try:
+            if step.action in ("alert", "dm"):
+                return self._post(dict(request, channel=channel), context)
+            if step.action == "update":
+                return self._update(dict(request, channel=channel), context)
+            if step.action == "page":
+                return self._page(dict(request, channel=channel), context)
+            if step.action == "ephemeral":
+                answer = self.client.chat_postEphemeral(channel=request["channel"], user=request["user"],
+                                                        text=request["text"])
+                return Result(external_id=str(answer.get("message_ts", "ephemeral")))
+        except SlackApiError as exc:
+            raise _classify(exc, channel) from exc
+        except (OSError, TimeoutError) as exc:  # urllib: connection refused/reset, timeouts
+            raise RetryableError(f"Slack unreachable: {type(exc).__name__}") from exc
+        raise PermanentError(f"slack cannot perform {step.name}")
+
+    def _post(self, request: dict[str, Any], context: Context) -> Result:
+        payload = {k: v for k, v in request.items() if k in _POST_FIELDS and v is not None}
+        metadata = payload.get("metadata") or {"event_type": "bridge_case", "event_payload": {}}
+        payload["metadata"] = {**metadata, "event_payload": {**metadata.get("event_payload", {}), "key": context.key}}
+        if context.attempt > 1:  # an earlier attempt may have posted before its answer was lost
+            found = self._find(payload["channel"], context.key)
+            if found:
+                return Result(external_id=f"{found[0]}:{found[1]}")
+        answer = self.client.chat_postMessage(**payload)
+        return Result(external_id=f"{answer['channel']}:{answer['ts']}")
+
+    def _find(self, channel: str, key: str) -> tuple[str, str] | None:
+        if not channel.startswith(("C", "G", "D")):  # a #name or a user id: nothing to look in
+            return None
+        answer = self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True,
+                                                   oldest=str(time.time() - 3 * 86400))
+        for message in answer.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return channel, str(message["ts"])
+        return None
+
+    def _update(self, request: dict[str, Any], context: Context) -> Result:
+        if not request.get("ts"):
+            raise PermanentError("no posted Slack alert to update (it may have been dry run)")
+        fields = {k: v for k, v in request.items() if k in ("channel", "ts", "text", "blocks") and v is not None}
+        answer = self.client.chat_update(**fields)  # idempotent: the same content twice is harmless
+        return Result(external_id=f"{answer['channel']}:{answer['ts']}")
+
+    def _page(self, request: dict[str, Any], context: Context) -> Result:
+        base = {k: request[k] for k in ("text", "blocks", "unfurl_links", "unfurl_media") if k in request}
+        posted = []
+        if request.get("dm"):
+            posted.append(self._post({**base, "channel": request["dm"]}, _sub(context, "dm")).external_id)
+        if request.get("thread_ts"):
+            reply = {**base, "channel": request["channel"], "thread_ts": request["thread_ts"],
+                     "reply_broadcast": bool(request.get("broadcast"))}
+            posted.append(self._post(reply, _sub(context, "thread")).external_id)
+        elif request.get("broadcast") or not posted:
+            posted.append(self._post({**base, "channel": request["channel"]}, _sub(context, "channel")).external_id)
+        return Result(external_id=" ".join(posted))
 
 
-def _owner(package: Package) -> str:
-    """The one named owner as a real mention (ids come from the routing file, never from the customer)."""
-    route = package.route
-    if route is None:
-        return "_not routed_"
-    if route.owner_slack_id:
-        return f"<@{route.owner_slack_id}> ({escape(route.team_name or route.team)})"
-    return f"*No one on shift* in {escape(route.team_name or route.team)}: first to take it owns it"
+_POST_FIELDS = ("channel", "text", "blocks", "metadata", "unfurl_links", "unfurl_media", "thread_ts",
+                "reply_broadcast")
 
 
-def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
-    triggers = ", ".join(package.decision.trigger_ids) or "handoff"
-    who = _who(package)
-    conversation = clean(package.conversation.id)[:200]
-    text = f"[{package.priority}] {who} needs a human ({triggers}), {package.platform} conversation"
-    blocks: list[dict[str, Any]] = [
-        # plain_text headers cannot carry mentions or links at all.
-        {"type": "header", "text": {"type": "plain_text", "text": f"{who} needs a human"[:150]}},
-        {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package)}"},
-            {"type": "mrkdwn", "text": f"*Priority*\n{escape(package.priority)}"},
-            {"type": "mrkdwn", "text": f"*Triggers*\n{escape(triggers)}"},
-            {"type": "mrkdwn", "text": f"*Completeness*\n{package.completeness.score}/100"},
-            {"type": "mrkdwn", "text": f"*Conversation*\n{escape(f'{package.platform} {conversation}')}"},
-        ]},
-    ]
-    ticket = refs.get("zendesk.ticket")
-    footer_text = f"Case {package.case_id}" + (f" · Ticket: {ticket}" if ticket else "")
-    footer = {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer_text[:1000])}]}
-    body_blocks: list[dict[str, Any]] = []
-    for title, body in sections(package):
-        header = f"*{escape(title)}*\n"
-        chunks = _chunks(escape(body), SECTION_LIMIT - len(header))
-        body_blocks += [_section((header if i == 0 else "") + chunk) for i, chunk in enumerate(chunks)]
-    room = MAX_BLOCKS - len(blocks) - 2  # keep space for the "more" note and the footer
-    if len(body_blocks) > room:
-        body_blocks = [*body_blocks[:room], _section("_… more in the ticket (Slack message size limit)._")]
-    blocks += [*body_blocks, footer]
-    return {
-        "channel": package.route.channel if package.route else None,
-        "text": escape(text)[:TEXT_LIMIT],
-        "blocks": blocks[:MAX_BLOCKS],
-        "unfurl_links": False,
-        "unfurl_media": False,
-        "metadata": {"event_type": "bridge_case", "event_payload": {"case_id": package.case_id}},
-    }
+def _sub(context: Context, part: str) -> Context:
+    return Context(context.case_id, f"{context.key}.{part}", context.refs, context.attempt, context.instance)
+
+
+def _classify(exc: Any, channel: str) -> Exception:
+    response = exc.response
+    status = getattr(response, "status_code", 0)
+    error = (response.get("error") if hasattr(response, "get") else None) or "unknown_error"
+    if status == 429 or error == "ratelimited":
+        headers = getattr(response, "headers", {}) or {}
+        retry = headers.get("Retry-After") or headers.get("retry-after")
+        return RetryableError(f"Slack rate limit (channel {channel})", retry_after=parse_retry_after(retry))
+    if error in PERMANENT:
+        return PermanentError(f"Slack {error} (channel {channel})")
+    return RetryableError(f"Slack {status} {error} (channel {channel})")

@@ -137,6 +137,18 @@ def build_link_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": text, "public": False}}
 
 
+def build_assign(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """Ownership changed: the ticket's assignee follows the case owner, with a note saying who and how."""
+    route = package.route
+    who = (route.owner_name or route.owner_slack_id) if route else None
+    how = "took the case" if route and route.acknowledged else "is now the named owner"
+    return {
+        "ticket": refs.get("zendesk.ticket"),
+        "assignee_id": route.zendesk_agent_id if route else None,
+        "comment": {"body": f"{who or 'Nobody'} {how} (Recovery Bridge).", "public": False},
+    }
+
+
 def marker(key: str) -> str:
     """Tag on every note the bridge adds after creation: retries look for it before posting again."""
     return f"[rb:{key}]"
@@ -257,7 +269,7 @@ class ZendeskConnector:
             raise _classify(exc) from exc
 
     def _send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        if step.action == "link":
+        if step.action in ("link", "assign"):
             return self._note(request, context)
         if step.action != "ticket":
             raise PermanentError(f"zendesk cannot perform {step.name}")
@@ -307,7 +319,10 @@ class ZendeskConnector:
             if tag in (comment.body or ""):
                 return Result(external_id=f"{ticket_id}#{comment.id}")
         body = f"{request['comment']['body']}\n\n{tag}"
-        self.client.tickets.update(Ticket(id=int(ticket_id), comment=Comment(body=body, public=False)))
+        update = Ticket(id=int(ticket_id), comment=Comment(body=body, public=False))
+        if request.get("assignee_id"):
+            update.assignee_id = request["assignee_id"]  # setting the same assignee again is harmless
+        self.client.tickets.update(update)
         return Result(external_id=f"{ticket_id}#note")
 
     def existing_ticket(self, external_id: str) -> str | None:

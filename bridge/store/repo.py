@@ -165,11 +165,14 @@ def last_assigned(session: Session) -> dict[str, str]:
     return {team: owner for team, owner in session.execute(stmt) if team and owner}
 
 
-def ensure_deliveries(session: Session, case_id: str, plan: Sequence[tuple[str, str | None]], now: datetime) -> None:
-    for step, after in plan:
+def ensure_deliveries(
+    session: Session, case_id: str, plan: Sequence[tuple[str, str | None, int]], now: datetime
+) -> None:
+    """Create the planned steps once each: (step, prerequisite step, delay in seconds)."""
+    for step, after, delay in plan:
         values = dict(
             case_id=case_id, step=step, after=after, status=PENDING, attempts=0,
-            next_attempt_at=now, created_at=now, updated_at=now, dry_run=False,
+            next_attempt_at=now + timedelta(seconds=delay), created_at=now, updated_at=now, dry_run=False,
         )
         stmt = _insert(session, DeliveryRow, values).on_conflict_do_nothing(index_elements=["case_id", "step"])
         session.execute(stmt)

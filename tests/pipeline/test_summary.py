@@ -21,7 +21,7 @@ from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.summary import SummaryCache, extractive_summary, summarize
-from connectors.slack import build_alert
+from connectors.slack_blocks import build_alert
 from tests.helpers import generic_event
 from tests.pipeline.test_redact import PII
 

@@ -1,0 +1,221 @@
+"""One named owner: take, reassign and "not mine" as compare-and-set writes, and re-escalation.
+
+Every change is one conditional UPDATE on the case (two people clicking Take at once: exactly one
+wins), one timeline row, and follow-up delivery steps (the Slack message updated in place, the
+Zendesk assignee, a DM, a private answer to whoever lost the race) that the queue runs, retries and
+dead-letters like any other step. Nothing here calls a vendor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bridge.events import Event, RouteInfo
+from bridge.pipeline.route import next_in_rotation, next_level
+from bridge.pipeline.route_config import Member, Routing, Team
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.models import ACKNOWLEDGED, ESCALATED, PENDING, CaseRow, DeliveryRow
+
+LIVE_WINDOW = timedelta(minutes=10)  # a customer who wrote this recently is "still there"
+
+
+@dataclass(frozen=True)
+class Change:
+    ok: bool
+    owner: str | None  # the owner after the attempt (the winner when ``ok`` is False)
+    message: str
+
+
+def _team(routing: Routing, team_id: str | None) -> Team:
+    try:
+        return routing.team(team_id) if team_id else routing.default
+    except KeyError:  # the team was removed from the routing file since
+        return routing.default
+
+
+def _member(team: Team, user: str) -> Member | None:
+    return next((m for m in team.members if m.key == user), None)
+
+
+def _route_with(case: CaseRow, team: Team, user: str | None, acknowledged: bool) -> dict[str, Any]:
+    info = RouteInfo.model_validate(case.route) if case.route else RouteInfo(team=team.id, team_name=team.display_name,
+                                                                              channel=team.slack_channel)
+    member = _member(team, user) if user else None
+    return info.model_copy(update={
+        "owner_slack_id": user,
+        "owner_name": member.name if member else user,
+        "zendesk_agent_id": member.zendesk_agent_id if member else None,
+        "jira_account_id": member.jira_account_id if member else None,
+        "no_one_on_shift": user is None,
+        "acknowledged": acknowledged,
+    }).to_json()
+
+
+def _next_instance(s: Session, case_id: str, step: str) -> str:
+    count = s.scalar(select(func.count()).select_from(DeliveryRow).where(
+        DeliveryRow.case_id == case_id, DeliveryRow.step.like(f"{step}#%")))
+    return f"{step}#{int(count or 0) + 1}"
+
+
+def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: int = 0,
+              payload: dict[str, Any] | None = None) -> list[str]:
+    """Create numbered instances of repeatable steps; the caller enqueues them after commit."""
+    from connectors import step_for
+
+    created = []
+    for step in steps:
+        name = step if "#" in step else _next_instance(s, case_id, step)
+        after = step_for(name).after
+        repo.ensure_deliveries(s, case_id, [(name, after, delay)], now)
+        if payload:
+            _set_payload(s, case_id, name, payload)
+        created.append(name)
+    return created
+
+
+def _set_payload(s: Session, case_id: str, step: str, payload: dict[str, Any]) -> None:
+    """Per-instance data (who to answer, with what) rides in the case refs under the instance name."""
+    case = repo.get_case(s, case_id)
+    assert case is not None
+    case.refs = {**(case.refs or {}), f"{step}.payload": payload}
+
+
+def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str | None = None) -> Change:
+    """Take the case: exactly one person wins a simultaneous click."""
+    now = rt.clock()
+    with rt.store.session() as s:
+        won = s.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id, CaseRow.status == ESCALATED, CaseRow.acknowledged_at.is_(None))
+            .values(owner=user, status=ACKNOWLEDGED, acknowledged_at=now, updated_at=now)
+            .returning(CaseRow.id)
+        ).first()
+        case = repo.get_case(s, case_id)
+        if case is None:
+            return Change(False, None, "no such case")
+        if not won:
+            s.rollback()
+            if case.owner == user and case.acknowledged_at is not None:
+                return Change(True, user, "you already have this case")
+            taken = f"already taken by <@{case.owner}>" if case.owner else f"this case is {case.status}"
+            if channel:
+                _answer(s, case_id, channel, user, f"Not taken: {taken}.", now)
+                s.commit()
+            return Change(False, case.owner, taken)
+        team = _team(rt.routing(), case.team)
+        case.route = _route_with(case, team, user, acknowledged=True)
+        repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{user}", now, {"owner": user, "via": via})
+        created = follow_up(s, case_id, ["slack.update", "zendesk.assign"], now)
+        s.commit()
+    _enqueue(rt, case_id, created)
+    return Change(True, user, "taken")
+
+
+def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, channel: str | None = None,
+             expected_owner: str | None = "*") -> Change:
+    """Move the case to ``to`` (or, for "not mine", the next member on shift), compare-and-set."""
+    now = rt.clock()
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        if case is None or case.status not in (ESCALATED, ACKNOWLEDGED):
+            return Change(False, case.owner if case else None, "this case is not open for reassignment")
+        team = _team(rt.routing(), case.team)
+        current = case.owner
+        if to is None:  # not mine: next in rotation, not the current owner nor whoever said so
+            language = Event.from_json(case.event).conversation.language
+            member = next_in_rotation(team, current, now, exclude=[x for x in (current, by) if x], language=language)
+            to = member.key if member else None
+            if to is None:
+                if channel:
+                    _answer(s, case_id, channel, by, "Nobody else is on shift; the case stays where it is.", now)
+                    s.commit()
+                return Change(False, current, "nobody else is on shift")
+        expected = current if expected_owner == "*" else expected_owner
+        moved = s.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id, CaseRow.owner.is_(None) if expected is None else CaseRow.owner == expected)
+            .values(owner=to, updated_at=now)
+            .returning(CaseRow.id)
+        ).first()
+        if not moved:
+            s.rollback()
+            return Change(False, repo.get_case(s, case_id).owner, "the owner changed meanwhile; try again")  # type: ignore[union-attr]
+        case = repo.get_case(s, case_id)
+        assert case is not None
+        case.route = _route_with(case, team, to, acknowledged=False)
+        repo.add_timeline(s, case_id, "case.reassigned", f"slack:{by}", now,
+                          {"from": current, "to": to, "reason": reason})
+        created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"], now)
+        s.commit()
+    _enqueue(rt, case_id, created)
+    return Change(True, to, "reassigned")
+
+
+def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: datetime) -> None:
+    name = _next_instance(s, case_id, "slack.ephemeral")
+    follow_up(s, case_id, [name], now, payload={"channel": channel, "user": user, "text": text})
+
+
+def _enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
+    from bridge.jobs import DELIVER
+
+    with rt.store.session() as s:
+        ids = [d.id for d in repo.deliveries_of(s, case_id) if d.step in steps and d.status == PENDING]
+    for delivery_id in ids:
+        rt.queue.enqueue(DELIVER, delivery_id)
+
+
+# --- hooks the delivery job calls around a step -------------------------------------------------
+
+def is_live(event: Event, now: datetime) -> bool:
+    last = next((m for m in reversed(event.conversation.messages) if m.role == "customer"), None)
+    return bool(last and last.sent_at and now - last.sent_at <= LIVE_WINDOW)
+
+
+def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> dict[str, Any] | None:
+    """Extra refs a step needs at run time, or None when it has become unnecessary."""
+    base = delivery.step.split("#", 1)[0]
+    extra: dict[str, Any] = dict((case.refs or {}).get(f"{delivery.step}.payload") or {})
+    if base == "slack.ephemeral":
+        return {"ephemeral": extra}
+    if base == "slack.alert":
+        return {"live": is_live(Event.from_json(case.event), rt.clock())}
+    if base != "slack.page":
+        return {}
+    if case.acknowledged_at is not None or case.status not in (ESCALATED,):
+        return None  # taken (or closed) in the meantime: the escalation stops
+    level = int(delivery.step.split("#", 1)[1])
+    team = _team(rt.routing(), case.team)
+    paged = [case.owner] if case.owner else []
+    paged += [who for t in repo.timeline_of(s, case.id) if t.kind == "case.paged" for who in t.detail.get("who", [])]
+    language = Event.from_json(case.event).conversation.language
+    page = next_level(team, level, rt.clock(), paged, language)
+    if page is None:
+        return None
+    waited = int((rt.clock() - case.escalated_at).total_seconds() // 60) if case.escalated_at else None
+    return {"page": {"level": page.level, "member": page.member.key if page.member else None,
+                     "mention": page.mention, "channel": page.channel, "final": page.final,
+                     "reason": page.reason, "waited_minutes": waited}}
+
+
+def after(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow, extra: dict[str, Any]) -> list[str]:
+    """After a page went out: record it and schedule the next level one ack timeout later."""
+    if not delivery.step.startswith("slack.page#") or "page" not in extra:
+        return []
+    page = extra["page"]
+    now = rt.clock()
+    who = [page["member"]] if page.get("member") else []
+    repo.add_timeline(s, case.id, "case.paged", "bridge:escalation", now,
+                      {"level": page["level"], "who": who, "channel": page["channel"], "reason": page["reason"]})
+    if page.get("final"):
+        return []
+    team = _team(rt.routing(), case.team)
+    delay = team.escalation.ack_timeout_minutes * 60
+    return follow_up(s, case.id, [f"slack.page#{page['level'] + 1}"], now, delay=delay)
+

@@ -1,0 +1,216 @@
+"""Slack interactivity: Take case / Reassign / Not mine, exactly one owner, re-escalation on time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask.testing import FlaskClient
+
+from bridge import create_app
+from bridge.config import Settings
+from bridge.runner import run_due
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.migrate import upgrade
+from tests.connectors.slack_stub import slack_stub
+from tests.helpers import dumps, generic_event, signed_headers
+
+SIGNING = "slack-signing-secret"
+ROUTING = """
+default_team: support
+teams:
+  - id: support
+    slack_channel: C0SUPPORT
+    zendesk_group_id: 111
+    hours: "24/7"
+    escalation: {ack_timeout_minutes: 1, levels: [next_member, lead, channel], channel_mention: here}
+    members:
+      - {name: Ana, slack_user_id: U0ANA, zendesk_agent_id: 901}
+      - {name: Ben, slack_user_id: U0BEN, zendesk_agent_id: 902}
+      - {name: Lia, slack_user_id: U0LIA, zendesk_agent_id: 903, lead: true}
+"""
+
+
+def _runtime(settings: Settings, tmp_path: Path, **extra: str) -> tuple[Runtime, FlaskClient]:
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING)
+    rt = Runtime.build(settings.with_overrides(extra={"ROUTING_FILE": str(path), "SLACK_SIGNING_SECRET": SIGNING,
+                                                      **extra}))
+    upgrade(rt.store)
+    return rt, create_app(rt=rt).test_client()
+
+
+@pytest.fixture
+def env(settings: Settings, tmp_path: Path) -> tuple[Runtime, FlaskClient]:
+    return _runtime(settings, tmp_path)
+
+
+def escalate(rt: Runtime, client: FlaskClient, conversation: str = "conv-1") -> str:
+    body = dumps(generic_event(conversation_id=conversation))
+    case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+    run_due(rt)
+    return str(case_id)
+
+
+def action_body(case_id: str, user: str, action: str = "take_case", **extra: Any) -> bytes:
+    act = {"action_id": action, "block_id": f"case:{case_id}", **extra}
+    if action != "reassign":
+        act["value"] = case_id
+    payload = {"type": "block_actions", "user": {"id": user}, "channel": {"id": "C0SUPPORT"}, "actions": [act]}
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def click(client: FlaskClient, body: bytes, ts: int | None = None, secret: str = SIGNING) -> Any:
+    stamp = str(int(time.time()) if ts is None else ts)
+    signature = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return client.post("/slack/actions", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature})
+
+
+def case_of(rt: Runtime, case_id: str) -> Any:
+    with rt.store.session() as s:
+        return repo.get_case(s, case_id)
+
+
+def steps(rt: Runtime, case_id: str) -> dict[str, str]:
+    with rt.store.session() as s:
+        return {d.step: d.status for d in repo.deliveries_of(s, case_id)}
+
+
+def kinds(rt: Runtime, case_id: str) -> list[str]:
+    with rt.store.session() as s:
+        return [t.kind for t in repo.timeline_of(s, case_id)]
+
+
+@pytest.mark.parametrize("case", ["forged", "stale", "future", "garbage_ts", "missing"])
+def test_unsigned_or_badly_signed_actions_are_401_and_change_nothing(env: tuple[Runtime, FlaskClient],
+                                                                     case: str) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    body = action_body(case_id, "U0BEN")
+    if case == "forged":
+        response = click(client, body, secret="not-the-secret")
+    elif case == "stale":
+        response = click(client, body, ts=int(time.time()) - 360)
+    elif case == "future":
+        response = click(client, body, ts=int(time.time()) + 360)
+    elif case == "garbage_ts":
+        response = client.post("/slack/actions", data=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": "abc",
+            "X-Slack-Signature": "v0=00"})
+    else:
+        response = client.post("/slack/actions", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 401
+    assert case_of(rt, case_id).acknowledged_at is None
+
+
+def test_malformed_payload_is_400(env: tuple[Runtime, FlaskClient]) -> None:
+    _, client = env
+    assert click(client, b"payload=%7Bnot-json").status_code == 400
+
+
+def test_take_case_acknowledges_and_updates_everything(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    assert click(client, action_body(case_id, "U0BEN")).status_code == 200
+    case = case_of(rt, case_id)
+    assert case.status == "acknowledged" and case.owner == "U0BEN" and case.acknowledged_at is not None
+    assert case.route["acknowledged"] is True and case.route["zendesk_agent_id"] == 902
+    run_due(rt)
+    done = steps(rt, case_id)
+    assert done["slack.update#1"] == "done" and done["zendesk.assign#1"] == "done"
+    assign = json.loads((rt.settings.outbox_dir / case_id / "zendesk.assign#1.json").read_text())["request"]
+    assert assign["assignee_id"] == 902 and "took the case" in assign["comment"]["body"]
+    assert "case.acknowledged" in kinds(rt, case_id)
+
+
+def test_a_double_click_makes_exactly_one_owner(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    app = create_app(rt=rt)
+    barrier = threading.Barrier(10)
+    codes: list[int] = []
+
+    def press(user: str) -> None:
+        barrier.wait()
+        codes.append(click(app.test_client(), action_body(case_id, user)).status_code)
+
+    threads = [threading.Thread(target=press, args=("U0ANA" if i % 2 else "U0BEN",)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [200] * 10
+    winner = case_of(rt, case_id).owner
+    assert winner in ("U0ANA", "U0BEN")
+    assert kinds(rt, case_id).count("case.acknowledged") == 1
+    loser_notes = [s for s in steps(rt, case_id) if s.startswith("slack.ephemeral#")]
+    assert loser_notes  # the other person is told who has it
+    run_due(rt)
+    note = json.loads((rt.settings.outbox_dir / case_id / f"{loser_notes[0]}.json").read_text())["request"]
+    assert note["user"] != winner and f"already taken by <@{winner}>" in note["text"]
+
+
+def test_reassign_and_not_mine_move_the_case(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    first = case_of(rt, case_id).owner
+    assert click(client, action_body(case_id, first, "reassign", selected_user="U0LIA")).status_code == 200
+    assert case_of(rt, case_id).owner == "U0LIA"
+    assert click(client, action_body(case_id, "U0LIA", "not_mine")).status_code == 200
+    after = case_of(rt, case_id).owner
+    assert after not in ("U0LIA", None)
+    reasons = [t.detail["reason"] for t in repo.timeline_of(rt.store.session().__enter__(), case_id)
+               if t.kind == "case.reassigned"]
+    assert reasons == ["reassign", "not_mine"]
+    run_due(rt)
+    assert all(status == "done" for name, status in steps(rt, case_id).items() if not name.startswith("slack.page"))
+
+
+def test_untaken_cases_page_the_next_level_on_time_and_stop_when_taken(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    owner = case_of(rt, case_id).owner
+    assert steps(rt, case_id)["slack.page#1"] == "pending"
+    assert run_due(rt) == 0  # not before the ack timeout
+    start = rt.clock()
+    rt.clock = lambda: start + timedelta(seconds=61)
+    run_due(rt)
+    with rt.store.session() as s:
+        pages = [t.detail for t in repo.timeline_of(s, case_id) if t.kind == "case.paged"]
+    assert len(pages) == 1 and pages[0]["level"] == 1 and pages[0]["who"] not in ([owner], [])
+    assert steps(rt, case_id)["slack.page#2"] == "pending"
+    click(client, action_body(case_id, owner))  # taken before the next level is due
+    rt.clock = lambda: start + timedelta(seconds=122)
+    run_due(rt)
+    assert steps(rt, case_id)["slack.page#2"] == "done"
+    with rt.store.session() as s:
+        page2 = next(d for d in repo.deliveries_of(s, case_id) if d.step == "slack.page#2")
+        assert page2.external_id == "skipped: no longer needed"
+    assert kinds(rt, case_id).count("case.paged") == 1
+
+
+def test_live_slack_posts_once_dms_the_owner_and_updates_in_place(settings: Settings, tmp_path: Path) -> None:
+    with slack_stub() as (stub, url):
+        rt, client = _runtime(settings, tmp_path, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=url)
+        case_id = escalate(rt, client)
+        owner = case_of(rt, case_id).owner
+        posts = [args for method, args in stub.calls if method == "chat.postMessage"]
+        assert [p["channel"] for p in posts] == ["C0SUPPORT", owner]
+        click(client, action_body(case_id, owner))
+        run_due(rt)
+        updates = [args for method, args in stub.calls if method == "chat.update"]
+        assert len(updates) == 1 and updates[0]["channel"] == "C0SUPPORT"
+        assert updates[0]["ts"] == case_of(rt, case_id).refs["slack.alert"].split(":")[1]
+        assert "taken" in json.dumps(updates[0]["blocks"])
+        assert stub.methods().count("chat.postMessage") == 2  # nothing re-posted

@@ -61,14 +61,16 @@ def plan(
     the first re-escalation page one ack timeout later (it checks, when it runs, whether anyone
     took the case, and schedules the next level itself).
     """
-    wanted: list[tuple[str, int]] = [("zendesk.ticket", 0), ("slack.alert", 0)]
+    wanted: list[tuple[str, str | None, int]] = [("zendesk.ticket", None, 0), ("slack.alert", "zendesk.ticket", 0)]
     if owner:
-        wanted.append(("slack.dm", 0))
+        wanted.append(("slack.dm", "slack.alert", 0))
     if file_jira if file_jira is not None else "product_bug" in set(trigger_ids):
-        wanted += [("jira.bug", 0), ("zendesk.link", 0)]
+        # The bug link goes onto the ticket and into the Slack message (updated in place).
+        wanted += [("jira.bug", "zendesk.ticket", 0), ("zendesk.link", "jira.bug", 0),
+                   ("slack.update#bug", "jira.bug", 0)]
     if ack_timeout:
-        wanted.append(("slack.page#1", ack_timeout))
-    return [(name, step_for(name).after, delay) for name, delay in wanted]
+        wanted.append(("slack.page#1", "slack.alert", ack_timeout))
+    return wanted
 
 
 def is_configured(vendor: str, settings: Settings) -> bool:

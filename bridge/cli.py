@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,20 @@ def _settings() -> Settings:
 
 
 def _checked(rt: Runtime) -> Runtime:
-    """Refuse to start on a routing file that does not load, naming the line and the reason."""
+    """Refuse to start on unsafe configuration, naming the reason."""
     from bridge.pipeline.route_config import RoutingError
+    from bridge.queue import RQQueue
 
     try:
         rt.routing()
     except RoutingError as exc:
         raise click.ClickException(f"invalid ROUTING_FILE:\n{exc}") from None
+    if isinstance(rt.queue, RQQueue):
+        policy = rt.queue.eviction_policy()
+        if policy not in (None, "noeviction"):
+            raise click.ClickException(
+                f"Redis maxmemory-policy is {policy!r}: Redis may evict queued jobs under memory pressure. "
+                "Set it to 'noeviction' (CONFIG SET maxmemory-policy noeviction).")
     return rt
 
 
@@ -52,8 +60,11 @@ def _runtime(migrate: bool = False) -> Runtime:
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """Recovery Bridge: chatbot escalations into Zendesk, Jira and Slack."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    import os
+
+    from bridge.logs import configure
+
+    configure(logging.DEBUG if verbose else logging.INFO, os.environ.get("BRIDGE_LOG_FORMAT") or None)
 
 
 def _dev_generic_secret(settings: Settings) -> Settings:
@@ -118,9 +129,15 @@ def worker(burst: bool) -> None:
     stop = threading.Event()
 
     def sweeper() -> None:
+        from bridge import privacy
+
+        last_purge = 0.0
         while not stop.wait(rt.settings.sweep_interval):
             try:
                 jobs.sweep(rt)
+                if time.monotonic() - last_purge >= 3600:
+                    last_purge = time.monotonic()
+                    privacy.purge(rt, privacy.retention_days(rt))
             except Exception:
                 log.exception("bridge.sweeper.error")
 
@@ -268,6 +285,31 @@ def replay(ident: str | None, all_dead: bool) -> None:
         click.echo(f"replayed {i}")
     if ident and not replayed:
         _fail(f"{ident} is not a dead letter")
+
+
+@main.command()
+@click.option("--days", type=int, default=None, help="Retention in days (default BRIDGE_RETENTION_DAYS or 90).")
+def purge(days: int | None) -> None:
+    """Scrub payloads and transcripts of cases older than the retention period (metrics stay)."""
+    from bridge import privacy
+
+    rt = _runtime(migrate=True)
+    for line in privacy.purge(rt, days or privacy.retention_days(rt)).lines():
+        click.echo(line)
+
+
+@main.command()
+@click.option("--email", "emails", multiple=True, help="The customer's email (repeatable).")
+@click.option("--customer-id", "customer_ids", multiple=True, help="The customer's platform id (repeatable).")
+def forget(emails: tuple[str, ...], customer_ids: tuple[str, ...]) -> None:
+    """Erase one customer's personal data from the store and the outbox; list the vendors' copies."""
+    from bridge import privacy
+
+    if not emails and not customer_ids:
+        raise click.UsageError("give --email or --customer-id")
+    rt = _runtime(migrate=True)
+    for line in privacy.forget(rt, emails, customer_ids).lines():
+        click.echo(line)
 
 
 @main.command()

@@ -21,6 +21,7 @@ from bridge import ownership
 from bridge import runtime as rt_module
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event, RouteInfo, Summary
+from bridge.logs import case_context
 from bridge.pipeline import transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
@@ -43,6 +44,14 @@ def process_event(key: str, rt: Runtime | None = None) -> str:
     """Fold one accepted event into its case; escalate and plan deliveries when warranted."""
     rt = rt or rt_module.current()
     with rt.store.session() as s:
+        row = repo.get_inbox(s, key)
+        case_id = row.case_id if row else None
+    with case_context(case_id):
+        return _process_event(key, rt)
+
+
+def _process_event(key: str, rt: Runtime) -> str:
+    with rt.store.session() as s:
         claimed = repo.claim_inbox(s, key, rt.clock(), rt.settings.lease_seconds)
         s.commit()
     if not claimed:
@@ -57,6 +66,7 @@ def process_event(key: str, rt: Runtime | None = None) -> str:
             s.commit()
     except Exception as exc:
         return _record_failure(rt, InboxRow, key, exc)
+    log.info("bridge.event.processed", extra={"key": key, "escalated_steps": len(ready)})
     for delivery_id in ready:
         rt.queue.enqueue(DELIVER, delivery_id)
     _enqueue_scheduled(rt, row_case, ["slack.page#1"])
@@ -152,6 +162,14 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
     """Run one outbound step of a case, exactly once as far as the vendor lets us check."""
     rt = rt or rt_module.current()
     with rt.store.session() as s:
+        row = s.get(DeliveryRow, delivery_id)
+        case_id = row.case_id if row else None
+    with case_context(case_id):
+        return _deliver(delivery_id, rt)
+
+
+def _deliver(delivery_id: int, rt: Runtime) -> str:
+    with rt.store.session() as s:
         claimed = repo.claim_delivery(s, delivery_id, rt.clock(), rt.settings.lease_seconds)
         s.commit()
     if not claimed:
@@ -191,6 +209,8 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
             s.commit()
     except Exception as exc:
         return _record_failure(rt, DeliveryRow, delivery_id, exc)
+    log.info("bridge.delivery.done", extra={"step": delivery.step, "external_id": result.external_id,
+                                            "dry_run": result.dry_run, "attempts": delivery.attempts})
     _release_dependents(rt, delivery_id)
     _enqueue_scheduled(rt, delivery.case_id, follow_ups)
     return "done"

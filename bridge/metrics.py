@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from sqlalchemy import func, select
 
 from bridge.runtime import Runtime
-from bridge.store.models import CaseRow, DeliveryRow, InboxRow
+from bridge.store.models import DEAD, RECEIVED, CaseRow, DeliveryRow, InboxRow
 
 
 class Metrics:
@@ -21,6 +21,13 @@ class Metrics:
             "bridge_deliveries", "Delivery steps by step and status", ["step", "status"], registry=self.registry
         )
         self.cases = Gauge("bridge_cases", "Cases by status", ["status"], registry=self.registry)
+        self.dead = Gauge("bridge_dead_letters", "Dead letters waiting for a replay", ["kind"], registry=self.registry)
+        self.oldest = Gauge("bridge_oldest_unfinished_event_seconds",
+                            "Age of the oldest accepted event not yet processed", registry=self.registry)
+        self.retries = Gauge("bridge_delivery_retries", "Attempts beyond the first, by connector",
+                             ["connector"], registry=self.registry)
+        self.failures = Gauge("bridge_delivery_failures", "Delivery steps that ended dead, by connector",
+                              ["connector"], registry=self.registry)
 
     def exposition(self, rt: Runtime) -> bytes:
         with rt.store.session() as s:
@@ -32,4 +39,21 @@ class Metrics:
                 self.deliveries.labels(step, status).set(count)
             for status, count in s.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status)):
                 self.cases.labels(status).set(count)
+            self.dead.labels("event").set(s.scalar(select(func.count()).where(InboxRow.state == DEAD)) or 0)
+            self.dead.labels("delivery").set(s.scalar(select(func.count()).where(DeliveryRow.status == DEAD)) or 0)
+            oldest = s.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.state == RECEIVED))
+            self.oldest.set((rt.clock() - oldest).total_seconds() if oldest else 0)
+            retries: dict[str, float] = {}
+            failures: dict[str, float] = {}
+            for step, attempts in s.execute(select(DeliveryRow.step, func.sum(DeliveryRow.attempts - 1))
+                                            .where(DeliveryRow.attempts > 1).group_by(DeliveryRow.step)):
+                connector = step.split(".", 1)[0]
+                retries[connector] = retries.get(connector, 0) + float(attempts or 0)
+            for step, count in s.execute(select(DeliveryRow.step, func.count()).where(DeliveryRow.status == DEAD)
+                                         .group_by(DeliveryRow.step)):
+                connector = step.split(".", 1)[0]
+                failures[connector] = failures.get(connector, 0) + count
+            for connector in ("zendesk", "slack", "jira"):
+                self.retries.labels(connector).set(retries.get(connector, 0))
+                self.failures.labels(connector).set(failures.get(connector, 0))
         return generate_latest(self.registry)

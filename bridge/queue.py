@@ -98,6 +98,17 @@ class RQQueue:
     def ping(self) -> None:
         self.redis.ping()
 
+    def eviction_policy(self) -> str | None:
+        """Redis' maxmemory-policy, or None when it cannot be read (down, or CONFIG disabled)."""
+        from redis.exceptions import RedisError
+
+        try:
+            answer = self.redis.config_get("maxmemory-policy")
+        except RedisError:
+            return None
+        value = answer.get("maxmemory-policy") or answer.get(b"maxmemory-policy")
+        return value.decode() if isinstance(value, bytes) else value
+
     def scheduler_running(self) -> bool:
         from rq.scheduler import RQScheduler
 

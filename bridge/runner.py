@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import suppress
 
 from bridge import jobs
@@ -56,9 +57,15 @@ class Runner:
         return self._thread.is_alive()
 
     def _loop(self) -> None:
+        from bridge import privacy
+
+        last_purge = 0.0
         while not self._stop.is_set():
             try:
                 run_due(self.rt)
+                if time.monotonic() - last_purge >= 3600:
+                    last_purge = time.monotonic()
+                    privacy.purge(self.rt, privacy.retention_days(self.rt))
             except Exception:
                 log.exception("bridge.runner.error")
             self.wake.wait(self.poll_seconds)

@@ -232,3 +232,22 @@ def test_retry_after_schedules_the_next_attempt_on_the_rq_scheduler(
     assert scheduled == [job_id(rq_rt.queue.queue.name, "deliver", ticket.id) + "-r1"]
     assert ticket.status == "pending" and ticket.attempts == 1
     assert FailedJobRegistry(queue=rq_rt.queue.queue).count == 0  # a recorded failure is not an RQ failure
+
+
+def test_workers_refuse_a_redis_that_may_evict_jobs(settings: Settings, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+    from redis import Redis
+
+    from bridge.cli import main
+
+    redis = PrivateRedis()
+    redis.start()
+    try:
+        Redis.from_url(redis.url).config_set("maxmemory-policy", "allkeys-lru")
+        env = {"REDIS_URL": redis.url, "BRIDGE_DATA_DIR": str(tmp_path / "var")}
+        result = CliRunner().invoke(main, ["worker", "--burst"], env=env)
+        assert result.exit_code == 1 and "maxmemory-policy is 'allkeys-lru'" in result.output
+        Redis.from_url(redis.url).config_set("maxmemory-policy", "noeviction")
+        assert CliRunner().invoke(main, ["worker", "--burst"], env=env).exit_code == 0
+    finally:
+        redis.stop()

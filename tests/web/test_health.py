@@ -43,3 +43,22 @@ def test_case_detail_needs_the_admin_token(client: FlaskClient) -> None:
     assert client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer wrong"}).status_code == 401
     ok = client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer admin-test-token"})
     assert ok.status_code == 404  # accepted but not processed yet: no case row
+
+
+def test_operational_gauges(client: FlaskClient, rt: Runtime) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bridge.store.models import InboxRow
+
+    body = dumps(generic_event())
+    client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    with rt.store.session() as s:  # accepted ten minutes ago and still waiting
+        s.execute(update(InboxRow).values(received_at=rt.clock() - timedelta(minutes=10)))
+        s.commit()
+    text = client.get("/metrics").get_data(as_text=True)
+    oldest = next(line for line in text.splitlines() if line.startswith("bridge_oldest_unfinished_event_seconds "))
+    assert 590 < float(oldest.split()[1]) < 700
+    assert 'bridge_dead_letters{kind="delivery"} 0.0' in text
+    assert 'bridge_delivery_retries{connector="zendesk"} 0.0' in text

@@ -1,0 +1,134 @@
+"""Data kept, and data forgotten: retention purge and per-customer erasure.
+
+What a purge or an erasure removes from a case: the raw payloads and headers of its inbox rows,
+the transcript, customer profile, evidence and handoff text of the conversation, the summary, the
+evidence quotes in its timeline, and its dry-run outbox folder. What it keeps: ids, timestamps,
+status, triggers, priority, team and owner, so the recovery metrics keep their aggregates. Copies
+the vendors hold (Zendesk tickets, Jira issues, Slack messages) are listed for the operator: the
+bridge does not delete other systems' records.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.models import ACKNOWLEDGED, ESCALATED, OPEN, CaseRow, InboxRow
+
+DEFAULT_RETENTION_DAYS = 90
+VENDOR_REFS = ("zendesk.ticket", "jira.bug", "slack.alert", "slack.dm")
+
+
+@dataclass
+class Report:
+    cases: list[str] = field(default_factory=list)
+    inbox_rows: int = 0
+    outbox_folders: int = 0
+    summary_files: int = 0
+    vendor_copies: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"cases scrubbed: {len(self.cases)}", f"inbox rows scrubbed: {self.inbox_rows}",
+               f"outbox folders removed: {self.outbox_folders}", f"summary cache files removed: {self.summary_files}"]
+        if self.vendor_copies:
+            out.append("copies held by vendors (delete them there):")
+            out += [f"  {ref}" for ref in self.vendor_copies]
+        return out
+
+
+def _minimal_event(event: dict[str, Any]) -> dict[str, Any]:
+    conversation = event.get("conversation") or {}
+    return {"event_id": event.get("event_id") or "purged", "type": event.get("type") or "conversation.updated",
+            "conversation": {"id": conversation.get("id") or "purged", "messages": []}}
+
+
+def _scrub_case(s: Any, case: CaseRow, report: Report, rt: Runtime) -> None:
+    case.event = _minimal_event(case.event or {})
+    case.summary = None
+    case.customer_email = None
+    case.customer_id = None
+    if case.decision:  # the matched phrases quote the customer
+        case.decision = {**case.decision, "triggers": [
+            {**hit, "evidence": "(purged)"} for hit in case.decision.get("triggers", [])]}
+    for entry in repo.timeline_of(s, case.id):
+        if "evidence" in (entry.detail or {}):
+            entry.detail = {**entry.detail, "evidence": []}
+    refs = case.refs or {}
+    report.vendor_copies += [f"{case.id} {name}: {refs[name]}" for name in VENDOR_REFS
+                             if refs.get(name) and not str(refs[name]).startswith("dry-run")]
+    rows = s.scalars(select(InboxRow).where(InboxRow.case_id == case.id)).all()
+    for row in rows:
+        row.body, row.headers, row.event = b"", {}, _minimal_event(row.event or {})
+    report.inbox_rows += len(rows)
+    folder = rt.settings.outbox_dir / case.id
+    if folder.exists():
+        shutil.rmtree(folder)
+        report.outbox_folders += 1
+    report.cases.append(case.id)
+
+
+def purge(rt: Runtime, days: int = DEFAULT_RETENTION_DAYS) -> Report:
+    """Scrub cases untouched for ``days`` that no human is still working on."""
+    cutoff = rt.clock() - timedelta(days=days)
+    report = Report()
+    with rt.store.session() as s:
+        cases = s.scalars(select(CaseRow).where(CaseRow.updated_at < cutoff,
+                                                CaseRow.status.not_in((ESCALATED, ACKNOWLEDGED)))).all()
+        for case in cases:
+            if (case.event or {}).get("conversation", {}).get("messages") or case.summary or case.customer_email:
+                _scrub_case(s, case, report, rt)
+        # Inbox rows that never became a case (rejected late, or ignored) age out the same way.
+        for row in s.scalars(select(InboxRow).where(InboxRow.received_at < cutoff, InboxRow.body != b"")):
+            if row.case_id not in report.cases and (repo.get_case(s, row.case_id) is None or
+                                                    repo.get_case(s, row.case_id).status == OPEN):  # type: ignore[union-attr]
+                row.body, row.headers, row.event = b"", {}, _minimal_event(row.event or {})
+                report.inbox_rows += 1
+        s.commit()
+    report.summary_files = _purge_files(rt.settings.data_dir / "cache" / "summary", cutoff)
+    return report
+
+
+def _purge_files(folder: Any, cutoff: datetime) -> int:
+    if not folder.exists():
+        return 0
+    removed = 0
+    for path in folder.glob("*.json"):
+        if path.stat().st_mtime < cutoff.timestamp():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def forget(rt: Runtime, emails: Iterable[str] = (), customer_ids: Iterable[str] = ()) -> Report:
+    """Erase one customer's personal data from the store and the outbox."""
+    emails = [e.strip().lower() for e in emails if e.strip()]
+    ids = [i.strip() for i in customer_ids if i.strip()]
+    report = Report()
+    with rt.store.session() as s:
+        candidates = s.scalars(select(CaseRow).where(or_(
+            CaseRow.customer_email.in_(emails) if emails else False,
+            CaseRow.customer_id.in_(ids) if ids else False,
+        ))).all()
+        # Also cases whose stored conversation names the customer without the indexed columns set.
+        for case in s.scalars(select(CaseRow)):
+            customer = (case.event or {}).get("customer") or {}
+            if case not in candidates and ((customer.get("email") or "").lower() in emails or
+                                           (customer.get("id") or "") in ids):
+                candidates.append(case)
+        for case in candidates:
+            _scrub_case(s, case, report, rt)
+        s.commit()
+    return report
+
+
+
+def retention_days(rt: Runtime) -> int:
+    raw = rt.settings.get("BRIDGE_RETENTION_DAYS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_RETENTION_DAYS

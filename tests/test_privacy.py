@@ -1,0 +1,91 @@
+"""Retention purge and `bridge forget`: personal data goes, the metrics' facts stay."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bridge import privacy
+from bridge.cli import main
+from bridge.runner import run_due
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.models import InboxRow
+from tests.helpers import SECRET, dumps, generic_event, signed_headers
+
+
+def _escalate(rt: Runtime, client: FlaskClient, conversation: str, email: str) -> str:
+    event = generic_event(conversation_id=conversation)
+    event["customer"]["email"] = email
+    body = dumps(event)
+    case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+    run_due(rt)
+    return str(case_id)
+
+
+def _dump(rt: Runtime, case_id: str) -> str:
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        rows = s.scalars(select(InboxRow).where(InboxRow.case_id == case_id)).all()
+        timeline = repo.timeline_of(s, case_id)
+        return json.dumps([case.event, case.summary, case.decision, case.customer_email,  # type: ignore[union-attr]
+                           [r.body.decode() for r in rows], [r.event for r in rows], [t.detail for t in timeline]])
+
+
+def test_forget_erases_one_customer_and_keeps_the_metrics_facts(client: FlaskClient, rt: Runtime) -> None:
+    gone = _escalate(rt, client, "conv-a", "ana@example.com")
+    kept = _escalate(rt, client, "conv-b", "bo@example.com")
+    assert "ana@example.com" in _dump(rt, gone) and "talk to a person" in _dump(rt, gone)
+    report = privacy.forget(rt, emails=["ANA@example.com"])
+    assert report.cases == [gone] and report.inbox_rows == 1 and report.outbox_folders == 1
+    text = _dump(rt, gone)
+    for personal in ("ana@example.com", "Ana Lima", "talk to a person", "EU region"):
+        assert personal not in text
+    with rt.store.session() as s:
+        case = repo.get_case(s, gone)
+        assert case is not None and case.escalated_at is not None and case.triggers and case.team == "support"
+    assert not (rt.settings.outbox_dir / gone).exists()
+    assert "bo@example.com" in _dump(rt, kept) and (rt.settings.outbox_dir / kept).exists()
+
+
+def test_purge_scrubs_only_old_finished_cases(client: FlaskClient, rt: Runtime) -> None:
+    old = _escalate(rt, client, "conv-old", "old@example.com")
+    active = _escalate(rt, client, "conv-new", "new@example.com")
+    with rt.store.session() as s:
+        case = repo.get_case(s, old)
+        assert case is not None
+        case.status, case.updated_at = "resolved", rt.clock() - timedelta(days=91)
+        other = repo.get_case(s, active)
+        assert other is not None
+        other.updated_at = rt.clock() - timedelta(days=91)  # old, but a human still works on it
+        s.commit()
+    report = privacy.purge(rt, days=90)
+    assert report.cases == [old]
+    assert "old@example.com" not in _dump(rt, old) and "new@example.com" in _dump(rt, active)
+    assert privacy.purge(rt, days=90).cases == []  # nothing left to do the second time
+
+
+def test_vendor_copies_are_listed_for_the_operator(client: FlaskClient, rt: Runtime) -> None:
+    case_id = _escalate(rt, client, "conv-v", "vee@example.com")
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        assert case is not None
+        case.refs = {**case.refs, "zendesk.ticket": "4242", "jira.bug": "SUP-9"}
+        s.commit()
+    lines = privacy.forget(rt, emails=["vee@example.com"]).lines()
+    assert f"  {case_id} zendesk.ticket: 4242" in lines and f"  {case_id} jira.bug: SUP-9" in lines
+
+
+def test_cli_forget_and_purge(tmp_path: Path, monkeypatch: object) -> None:
+    env = {"BRIDGE_DATA_DIR": str(tmp_path / "var"), "GENERIC_WEBHOOK_SECRET": SECRET}
+    result = CliRunner().invoke(main, ["forget"], env=env)
+    assert result.exit_code == 2
+    result = CliRunner().invoke(main, ["forget", "--email", "nobody@example.com"], env=env)
+    assert result.exit_code == 0 and "cases scrubbed: 0" in result.output
+    result = CliRunner().invoke(main, ["purge", "--days", "30"], env=env)
+    assert result.exit_code == 0 and "inbox rows scrubbed: 0" in result.output

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from bridge.config import Settings
 from connectors.base import Connector, Step
-from connectors.jira import build_bug
+from connectors.jira import JiraConnector, build_bug
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
 from connectors.slack_blocks import build_alert, build_dm, build_ephemeral, build_page, build_update
@@ -43,10 +43,10 @@ def step_for(name: str) -> Step:
 CREDENTIALS: dict[str, tuple[str, ...]] = {
     "zendesk": ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
     "slack": ("SLACK_BOT_TOKEN",),
-    "jira": ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
+    "jira": ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT"),  # or JIRA_PAT instead of email+token
 }
 # Live connectors; a vendor without one (or without credentials) goes to the dry-run outbox.
-LIVE: dict[str, type] = {"zendesk": ZendeskConnector, "slack": SlackConnector}
+LIVE: dict[str, type] = {"zendesk": ZendeskConnector, "slack": SlackConnector, "jira": JiraConnector}
 
 
 def plan(
@@ -76,6 +76,8 @@ def plan(
 def is_configured(vendor: str, settings: Settings) -> bool:
     if vendor == "zendesk" and settings.get("ZENDESK_SUBDOMAIN") and settings.get("ZENDESK_OAUTH_TOKEN"):
         return True
+    if vendor == "jira" and all(settings.get(n) for n in ("JIRA_URL", "JIRA_PAT", "JIRA_PROJECT")):
+        return True  # Data Center: a personal access token instead of e-mail + API token
     return all(settings.get(name) for name in CREDENTIALS.get(vendor, ("-",)))
 
 

@@ -143,3 +143,152 @@ class TimelineRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- Closing the loop (migration 0005): vendor events back, ticket state, KB suggestions, notes ---
+
+# Case-note kinds and states (bridge.loop, bridge.kb).
+NOTE_ZENDESK, NOTE_SLACK, NOTE_UPDATE = "zendesk.note", "slack.thread", "customer.update"
+INTENDED, DRAFTED, APPROVED = "intended", "drafted", "approved"
+# KB suggestion states.
+SUGGESTED, KB_DONE = "suggested", "done"
+
+
+class VendorEventRow(Base):
+    """Every accepted Zendesk or Jira webhook delivery, verbatim, before it is applied to a case.
+
+    States follow the inbox: received → processed | ignored | dead; ``result`` says what applying
+    it did (``applied``, ``stale``, ``own_change``, ``unknown_ticket``, ...).
+    """
+
+    __tablename__ = "vendor_events"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))  # "zendesk" | "jira"
+    delivery_id: Mapped[str] = mapped_column(String(200))  # invocation id / webhook identifier
+    event_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(TZ)
+    state: Mapped[str] = mapped_column(String(16), default=RECEIVED)
+    result: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZ)
+    claimed_until: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id", name="uq_vendor_events_delivery"),
+        Index("ix_vendor_events_state_next", "state", "next_attempt_at"),
+    )
+
+
+class TicketStateRow(Base):
+    """What the bridge last applied from its Zendesk ticket, with the vendor time of each field.
+
+    A change is applied only when its vendor time is newer than the stored one (out-of-order safe).
+    """
+
+    __tablename__ = "ticket_state"
+
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    assignee_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assignee_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    csat: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    csat_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    csat_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    comment_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)  # comments already applied
+    replies: Mapped[list[Any]] = mapped_column(JSON, default=list)  # redacted human replies (KB drafts)
+    next_reconcile_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    reconciled_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+
+class JiraIssueRow(Base):
+    """A Jira issue some case links to: whether it is resolved and which fix versions it has."""
+
+    __tablename__ = "jira_issues"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    resolution: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    fix_versions: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"id", "name"}]
+    released: Mapped[list[Any]] = mapped_column(JSON, default=list)  # version ids already announced
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+
+class KbSuggestionRow(Base):
+    """A knowledge-base change drafted from the human's answer to a content-gap case."""
+
+    __tablename__ = "kb_suggestions"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))  # "llm" | "template"
+    status: Mapped[str] = mapped_column(String(16), default=SUGGESTED)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    done_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kb_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+
+
+class CaseNoteRow(Base):
+    """A note the loop wants sent (internal Zendesk note, Slack thread post) or a customer update
+    drafted for the owner to approve. One per (case, kind, reason): repeats collapse."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # zendesk.note | slack.thread | customer.update
+    reason: Mapped[str] = mapped_column(String(200))  # e.g. "jira.resolved:PROJ-1"
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=INTENDED)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+    by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (UniqueConstraint("case_id", "kind", "reason", name="uq_case_notes_reason"),)
+
+
+class CsatSampleRow(Base):
+    """Satisfaction ratings of tickets the bridge did not create: the helpdesk's baseline."""
+
+    __tablename__ = "csat_samples"
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[str] = mapped_column(String(8))
+    rated_at: Mapped[datetime] = mapped_column(TZ, index=True)
+
+
+class BugFingerprintRow(Base):
+    """One bug fingerprint → the Jira issue filed for it (see connectors.jira_fingerprint).
+
+    ``status``: ``creating`` while ``claimed_by`` (a case id) files the issue (``attempted_at`` set
+    once a create was sent, so a retry after an ambiguous failure searches before it creates again),
+    then ``open``; ``closed`` once the issue is resolved (a new report then files a new issue).
+    ``case_ids`` lists the cases on the issue, the first being the one that filed it;
+    ``customer_keys`` the distinct customers behind ``customers`` and ``mrr``. ``version`` makes
+    every update a compare-and-set, so two workers adding customers at once both count.
+    """
+
+    __tablename__ = "bug_fingerprints"
+
+    fingerprint: Mapped[str] = mapped_column(String(80), primary_key=True)
+    issue_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    mrr: Mapped[float] = mapped_column(default=0.0)  # Float, from the annotation
+    case_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    customer_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempted_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    updated_at: Mapped[datetime] = mapped_column(TZ)

@@ -189,7 +189,7 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 route_info = RouteInfo.model_validate(case.route) if case.route else None
                 event = Event.from_json(case.event)
                 package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
-                refs = dict(case.refs or {})
+                refs = repo.refs_of(s, case.id, case.refs)
                 request = step.build(package, {**refs, **extra})
                 connector = connectors.connector_for(step.connector, rt.settings)
                 context = Context(case.id, f"{case.id}-{delivery.step}", refs, delivery.attempts, delivery.step)
@@ -200,7 +200,7 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
             new_refs = {delivery.step: result.external_id}
             if result.url:
                 new_refs[f"{delivery.step}.url"] = result.url
-            case.refs = {**(case.refs or {}), **new_refs}
+            repo.merge_refs(s, case.id, new_refs)
             repo.add_timeline(
                 s, case.id, "delivery.done", f"connector:{step.connector}", now,
                 {"step": delivery.step, "external_id": result.external_id, "dry_run": result.dry_run},

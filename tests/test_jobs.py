@@ -312,3 +312,39 @@ def test_a_failing_platform_api_does_not_block_the_handoff(
     assert len(calls) == rt.settings.max_attempts  # retried, then went ahead with what it had
     assert case_of(rt, answer["case"]).status == "escalated"
     assert (rt.settings.outbox_dir / answer["case"] / "zendesk.ticket.json").exists()
+
+
+def test_concurrent_steps_of_one_case_keep_both_results(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """slack.alert and jira.bug both run after the ticket; finishing together, neither id is lost."""
+    import threading
+
+    rt, client = env
+    event = generic_event(messages=[{"id": "1", "role": "customer",
+                                     "text": "The export crashes with error E1042 since the update"}])
+    answer = send(client, event)
+    jobs.process_event(answer["event"], rt)
+    ticket = deliveries(rt, answer["case"])["zendesk.ticket"]
+    assert jobs.deliver(ticket.id, rt) == "done"
+    pair = {name: deliveries(rt, answer["case"])[name].id for name in ("slack.alert", "jira.bug")}
+    barrier = threading.Barrier(2, timeout=10)
+    real = OutboxConnector.send
+
+    def together(self: OutboxConnector, step: Any, request: Any, context: Any) -> Any:
+        result = real(self, step, request, context)
+        barrier.wait()  # both steps have their result in hand before either records it
+        return result
+
+    monkeypatch.setattr(OutboxConnector, "send", together)
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(jobs.deliver(i, rt))) for i in pair.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    run_due(rt)  # a writer refused on a stale snapshot (SQLite) retries here
+    refs = case_of(rt, answer["case"]).refs
+    assert refs["slack.alert"] and refs["jira.bug"] and refs["zendesk.ticket"]
+    assert {d.status for d in deliveries(rt, answer["case"]).values() if d.step in pair} == {"done"}

@@ -182,6 +182,27 @@ def deliveries_of(session: Session, case_id: str) -> list[DeliveryRow]:
     return list(session.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case_id).order_by(DeliveryRow.id)))
 
 
+def refs_of(session: Session, case_id: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Vendor ids of a case's finished steps. Each delivery row owns its own ``external_id``, so
+    concurrent steps never overwrite each other's result (as a shared JSON map could)."""
+    refs = dict(base or {})
+    for step, external_id in session.execute(
+        select(DeliveryRow.step, DeliveryRow.external_id).where(DeliveryRow.case_id == case_id,
+                                                                DeliveryRow.status == DONE)
+    ):
+        if external_id:
+            refs[step] = external_id
+    return refs
+
+
+def merge_refs(session: Session, case_id: str, new: dict[str, Any]) -> None:
+    """Fold results into the case's denormalized ``refs`` under a row lock (PostgreSQL); SQLite
+    serializes writers and refuses a write from a stale snapshot, which the job retries."""
+    case = session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).one()
+    session.refresh(case)
+    case.refs = {**(case.refs or {}), **new}
+
+
 def add_timeline(
     session: Session, case_id: str, kind: str, actor: str, now: datetime, detail: dict[str, Any] | None = None
 ) -> None:

@@ -111,7 +111,7 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
         team = _team(rt.routing(), case.team)
         case.route = _route_with(case, team, user, acknowledged=True)
         repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{user}", now, {"owner": user, "via": via})
-        created = follow_up(s, case_id, ["slack.update", "zendesk.assign"], now)
+        created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"], now)
         s.commit()
     _enqueue(rt, case_id, created)
     return Change(True, user, "taken")

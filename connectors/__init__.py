@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from bridge.config import Settings
 from connectors.base import Connector, Step
+from connectors.botcallback import BotCallbackConnector, build_accepted
 from connectors.jira import JiraConnector, build_bug
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
@@ -31,6 +32,7 @@ STEPS: dict[str, Step] = {
         Step("slack.page", build_page, after="slack.alert"),
         Step("slack.ephemeral", build_ephemeral),
         Step("zendesk.assign", build_assign, after="zendesk.ticket"),
+        Step("bot.callback", build_accepted),
     )
 }
 
@@ -43,10 +45,16 @@ def step_for(name: str) -> Step:
 CREDENTIALS: dict[str, tuple[str, ...]] = {
     "zendesk": ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
     "slack": ("SLACK_BOT_TOKEN",),
+    "bot": ("BOT_CALLBACK_URL", "BOT_CALLBACK_SECRET"),
     "jira": ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT"),  # or JIRA_PAT instead of email+token
 }
 # Live connectors; a vendor without one (or without credentials) goes to the dry-run outbox.
-LIVE: dict[str, type] = {"zendesk": ZendeskConnector, "slack": SlackConnector, "jira": JiraConnector}
+LIVE: dict[str, type] = {
+    "zendesk": ZendeskConnector,
+    "slack": SlackConnector,
+    "jira": JiraConnector,
+    "bot": BotCallbackConnector,
+}
 
 
 def plan(

@@ -131,6 +131,8 @@ def test_take_case_acknowledges_and_updates_everything(env: tuple[Runtime, Flask
     assert done["slack.update#1"] == "done" and done["zendesk.assign#1"] == "done"
     assign = json.loads((rt.settings.outbox_dir / case_id / "zendesk.assign#1.json").read_text())["request"]
     assert assign["assignee_id"] == 902 and "took the case" in assign["comment"]["body"]
+    callback = json.loads((rt.settings.outbox_dir / case_id / "bot.callback#1.json").read_text())["request"]
+    assert callback["type"] == "handoff.accepted" and callback["owner"]["name"] == "Ben"
     assert "case.acknowledged" in kinds(rt, case_id)
 
 

@@ -34,7 +34,8 @@ class SlackStub:
                 return queued.pop(0)
             if method == "chat.postMessage":
                 self.ts += 1
-                channel = str(args["channel"]).lstrip("#").upper() if args["channel"].startswith("#") else args["channel"]
+                channel = str(args["channel"])
+                channel = channel.lstrip("#").upper() if channel.startswith("#") else channel
                 message = {"ts": f"{self.ts}.000100", "text": args.get("text"), "metadata": args.get("metadata")}
                 self.messages.setdefault(channel, []).append(message)
                 return 200, {"ok": True, "channel": channel, "ts": message["ts"]}, {}

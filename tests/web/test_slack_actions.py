@@ -109,7 +109,8 @@ def test_unsigned_or_badly_signed_actions_are_401_and_change_nothing(env: tuple[
             "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": "abc",
             "X-Slack-Signature": "v0=00"})
     else:
-        response = client.post("/slack/actions", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        response = client.post("/slack/actions", data=body, headers=form)
     assert response.status_code == 401
     assert case_of(rt, case_id).acknowledged_at is None
 

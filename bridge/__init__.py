@@ -11,7 +11,8 @@ from bridge.runtime import Runtime
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> Flask:
     """Wire the app. No network I/O here: store and Redis connect on first use."""
-    from bridge.web import api, errors, health, slack_actions, webhooks
+    from bridge.recovery_prom import register_recovery_metrics
+    from bridge.web import api, errors, health, pages, slack_actions, vendor_events, webhooks
 
     settings = settings or (rt.settings if rt else Settings.from_env())
     rt = rt or Runtime.build(settings)
@@ -20,8 +21,10 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     # Werkzeug cuts bodies (chunked ones too) at this size while reading, before buffering them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["bridge.runtime"] = rt
-    app.extensions["bridge.metrics"] = Metrics()
+    metrics = Metrics()
+    register_recovery_metrics(metrics.registry, rt)
+    app.extensions["bridge.metrics"] = metrics
     errors.init_app(app)
-    for blueprint in (webhooks.bp, health.bp, api.bp, slack_actions.bp):
+    for blueprint in (webhooks.bp, health.bp, api.bp, slack_actions.bp, vendor_events.bp, pages.bp):
         app.register_blueprint(blueprint)
     return app

@@ -235,11 +235,15 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def dlq_list(as_json: bool) -> None:
+    from sqlalchemy import select
+
     from bridge.store import repo
+    from bridge.store.models import VendorEventRow
 
     rt = _runtime(migrate=True)
     with rt.store.session() as s:
         inbox, deliveries = repo.dead_letters(s)
+        vendor = s.scalars(select(VendorEventRow).where(VendorEventRow.state == "dead")).all()
         rows = [
             {"id": r.key, "kind": "event", "platform": r.platform, "case": r.case_id, "attempts": r.attempts,
              "updated_at": r.updated_at.isoformat(), "last_error": r.last_error}
@@ -248,6 +252,10 @@ def dlq_list(as_json: bool) -> None:
             {"id": f"dl-{d.id}", "kind": d.step, "platform": "", "case": d.case_id, "attempts": d.attempts,
              "updated_at": d.updated_at.isoformat(), "last_error": d.last_error}
             for d in deliveries
+        ] + [
+            {"id": f"ve-{v.id}", "kind": f"{v.source} event", "platform": v.source, "case": "",
+             "attempts": v.attempts, "updated_at": v.updated_at.isoformat(), "last_error": v.last_error}
+            for v in vendor
         ]
     if not rows and not as_json:
         click.echo("no dead letters")
@@ -271,9 +279,14 @@ def replay(ident: str | None, all_dead: bool) -> None:
         raise click.UsageError("give exactly one of ID or --all-dead")
     rt = _runtime(migrate=True)
     if all_dead:
+        from sqlalchemy import select
+
+        from bridge.store.models import VendorEventRow
+
         with rt.store.session() as s:
             inbox, deliveries = repo.dead_letters(s)
-            idents = [r.key for r in inbox] + [f"dl-{d.id}" for d in deliveries]
+            vendor = s.scalars(select(VendorEventRow.id).where(VendorEventRow.state == "dead")).all()
+            idents = [r.key for r in inbox] + [f"dl-{d.id}" for d in deliveries] + [f"ve-{v}" for v in vendor]
     else:
         idents = [ident or ""]
     replayed = [i for i in idents if jobs.replay(i, rt)]
@@ -325,11 +338,13 @@ def doctor() -> None:
 
 
 def _register() -> None:
+    from bridge.cli_loop import kb_group, report, seed_demo
     from bridge.cli_package import package
+    from bridge.cli_pages import user_hash
     from bridge.cli_route import route_command
 
-    main.add_command(package)
-    main.add_command(route_command)
+    for command in (package, route_command, report, kb_group, seed_demo, user_hash):
+        main.add_command(command)
 
 
 _register()

@@ -29,6 +29,7 @@ from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import CLOSED, DEAD, DONE, ESCALATED, OPEN, PROCESSED, CaseRow, DeliveryRow, InboxRow
+from bridge.web.auth import case_link
 from connectors.base import Context, PermanentError, Result, RetryableError
 
 log = logging.getLogger("bridge.jobs")
@@ -190,7 +191,9 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 event = Event.from_json(case.event)
                 package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
                 refs = repo.refs_of(s, case.id, case.refs)
-                request = step.build(package, {**refs, **extra})
+                links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
+                         **connectors.vendor_links(rt.settings, refs)}
+                request = step.build(package, {**refs, **links, **extra})
                 connector = connectors.connector_for(step.connector, rt.settings)
                 context = Context(case.id, f"{case.id}-{delivery.step}", refs, delivery.attempts, delivery.step)
                 result = connector.send(step, request, context)
@@ -298,9 +301,15 @@ class JobSource:
 
 def sources() -> list[JobSource]:
     """The explicit registry of durable job kinds (one line per kind)."""
+    from bridge import loop
+    from bridge.store import loop_repo
+
     return [
         JobSource(PROCESS, process_event, repo.due_inbox, repo.stale_inbox),
         JobSource(DELIVER, deliver, repo.due_deliveries, repo.stale_deliveries),
+        JobSource(loop.PROCESS_VENDOR_EVENT, loop.process_vendor_event, loop_repo.due_vendor_events,
+                  loop_repo.stale_vendor_events),
+        JobSource(loop.RECONCILE_TICKET, loop.reconcile_ticket, loop_repo.due_reconciles, loop_repo.stale_reconciles),
     ]
 
 
@@ -320,17 +329,26 @@ def sweep(rt: Runtime | None = None) -> int:
 
 
 def replay(ident: str, rt: Runtime | None = None) -> bool:
-    """Bring a dead inbox row (``hb-…``) or delivery (``dl-<n>``) back; safe to repeat."""
+    """Bring a dead inbox row (``hb-…``), delivery (``dl-<n>``) or vendor event (``ve-<n>``) back."""
+    from bridge import loop
+    from bridge.store import loop_repo
+    from bridge.store.models import VendorEventRow
+
     rt = rt or rt_module.current()
     now = rt.clock()
     with rt.store.session() as s:
         if ident.startswith("dl-") and ident[3:].isdigit():
             job, arg, ok = DELIVER, int(ident[3:]), repo.revive_delivery(s, int(ident[3:]), now)
+        elif ident.startswith("ve-") and ident[3:].isdigit():
+            arg = int(ident[3:])
+            job, ok = loop.PROCESS_VENDOR_EVENT, loop_repo.revive_vendor_event(s, arg, now)
         else:
             job, arg, ok = PROCESS, ident, repo.revive_inbox(s, ident, now)
-        if ok:
+        if ok and job != loop.PROCESS_VENDOR_EVENT:
             row: Any = s.get(DeliveryRow, arg) if job == DELIVER else repo.get_inbox(s, str(arg))
             repo.add_timeline(s, row.case_id, "replayed", "cli:replay", now, {"id": ident})
+        elif ok:
+            assert s.get(VendorEventRow, arg) is not None
         s.commit()
     if ok:
         rt.queue.enqueue(job, arg)

@@ -8,6 +8,7 @@ configured and the dry-run outbox otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from bridge.config import Settings
 from connectors.base import Connector, Step
@@ -79,6 +80,20 @@ def plan(
     if ack_timeout:
         wanted.append(("slack.page#1", "slack.alert", ack_timeout))
     return wanted
+
+
+def vendor_links(settings: Settings, refs: dict[str, Any]) -> dict[str, str]:
+    """Web links to what the steps created, for the buttons and notes that point at them."""
+    links: dict[str, str] = {}
+    ticket = str(refs.get("zendesk.ticket") or "")
+    zendesk = settings.get("ZENDESK_URL") or (
+        f"https://{settings.get('ZENDESK_SUBDOMAIN')}.zendesk.com" if settings.get("ZENDESK_SUBDOMAIN") else "")
+    if ticket.isdigit() and zendesk:
+        links["zendesk.ticket.url"] = f"{zendesk.rstrip('/')}/agent/tickets/{ticket}"
+    bug = str(refs.get("jira.bug") or "")
+    if bug and not bug.startswith("dry-run") and settings.get("JIRA_URL"):
+        links["jira.bug.url"] = f"{settings.get('JIRA_URL').rstrip('/')}/browse/{bug}"
+    return links
 
 
 def is_configured(vendor: str, settings: Settings) -> bool:

@@ -105,6 +105,9 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     if trimmed:
         others = len(_body(package, 0))
         body = _body(package, max(2_000, BODY_LIMIT - others))[:BODY_LIMIT]
+    case_url = refs.get("case.url")
+    if isinstance(case_url, str) and case_url.startswith(("https://", "http://")):
+        body = f"Case page (package, timeline, owner): {case_url}\n\n{body}"
     ticket: dict[str, Any] = {
         "subject": _subject(package),
         "comment": {"body": body, "public": False},

@@ -144,3 +144,23 @@ def test_package_command_is_registered(tmp_path: Path, cli_env: dict[str, str]) 
     assert result.exit_code == 0
     package = json.loads(result.stdout)
     assert package["decision"]["escalate"] is True and package["opening_line"]
+
+
+def test_dead_vendor_events_are_listed_and_replayed(cli_env: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    from bridge.store.models import VendorEventRow
+
+    rt = Runtime.build(Settings.from_env(cli_env))
+    upgrade(rt.store)
+    now = datetime.now(UTC)
+    with rt.store.session() as s:
+        s.add(VendorEventRow(source="zendesk", delivery_id="inv-1", event_type="zen:event-type:ticket.status_changed",
+                             body=b"{}", headers={}, received_at=now, state="dead", attempts=3,
+                             last_error="ValueError: broken", next_attempt_at=now, updated_at=now))
+        s.commit()
+    listed = run(cli_env, "dlq", "list").stdout
+    assert "ve-1  zendesk event" in listed and "ValueError: broken" in listed
+    assert run(cli_env, "replay", "ve-1").exit_code == 0
+    with rt.store.session() as s:
+        assert s.get(VendorEventRow, 1).state != "dead"  # type: ignore[union-attr]

@@ -141,3 +141,20 @@ def test_a_broken_edit_while_running_keeps_the_last_good_routing(routed: tuple[R
     path.write_text("teams: [oops")
     os.utime(path, (1, 1))  # a different mtime, so the file is read again
     assert rt.routing().team("billing").id == "billing"
+
+
+def test_links_to_the_ticket_and_the_case_page_reach_the_alert(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING)
+    extra = {"ROUTING_FILE": str(path), "BRIDGE_PUBLIC_URL": "https://bridge.example.com",
+             "ZENDESK_SUBDOMAIN": "acme"}
+    rt = Runtime.build(settings.with_overrides(extra=extra))
+    upgrade(rt.store)
+    answer = _send(create_app(rt=rt).test_client(), generic_event())
+    run_due(rt)
+    alert = _outbox(rt, answer["case"], "slack.alert")
+    buttons = next(b for b in alert["blocks"] if b["type"] == "actions")["elements"]
+    case_button = next(b for b in buttons if b["action_id"] == "open_case")
+    assert case_button["url"].startswith(f"https://bridge.example.com/cases/{answer['case']}?sig=")
+    ticket = _outbox(rt, answer["case"], "zendesk.ticket")
+    assert "Case page (package, timeline, owner): https://bridge.example.com/cases/" in ticket["comment"]["body"]

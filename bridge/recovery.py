@@ -1,0 +1,420 @@
+"""The recovery report: did the handoffs work? Definitions are in docs/metrics.md, word for word.
+
+Reads ``cases``, ``timeline``, ``kb_suggestions`` and ``csat_samples``; writes nothing. Every case
+is judged once into ``CaseFacts`` (pure data), and every figure, series point and breakdown row is
+the same function over a different subset of those facts, so totals and breakdowns cannot drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.config import Settings
+from bridge.events import Event
+from bridge.pipeline.completeness import assess
+from bridge.recovery_model import DIMENSIONS, METRICS, Breakdown, Point, RecoveryReport, Row, Series, Value
+from bridge.store import loop_repo
+from bridge.store.models import KB_DONE, CaseRow, KbSuggestionRow, TimelineRow
+
+WINDOW = timedelta(days=7)  # reopen and repeat-contact windows
+DUPLICATE_WINDOW = timedelta(minutes=30)
+TIMELINE_KINDS = ("agent.replied", "ticket.solved", "ticket.reopened", "csat.rated")
+FILTERS = ("team", "trigger", "platform", "owner", "completeness_band")
+_WORD = re.compile(r"[^\W\d_]{4,}", re.U)
+_STOP = frozenset((
+    "this", "that", "with", "have", "from", "your", "what", "when", "will", "would", "could", "should",
+    "there", "their", "about", "please", "thanks", "thank", "hello", "just", "does", "doesn", "dont",
+    "cannot", "need", "want", "into", "them", "they", "were", "been",
+))
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """One conversation, judged once. Times in seconds; None when the clock never stopped."""
+
+    id: str
+    platform: str
+    created_at: datetime
+    customer: tuple[str | None, str | None]  # (email lower-cased, platform:customer id)
+    proactive: bool = False
+    duplicate: bool = False
+    escalated: bool = False
+    triggers: tuple[str, ...] = ()
+    team: str | None = None
+    owner: str | None = None
+    band: str | None = None
+    time_to_ack: float | None = None
+    time_to_useful: float | None = None
+    solves: tuple[datetime, ...] = ()
+    reopened: bool = False  # reopened within 7 days of a solve
+    csat: str | None = None
+    repeat: bool = False
+    reasked: bool = False
+    kb_suggested: bool = False
+    kb_done: bool = False
+    topics: frozenset[str] = field(default_factory=frozenset)
+    fingerprint: str | None = None
+    words: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def counted(self) -> bool:
+        return not (self.proactive or self.duplicate)
+
+    @property
+    def solved(self) -> bool:
+        return bool(self.solves)
+
+    @property
+    def cohort(self) -> str | None:
+        if not self.escalated:
+            return None
+        if self.reasked or self.reopened or self.repeat:
+            return "ai_delayed_customer"
+        return "human_fixed_it" if self.solved else "open"
+
+    def value(self, dimension: str) -> tuple[str, ...]:
+        if dimension == "trigger":
+            return self.triggers
+        got = {"platform": self.platform, "team": self.team, "owner": self.owner, "completeness_band": self.band}
+        return (got[dimension],) if got.get(dimension) else ()
+
+
+# --- judging one case ---------------------------------------------------------------------------
+
+def band(score: int) -> str:
+    """Completeness band of a handoff package score (0-100)."""
+    return "high" if score >= 80 else "medium" if score >= 50 else "low"
+
+
+def _slug(text: str | None) -> str | None:
+    slug = re.sub(r"[^a-z0-9]+", "-", (text or "").lower()).strip("-")
+    return slug or None
+
+
+def topics_of(case: CaseRow, event: Event) -> frozenset[str]:
+    """Topic keys: the bot's handoff topic, message intents and the summary's suggested topic."""
+    found = {_slug(event.handoff.topic) if event.handoff else None,
+             _slug((case.summary or {}).get("suggested_topic"))}
+    found |= {_slug(m.intent) for m in event.conversation.messages if m.intent}
+    return frozenset(t for t in found if t)
+
+
+_IDS = re.compile(r"\b[0-9a-f]{8,}\b|\b\d+\b", re.I)
+
+
+def fingerprint_of(event: Event) -> str | None:
+    """Bug fingerprint: first error console line + first failing request (method, path), ids removed."""
+    ev = event.evidence
+    if ev is None:
+        return None
+    errors = [c.message for c in ev.console_logs if (c.level or "").lower() in ("error", "fatal") and c.message]
+    error = errors[0] if errors else ""
+    failing = next((r for r in ev.network_requests if (r.status or 0) >= 400 and r.url), None)
+    path = re.sub(r"^[a-z]+://[^/]+", "", failing.url or "").split("?")[0] if failing else ""
+    method = (failing.method or "").upper() if failing else ""
+    parts = [_IDS.sub("#", error.strip().lower())[:200], f"{method} {_IDS.sub('#', path)}"]
+    if not any(p.strip() for p in parts):
+        return None
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def words_of(event: Event) -> frozenset[str]:
+    texts = " ".join(m.text for m in event.conversation.messages if m.role == "customer")[:2000].lower()
+    return frozenset(w for w in _WORD.findall(texts) if w not in _STOP)
+
+
+def same_issue(a: CaseFacts, b: CaseFacts) -> bool:
+    """Same topic key, same bug fingerprint, or (when neither side has either) customer wording with a
+    Jaccard similarity of at least 0.3."""
+    if a.topics & b.topics or (a.fingerprint and a.fingerprint == b.fingerprint):
+        return True
+    if (a.topics or a.fingerprint) and (b.topics or b.fingerprint):
+        return False
+    if not a.words or not b.words:
+        return False
+    return len(a.words & b.words) / len(a.words | b.words) >= 0.3
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def judge(case: CaseRow, timeline: Sequence[TimelineRow], kb: KbSuggestionRow | None) -> CaseFacts:
+    event = Event.from_json(case.event)
+    proactive = not any(m.role == "customer" for m in event.conversation.messages)
+    solves = tuple(sorted(t.at for t in timeline if t.kind == "ticket.solved"))
+    reopens = [t.at for t in timeline if t.kind == "ticket.reopened"]
+    ratings = sorted((t for t in timeline if t.kind == "csat.rated"), key=lambda t: (t.at, t.id))
+    score = ratings[-1].detail.get("score") if ratings else None
+    escalated = case.escalated_at is not None
+    return CaseFacts(
+        id=case.id, platform=case.platform, created_at=case.created_at,
+        customer=((case.customer_email or "").strip().lower() or None,
+                  f"{case.platform}:{case.customer_id}" if case.customer_id else None),
+        proactive=proactive,
+        escalated=escalated,
+        triggers=tuple(case.triggers or ()) if escalated else (),
+        team=case.team if escalated else None,
+        owner=case.owner if escalated else None,
+        band=band(assess(event, list(case.triggers or [])).score) if escalated else None,
+        time_to_ack=_seconds(case.escalated_at, case.acknowledged_at),
+        time_to_useful=_seconds(case.escalated_at, case.first_response_at),
+        solves=solves,
+        reopened=any(s <= r <= s + WINDOW for r in reopens for s in solves),
+        csat=score if score in ("good", "bad") else None,
+        reasked=any(t.kind == "agent.replied" and t.detail.get("reasked") for t in timeline),
+        kb_suggested=kb is not None,
+        kb_done=kb is not None and kb.status == KB_DONE,
+        topics=topics_of(case, event),
+        fingerprint=fingerprint_of(event),
+        words=words_of(event),
+    )
+
+
+def _link(facts: list[CaseFacts]) -> list[CaseFacts]:
+    """Mark duplicates and repeat contacts.
+
+    Duplicate: of conversations by the same customer that started within 30 minutes of each other,
+    one counts — the first that escalated, or the first if none did; the others are duplicates.
+    Repeat contact: the same customer starts another conversation (any platform, duplicates
+    included) within 7 days after a solve of this case's ticket, about the same issue.
+    """
+    by_customer: dict[str, list[int]] = {}
+    for i, f in enumerate(facts):
+        for key in f.customer:
+            if key:
+                by_customer.setdefault(key, []).append(i)
+
+    def rank(c: CaseFacts) -> tuple[bool, datetime, str]:
+        return (not c.escalated, c.created_at, c.id)
+
+    out = list(facts)
+    for i, f in enumerate(facts):
+        others = {j for key in f.customer if key for j in by_customer[key] if j != i}
+        duplicate = any(abs(f.created_at - facts[j].created_at) <= DUPLICATE_WINDOW and rank(facts[j]) < rank(f)
+                        for j in others)
+        repeat = any(s < facts[j].created_at <= s + WINDOW and same_issue(f, facts[j])
+                     for s in f.solves for j in others)
+        out[i] = replace(f, duplicate=duplicate, repeat=repeat)
+    return out
+
+
+def gather(session: Session, since: datetime, until: datetime) -> list[CaseFacts]:
+    """Facts of every conversation started in [since - 30 min, ∞): the window, what it needs to spot
+    duplicates before it, and the later contacts that make a repeat."""
+    lower = since - DUPLICATE_WINDOW
+    cases = list(session.scalars(select(CaseRow).where(CaseRow.created_at >= lower).order_by(CaseRow.created_at)))
+    rows = session.scalars(
+        select(TimelineRow).join(CaseRow, CaseRow.id == TimelineRow.case_id)
+        .where(CaseRow.created_at >= lower, TimelineRow.kind.in_(TIMELINE_KINDS)).order_by(TimelineRow.id)
+    )
+    timeline: dict[str, list[TimelineRow]] = {}
+    for row in rows:
+        timeline.setdefault(row.case_id, []).append(row)
+    suggestions = session.scalars(
+        select(KbSuggestionRow).join(CaseRow, CaseRow.id == KbSuggestionRow.case_id).where(CaseRow.created_at >= lower))
+    kb = {k.case_id: k for k in suggestions}
+    return _link([judge(c, timeline.get(c.id, []), kb.get(c.id)) for c in cases])
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _ratio(metric: str, num: float, den: float) -> Value:
+    return Value(metric=metric, value=(num / den) if den else None, numerator=num, denominator=den)
+
+
+def figures(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], baseline: float | None) -> list[Value]:
+    """Every metric of METRICS over counted cases; ``conversations`` is the escalation-rate denominator."""
+    esc = [c for c in cases if c.escalated and c.counted]
+    convs = [c for c in conversations if c.counted]
+    escalations = len(esc)
+    acks = [c.time_to_ack for c in esc if c.time_to_ack is not None]
+    useful = [c.time_to_useful for c in esc if c.time_to_useful is not None]
+    good = sum(c.csat == "good" for c in esc)
+    bad = sum(c.csat == "bad" for c in esc)
+    solved = [c for c in esc if c.solved]
+    suggested = sum(c.kb_suggested for c in esc)
+    values = {
+        "conversations": Value(metric="conversations", value=float(len(convs))),
+        "escalations": Value(metric="escalations", value=float(escalations)),
+        "escalation_rate": _ratio("escalation_rate", escalations, len(convs)),
+        "time_to_ack_median_s": Value(metric="time_to_ack_median_s", value=percentile(acks, 50), denominator=len(acks)),
+        "time_to_ack_p90_s": Value(metric="time_to_ack_p90_s", value=percentile(acks, 90), denominator=len(acks)),
+        "time_to_first_useful_response_median_s": Value(
+            metric="time_to_first_useful_response_median_s", value=percentile(useful, 50), denominator=len(useful)),
+        "time_to_first_useful_response_p90_s": Value(
+            metric="time_to_first_useful_response_p90_s", value=percentile(useful, 90), denominator=len(useful)),
+        "csat": _ratio("csat", good, good + bad),
+        "csat_baseline": Value(metric="csat_baseline", value=baseline),
+        "reopen_rate": _ratio("reopen_rate", sum(c.reopened for c in solved), len(solved)),
+        "repeat_contact_rate": _ratio("repeat_contact_rate", sum(c.repeat for c in solved), len(solved)),
+        "kb_suggestions": Value(metric="kb_suggestions", value=float(suggested)),
+        "kb_conversions": Value(metric="kb_conversions", value=float(sum(c.kb_done for c in esc))),
+        "kb_conversion_rate": _ratio("kb_conversion_rate", sum(c.kb_done for c in esc), suggested),
+    }
+    return [values[m] for m in METRICS]
+
+
+def _n(metric: str, cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts]) -> int:
+    """How many cases stand behind a value (its denominator population)."""
+    esc = [c for c in cases if c.escalated and c.counted]
+    if metric in ("conversations", "escalation_rate"):
+        return sum(c.counted for c in conversations)
+    if metric.startswith("time_to_ack"):
+        return sum(c.time_to_ack is not None for c in esc)
+    if metric.startswith("time_to_first_useful"):
+        return sum(c.time_to_useful is not None for c in esc)
+    if metric == "csat":
+        return sum(c.csat is not None for c in esc)
+    if metric in ("reopen_rate", "repeat_contact_rate"):
+        return sum(c.solved for c in esc)
+    if metric == "kb_conversion_rate":
+        return sum(c.kb_suggested for c in esc)
+    return len(esc)
+
+
+def parse_baseline(settings: Settings | None) -> float | None:
+    """``BRIDGE_CSAT_BASELINE``: a share (0.82) or a percentage (82)."""
+    raw = settings.get("BRIDGE_CSAT_BASELINE", "").strip().rstrip("%") if settings else ""
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value / 100 if value > 1 else value
+
+
+def _period(at: datetime, granularity: str) -> date:
+    """First day (UTC) of the day or ISO week (Monday) containing ``at``."""
+    day = at.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday()) if granularity == "week" else day
+
+
+def _periods(since: datetime, until: datetime, granularity: str) -> list[date]:
+    out, current = [], _period(since, granularity)
+    step = timedelta(days=7 if granularity == "week" else 1)
+    while datetime.combine(current, time(), tzinfo=UTC) < until:
+        out.append(current)
+        current += step
+    return out
+
+
+def _matches(c: CaseFacts, filters: dict[str, str]) -> bool:
+    return all(value in c.value(name) for name, value in filters.items())
+
+
+def build_report(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    filters: dict[str, str] | None = None,
+    granularity: str = "day",
+    *,
+    settings: Settings | None = None,
+) -> RecoveryReport:
+    """The recovery report of the conversations that started in [since, until)."""
+    if granularity not in ("day", "week"):
+        raise ValueError("granularity must be 'day' or 'week'")
+    filters = {k: v for k, v in (filters or {}).items() if v and k in FILTERS}
+    everything = gather(session, since, until)
+    in_window = [c for c in everything if since <= c.created_at < until]
+    cases = [c for c in in_window if _matches(c, filters)]
+    # The escalation-rate denominator: conversations only have a platform before a human gets them,
+    # so only the platform filter narrows it.
+    conversations = [c for c in in_window if _matches(c, {k: v for k, v in filters.items() if k == "platform"})]
+    baseline = parse_baseline(settings)
+    if baseline is None:
+        good, bad = loop_repo.csat_baseline(session, since, until)
+        baseline = good / (good + bad) if good + bad else None
+    totals = figures(cases, conversations, baseline)
+    totals += [
+        Value(metric="excluded_proactive", value=float(sum(c.proactive for c in conversations))),
+        Value(metric="excluded_duplicate", value=float(sum(c.duplicate and not c.proactive for c in conversations))),
+    ]
+    series = _series(cases, conversations, since, until, granularity, baseline)
+    breakdowns = _breakdowns(cases, conversations, baseline)
+    cohorts = {"human_fixed_it": 0, "ai_delayed_customer": 0, "open": 0}
+    for c in cases:
+        if c.counted and c.cohort:
+            cohorts[c.cohort] += 1
+    return RecoveryReport(since=since, until=until, filters=filters, totals=totals, series=series,
+                          breakdowns=breakdowns, cohorts=cohorts)
+
+
+def _series(cases: list[CaseFacts], conversations: list[CaseFacts], since: datetime, until: datetime,
+            granularity: str, baseline: float | None) -> list[Series]:
+    periods = _periods(since, until, granularity)
+    by_period: dict[date, tuple[list[CaseFacts], list[CaseFacts]]] = {p: ([], []) for p in periods}
+    for c in cases:
+        by_period.setdefault(_period(c.created_at, granularity), ([], []))[0].append(c)
+    for c in conversations:
+        by_period.setdefault(_period(c.created_at, granularity), ([], []))[1].append(c)
+    computed = {p: {v.metric: v for v in figures(cs, cv, baseline)} for p, (cs, cv) in sorted(by_period.items())}
+    return [
+        Series(metric=m, granularity=granularity, points=[
+            Point(period=p, value=computed[p][m].value, n=_n(m, *by_period[p])) for p in sorted(by_period)
+        ])
+        for m in METRICS
+    ]
+
+
+def _breakdowns(cases: list[CaseFacts], conversations: list[CaseFacts], baseline: float | None) -> list[Breakdown]:
+    out: list[Breakdown] = []
+    for dimension in DIMENSIONS:
+        keys = sorted({k for c in cases for k in c.value(dimension)})
+        rows: dict[str, dict[str, Value]] = {}
+        groups: dict[str, tuple[list[CaseFacts], list[CaseFacts]]] = {}
+        for key in keys:
+            subset = [c for c in cases if key in c.value(dimension)]
+            denominator = [c for c in conversations if c.platform == key] if dimension == "platform" else conversations
+            groups[key] = (subset, denominator)
+            rows[key] = {v.metric: v for v in figures(subset, denominator, baseline)}
+        for metric in METRICS:
+            out.append(Breakdown(metric=metric, dimension=dimension, rows=[
+                Row(key=key, value=rows[key][metric].value, n=_n(metric, *groups[key])) for key in keys
+            ]))
+    return out
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``30d``, ``2w``, ``12h`` or an ISO date/time → the start of the window."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dhw])\s*", text)
+    if match:
+        unit = {"d": "days", "h": "hours", "w": "weeks"}[match.group(2)]
+        return now - timedelta(**{unit: int(match.group(1))})
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def flat_rows(report: RecoveryReport) -> Iterable[dict[str, Any]]:
+    """Totals then breakdowns as flat rows (CSV and table output)."""
+    for v in report.totals:
+        yield {"dimension": "all", "key": "all", "metric": v.metric, "value": v.value,
+               "numerator": v.numerator, "denominator": v.denominator}
+    for b in report.breakdowns:
+        for r in b.rows:
+            yield {"dimension": b.dimension, "key": r.key, "metric": b.metric, "value": r.value,
+                   "numerator": None, "denominator": r.n}
+

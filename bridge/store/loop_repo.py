@@ -1,0 +1,264 @@
+"""Repository functions for closing the loop: vendor events, ticket state, Jira issues, KB
+suggestions, case notes and the CSAT baseline. Claims follow ``repo``: compare-and-set with a lease."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bridge.store.models import (
+    ACKNOWLEDGED,
+    DEAD,
+    ESCALATED,
+    RECEIVED,
+    RESOLVED,
+    CaseNoteRow,
+    CaseRow,
+    CsatSampleRow,
+    JiraIssueRow,
+    KbSuggestionRow,
+    TicketStateRow,
+    VendorEventRow,
+)
+from bridge.store.repo import MAX_ERROR, MAX_RETRY_AFTER, _insert
+
+# A bridge ticket is polled while it can still change what the metrics see: open, or solved less
+# than this long ago (Zendesk accepts CSAT for 28 days after solve; reopens count for 7).
+RECONCILE_WINDOW = timedelta(days=28)
+RECONCILE_EVERY = timedelta(minutes=15)
+ZENDESK_TICKET = "zendesk.ticket"
+JIRA_BUG = "jira.bug"
+
+
+# --- vendor events ---------------------------------------------------------------------------
+
+def insert_vendor_event(session: Session, values: dict[str, Any]) -> tuple[int, bool]:
+    """Store a delivery; returns (id, duplicate). A repeat of (source, delivery_id) changes nothing."""
+    stmt = (
+        _insert(session, VendorEventRow, values)
+        .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
+        .returning(VendorEventRow.id)
+    )
+    row = session.execute(stmt).first()
+    if row is not None:
+        return int(row[0]), False
+    existing = session.scalars(
+        select(VendorEventRow.id).where(
+            VendorEventRow.source == values["source"], VendorEventRow.delivery_id == values["delivery_id"]
+        )
+    ).one()
+    return int(existing), True
+
+
+def _free(now: datetime) -> Any:
+    return or_(VendorEventRow.claimed_until.is_(None), VendorEventRow.claimed_until < now)
+
+
+def claim_vendor_event(session: Session, ident: int, now: datetime, lease: int) -> bool:
+    stmt = (
+        update(VendorEventRow)
+        .where(VendorEventRow.id == ident, VendorEventRow.state == RECEIVED, _free(now))
+        .values(claimed_until=now + timedelta(seconds=lease), attempts=VendorEventRow.attempts + 1, updated_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)
+
+
+def due_vendor_events(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    stmt = (
+        select(VendorEventRow.id)
+        .where(VendorEventRow.state == RECEIVED, VendorEventRow.next_attempt_at <= now, _free(now))
+        .order_by(VendorEventRow.id)
+        .limit(limit)
+    )
+    return [int(i) for i in session.scalars(stmt)]
+
+
+def stale_vendor_events(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[int]:
+    stmt = (
+        select(VendorEventRow.id)
+        .where(VendorEventRow.state == RECEIVED, VendorEventRow.next_attempt_at <= older_than, _free(now))
+        .order_by(VendorEventRow.id)
+        .limit(limit)
+    )
+    return [int(i) for i in session.scalars(stmt)]
+
+
+def fail_vendor_event(
+    row: VendorEventRow, error: str, now: datetime, intervals: Sequence[int], permanent: bool,
+    retry_after: float | None = None,
+) -> bool:
+    """Record a failed attempt; True when the row is now dead (same policy as ``repo.fail``)."""
+    row.last_error, row.claimed_until, row.updated_at = error[:MAX_ERROR], None, now
+    if permanent or row.attempts > len(intervals):
+        row.state = DEAD
+        return True
+    delay = max(float(intervals[row.attempts - 1]), min(retry_after or 0.0, MAX_RETRY_AFTER))
+    row.next_attempt_at = now + timedelta(seconds=delay)
+    return False
+
+
+def revive_vendor_event(session: Session, ident: int, now: datetime) -> bool:
+    stmt = (
+        update(VendorEventRow)
+        .where(VendorEventRow.id == ident, VendorEventRow.state == DEAD)
+        .values(state=RECEIVED, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)
+
+
+def vendor_event_health(session: Session, now: datetime) -> tuple[int, float | None]:
+    """(dead vendor events, age in seconds of the oldest one not yet processed)."""
+    dead = session.scalar(select(func.count()).where(VendorEventRow.state == DEAD)) or 0
+    oldest = session.scalar(select(func.min(VendorEventRow.received_at)).where(VendorEventRow.state == RECEIVED))
+    if oldest is not None and oldest.tzinfo is None:  # the aggregate bypasses the column type on SQLite
+        from datetime import UTC
+
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(dead), (now - oldest).total_seconds() if oldest is not None else None
+
+
+# --- cases by vendor reference -----------------------------------------------------------------
+
+def case_for_ticket(session: Session, ticket_id: str | None, external_id: str | None) -> CaseRow | None:
+    """The bridge case of a Zendesk ticket: its external_id is the case id (set at creation);
+    otherwise the ticket id we recorded when the ticket was created."""
+    if external_id:
+        case = session.get(CaseRow, external_id)
+        if case is not None:
+            return case
+    if not ticket_id:
+        return None
+    state = session.scalars(select(TicketStateRow).where(TicketStateRow.ticket_id == ticket_id)).first()
+    if state is not None:
+        return session.get(CaseRow, state.case_id)
+    stmt = select(CaseRow).where(CaseRow.refs[ZENDESK_TICKET].as_string() == ticket_id)
+    return session.scalars(stmt).first()
+
+
+def cases_for_issue(session: Session, key: str) -> list[CaseRow]:
+    """Every case whose Jira bug is this issue (several tickets may link to one bug)."""
+    stmt = select(CaseRow).where(CaseRow.refs[JIRA_BUG].as_string() == key).order_by(CaseRow.created_at)
+    return list(session.scalars(stmt))
+
+
+def ticket_state(session: Session, case: CaseRow, ticket_id: str, now: datetime) -> TicketStateRow:
+    state = session.get(TicketStateRow, case.id)
+    if state is None:
+        state = TicketStateRow(case_id=case.id, ticket_id=ticket_id, comment_ids=[], replies=[], updated_at=now)
+        session.add(state)
+        session.flush()
+    return state
+
+
+# --- reconciler ------------------------------------------------------------------------------
+
+def _reconcilable(now: datetime) -> Any:
+    live_ticket = CaseRow.refs[ZENDESK_TICKET].as_string()
+    return (
+        select(CaseRow.id)
+        .outerjoin(TicketStateRow, TicketStateRow.case_id == CaseRow.id)
+        .where(live_ticket.is_not(None), ~live_ticket.startswith("dry-run:"))
+        .where(or_(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)),
+                   (CaseRow.status == RESOLVED) & (CaseRow.resolved_at >= now - RECONCILE_WINDOW)))
+    )
+
+
+def due_reconciles(session: Session, now: datetime, limit: int = 50) -> list[str]:
+    """Live bridge tickets whose events may have been missed: polled every RECONCILE_EVERY."""
+    stmt = _reconcilable(now).where(
+        or_(TicketStateRow.next_reconcile_at <= now,
+            TicketStateRow.next_reconcile_at.is_(None) & (CaseRow.escalated_at <= now - RECONCILE_EVERY))
+    )
+    return list(session.scalars(stmt.order_by(CaseRow.escalated_at).limit(limit)))
+
+
+def stale_reconciles(session: Session, older_than: datetime, now: datetime, limit: int = 200) -> list[str]:
+    stmt = _reconcilable(now).where(
+        or_(TicketStateRow.next_reconcile_at <= older_than,
+            TicketStateRow.next_reconcile_at.is_(None) & (CaseRow.escalated_at <= older_than - RECONCILE_EVERY))
+    )
+    return list(session.scalars(stmt.limit(limit)))
+
+
+# --- Jira issues -----------------------------------------------------------------------------
+
+def jira_issue(session: Session, key: str, now: datetime) -> JiraIssueRow:
+    row = session.get(JiraIssueRow, key)
+    if row is None:
+        row = JiraIssueRow(key=key, fix_versions=[], released=[], updated_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def issues_with_version(session: Session, version_id: str, version_name: str) -> list[JiraIssueRow]:
+    """Issues whose stored fix versions include this one (JSON filtered in Python: few rows)."""
+    rows = session.scalars(select(JiraIssueRow))
+    return [r for r in rows if any(str(v.get("id")) == version_id or (version_name and v.get("name") == version_name)
+                                    for v in r.fix_versions or [])]
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+def add_note(session: Session, case_id: str, kind: str, reason: str, text: str, status: str, now: datetime) -> bool:
+    """Record a note once per (case, kind, reason); False when it was already there."""
+    values = dict(case_id=case_id, kind=kind, reason=reason, text=text, status=status, created_at=now, updated_at=now)
+    stmt = (
+        _insert(session, CaseNoteRow, values)
+        .on_conflict_do_nothing(index_elements=["case_id", "kind", "reason"])
+        .returning(CaseNoteRow.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def notes_of(session: Session, case_id: str) -> list[CaseNoteRow]:
+    return list(session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_id == case_id).order_by(CaseNoteRow.id)))
+
+
+# --- KB suggestions --------------------------------------------------------------------------
+
+def insert_suggestion(session: Session, values: dict[str, Any]) -> int | None:
+    stmt = (
+        _insert(session, KbSuggestionRow, values)
+        .on_conflict_do_nothing(index_elements=["case_id"])
+        .returning(KbSuggestionRow.id)
+    )
+    row = session.execute(stmt).first()
+    return int(row[0]) if row else None
+
+
+def suggestions(session: Session, status: str | None = None) -> list[KbSuggestionRow]:
+    stmt = select(KbSuggestionRow).order_by(KbSuggestionRow.id)
+    if status:
+        stmt = stmt.where(KbSuggestionRow.status == status)
+    return list(session.scalars(stmt))
+
+
+def suggestion_for_case(session: Session, case_id: str) -> KbSuggestionRow | None:
+    return session.scalars(select(KbSuggestionRow).where(KbSuggestionRow.case_id == case_id)).first()
+
+
+# --- CSAT baseline ---------------------------------------------------------------------------
+
+def record_csat_sample(session: Session, ticket_id: str, score: str, at: datetime) -> None:
+    """The latest rating of a non-bridge ticket (a customer may change it; the newest wins)."""
+    row = session.get(CsatSampleRow, ticket_id)
+    if row is None:
+        session.add(CsatSampleRow(ticket_id=ticket_id, score=score, rated_at=at))
+    elif at >= row.rated_at:
+        row.score, row.rated_at = score, at
+
+
+def csat_baseline(session: Session, since: datetime, until: datetime) -> tuple[int, int]:
+    """(good, bad) ratings of non-bridge tickets rated in [since, until)."""
+    rows = session.execute(
+        select(CsatSampleRow.score, func.count())
+        .where(CsatSampleRow.rated_at >= since, CsatSampleRow.rated_at < until)
+        .group_by(CsatSampleRow.score)
+    )
+    counts = {score: int(n) for score, n in rows}
+    return counts.get("good", 0), counts.get("bad", 0)

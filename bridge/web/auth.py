@@ -1,0 +1,212 @@
+"""Who may see the pages: login (admin token or configured users), CSRF, and signed case links.
+
+- ``BRIDGE_ADMIN_TOKEN`` signs in as ``admin``; ``BRIDGE_USERS`` = ``name:pbkdf2-hash,...`` (made
+  by ``bridge user-hash``) signs in named users. A session remembers a fingerprint of the secret
+  it was opened with, so changing a password or the token ends the sessions opened with the old one.
+- The Flask session is signed with ``BRIDGE_SECRET_KEY``; unset, a key kept in the data dir
+  (``<BRIDGE_DATA_DIR>/session-secret-key``, made on first use) is used, which suits one machine.
+- Every POST carries the session's CSRF token.
+- ``case_link(settings, case_id, now)`` is a link to one case page that works without a login
+  until it expires (``BRIDGE_CASE_LINK_TTL``, default 30 days): HMAC-SHA256 over the case id and
+  the expiry, with a key derived from the secret key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bridge.config import ConfigError, Settings
+
+HASH_METHOD = "pbkdf2:sha256:600000"
+DEFAULT_CASE_LINK_TTL = 30 * 24 * 3600
+SESSION_LIFETIME = timedelta(hours=12)
+ADMIN = "admin"
+F = TypeVar("F", bound=Callable[..., Any])
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+def secret_key(settings: Settings) -> str:
+    """``BRIDGE_SECRET_KEY``, or the development key kept in the data dir (made on first use)."""
+    configured = settings.get("BRIDGE_SECRET_KEY", "").strip()
+    if configured:
+        return configured
+    path = settings.data_dir / "session-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        fresh.write_text(secrets.token_urlsafe(48) + "\n")
+        fresh.chmod(0o600)
+        try:  # two processes starting at once: the first link wins, both read the same key
+            os.link(fresh, path)
+        except FileExistsError:
+            pass
+        finally:
+            fresh.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def _subkey(settings: Settings, purpose: str) -> bytes:
+    return hmac.new(secret_key(settings).encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def users(settings: Settings) -> dict[str, str]:
+    """``BRIDGE_USERS`` as name → password hash."""
+    found: dict[str, str] = {}
+    for entry in settings.get("BRIDGE_USERS", "").split(","):
+        if not entry.strip():
+            continue
+        name, sep, hashed = entry.strip().partition(":")
+        if not sep or not name or not hashed.startswith("pbkdf2:"):
+            raise ConfigError(f"BRIDGE_USERS entries must be name:pbkdf2-hash (bridge user-hash), got {name!r}")
+        found[name.strip()] = hashed.strip()
+    return found
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+def _fingerprint(settings: Settings, name: str) -> str | None:
+    """What a session opened by ``name`` must still match: changes when its secret changes."""
+    if name == ADMIN and settings.admin_token:
+        material = "token:" + settings.admin_token
+    elif name != ADMIN and name in users(settings):
+        material = "user:" + users(settings)[name]
+    else:
+        return None
+    return hmac.new(_subkey(settings, "session"), material.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def authenticate(settings: Settings, name: str, password: str) -> str | None:
+    """The signed-in name, or None. An empty name means the admin token."""
+    name = name.strip()
+    if not name or name == ADMIN:
+        token = settings.admin_token
+        if token and hmac.compare_digest(token.encode(), password.encode()):
+            return ADMIN
+        return None
+    hashed = users(settings).get(name)
+    if hashed is None:
+        check_password_hash(hash_password("x"), password)  # same work for unknown names
+        return None
+    return name if check_password_hash(hashed, password) else None
+
+
+# --- the session -------------------------------------------------------------------------------
+
+def _settings() -> Settings:
+    return current_app.extensions["bridge.runtime"].settings  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["bridge.runtime"].settings
+    app.secret_key = secret_key(settings)
+    app.config.setdefault("SESSION_COOKIE_NAME", "bridge_session")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.get("BRIDGE_PUBLIC_URL", "").startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+
+
+def login(name: str) -> None:
+    session.clear()
+    session.permanent = True
+    session["user"] = name
+    session["fp"] = _fingerprint(_settings(), name)
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+def logout() -> None:
+    session.clear()
+
+
+def current_user() -> str | None:
+    name = session.get("user")
+    if not isinstance(name, str):
+        return None
+    expected = _fingerprint(_settings(), name)
+    if expected is None or not hmac.compare_digest(expected, str(session.get("fp", ""))):
+        return None
+    return name
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no ``//`` or backslash tricks)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/dashboard"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/dashboard"
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Abort 400 unless the form carries this session's token."""
+    expected = session.get("csrf")
+    presented = request.form.get("csrf_token", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), presented.encode()):
+        abort(400, description="The form expired or did not come from this site; reload the page and try again.")
+
+
+# --- signed case links -------------------------------------------------------------------------
+
+def case_link_ttl(settings: Settings) -> int:
+    raw = settings.get("BRIDGE_CASE_LINK_TTL", "").strip()
+    if not raw:
+        return DEFAULT_CASE_LINK_TTL
+    match = _DURATION.match(raw.lower())
+    if not match or int(match.group(1)) <= 0:
+        raise ConfigError(f"BRIDGE_CASE_LINK_TTL must be a positive number of seconds (or 12h, 30d), got {raw!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def sign_case(settings: Settings, case_id: str, expires: int) -> str:
+    mac = hmac.new(_subkey(settings, "case-link"), f"{case_id}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def case_link(settings: Settings, case_id: str, now: datetime) -> str:
+    """A link to the case page that works without a login until it expires."""
+    expires = int(now.timestamp()) + case_link_ttl(settings)
+    query = urlencode({"sig": sign_case(settings, case_id, expires), "exp": expires})
+    path = f"/cases/{case_id}?{query}"
+    base = settings.get("BRIDGE_PUBLIC_URL", "").strip().rstrip("/")
+    return f"{base}{path}" if base else path
+
+
+def verify_case_link(settings: Settings, case_id: str, sig: str, exp: str, now: datetime) -> bool:
+    if not exp.isdigit() or int(exp) < now.timestamp():
+        return False
+    return hmac.compare_digest(sign_case(settings, case_id, int(exp)).encode(), sig.encode())

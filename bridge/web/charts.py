@@ -1,0 +1,311 @@
+"""Chart geometry for the dashboard: plain data the templates turn into inline SVG.
+
+Nothing here writes markup, so every label goes through Jinja's autoescaping. Charts are pictures
+first: every point and bar carries its number in an SVG ``<title>`` (shown on hover) and the same
+numbers are in the tables below the charts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from bridge.recovery_model import Breakdown, RecoveryReport
+
+Kind = Literal["count", "rate", "seconds"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    label: str
+    kind: Kind
+    better: Literal["higher", "lower", ""] = ""
+    help: str = ""
+
+
+METRIC_INFO: dict[str, MetricInfo] = {
+    "conversations": MetricInfo("Conversations", "count", "", "conversations the bridge saw"),
+    "escalations": MetricInfo("Escalations", "count", "", "conversations handed to a human"),
+    "escalation_rate": MetricInfo("Escalation rate", "rate", "", "escalations / conversations"),
+    "time_to_ack_median_s": MetricInfo("Time to acknowledge, median", "seconds", "lower",
+                                       "escalation → the owner took the case"),
+    "time_to_ack_p90_s": MetricInfo("Time to acknowledge, p90", "seconds", "lower", "9 in 10 cases within"),
+    "time_to_first_useful_response_median_s": MetricInfo(
+        "First useful response, median", "seconds", "lower", "escalation → first real agent reply (not holding)"),
+    "time_to_first_useful_response_p90_s": MetricInfo("First useful response, p90", "seconds", "lower",
+                                                      "9 in 10 cases within"),
+    "csat": MetricInfo("Escalation CSAT", "rate", "higher", "good / (good + bad) on bridge tickets"),
+    "csat_baseline": MetricInfo("Helpdesk CSAT (non-bridge)", "rate", "higher", "baseline for comparison"),
+    "reopen_rate": MetricInfo("Reopen rate", "rate", "lower", "reopened within 7 days / solved"),
+    "repeat_contact_rate": MetricInfo("Repeat-contact rate", "rate", "lower",
+                                      "same customer and topic back within 7 days / solved"),
+    "kb_suggestions": MetricInfo("KB suggestions", "count", "", "content gaps drafted as KB articles"),
+    "kb_conversions": MetricInfo("KB conversions", "count", "higher", "KB changes marked done"),
+    "kb_conversion_rate": MetricInfo("KB conversion rate", "rate", "higher", "conversions / suggestions"),
+}
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    key: str
+    title: str
+    metrics: tuple[str, ...]
+    note: str = ""
+
+
+# One trend chart per question a support lead asks; together they show every metric in METRICS.
+TREND_CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec("volume", "Conversations and escalations", ("conversations", "escalations")),
+    ChartSpec("escalation-rate", "Escalation rate", ("escalation_rate",)),
+    ChartSpec("ack", "Time to acknowledge", ("time_to_ack_median_s", "time_to_ack_p90_s"), "lower is better"),
+    ChartSpec("first-response", "Time to first useful response",
+              ("time_to_first_useful_response_median_s", "time_to_first_useful_response_p90_s"), "lower is better"),
+    ChartSpec("csat", "Escalation CSAT vs helpdesk baseline", ("csat", "csat_baseline"), "higher is better"),
+    ChartSpec("reopen", "Reopen rate after handoff", ("reopen_rate",), "lower is better"),
+    ChartSpec("repeat", "Repeat-contact rate after handoff", ("repeat_contact_rate",), "lower is better"),
+    ChartSpec("kb", "AI failures turned into KB updates", ("kb_suggestions", "kb_conversions")),
+    ChartSpec("kb-rate", "KB conversion rate", ("kb_conversion_rate",), "higher is better"),
+)
+
+
+def info(metric: str) -> MetricInfo:
+    return METRIC_INFO.get(metric, MetricInfo(metric.replace("_", " ").capitalize(), "count"))
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def fmt(metric: str, value: float | None) -> str:
+    """A value as a person reads it; ``—`` when there is no data (never a made-up zero)."""
+    if value is None:
+        return "—"
+    kind = info(metric).kind
+    if value == 0:
+        return "0%" if kind == "rate" else "0"
+    if kind == "rate":
+        return f"{value * 100:.1f}%" if value < 0.1 else f"{value * 100:.0f}%"
+    if kind == "seconds":
+        return duration(value)
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def nice_ceiling(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        candidate = step * 10**exponent
+        if candidate >= value - 1e-12:
+            return float(candidate)
+    return float(10 ** (exponent + 1))
+
+
+# --- trend lines -------------------------------------------------------------------------------
+
+W, H = 360, 170
+LEFT, RIGHT, TOP, BOTTOM = 52, 10, 12, 26
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Line:
+    metric: str
+    label: str
+    index: int  # colour slot
+    segments: list[str]  # polyline "x,y x,y" runs, broken where a period has no data
+    dots: list[Dot]
+    total: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    pos: float
+    label: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    spec: ChartSpec
+    lines: list[Line]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    width: int = W
+    height: int = H
+    left: int = LEFT
+    right: int = W - RIGHT
+    top: int = TOP
+    bottom: int = H - BOTTOM
+
+    @property
+    def empty(self) -> bool:
+        return not any(line.dots for line in self.lines)
+
+
+def periods_of(report: RecoveryReport) -> list[date]:
+    return sorted({point.period for series in report.series for point in series.points})
+
+
+def _period_label(period: date, granularity: str) -> str:
+    return f"week of {period:%b %d}" if granularity == "week" else f"{period:%a %b %d}"
+
+
+def line_chart(spec: ChartSpec, report: RecoveryReport) -> LineChart:
+    periods = periods_of(report)
+    by_metric = {series.metric: series for series in report.series}
+    values = [p.value for m in spec.metrics if m in by_metric for p in by_metric[m].points if p.value is not None]
+    kind = info(spec.metrics[0]).kind
+    top = nice_ceiling(max(values, default=0.0))
+    if kind == "rate":
+        top = min(top, 1.0) if values and max(values) <= 1 else top
+    span_x = (W - RIGHT) - LEFT
+    span_y = (H - BOTTOM) - TOP
+
+    def x_of(i: int) -> float:
+        return round(LEFT + (span_x * i / (len(periods) - 1) if len(periods) > 1 else span_x / 2), 1)
+
+    def y_of(v: float) -> float:
+        return round(TOP + span_y * (1 - v / top), 1)
+
+    index = {period: i for i, period in enumerate(periods)}
+    lines: list[Line] = []
+    for slot, metric in enumerate(spec.metrics):
+        series = by_metric.get(metric)
+        granularity = series.granularity if series else "day"
+        segments: list[str] = []
+        run: list[str] = []
+        dots: list[Dot] = []
+        points = {p.period: p for p in (series.points if series else [])}
+        for period in periods:
+            point = points.get(period)
+            if point is None or point.value is None:
+                if run:
+                    segments.append(" ".join(run))
+                run = []
+                continue
+            x, y = x_of(index[period]), y_of(point.value)
+            run.append(f"{x},{y}")
+            title = f"{info(metric).label}, {_period_label(period, granularity)}: {fmt(metric, point.value)}"
+            dots.append(Dot(x, y, f"{title} (n={point.n})"))
+        if run:
+            segments.append(" ".join(run))
+        lines.append(Line(metric, info(metric).label, slot, segments, dots, fmt(metric, report.total(metric))))
+    halves = (0.0, 1.0) if kind == "count" and top < 2 else (0.0, 0.5, 1.0)  # no "0.5 escalations"
+    y_ticks = [Tick(y_of(top * f), fmt(spec.metrics[0], top * f)) for f in halves]
+    picks = sorted({0, len(periods) // 2, len(periods) - 1}) if periods else []
+    x_ticks = [Tick(x_of(i), f"{periods[i]:%b %d}") for i in picks]
+    return LineChart(spec, lines, y_ticks, x_ticks)
+
+
+# --- breakdowns --------------------------------------------------------------------------------
+
+BAR_H, BAR_GAP, LABEL_W, BAR_W = 18, 6, 150, 170
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    y: float
+    width: float
+    value: str
+    title: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    metric: str
+    title: str
+    bars: list[Bar]
+    height: int
+    label_w: int = LABEL_W
+    bar_w: int = BAR_W
+    width: int = LABEL_W + BAR_W + 60
+
+
+def bar_chart(breakdown: Breakdown, limit: int = 12) -> BarChart:
+    rows = sorted(breakdown.rows, key=lambda r: (r.value is None, -(r.value or 0), r.key))[:limit]
+    top = max((r.value or 0.0 for r in rows), default=0.0) or 1.0
+    bars = []
+    for i, row in enumerate(rows):
+        text = fmt(breakdown.metric, row.value)
+        width = 0.0 if row.value is None else round(max(1.0, BAR_W * row.value / top), 1)
+        label = row.key or "(none)"
+        bars.append(Bar(label, i * (BAR_H + BAR_GAP), width, text, f"{label}: {text} (n={row.n})"))
+    height = max(1, len(rows)) * (BAR_H + BAR_GAP)
+    return BarChart(breakdown.metric, info(breakdown.metric).label, bars, height)
+
+
+def breakdown_charts(report: RecoveryReport, dimension: str) -> list[BarChart]:
+    order = {metric: i for i, metric in enumerate(METRIC_INFO)}
+    chosen = [b for b in report.breakdowns if b.dimension == dimension and b.rows]
+    return [bar_chart(b) for b in sorted(chosen, key=lambda b: order.get(b.metric, 99))]
+
+
+def breakdown_table(report: RecoveryReport, dimension: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Rows = keys of the dimension, columns = metrics: the numbers behind the bars."""
+    chosen = [b for b in report.breakdowns if b.dimension == dimension]
+    order = {metric: i for i, metric in enumerate(METRIC_INFO)}
+    chosen.sort(key=lambda b: order.get(b.metric, 99))
+    keys = sorted({row.key for b in chosen for row in b.rows})
+    cells = {(b.metric, row.key): fmt(b.metric, row.value) for b in chosen for row in b.rows}
+    return [b.metric for b in chosen], [(key, [cells.get((b.metric, key), "—") for b in chosen]) for key in keys]
+
+
+def dimensions_present(report: RecoveryReport, known: Iterable[str]) -> list[str]:
+    present = {b.dimension for b in report.breakdowns}
+    return [d for d in known if d in present]
+
+
+# --- outcome cohorts ---------------------------------------------------------------------------
+
+COHORTS: tuple[tuple[str, str], ...] = (
+    ("human_fixed_it", "AI escalated, a human fixed it"),
+    ("ai_delayed_customer", "AI delayed the customer, the human started over"),
+    ("open", "Still open"),
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str
+    label: str
+    count: int
+    x: float
+    width: float
+    share: str
+
+
+@dataclass
+class CohortBar:
+    segments: list[Segment] = field(default_factory=list)
+    total: int = 0
+    width: int = 600
+
+
+def cohort_bar(cohorts: dict[str, int], width: int = 600) -> CohortBar:
+    keys: Sequence[tuple[str, str]] = COHORTS + tuple((k, k.replace("_", " ")) for k in cohorts
+                                                      if k not in dict(COHORTS))
+    total = sum(max(0, cohorts.get(k, 0)) for k, _ in keys)
+    bar = CohortBar(total=total, width=width)
+    x = 0.0
+    for key, label in keys:
+        count = max(0, cohorts.get(key, 0))
+        share = count / total if total else 0.0
+        bar.segments.append(Segment(key, label, count, round(x, 1), round(width * share, 1), f"{share * 100:.0f}%"))
+        x += width * share
+    return bar

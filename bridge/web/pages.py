@@ -1,0 +1,242 @@
+"""The pages: ``/dashboard``, ``/cases``, ``/cases/<id>``, ``/login`` and ``/logout``.
+
+Server-rendered (Jinja2, autoescaped), readable without JavaScript; charts are inline SVG.
+The dashboard and the case list need a login; a case page opens with a login or a signed,
+expiring link (``auth.case_link``), which is how Zendesk, Jira and Slack link to it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import String, cast, func, select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
+from bridge.pipeline.package import build_package
+from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
+from bridge.store import repo
+from bridge.store.models import CaseRow, InboxRow
+from bridge.web import auth, case_view, charts
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/bridge")
+bp.record_once(lambda state: auth.init_app(state.app))
+
+PERIODS = (7, 30, 90, 180, 365)
+STATUSES = ("escalated", "acknowledged", "resolved", "open", "closed")
+PAGE_SIZE = 50
+_VALUE = re.compile(r"^[\w .:@/+-]{1,100}$")
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["Referrer-Policy"] = "no-referrer"  # signed links must not leak to vendors
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": auth.csrf_token, "current_user": auth.current_user, "fmt": charts.fmt,
+            "metric_info": charts.info, "safe_url": case_view.safe_url}
+
+
+@bp.errorhandler(HTTPException)
+def _page_error(exc: HTTPException) -> ResponseReturnValue:
+    return render_template("pages/error.html", code=exc.code, name=exc.name, message=exc.description), exc.code or 500
+
+
+def _rt() -> Any:
+    return current_app.extensions["bridge.runtime"]
+
+
+def _arg(name: str, allowed: tuple[str, ...] | None = None) -> str:
+    value = request.args.get(name, "").strip()
+    if not value or (allowed is not None and value not in allowed) or not _VALUE.match(value):
+        return ""
+    return value
+
+
+# --- login -------------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    target = auth.safe_next(request.values.get("next"))
+    error = ""
+    if request.method == "POST":
+        auth.check_csrf()
+        name = auth.authenticate(_rt().settings, request.form.get("name", ""), request.form.get("password", ""))
+        if name:
+            auth.login(name)
+            return redirect(target)
+        error = "Wrong name, password or token."
+    configured = bool(_rt().settings.admin_token or auth.users(_rt().settings))
+    status = 401 if error else 200
+    return render_template("pages/login.html", next=target, error=error, configured=configured), status
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    auth.check_csrf()
+    auth.logout()
+    return redirect(url_for("pages.login"))
+
+
+# --- dashboard ---------------------------------------------------------------------------------
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def period_from_args(now: datetime) -> tuple[datetime, datetime, int | None]:
+    """``since``/``until`` dates (inclusive days, UTC) or the last ``days`` days (default 30)."""
+    since_day, until_day = _parse_date(_arg("since")), _parse_date(_arg("until"))
+    if since_day:
+        until = datetime.combine(until_day, time(), UTC) + timedelta(days=1) if until_day else now
+        since = datetime.combine(since_day, time(), UTC)
+        return (since, until, None) if since < until else (until - timedelta(days=1), until, None)
+    days = int(_arg("days", tuple(map(str, PERIODS))) or 30)
+    return now - timedelta(days=days), now, days
+
+
+def _options(column: Any) -> list[str]:
+    with _rt().store.session() as s:
+        values = s.scalars(select(column).where(column.is_not(None)).distinct().order_by(column))
+        return [v for v in values if v][:200]
+
+
+def _report(since: datetime, until: datetime, filters: dict[str, str], granularity: str) -> RecoveryReport:
+    from bridge.recovery import build_report  # written beside this module; imported when first needed
+
+    with _rt().store.session() as s:
+        return build_report(s, since, until, filters, granularity)  # type: ignore[no-any-return]
+
+
+@bp.get("/dashboard")
+@auth.login_required
+def dashboard() -> ResponseReturnValue:
+    now = _rt().clock()
+    since, until, days = period_from_args(now)
+    granularity = _arg("granularity", ("day", "week")) or ("day" if until - since <= timedelta(days=31) else "week")
+    filters = {name: _arg(name) for name in ("team", "trigger", "platform") if _arg(name)}
+    if filters.get("trigger") and filters["trigger"] not in TRIGGERS:
+        filters.pop("trigger")
+    report = _report(since, until, filters, granularity)
+    dimensions = charts.dimensions_present(report, DIMENSIONS) or ["trigger"]
+    by = _arg("by", DIMENSIONS)
+    by = by if by in dimensions else dimensions[0]
+    table_metrics, table_rows = charts.breakdown_table(report, by)
+    query = {k: v for k, v in request.args.items() if k != "by"}
+    return render_template(
+        "pages/dashboard.html",
+        report=report, since=since, until=until, days=days, periods=PERIODS, granularity=granularity,
+        filters=filters, teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), triggers=TRIGGERS,
+        metrics=METRICS, trends=[charts.line_chart(spec, report) for spec in charts.TREND_CHARTS],
+        periods_list=charts.periods_of(report), series={s.metric: s for s in report.series},
+        dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by),
+        table_metrics=table_metrics, table_rows=table_rows, cohort=charts.cohort_bar(report.cohorts),
+        query=query, until_day=(until - timedelta(seconds=1)).date(),
+    )
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+@bp.get("/cases")
+@auth.login_required
+def cases() -> ResponseReturnValue:
+    status = _arg("status", (*STATUSES, "all"))
+    filters = {name: _arg(name) for name in ("team", "platform", "owner") if _arg(name)}
+    trigger = _arg("trigger", TRIGGERS)
+    page = max(1, int(_arg("page") or 1) if (_arg("page") or "1").isdigit() else 1)
+    stmt = select(CaseRow)
+    if status == "all":
+        pass
+    elif status:
+        stmt = stmt.where(CaseRow.status == status)
+    else:
+        stmt = stmt.where(CaseRow.escalated_at.is_not(None))
+    for name, value in filters.items():
+        stmt = stmt.where(getattr(CaseRow, name) == value)
+    if trigger:
+        stmt = stmt.where(cast(CaseRow.triggers, String).contains(f'"{trigger}"'))
+    with _rt().store.session() as s:
+        total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        order = func.coalesce(CaseRow.escalated_at, CaseRow.created_at).desc()
+        rows = list(s.scalars(stmt.order_by(order, CaseRow.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    query = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "pages/cases.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        status=status, statuses=STATUSES, filters=filters, trigger=trigger, triggers=TRIGGERS,
+        teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), query=query,
+    )
+
+
+def _may_view(case_id: str) -> bool:
+    if auth.current_user() is not None:
+        return True
+    sig, exp = request.args.get("sig", ""), request.args.get("exp", "")
+    return bool(sig) and auth.verify_case_link(_rt().settings, case_id, sig, exp, _rt().clock())
+
+
+@bp.get("/cases/<case_id>")
+def case(case_id: str) -> ResponseReturnValue:
+    if not _may_view(case_id):
+        if "sig" in request.args:
+            return render_template("pages/error.html", code=403, name="Link expired or invalid",
+                                   message="This case link is no longer valid. Sign in to open the case."), 403
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    settings = _rt().settings
+    with _rt().store.session() as s:
+        row = repo.get_case(s, case_id)
+        if row is None:
+            return render_template("pages/error.html", code=404, name="No such case",
+                                   message=f"There is no case {case_id}."), 404
+        deliveries = repo.deliveries_of(s, case_id)
+        received = [(at, kind, platform) for at, kind, platform in s.execute(
+            select(InboxRow.received_at, InboxRow.event_type, InboxRow.platform)
+            .where(InboxRow.case_id == case_id).order_by(InboxRow.id))]
+        timeline_rows = repo.timeline_of(s, case_id)
+    package = None
+    if row.decision:
+        package = build_package(
+            row.id, row.platform, Event.from_json(row.event), Decision.model_validate(row.decision),
+            summary=Summary.model_validate(row.summary) if row.summary else None,
+            route=RouteInfo.model_validate(row.route) if row.route else None,
+        )
+    event = Event.from_json(row.event)
+    channel = package.route.channel if package and package.route else None
+    highlighted = {hit.message_index for hit in package.decision.triggers} if package else set()
+    return render_template(
+        "pages/case.html", case=row, package=package, event=event, deliveries=deliveries,
+        links=case_view.links_out(settings, row.refs or {}, channel),
+        timeline=case_view.timeline(settings, timeline_rows, received, row.escalated_at, channel),
+        timings=_timings(row), highlighted=highlighted, signed_view=auth.current_user() is None,
+    )
+
+
+def _timings(row: CaseRow) -> list[tuple[str, str]]:
+    start = row.escalated_at
+    found = []
+    for label, at in (("Acknowledged", row.acknowledged_at), ("First useful response", row.first_response_at),
+                      ("Solved", row.resolved_at)):
+        if start and at:
+            found.append((label, f"{charts.duration(max(0.0, (at - start).total_seconds()))} after escalation"))
+        else:
+            found.append((label, "not yet" if start else "—"))
+    return found

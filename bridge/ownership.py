@@ -8,11 +8,12 @@ dead-letters like any other step. Nothing here calls a vendor.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bridge.events import Event, RouteInfo
@@ -57,33 +58,35 @@ def _route_with(case: CaseRow, team: Team, user: str | None, acknowledged: bool)
     }).to_json()
 
 
-def _next_instance(s: Session, case_id: str, step: str) -> str:
-    count = s.scalar(select(func.count()).select_from(DeliveryRow).where(
-        DeliveryRow.case_id == case_id, DeliveryRow.step.like(f"{step}#%")))
-    return f"{step}#{int(count or 0) + 1}"
-
-
 def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: int = 0,
               payload: dict[str, Any] | None = None) -> list[str]:
-    """Create numbered instances of repeatable steps; the caller enqueues them after commit."""
+    """Create instances of repeatable steps; the caller enqueues them after commit.
+
+    ``slack.page#2`` names its instance (one page per level, idempotent). A bare ``slack.update``
+    gets a new instance numbered by its row id, which the database makes unique: counting existing
+    rows instead would give two simultaneous clicks the same number, and one would vanish.
+    """
     from connectors import step_for
 
     created = []
     for step in steps:
-        name = step if "#" in step else _next_instance(s, case_id, step)
-        after = step_for(name).after
-        repo.ensure_deliveries(s, case_id, [(name, after, delay)], now)
-        if payload:
-            _set_payload(s, case_id, name, payload)
-        created.append(name)
+        after = step_for(step).after
+        if "#" in step:
+            repo.ensure_deliveries(s, case_id, [(step, after, delay)], now)
+            row = s.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case_id,
+                                                      DeliveryRow.step == step)).one()
+        else:
+            row = DeliveryRow(case_id=case_id, step=f"{step}#new-{uuid.uuid4().hex}", after=after, status=PENDING,
+                              attempts=0, next_attempt_at=now + timedelta(seconds=delay), created_at=now,
+                              updated_at=now, dry_run=False)
+            s.add(row)
+            s.flush()
+            row.step = f"{step}#{row.id}"
+        if payload is not None:
+            row.payload = payload
+        created.append(row.step)
+    s.flush()
     return created
-
-
-def _set_payload(s: Session, case_id: str, step: str, payload: dict[str, Any]) -> None:
-    """Per-instance data (who to answer, with what) rides in the case refs under the instance name."""
-    case = repo.get_case(s, case_id)
-    assert case is not None
-    case.refs = {**(case.refs or {}), f"{step}.payload": payload}
 
 
 def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str | None = None) -> Change:
@@ -158,8 +161,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
 
 
 def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: datetime) -> None:
-    name = _next_instance(s, case_id, "slack.ephemeral")
-    follow_up(s, case_id, [name], now, payload={"channel": channel, "user": user, "text": text})
+    follow_up(s, case_id, ["slack.ephemeral"], now, payload={"channel": channel, "user": user, "text": text})
 
 
 def _enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
@@ -181,7 +183,7 @@ def is_live(event: Event, now: datetime) -> bool:
 def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> dict[str, Any] | None:
     """Extra refs a step needs at run time, or None when it has become unnecessary."""
     base = delivery.step.split("#", 1)[0]
-    extra: dict[str, Any] = dict((case.refs or {}).get(f"{delivery.step}.payload") or {})
+    extra: dict[str, Any] = dict(delivery.payload or {})
     if base == "slack.ephemeral":
         return {"ephemeral": extra}
     if base == "slack.alert":

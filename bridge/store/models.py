@@ -121,6 +121,7 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
     dry_run: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # per-instance data
     next_attempt_at: Mapped[datetime] = mapped_column(TZ)
     claimed_until: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZ)

@@ -91,10 +91,16 @@ def _customer_update(case: CaseRow, key: str, version: str | None) -> str:
 
 
 def _notify(s: Session, case: CaseRow, reason: str, note: str, draft: str | None, at: datetime) -> None:
-    loop_repo.add_note(s, case.id, NOTE_ZENDESK, reason, note, INTENDED, at)
-    loop_repo.add_note(s, case.id, NOTE_SLACK, reason, note, INTENDED, at)
-    if draft is not None and loop_repo.add_note(s, case.id, NOTE_UPDATE, reason, draft, DRAFTED, at):
+    """Record each note once per reason, and queue its delivery (a redelivered event adds nothing)."""
+    from bridge.ownership import follow_up
+
+    draft_id = loop_repo.add_note(s, case.id, NOTE_UPDATE, reason, draft, DRAFTED, at) if draft else None
+    if draft_id:
         repo.add_timeline(s, case.id, "update.drafted", "bridge:loop", at, {"text": draft, "by": "bridge:loop"})
+    if loop_repo.add_note(s, case.id, NOTE_ZENDESK, reason, note, INTENDED, at):
+        follow_up(s, case.id, ["zendesk.note"], at, payload={"text": note})
+    if loop_repo.add_note(s, case.id, NOTE_SLACK, reason, note, INTENDED, at):
+        follow_up(s, case.id, ["slack.thread"], at, payload={"text": note, "draft": draft, "draft_id": draft_id})
 
 
 def _resolved(s: Session, issue: JiraIssueRow, actor: str) -> str:
@@ -141,6 +147,12 @@ def approve_update(rt: Runtime, note_id: int, by: str) -> str | None:
         note = s.get(CaseNoteRow, note_id)
         assert note is not None
         repo.add_timeline(s, note.case_id, "update.sent", by, now, {"text": note.text, "by": by})
-        text = note.text
+        text, case_id = note.text, note.case_id
+        from bridge.ownership import follow_up
+
+        created = follow_up(s, case_id, ["zendesk.reply"], now, payload={"text": text})
         s.commit()
+    from bridge.ownership import enqueue
+
+    enqueue(rt, case_id, created)
     return text

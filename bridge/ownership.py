@@ -116,7 +116,7 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
         repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{user}", now, {"owner": user, "via": via})
         created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"], now)
         s.commit()
-    _enqueue(rt, case_id, created)
+    enqueue(rt, case_id, created)
     return Change(True, user, "taken")
 
 
@@ -156,7 +156,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
                           {"from": current, "to": to, "reason": reason})
         created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"], now)
         s.commit()
-    _enqueue(rt, case_id, created)
+    enqueue(rt, case_id, created)
     return Change(True, to, "reassigned")
 
 
@@ -164,7 +164,7 @@ def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: d
     follow_up(s, case_id, ["slack.ephemeral"], now, payload={"channel": channel, "user": user, "text": text})
 
 
-def _enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
+def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
     from bridge.jobs import DELIVER
 
     with rt.store.session() as s:
@@ -186,6 +186,8 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
     extra: dict[str, Any] = dict(delivery.payload or {})
     if base == "slack.ephemeral":
         return {"ephemeral": extra}
+    if base in ("zendesk.note", "zendesk.reply", "slack.thread"):
+        return {"note": extra}
     if base == "slack.alert":
         return {"live": is_live(Event.from_json(case.event), rt.clock())}
     if base != "slack.page":

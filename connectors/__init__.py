@@ -16,8 +16,22 @@ from connectors.botcallback import BotCallbackConnector, build_accepted
 from connectors.jira import JiraConnector, build_bug
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
-from connectors.slack_blocks import build_alert, build_dm, build_ephemeral, build_page, build_update
-from connectors.zendesk import ZendeskConnector, build_assign, build_link_note, build_ticket
+from connectors.slack_blocks import (
+    build_alert,
+    build_dm,
+    build_ephemeral,
+    build_page,
+    build_thread,
+    build_update,
+)
+from connectors.zendesk import (
+    ZendeskConnector,
+    build_assign,
+    build_link_note,
+    build_note,
+    build_reply,
+    build_ticket,
+)
 
 STEPS: dict[str, Step] = {
     step.name: step
@@ -34,6 +48,9 @@ STEPS: dict[str, Step] = {
         Step("slack.ephemeral", build_ephemeral),
         Step("zendesk.assign", build_assign, after="zendesk.ticket"),
         Step("bot.callback", build_accepted),
+        Step("zendesk.note", build_note, after="zendesk.ticket"),
+        Step("zendesk.reply", build_reply, after="zendesk.ticket"),
+        Step("slack.thread", build_thread, after="slack.alert"),
     )
 }
 

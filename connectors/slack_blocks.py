@@ -186,3 +186,19 @@ def build_ephemeral(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """A private answer to the person who clicked (e.g. "already taken by @X")."""
     note = refs.get("ephemeral") or {}
     return {"channel": note.get("channel"), "user": note.get("user"), "text": str(note.get("text", ""))[:TEXT_LIMIT]}
+
+
+def build_thread(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """A reply in the alert's thread; a drafted customer update comes with an Approve button."""
+    note = refs.get("note") or {}
+    channel, ts = _message_ref(refs)
+    blocks: list[dict[str, Any]] = [_section(escape(str(note.get("text", "")))[:SECTION_LIMIT])]
+    if note.get("draft") and note.get("draft_id"):
+        blocks.append(_section(("*Draft update for the customer* (sent only when approved):\n>"
+                                + escape(str(note["draft"])).replace("\n", "\n>"))[:SECTION_LIMIT]))
+        blocks.append({"type": "actions", "block_id": f"case:{package.case_id}", "elements": [
+            {"type": "button", "action_id": "approve_update", "style": "primary", "value": str(note["draft_id"]),
+             "text": {"type": "plain_text", "text": "Approve update"}}]})
+    return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
+            "text": escape(str(note.get("text", "")))[:TEXT_LIMIT], "blocks": blocks,
+            "unfurl_links": False, "unfurl_media": False}

@@ -152,6 +152,18 @@ def build_assign(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def build_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """An internal note on the ticket (Jira resolved or released, and the like)."""
+    note = refs.get("note") or {}
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": str(note.get("text", "")), "public": False}}
+
+
+def build_reply(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """The customer update an owner approved: the only public comment the bridge ever posts."""
+    note = refs.get("note") or {}
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": str(note.get("text", "")), "public": True}}
+
+
 def marker(key: str) -> str:
     """Tag on every note the bridge adds after creation: retries look for it before posting again."""
     return f"[rb:{key}]"
@@ -272,7 +284,7 @@ class ZendeskConnector:
             raise _classify(exc) from exc
 
     def _send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        if step.action in ("link", "assign"):
+        if step.action in ("link", "assign", "note", "reply"):
             return self._note(request, context)
         if step.action != "ticket":
             raise PermanentError(f"zendesk cannot perform {step.name}")
@@ -317,12 +329,15 @@ class ZendeskConnector:
         ticket_id = str(request.get("ticket") or "")
         if not ticket_id.isdigit():
             raise PermanentError(f"no Zendesk ticket to add the note to ({ticket_id or 'none'})")
+        public = bool(request["comment"].get("public"))
+        # Private notes carry a marker to find them again; a public reply must not show one to the
+        # customer, so it is found again by its exact text.
         tag = marker(context.key)
+        body = request["comment"]["body"] if public else f"{request['comment']['body']}\n\n{tag}"
         for comment in self.client.tickets.comments(int(ticket_id)):
-            if tag in (comment.body or ""):
+            if (comment.body or "").strip() == body.strip() or (not public and tag in (comment.body or "")):
                 return Result(external_id=f"{ticket_id}#{comment.id}")
-        body = f"{request['comment']['body']}\n\n{tag}"
-        update = Ticket(id=int(ticket_id), comment=Comment(body=body, public=False))
+        update = Ticket(id=int(ticket_id), comment=Comment(body=body, public=public))
         if request.get("assignee_id"):
             update.assignee_id = request["assignee_id"]  # setting the same assignee again is harmless
         self.client.tickets.update(update)

@@ -357,3 +357,34 @@ def test_a_crashing_event_is_retried_then_dead_never_lost(vclient: FlaskClient, 
     monkeypatch.undo()
     loop.run_due(rt)
     assert results(rt) == [("processed", "applied")]
+
+
+def test_resolved_bug_notes_are_delivered_and_the_reply_waits_for_approval(
+    vclient: FlaskClient, rt: Runtime, case_id: str
+) -> None:
+    from bridge.loop_jira import approve_update
+    from bridge.runner import run_due as run_all
+
+    link_bug(rt, case_id, "BUG-7")
+    issue = {"key": "BUG-7", "fields": {"resolution": {"name": "Done"}}}
+    for _ in range(2):
+        post_jira(vclient, rt, {"webhookEvent": "jira:issue_updated", "issue": issue})
+    run_all(rt)
+    with rt.store.session() as s:
+        done = {d.step.split("#")[0]: d for d in repo.deliveries_of(s, case_id) if "#" in d.step}
+    assert {"zendesk.note", "slack.thread"} <= set(done) and "zendesk.reply" not in done
+    outbox = rt.settings.outbox_dir / case_id
+    note = json.loads((outbox / f"{done['zendesk.note'].step}.json").read_text())["request"]
+    assert note["comment"]["public"] is False and "BUG-7" in note["comment"]["body"]
+    thread = json.loads((outbox / f"{done['slack.thread'].step}.json").read_text())["request"]
+    button = next(b for b in thread["blocks"] if b["type"] == "actions")["elements"][0]
+    assert button["action_id"] == "approve_update"
+    approved = approve_update(rt, int(button["value"]), by="slack:U0ANA")
+    assert approved
+    assert approve_update(rt, int(button["value"]), by="slack:U0ANA") is None  # a second click sends nothing
+    run_all(rt)
+    with rt.store.session() as s:
+        replies = [d for d in repo.deliveries_of(s, case_id) if d.step.startswith("zendesk.reply#")]
+    assert len(replies) == 1 and replies[0].status == "done"
+    reply = json.loads((outbox / f"{replies[0].step}.json").read_text())["request"]
+    assert reply["comment"] == {"body": approved, "public": True}

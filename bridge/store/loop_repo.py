@@ -204,15 +204,18 @@ def issues_with_version(session: Session, version_id: str, version_name: str) ->
 
 # --- notes -----------------------------------------------------------------------------------
 
-def add_note(session: Session, case_id: str, kind: str, reason: str, text: str, status: str, now: datetime) -> bool:
-    """Record a note once per (case, kind, reason); False when it was already there."""
+def add_note(
+    session: Session, case_id: str, kind: str, reason: str, text: str, status: str, now: datetime
+) -> int | None:
+    """Record a note once per (case, kind, reason): its id, or None when it was already there."""
     values = dict(case_id=case_id, kind=kind, reason=reason, text=text, status=status, created_at=now, updated_at=now)
     stmt = (
         _insert(session, CaseNoteRow, values)
         .on_conflict_do_nothing(index_elements=["case_id", "kind", "reason"])
         .returning(CaseNoteRow.id)
     )
-    return session.execute(stmt).first() is not None
+    row = session.execute(stmt).first()
+    return int(row[0]) if row else None
 
 
 def notes_of(session: Session, case_id: str) -> list[CaseNoteRow]:

@@ -65,7 +65,9 @@ def actions() -> ResponseReturnValue:
 
 def _case_of(action: dict[str, Any]) -> str:
     block = str(action.get("block_id") or "")
-    return str(action.get("value") or (block[5:] if block.startswith("case:") else ""))
+    if block.startswith("case:"):
+        return block[5:]
+    return str(action.get("value") or "")
 
 
 def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None) -> None:
@@ -79,6 +81,12 @@ def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None) 
                                     channel=channel)
     elif kind == "not_mine":
         result = ownership.reassign(rt, case_id, None, by=user, reason="not_mine", channel=channel)
+    elif kind == "approve_update" and str(action.get("value", "")).isdigit():
+        from bridge.loop_jira import approve_update
+
+        approved = approve_update(rt, int(action["value"]), by=f"slack:{user}")
+        log.info("bridge.slack.action", extra={"case": case_id, "action": kind, "ok": approved is not None})
+        return
     else:
         return  # link buttons and the like: nothing to record
     log.info("bridge.slack.action", extra={"case": case_id, "action": kind, "ok": result.ok, "user": user})

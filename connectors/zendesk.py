@@ -228,6 +228,13 @@ class ZendeskSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+def _via_channel(comment: Any) -> str | None:
+    via = getattr(comment, "via", None)
+    if isinstance(via, dict):
+        return via.get("channel")
+    return getattr(via, "channel", None)
+
+
 def field_map(text: str) -> dict[str, int]:
     """``ZENDESK_FIELD_MAP``: ``trigger=360001,completeness=360002,...`` (package fact → field id)."""
     mapping: dict[str, int] = {}
@@ -342,6 +349,34 @@ class ZendeskConnector:
             update.assignee_id = request["assignee_id"]  # setting the same assignee again is harmless
         self.client.tickets.update(update)
         return Result(external_id=f"{ticket_id}#note")
+
+    def ticket_activity(self, ticket_id: str) -> dict[str, Any]:
+        """A read-only snapshot of a bridge ticket for the reconciler (missed webhooks)."""
+        try:
+            ticket = self.client.tickets(id=int(ticket_id))
+            comments = list(self.client.tickets.comments(int(ticket_id)))
+            staff: dict[int, bool] = {}
+            for author in {c.author_id for c in comments if c.author_id}:
+                user = self.client.users(id=author)
+                staff[author] = getattr(user, "role", "end-user") in ("agent", "admin")
+        except (RetryableError, PermanentError):
+            raise
+        except Exception as exc:
+            raise _classify(exc) from exc
+        rating = getattr(ticket, "satisfaction_rating", None) or {}
+        if not isinstance(rating, dict):
+            rating = {"score": getattr(rating, "score", None), "comment": getattr(rating, "comment", None)}
+        return {
+            "id": str(ticket.id), "external_id": ticket.external_id, "status": ticket.status,
+            "assignee_id": ticket.assignee_id, "updated_at": str(ticket.updated_at),
+            "satisfaction_rating": {"score": rating.get("score"), "comment": rating.get("comment")},
+            "comments": [
+                {"id": c.id, "author_id": c.author_id, "public": bool(c.public), "body": c.body or "",
+                 "created_at": str(c.created_at), "via": {"channel": _via_channel(c)},
+                 "is_staff": staff.get(c.author_id, False), "macro_ids": []}
+                for c in comments
+            ],
+        }
 
     def existing_ticket(self, external_id: str) -> str | None:
         for ticket in self.client.tickets(external_id=external_id):

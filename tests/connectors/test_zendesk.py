@@ -312,3 +312,21 @@ def test_the_link_note_is_posted_once() -> None:
         result = connector().send(STEPS["zendesk.link"], request, context)
         assert [c.request.method for c in rsps.calls] == ["GET"]
     assert result.external_id == "42#5"
+
+
+def test_ticket_activity_for_the_reconciler() -> None:
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, f"{BASE}/tickets/42.json", json={"ticket": {
+            "id": 42, "external_id": "c-1", "status": "solved", "assignee_id": 902,
+            "updated_at": "2026-11-28T10:00:00Z", "satisfaction_rating": {"score": "good", "comment": "thanks"}}})
+        rsps.add(responses.GET, f"{BASE}/tickets/42/comments.json", json={"comments": [
+            {"id": 1, "author_id": 7, "public": False, "body": "package", "created_at": "2026-11-28T09:00:00Z",
+             "via": {"channel": "api"}},
+            {"id": 2, "author_id": 902, "public": True, "body": "Fixed it for you",
+             "created_at": "2026-11-28T09:30:00Z", "via": {"channel": "web"}}], "next_page": None})
+        rsps.add(responses.GET, f"{BASE}/users/7.json", json={"user": {"id": 7, "role": "end-user"}})
+        rsps.add(responses.GET, f"{BASE}/users/902.json", json={"user": {"id": 902, "role": "agent"}})
+        activity = connector().ticket_activity("42")
+    assert activity["status"] == "solved" and activity["satisfaction_rating"] == {"score": "good", "comment": "thanks"}
+    assert [(c["id"], c["is_staff"], c["via"]["channel"], c["public"]) for c in activity["comments"]] == [
+        (1, False, "api", False), (2, True, "web", True)]

@@ -33,7 +33,17 @@ from bridge.adapters.base import (
     Unauthorized,
     UnsupportedEvent,
     load_json,
+    presented_credentials,
     validate_event,
+)
+from bridge.adapters.base import (
+    as_dict as _dict,
+)
+from bridge.adapters.base import (
+    drop_none as _drop_none,
+)
+from bridge.adapters.base import (
+    text_or_none as _text,
 )
 from bridge.events import Event
 
@@ -45,22 +55,10 @@ ID_ATTRIBUTES = ("customerId", "userId", "customer_id")
 ACCOUNT_ATTRIBUTES = ("accountId", "account_id")
 
 
-def presented_credentials(inbound: Inbound) -> list[bytes]:
-    found: list[bytes] = []
-    auth = inbound.header("authorization")
-    if auth[:7].lower() == "bearer " and auth[7:].strip():
-        found.append(auth[7:].strip().encode())
-    if token := inbound.header("x-bridge-token"):
-        found.append(token.encode())
-    return found
 
 
-def _text(value: Any, limit: int = 100_000) -> str | None:
-    return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _confidence(interpretation: dict[str, Any]) -> float | None:
@@ -157,12 +155,6 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
     return validate_event(_drop_none(event))
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 def lex_response(request: dict[str, Any], handoff: bool, text: str, case: str | None) -> dict[str, Any]:
@@ -186,7 +178,7 @@ class AmazonLexV2Adapter(Adapter):
     slug = "amazon-lex-v2"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound)
+        presented = presented_credentials(inbound, bearer=True, header="x-bridge-token")
         if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
             raise Unauthorized("missing or wrong Bearer / X-Bridge-Token")
 

@@ -15,6 +15,9 @@ touches the store, the queue or the network: the intake view verifies with ``ver
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -115,6 +118,51 @@ class Adapter:
         by all request threads: keep no state on the instance.
         """
         return None
+
+
+def presented_credentials(
+    inbound: Inbound,
+    *,
+    query_token: bool = False,
+    basic: bool = False,
+    bearer: bool = False,
+    header: str | None = None,
+) -> list[bytes]:
+    """The secrets a request presents, in the ways its platform can send one (and only those).
+
+    ``query_token``: ``?token=``; ``basic``: the whole ``user:password`` of HTTP basic auth;
+    ``bearer``: ``Authorization: Bearer``; ``header``: a static-token header such as
+    ``X-Bridge-Token``. Compare the result with ``signing.matches_any`` (constant time).
+    """
+    found: list[bytes] = []
+    if query_token and (token := inbound.query.get("token")):
+        found.append(token.encode())
+    auth = inbound.header("authorization")
+    if basic and auth[:6].lower() == "basic ":
+        with contextlib.suppress(binascii.Error, ValueError):
+            found.append(base64.b64decode(auth[6:].strip(), validate=True))
+    if bearer and auth[:7].lower() == "bearer " and auth[7:].strip():
+        found.append(auth[7:].strip().encode())
+    if header and (token := inbound.header(header)):
+        found.append(token.encode())
+    return found
+
+
+def text_or_none(value: Any, limit: int = 100_000) -> str | None:
+    return value[:limit] if isinstance(value, str) and value.strip() else None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def drop_none(value: Any) -> Any:
+    """The canonical models take absent fields as absent, not as null."""
+    if isinstance(value, dict):
+        return {k: drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_none(v) for v in value]
+    return value
 
 
 def load_json(body: bytes, max_depth: int = 64) -> Any:

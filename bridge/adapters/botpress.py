@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
 import re
@@ -39,7 +38,17 @@ from bridge.adapters.base import (
     Unauthorized,
     UnsupportedEvent,
     load_json,
+    presented_credentials,
     validate_event,
+)
+from bridge.adapters.base import (
+    as_dict as _dict,
+)
+from bridge.adapters.base import (
+    drop_none as _drop_none,
+)
+from bridge.adapters.base import (
+    text_or_none as _text,
 )
 from bridge.events import Event
 
@@ -51,23 +60,10 @@ HUMAN_REQUEST = re.compile(
 )
 
 
-def presented_credentials(inbound: Inbound) -> list[bytes]:
-    found: list[bytes] = []
-    if token := inbound.query.get("token"):
-        found.append(token.encode())
-    auth = inbound.header("authorization")
-    if auth[:6].lower() == "basic ":
-        with contextlib.suppress(binascii.Error, ValueError):
-            found.append(base64.b64decode(auth[6:].strip(), validate=True))
-    return found
 
 
-def _text(value: Any, limit: int = 100_000) -> str | None:
-    return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def user_id_for(payload: dict[str, Any]) -> str:
@@ -191,19 +187,13 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], Inbound], Event]] = {
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 class BotpressAdapter(Adapter):
     slug = SLUG
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound)
+        presented = presented_credentials(inbound, query_token=True, basic=True)
         if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
             raise Unauthorized("missing or wrong Basic credentials / ?token=")
 

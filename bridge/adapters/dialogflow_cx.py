@@ -18,9 +18,6 @@ The answer is a ``WebhookResponse`` whose message is the customer receipt in ``l
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -28,7 +25,17 @@ from typing import Any
 
 from bridge import signing
 from bridge.adapters import receipts
-from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, load_json, validate_event
+from bridge.adapters.base import (
+    Adapter,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    load_json,
+    presented_credentials,
+    validate_event,
+)
+from bridge.adapters.base import drop_none as _drop_none
+from bridge.adapters.base import text_or_none as _text
 from bridge.events import Event
 
 HANDOFF_TAGS = re.compile(r"(escalat|handoff|hand-off|human|live[-_ ]?agent|billing[-_]exception)", re.I)
@@ -40,19 +47,8 @@ NAME_PARAMS = ("customer_name", "name", "user_name")
 TURN_TYPES = ("text", "transcript", "triggerIntent", "triggerEvent", "dtmfDigits")
 
 
-def presented_credentials(inbound: Inbound) -> list[bytes]:
-    found: list[bytes] = []
-    auth = inbound.header("authorization")
-    if auth[:6].lower() == "basic ":
-        with contextlib.suppress(binascii.Error, ValueError):
-            found.append(base64.b64decode(auth[6:].strip(), validate=True))
-    if token := inbound.header("x-bridge-token"):
-        found.append(token.encode())
-    return found
 
 
-def _text(value: Any, limit: int = 100_000) -> str | None:
-    return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
 def _first(params: dict[str, Any], names: Sequence[str]) -> str | None:
@@ -176,19 +172,13 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
     return validate_event(_drop_none(event))
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 class DialogflowCXAdapter(Adapter):
     slug = "dialogflow-cx"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound)
+        presented = presented_credentials(inbound, basic=True, header="x-bridge-token")
         if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
             raise Unauthorized("missing or wrong Basic credentials / X-Bridge-Token")
 

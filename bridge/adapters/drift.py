@@ -35,6 +35,15 @@ from bridge.adapters.base import (
     load_json,
     validate_event,
 )
+from bridge.adapters.base import (
+    as_dict as _dict,
+)
+from bridge.adapters.base import (
+    drop_none as _drop_none,
+)
+from bridge.adapters.base import (
+    text_or_none as _text,
+)
 from bridge.config import Settings, api_url_env_name, check_vendor_url
 from bridge.events import Event, Message
 
@@ -46,12 +55,8 @@ FETCH_TIMEOUT = 10
 MAX_PAGES = 100
 
 
-def _text(value: Any, limit: int = 100_000) -> str | None:
-    return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _id(value: Any) -> str | None:
@@ -134,12 +139,6 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], Event]] = {
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 class DriftAdapter(Adapter):

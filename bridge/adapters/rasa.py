@@ -17,9 +17,6 @@ with the FallbackClassifier (``nlu_fallback``) the real best intent is the next 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -28,7 +25,17 @@ from typing import Any
 
 from bridge import signing
 from bridge.adapters import receipts
-from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, load_json, validate_event
+from bridge.adapters.base import (
+    Adapter,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    load_json,
+    presented_credentials,
+    validate_event,
+)
+from bridge.adapters.base import drop_none as _drop_none
+from bridge.adapters.base import text_or_none as _text
 from bridge.events import Event
 
 HANDOFF_ACTIONS = re.compile(r"(handoff|hand_off|human|live_?agent|escalat)", re.I)
@@ -39,19 +46,8 @@ LANGUAGE_KEYS = ("language", "locale", "lang")
 MAX_TRANSCRIPT = 5000
 
 
-def presented_credentials(inbound: Inbound) -> list[bytes]:
-    found: list[bytes] = []
-    if token := inbound.query.get("token"):
-        found.append(token.encode())
-    auth = inbound.header("authorization")
-    if auth[:6].lower() == "basic ":
-        with contextlib.suppress(binascii.Error, ValueError):
-            found.append(base64.b64decode(auth[6:].strip(), validate=True))
-    return found
 
 
-def _text(value: Any, limit: int = 100_000) -> str | None:
-    return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
 def _number(value: Any) -> float | None:
@@ -169,19 +165,13 @@ def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
     return validate_event(_drop_none(event))
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 class RasaAdapter(Adapter):
     slug = "rasa"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound)
+        presented = presented_credentials(inbound, query_token=True, basic=True)
         if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
             raise Unauthorized("missing or wrong ?token= / Basic credentials")
 

@@ -433,3 +433,28 @@ def test_unknown_trigger_id_in_reason_map_is_rejected(tmp_path: Path) -> None:
     bad.write_text("bot_handoff:\n  reason_map:\n    vip_customer: 'vip'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="vip_customer"):
         trigger_config.load(str(bad))
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Every time I upload a PDF the app just closes. Started after the 3.2 update.", {"product_bug"}),
+        ("If this isn't fixed by Friday we're moving to a competitor. Our sync has been broken for two days.",
+         {"product_bug", "negative_sentiment"}),
+        ("We're switching to one of your competitors next month.", {"negative_sentiment"}),
+    ],
+)
+def test_crashes_regressions_and_churn_phrased_other_ways(text: str, expected: set[str]) -> None:
+    decision = decide(event(C(text)))
+    assert decision.escalate and set(decision.trigger_ids) == expected and decision.at_message == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've been away for two days, how do I see what my team changed?",
+        "Which plan should we move to for a competitor analysis report?",
+    ],
+)
+def test_durations_and_the_word_competitor_alone_are_not_enough(text: str) -> None:
+    assert not decide(event(C(text))).escalate

@@ -195,7 +195,10 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                          **connectors.vendor_links(rt.settings, refs)}
                 request = step.build(package, {**refs, **links, **extra})
                 connector = connectors.connector_for(step.connector, rt.settings)
-                context = Context(case.id, f"{case.id}-{delivery.step}", refs, delivery.attempts, delivery.step)
+                # An earlier effect is possible only after a failed (or replayed) attempt: that is
+                # when connectors look before they write. A replay keeps last_error, so it counts.
+                attempt = delivery.attempts + (1 if delivery.last_error and delivery.attempts == 1 else 0)
+                context = Context(case.id, f"{case.id}-{delivery.step}", refs, attempt, delivery.step)
                 result = connector.send(step, request, context)
             now = rt.clock()
             delivery.status, delivery.external_id, delivery.dry_run = DONE, result.external_id, result.dry_run

@@ -190,6 +190,13 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
         return {"note": extra}
     if base == "slack.alert":
         return {"live": is_live(Event.from_json(case.event), rt.clock())}
+    if delivery.step in ("zendesk.link", "slack.update#bug"):
+        import connectors
+
+        bug = str(repo.refs_of(s, case.id, case.refs).get("jira.bug") or "")
+        target = delivery.step.split(".", 1)[0]
+        if bug.startswith("dry-run") and connectors.is_configured(target, rt.settings):
+            return None  # a live ticket or alert gets no link to a bug that was only written to the outbox
     if base != "slack.page":
         return {}
     if case.acknowledged_at is not None or case.status not in (ESCALATED,):

@@ -299,9 +299,10 @@ class ZendeskConnector:
 
         fields = dict(request)
         external_id = fields.get("external_id") or context.case_id
-        # Exactly once: a ticket made by an earlier attempt (even one whose answer was lost) is found
-        # here. The list filter is consistent at once; search would lag by minutes.
-        existing = self.existing_ticket(external_id)
+        # Exactly once: on a first attempt the Idempotency-Key covers the create; after a failed or
+        # replayed one, a ticket made by it (even one whose answer was lost) is found here first.
+        # The list filter is consistent at once; search would lag by minutes.
+        existing = self.existing_ticket(external_id) if context.attempt > 1 else None
         if existing is not None:
             return Result(external_id=existing)
         facts = fields.pop("_facts", {}) or {}
@@ -341,7 +342,7 @@ class ZendeskConnector:
         # customer, so it is found again by its exact text.
         tag = marker(context.key)
         body = request["comment"]["body"] if public else f"{request['comment']['body']}\n\n{tag}"
-        for comment in self.client.tickets.comments(int(ticket_id)):
+        for comment in self.client.tickets.comments(int(ticket_id)) if context.attempt > 1 else ():
             if (comment.body or "").strip() == body.strip() or (not public and tag in (comment.body or "")):
                 return Result(external_id=f"{ticket_id}#{comment.id}")
         update = Ticket(id=int(ticket_id), comment=Comment(body=body, public=public))

@@ -25,7 +25,8 @@ from tests.helpers import generic_event
 
 BASE = "https://acme.zendesk.com/api/v2"
 STEP = STEPS["zendesk.ticket"]
-CONTEXT = Context("c-1", "c-1-zendesk.ticket", {})
+CONTEXT = Context("c-1", "c-1-zendesk.ticket", {}, 2)  # a retry: an earlier attempt may have created it
+FIRST = Context("c-1", "c-1-zendesk.ticket", {}, 1)
 CREDS = {"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@example.com", "ZENDESK_API_TOKEN": "tok"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -123,6 +124,15 @@ def test_lookup_before_create_and_the_idempotency_key() -> None:
     assert not any(key.startswith("_") for key in body)
 
 
+def test_a_first_attempt_creates_without_looking_and_carries_the_key() -> None:
+    with responses.RequestsMock() as rsps:
+        _user(rsps)
+        rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 41}}, status=201)
+        assert connector().send(STEP, build_ticket(package_for(bug_event()), {}), FIRST).external_id == "41"
+        assert [c.request.method for c in rsps.calls] == ["POST", "POST"]  # the minimum: requester, ticket
+        assert rsps.calls[1].request.headers["Idempotency-Key"] == "c-1-zendesk.ticket"
+
+
 def test_an_existing_ticket_is_never_created_again() -> None:
     with responses.RequestsMock() as rsps:
         _lookup(rsps, [{"id": 77, "external_id": "c-1"}])
@@ -174,17 +184,17 @@ def test_503_then_created_on_the_next_attempt() -> None:
 
 def test_connection_reset_after_the_ticket_was_made_finds_it_next_time() -> None:
     request = build_ticket(package_for(bug_event()), {})
-    with responses.RequestsMock() as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _lookup(rsps)
         _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", body=requests.ConnectionError("connection reset by peer"))
         with pytest.raises(RetryableError):
-            connector().send(STEP, request, CONTEXT)
+            connector().send(STEP, request, FIRST)
         # Zendesk did make the ticket before the connection dropped: the retry's lookup sees it.
         rsps.replace(responses.GET, f"{BASE}/tickets.json", json={"tickets": [{"id": 44}], "next_page": None})
         assert connector().send(STEP, request, CONTEXT).external_id == "44"
         methods = [(c.request.method, c.request.url.split("?")[0].rsplit("/", 1)[-1]) for c in rsps.calls]
-    assert methods == [("GET", "tickets.json"), ("POST", "create_or_update.json"), ("POST", "tickets.json"),
+    assert methods == [("POST", "create_or_update.json"), ("POST", "tickets.json"),
                        ("GET", "tickets.json")]  # one create attempt in all
 
 
@@ -285,8 +295,9 @@ def test_one_ticket_per_case_through_the_jobs_and_replays_change_nothing(setting
         assert ticket.status == "done" and ticket.external_id == "901" and not ticket.dry_run
         # The whole event again (a redelivery), and the step replayed by hand: still one ticket.
         client.post("/webhooks/generic", data=body, headers=signed_headers(body))
-        with rt.store.session() as s:
-            s.get(type(ticket), ticket.id).status = "dead"  # as if an operator had to replay it
+        with rt.store.session() as s:  # as if it had failed for good and an operator replays it
+            row = s.get(type(ticket), ticket.id)
+            row.status, row.last_error = "dead", "RetryableError: Zendesk 503"
             s.commit()
         assert jobs.replay(f"dl-{ticket.id}", rt)
         run_due(rt)
@@ -300,8 +311,7 @@ def test_the_link_note_is_posted_once() -> None:
 
     request = build_link_note(package_for(bug_event()), {"zendesk.ticket": "42", "jira.bug": "SUP-7"})
     context = Context("c-1", "c-1-zendesk.link", {})
-    with responses.RequestsMock() as rsps:
-        rsps.add(responses.GET, f"{BASE}/tickets/42/comments.json", json={"comments": [], "next_page": None})
+    with responses.RequestsMock() as rsps:  # a first attempt just posts
         rsps.add(responses.PUT, f"{BASE}/tickets/42.json", json={"ticket": {"id": 42}})
         connector().send(STEPS["zendesk.link"], request, context)
         note = json.loads(rsps.calls[-1].request.body)["ticket"]["comment"]
@@ -309,7 +319,7 @@ def test_the_link_note_is_posted_once() -> None:
     with responses.RequestsMock() as rsps:  # a retry after an ambiguous failure finds its own note
         rsps.add(responses.GET, f"{BASE}/tickets/42/comments.json",
                  json={"comments": [{"id": 5, "body": note["body"]}], "next_page": None})
-        result = connector().send(STEPS["zendesk.link"], request, context)
+        result = connector().send(STEPS["zendesk.link"], request, Context("c-1", "c-1-zendesk.link", {}, 2))
         assert [c.request.method for c in rsps.calls] == ["GET"]
     assert result.external_id == "42#5"
 
@@ -330,3 +340,26 @@ def test_ticket_activity_for_the_reconciler() -> None:
     assert activity["status"] == "solved" and activity["satisfaction_rating"] == {"score": "good", "comment": "thanks"}
     assert [(c["id"], c["is_staff"], c["via"]["channel"], c["public"]) for c in activity["comments"]] == [
         (1, False, "api", False), (2, True, "web", True)]
+
+
+def test_a_live_ticket_gets_no_note_about_a_bug_that_was_only_dry_run(settings: Settings) -> None:
+    from bridge import create_app
+    from bridge.runner import run_due
+    from bridge.runtime import Runtime
+    from bridge.store import repo
+    from bridge.store.migrate import upgrade
+    from tests.helpers import dumps, signed_headers
+
+    rt = Runtime.build(settings.with_overrides(extra=CREDS))  # Zendesk live, Jira not configured
+    upgrade(rt.store)
+    body = dumps(bug_event())
+    with responses.RequestsMock() as rsps:
+        _user(rsps)
+        rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 77}}, status=201)
+        case_id = create_app(rt=rt).test_client().post(
+            "/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+        run_due(rt)
+        assert [c.request.method for c in rsps.calls] == ["POST", "POST"]  # no comments lookup, no PUT
+    with rt.store.session() as s:
+        link = next(d for d in repo.deliveries_of(s, case_id) if d.step == "zendesk.link")
+    assert link.status == "done" and link.external_id == "skipped: no longer needed"

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from bridge.config import Settings
-from bridge.metrics import Metrics
-from bridge.runtime import Runtime
+if TYPE_CHECKING:  # imported inside create_app: `bridge --help` and workers need none of it
+    from flask import Flask
+
+    from bridge.config import Settings
+    from bridge.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> Flask:
     """Wire the app. No network I/O here: store and Redis connect on first use."""
+    from flask import Flask
+
+    from bridge.config import Settings
+    from bridge.metrics import Metrics
     from bridge.recovery_prom import register_recovery_metrics
+    from bridge.runtime import Runtime
     from bridge.web import api, errors, health, pages, slack_actions, vendor_events, webhooks
 
     settings = settings or (rt.settings if rt else Settings.from_env())

@@ -9,12 +9,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bridge.config import ConfigError, Settings, secret_env_name
-from bridge.runtime import Runtime, install
+
+if TYPE_CHECKING:
+    from bridge.runtime import Runtime
 
 log = logging.getLogger("bridge.cli")
 
@@ -48,6 +50,8 @@ def _checked(rt: Runtime) -> Runtime:
 
 
 def _runtime(migrate: bool = False) -> Runtime:
+    from bridge.runtime import Runtime, install
+
     rt = _checked(install(Runtime.build(_settings())))
     if migrate:
         from bridge.store.migrate import upgrade
@@ -93,6 +97,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 
     from bridge import create_app
     from bridge.runner import Runner
+    from bridge.runtime import Runtime, install
     from bridge.store.migrate import upgrade
 
     settings = _dev_generic_secret(_settings())

@@ -8,11 +8,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bridge.config import Settings
-from bridge.pipeline.route_config import Routing, RoutingError, routing_for
 from bridge.queue import InProcessQueue, JobQueue, RQQueue
-from bridge.store.db import Store
+
+if TYPE_CHECKING:
+    from bridge.pipeline.route_config import Routing
+    from bridge.store.db import Store
 
 log = logging.getLogger("bridge.runtime")
 
@@ -33,6 +36,8 @@ class Runtime:
         """The routing in force. An edit to ROUTING_FILE takes effect on the next escalation; an
         edit that breaks the file is logged and the last good routing stays in force (at start, a
         broken file is refused: see ``check_routing``)."""
+        from bridge.pipeline.route_config import RoutingError, routing_for
+
         path = self.settings.get("ROUTING_FILE", "").strip()
         try:
             stamp = (path, os.stat(path).st_mtime if path else 0.0)
@@ -52,6 +57,8 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
+        from bridge.store.db import Store
+
         queue: JobQueue
         if settings.redis_url:
             queue = RQQueue(settings.redis_url, settings.queue_name, settings.job_timeout)

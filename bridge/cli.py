@@ -136,9 +136,13 @@ def worker(burst: bool) -> None:
     def sweeper() -> None:
         from bridge import privacy
 
-        last_purge = 0.0
-        while not stop.wait(rt.settings.sweep_interval):
+        last_purge, last_sweep = 0.0, 0.0
+        while not stop.wait(dispatch_every):
             try:
+                jobs.dispatch(rt)
+                if time.monotonic() - last_sweep < rt.settings.sweep_interval:
+                    continue
+                last_sweep = time.monotonic()
                 jobs.sweep(rt)
                 if time.monotonic() - last_purge >= 3600:
                     last_purge = time.monotonic()
@@ -146,6 +150,8 @@ def worker(burst: bool) -> None:
             except Exception:
                 log.exception("bridge.sweeper.error")
 
+    dispatch_every = float(rt.settings.get("BRIDGE_DISPATCH_INTERVAL") or 0.1)
+    jobs.dispatch(rt)
     jobs.sweep(rt)
     if not burst:
         threading.Thread(target=sweeper, name="bridge-sweeper", daemon=True).start()

@@ -1,7 +1,10 @@
-"""Durable intake: turn verified, parsed events into inbox rows, then enqueue them.
+"""Durable intake: turn verified, parsed events into inbox rows, then let the workers know.
 
-A 2xx means the row is committed. Enqueue failures after the commit are logged and left to the
-sweeper; storage failures propagate so the view can answer 503 and the sender retries.
+A 2xx means the row is committed. With RQ, the request does nothing more: the dispatcher in
+`bridge worker` moves committed rows to Redis in batches (one round trip per batch instead of
+two per request), so Redis being slow or down never touches the sender's ack. Without RQ, the
+in-process runner is woken. Storage failures propagate so the view answers 503 and the sender
+retries.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def store_events(
         if item.duplicate:
             log.info("bridge.intake.duplicate", extra={"key": item.key, "platform": platform})
             continue
+        if rt.queue.kind == "rq":
+            continue  # the workers' dispatcher hands committed events to RQ in batches
         try:
             rt.queue.enqueue("process_event", item.key)
         except Exception as exc:  # durable already; the sweeper enqueues it once the queue is back

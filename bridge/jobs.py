@@ -316,6 +316,25 @@ def sources() -> list[JobSource]:
     ]
 
 
+def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
+    """Hand accepted events to the queue in batches (RQ mode: the request only commits them)."""
+    rt = rt or rt_module.current()
+    from bridge.queue import RQQueue
+
+    if not isinstance(rt.queue, RQQueue):
+        return 0
+    total = 0
+    while True:
+        now = rt.clock()
+        with rt.store.session() as s:
+            keys = repo.take_for_dispatch(s, now, now + timedelta(seconds=max(rt.settings.sweep_age, 30)), limit)
+            s.commit()
+        rt.queue.enqueue_batch(PROCESS, list(keys))
+        total += len(keys)
+        if len(keys) < limit:
+            return total
+
+
 def sweep(rt: Runtime | None = None) -> int:
     """Re-enqueue what the store says is due but the queue may have lost (Redis down or flushed)."""
     rt = rt or rt_module.current()

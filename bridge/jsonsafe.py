@@ -31,6 +31,24 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD]([89abAB]|[c-fC-F])[0-9a-fA-F]{2}")
+
+
+def _lone_surrogate_escape(text: str) -> bool:
+    """A \\uD800-\\uDBFF escape not directly followed by a \\uDC00-\\uDFFF one, or the other way
+    round. Valid pairs (how ensure_ascii senders write emoji) are not lone; a false alarm only
+    costs the slow path."""
+    high_end = -1
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        if match.group(1) in "89abAB":
+            if high_end != -1:
+                return True
+            high_end = match.end()
+        elif high_end == match.start():
+            high_end = -1
+        else:
+            return True
+    return high_end != -1
 
 
 def _clean_text(text: str) -> str:
@@ -76,4 +94,24 @@ def loads(raw: bytes, max_depth: int = 64) -> Any:
         raise JSONError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:  # e.g. integers longer than Python's 4300-digit guard
         raise JSONError(f"invalid JSON: {str(exc)[:100]}") from None
-    return _check_and_clean(value, max_depth)
+    # Fast paths, both decided by C-speed scans of the text: a document with no more brackets
+    # than the depth limit cannot be too deep, and one without a \uD800-\uDFFF escape has no
+    # lone surrogate to repair. Only otherwise is the parsed tree walked in Python.
+    if _lone_surrogate_escape(text):
+        return _check_and_clean(value, max_depth)
+    if text.count("{") + text.count("[") > max_depth:
+        _check_depth(value, max_depth)
+    return value
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    """Depth only: containers are visited, strings and numbers are not touched."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            raise JSONError(f"JSON nested deeper than {max_depth} levels")
+        level = [child for container in level
+                 for child in (container.values() if isinstance(container, dict) else container)
+                 if isinstance(child, (dict, list))]

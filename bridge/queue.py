@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -94,6 +95,23 @@ class RQQueue:
                 # work again (a replay or a sweep), so clear the old job and enqueue anew.
                 existing.delete()
         log.warning("bridge.queue.enqueue_race", extra={"job_id": jid})
+
+    def enqueue_batch(self, job: str, args: list[str | int]) -> None:
+        """Many jobs in one round trip (the dispatcher). Uniqueness comes from the store's claim,
+        so each batch gets job ids of its own and never overwrites a job that is running."""
+        if not args:
+            return
+        stamp = f"d{time.time_ns() // 1_000_000}"
+        func = job if "." in job else f"{JOB_MODULE}.{job}"
+        data = [
+            self.queue.prepare_data(func, args=(arg,), job_id=f"{job_id(self.queue.name, job, arg)}-{stamp}",
+                                    timeout=self.job_timeout, result_ttl=600,
+                                    failure_ttl=int(timedelta(days=7).total_seconds()))
+            for arg in args
+        ]
+        with self.redis.pipeline() as pipe:
+            self.queue.enqueue_many(data, pipeline=pipe)
+            pipe.execute()
 
     def ping(self) -> None:
         self.redis.ping()

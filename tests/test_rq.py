@@ -30,6 +30,7 @@ def work(rt: Runtime) -> None:
     """Drain the queue with a real RQ worker (in this process, so the test's runtime is used)."""
     assert isinstance(rt.queue, RQQueue)
     install(rt)
+    jobs.dispatch(rt)  # what the dispatcher thread of `bridge worker` does every 100 ms
     SimpleWorker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
         burst=True, with_scheduler=True
     )
@@ -60,7 +61,10 @@ def statuses(rt: Runtime, case_id: str) -> dict[str, str]:
 def test_handoff_flows_through_rq_workers_and_postgres(rq_rt: Runtime) -> None:
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
-    assert rq_rt.queue.queue.job_ids == [job_id(rq_rt.queue.queue.name, "process_event", answer["event"])]
+    assert rq_rt.queue.queue.job_ids == []  # the request only commits; Redis is not on the ack path
+    assert jobs.dispatch(rq_rt) == 1
+    [queued] = rq_rt.queue.queue.job_ids
+    assert queued.startswith(job_id(rq_rt.queue.queue.name, "process_event", answer["event"]) + "-d")
     work(rq_rt)
     assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
     assert (rq_rt.settings.outbox_dir / answer["case"] / "slack.alert.json").exists()
@@ -73,9 +77,13 @@ def test_duplicate_enqueues_collapse_into_one_job(rq_rt: Runtime) -> None:
     event = generic_event()
     first = post(rq_rt, event)
     post(rq_rt, event)
-    rq_rt.queue.enqueue("process_event", first["event"])
+    assert jobs.dispatch(rq_rt) == 1
+    assert jobs.dispatch(rq_rt) == 0  # taken rows are held: a second dispatcher finds nothing
     assert isinstance(rq_rt.queue, RQQueue)
     assert rq_rt.queue.queue.count == 1
+    rq_rt.queue.enqueue("process_event", first["event"])
+    rq_rt.queue.enqueue("process_event", first["event"])  # unique ids collapse
+    assert rq_rt.queue.queue.count == 2
 
 
 def test_failures_retry_on_rq_then_dead_letter_then_replay(rq_rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,6 +113,7 @@ def test_replay_reenqueues_even_when_rq_still_holds_the_failed_job(rq_rt: Runtim
     """A job id RQ keeps in its failed registry must not swallow a replay under the same id."""
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
+    rq_rt.queue.enqueue("process_event", answer["event"])
     job = rq_rt.queue.queue.fetch_job(job_id(rq_rt.queue.queue.name, "process_event", answer["event"]))
     assert job is not None
     job.set_status("failed")

@@ -107,6 +107,29 @@ def fail(
     return Failure(False, row.attempts, delay)
 
 
+def take_for_dispatch(session: Session, now: datetime, hold_until: datetime, limit: int = 500) -> list[str]:
+    """Atomically take due inbox rows for the queue: several dispatchers never take the same row.
+
+    A taken row is not due again until ``hold_until``; if its job is lost on the way (Redis down
+    or flushed), it is simply taken again then. Rows a running job has claimed are left alone.
+    """
+    due = (
+        select(InboxRow.id)
+        .where(InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= now, _free(InboxRow, now))
+        .order_by(InboxRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(InboxRow)
+        .where(InboxRow.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=hold_until)
+        .returning(InboxRow.key)
+    )
+    return [row[0] for row in session.execute(stmt)]
+
+
 def due_inbox(session: Session, now: datetime, limit: int = 100) -> list[str]:
     stmt = (
         select(InboxRow.key)

@@ -523,7 +523,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary work directory (logs, databases)")
     a = ap.parse_args()
-    a.e2e_n, a.drain_cap, a.glue_duration, a.recover_cap, a.cold_runs = 25, 40.0, 6.0, 40.0, 8
+    a.e2e_n, a.drain_cap, a.glue_duration, a.recover_cap, a.cold_runs = 25, 30.0, 6.0, 25.0, 8
     if a.quick:
         a.rounds, a.duration, a.backlog, a.e2e_n, a.drain_cap, a.glue_duration, a.cold_runs = 1, 2.0, 60, 10, 30, 3, 3
     bench = Bench(a)

@@ -155,10 +155,25 @@ def worker(burst: bool) -> None:
     jobs.sweep(rt)
     if not burst:
         threading.Thread(target=sweeper, name="bridge-sweeper", daemon=True).start()
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    delay = 1.0
     try:
-        Worker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
-            burst=burst, with_scheduler=True
-        )
+        while True:
+            try:
+                Worker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
+                    burst=burst, with_scheduler=True
+                )
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                # RQ gives up on a Redis error in parts of its loop; the store keeps the work, so
+                # wait and start the loop again rather than exit.
+                if burst:
+                    raise
+                log.warning("bridge.worker.redis_unavailable", extra={"retry_in": delay})
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
     finally:
         stop.set()
 

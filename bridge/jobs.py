@@ -327,7 +327,8 @@ def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
     while True:
         now = rt.clock()
         with rt.store.session() as s:
-            keys = repo.take_for_dispatch(s, now, now + timedelta(seconds=max(rt.settings.sweep_age, 30)), limit)
+            hold = timedelta(seconds=max(rt.settings.sweep_age, 10))  # then it may be taken again
+            keys = repo.take_for_dispatch(s, now, now + hold, limit)
             s.commit()
         rt.queue.enqueue_batch(PROCESS, list(keys))
         total += len(keys)
@@ -341,11 +342,14 @@ def sweep(rt: Runtime | None = None) -> int:
     now = rt.clock()
     cutoff = now - timedelta(seconds=rt.settings.sweep_age)
     count = 0
+    tag = f"s{int(now.timestamp())}"
     for source in sources():
         with rt.store.session() as s:
             ids = source.stale(s, cutoff, now)
         for ident in ids:
-            rt.queue.enqueue(source.job, ident)
+            # A fresh job id: the old one may belong to a job RQ still thinks is running. The
+            # store's claim keeps a job that really is running and this one apart.
+            rt.queue.enqueue(source.job, ident, tag=tag)
         count += len(ids)
     return count
 

@@ -32,7 +32,9 @@ def job_id(queue: str, job: str, arg: str | int) -> str:
 class JobQueue(Protocol):
     kind: str
 
-    def enqueue(self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0) -> None: ...
+    def enqueue(
+        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, tag: str = ""
+    ) -> None: ...
 
     def ping(self) -> None: ...
 
@@ -45,7 +47,9 @@ class InProcessQueue:
     def __init__(self) -> None:
         self.wake = threading.Event()
 
-    def enqueue(self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0) -> None:
+    def enqueue(
+        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, tag: str = ""
+    ) -> None:
         self.wake.set()  # the runner reads next_attempt_at from the store, so `at` needs no timer
 
     def ping(self) -> None:
@@ -65,12 +69,21 @@ class RQQueue:
         self.queue = Queue(name, connection=self.redis, serializer=JSONSerializer)
         self.job_timeout = job_timeout
 
-    def enqueue(self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0) -> None:
-        """Enqueue now, or at ``at`` (a retry: its own job id per attempt, run by the scheduler)."""
+    def enqueue(
+        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, tag: str = ""
+    ) -> None:
+        """Enqueue now, or at ``at`` (a retry: its own job id per attempt, run by the scheduler).
+
+        ``tag`` gives the job an id of its own: the sweeper uses it for rows whose lease ran out,
+        whose old job may be a zombie RQ still calls "started" (its worker and work horse killed).
+        """
         from rq.exceptions import DuplicateJobError, NoSuchJobError
         from rq.job import Job, JobStatus
 
-        jid = job_id(self.queue.name, job, arg) + (f"-r{attempt}" if attempt else "")
+        jid = job_id(self.queue.name, job, arg) + (f"-r{attempt}" if attempt else "") + (f"-{tag}" if tag else "")
+        if at is not None and at.microsecond:
+            # RQ's scheduler keeps whole seconds (it drops the fraction): round up, never run early.
+            at = at.replace(microsecond=0) + timedelta(seconds=1)
         options: dict[str, Any] = dict(
             job_id=jid, unique=True, job_timeout=self.job_timeout, result_ttl=600,
             failure_ttl=int(timedelta(days=7).total_seconds()),

@@ -93,7 +93,8 @@ class SlackConnector:
         return Result(external_id=f"{answer['channel']}:{answer['ts']}")
 
     def _find(self, channel: str, key: str) -> tuple[str, str] | None:
-        if not channel.startswith(("C", "G", "D")):  # a #name or a user id: nothing to look in
+        channel = self._channel_id(channel)
+        if not channel.startswith(("C", "G", "D")):  # a user id (DM) or an unknown name: nothing to look in
             return None
         answer = self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True,
                                                    oldest=str(time.time() - 3 * 86400))
@@ -102,6 +103,24 @@ class SlackConnector:
             if payload.get("key") == key:
                 return channel, str(message["ts"])
         return None
+
+    def _channel_id(self, channel: str) -> str:
+        """History is read by channel id; a ``#name`` (the default ``#support``) is resolved once."""
+        if not channel.startswith("#"):
+            return channel
+        name = channel[1:]
+        if name in _CHANNEL_IDS:
+            return _CHANNEL_IDS[name]
+        cursor = None
+        for _ in range(20):  # bounded: 20 pages of 1,000 channels
+            answer = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                    limit=1000, cursor=cursor)
+            for found in answer.get("channels", []):
+                _CHANNEL_IDS[str(found.get("name"))] = str(found.get("id"))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if name in _CHANNEL_IDS or not cursor:
+                break
+        return _CHANNEL_IDS.get(name, channel)
 
     def _update(self, request: dict[str, Any], context: Context) -> Result:
         if not request.get("ts"):
@@ -124,6 +143,7 @@ class SlackConnector:
         return Result(external_id=" ".join(posted))
 
 
+_CHANNEL_IDS: dict[str, str] = {}  # channel name → id, per process (names rarely change)
 _POST_FIELDS = ("channel", "text", "blocks", "metadata", "unfurl_links", "unfurl_media", "thread_ts",
                 "reply_broadcast")
 

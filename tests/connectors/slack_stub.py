@@ -35,7 +35,7 @@ class SlackStub:
             if method == "chat.postMessage":
                 self.ts += 1
                 channel = str(args["channel"])
-                channel = channel.lstrip("#").upper() if channel.startswith("#") else channel
+                channel = "C" + channel.lstrip("#").upper() if channel.startswith("#") else channel
                 message = {"ts": f"{self.ts}.000100", "text": args.get("text"), "metadata": args.get("metadata")}
                 self.messages.setdefault(channel, []).append(message)
                 return 200, {"ok": True, "channel": channel, "ts": message["ts"]}, {}
@@ -45,6 +45,9 @@ class SlackStub:
                 return 200, {"ok": True, "messages": list(reversed(self.messages.get(args["channel"], [])))}, {}
             if method == "chat.postEphemeral":
                 return 200, {"ok": True, "message_ts": "1.2"}, {}
+            if method == "conversations.list":
+                channels = [{"id": key, "name": key[1:].lower()} for key in self.messages if key.startswith("C")]
+                return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
             return 200, {"ok": False, "error": "unknown_method"}, {}
 
 

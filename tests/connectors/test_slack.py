@@ -182,3 +182,16 @@ def test_bad_requests_are_not_valid_and_never_raise(body: bytes, ts: str, signat
 
 def test_rotation() -> None:
     assert verify_request(VECTOR_BODY, VECTOR_TS, VECTOR_SIG, ["old-secret", VECTOR_SECRET], float(VECTOR_TS))
+
+
+def test_a_retry_to_a_channel_name_finds_the_alert_by_its_id() -> None:
+    """The default channel is `#support`: history is read by id, so the name is resolved first."""
+    from connectors import slack as slack_module
+
+    slack_module._CHANNEL_IDS.clear()
+    with slack_stub() as (stub, url):
+        request = {**build_alert(package(), {}), "channel": "#support"}
+        first = connector(url).send(STEPS["slack.alert"], request, Context("c-1", "c-1-slack.alert", {}, 1))
+        again = connector(url).send(STEPS["slack.alert"], request, Context("c-1", "c-1-slack.alert", {}, 2))
+        assert stub.methods() == ["chat.postMessage", "conversations.list", "conversations.history"]
+    assert first.external_id == again.external_id == "CSUPPORT:" + first.external_id.split(":")[1]

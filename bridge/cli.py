@@ -155,8 +155,7 @@ def worker(burst: bool) -> None:
     jobs.sweep(rt)
     if not burst:
         threading.Thread(target=sweeper, name="bridge-sweeper", daemon=True).start()
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
     delay = 1.0
     try:

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import update
 
 import connectors
-from bridge import ownership
-from bridge import runtime as rt_module
+from bridge import ownership, runtime as rt_module
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context

@@ -29,9 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bridge import jsonsafe
-from bridge import loop_zendesk as zd
-from bridge import runtime as rt_module
+from bridge import jsonsafe, loop_zendesk as zd, runtime as rt_module
 from bridge.events import Event
 from bridge.pipeline.redact import Redactor
 from bridge.runtime import Runtime

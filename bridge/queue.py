@@ -81,7 +81,9 @@ class RQQueue:
         from rq.job import Job, JobStatus
 
         jid = job_id(self.queue.name, job, arg) + (f"-r{attempt}" if attempt else "") + (f"-{tag}" if tag else "")
-        if at is not None and at.microsecond:
+        if at is not None and at <= datetime.now(UTC):
+            at = None  # due already: enqueue now
+        elif at is not None and at.microsecond:
             # RQ's scheduler keeps whole seconds (it drops the fraction): round up, never run early.
             at = at.replace(microsecond=0) + timedelta(seconds=1)
         options: dict[str, Any] = dict(
@@ -91,7 +93,7 @@ class RQQueue:
         func = job if "." in job else f"{JOB_MODULE}.{job}"
         for _ in range(2):
             try:
-                if at is not None and at > datetime.now(UTC):
+                if at is not None:
                     self.queue.enqueue_at(at, func, arg, **options)
                 else:
                     self.queue.enqueue(func, arg, **options)

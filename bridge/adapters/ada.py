@@ -17,8 +17,15 @@ from typing import Any
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
-from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, UnsupportedEvent, load_json
-from bridge.adapters.base import validate_event as _validate
+from bridge.adapters.base import (
+    Adapter,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    UnsupportedEvent,
+    load_json,
+    validate_event as _validate,
+)
 from bridge.config import Settings
 from bridge.events import Event
 

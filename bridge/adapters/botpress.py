@@ -37,18 +37,12 @@ from bridge.adapters.base import (
     MalformedPayload,
     Unauthorized,
     UnsupportedEvent,
+    as_dict as _dict,
+    drop_none as _drop_none,
     load_json,
     presented_credentials,
-    validate_event,
-)
-from bridge.adapters.base import (
-    as_dict as _dict,
-)
-from bridge.adapters.base import (
-    drop_none as _drop_none,
-)
-from bridge.adapters.base import (
     text_or_none as _text,
+    validate_event,
 )
 from bridge.events import Event
 

@@ -22,8 +22,15 @@ from urllib.parse import quote
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
-from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, UnsupportedEvent, load_json
-from bridge.adapters.base import validate_event as _validate
+from bridge.adapters.base import (
+    Adapter,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    UnsupportedEvent,
+    load_json,
+    validate_event as _validate,
+)
 from bridge.config import Settings, api_url_env_name
 from bridge.events import Customer, Event, Message
 from bridge.pipeline.transcript import merge_messages

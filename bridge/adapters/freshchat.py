@@ -37,17 +37,11 @@ from bridge.adapters.base import (
     MalformedPayload,
     Unauthorized,
     UnsupportedEvent,
-    load_json,
-    validate_event,
-)
-from bridge.adapters.base import (
     as_dict as _dict,
-)
-from bridge.adapters.base import (
     drop_none as _drop_none,
-)
-from bridge.adapters.base import (
+    load_json,
     text_or_none as _text,
+    validate_event,
 )
 from bridge.config import Settings, api_url_env_name, check_vendor_url
 from bridge.events import Event, Message

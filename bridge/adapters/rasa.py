@@ -30,12 +30,12 @@ from bridge.adapters.base import (
     Inbound,
     MalformedPayload,
     Unauthorized,
+    drop_none as _drop_none,
     load_json,
     presented_credentials,
+    text_or_none as _text,
     validate_event,
 )
-from bridge.adapters.base import drop_none as _drop_none
-from bridge.adapters.base import text_or_none as _text
 from bridge.events import Event
 
 HANDOFF_ACTIONS = re.compile(r"(handoff|hand_off|human|live_?agent|escalat)", re.I)

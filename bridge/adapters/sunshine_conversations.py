@@ -26,8 +26,8 @@ from bridge.adapters.base import (
     Unauthorized,
     UnsupportedEvent,
     load_json,
+    validate_event as _validate,
 )
-from bridge.adapters.base import validate_event as _validate
 from bridge.config import Settings
 from bridge.events import Event
 

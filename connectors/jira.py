@@ -41,7 +41,7 @@ import requests
 
 from bridge.config import Settings
 from bridge.events import Customer, Evidence, Package
-from bridge.pipeline.render import clean, sections, transcript_text
+from bridge.pipeline.render import clean, evidence_files, sections, transcript_text
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 from connectors.jira_fingerprint import fingerprint, normalize_text
@@ -264,18 +264,6 @@ def _files(package: Package) -> list[dict[str, str]]:
     return files
 
 
-def _evidence(package: Package) -> list[dict[str, str]]:
-    """Screenshots and files named by URL in the payload (fetched SSRF-safely by the connector)."""
-    found: list[dict[str, str]] = []
-    ev = package.evidence
-    items = [*(ev.screenshots if ev else []), *(ev.files if ev else [])]
-    items += [a for m in package.conversation.messages for a in m.attachments]
-    for item in items:
-        if item.url and item.url not in {f["url"] for f in found}:
-            found.append({"url": item.url, "kind": item.kind or "other", "name": item.name or ""})
-    return found[:MAX_ATTACHMENTS]
-
-
 def _plus_one(package: Package, ticket: Any) -> str:
     """The comment a later report of the same bug adds to the issue (links added by the connector)."""
     ev = package.evidence or Evidence()
@@ -328,7 +316,7 @@ def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         "_zendesk_ticket": str(ticket) if ticket is not None else None,
         "_watcher": route.jira_account_id if route else None,
         "_attachments": _files(package),
-        "_evidence": _evidence(package),
+        "_evidence": evidence_files(package, MAX_ATTACHMENTS),
     }
 
 

@@ -16,7 +16,7 @@ import requests.adapters
 from bridge.config import Settings
 from bridge.events import Package
 from bridge.pipeline.opening import lead_trigger
-from bridge.pipeline.render import clean, sections, transcript_text
+from bridge.pipeline.render import clean, evidence_files, sections, transcript_text
 from bridge.pipeline.summary import TOPIC
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
@@ -81,18 +81,6 @@ def _facts(package: Package) -> dict[str, Any]:
     }
 
 
-def _evidence(package: Package) -> list[dict[str, str]]:
-    """Screenshots and files to fetch and attach (URLs from the payload: fetched SSRF-safely)."""
-    found: list[dict[str, str]] = []
-    evidence = package.evidence
-    files = [*(evidence.screenshots if evidence else []), *(evidence.files if evidence else [])]
-    files += [a for m in package.conversation.messages for a in m.attachments]
-    for item in files:
-        if item.url and item.url not in {f["url"] for f in found}:
-            found.append({"url": item.url, "kind": item.kind or "other", "name": item.name or ""})
-    return found[:MAX_ATTACHMENTS]
-
-
 def _body(package: Package, transcript_budget: int | None) -> str:
     parts = [f"{title}\n{'-' * min(len(title), 60)}\n{body}" for title, body in sections(package, transcript_budget)]
     return "\n\n".join(parts)
@@ -119,7 +107,7 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         "tags": _tags(package),
         "external_id": package.case_id,
         "_facts": _facts(package),
-        "_evidence": _evidence(package),
+        "_evidence": evidence_files(package, MAX_ATTACHMENTS),
     }
     if trimmed:
         # The note keeps the opening and the latest messages; the whole conversation rides along.

@@ -49,12 +49,6 @@ ID_ATTRIBUTES = ("customerId", "userId", "customer_id")
 ACCOUNT_ATTRIBUTES = ("accountId", "account_id")
 
 
-
-
-
-
-
-
 def _confidence(interpretation: dict[str, Any]) -> float | None:
     value = interpretation.get("nluConfidence")
     if isinstance(value, dict):  # runtime API shape
@@ -147,8 +141,6 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
         event["handoff"] = {"requested_by": "bot" if intent_name == FALLBACK_INTENT else "customer",
                             "reason": reason, "topic": topic}
     return validate_event(_drop_none(event))
-
-
 
 
 def lex_response(request: dict[str, Any], handoff: bool, text: str, case: str | None) -> dict[str, Any]:

@@ -54,12 +54,6 @@ HUMAN_REQUEST = re.compile(
 )
 
 
-
-
-
-
-
-
 def user_id_for(payload: dict[str, Any]) -> str:
     """A remote user id that carries the user's email and name (base64url JSON), stable per user."""
     identity = {"e": _text(payload.get("email"), 320), "n": _text(payload.get("name"), 200)}
@@ -179,8 +173,6 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], Inbound], Event]] = {
     "ping": parse_ping,
 }
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
-
-
 
 
 class BotpressAdapter(Adapter):

@@ -47,10 +47,6 @@ NAME_PARAMS = ("customer_name", "name", "user_name")
 TURN_TYPES = ("text", "transcript", "triggerIntent", "triggerEvent", "dtmfDigits")
 
 
-
-
-
-
 def _first(params: dict[str, Any], names: Sequence[str]) -> str | None:
     for name in names:
         value = params.get(name)
@@ -170,8 +166,6 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
             "topic": _text(metadata.get("queue"), 200) or _text(intent.get("displayName"), 200) or tag,
         }
     return validate_event(_drop_none(event))
-
-
 
 
 class DialogflowCXAdapter(Adapter):

@@ -25,6 +25,7 @@ from typing import Any
 import requests
 
 from bridge import signing
+from bridge.adapters import vendor_api
 from bridge.adapters.base import (
     Adapter,
     Inbound,
@@ -45,12 +46,7 @@ log = logging.getLogger("bridge.adapters.drift")
 
 SLUG = "drift"
 DEFAULT_API_URL = "https://driftapi.com"
-FETCH_TIMEOUT = 10
 MAX_PAGES = 100
-
-
-
-
 
 
 def _id(value: Any) -> str | None:
@@ -133,8 +129,6 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], Event]] = {
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
-
-
 class DriftAdapter(Adapter):
     slug = SLUG
 
@@ -179,19 +173,13 @@ class DriftAdapter(Adapter):
             return event
 
 
-def _get(session: requests.Session, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = session.get(url, params=params, timeout=FETCH_TIMEOUT)
-    response.raise_for_status()
-    return _dict(response.json())
-
-
 def _fetch(event: Event, base: str, token: str) -> Event:
-    with requests.Session() as session:
+    with vendor_api.session() as session:
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         fetched: list[Message] = []
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            body = _get(session, f"{base}/conversations/{event.conversation.id}/messages",
+            body = vendor_api.get_dict(session, f"{base}/conversations/{event.conversation.id}/messages",
                         {"next": cursor} if cursor else None)
             items = _dict(body.get("data")).get("messages")
             fetched += [Message.model_validate(m) for raw in (items if isinstance(items, list) else [])
@@ -202,7 +190,7 @@ def _fetch(event: Event, base: str, token: str) -> Event:
                 break
         customer = event.customer
         if customer and customer.id and not customer.email:
-            contact = _dict(_get(session, f"{base}/contacts/{customer.id}").get("data"))
+            contact = _dict(vendor_api.get_dict(session, f"{base}/contacts/{customer.id}").get("data"))
             attributes = _dict(contact.get("attributes"))
             customer = customer.model_copy(update={
                 "email": _text(attributes.get("email"), 320),

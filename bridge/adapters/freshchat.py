@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from bridge.adapters import vendor_api
 from bridge.adapters.base import (
     Adapter,
     Inbound,
@@ -52,7 +53,6 @@ SLUG = "freshchat"
 ROLES = {"user": "customer", "agent": "agent", "bot": "bot", "system": "system"}
 PAGE_SIZE = 50
 MAX_PAGES = 100
-FETCH_TIMEOUT = 10
 
 
 def public_keys(secrets: Sequence[str]) -> list[rsa.RSAPublicKey]:
@@ -69,10 +69,6 @@ def public_keys(secrets: Sequence[str]) -> list[rsa.RSAPublicKey]:
         if isinstance(key, rsa.RSAPublicKey):
             keys.append(key)
     return keys
-
-
-
-
 
 
 def _parts(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -177,8 +173,6 @@ EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]] = {
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
-
-
 class FreshchatAdapter(Adapter):
     slug = SLUG
 
@@ -220,18 +214,12 @@ class FreshchatAdapter(Adapter):
             return event
 
 
-def _get(session: requests.Session, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = session.get(url, params=params, timeout=FETCH_TIMEOUT)
-    response.raise_for_status()
-    return _dict(response.json())
-
-
 def _fetch(event: Event, base: str, token: str) -> Event:
-    with requests.Session() as session:
+    with vendor_api.session() as session:
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         fetched: list[Message] = []
         for page in range(1, MAX_PAGES + 1):
-            body = _get(session, f"{base}/conversations/{event.conversation.id}/messages",
+            body = vendor_api.get_dict(session, f"{base}/conversations/{event.conversation.id}/messages",
                         {"page": page, "items_per_page": PAGE_SIZE})
             items = body.get("messages") if isinstance(body.get("messages"), list) else []
             fetched += [Message.model_validate(m) for raw in items if (m := to_message(_dict(raw)))]
@@ -239,7 +227,7 @@ def _fetch(event: Event, base: str, token: str) -> Event:
                 break
         customer = event.customer
         if customer and customer.id and not customer.email:
-            user = _get(session, f"{base}/users/{customer.id}")
+            user = vendor_api.get_dict(session, f"{base}/users/{customer.id}")
             name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if isinstance(p, str) and p)
             customer = customer.model_copy(update={
                 "email": _text(user.get("email"), 320), "name": name[:500] or customer.name,

@@ -46,10 +46,6 @@ LANGUAGE_KEYS = ("language", "locale", "lang")
 MAX_TRANSCRIPT = 5000
 
 
-
-
-
-
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -163,8 +159,6 @@ def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
             reason += " after the last message fell below the NLU fallback threshold"
         event["handoff"] = {"requested_by": "bot", "reason": reason, "topic": latest_intent}
     return validate_event(_drop_none(event))
-
-
 
 
 class RasaAdapter(Adapter):

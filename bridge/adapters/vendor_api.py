@@ -244,6 +244,14 @@ def get_json(
         raise FetchFailed("transcript fetch: the answer is not JSON") from None
 
 
+def get_dict(http: requests.Session, url: str, params: Any = None) -> dict[str, Any]:
+    """GET one JSON object, raising ``requests`` errors as they come (for fetchers that catch them)."""
+    response = http.get(url, params=params, timeout=TIMEOUT, allow_redirects=False)
+    response.raise_for_status()
+    body = response.json()
+    return body if isinstance(body, dict) else {}
+
+
 def mark_partial(event: Any, reason: str, url: str | None = None) -> Any:
     """The event as it is, flagged so the package says the transcript is partial (and links to it)."""
     from bridge.events import Customer

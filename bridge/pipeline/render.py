@@ -214,3 +214,15 @@ def markdown(package: Package) -> str:
         fenced = title.startswith("Transcript")  # keeps customer text from becoming Markdown
         out += [f"## {title}", "", *(["```text", body, "```"] if fenced else [body]), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def evidence_files(package: Package, limit: int) -> list[dict[str, str]]:
+    """Screenshots and files named by URL in the payload, once each (connectors fetch them SSRF-safely)."""
+    found: list[dict[str, str]] = []
+    evidence = package.evidence
+    items = [*(evidence.screenshots if evidence else []), *(evidence.files if evidence else [])]
+    items += [a for m in package.conversation.messages for a in m.attachments]
+    for item in items:
+        if item.url and item.url not in {f["url"] for f in found}:
+            found.append({"url": item.url, "kind": item.kind or "other", "name": item.name or ""})
+    return found[:limit]

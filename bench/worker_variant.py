@@ -1,7 +1,7 @@
 """The bridge's queue worker under a chosen RQ worker class, for the worker-class comparison.
 
-``bridge worker`` (the Procfile's ``worker`` line) runs ``rq.Worker`` (fork per job) with the
-scheduler and the sweeper. This runs the same job functions on the same queue with another class:
+``bridge worker`` (the Procfile's ``worker`` line) runs a supervisor, a dispatcher (scheduler and
+sweeper) and job processes with an in-process RQ worker. This runs the same job functions on the same queue with another class:
 ``python -m bench.worker_variant SimpleWorker|Worker``. No scheduler, no sweeper (the drain
 benchmarks need neither).
 """
@@ -19,8 +19,8 @@ from bridge.runtime import Runtime, install
 def main() -> None:
     cls = getattr(rq, sys.argv[1])
     rt = install(Runtime.build(Settings.from_env()))
-    queue = rt.queue.queue  # type: ignore[attr-defined]
-    cls([queue], connection=rt.queue.redis, serializer=queue.serializer).work(  # type: ignore[attr-defined]
+    queues = rt.queue.queues  # type: ignore[attr-defined]
+    cls(queues, connection=rt.queue.redis, serializer=rt.queue.serializer).work(  # type: ignore[attr-defined]
         burst=False, with_scheduler=False, logging_level="WARNING")
 
 

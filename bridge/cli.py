@@ -6,8 +6,6 @@ import json
 import logging
 import secrets
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,61 +118,44 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 
 
 @main.command()
-@click.option("--burst", is_flag=True, help="Exit once the queue is empty (tests, cron).")
-def worker(burst: bool) -> None:
-    """Run an RQ worker with the scheduler, plus the sweeper that re-enqueues stranded work."""
-    from rq import Worker
-
-    from bridge import jobs
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty (tests, cron): one process, no supervisor.")
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Job processes under this supervisor (default BRIDGE_WORKER_PROCESSES, or 1).")
+def worker(burst: bool, processes: int | None) -> None:
+    """Run the queue workers: a supervisor, a dispatcher (with RQ's scheduler and the sweeper) and job
+    processes draining the urgent queue before the routine one."""
     from bridge.queue import RQQueue
 
     rt = _runtime(migrate=True)
     if not isinstance(rt.queue, RQQueue):
         raise click.ClickException("REDIS_URL is not set: `bridge serve` runs the in-process worker instead")
-    stop = threading.Event()
+    if burst:
+        _burst(rt)
+        return
+    from bridge.store.db import dispose_all
+    from bridge.worker.supervisor import Supervisor
 
-    def sweeper() -> None:
-        from bridge import privacy
+    dispose_all()  # the supervisor holds no connection its children could inherit
+    count = processes or int(rt.settings.get("BRIDGE_WORKER_PROCESSES") or 1)
+    raise SystemExit(Supervisor(rt.settings, processes=count).run())
 
-        last_purge, last_sweep = 0.0, 0.0
-        while not stop.wait(dispatch_every):
-            try:
-                jobs.dispatch(rt)
-                if time.monotonic() - last_sweep < rt.settings.sweep_interval:
-                    continue
-                last_sweep = time.monotonic()
-                jobs.sweep(rt)
-                if time.monotonic() - last_purge >= 3600:
-                    last_purge = time.monotonic()
-                    privacy.purge(rt, privacy.retention_days(rt))
-            except Exception:
-                log.exception("bridge.sweeper.error")
 
-    dispatch_every = float(rt.settings.get("BRIDGE_DISPATCH_INTERVAL") or 0.1)
+def _burst(rt: Runtime) -> None:
+    """Dispatch, sweep, move due retries, run everything queued, then exit."""
+    from rq.scheduler import RQScheduler
+
+    from bridge import jobs
+    from bridge.queue import RQQueue
+    from bridge.worker.jobs_process import BridgeWorker
+
+    assert isinstance(rt.queue, RQQueue)
     jobs.dispatch(rt)
     jobs.sweep(rt)
-    if not burst:
-        threading.Thread(target=sweeper, name="bridge-sweeper", daemon=True).start()
-    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
-
-    delay = 1.0
-    try:
-        while True:
-            try:
-                Worker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
-                    burst=burst, with_scheduler=True
-                )
-                return
-            except (RedisConnectionError, RedisTimeoutError):
-                # RQ gives up on a Redis error in parts of its loop; the store keeps the work, so
-                # wait and start the loop again rather than exit.
-                if burst:
-                    raise
-                log.warning("bridge.worker.redis_unavailable", extra={"retry_in": delay})
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-    finally:
-        stop.set()
+    scheduler = RQScheduler(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer)
+    if scheduler.acquire_locks():
+        scheduler.enqueue_scheduled_jobs()
+        scheduler.release_locks()
+    BridgeWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer).work(burst=True)
 
 
 @main.group()

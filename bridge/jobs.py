@@ -52,45 +52,62 @@ def process_event(key: str, rt: Runtime | None = None) -> str:
 
 def _process_event(key: str, rt: Runtime) -> str:
     with rt.store.session() as s:
-        claimed = repo.claim_inbox(s, key, rt.clock(), rt.settings.lease_seconds)
+        keys = repo.claim_case_inbox(s, key, rt.clock(), rt.settings.lease_seconds)
         s.commit()
-    if not claimed:
+    if not keys:
         return "skipped"
     try:
         with rt.store.session() as s:
-            row = repo.get_inbox(s, key)
-            assert row is not None
-            ready = _fold_into_case(rt, s, row)
-            row_case = row.case_id
-            row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, rt.clock()
+            rows = [repo.get_inbox(s, k) for k in keys]
+            assert all(rows)
+            ready = _fold_into_case(rt, s, rows)  # type: ignore[arg-type]
+            row_case = rows[0].case_id  # type: ignore[union-attr]
+            now = rt.clock()
+            for row in rows:
+                row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now  # type: ignore[union-attr]
             s.commit()
     except Exception as exc:
-        return _record_failure(rt, InboxRow, key, exc)
-    log.info("bridge.event.processed", extra={"key": key, "escalated_steps": len(ready)})
+        outcomes = {each: _record_failure(rt, InboxRow, each, exc) for each in keys}
+        return outcomes[key]
+    log.info("bridge.event.processed", extra={"key": key, "folded": len(keys), "escalated_steps": len(ready)})
     for delivery_id in ready:
         rt.queue.enqueue(DELIVER, delivery_id)
     _enqueue_scheduled(rt, row_case, ["slack.page#1"])
     return "processed"
 
 
-def _fold_into_case(rt: Runtime, s: Any, row: InboxRow) -> list[int]:
+def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
+    """Fold accepted events of one conversation (arrival order) into its case; judge once, on the
+    newest transcript (the engine reads message by message, so ``at_message`` is the same as if
+    each update had been judged on its own)."""
     now = rt.clock()
-    event = Event.from_json(row.event)
-    actor = f"bot:{row.platform}"
-    case = repo.get_case(s, row.case_id)
+    first = rows[0]
+    actor = f"bot:{first.platform}"
+    case = repo.lock_case(s, first.case_id)
+    events = [Event.from_json(row.event) for row in rows]
     if case is None:
         case = CaseRow(
-            id=row.case_id, platform=row.platform, conversation_id=event.conversation.id, status=OPEN,
-            triggers=[], refs={}, event=event.to_json(), created_at=now, updated_at=now,
+            id=first.case_id, platform=first.platform, conversation_id=events[0].conversation.id, status=OPEN,
+            triggers=[], refs={}, event=events[0].to_json(), created_at=now, updated_at=now,
         )
         s.add(case)
-        repo.add_timeline(s, case.id, "case.opened", actor, now, {"event": row.key})
-    previous = Event.from_json(case.event) if case.event else None
-    merged = transcript.merge(previous, event)
+        repo.add_timeline(s, case.id, "case.opened", actor, now, {"event": first.key})
+        previous = None
+    else:
+        previous = Event.from_json(case.event) if case.event else None
+    merged, row, event = previous, first, events[0]
+    asked = False
+    for row, event in zip(rows, events, strict=True):
+        merged = transcript.merge(merged, event)
+        asked = asked or event.type == "handoff.requested"
+        if event.type == "conversation.closed" and case.status == OPEN:
+            case.status, case.closed_at = CLOSED, now
+            repo.add_timeline(s, case.id, "case.closed", actor, now, {"event": row.key})
+    assert merged is not None
+    if asked and merged.type != "handoff.requested":
+        merged = merged.model_copy(update={"type": "handoff.requested"})  # a folded handoff request stands
     case.event, case.updated_at = merged.to_json(), now
-    if event.type == "conversation.closed" and case.status == OPEN:
-        case.status, case.closed_at = CLOSED, now
-        repo.add_timeline(s, case.id, "case.closed", actor, now, {"event": row.key})
+    if event.type == "conversation.closed":
         return []
     if case.status not in (OPEN, CLOSED):
         _remember_customer(case, merged)
@@ -98,7 +115,7 @@ def _fold_into_case(rt: Runtime, s: Any, row: InboxRow) -> list[int]:
     config = trigger_config.from_settings(rt.settings)
     decision = triggers.decide(merged, config)
     if decision.escalate and event.conversation.partial:
-        merged, decision = _with_full_transcript(rt, row, previous, event, decision, config)
+        merged, decision = _with_full_transcript(rt, row, previous, merged, decision, config)
         case.event = merged.to_json()
     _remember_customer(case, merged)
     if not decision.escalate:
@@ -280,7 +297,12 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
             _release_dependents(rt, int(ident))
         return DEAD
     try:
-        rt.queue.enqueue(PROCESS if model is InboxRow else DELIVER, ident, at=next_at, attempt=failure.attempts)
+        urgent = True
+        if model is InboxRow:
+            with rt.store.session() as s:
+                urgent = repo.inbox_urgent(s, str(ident))
+        rt.queue.enqueue(PROCESS if model is InboxRow else DELIVER, ident, at=next_at, attempt=failure.attempts,
+                         urgent=urgent)
     except Exception:  # the sweeper re-enqueues it when it is due
         log.warning("bridge.job.reschedule_failed", extra={"id": ident})
     return "retry"
@@ -298,7 +320,7 @@ class JobSource:
     job: str
     run: Callable[..., str]
     due: Callable[[Any, datetime], list[Any]]
-    stale: Callable[[Any, datetime, datetime], list[Any]]
+    stale: Callable[[Any, datetime, datetime], list[tuple[Any, int]]]
 
 
 def sources() -> list[JobSource]:
@@ -307,7 +329,7 @@ def sources() -> list[JobSource]:
     from bridge.store import loop_repo
 
     return [
-        JobSource(PROCESS, process_event, repo.due_inbox, repo.stale_inbox),
+        JobSource(PROCESS, process_event, repo.due_inbox, _stale_inbox),
         JobSource(DELIVER, deliver, repo.due_deliveries, repo.stale_deliveries),
         JobSource(loop.PROCESS_VENDOR_EVENT, loop.process_vendor_event, loop_repo.due_vendor_events,
                   loop_repo.stale_vendor_events),
@@ -316,7 +338,8 @@ def sources() -> list[JobSource]:
 
 
 def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
-    """Hand accepted events to the queue in batches (RQ mode: the request only commits them)."""
+    """Hand accepted events to the queue in batches (RQ mode: the request only commits them).
+    Each row is handed over once; the sweeper re-enqueues only what Redis lost."""
     rt = rt or rt_module.current()
     from bridge.queue import RQQueue
 
@@ -324,32 +347,54 @@ def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
         return 0
     total = 0
     while True:
-        now = rt.clock()
         with rt.store.session() as s:
-            hold = timedelta(seconds=max(rt.settings.sweep_age, 10))  # then it may be taken again
-            keys = repo.take_for_dispatch(s, now, now + hold, limit)
+            taken = repo.take_for_dispatch(s, rt.clock(), limit)
             s.commit()
-        rt.queue.enqueue_batch(PROCESS, list(keys))
-        total += len(keys)
-        if len(keys) < limit:
+        rt.queue.enqueue_batch(PROCESS, taken)
+        total += len(taken)
+        if len(taken) < limit:
             return total
 
 
+MAX_SWEEP_ROWS = 50_000
+
+
+def _stale_inbox(s: Any, cutoff: datetime, now: datetime) -> list[tuple[Any, int]]:
+    """Every stale handed-over row, paged (a backlog is looked at whole, not only its head)."""
+    found: list[tuple[Any, int]] = []
+    after = 0
+    while len(found) < MAX_SWEEP_ROWS:
+        page = repo.stale_inbox(s, cutoff, now, limit=1000, after_id=after)
+        found += [(key, attempts) for _, key, attempts in page]
+        if len(page) < 1000:
+            break
+        after = page[-1][0]
+    return found
+
+
 def sweep(rt: Runtime | None = None) -> int:
-    """Re-enqueue what the store says is due but the queue may have lost (Redis down or flushed)."""
+    """Re-enqueue what the store says is due but Redis no longer holds (down, flushed, or a job
+    whose worker was killed); a job still waiting, scheduled or running is left alone."""
     rt = rt or rt_module.current()
+    from bridge.queue import RQQueue, job_id
+
     now = rt.clock()
     cutoff = now - timedelta(seconds=rt.settings.sweep_age)
     count = 0
-    tag = f"s{int(now.timestamp())}"
     for source in sources():
         with rt.store.session() as s:
-            ids = source.stale(s, cutoff, now)
-        for ident in ids:
-            # A fresh job id: the old one may belong to a job RQ still thinks is running. The
-            # store's claim keeps a job that really is running and this one apart.
-            rt.queue.enqueue(source.job, ident, tag=tag)
-        count += len(ids)
+            rows = source.stale(s, cutoff, now)
+        if isinstance(rt.queue, RQQueue) and rows:
+            ids = {ident: job_id(rt.queue.name, source.job, ident, attempts) for ident, attempts in rows}
+            alive = rt.queue.alive(ids.values())
+            rows = [(ident, attempts) for ident, attempts in rows if not alive[ids[ident]]]
+        for ident, attempts in rows:
+            urgent = True
+            if source.job == PROCESS:
+                with rt.store.session() as s:
+                    urgent = repo.inbox_urgent(s, ident)
+            rt.queue.enqueue(source.job, ident, attempt=attempts, urgent=urgent)
+        count += len(rows)
     return count
 
 
@@ -376,5 +421,5 @@ def replay(ident: str, rt: Runtime | None = None) -> bool:
             assert s.get(VendorEventRow, arg) is not None
         s.commit()
     if ok:
-        rt.queue.enqueue(job, arg)
+        rt.queue.enqueue(job, arg)  # a replay is somebody waiting for it: urgent
     return ok

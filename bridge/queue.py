@@ -2,38 +2,56 @@
 
 Both run the same job functions in ``bridge.jobs`` with ids as their only arguments. The store is
 the source of truth either way (attempts, next attempt, dead letters), so losing Redis loses no
-work: the sweeper re-enqueues whatever the store says is still due. Retries are scheduled by the
-job itself (so a vendor's Retry-After is honoured), not by RQ's fixed-interval ``Retry``.
+work: the sweeper re-enqueues whatever the store says is due and Redis no longer holds. Retries are
+scheduled by the job itself (so a vendor's Retry-After is honoured), not by RQ's ``Retry``.
+
+With RQ there are two queues, drained in order by every worker: ``<name>-urgent`` (handoffs,
+events of escalated cases, delivery steps, vendor events) and ``<name>-routine`` (conversation
+updates the engine still has to judge). A customer who asked for a person never waits behind a
+backlog of routine updates.
+
+Every job has one id per (job, row, attempt): ``<name>-<job>-<arg>`` and ``-r<n>`` for the retry
+after the n-th attempt. A row is therefore on the queue at most once, and "is the row's job still
+in Redis?" is one lookup (``alive``), which is what the sweeper asks before it re-enqueues.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
-import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 log = logging.getLogger("bridge.queue")
 
 JOB_MODULE = "bridge.jobs"
+URGENT, ROUTINE = "urgent", "routine"
+# RQ statuses of a job that will still run (or is running) without anyone's help.
+_WAITING = {"queued", "scheduled", "deferred"}
 
 
-def job_id(queue: str, job: str, arg: str | int) -> str:
+def job_id(queue: str, job: str, arg: str | int, attempt: int = 0) -> str:
     """Deterministic RQ job id (letters, digits, ``_`` and ``-`` only) so duplicates collapse.
 
-    Job ids are global Redis keys, not per queue: the queue name keeps two deployments (or test
-    runs) that share a Redis from taking each other's jobs for duplicates.
+    Job ids are global Redis keys, not per queue: the deployment's queue name keeps two
+    deployments (or test runs) that share a Redis from taking each other's jobs for duplicates.
     """
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue}-{job}-{arg}")
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue}-{job}-{arg}") + (f"-r{attempt}" if attempt else "")
+
+
+def queue_names(name: str) -> tuple[str, str]:
+    """The urgent and the routine queue of a deployment, in the order workers drain them."""
+    return f"{name}-{URGENT}", f"{name}-{ROUTINE}"
 
 
 class JobQueue(Protocol):
     kind: str
 
     def enqueue(
-        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, tag: str = ""
+        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, urgent: bool = True
     ) -> None: ...
 
     def ping(self) -> None: ...
@@ -48,7 +66,7 @@ class InProcessQueue:
         self.wake = threading.Event()
 
     def enqueue(
-        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, tag: str = ""
+        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, urgent: bool = True
     ) -> None:
         self.wake.set()  # the runner reads next_attempt_at from the store, so `at` needs no timer
 
@@ -59,74 +77,114 @@ class InProcessQueue:
 class RQQueue:
     kind = "rq"
 
-    def __init__(self, redis_url: str, name: str, job_timeout: int) -> None:
+    def __init__(self, redis_url: str, name: str, job_timeout: int, lease_seconds: int = 300) -> None:
         from redis import Redis
         from rq import Queue
         from rq.serializers import JSONSerializer
 
-        # Short socket timeouts: a hung Redis must not hold a webhook request past its ack budget.
+        # Short socket timeouts: a hung Redis must not hold a job (or a sweep) for long.
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
-        self.queue = Queue(name, connection=self.redis, serializer=JSONSerializer)
+        self.name = name
+        urgent, routine = queue_names(name)
+        self.urgent = Queue(urgent, connection=self.redis, serializer=JSONSerializer)
+        self.routine = Queue(routine, connection=self.redis, serializer=JSONSerializer)
         self.job_timeout = job_timeout
+        self.lease_seconds = lease_seconds
+
+    @property
+    def queues(self) -> list[Any]:
+        """The queues in the order a worker drains them."""
+        return [self.urgent, self.routine]
+
+    @property
+    def serializer(self) -> Any:
+        return self.urgent.serializer
+
+    def _options(self, jid: str) -> dict[str, Any]:
+        return dict(job_id=jid, job_timeout=self.job_timeout, result_ttl=600,
+                    failure_ttl=int(timedelta(days=7).total_seconds()))
 
     def enqueue(
-        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, tag: str = ""
+        self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, urgent: bool = True
     ) -> None:
-        """Enqueue now, or at ``at`` (a retry: its own job id per attempt, run by the scheduler).
+        """Enqueue now, or at ``at`` (a retry, run by the scheduler), unless the job is still there.
 
-        ``tag`` gives the job an id of its own: the sweeper uses it for rows whose lease ran out,
-        whose old job may be a zombie RQ still calls "started" (its worker and work horse killed).
+        A job still waiting, scheduled or running under the same id makes this a no-op. A finished
+        or failed run of the id is history: the store says there is work again (a replay or a
+        sweep), so the old job is cleared and the new one enqueued. A job RQ still calls "started"
+        longer than a lease is a zombie (its worker was killed): cleared too; the store's claim
+        keeps a job that really is still running and this one apart.
         """
-        from rq.exceptions import DuplicateJobError, NoSuchJobError
-        from rq.job import Job, JobStatus
-
-        jid = job_id(self.queue.name, job, arg) + (f"-r{attempt}" if attempt else "") + (f"-{tag}" if tag else "")
+        jid = job_id(self.name, job, arg, attempt)
         if at is not None and at <= datetime.now(UTC):
             at = None  # due already: enqueue now
         elif at is not None and at.microsecond:
             # RQ's scheduler keeps whole seconds (it drops the fraction): round up, never run early.
             at = at.replace(microsecond=0) + timedelta(seconds=1)
-        options: dict[str, Any] = dict(
-            job_id=jid, unique=True, job_timeout=self.job_timeout, result_ttl=600,
-            failure_ttl=int(timedelta(days=7).total_seconds()),
-        )
+        from rq.exceptions import DuplicateJobError, NoSuchJobError
+        from rq.job import Job
+
+        queue = self.urgent if urgent else self.routine
         func = job if "." in job else f"{JOB_MODULE}.{job}"
         for _ in range(2):
             try:
                 if at is not None:
-                    self.queue.enqueue_at(at, func, arg, **options)
+                    queue.enqueue_at(at, func, arg, unique=True, **self._options(jid))
                 else:
-                    self.queue.enqueue(func, arg, **options)
+                    queue.enqueue(func, arg, unique=True, **self._options(jid))
                 return
             except DuplicateJobError:
-                try:
-                    existing = Job.fetch(jid, connection=self.redis, serializer=self.queue.serializer)
-                except NoSuchJobError:
-                    continue
-                status = existing.get_status(refresh=True)
-                if status not in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED):
-                    return  # already waiting or running: this enqueue collapses into it
-                # A finished or failed run of the same id is history; the store says there is
-                # work again (a replay or a sweep), so clear the old job and enqueue anew.
-                existing.delete()
+                if self.alive([jid])[jid]:
+                    return  # still waiting or running: this enqueue collapses into it
+                with contextlib.suppress(NoSuchJobError):
+                    Job.fetch(jid, connection=self.redis, serializer=self.serializer).delete()
         log.warning("bridge.queue.enqueue_race", extra={"job_id": jid})
 
-    def enqueue_batch(self, job: str, args: list[str | int]) -> None:
-        """Many jobs in one round trip (the dispatcher). Uniqueness comes from the store's claim,
-        so each batch gets job ids of its own and never overwrites a job that is running."""
-        if not args:
+    def enqueue_batch(self, job: str, items: Sequence[tuple[str | int, bool]]) -> None:
+        """Many first attempts in one round trip (the dispatcher): ``(arg, urgent)`` pairs. The
+        store's ``queued_at`` guarantees each row is handed over once."""
+        if not items:
             return
-        stamp = f"d{time.time_ns() // 1_000_000}"
         func = job if "." in job else f"{JOB_MODULE}.{job}"
-        data = [
-            self.queue.prepare_data(func, args=(arg,), job_id=f"{job_id(self.queue.name, job, arg)}-{stamp}",
-                                    timeout=self.job_timeout, result_ttl=600,
-                                    failure_ttl=int(timedelta(days=7).total_seconds()))
-            for arg in args
-        ]
         with self.redis.pipeline() as pipe:
-            self.queue.enqueue_many(data, pipeline=pipe)
+            for urgent in (True, False):
+                queue = self.urgent if urgent else self.routine
+                data = [queue.prepare_data(func, args=(arg,), job_id=job_id(self.name, job, arg),
+                                           timeout=self.job_timeout, result_ttl=600,
+                                           failure_ttl=int(timedelta(days=7).total_seconds()))
+                        for arg, is_urgent in items if is_urgent is urgent]
+                if data:
+                    queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
+
+    def alive(self, ids: Iterable[str]) -> dict[str, bool]:
+        """Which of these jobs Redis still holds as waiting, scheduled, or running for less than a
+        lease (one round trip)."""
+        from rq.job import Job
+
+        ids = list(ids)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for jid in ids:
+                pipe.hmget(Job.key_for(jid), "status", "started_at")
+            answers = pipe.execute()
+        now = datetime.now(UTC)
+        result: dict[str, bool] = {}
+        for jid, (status, started) in zip(ids, answers, strict=True):
+            state = status.decode() if isinstance(status, bytes) else status
+            if state in _WAITING:
+                result[jid] = True
+            elif state == "started":
+                result[jid] = not _older_than(started, now, self.lease_seconds)
+            else:
+                result[jid] = False
+        return result
+
+    def length(self) -> int:
+        """Jobs waiting in both queues (the figure the load test bounds)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for queue in self.queues:
+                pipe.llen(queue.key)
+            return sum(int(n) for n in pipe.execute())
 
     def ping(self) -> None:
         self.redis.ping()
@@ -145,4 +203,15 @@ class RQQueue:
     def scheduler_running(self) -> bool:
         from rq.scheduler import RQScheduler
 
-        return bool(self.redis.exists(RQScheduler.get_locking_key(self.queue.name)))
+        return bool(self.redis.exists(RQScheduler.get_locking_key(self.urgent.name)))
+
+
+def _older_than(stamp: Any, now: datetime, seconds: int) -> bool:
+    """True when RQ's ``started_at`` is missing, unreadable or more than ``seconds`` ago."""
+    from rq.utils import utcparse
+
+    try:
+        started = utcparse(stamp.decode() if isinstance(stamp, bytes) else stamp)
+    except (TypeError, ValueError, AttributeError):
+        return True
+    return (now - started).total_seconds() > seconds

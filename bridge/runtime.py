@@ -61,7 +61,7 @@ class Runtime:
 
         queue: JobQueue
         if settings.redis_url:
-            queue = RQQueue(settings.redis_url, settings.queue_name, settings.job_timeout)
+            queue = RQQueue(settings.redis_url, settings.queue_name, settings.job_timeout, settings.lease_seconds)
         else:
             queue = InProcessQueue()
         return cls(settings=settings, store=Store(settings.store_url), queue=queue)

@@ -26,14 +26,21 @@ from tests.helpers import dumps, generic_event, signed_headers
 pytestmark = pytest.mark.redis
 
 
-def work(rt: Runtime) -> None:
-    """Drain the queue with a real RQ worker (in this process, so the test's runtime is used)."""
+def work(rt: Runtime, max_jobs: int | None = None) -> None:
+    """Drain the queues with a real RQ worker (in this process, so the test's runtime is used)."""
     assert isinstance(rt.queue, RQQueue)
     install(rt)
-    jobs.dispatch(rt)  # what the dispatcher thread of `bridge worker` does every 100 ms
-    SimpleWorker([rt.queue.queue], connection=rt.queue.redis, serializer=rt.queue.queue.serializer).work(
-        burst=True, with_scheduler=True
+    jobs.dispatch(rt)  # what the dispatcher process of `bridge worker` does every 100 ms
+    SimpleWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer).work(
+        burst=True, with_scheduler=max_jobs is None, max_jobs=max_jobs
     )
+
+
+def empty(rt: Runtime) -> None:
+    assert isinstance(rt.queue, RQQueue)
+    for queue in rt.queue.queues:
+        queue.empty()
+        queue.delete(delete_jobs=True)
 
 
 @pytest.fixture
@@ -41,9 +48,7 @@ def rq_rt(rq_settings: Settings, pg_url: str) -> Iterator[Runtime]:
     rt = Runtime.build(rq_settings.with_overrides(database_url=pg_url))
     upgrade(rt.store)
     yield rt
-    assert isinstance(rt.queue, RQQueue)
-    rt.queue.queue.empty()
-    rt.queue.queue.delete(delete_jobs=True)
+    empty(rt)
 
 
 def post(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
@@ -61,10 +66,10 @@ def statuses(rt: Runtime, case_id: str) -> dict[str, str]:
 def test_handoff_flows_through_rq_workers_and_postgres(rq_rt: Runtime) -> None:
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
-    assert rq_rt.queue.queue.job_ids == []  # the request only commits; Redis is not on the ack path
+    assert rq_rt.queue.length() == 0  # the request only commits; Redis is not on the ack path
     assert jobs.dispatch(rq_rt) == 1
-    [queued] = rq_rt.queue.queue.job_ids
-    assert queued.startswith(job_id(rq_rt.queue.queue.name, "process_event", answer["event"]) + "-d")
+    assert rq_rt.queue.urgent.job_ids == [job_id(rq_rt.queue.name, "process_event", answer["event"])]
+    assert rq_rt.queue.routine.job_ids == []  # a handoff request is urgent
     work(rq_rt)
     assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
     assert (rq_rt.settings.outbox_dir / answer["case"] / "slack.alert.json").exists()
@@ -78,12 +83,74 @@ def test_duplicate_enqueues_collapse_into_one_job(rq_rt: Runtime) -> None:
     first = post(rq_rt, event)
     post(rq_rt, event)
     assert jobs.dispatch(rq_rt) == 1
-    assert jobs.dispatch(rq_rt) == 0  # taken rows are held: a second dispatcher finds nothing
+    assert jobs.dispatch(rq_rt) == 0  # a row is handed over once: a second dispatcher finds nothing
     assert isinstance(rq_rt.queue, RQQueue)
-    assert rq_rt.queue.queue.count == 1
+    assert rq_rt.queue.length() == 1
     rq_rt.queue.enqueue("process_event", first["event"])
-    rq_rt.queue.enqueue("process_event", first["event"])  # unique ids collapse
-    assert rq_rt.queue.queue.count == 2
+    rq_rt.queue.enqueue("process_event", first["event"])  # the same id, still queued: collapses
+    assert rq_rt.queue.length() == 1
+
+
+def test_a_waiting_backlog_is_never_enqueued_twice_only_what_redis_lost(rq_settings: Settings) -> None:
+    """The sweeper asks Redis before it re-enqueues: rows merely waiting in a long queue stay single."""
+    rt = Runtime.build(rq_settings.with_overrides(sweep_age=0))
+    upgrade(rt.store)
+    assert isinstance(rt.queue, RQQueue)
+    try:
+        answers = [post(rt, generic_event(type_="conversation.updated", conversation_id=f"conv-{i}",
+                                          messages=[{"role": "customer", "text": "How do I export a report?"}]))
+                   for i in range(40)]
+        assert jobs.dispatch(rt) == 40
+        for _ in range(3):
+            assert jobs.sweep(rt) == 0 and jobs.dispatch(rt) == 0
+        assert rt.queue.length() == 40 and rt.queue.routine.count == 40
+        rt.queue.redis.delete(*[f"rq:job:{job_id(rt.queue.name, 'process_event', a['event'])}" for a in answers[:5]])
+        rt.queue.routine.empty()  # Redis lost everything still waiting
+        assert jobs.sweep(rt) == 40  # ... so every row is enqueued again, once
+        assert jobs.sweep(rt) == 0 and rt.queue.length() == 40
+        work(rt)
+        with rt.store.session() as s:
+            assert {repo.get_inbox(s, a["event"]).state for a in answers} == {"processed"}  # type: ignore[union-attr]
+    finally:
+        empty(rt)
+
+
+def test_escalations_run_before_routine_updates(rq_rt: Runtime) -> None:
+    routine = [post(rq_rt, generic_event(type_="conversation.updated", conversation_id=f"quiet-{i}",
+                                         messages=[{"role": "customer", "text": "Where is the CSV export?"}]))
+               for i in range(12)]
+    handoff = post(rq_rt, generic_event(conversation_id="needs-a-person"))
+    assert jobs.dispatch(rq_rt) == 13
+    assert isinstance(rq_rt.queue, RQQueue)
+    assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (1, 12)
+    work(rq_rt, max_jobs=3)  # the handoff and its two delivery steps, before any routine update
+    assert statuses(rq_rt, handoff["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+    with rq_rt.store.session() as s:
+        assert {repo.get_inbox(s, a["event"]).state for a in routine} == {"received"}  # type: ignore[union-attr]
+
+
+def test_updates_waiting_for_one_conversation_are_judged_once_on_the_newest_transcript(rq_rt: Runtime) -> None:
+    talk = [
+        {"id": "m1", "role": "customer", "text": "How do I add a teammate?"},
+        {"id": "m2", "role": "bot", "text": "Settings → Team → Invite.", "confidence": 0.92},
+        {"id": "m3", "role": "customer", "text": "Thanks. Also, where do I see invoices?"},
+        {"id": "m4", "role": "bot", "text": "Billing → Invoices.", "confidence": 0.9},
+        {"id": "m5", "role": "customer", "text": "Can I talk to a person please?"},
+        {"id": "m6", "role": "bot", "text": "Let me find someone.", "confidence": 0.9},
+    ]
+    answers = [post(rq_rt, generic_event(type_="conversation.updated", conversation_id="one-chat",
+                                         messages=talk[: n + 2])) for n in range(0, 6, 2)]
+    assert jobs.dispatch(rq_rt) == 3
+    work(rq_rt, max_jobs=1)  # the first job folds all three updates
+    with rq_rt.store.session() as s:
+        assert {repo.get_inbox(s, a["event"]).state for a in answers} == {"processed"}  # type: ignore[union-attr]
+        case = repo.get_case(s, answers[0]["case"])
+        assert case is not None and case.status == "escalated"
+        assert case.decision["at_message"] == 5 and case.triggers == ["customer_requested_human"]
+        escalations = [t for t in repo.timeline_of(s, case.id) if t.kind == "case.escalated"]
+    assert len(escalations) == 1
+    work(rq_rt)  # the two other jobs find their rows done and skip; the deliveries run
+    assert statuses(rq_rt, answers[0]["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
 
 
 def test_failures_retry_on_rq_then_dead_letter_then_replay(rq_rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,11 +181,11 @@ def test_replay_reenqueues_even_when_rq_still_holds_the_failed_job(rq_rt: Runtim
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
     rq_rt.queue.enqueue("process_event", answer["event"])
-    job = rq_rt.queue.queue.fetch_job(job_id(rq_rt.queue.queue.name, "process_event", answer["event"]))
+    job = rq_rt.queue.urgent.fetch_job(job_id(rq_rt.queue.name, "process_event", answer["event"]))
     assert job is not None
     job.set_status("failed")
-    FailedJobRegistry(queue=rq_rt.queue.queue).add(job, ttl=600)
-    rq_rt.queue.queue.remove(job)
+    FailedJobRegistry(queue=rq_rt.queue.urgent).add(job, ttl=600)
+    rq_rt.queue.urgent.remove(job)
     rq_rt.queue.enqueue("process_event", answer["event"])
     work(rq_rt)
     assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
@@ -178,7 +245,7 @@ def test_redis_down_at_intake_still_accepts_and_processes_after_it_returns(setti
         with rt.store.session() as s:
             assert [repo.get_inbox(s, a["event"]).state for a in answers] == ["received"] * 3  # type: ignore[union-attr]
         redis.start()  # empty: everything queued before the outage is gone too
-        assert jobs.sweep(rt) == 3
+        assert jobs.dispatch(rt) == 3
         work(rt)
         for answer in answers:
             assert statuses(rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
@@ -199,7 +266,7 @@ def test_readyz_names_the_missing_scheduler_and_a_dead_redis(rq_settings: Settin
 
 def test_bridge_worker_command_processes_what_the_web_accepted(rq_settings: Settings, pg_url: str,
                                                               tmp_path: Any) -> None:
-    """`bridge worker --burst` as deployed: forked work horses, runtime from the environment."""
+    """`bridge worker --burst` as deployed: runtime from the environment, both queues drained."""
     import sys
     from pathlib import Path
 
@@ -237,10 +304,11 @@ def test_retry_after_schedules_the_next_attempt_on_the_rq_scheduler(
     assert isinstance(rq_rt.queue, RQQueue)
     with rq_rt.store.session() as s:
         ticket = next(d for d in repo.deliveries_of(s, answer["case"]) if d.step == "zendesk.ticket")
-    scheduled = ScheduledJobRegistry(queue=rq_rt.queue.queue).get_job_ids()
-    assert scheduled == [job_id(rq_rt.queue.queue.name, "deliver", ticket.id) + "-r1"]
+    scheduled = ScheduledJobRegistry(queue=rq_rt.queue.urgent).get_job_ids()
+    assert scheduled == [job_id(rq_rt.queue.name, "deliver", ticket.id, attempt=1)]
     assert ticket.status == "pending" and ticket.attempts == 1
-    assert FailedJobRegistry(queue=rq_rt.queue.queue).count == 0  # a recorded failure is not an RQ failure
+    assert FailedJobRegistry(queue=rq_rt.queue.urgent).count == 0  # a recorded failure is not an RQ failure
+    assert jobs.sweep(rq_rt) == 0  # the scheduled retry is alive in Redis: the sweeper leaves it
 
 
 def test_workers_refuse_a_redis_that_may_evict_jobs(settings: Settings, tmp_path: Any) -> None:

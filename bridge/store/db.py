@@ -67,6 +67,20 @@ def _create(url: str) -> Engine:
     )
 
 
+def _after_fork_in_child() -> None:
+    """A forked child starts with no engine and a fresh lock: the parent's pooled connections
+    (SQLite handles, PostgreSQL sockets) are left to the parent, and a lock another thread of the
+    parent held at fork time is not inherited held. (SQLAlchemy: ``dispose(close=False)``.)"""
+    global _lock
+    _lock = threading.Lock()
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def dispose_all() -> None:
     with _lock:
         for engine in _engines.values():

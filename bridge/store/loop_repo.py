@@ -77,14 +77,16 @@ def due_vendor_events(session: Session, now: datetime, limit: int = 100) -> list
     return [int(i) for i in session.scalars(stmt)]
 
 
-def stale_vendor_events(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[int]:
+def stale_vendor_events(
+    session: Session, older_than: datetime, now: datetime, limit: int = 500
+) -> list[tuple[int, int]]:
     stmt = (
-        select(VendorEventRow.id)
+        select(VendorEventRow.id, VendorEventRow.attempts)
         .where(VendorEventRow.state == RECEIVED, VendorEventRow.next_attempt_at <= older_than, _free(now))
         .order_by(VendorEventRow.id)
         .limit(limit)
     )
-    return [int(i) for i in session.scalars(stmt)]
+    return [(int(i), int(a)) for i, a in session.execute(stmt)]
 
 
 def fail_vendor_event(
@@ -176,12 +178,14 @@ def due_reconciles(session: Session, now: datetime, limit: int = 50) -> list[str
     return list(session.scalars(stmt.order_by(CaseRow.escalated_at).limit(limit)))
 
 
-def stale_reconciles(session: Session, older_than: datetime, now: datetime, limit: int = 200) -> list[str]:
+def stale_reconciles(
+    session: Session, older_than: datetime, now: datetime, limit: int = 200
+) -> list[tuple[str, int]]:
     stmt = _reconcilable(now).where(
         or_(TicketStateRow.next_reconcile_at <= older_than,
             TicketStateRow.next_reconcile_at.is_(None) & (CaseRow.escalated_at <= older_than - RECONCILE_EVERY))
     )
-    return list(session.scalars(stmt.limit(limit)))
+    return [(case_id, 0) for case_id in session.scalars(stmt.limit(limit))]  # one job id: no attempts
 
 
 # --- Jira issues -----------------------------------------------------------------------------

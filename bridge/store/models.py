@@ -68,8 +68,14 @@ class InboxRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(TZ)
     claimed_until: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TZ)
+    # When the dispatcher handed the row to RQ (RQ mode). Set once: from then on only the sweeper
+    # re-enqueues it, and only when Redis no longer holds its job.
+    queued_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
 
-    __table_args__ = (Index("ix_inbox_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbox_state_next", "state", "next_attempt_at"),
+        Index("ix_inbox_state_queued", "state", "queued_at"),
+    )
 
 
 class CaseRow(Base):

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session, aliased
 
 from bridge.store.models import (
     ACKNOWLEDGED,
+    CLOSED,
     DEAD,
     DONE,
     ESCALATED,
+    OPEN,
     PENDING,
     RECEIVED,
     CaseRow,
@@ -120,15 +122,16 @@ def fail(
     return Failure(False, row.attempts, delay)
 
 
-def take_for_dispatch(session: Session, now: datetime, hold_until: datetime, limit: int = 500) -> list[str]:
-    """Atomically take due inbox rows for the queue: several dispatchers never take the same row.
+def take_for_dispatch(session: Session, now: datetime, limit: int = 500) -> list[tuple[str, bool]]:
+    """Atomically take accepted rows never handed to RQ: several dispatchers never take the same row,
+    and a row is taken once (``queued_at``); if its job is lost on the way, the sweeper finds it.
 
-    A taken row is not due again until ``hold_until``; if its job is lost on the way (Redis down
-    or flushed), it is simply taken again then. Rows a running job has claimed are left alone.
+    Returns ``(key, urgent)`` pairs: a handoff request, or any event of a case already escalated, is
+    urgent; a routine conversation update is not.
     """
     due = (
         select(InboxRow.id)
-        .where(InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= now, _free(InboxRow, now))
+        .where(InboxRow.state == RECEIVED, InboxRow.queued_at.is_(None), InboxRow.next_attempt_at <= now)
         .order_by(InboxRow.id)
         .limit(limit)
     )
@@ -137,10 +140,43 @@ def take_for_dispatch(session: Session, now: datetime, hold_until: datetime, lim
     stmt = (
         update(InboxRow)
         .where(InboxRow.id.in_(due.scalar_subquery()))
-        .values(next_attempt_at=hold_until)
+        .values(queued_at=now)
+        .returning(InboxRow.key, InboxRow.event_type, InboxRow.case_id)
+    )
+    taken = list(session.execute(stmt))
+    cases = {case_id for _, _, case_id in taken}
+    escalated = set(session.scalars(
+        select(CaseRow.id).where(CaseRow.id.in_(cases), CaseRow.status.not_in((OPEN, CLOSED)))
+    )) if cases else set()
+    return [(key, kind == "handoff.requested" or case_id in escalated) for key, kind, case_id in taken]
+
+
+def claim_case_inbox(session: Session, key: str, now: datetime, lease: int) -> list[str]:
+    """Claim ``key`` and every other accepted row of the same case that is due and free, in arrival
+    order: updates of one conversation that waited in the queue are folded and judged once, on the
+    newest transcript. Empty when ``key`` itself cannot be claimed (done, dead, or running)."""
+    if not claim_inbox(session, key, now, lease):
+        return []
+    case_id = session.scalars(select(InboxRow.case_id).where(InboxRow.key == key)).one()
+    stmt = (
+        update(InboxRow)
+        .where(InboxRow.case_id == case_id, InboxRow.key != key, InboxRow.state == RECEIVED,
+               InboxRow.next_attempt_at <= now, _free(InboxRow, now))
+        .values(claimed_until=now + timedelta(seconds=lease), attempts=InboxRow.attempts + 1, updated_at=now)
         .returning(InboxRow.key)
     )
-    return [row[0] for row in session.execute(stmt)]
+    others = {row[0] for row in session.execute(stmt)}
+    keys = [key, *others]
+    return list(session.scalars(select(InboxRow.key).where(InboxRow.key.in_(keys)).order_by(InboxRow.id)))
+
+
+def inbox_urgent(session: Session, key: str) -> bool:
+    """The queue a retry of this row goes to (same rule as the dispatcher)."""
+    row = session.execute(
+        select(InboxRow.event_type, CaseRow.status).outerjoin(CaseRow, CaseRow.id == InboxRow.case_id)
+        .where(InboxRow.key == key)
+    ).first()
+    return row is not None and (row[0] == "handoff.requested" or row[1] not in (None, OPEN, CLOSED))
 
 
 def due_inbox(session: Session, now: datetime, limit: int = 100) -> list[str]:
@@ -175,6 +211,12 @@ def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: s
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
     return session.get(CaseRow, case_id)
+
+
+def lock_case(session: Session, case_id: str) -> CaseRow | None:
+    """The case, row-locked until commit (PostgreSQL): two jobs folding events into one case
+    serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
+    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).first()
 
 
 def open_case_counts(session: Session) -> dict[str, int]:
@@ -249,23 +291,27 @@ def timeline_of(session: Session, case_id: str) -> list[TimelineRow]:
     return list(session.scalars(select(TimelineRow).where(TimelineRow.case_id == case_id).order_by(TimelineRow.id)))
 
 
-def stale_inbox(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[str]:
-    """Rows stuck in ``received`` (e.g. Redis was down when they were accepted)."""
+def stale_inbox(
+    session: Session, older_than: datetime, now: datetime, limit: int = 500, after_id: int = 0
+) -> list[tuple[int, str, int]]:
+    """Handed-over rows still ``received`` and due a while ago: ``(id, key, attempts)``, for the
+    sweeper to ask Redis whether their job is still there (Redis may have been down or flushed)."""
     stmt = (
-        select(InboxRow.key)
-        .where(InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= older_than, _free(InboxRow, now))
+        select(InboxRow.id, InboxRow.key, InboxRow.attempts)
+        .where(InboxRow.state == RECEIVED, InboxRow.queued_at.is_not(None), InboxRow.queued_at <= older_than,
+               InboxRow.next_attempt_at <= older_than, _free(InboxRow, now), InboxRow.id > after_id)
         .order_by(InboxRow.id)
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return [(int(i), k, int(a)) for i, k, a in session.execute(stmt)]
 
 
-def stale_deliveries(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[int]:
+def stale_deliveries(session: Session, older_than: datetime, now: datetime, limit: int = 500) -> list[tuple[int, int]]:
     due = set(due_deliveries(session, now, limit))
-    stmt = select(DeliveryRow.id).where(
+    stmt = select(DeliveryRow.id, DeliveryRow.attempts).where(
         DeliveryRow.status == PENDING, DeliveryRow.next_attempt_at <= older_than, _free(DeliveryRow, now)
     )
-    return [i for i in session.scalars(stmt.limit(limit)) if i in due]
+    return [(int(i), int(a)) for i, a in session.execute(stmt.limit(limit)) if i in due]
 
 
 def dead_letters(session: Session) -> tuple[list[InboxRow], list[DeliveryRow]]:
@@ -278,7 +324,8 @@ def revive_inbox(session: Session, key: str, now: datetime) -> bool:
     stmt = (
         update(InboxRow)
         .where(InboxRow.key == key, InboxRow.state == DEAD)
-        .values(state=RECEIVED, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now)
+        .values(state=RECEIVED, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now,
+                queued_at=now)  # the replay enqueues it; if that fails, the sweeper does
     )
     return bool(session.execute(stmt).rowcount)
 

@@ -2,8 +2,8 @@
 ``wsgi:app`` as the Procfile says, and ``bridge worker`` processes, all with an environment built here.
 
 Every process started here carries ``FAULTS_RUN_ID=<id>`` in its environment, so teardown can find
-and kill the ones that escaped their process group (an RQ work horse calls ``setpgrp``; an orphaned
-horse keeps running after its main worker is killed). Nothing here touches the machine's shared
+and kill any that escaped their process group (none should: the children of ``bridge worker`` die
+with their supervisor). Nothing here touches the machine's shared
 Redis or PostgreSQL.
 """
 
@@ -348,7 +348,8 @@ class Bridge:
         return proc
 
     def wait_worker_ready(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-        """Until the RQ worker registered itself in Redis (it applied migrations and started)."""
+        """Until a job process of this ``bridge worker`` registered in Redis (migrations applied,
+        supervisor and children started)."""
         import redis as redis_lib
 
         client = redis_lib.Redis.from_url(self.redis.url, socket_timeout=1)
@@ -356,8 +357,9 @@ class Bridge:
         try:
             while time.monotonic() < deadline:
                 assert proc.poll() is None, self.log_tail(f"worker-{self.workers.index(proc)}")
-                for key in client.smembers(f"rq:workers:{self.env['BRIDGE_QUEUE']}"):
-                    if client.hget(key, "pid") == str(proc.pid).encode():
+                mine = {str(pid).encode() for pid in children(proc.pid)}
+                for key in client.smembers(f"rq:workers:{self.env['BRIDGE_QUEUE']}-urgent"):
+                    if client.hget(key, "pid") in mine:
                         return
                 time.sleep(0.1)
         finally:
@@ -365,7 +367,7 @@ class Bridge:
         raise RuntimeError("worker did not register\n" + self.log_tail(f"worker-{self.workers.index(proc)}"))
 
     def horses(self, proc: subprocess.Popen[bytes]) -> list[int]:
-        """Children of a main worker that run jobs (the scheduler is a child too: it has no job)."""
+        """Children of a ``bridge worker`` supervisor (its job processes and its dispatcher)."""
         return [pid for pid in children(proc.pid) if alive(pid)]
 
     def log_tail(self, name: str, chars: int = 3000) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.faults.conftest import case
-from tests.faults.harness import BIN, Bridge, PostgresCluster, event, pid_of_client
+from tests.faults.harness import BIN, Bridge, PostgresCluster, alive, event, pid_of_client
 from tests.faults.stubs import Act
 
 pytestmark = pytest.mark.faults
@@ -253,7 +253,7 @@ def test_retry_is_never_scheduled_before_retry_after(vendor_bridge: Bridge, obse
     assert row is not None and row.last_error
     client = redis_lib.Redis.from_url(vendor_bridge.redis.url)
     queue = vendor_bridge.env["BRIDGE_QUEUE"]
-    score = client.zscore(f"rq:scheduled:{queue}", f"{queue}-deliver-{row.id}-r1")
+    score = client.zscore(f"rq:scheduled:{queue}-urgent", f"{queue}-deliver-{row.id}-r1")  # deliveries are urgent
     client.close()
     due = row.next_attempt_at.timestamp()
     observed.append(f"row next attempt {due:.3f}, RQ scheduled score {score}: early by {due - (score or 0):.3f} s")
@@ -328,7 +328,9 @@ def test_redis_paused_mid_job(make_bridge: Any, observed: list[str]) -> None:
 # --- 5. kill -9 -----------------------------------------------------------------------------------
 
 def _kill_caller(bridge: Bridge, what: str, log: list[str]) -> Any:
-    """An on_commit hook: kill -9 the work horse that made this request, its main worker, or both."""
+    """An on_commit hook: kill -9 the job process that made this request, its ``bridge worker``
+    supervisor, or both. (Names from the forking-worker days: "horse" = the job process,
+    "main" = the supervisor.)"""
 
     def hook(handler: Any) -> None:
         try:
@@ -336,12 +338,12 @@ def _kill_caller(bridge: Bridge, what: str, log: list[str]) -> Any:
             assert horse is not None, "no process of this run owns the client socket"
             stat = Path(f"/proc/{horse}/stat").read_text()
             main = int(stat.rsplit(")", 1)[1].split()[1])
-            assert main in [p.pid for p in bridge.workers], f"parent {main} of {horse} is not a main worker"
+            assert main in [p.pid for p in bridge.workers], f"parent {main} of {horse} is not a supervisor"
             if what in ("main", "both"):
                 os.kill(main, signal.SIGKILL)
             if what in ("horse", "both"):
                 os.kill(horse, signal.SIGKILL)
-            log.append(f"killed {what}: horse {horse}, main worker {main}")
+            log.append(f"killed {what}: job process {horse}, supervisor {main}")
         except Exception as exc:  # recorded: the test then fails on the empty kill list
             log.append(f"hook failed: {exc!r}")
             raise
@@ -349,24 +351,13 @@ def _kill_caller(bridge: Bridge, what: str, log: list[str]) -> Any:
     return hook
 
 
-WHOLE_TREE_KILLED = (
-    "after kill -9 of the main worker AND its horse, the RQ job stays 'started' in Redis (nobody is left to "
-    "mark it failed) until RQ's abandoned-job cleanup, which runs only every maintenance_interval (600 s) after "
-    "the heartbeat TTL (~60-90 s). The sweeper does find the row once its lease ran out, but "
-    "bridge/queue.py RQQueue.enqueue sees DuplicateJobError, fetches the job, finds status STARTED and returns "
-    "('already waiting or running'), so the delivery sits claimed-then-free for ~10 min instead of "
-    "BRIDGE_LEASE_SECONDS. Fix: when the store says the row's lease expired (the sweeper's enqueue), a STARTED "
-    "job under that id is abandoned: in RQQueue.enqueue accept a `stale=True` flag from jobs.sweep and, for "
-    "STARTED (and SCHEDULED/DEFERRED) jobs, delete the old job (or enqueue under a fresh id, e.g. suffix "
-    "-s<attempts>) instead of returning; the claim lease already keeps an orphan and its retry apart.")
-
-
 @pytest.mark.parametrize("what", ["horse", "main", pytest.param(
     "both")])
 @case("C3-C5", "kill -9 right after Zendesk created the ticket (from the stub's create handler, before it "
-      "answers): the work horse; the main worker (the horse keeps running, the answer comes 3 s later); both",
-      "exactly one ticket and one alert: the lease keeps a second run out while the orphan runs; the retry "
-      "after the lease finds the ticket by external_id")
+      "answers): the job process; its supervisor (the job process dies with it, the answer comes 3 s later to "
+      "nobody); both",
+      "exactly one ticket and one alert: the retry after the lease finds the ticket by external_id; no "
+      "process is left behind")
 def test_kill_9_mid_create_makes_one_ticket(make_bridge: Any, observed: list[str], what: str) -> None:
     bridge = make_bridge(workers=2)
     killed: list[str] = []
@@ -379,13 +370,15 @@ def test_kill_9_mid_create_makes_one_ticket(make_bridge: Any, observed: list[str
     finally:
         observed.extend(killed)
     assert killed and killed[0].startswith("killed") and bridge.zendesk.count("tickets.create") == 1
+    job_process = int(killed[0].split("job process ")[1].split(",")[0])
+    assert not alive(job_process)  # killed, or died with its supervisor: never an orphan
 
 
 # --- 6. SIGTERM -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("signals", [1, 2])
-@case("C12", "SIGTERM to the main worker while its horse waits 3 s for Zendesk's answer (once: warm "
-      "shutdown; twice: cold shutdown kills the horse)",
+@case("C12", "SIGTERM to the supervisor while its job process waits 3 s for Zendesk's answer (once: warm "
+      "shutdown; twice: cold shutdown kills the job process)",
       "warm: the job finishes, then the worker exits; cold: the job is retried by the other worker after "
       "the lease; either way one ticket, one alert, nothing lost")
 def test_sigterm_during_a_job_never_loses_it(make_bridge: Any, observed: list[str], signals: int) -> None:
@@ -465,7 +458,7 @@ def test_postgres_restarted_mid_run(make_bridge: Any, observed: list[str], priva
 
 @case("mixed", "150 events over about a minute (FAULTS_MIXED_EVENTS, FAULTS_MIXED_SECONDS) with a random "
       "fault every few seconds: vendor 429/5xx/commit-then-reset/garbage/hang on Zendesk or Slack, kill -9 of "
-      "a horse or of a main worker (a supervisor restarts exited workers), Redis paused 2 s",
+      "a job process or of a supervisor (a platform supervisor restarts exited workers), Redis paused 2 s",
       "the sender retries non-2xx answers; final tally: accepted = delivered once + dead-lettered, nothing else")
 def test_mixed_run_balances(make_bridge: Any, observed: list[str]) -> None:
     import random
@@ -491,8 +484,9 @@ def test_mixed_run_balances(make_bridge: Any, observed: list[str]) -> None:
         "slack commit-then-reset": lambda: sl("chat.postMessage", Act(drop_after_commit=True)),
         "slack garbage 200": lambda: sl("chat.postMessage", Act(garbage=True)),
         "slack 500": lambda: sl("chat.postMessage", Act(status=500)),
-        "kill -9 horse after create": lambda: zd("tickets.create", Act(on_commit=_kill_caller(bridge, "horse", kills))),
-        "kill -9 main worker mid-create": lambda: zd("tickets.create",
+        "kill -9 job process after create": lambda: zd("tickets.create",
+                                                       Act(on_commit=_kill_caller(bridge, "horse", kills))),
+        "kill -9 supervisor mid-create": lambda: zd("tickets.create",
                                                      Act(on_commit=_kill_caller(bridge, "main", kills), delay=2)),
         "redis paused 2 s": lambda: (bridge.redis.pause(), stop.wait(2), bridge.redis.resume()),
     }

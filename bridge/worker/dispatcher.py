@@ -1,0 +1,84 @@
+"""The dispatcher process: hand accepted events to RQ, run RQ's scheduler, sweep, purge.
+
+One loop, several clocks: dispatch every ``BRIDGE_DISPATCH_INTERVAL`` (0.1 s), the scheduler tick
+every second (retries whose time has come move from RQ's scheduled registry to their queue), a
+sweep every ``BRIDGE_SWEEP_INTERVAL`` and the retention purge hourly. Every ``bridge worker`` runs
+one; the store's atomic claims and RQ's scheduler locks keep several of them from doubling work.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from types import FrameType
+
+from bridge.config import Settings
+
+log = logging.getLogger("bridge.dispatcher")
+
+SCHEDULER_TICK = 1.0
+LOCK_RETRY = 15.0  # a scheduler lock another dispatcher held is tried again this often
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings) -> None:
+        from rq.scheduler import RQScheduler
+
+        from bridge.queue import RQQueue
+        from bridge.runtime import Runtime, install
+
+        self.rt = install(Runtime.build(settings))
+        assert isinstance(self.rt.queue, RQQueue)
+        self.queue = self.rt.queue
+        self.scheduler = RQScheduler(self.queue.queues, connection=self.queue.redis,
+                                     serializer=self.queue.serializer, interval=int(SCHEDULER_TICK))
+        self.every = float(settings.get("BRIDGE_DISPATCH_INTERVAL") or 0.1)
+        self.stopping = False
+
+    def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        self.stopping = True
+
+    def run(self) -> None:
+        from bridge import jobs, privacy
+
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        last_tick = last_sweep = last_locks = last_purge = 0.0
+        self.scheduler.register_birth()
+        try:
+            while not self.stopping:
+                started = time.monotonic()
+                try:
+                    jobs.dispatch(self.rt)
+                    if started - last_tick >= SCHEDULER_TICK:
+                        last_tick = started
+                        if self.scheduler.acquired_locks != set(self.scheduler._queue_names) and \
+                                started - last_locks >= LOCK_RETRY:
+                            last_locks = started
+                            self.scheduler.acquire_locks()
+                        if self.scheduler.acquired_locks:
+                            self.scheduler.heartbeat()
+                            self.scheduler.enqueue_scheduled_jobs()
+                    if started - last_sweep >= self.rt.settings.sweep_interval:
+                        last_sweep = started
+                        jobs.sweep(self.rt)
+                    if started - last_purge >= 3600:
+                        last_purge = started
+                        privacy.purge(self.rt, privacy.retention_days(self.rt))
+                except Exception:
+                    # Redis or the store is away: nothing is lost (the store holds the work); try
+                    # again after a pause rather than spin on the error.
+                    log.exception("bridge.dispatcher.error")
+                    last_locks = 0.0
+                    time.sleep(1.0)
+                time.sleep(max(0.0, self.every - (time.monotonic() - started)))
+        finally:
+            try:
+                self.scheduler.stop()
+            except Exception:
+                log.warning("bridge.dispatcher.release_failed")
+
+
+def run(settings: Settings) -> None:
+    Dispatcher(settings).run()

@@ -1,0 +1,62 @@
+"""A job process: an RQ worker that runs each job in its own process (no work horse per job).
+
+Forking a work horse per job cost a fork, a fresh database connection and a new Redis connection
+per job, and a fork taken while another thread held a lock (SQLite, a connection pool) handed the
+horse a lock nobody would release. Here jobs run in a long-lived process with its own connections;
+the supervisor enforces the deadline from outside (``deadline`` is shared memory it reads), RQ's
+SIGALRM timeout stays as the polite first try.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from rq import SimpleWorker
+
+from bridge.config import Settings
+
+DEADLINE_GRACE = 5.0  # seconds past a job's own timeout before the supervisor kills its process
+FALLBACK_TIMEOUT = 180  # RQ's default, for a job enqueued without one
+
+
+class Deadline(Protocol):
+    """Shared memory (a ``multiprocessing.Value('d')``): epoch seconds, 0 when idle."""
+
+    value: float
+
+
+class BridgeWorker(SimpleWorker):
+    """RQ's in-process worker, telling the supervisor when the current job must be over."""
+
+    deadline: Deadline | None = None
+
+    # RQ's pub/sub command thread (send_kill_horse_command, send_stop_job_command) is not used
+    # here: the supervisor stops jobs. Without it the process stays single-threaded, and a warm
+    # shutdown does not wait up to 60 s for that thread's blocking read on its Redis connection.
+    def subscribe(self) -> None:
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        if self.deadline is not None:
+            timeout = job.timeout if job.timeout and job.timeout > 0 else FALLBACK_TIMEOUT
+            self.deadline.value = time.time() + float(timeout) + DEADLINE_GRACE
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if self.deadline is not None:
+                self.deadline.value = 0.0
+
+
+def run(settings: Settings, deadline: Deadline | None = None, burst: bool = False) -> bool:
+    from bridge.queue import RQQueue
+    from bridge.runtime import Runtime, install
+
+    rt = install(Runtime.build(settings))
+    assert isinstance(rt.queue, RQQueue)
+    worker = BridgeWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer)
+    worker.deadline = deadline
+    return bool(worker.work(burst=burst, with_scheduler=False))

@@ -1,0 +1,205 @@
+"""``bridge worker`` as deployed: a supervisor, its dispatcher and job processes, on real Redis.
+
+What these prove: a job stuck beyond RQ's reach is killed at its deadline from outside and its
+process replaced; job processes forked again and again while the dispatcher is busy never hang;
+``kill -9`` of the supervisor leaves no process behind; SIGTERM is a warm shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge import create_app
+from bridge.config import Settings
+from bridge.queue import RQQueue
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.migrate import upgrade
+from tests.helpers import dumps, generic_event, signed_headers
+
+pytestmark = pytest.mark.redis
+REPO = Path(__file__).resolve().parents[2]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Worker:
+    def __init__(self, rt: Runtime, tmp: Path, **env: str) -> None:
+        self.rt = rt
+        self.env = {k: v for k, v in os.environ.items() if not k.endswith("_WEBHOOK_SECRET")}
+        self.env.update(REDIS_URL=rt.settings.redis_url or "", DATABASE_URL=rt.settings.store_url,
+                        BRIDGE_QUEUE=rt.settings.queue_name, BRIDGE_DATA_DIR=str(rt.settings.data_dir),
+                        PYTHONPATH=str(REPO), BRIDGE_LOG_FORMAT="text", **env)
+        self.log = tmp / "worker.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *args: str) -> Worker:
+        bridge = Path(sys.executable).with_name("bridge")
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([str(bridge), "worker", *args], env=self.env, stdout=out, stderr=out,
+                                         start_new_session=True)
+        expect = 1 + (int(args[args.index("--processes") + 1]) if "--processes" in args else 1)
+        wait_for(lambda: len(self.children()) == expect, 30, "the supervisor's children")
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def children(self) -> list[int]:
+        return [p for p in children(self.pid) if alive(p)]
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def worker_rt(rq_settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime.build(rq_settings.with_overrides(job_timeout=2, lease_seconds=30, sweep_age=5))
+    upgrade(rt.store)
+    yield rt
+    assert isinstance(rt.queue, RQQueue)
+    for queue in rt.queue.queues:
+        queue.empty()
+        queue.delete(delete_jobs=True)
+
+
+@pytest.fixture
+def start_worker(worker_rt: Runtime, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(*args: str, **env: str) -> Worker:
+        worker = Worker(worker_rt, tmp_path, BRIDGE_JOB_TIMEOUT="2", BRIDGE_LEASE_SECONDS="30",
+                        BRIDGE_SWEEP_AGE="5", **env)
+        started.append(worker)
+        return worker.start(*args)
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def post(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    body = dumps(event)
+    answer = create_app(rt=rt).test_client().post("/webhooks/generic", data=body, headers=signed_headers(body))
+    assert answer.status_code == 202
+    return answer.get_json()  # type: ignore[no-any-return]
+
+
+def processed(rt: Runtime, keys: list[str]) -> int:
+    with rt.store.session() as s:
+        return sum(1 for k in keys if (row := repo.get_inbox(s, k)) is not None and row.state == "processed")
+
+
+def test_a_job_stuck_beyond_sigalrm_is_killed_at_its_deadline_and_its_process_replaced(
+    worker_rt: Runtime, start_worker: Callable[..., Worker], tmp_path: Path
+) -> None:
+    worker = start_worker()
+    assert isinstance(worker_rt.queue, RQQueue)
+    marker = tmp_path / "stuck.pid"
+    worker_rt.queue.enqueue("tests.worker.hang.stuck", str(marker))
+    stuck_pid = int(wait_for(lambda: marker.exists() and marker.read_text(), 20, "the stuck job to start"))
+    started = time.monotonic()
+    wait_for(lambda: not alive(stuck_pid), 20, "the supervisor to kill the stuck job process")
+    waited = time.monotonic() - started
+    # The deadline is the job's timeout (2 s) plus a 5 s grace for SIGALRM, measured from the start.
+    assert waited < 2 + 5 + 3, worker.tail()
+    after = tmp_path / "after.pid"
+    worker_rt.queue.enqueue("tests.worker.hang.note", str(after))
+    replacement = int(wait_for(lambda: after.exists() and after.read_text(), 20, "a replacement job process"))
+    assert replacement != stuck_pid and replacement in worker.children()
+    assert "bridge.worker.job_killed" in worker.tail()
+
+
+def test_job_processes_forked_again_and_again_while_the_dispatcher_is_busy_never_hang(
+    worker_rt: Runtime, start_worker: Callable[..., Worker]
+) -> None:
+    worker = start_worker("--processes", "2")
+    [dispatcher] = [p for p in worker.children() if comm(p) == "bridge-dispatch"]
+    keys: list[str] = []
+    replaced: list[int] = []
+    for round_ in range(10):
+        keys += [post(worker_rt, generic_event(type_="conversation.updated", conversation_id=f"r{round_}-{i}",
+                                               messages=[{"role": "customer", "text": "How do I export?"}]))["event"]
+                 for i in range(15)]
+        fresh = wait_for(lambda: [p for p in worker.children() if p != dispatcher and p not in replaced], 20,
+                         "a job process not killed yet")
+        os.kill(fresh[0], signal.SIGKILL)  # the supervisor forks a new one while the dispatcher works
+        replaced.append(fresh[0])
+        time.sleep(0.3)
+    wait_for(lambda: processed(worker_rt, keys) == len(keys), 90,
+             f"every event processed ({processed(worker_rt, keys)}/{len(keys)})\n{worker.tail()}")
+    assert len(set(replaced)) == 10
+    assert dispatcher in worker.children()
+    wait_for(lambda: len(worker.children()) == 3, 20, "the dispatcher and two job processes, none hung or doubled")
+
+
+def test_kill_9_of_the_supervisor_leaves_no_process_behind(start_worker: Callable[..., Worker]) -> None:
+    worker = start_worker("--processes", "2")
+    kids = worker.children()
+    assert sorted(comm(p) for p in kids) == ["bridge-dispatch", "bridge-jobs-1", "bridge-jobs-2"]
+    os.kill(worker.pid, signal.SIGKILL)
+    wait_for(lambda: not any(alive(p) for p in kids), 10, f"children {kids} to die with the supervisor")
+
+
+def test_sigterm_is_a_warm_shutdown(worker_rt: Runtime, start_worker: Callable[..., Worker]) -> None:
+    worker = start_worker()
+    kids = worker.children()
+    answer = post(worker_rt, generic_event(conversation_id=f"warm-{uuid.uuid4().hex[:6]}"))
+    wait_for(lambda: processed(worker_rt, [answer["event"]]) == 1, 30, "the handoff to be processed")
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(30) == 0
+    assert not any(alive(p) for p in kids)

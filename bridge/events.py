@@ -97,6 +97,9 @@ class Message(Model):
     intent: str | None = Field(None, max_length=200)
     sources: list[Source] = Field(default_factory=list, max_length=50)
     attachments: list[File] = Field(default_factory=list, max_length=50)
+    # Not in the v1 wire schema (which allows extra fields): the platform's own sentiment score of
+    # a customer message, -1 (negative) … 1, where the platform sends one (Dialogflow CX, Lex V2).
+    sentiment: float | None = Field(None, ge=-1, le=1)
 
 
 class Conversation(Model):
@@ -134,6 +137,9 @@ class Handoff(Model):
     requested_by: Literal["customer", "bot"] | None = None
     reason: str | None = Field(None, max_length=2000)
     topic: str | None = Field(None, max_length=200)
+    # Not in the v1 wire schema: the urgency the platform attached to its hand-off (Bot Framework's
+    # handoff context priority), mapped onto the package's urgent|high|normal|low.
+    priority: Literal["urgent", "high", "normal", "low"] | None = None
 
 
 class Bot(Model):

@@ -9,6 +9,7 @@ stay out of the way and the store is the one truth. The in-process runner calls 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from connectors.base import Context, PermanentError, Result, RetryableError
 
 log = logging.getLogger("bridge.jobs")
 
-PROCESS, DELIVER = "process_event", "deliver"
+PROCESS, PROCESS_BATCH, DELIVER = "process_event", "process_events", "deliver"
 
 
 def _describe(exc: BaseException) -> str:
@@ -52,27 +53,27 @@ def process_event(key: str, rt: Runtime | None = None) -> str:
 
 def _process_event(key: str, rt: Runtime) -> str:
     with rt.store.session() as s:
-        keys = repo.claim_case_inbox(s, key, rt.clock(), rt.settings.lease_seconds)
+        keys = [row.key for row in repo.claim_case_inbox(s, key, rt.clock(), rt.settings.lease_seconds)]
         s.commit()
     if not keys:
         return "skipped"
     try:
         with rt.store.session() as s:
-            rows = [repo.get_inbox(s, k) for k in keys]
-            assert all(rows)
-            ready = _fold_into_case(rt, s, rows)  # type: ignore[arg-type]
-            row_case = rows[0].case_id  # type: ignore[union-attr]
+            rows = repo.inbox_rows(s, keys)
+            ready = _fold_into_case(rt, s, rows)
+            row_case = rows[0].case_id
             now = rt.clock()
             for row in rows:
-                row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now  # type: ignore[union-attr]
+                row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now
             s.commit()
     except Exception as exc:
         outcomes = {each: _record_failure(rt, InboxRow, each, exc) for each in keys}
-        return outcomes[key]
+        return outcomes.get(key, "retry")
     log.info("bridge.event.processed", extra={"key": key, "folded": len(keys), "escalated_steps": len(ready)})
     for delivery_id in ready:
         rt.queue.enqueue(DELIVER, delivery_id)
-    _enqueue_scheduled(rt, row_case, ["slack.page#1"])
+    if ready:
+        _enqueue_scheduled(rt, row_case, ["slack.page#1"])
     return "processed"
 
 
@@ -337,9 +338,16 @@ def sources() -> list[JobSource]:
     ]
 
 
+BATCH_SIZE = 50  # routine updates per process_events job: RQ's fixed cost per job, shared
+
+
 def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
     """Hand accepted events to the queue in batches (RQ mode: the request only commits them).
-    Each row is handed over once; the sweeper re-enqueues only what Redis lost."""
+
+    Each row is handed over once. An urgent row gets a ``process_event`` job of its own in the
+    urgent queue; routine rows travel by fifty in ``process_events`` jobs. A row gets no job when a
+    job of its conversation already waits in a queue at least as urgent (that job folds every due
+    row of the conversation when it runs). Returns how many rows were handed over."""
     rt = rt or rt_module.current()
     from bridge.queue import RQQueue
 
@@ -349,11 +357,82 @@ def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
     while True:
         with rt.store.session() as s:
             taken = repo.take_for_dispatch(s, rt.clock(), limit)
+            keys = {key for key, _, _ in taken}
+            waiting = [w for w in repo.waiting_rows(s, {case for _, _, case in taken}) if w[1] not in keys]
+            covered = _covering_queues(rt.queue, waiting)
+            singles: list[tuple[str, str | int, bool]] = []
+            routine: list[str] = []
+            for key, urgent, case in taken:
+                queues = covered.setdefault(case, set())
+                if rt.queue.urgent.name in queues or (not urgent and rt.queue.routine.name in queues):
+                    continue
+                queues.add(rt.queue.urgent.name if urgent else rt.queue.routine.name)
+                if urgent:
+                    singles.append((PROCESS, key, True))
+                else:
+                    routine.append(key)
+            batches = [routine[i:i + BATCH_SIZE] for i in range(0, len(routine), BATCH_SIZE)]
+            for batch in batches:
+                repo.set_batch(s, batch[0], batch)
             s.commit()
-        rt.queue.enqueue_batch(PROCESS, taken)
+        rt.queue.enqueue_batch([*singles, *[(PROCESS_BATCH, batch[0], False) for batch in batches]])
         total += len(taken)
         if len(taken) < limit:
             return total
+
+
+def _job_ids(queue: Any, key: str, attempts: int, batch: str | None) -> list[str]:
+    """The jobs that may carry an inbox row: its own (per attempt) and its batch's."""
+    from bridge.queue import job_id
+
+    ids = [job_id(queue.name, PROCESS, key, attempts)]
+    if batch:
+        ids.append(job_id(queue.name, PROCESS_BATCH, batch))
+    return ids
+
+
+def _covering_queues(queue: Any, rows: list[tuple[str, str, int, str | None]]) -> dict[str, set[str]]:
+    """Per case, the queues in which a job carrying one of its rows waits to start."""
+    ids: dict[str, set[str]] = {}
+    for case, key, attempts, batch in rows:
+        for jid in _job_ids(queue, key, attempts, batch):
+            ids.setdefault(jid, set()).add(case)  # a batch job carries rows of many cases
+    covered: dict[str, set[str]] = {}
+    for jid, (state, origin) in queue.states(ids).items():
+        if state == "queued" and origin:
+            for case in ids[jid]:
+                covered.setdefault(case, set()).add(origin)
+    return covered
+
+
+def process_events(leader: str, rt: Runtime | None = None) -> str:
+    """A batch of routine updates: each conversation in it is folded and judged on its own.
+
+    The batch keeps within half the job's timeout: what is left when that budget is spent moves to
+    a new batch job at the back of the routine queue, so a slow store never turns a batch into a
+    timeout."""
+    rt = rt or rt_module.current()
+    with rt.store.session() as s:
+        rows = repo.batch_rows(s, leader)
+    firsts: dict[str, str] = {}
+    for key, case_id in rows:
+        firsts.setdefault(case_id, key)
+    budget = time.monotonic() + rt.settings.job_timeout / 2
+    done = 0
+    for key in firsts.values():
+        if time.monotonic() > budget:
+            break
+        process_event(key, rt)
+        done += 1
+    if done < len(firsts):
+        with rt.store.session() as s:
+            rest = [key for key, _ in repo.batch_rows(s, leader)]
+            if rest:
+                repo.set_batch(s, rest[0], rest)
+            s.commit()
+        if rest:
+            rt.queue.enqueue(PROCESS_BATCH, rest[0], urgent=False)
+    return f"{done} of {len(firsts)} conversations"
 
 
 MAX_SWEEP_ROWS = 50_000
@@ -374,7 +453,8 @@ def _stale_inbox(s: Any, cutoff: datetime, now: datetime) -> list[tuple[Any, int
 
 def sweep(rt: Runtime | None = None) -> int:
     """Re-enqueue what the store says is due but Redis no longer holds (down, flushed, or a job
-    whose worker was killed); a job still waiting, scheduled or running is left alone."""
+    whose worker was killed); a job still waiting, scheduled or running is left alone, and so is an
+    event whose conversation has another job waiting or running (that job folds it)."""
     rt = rt or rt_module.current()
     from bridge.queue import RQQueue, job_id
 
@@ -384,7 +464,9 @@ def sweep(rt: Runtime | None = None) -> int:
     for source in sources():
         with rt.store.session() as s:
             rows = source.stale(s, cutoff, now)
-        if isinstance(rt.queue, RQQueue) and rows:
+            if source.job == PROCESS and isinstance(rt.queue, RQQueue) and rows:
+                rows = _uncovered_events(rt, s, rows)
+        if isinstance(rt.queue, RQQueue) and rows and source.job != PROCESS:
             ids = {ident: job_id(rt.queue.name, source.job, ident, attempts) for ident, attempts in rows}
             alive = rt.queue.alive(ids.values())
             rows = [(ident, attempts) for ident, attempts in rows if not alive[ids[ident]]]
@@ -396,6 +478,24 @@ def sweep(rt: Runtime | None = None) -> int:
             rt.queue.enqueue(source.job, ident, attempt=attempts, urgent=urgent)
         count += len(rows)
     return count
+
+
+def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
+    """Of these stale inbox rows, one per conversation that no live job will fold."""
+    refs = repo.job_refs(s, [key for key, _ in stale])
+    siblings = repo.waiting_rows(s, {case for case, _, _ in refs.values()})
+    ids: dict[str, set[str]] = {}
+    for case, key, attempts, batch in [*siblings, *[(c, k, a, b) for k, (c, a, b) in refs.items()]]:
+        for jid in _job_ids(rt.queue, key, attempts, batch):
+            ids.setdefault(jid, set()).add(case)
+    live = {case for jid, (state, _) in rt.queue.states(ids).items()  # type: ignore[attr-defined]
+            if state in ("queued", "running") for case in ids[jid]}
+    chosen: dict[str, tuple[Any, int]] = {}
+    for key, attempts in stale:
+        case = refs[key][0]
+        if case not in live and case not in chosen:
+            chosen[case] = (key, attempts)
+    return list(chosen.values())
 
 
 def replay(ident: str, rt: Runtime | None = None) -> bool:

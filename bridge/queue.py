@@ -31,6 +31,10 @@ JOB_MODULE = "bridge.jobs"
 URGENT, ROUTINE = "urgent", "routine"
 # RQ statuses of a job that will still run (or is running) without anyone's help.
 _WAITING = {"queued", "scheduled", "deferred"}
+# Nobody reads job results (the store records outcomes): keep them briefly. (0 would make RQ
+# delete each job on success, which costs more round trips than letting it expire.)
+RESULT_TTL = 60
+FAILURE_TTL = int(timedelta(days=7).total_seconds())
 
 
 def job_id(queue: str, job: str, arg: str | int, attempt: int = 0) -> str:
@@ -101,8 +105,7 @@ class RQQueue:
         return self.urgent.serializer
 
     def _options(self, jid: str) -> dict[str, Any]:
-        return dict(job_id=jid, job_timeout=self.job_timeout, result_ttl=600,
-                    failure_ttl=int(timedelta(days=7).total_seconds()))
+        return dict(job_id=jid, job_timeout=self.job_timeout, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
 
     def enqueue(
         self, job: str, arg: str | int, at: datetime | None = None, attempt: int = 0, urgent: bool = True
@@ -140,44 +143,50 @@ class RQQueue:
                     Job.fetch(jid, connection=self.redis, serializer=self.serializer).delete()
         log.warning("bridge.queue.enqueue_race", extra={"job_id": jid})
 
-    def enqueue_batch(self, job: str, items: Sequence[tuple[str | int, bool]]) -> None:
-        """Many first attempts in one round trip (the dispatcher): ``(arg, urgent)`` pairs. The
-        store's ``queued_at`` guarantees each row is handed over once."""
+    def enqueue_batch(self, items: Sequence[tuple[str, str | int, bool]]) -> None:
+        """Many jobs in one round trip (the dispatcher): ``(job, arg, urgent)``. The store's
+        ``queued_at`` guarantees each row is handed over once, so no id here is already taken."""
         if not items:
             return
-        func = job if "." in job else f"{JOB_MODULE}.{job}"
         with self.redis.pipeline() as pipe:
             for urgent in (True, False):
                 queue = self.urgent if urgent else self.routine
-                data = [queue.prepare_data(func, args=(arg,), job_id=job_id(self.name, job, arg),
-                                           timeout=self.job_timeout, result_ttl=600,
-                                           failure_ttl=int(timedelta(days=7).total_seconds()))
-                        for arg, is_urgent in items if is_urgent is urgent]
+                data = [queue.prepare_data(job if "." in job else f"{JOB_MODULE}.{job}", args=(arg,),
+                                           job_id=job_id(self.name, job, arg), timeout=self.job_timeout,
+                                           result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+                        for job, arg, is_urgent in items if is_urgent is urgent]
                 if data:
                     queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
 
-    def alive(self, ids: Iterable[str]) -> dict[str, bool]:
-        """Which of these jobs Redis still holds as waiting, scheduled, or running for less than a
-        lease (one round trip)."""
+    def states(self, ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """``(state, queue)`` of each job in one round trip: state is ``waiting`` (queued, scheduled,
+        deferred: ``queued`` for the first), ``running`` (started less than a lease ago) or None
+        (gone, finished, failed, or a zombie started longer than a lease ago)."""
         from rq.job import Job
 
         ids = list(ids)
         with self.redis.pipeline(transaction=False) as pipe:
             for jid in ids:
-                pipe.hmget(Job.key_for(jid), "status", "started_at")
+                pipe.hmget(Job.key_for(jid), "status", "started_at", "origin")
             answers = pipe.execute()
         now = datetime.now(UTC)
-        result: dict[str, bool] = {}
-        for jid, (status, started) in zip(ids, answers, strict=True):
+        result: dict[str, tuple[str | None, str | None]] = {}
+        for jid, (status, started, origin) in zip(ids, answers, strict=True):
             state = status.decode() if isinstance(status, bytes) else status
+            queue = origin.decode() if isinstance(origin, bytes) else origin
             if state in _WAITING:
-                result[jid] = True
-            elif state == "started":
-                result[jid] = not _older_than(started, now, self.lease_seconds)
+                result[jid] = (state, queue)
+            elif state == "started" and not _older_than(started, now, self.lease_seconds):
+                result[jid] = ("running", queue)
             else:
-                result[jid] = False
+                result[jid] = (None, queue)
         return result
+
+    def alive(self, ids: Iterable[str]) -> dict[str, bool]:
+        """Which of these jobs Redis still holds as waiting, scheduled, or running for less than a
+        lease (one round trip)."""
+        return {jid: state is not None for jid, (state, _) in self.states(ids).items()}
 
     def length(self) -> int:
         """Jobs waiting in both queues (the figure the load test bounds)."""

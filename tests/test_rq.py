@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
+from sqlalchemy import select
 
 from bridge import create_app, jobs
 from bridge.config import Settings
@@ -20,6 +21,7 @@ from bridge.queue import RQQueue, job_id
 from bridge.runtime import Runtime, install
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.store.models import InboxRow
 from connectors.outbox import OutboxConnector
 from tests.helpers import dumps, generic_event, signed_headers
 
@@ -103,9 +105,9 @@ def test_a_waiting_backlog_is_never_enqueued_twice_only_what_redis_lost(rq_setti
         assert jobs.dispatch(rt) == 40
         for _ in range(3):
             assert jobs.sweep(rt) == 0 and jobs.dispatch(rt) == 0
-        assert rt.queue.length() == 40 and rt.queue.routine.count == 40
-        rt.queue.redis.delete(*[f"rq:job:{job_id(rt.queue.name, 'process_event', a['event'])}" for a in answers[:5]])
+        assert rt.queue.length() == 1 and rt.queue.routine.count == 1  # routine updates travel by fifty
         rt.queue.routine.empty()  # Redis lost everything still waiting
+        rt.queue.redis.delete(f"rq:job:{job_id(rt.queue.name, 'process_events', answers[0]['event'])}")
         assert jobs.sweep(rt) == 40  # ... so every row is enqueued again, once
         assert jobs.sweep(rt) == 0 and rt.queue.length() == 40
         work(rt)
@@ -122,11 +124,29 @@ def test_escalations_run_before_routine_updates(rq_rt: Runtime) -> None:
     handoff = post(rq_rt, generic_event(conversation_id="needs-a-person"))
     assert jobs.dispatch(rq_rt) == 13
     assert isinstance(rq_rt.queue, RQQueue)
-    assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (1, 12)
+    assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (1, 1)  # the 12 updates in one batch
     work(rq_rt, max_jobs=3)  # the handoff and its two delivery steps, before any routine update
     assert statuses(rq_rt, handoff["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
     with rq_rt.store.session() as s:
         assert {repo.get_inbox(s, a["event"]).state for a in routine} == {"received"}  # type: ignore[union-attr]
+
+
+def test_a_conversation_has_one_waiting_job_per_queue_however_many_updates_arrive(rq_rt: Runtime) -> None:
+    assert isinstance(rq_rt.queue, RQQueue)
+    talk: list[dict[str, Any]] = []
+    for n in range(6):
+        talk += [{"id": f"c{n}", "role": "customer", "text": f"Question {n}: where is the export button?"},
+                 {"id": f"b{n}", "role": "bot", "text": "Projects → ⋯ → Export.", "confidence": 0.9}]
+        case = post(rq_rt, generic_event(type_="conversation.updated", conversation_id="busy", messages=list(talk)))
+        assert jobs.dispatch(rq_rt) == 1
+    assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (0, 1)  # one job folds all six
+    post(rq_rt, generic_event(conversation_id="busy", messages=list(talk)))  # a handoff request: urgent
+    assert jobs.dispatch(rq_rt) == 1
+    assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (1, 1)
+    work(rq_rt, max_jobs=1)  # the urgent job folds all seven events at once
+    with rq_rt.store.session() as s:
+        states = [r.state for r in s.scalars(select(InboxRow).where(InboxRow.case_id == case["case"]))]
+    assert states == ["processed"] * 7
 
 
 def test_updates_waiting_for_one_conversation_are_judged_once_on_the_newest_transcript(rq_rt: Runtime) -> None:

@@ -71,10 +71,14 @@ class InboxRow(Base):
     # When the dispatcher handed the row to RQ (RQ mode). Set once: from then on only the sweeper
     # re-enqueues it, and only when Redis no longer holds its job.
     queued_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    # Routine updates travel in batches: the key of the row whose ``process_events`` job carries
+    # this one (None for a row with a job of its own: urgent, retried or replayed).
+    batch: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_inbox_state_next", "state", "next_attempt_at"),
         Index("ix_inbox_state_queued", "state", "queued_at"),
+        Index("ix_inbox_batch", "batch"),
     )
 
 

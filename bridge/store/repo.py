@@ -63,6 +63,11 @@ def get_inbox(session: Session, key: str) -> InboxRow | None:
     return session.scalars(select(InboxRow).where(InboxRow.key == key)).first()
 
 
+def inbox_rows(session: Session, keys: list[str]) -> list[InboxRow]:
+    """These rows, in arrival order."""
+    return list(session.scalars(select(InboxRow).where(InboxRow.key.in_(keys)).order_by(InboxRow.id)))
+
+
 def _free(model: Any, now: datetime) -> Any:
     return or_(model.claimed_until.is_(None), model.claimed_until < now)
 
@@ -111,6 +116,8 @@ def fail(
     row.last_error = error[:MAX_ERROR]
     row.claimed_until = None
     row.updated_at = now
+    if isinstance(row, InboxRow):
+        row.batch = None  # its retry is a job of its own
     if permanent or row.attempts > len(intervals):
         if isinstance(row, InboxRow):
             row.state = DEAD
@@ -122,12 +129,12 @@ def fail(
     return Failure(False, row.attempts, delay)
 
 
-def take_for_dispatch(session: Session, now: datetime, limit: int = 500) -> list[tuple[str, bool]]:
+def take_for_dispatch(session: Session, now: datetime, limit: int = 500) -> list[tuple[str, bool, str]]:
     """Atomically take accepted rows never handed to RQ: several dispatchers never take the same row,
     and a row is taken once (``queued_at``); if its job is lost on the way, the sweeper finds it.
 
-    Returns ``(key, urgent)`` pairs: a handoff request, or any event of a case already escalated, is
-    urgent; a routine conversation update is not.
+    Returns ``(key, urgent, case_id)`` in arrival order: a handoff request, or any event of a case
+    already escalated, is urgent; a routine conversation update is not.
     """
     due = (
         select(InboxRow.id)
@@ -141,33 +148,60 @@ def take_for_dispatch(session: Session, now: datetime, limit: int = 500) -> list
         update(InboxRow)
         .where(InboxRow.id.in_(due.scalar_subquery()))
         .values(queued_at=now)
-        .returning(InboxRow.key, InboxRow.event_type, InboxRow.case_id)
+        .returning(InboxRow.id, InboxRow.key, InboxRow.event_type, InboxRow.case_id)
     )
-    taken = list(session.execute(stmt))
+    taken = sorted(session.execute(stmt), key=lambda row: row[0])  # RETURNING order is not promised
+    taken = [(key, kind, case_id) for _, key, kind, case_id in taken]
     cases = {case_id for _, _, case_id in taken}
     escalated = set(session.scalars(
         select(CaseRow.id).where(CaseRow.id.in_(cases), CaseRow.status.not_in((OPEN, CLOSED)))
     )) if cases else set()
-    return [(key, kind == "handoff.requested" or case_id in escalated) for key, kind, case_id in taken]
+    return [(key, kind == "handoff.requested" or case_id in escalated, case_id) for key, kind, case_id in taken]
 
 
-def claim_case_inbox(session: Session, key: str, now: datetime, lease: int) -> list[str]:
-    """Claim ``key`` and every other accepted row of the same case that is due and free, in arrival
-    order: updates of one conversation that waited in the queue are folded and judged once, on the
-    newest transcript. Empty when ``key`` itself cannot be claimed (done, dead, or running)."""
-    if not claim_inbox(session, key, now, lease):
+def waiting_rows(session: Session, case_ids: set[str]) -> list[tuple[str, str, int, str | None]]:
+    """Handed-over rows still waiting (``received``, not claimed) of these cases: ``(case_id, key,
+    attempts, batch)``. Any job of a case folds every due row of it, so their jobs cover new rows."""
+    if not case_ids:
         return []
-    case_id = session.scalars(select(InboxRow.case_id).where(InboxRow.key == key)).one()
+    stmt = select(InboxRow.case_id, InboxRow.key, InboxRow.attempts, InboxRow.batch).where(
+        InboxRow.case_id.in_(case_ids), InboxRow.state == RECEIVED, InboxRow.queued_at.is_not(None),
+        InboxRow.claimed_until.is_(None),
+    )
+    return [(c, k, int(a), b) for c, k, a, b in session.execute(stmt)]
+
+
+def set_batch(session: Session, leader: str, keys: list[str]) -> None:
+    session.execute(update(InboxRow).where(InboxRow.key.in_(keys)).values(batch=leader))
+
+
+def batch_rows(session: Session, leader: str) -> list[tuple[str, str]]:
+    """``(key, case_id)`` of the rows a ``process_events`` job carries that still wait, in order."""
+    stmt = (select(InboxRow.key, InboxRow.case_id).where(InboxRow.batch == leader, InboxRow.state == RECEIVED)
+            .order_by(InboxRow.id))
+    return [(k, c) for k, c in session.execute(stmt)]
+
+
+def job_refs(session: Session, keys: list[str]) -> dict[str, tuple[str, int, str | None]]:
+    """Inbox key → ``(case_id, attempts, batch)``: what names its jobs."""
+    stmt = select(InboxRow.key, InboxRow.case_id, InboxRow.attempts, InboxRow.batch).where(InboxRow.key.in_(keys))
+    return {k: (c, int(a), b) for k, c, a, b in session.execute(stmt)}
+
+
+def claim_case_inbox(session: Session, key: str, now: datetime, lease: int) -> list[InboxRow]:
+    """Claim every accepted row of ``key``'s conversation that is due and free (``key`` included
+    when it is), in arrival order: updates of one conversation that waited in the queue are folded
+    and judged once, on the newest transcript. One statement; empty when there is nothing to do."""
+    case_id = select(InboxRow.case_id).where(InboxRow.key == key).scalar_subquery()
     stmt = (
         update(InboxRow)
-        .where(InboxRow.case_id == case_id, InboxRow.key != key, InboxRow.state == RECEIVED,
-               InboxRow.next_attempt_at <= now, _free(InboxRow, now))
+        .where(InboxRow.case_id == case_id, InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= now,
+               _free(InboxRow, now))
         .values(claimed_until=now + timedelta(seconds=lease), attempts=InboxRow.attempts + 1, updated_at=now)
-        .returning(InboxRow.key)
+        .returning(InboxRow)
     )
-    others = {row[0] for row in session.execute(stmt)}
-    keys = [key, *others]
-    return list(session.scalars(select(InboxRow.key).where(InboxRow.key.in_(keys)).order_by(InboxRow.id)))
+    rows = list(session.scalars(stmt))
+    return sorted(rows, key=lambda row: row.id)
 
 
 def inbox_urgent(session: Session, key: str) -> bool:
@@ -325,7 +359,7 @@ def revive_inbox(session: Session, key: str, now: datetime) -> bool:
         update(InboxRow)
         .where(InboxRow.key == key, InboxRow.state == DEAD)
         .values(state=RECEIVED, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now,
-                queued_at=now)  # the replay enqueues it; if that fails, the sweeper does
+                queued_at=now, batch=None)  # the replay enqueues it; if that fails, the sweeper does
     )
     return bool(session.execute(stmt).rowcount)
 

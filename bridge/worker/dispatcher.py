@@ -27,7 +27,9 @@ class Dispatcher:
 
         from bridge.queue import RQQueue
         from bridge.runtime import Runtime, install
+        from bridge.store.db import relax_durability
 
+        relax_durability()  # a lost queued_at only hands a row over again (its job runs once)
         self.rt = install(Runtime.build(settings))
         assert isinstance(self.rt.queue, RQQueue)
         self.queue = self.rt.queue

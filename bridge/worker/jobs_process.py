@@ -51,12 +51,32 @@ class BridgeWorker(SimpleWorker):
                 self.deadline.value = 0.0
 
 
+def warm_up(rt: Any) -> None:
+    """Load what the first job would (trigger config, models, routing) before taking one, so a job's
+    timeout never pays for a cold process."""
+    from bridge.events import Event
+    from bridge.pipeline import trigger_config, triggers
+
+    config = trigger_config.from_settings(rt.settings)
+    triggers.decide(Event.model_validate({"event_id": "warm-up", "type": "conversation.updated",
+                                          "conversation": {"id": "warm-up", "messages": [
+                                              {"role": "customer", "text": "Hello, how do I export?"}]}}), config)
+    rt.routing()
+
+
 def run(settings: Settings, deadline: Deadline | None = None, burst: bool = False) -> bool:
+    import logging
+
     from bridge.queue import RQQueue
     from bridge.runtime import Runtime, install
+    from bridge.store.db import relax_durability
 
+    relax_durability()
     rt = install(Runtime.build(settings))
+    warm_up(rt)
     assert isinstance(rt.queue, RQQueue)
     worker = BridgeWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer)
     worker.deadline = deadline
-    return bool(worker.work(burst=burst, with_scheduler=False))
+    # RQ's three INFO lines per job would outnumber everything else; the job logs its own line.
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    return bool(worker.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if verbose else "WARNING"))

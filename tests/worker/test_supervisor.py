@@ -85,7 +85,8 @@ class Worker:
             self.proc = subprocess.Popen([str(bridge), "worker", *args], env=self.env, stdout=out, stderr=out,
                                          start_new_session=True)
         expect = 1 + (int(args[args.index("--processes") + 1]) if "--processes" in args else 1)
-        wait_for(lambda: len(self.children()) == expect, 30, "the supervisor's children")
+        wait_for(lambda: len(kids := self.children()) == expect and all(comm(p).startswith("bridge-") for p in kids),
+                 30, "the supervisor's children")
         return self
 
     @property

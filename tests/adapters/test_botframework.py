@@ -7,16 +7,18 @@ import time
 
 import jwt
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.adapters import botframework as bf
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.cli import main
 from bridge.config import Settings
 from bridge.events import Decision, TriggerHit
 from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
 from bridge.runner import run_due
-from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import FIXTURES, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "botframework"
 USED = {"copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug", "handoff-status-accepted"}
@@ -109,6 +111,13 @@ def test_the_handoff_context_priority_lands_in_handoff_priority_and_raises_the_p
     assert prioritize(event, bug) == ("high", "high: product_bug (normal) ≥ high Bot Framework handoff priority")
     [studio], _ = parse("copilot-studio-handoff-initiate")
     assert studio.handoff.priority is None  # no va_* variable is a priority
+
+
+def test_bridge_parse_prints_the_handoff_priority() -> None:
+    path = FIXTURES / SLUG / "sdk-handoff-initiate-bug.json"
+    result = CliRunner().invoke(main, ["parse", "--source", SLUG, str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["handoff"]["priority"] == "high"
 
 
 @pytest.mark.parametrize(("context", "expected"), [

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from bridge.adapters import dialogflow_cx
 from bridge.adapters.base import MalformedPayload, Unauthorized
 from bridge.adapters.dialogflow_cx import DialogflowCXAdapter
+from bridge.cli import main
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.priority import prioritize
@@ -140,6 +143,15 @@ def test_the_platform_sentiment_raises_the_package_priority_and_is_named() -> No
     calm = low_and_angry(sentimentAnalysisResult={"score": -0.3, "magnitude": 0.3})
     event = ADAPTER.parse(inbound(json.dumps(calm).encode()))[0]
     assert prioritize(event, LOW_CONFIDENCE) == ("low", "low: low_confidence (low)")
+
+
+def test_bridge_parse_prints_the_platform_signals(tmp_path: Path) -> None:
+    path = tmp_path / "turn.json"
+    path.write_text(json.dumps(low_and_angry()))
+    result = CliRunner().invoke(main, ["parse", "--source", SLUG, str(path)])
+    assert result.exit_code == 0, result.output
+    said, answer = json.loads(result.stdout)["conversation"]["messages"]
+    assert (said["sentiment"], answer["confidence"]) == (-0.9, 0.12) and "confidence" not in said
 
 
 def test_a_turn_without_handoff_only_updates_and_gets_an_empty_webhook_response() -> None:

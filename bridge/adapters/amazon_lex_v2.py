@@ -10,11 +10,18 @@ authenticates to the bridge with ``Authorization: Bearer <secret>`` or ``X-Bridg
 Events: one per code hook invocation (``DialogCodeHook`` / ``FulfillmentCodeHook``). A handoff when
 the session's intent is ``FallbackIntent`` or names a handoff (``HANDOFF_INTENTS``), or the session
 attribute ``handoff`` is set; otherwise the turn only updates the conversation. The event carries
-``inputTranscript`` only, never history (no Lex API returns past turns). Confidence is the best
-non-fallback interpretation's ``nluConfidence`` (a number here, ``{score}`` in the runtime API).
-Sentiment (only when enabled) goes into ``customer.attributes["sentiment"] = {"label": "NEGATIVE",
-"scores": {...}, "source": "amazon-lex-v2"}``. The answer is a Lex V2 Lambda response: on a handoff
-``Close`` with the intent ``Fulfilled`` and the receipt message, otherwise ``Delegate``.
+``inputTranscript`` only, never history (no Lex API returns past turns).
+
+Platform signals, both on the customer turn (the event carries no bot text: the bot's answer is what
+the Lambda returns): ``confidence`` is the best interpretation's ``nluConfidence`` (a number here,
+``{score}`` in the runtime API; ``FallbackIntent`` carries none); ``sentiment`` is
+``sentimentResponse.sentimentScore`` positive minus negative (each 0..1, so the difference is
+-1..1; neutral and mixed pull it towards 0 by taking their share), present only when sentiment
+analysis is enabled. The label and raw scores stay in ``customer.attributes["sentiment"] =
+{"label": "NEGATIVE", "scores": {...}, "source": "amazon-lex-v2"}``.
+
+The answer is a Lex V2 Lambda response: on a handoff ``Close`` with the intent ``Fulfilled`` and the
+receipt message, otherwise ``Delegate``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from bridge.adapters.base import (
     drop_none as _drop_none,
     load_json,
     presented_credentials,
+    sentiment_or_none,
     text_or_none as _text,
     validate_event,
 )
@@ -76,6 +84,15 @@ def _sentiment(interpretations: list[Any]) -> dict[str, Any] | None:
     return None
 
 
+def _sentiment_value(sentiment: dict[str, Any] | None) -> float | None:
+    """Comprehend's scores (positive, negative, neutral, mixed; each 0..1) as one -1..1 number:
+    positive minus negative. A label without both scores gives no number rather than a guess."""
+    scores = sentiment["scores"] if sentiment else {}
+    if "positive" not in scores or "negative" not in scores:
+        return None
+    return sentiment_or_none(float(scores["positive"]) - float(scores["negative"]))
+
+
 def _attribute(attributes: dict[str, Any], names: Sequence[str], limit: int = 200) -> str | None:
     for name in names:
         if isinstance(value := attributes.get(name), str) and value.strip():
@@ -100,9 +117,11 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
     event_id = f"{session_id}:{anchor}:{source}"[:200]
 
     best = _best_interpretation(interpretations)
+    sentiment = _sentiment(interpretations)
     messages: list[dict[str, Any]] = []
     if said := _text(data.get("inputTranscript")):
-        turn: dict[str, Any] = {"id": f"{anchor}:input", "role": "customer", "text": said}
+        turn: dict[str, Any] = {"id": f"{anchor}:input", "role": "customer", "text": said,
+                                "sentiment": _sentiment_value(sentiment)}
         if (confidence := _confidence(best)) is not None:
             turn["confidence"] = confidence
             turn["intent"] = _text(_dict(best.get("intent")).get("name"), 200)
@@ -111,7 +130,7 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
         messages.append(turn)
 
     customer_attributes: dict[str, Any] = {"session_attributes": attributes} if attributes else {}
-    if sentiment := _sentiment(interpretations):
+    if sentiment:
         customer_attributes["sentiment"] = sentiment
     flagged = attributes.get("handoff", "").strip().lower() in ("true", "1", "yes", "requested")
     is_handoff = intent_name == FALLBACK_INTENT or bool(HANDOFF_INTENTS.search(intent_name)) or flagged

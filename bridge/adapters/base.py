@@ -156,6 +156,33 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def sentiment_or_none(value: Any) -> float | None:
+    """A platform's sentiment already on the -1 (negative) … 1 (positive) scale, clamped, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+        return None
+    return round(min(max(float(value), -1.0), 1.0), 4)
+
+
+# A platform's own urgency word onto the package's urgent|high|normal|low: Zendesk's names as they
+# are, Jira's Highest/Medium/Lowest, Chatwoot's medium, P0-P5, and Intercom's "priority" flag.
+_PRIORITY_WORDS = {
+    "urgent": "urgent", "critical": "urgent", "highest": "urgent", "p0": "urgent", "p1": "urgent",
+    "high": "high", "priority": "high", "p2": "high",
+    "normal": "normal", "medium": "normal", "p3": "normal",
+    "low": "low", "lowest": "low", "p4": "low", "p5": "low",
+}
+
+
+def handoff_priority(value: Any) -> str | None:
+    """The canonical ``Handoff.priority`` of a platform's priority word, or None when it is not one.
+
+    Numbers are not read: platforms disagree on whether 1 is the most or the least urgent.
+    """
+    if not isinstance(value, str):
+        return None
+    return _PRIORITY_WORDS.get(value.strip().lower().replace(" ", ""))
+
+
 def drop_none(value: Any) -> Any:
     """The canonical models take absent fields as absent, not as null."""
     if isinstance(value, dict):

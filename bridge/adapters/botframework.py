@@ -13,6 +13,11 @@ Body: one activity (SDK bot posting to the bridge as its agent hub) or a Direct 
 ``{"activities": [...]}`` (Copilot Studio). Events: ``handoff.initiate`` (handoff, transcript in the
 ``Transcript`` attachment) and ``message`` activities (update); ``handoff.status`` and other activities
 are acknowledged and ignored.
+Platform signals: the protocol defines no priority or sentiment; ``value`` is agent-hub-specific context
+(``{"skill": …, "priority": "high"}`` from SDK bots; Copilot Studio sends ``va_*`` variables, none of
+them a priority, plus the author's own topic variables, e.g. a ``Priority``). A ``priority``/``Priority``
+word there becomes ``handoff.priority``. Copilot Studio's ``RankedIntents[0].Score`` is already on the
+bot message that answers the recognised turn, so it stays there as ``confidence``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from bridge.adapters.base import (
     MalformedPayload,
     Unauthorized,
     UnsupportedEvent,
+    handoff_priority,
     load_json,
     validate_event as _validate,
 )
@@ -230,6 +236,7 @@ def parse_handoff_initiate(activity: dict[str, Any], set_locale: str | None) -> 
         "reason": v.clip(v.opt_str(value.get("summary")) or v.opt_str(value.get("va_AgentMessage"))
                          or v.opt_str(value.get("reason")) or "the bot initiated a handoff", 2000),
         "topic": v.clip(v.opt_str(value.get("reason")) or v.opt_str(value.get("va_LastTopic")) or "", 200) or None,
+        "priority": handoff_priority(value.get("priority", value.get("Priority"))),
     })
     if set_locale and not activity.get("locale"):
         activity = {**activity, "locale": set_locale}

@@ -7,6 +7,7 @@ inboxes): ``X-Chatwoot-Signature: sha256=<hex HMAC-SHA256("<X-Chatwoot-Timestamp
 Dedupe on ``X-Chatwoot-Delivery`` (same across retries). Events: ``message_created``/``message_updated``
 (one message), ``conversation_created``/``conversation_updated``/``conversation_status_changed``
 (the conversation with its last message). Handoff: status pending → open. ``resolved`` closes.
+The conversation's own ``priority`` (urgent | high | medium | low) becomes ``handoff.priority``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bridge.adapters.base import (
     MalformedPayload,
     Unauthorized,
     UnsupportedEvent,
+    handoff_priority,
     load_json,
     validate_event as _validate,
 )
@@ -144,6 +146,7 @@ def build_event(payload: dict[str, Any], event: str, delivery: str | None) -> Ev
             "requested_by": "customer" if reason == "customer_requested_human" else "bot",
             "reason": reason or "the bot opened the conversation for a human (pending → open)",
             "topic": team,
+            "priority": handoff_priority(conv.get("priority")),  # null | low | medium | high | urgent
         })
     elif (current or (conv.get("status") if event == "conversation_status_changed" else None)) == "resolved":
         kind = "conversation.closed"

@@ -11,8 +11,14 @@ Events: every request is one turn. It is a handoff when the turn queued a ``live
 response message or the fulfillment tag names one (``HANDOFF_TAGS``); otherwise it only updates
 the conversation. The request carries the current utterance and this turn's bot responses, never the
 history (the Conversation History API needs Google credentials and is not fetched here).
-Sentiment (``sentimentAnalysisResult``, only when enabled) goes into
-``customer.attributes["sentiment"] = {"score": -1..1, "magnitude": >=0, "source": "dialogflow-cx"}``.
+
+Platform signals: ``intentInfo.confidence`` (how well the agent matched the customer's words) goes on
+the bot messages queued this turn, which answer them, or on the customer turn when the request
+carries no bot text. ``sentimentAnalysisResult.score`` (only when sentiment analysis is enabled) is
+already on the canonical -1..1 scale and goes as is onto the customer turn's ``sentiment``; score and
+magnitude are also kept in ``customer.attributes["sentiment"] = {"score", "magnitude", "source"}``.
+A ``priority`` in the ``liveAgentHandoff`` metadata (free-form, set by the agent designer) becomes
+``handoff.priority`` when it is a priority word.
 The answer is a ``WebhookResponse`` whose message is the customer receipt in ``languageCode``.
 """
 
@@ -31,8 +37,10 @@ from bridge.adapters.base import (
     MalformedPayload,
     Unauthorized,
     drop_none as _drop_none,
+    handoff_priority,
     load_json,
     presented_credentials,
+    sentiment_or_none,
     text_or_none as _text,
     validate_event,
 )
@@ -106,22 +114,27 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
     response_id = _text(data.get("detectIntentResponseId"), 150)
     event_id = response_id or "body-" + hashlib.sha256(body).hexdigest()[:40]
 
+    confidence = _number(intent.get("confidence"))
+    if confidence is not None:
+        confidence = min(max(confidence, 0.0), 1.0)
+    sentiment = data.get("sentimentAnalysisResult") if isinstance(data.get("sentimentAnalysisResult"), dict) else {}
+    answers = [{"id": f"{event_id}:bot:{index}", "role": "bot", "text": text[:100_000], "confidence": confidence}
+               for index, text in enumerate(_bot_texts(queued))]
     messages: list[dict[str, Any]] = []
     if said := _customer_text(data):
-        turn: dict[str, Any] = {"id": f"{event_id}:customer", "role": "customer", "text": said}
-        if (confidence := _number(intent.get("confidence"))) is not None:
-            turn["confidence"] = min(max(confidence, 0.0), 1.0)
-        if name := _text(intent.get("displayName"), 200):
-            turn["intent"] = name
+        turn: dict[str, Any] = {"id": f"{event_id}:customer", "role": "customer", "text": said,
+                                "intent": _text(intent.get("displayName"), 200),
+                                # Dialogflow's score is already -1 (negative) … 1 (positive): as is.
+                                "sentiment": sentiment_or_none(sentiment.get("score"))}
+        if not answers:  # no bot text this turn: the match confidence stays with the customer's words
+            turn["confidence"] = confidence
         messages.append(turn)
-    for index, text in enumerate(_bot_texts(queued)):
-        messages.append({"id": f"{event_id}:bot:{index}", "role": "bot", "text": text[:100_000]})
+    messages += answers
 
     attributes: dict[str, Any] = {"session_parameters": params} if params else {}
     if page_name := _text(page.get("displayName"), 200):
         attributes["page"] = page_name
-    sentiment = data.get("sentimentAnalysisResult")
-    if isinstance(sentiment, dict) and _number(sentiment.get("score")) is not None:
+    if _number(sentiment.get("score")) is not None:
         attributes["sentiment"] = {
             "score": _number(sentiment.get("score")),
             "magnitude": _number(sentiment.get("magnitude")),
@@ -164,6 +177,7 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
             "requested_by": "bot",
             "reason": f"{reason}: {summary}" if summary and reason != summary else reason,
             "topic": _text(metadata.get("queue"), 200) or _text(intent.get("displayName"), 200) or tag,
+            "priority": handoff_priority(metadata.get("priority")),
         }
     return validate_event(_drop_none(event))
 

@@ -9,6 +9,7 @@ Handoff: ``conversation.admin.assigned`` with a bot-authored ``assignment`` part
 ``ping`` and unknown topics are answered 200 and ignored. The webhook carries only the opening message
 and the new parts, so the worker fetches the whole conversation (``INTERCOM_ACCESS_TOKEN``,
 ``INTERCOM_API_URL``). Items of apps pinned to API 1.x (``conversation_message``, ``user``) parse too.
+A handover of a conversation flagged ``"priority": "priority"`` gets ``handoff.priority`` high.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bridge.adapters.base import (
     MalformedPayload,
     Unauthorized,
     UnsupportedEvent,
+    handoff_priority,
     load_json,
     validate_event as _validate,
 )
@@ -147,6 +149,7 @@ def _handoff(item: dict[str, Any]) -> dict[str, Any] | None:
     return v.drop_empty({
         "requested_by": "bot",
         "reason": f"Intercom's bot routed the conversation to {who}",
+        "priority": handoff_priority(item.get("priority")),  # "priority" (flagged) → high; "not_priority" → none
         "topic": v.clip(v.opt_str(v.dig(item, "ai_agent", "source_title")), 200) or None,
     })
 

@@ -9,9 +9,13 @@ constant time against every secret in ``RASA_WEBHOOK_SECRET``.
 Events: one request per predicted custom action (``next_action``). A handoff when the action is a
 handoff action (``HANDOFF_ACTIONS``: ``action_handoff_to_human`` and names containing handoff /
 human / agent / escalate); other actions only update the conversation. The transcript is inline:
-``tracker.events`` of type ``user`` and ``bot``. Confidence is the user turn's intent confidence;
-with the FallbackClassifier (``nlu_fallback``) the real best intent is the next ranking entry, kept in
-``customer.attributes["best_real_intent"]``. The answer is the action server response
+``tracker.events`` of type ``user`` and ``bot``. A user turn's NLU intent confidence
+(``parse_data.intent.confidence``; ``latest_message`` for the newest turn) goes on the bot messages
+that answer it (the ``bot`` events up to the next user turn), or on the user message itself when no
+bot text answered it (typically the turn that ran the handoff action). With the FallbackClassifier
+(``nlu_fallback``) that confidence is the classifier's threshold as Rasa reports it; the real best
+intent is the next ranking entry, kept in ``customer.attributes["best_real_intent"]``. Rasa sends no
+sentiment (none of its shipped NLU components produce one). The answer is the action server response
 ``{"events": [{"event": "pause"}], "responses": [{"text": <receipt>}]}`` on a handoff.
 """
 
@@ -73,8 +77,10 @@ def _intent(parse_data: Any) -> tuple[str | None, float | None]:
     return _text(intent.get("name"), 200), None if confidence is None else min(max(confidence, 0.0), 1.0)
 
 
-def _transcript(events: list[Any]) -> list[dict[str, Any]]:
+def _transcript(events: list[Any], latest: dict[str, Any]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
+    turns: list[tuple[dict[str, Any], float | None]] = []  # each user message with its NLU confidence
+    unanswered: set[int] = set()  # positions in ``turns`` no bot text has answered yet
     for index, item in enumerate(events):
         if not isinstance(item, dict) or item.get("event") not in ("user", "bot"):
             continue
@@ -88,8 +94,20 @@ def _transcript(events: list[Any]) -> list[dict[str, Any]]:
             "sent_at": _sent_at(item.get("timestamp")),
         }
         if item["event"] == "user":
-            message["intent"], message["confidence"] = _intent(item.get("parse_data"))
+            parse_data = item.get("parse_data")
+            if not isinstance(parse_data, dict) and item.get("message_id") and \
+                    item.get("message_id") == latest.get("message_id"):
+                parse_data = latest
+            message["intent"], confidence = _intent(parse_data)
+            turns.append((message, confidence))
+            unanswered.add(len(turns) - 1)
+        elif turns:  # a bot answer: the confidence of the user turn it answers
+            message["confidence"] = turns[-1][1]
+            unanswered.discard(len(turns) - 1)
         messages.append(message)
+    for position in unanswered:
+        turn, confidence = turns[position]
+        turn["confidence"] = confidence
     return messages[-MAX_TRANSCRIPT:]
 
 
@@ -119,7 +137,7 @@ def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
     slots = tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {}
     latest = tracker.get("latest_message") if isinstance(tracker.get("latest_message"), dict) else {}
     events = tracker.get("events") if isinstance(tracker.get("events"), list) else []
-    messages = _transcript(events)
+    messages = _transcript(events, latest)
     if not messages and (text := _text(latest.get("text"))):  # trackers sent without events
         intent, confidence = _intent(latest)
         messages = [{"id": _text(latest.get("message_id"), 200), "role": "customer", "text": text,

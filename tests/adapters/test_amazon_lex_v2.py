@@ -11,8 +11,9 @@ from bridge.adapters import amazon_lex_v2
 from bridge.adapters.amazon_lex_v2 import AmazonLexV2Adapter
 from bridge.adapters.base import MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
-from bridge.events import Event
+from bridge.events import Decision, Event, TriggerHit
 from bridge.intake import case_id_for
+from bridge.pipeline.priority import prioritize
 from bridge.runner import run_due
 from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
 
@@ -49,7 +50,9 @@ def test_fixture_facts() -> None:
     assert event.conversation.id == expected["session_id"] and event.conversation.partial is True
     assert len(event.conversation.messages) == expected["transcript_turns_in_payload"]
     turn = event.conversation.messages[0]
+    # No bot text in a code hook event: the match confidence stays on the customer's words.
     assert turn.role == "customer" and turn.confidence == expected["confidence"]["value"]
+    assert turn.sentiment == -0.914  # positive 0.007 - negative 0.921
     assert turn.intent == "ResendVerificationCode"
     assert event.customer is not None and event.customer.email == expected["customer"]["email"]
     sentiment = event.customer.attributes["sentiment"]
@@ -65,8 +68,44 @@ def test_runtime_shaped_confidence_and_a_missing_sentiment_block() -> None:
     data["interpretations"][1]["nluConfidence"] = {"score": 0.41}
     del data["interpretations"][1]["sentimentResponse"]
     event = parse(data)
-    assert event.conversation.messages[0].confidence == 0.41
+    assert event.conversation.messages[0].confidence == 0.41 and event.conversation.messages[0].sentiment is None
     assert event.customer is not None and "sentiment" not in event.customer.attributes
+
+
+def low_and_angry() -> dict[str, Any]:
+    """The locked-out customer's English turn at NLU confidence 0.12 and sentiment -0.9."""
+    data = request()
+    data["interpretations"][1]["nluConfidence"] = 0.12
+    data["interpretations"][1]["sentimentResponse"] = {
+        "sentiment": "NEGATIVE", "sentimentScore": {"positive": 0.02, "negative": 0.92, "neutral": 0.05, "mixed": 0.01}}
+    return data
+
+
+def test_platform_confidence_and_sentiment_land_on_the_customer_turn() -> None:
+    event = parse(low_and_angry())
+    [turn] = event.conversation.messages
+    assert event.conversation.language == "en-US"
+    assert turn.role == "customer" and turn.confidence == 0.12 and turn.sentiment == -0.9
+    assert turn.intent == "ResendVerificationCode"
+
+
+@pytest.mark.parametrize(("scores", "expected"), [
+    ({"positive": 0.97, "negative": 0.01, "neutral": 0.02, "mixed": 0.0}, 0.96),
+    ({"positive": 0.1, "negative": 0.1, "neutral": 0.0, "mixed": 0.8}, 0.0),
+    ({"negative": 0.9}, None),  # a score missing: no number rather than a guess
+    ({}, None),
+])
+def test_sentiment_is_positive_minus_negative(scores: dict[str, float], expected: float | None) -> None:
+    data = request()
+    data["interpretations"][1]["sentimentResponse"] = {"sentiment": "MIXED", "sentimentScore": scores}
+    assert parse(data).conversation.messages[0].sentiment == expected
+
+
+def test_the_platform_sentiment_raises_the_package_priority_and_is_named() -> None:
+    decision = Decision(escalate=True, at_message=1, triggers=[
+        TriggerHit(trigger="low_confidence", message_index=1, evidence="confidence 0.12 < 0.50", score=0.12)])
+    assert prioritize(parse(low_and_angry()), decision) == (
+        "high", "high: Amazon Lex V2 sentiment −0.9 at message 1 (high)")
 
 
 def test_an_ordinary_intent_only_updates_and_lex_carries_on() -> None:
@@ -139,5 +178,8 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settin
     body, meta = load(SLUG, NAME)
     assert client.post("/webhooks/amazon-lex-v2", data=body, headers=auth()).status_code == 200
     run_due(rt)
-    rendered = json.dumps(ticket(rt, case_id_for(SLUG, meta["expected"]["session_id"])), ensure_ascii=False)
+    made = ticket(rt, case_id_for(SLUG, meta["expected"]["session_id"]))
+    rendered = json.dumps(made, ensure_ascii=False)
     assert "locked out of my own account" in rendered
+    # Lex's own sentiment (0.007 positive, 0.921 negative) reaches the ticket's priority and its reason.
+    assert made["request"]["priority"] == "high" and "Amazon Lex V2 sentiment −0.91 at message 1" in rendered

@@ -7,14 +7,18 @@ import time
 
 import jwt
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.adapters import botframework as bf
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
+from bridge.cli import main
 from bridge.config import Settings
+from bridge.events import Decision, TriggerHit
 from bridge.intake import case_id_for
+from bridge.pipeline.priority import prioritize
 from bridge.runner import run_due
-from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import FIXTURES, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "botframework"
 USED = {"copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug", "handoff-status-accepted"}
@@ -98,6 +102,33 @@ def test_sdk_event_carries_bug_evidence() -> None:
     assert shot.kind == "screenshot" and shot.content_type == expected["screenshot_in_transcript"]["contentType"]
     assert event.customer.attributes["external_id"] == "cus_2210458"
     assert event.customer.id == "29:1f4Ue6kXgWq7n3bZ0cYv2mA8"  # relatesTo.user, not "from" (the bot)
+
+
+def test_the_handoff_context_priority_lands_in_handoff_priority_and_raises_the_package_priority() -> None:
+    [event], _ = parse("sdk-handoff-initiate-bug")
+    assert event.handoff.priority == "high"  # value.priority, the SDK bot's agent-hub context
+    bug = Decision(escalate=True, at_message=3, triggers=[TriggerHit(trigger="product_bug", message_index=3)])
+    assert prioritize(event, bug) == ("high", "high: product_bug (normal) ≥ high Bot Framework handoff priority")
+    [studio], _ = parse("copilot-studio-handoff-initiate")
+    assert studio.handoff.priority is None  # no va_* variable is a priority
+
+
+def test_bridge_parse_prints_the_handoff_priority() -> None:
+    path = FIXTURES / SLUG / "sdk-handoff-initiate-bug.json"
+    result = CliRunner().invoke(main, ["parse", "--source", SLUG, str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["handoff"]["priority"] == "high"
+
+
+@pytest.mark.parametrize(("context", "expected"), [
+    ({"priority": "Urgent"}, "urgent"), ({"Priority": "medium"}, "normal"),  # an author's topic variable
+    ({"priority": "low"}, "low"), ({"priority": 1}, None), ({"priority": "soonish"}, None), ({}, None),
+])
+def test_handoff_priority_words(context: dict, expected: str | None) -> None:
+    activity = {"type": "event", "name": "handoff.initiate", "id": "a9", "conversation": {"id": "c9"},
+                "value": {"va_Phrases": ["I need a person now"], **context}}
+    [event] = PARSER.parse(inbound(json.dumps(activity).encode()))
+    assert event.handoff.priority == expected
 
 
 def test_handoff_status_is_the_golden_outbound_shape_and_is_ignored_inbound() -> None:
@@ -226,6 +257,9 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_inline_transcript(settin
     body, _ = load(SLUG, "sdk-handoff-initiate-bug")
     assert post(client, body, token(int(time.time()))).status_code == 202
     run_due(rt)
-    document = json.dumps(ticket(rt, case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh")), ensure_ascii=False)
+    made = ticket(rt, case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh"))
+    document = json.dumps(made, ensure_ascii=False)
     assert "revenue dashboard shows no charts" in document
+    # The bot's own "priority": "high" is a floor under whatever the engine found.
+    assert made["request"]["priority"] in ("high", "urgent") and "≥ high Bot Framework handoff priority" in document
     assert (rt.settings.outbox_dir / case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh") / "slack.alert.json").exists()

@@ -87,6 +87,13 @@ def test_every_declared_event_parses(kind: str) -> None:
     assert event.conversation.id == "318"
 
 
+@pytest.mark.parametrize(("given", "expected"), [
+    (None, None), ("urgent", "urgent"), ("high", "high"), ("medium", "normal"), ("low", "low")])
+def test_the_conversation_priority_becomes_the_handoff_priority(given: str | None, expected: str | None) -> None:
+    [event] = ADAPTER.parse(inbound(mutate("conversation-status-changed-handoff", priority=given)))
+    assert event.type == "handoff.requested" and event.handoff.priority == expected
+
+
 def test_resolved_closes_and_open_to_pending_does_not_hand_off() -> None:
     resolved = mutate("conversation-status-changed-handoff", status="resolved",
                       changed_attributes=[{"status": {"previous_value": "open", "current_value": "resolved"}}])

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from bridge.adapters import dialogflow_cx
 from bridge.adapters.base import MalformedPayload, Unauthorized
 from bridge.adapters.dialogflow_cx import DialogflowCXAdapter
+from bridge.cli import main
 from bridge.config import Settings
-from bridge.events import Event
+from bridge.events import Decision, Event, TriggerHit
+from bridge.pipeline.priority import prioritize
 from bridge.runner import run_due
 from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
 
@@ -21,6 +25,8 @@ ADAPTER = DialogflowCXAdapter()
 SECRET = "df-bridge:test-pass-7c1e42"
 OLD_SECRET = "df-bridge:old-pass-0000"
 USED = {"billing-exception-handoff", "live-agent-handoff-low-confidence"}
+LOW_CONFIDENCE = Decision(escalate=True, at_message=2, triggers=[
+    TriggerHit(trigger="low_confidence", message_index=2, evidence="confidence 0.12 < 0.50", score=0.12)])
 
 
 def parse(name: str) -> tuple[Event, dict[str, Any]]:
@@ -46,9 +52,13 @@ def test_fixture_facts(name: str) -> None:
     assert event.conversation.id == expected["session_id"]
     assert event.conversation.partial is True and event.conversation.language == "en"
     customer_turns = [m for m in event.conversation.messages if m.role == "customer"]
-    # The request carries one customer turn; the bot's responses queued this turn ride along.
-    assert len(customer_turns) == expected["transcript_turns_in_payload"]
-    assert customer_turns[0].confidence == expected["confidence"]
+    answers = [m for m in event.conversation.messages if m.role == "bot"]
+    # The request carries one customer turn; the bot's responses queued this turn ride along and
+    # carry the match confidence of the words they answer.
+    assert len(customer_turns) == expected["transcript_turns_in_payload"] and answers
+    assert [m.confidence for m in answers] == [expected["confidence"]] * len(answers)
+    assert customer_turns[0].confidence is None
+    assert customer_turns[0].sentiment == expected["sentiment_score"]
     assert event.customer is not None and event.customer.email == expected["customer"]["email"]
     assert event.customer.account is not None and event.customer.account.id == expected["customer"]["account_id"]
     assert event.customer.attributes["sentiment"]["score"] == expected["sentiment_score"]
@@ -64,7 +74,8 @@ def test_low_confidence_handoff_carries_the_bots_reason_queue_and_magnitude() ->
     assert event.handoff.topic == expected["handoff_metadata"]["queue"]
     assert event.customer is not None
     assert event.customer.attributes["sentiment"]["magnitude"] == expected["sentiment_magnitude"]
-    assert event.conversation.messages[0].confidence is not None and event.conversation.messages[0].confidence < 0.5
+    answer = event.conversation.messages[1]
+    assert answer.role == "bot" and answer.confidence is not None and answer.confidence < 0.5
 
 
 def test_billing_handoff_keeps_intent_and_the_structured_billing_facts() -> None:
@@ -78,6 +89,69 @@ def test_billing_handoff_keeps_intent_and_the_structured_billing_facts() -> None
     assert params["duplicate_invoice_ids"] == expected["billing"]["invoice_ids"]
     assert params["deadline"] == expected["billing"]["deadline"]
     assert event.customer.attributes["intent_parameters"]["amount"]["currency"] == expected["billing"]["currency"]
+
+
+def low_and_angry(**changes: Any) -> dict[str, Any]:
+    """The locked-out customer's turn at intent confidence 0.12 and sentiment -0.9, in English."""
+    body, _ = load(SLUG, "live-agent-handoff-low-confidence")
+    data = json.loads(body)
+    data["intentInfo"]["confidence"] = 0.12
+    data["sentimentAnalysisResult"] = {"score": -0.9, "magnitude": 0.9}
+    return {**data, **changes}
+
+
+def test_platform_confidence_goes_on_the_answer_and_sentiment_on_the_customer_turn() -> None:
+    event = ADAPTER.parse(inbound(json.dumps(low_and_angry()).encode()))[0]
+    said, answer = event.conversation.messages[0], event.conversation.messages[1]
+    assert event.conversation.language == "en"
+    assert said.role == "customer" and said.sentiment == -0.9 and said.confidence is None
+    assert answer.role == "bot" and answer.confidence == 0.12 and answer.sentiment is None
+    assert [m.role for m in event.conversation.messages] == ["customer", "bot"]
+
+
+def test_without_bot_text_the_confidence_stays_with_the_customer_turn() -> None:
+    messages = [m for m in low_and_angry()["messages"] if "text" not in m]  # only the liveAgentHandoff
+    event = ADAPTER.parse(inbound(json.dumps(low_and_angry(messages=messages)).encode()))[0]
+    [said] = event.conversation.messages
+    assert said.role == "customer" and said.confidence == 0.12 and said.sentiment == -0.9
+
+
+def test_scores_out_of_range_are_clamped_and_junk_is_dropped() -> None:
+    data = low_and_angry(sentimentAnalysisResult={"score": -1.7, "magnitude": 3})
+    data["intentInfo"]["confidence"] = 1.4
+    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    assert event.conversation.messages[0].sentiment == -1.0 and event.conversation.messages[1].confidence == 1.0
+    data = low_and_angry(sentimentAnalysisResult={"score": "very bad"})
+    data["intentInfo"]["confidence"] = True
+    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    assert event.conversation.messages[0].sentiment is None and event.conversation.messages[1].confidence is None
+
+
+@pytest.mark.parametrize(("given", "expected"), [("P1", "urgent"), ("high", "high"), ("whenever", None)])
+def test_a_priority_in_the_handoff_metadata_becomes_the_handoff_priority(given: str, expected: str | None) -> None:
+    data = low_and_angry()
+    data["messages"][1]["liveAgentHandoff"]["metadata"]["priority"] = given
+    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    assert event.handoff is not None and event.handoff.priority == expected
+
+
+def test_the_platform_sentiment_raises_the_package_priority_and_is_named() -> None:
+    event = ADAPTER.parse(inbound(json.dumps(low_and_angry()).encode()))[0]
+    priority, reason = prioritize(event, LOW_CONFIDENCE)  # alone, a low_confidence miss would be low
+    assert priority == "high"
+    assert reason == "high: Dialogflow CX sentiment −0.9 at message 1 (high)"
+    calm = low_and_angry(sentimentAnalysisResult={"score": -0.3, "magnitude": 0.3})
+    event = ADAPTER.parse(inbound(json.dumps(calm).encode()))[0]
+    assert prioritize(event, LOW_CONFIDENCE) == ("low", "low: low_confidence (low)")
+
+
+def test_bridge_parse_prints_the_platform_signals(tmp_path: Path) -> None:
+    path = tmp_path / "turn.json"
+    path.write_text(json.dumps(low_and_angry()))
+    result = CliRunner().invoke(main, ["parse", "--source", SLUG, str(path)])
+    assert result.exit_code == 0, result.output
+    said, answer = json.loads(result.stdout)["conversation"]["messages"]
+    assert (said["sentiment"], answer["confidence"]) == (-0.9, 0.12) and "confidence" not in said
 
 
 def test_a_turn_without_handoff_only_updates_and_gets_an_empty_webhook_response() -> None:

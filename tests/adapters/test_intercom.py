@@ -88,6 +88,13 @@ def test_fin_assignment_is_a_bot_handoff() -> None:
     assert event.conversation.url.endswith("/l4e36xhv/conversations/215474351120087")
 
 
+@pytest.mark.parametrize(("given", "expected"), [("not_priority", None), ("priority", "high")])
+def test_a_prioritised_conversation_hands_off_at_high(given: str, expected: str | None) -> None:
+    body = with_topic("conversation-admin-assigned-fin-handover", "conversation.admin.assigned", priority=given)
+    [event] = ADAPTER.parse(inbound(body))
+    assert event.type == "handoff.requested" and event.handoff.priority == expected
+
+
 @pytest.mark.parametrize("topic", sorted(intercom.SUPPORTED_EVENTS))
 def test_every_declared_topic_parses(topic: str) -> None:
     body = with_topic("conversation-user-replied-human-request", topic)

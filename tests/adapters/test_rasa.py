@@ -43,11 +43,65 @@ def test_fixture_facts(name: str) -> None:
     assert len(messages) == expected["transcript_turns"]
     assert sum(m.role == "customer" for m in messages) == expected["customer_turns"]
     assert [m.sent_at for m in messages] == sorted(m.sent_at for m in messages if m.sent_at)
+    # The handoff action ran instead of a bot answer: the last turn's confidence stays on it.
     assert messages[-1].role == "customer" and messages[-1].confidence == expected["confidence"]
+    assert all(m.sentiment is None for m in messages)  # Rasa sends none
     assert event.customer is not None and event.customer.email == expected["customer"]["email"]
     assert event.customer.account is not None and event.customer.account.id == expected["customer"]["account_id"]
     assert event.handoff is not None and event.handoff.requested_by == "bot"
     assert event.evidence is None and expected["evidence_urls"] == []
+
+
+def _nlu(item: dict[str, Any]) -> float:
+    return item["parse_data"]["intent"]["confidence"]
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_each_user_turns_confidence_goes_on_the_bot_text_that_answers_it(name: str) -> None:
+    event, _ = parse(name)
+    body, _ = load(SLUG, name)
+    turns = [e for e in json.loads(body)["tracker"]["events"] if e["event"] in ("user", "bot")]
+    expected, asked = [], None
+    for index, item in enumerate(turns):
+        if item["event"] == "user":
+            asked = _nlu(item)
+            answered = index + 1 < len(turns) and turns[index + 1]["event"] == "bot"
+            expected.append(None if answered else asked)
+        else:
+            expected.append(asked)
+    assert [m.confidence for m in event.conversation.messages] == expected
+    assert None in expected and any(c is not None for c in expected)  # both kinds occur in the fixtures
+
+
+def low_confidence_tracker(confidence: float) -> dict[str, Any]:
+    """The locked-out conversation, in English, with the NLU confidence of the turns set to ``confidence``."""
+    body, _ = load(SLUG, "action-handoff-low-confidence")
+    data = json.loads(body)
+    users = [e for e in data["tracker"]["events"] if e["event"] == "user"]
+    users[0]["parse_data"]["intent"]["confidence"] = confidence  # answered by the bot
+    users[-1]["parse_data"]["intent"] = {"name": "complain", "confidence": confidence}  # ran the handoff
+    data["tracker"]["latest_message"]["intent"] = {"name": "complain", "confidence": confidence}
+    return data
+
+
+def test_an_english_turn_at_0_12_carries_it_on_the_answer_or_on_the_unanswered_turn() -> None:
+    event = ADAPTER.parse(inbound(json.dumps(low_confidence_tracker(0.12)).encode()))[0]
+    first, answer = event.conversation.messages[0], event.conversation.messages[1]
+    last = event.conversation.messages[-1]
+    assert first.role == "customer" and first.confidence is None
+    assert answer.role == "bot" and answer.confidence == 0.12 and answer.text.startswith("I can help you sign in")
+    assert last.role == "customer" and last.confidence == 0.12 and last.intent == "complain"
+    assert all(m.sentiment is None for m in event.conversation.messages)
+
+
+def test_a_user_event_without_parse_data_takes_latest_message_when_it_is_that_message() -> None:
+    data = low_confidence_tracker(0.12)
+    users = [e for e in data["tracker"]["events"] if e["event"] == "user"]
+    del users[-1]["parse_data"], users[0]["parse_data"]
+    data["tracker"]["latest_message"]["intent"] = {"name": "complain", "confidence": 0.08}
+    messages = ADAPTER.parse(inbound(json.dumps(data).encode()))[0].conversation.messages
+    assert messages[-1].confidence == 0.08 and messages[-1].intent == "complain"
+    assert messages[0].intent is None and messages[1].confidence is None  # not the latest: nothing to read
 
 
 def test_fallback_keeps_the_real_best_intent() -> None:

@@ -107,6 +107,62 @@ def test_priority_without_a_clock_skips_the_renewal_rule() -> None:
     assert prioritize(Event.from_json(data), _decision("bot_handoff"))[0] == "normal"
 
 
+def _signals(sentiments: list[float | None], platform: str = "dialogflow-cx", priority: str | None = None,
+             **extra: Any) -> Event:
+    """A conversation whose customer turns carry the platform's sentiment, and maybe a handoff priority."""
+    messages = []
+    for index, sentiment in enumerate(sentiments):
+        turn: dict[str, Any] = {"role": "customer", "text": f"turn {index}"}
+        if sentiment is not None:
+            turn["sentiment"] = sentiment
+        messages += [turn, {"role": "bot", "text": "Let me check."}]
+    data = generic_event(messages=messages, bot={"platform": platform}, occurred_at="2026-03-01T10:00:00Z", **extra)
+    if priority:
+        data["handoff"]["priority"] = priority
+    return Event.from_json(data)
+
+
+@pytest.mark.parametrize(
+    ("event", "decision", "expected"),
+    [
+        # Strongly negative platform sentiment weighs like the negative_sentiment trigger and is named.
+        (_signals([-0.2, -0.9]), _decision("low_confidence"), "high: Dialogflow CX sentiment −0.9 at message 3 (high)"),
+        (_signals([-0.6]), Decision(escalate=False), "high: Dialogflow CX sentiment −0.6 at message 1 (high)"),
+        (_signals([-0.95, -0.7], "amazon-lex-v2"), _decision("product_bug"),
+         "high: Amazon Lex V2 sentiment −0.95 at message 1 (high)"),
+        # On a tie with the engine's lead both are named; it never stacks a level on the trigger.
+        (_signals([-0.9]), _decision("billing_exception"),
+         "high: billing_exception, Dialogflow CX sentiment −0.9 at message 1 (high)"),
+        # Mild or absent sentiment changes nothing.
+        (_signals([-0.59, 0.8, None]), _decision("low_confidence"), "low: low_confidence (low)"),
+        # A churn word in the strongly negative turn counts as the trigger's churn evidence would.
+        (Event.from_json(generic_event(bot={"platform": "amazon-lex-v2"}, messages=[
+            {"role": "customer", "text": "This is useless, I'm cancelling my subscription", "sentiment": -0.8}])),
+         _decision("customer_requested_human"),
+         "urgent: Amazon Lex V2 sentiment −0.8 at message 1 (high) +1 churn threat at message 1"),
+        # A handoff priority is a floor applied last, named whether or not it raised the level.
+        (_signals([None], "botframework", priority="high"), _decision("product_bug"),
+         "high: product_bug (normal) ≥ high Bot Framework handoff priority"),
+        (_signals([None], "botframework", priority="urgent"), _decision("low_confidence"),
+         "urgent: low_confidence (low) ≥ urgent Bot Framework handoff priority"),
+        (_signals([None], "botframework", priority="low",
+                  customer={"plan": "Enterprise"}), _decision("billing_exception"),
+         "urgent: billing_exception (high) +1 plan Enterprise ≥ low Bot Framework handoff priority"),
+        (_signals([-0.9], "my-own-bot", priority="urgent"), _decision("low_confidence"),
+         "urgent: my-own-bot sentiment −0.9 at message 1 (high) ≥ urgent my-own-bot handoff priority"),
+    ],
+)
+def test_platform_signals_in_the_priority_and_its_reason(event: Event, decision: Decision, expected: str) -> None:
+    priority, reason = prioritize(event, decision)
+    assert reason == expected and priority == expected.split(":")[0]
+
+
+def test_the_package_carries_the_raised_priority() -> None:
+    package = build_package("hb-1", "dialogflow-cx", _signals([-0.9]), _decision("low_confidence"))
+    assert package.priority == "high" and "Dialogflow CX sentiment −0.9" in package.priority_reason
+    assert package.conversation.messages[0].sentiment == -0.9
+
+
 def test_cli_prints_markdown_and_json(tmp_path: Path) -> None:
     path = tmp_path / "event.json"
     path.write_text(json.dumps(generic_event()))

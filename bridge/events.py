@@ -221,6 +221,11 @@ class Decision(Model):
     escalate: bool
     triggers: list[TriggerHit] = Field(default_factory=list)
     at_message: int | None = None
+    # Set by the local judge when its verdict was close to a threshold somewhere in the conversation:
+    # where an LLM judge is configured, it is asked only then (or when the bot hands off).
+    uncertain: bool = False
+    # Which judge decided: "local", "llm" or "both" (the LLM confirmed or amended the local verdict).
+    judge: str = "local"
 
     @property
     def trigger_ids(self) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import update
 
 import connectors
-from bridge import ownership, runtime as rt_module
+from bridge import followups, ownership, runtime as rt_module
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
@@ -110,8 +110,11 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     if event.type == "conversation.closed":
         return []
     if case.status not in (OPEN, CLOSED):
+        # Already with a human: what the customer adds reaches them (ticket, thread, bug, timeline).
         _remember_customer(case, merged)
-        return []  # already with a human; the merged transcript is kept for them
+        created = followups.record(s, case, followups.added(previous, merged), now)
+        return [d for d in repo.due_deliveries(s, now, case_id=case.id)
+                if s.get(DeliveryRow, d).step in created] if created else []
     config = trigger_config.from_settings(rt.settings)
     decision = triggers.decide(merged, config)
     if decision.escalate and event.conversation.partial:

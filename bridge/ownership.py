@@ -188,6 +188,15 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
         return {"ephemeral": extra}
     if base in ("zendesk.note", "zendesk.reply", "slack.thread"):
         return {"note": extra}
+    if base in ("zendesk.followup", "slack.followup", "jira.followup"):
+        if base == "jira.followup":
+            import connectors
+
+            bug = str(repo.refs_of(s, case.id, case.refs).get("jira.bug") or "")
+            if not bug or (bug.startswith("dry-run") and connectors.is_configured("jira", rt.settings)):
+                return None  # no bug was filed (or only written to the outbox): nothing to comment on
+        return {"followup": extra, "unanswered": case.first_response_at is None,
+                "taken": case.acknowledged_at is not None}
     if base == "slack.alert":
         return {"live": is_live(Event.from_json(case.event), rt.clock())}
     if delivery.step in ("zendesk.link", "slack.update#bug"):

@@ -41,7 +41,14 @@ import requests
 
 from bridge.config import Settings
 from bridge.events import Customer, Evidence, Package
-from bridge.pipeline.render import clean, evidence_files, sections, transcript_text
+from bridge.pipeline.render import (
+    clean,
+    evidence_files,
+    followup_heading,
+    followup_lines,
+    sections,
+    transcript_text,
+)
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 from connectors.jira_fingerprint import fingerprint, normalize_text
@@ -320,6 +327,18 @@ def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """What the customer added after the escalation, as a comment on the bug (files attached)."""
+    followup = refs.get("followup") or {}
+    heading = followup_heading(followup, unanswered=bool(refs.get("unanswered", True)),
+                               taken=bool(refs.get("taken", False)))
+    comment = f"*{_one_line(heading, 300)}* (case {{{{{package.case_id}}}}})\n" + noformat(
+        "\n".join(followup_lines(followup)))
+    files = [{"url": f["url"], "kind": f.get("kind") or "other", "name": f.get("name") or ""}
+             for f in followup.get("files") or [] if isinstance(f, dict) and f.get("url")]
+    return {"issue": refs.get("jira.bug"), "comment": comment[:COMMENT_LIMIT], "_evidence": files[:MAX_ATTACHMENTS]}
+
+
 # --- live client -------------------------------------------------------------------------------
 
 PRIORITY_ORDER = ["Lowest", "Low", "Medium", "High", "Highest"]
@@ -461,10 +480,10 @@ class JiraConnector:
     # -- the step --------------------------------------------------------------------------------
 
     def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        if step.action != "bug":
+        if step.action not in ("bug", "followup"):
             raise PermanentError(f"jira cannot perform {step.name}")
         try:
-            return self._bug(request, context)
+            return self._bug(request, context) if step.action == "bug" else self._followup(request, context)
         except (RetryableError, PermanentError):
             raise
         except Exception as exc:
@@ -600,6 +619,30 @@ class JiraConnector:
         if notes:
             log.warning("bridge.jira.incomplete", extra={"case": case, "issue": key, "notes": notes})
         return Result(external_id=key, url=self._browse(key))
+
+    def _followup(self, request: dict[str, Any], context: Context) -> Result:
+        """One comment with what the customer sent later, and its files, exactly once."""
+        key = str(request.get("issue") or context.refs.get("jira.bug") or "")
+        if not _KEY.match(key):
+            raise PermanentError(f"no Jira issue to comment on ({key or 'none'})")
+        tag = marker(context.key)
+        if context.attempt > 1:
+            for comment in self.client.comments(key):
+                if tag in (getattr(comment, "body", "") or ""):
+                    return Result(external_id=f"{key}#{getattr(comment, 'id', 'comment')}", url=self._browse(key))
+        fetched, lines = self._fetch(request.get("_evidence") or [])
+        if fetched:
+            have = {a.get("filename") for a in (self._state(key).get("fields") or {}).get("attachment") or []}
+            for name, content in fetched:
+                filename = f"{context.case_id}-{name}"[:250]
+                if filename not in have:
+                    self.client.add_attachment(issue=key, attachment=io.BytesIO(content), filename=filename)
+        body = [str(request.get("comment") or "")]
+        if lines:
+            body.append("Files:\n" + noformat("\n".join(lines)))
+        body.append(f"{{{{{tag}}}}}")
+        added = self.client.add_comment(key, "\n\n".join(body)[-COMMENT_LIMIT:])
+        return Result(external_id=f"{key}#{getattr(added, 'id', 'comment')}", url=self._browse(key))
 
     def _note_or_raise(self, exc: BaseException, what: str, notes: list[str]) -> None:
         """A refused extra (unknown watcher, file too large) is noted; a transient failure retries the step."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.events import Package
-from bridge.pipeline.render import clean, sections
+from bridge.pipeline.render import clean, followup_heading, followup_lines, sections
 
 SECTION_LIMIT = 3_000
 MAX_BLOCKS = 50
@@ -201,4 +201,21 @@ def build_thread(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
              "text": {"type": "plain_text", "text": "Approve update"}}]})
     return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
             "text": escape(str(note.get("text", "")))[:TEXT_LIMIT], "blocks": blocks,
+            "unfurl_links": False, "unfurl_media": False}
+
+
+def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """What the customer added, in the alert's thread; the owner is named while nobody has answered."""
+    followup = refs.get("followup") or {}
+    unanswered = bool(refs.get("unanswered", True))
+    channel, ts = _message_ref(refs)
+    owner = package.route.owner_slack_id if package.route else None
+    mention = f"<@{owner}> " if owner and unanswered else ""  # ids from routing, never customer text
+    heading = followup_heading(followup, unanswered=unanswered, taken=bool(refs.get("taken", False)))
+    who = _who(package)
+    lines = followup_lines(followup)
+    quote = "\n".join(">" + line for line in escape("\n".join(lines)).split("\n")) if lines else ""
+    text = f"{mention}💬 *{escape(who)}* — {escape(heading)}\n{quote}".strip()
+    return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
+            "text": text[:TEXT_LIMIT], "blocks": [_section(part) for part in _chunks(text, SECTION_LIMIT)][:10],
             "unfurl_links": False, "unfurl_media": False}

@@ -16,7 +16,14 @@ import requests.adapters
 from bridge.config import Settings
 from bridge.events import Package
 from bridge.pipeline.opening import lead_trigger
-from bridge.pipeline.render import clean, evidence_files, sections, transcript_text
+from bridge.pipeline.render import (
+    clean,
+    evidence_files,
+    followup_heading,
+    followup_lines,
+    sections,
+    transcript_text,
+)
 from bridge.pipeline.summary import TOPIC
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
@@ -152,6 +159,18 @@ def build_reply(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": str(note.get("text", "")), "public": True}}
 
 
+def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """What the customer added after the escalation, as a private note (files uploaded with it)."""
+    followup = refs.get("followup") or {}
+    heading = followup_heading(followup, unanswered=bool(refs.get("unanswered", True)),
+                               taken=bool(refs.get("taken", False)))
+    body = "\n".join([heading, "", *followup_lines(followup)])
+    files = [{"url": f["url"], "kind": f.get("kind") or "other", "name": f.get("name") or ""}
+             for f in followup.get("files") or [] if isinstance(f, dict) and f.get("url")]
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": body[:BODY_LIMIT], "public": False},
+            "_evidence": files[:MAX_ATTACHMENTS]}
+
+
 def marker(key: str) -> str:
     """Tag on every note the bridge adds after creation: retries look for it before posting again."""
     return f"[rb:{key}]"
@@ -279,7 +298,7 @@ class ZendeskConnector:
             raise _classify(exc) from exc
 
     def _send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        if step.action in ("link", "assign", "note", "reply"):
+        if step.action in ("link", "assign", "note", "reply", "followup"):
             return self._note(request, context)
         if step.action != "ticket":
             raise PermanentError(f"zendesk cannot perform {step.name}")
@@ -333,7 +352,15 @@ class ZendeskConnector:
         for comment in self.client.tickets.comments(int(ticket_id)) if context.attempt > 1 else ():
             if (comment.body or "").strip() == body.strip() or (not public and tag in (comment.body or "")):
                 return Result(external_id=f"{ticket_id}#{comment.id}")
-        update = Ticket(id=int(ticket_id), comment=Comment(body=body, public=public))
+        comment: dict[str, Any] = {"body": body, "public": public}
+        if request.get("_evidence"):  # files the customer sent later ride on the note
+            tokens, lines = self._uploads([], request["_evidence"])
+            if lines:
+                comment["body"] = f"{request['comment']['body']}\n\nAttachments\n-----------\n" + "\n".join(lines)
+                comment["body"] += "" if public else f"\n\n{tag}"
+            if tokens:
+                comment["uploads"] = tokens
+        update = Ticket(id=int(ticket_id), comment=Comment(**comment))
         if request.get("assignee_id"):
             update.assignee_id = request["assignee_id"]  # setting the same assignee again is harmless
         self.client.tickets.update(update)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from bridge.events import (
     Attempt,
@@ -226,3 +227,38 @@ def evidence_files(package: Package, limit: int) -> list[dict[str, str]]:
         if item.url and item.url not in {f["url"] for f in found}:
             found.append({"url": item.url, "kind": item.kind or "other", "name": item.name or ""})
     return found[:limit]
+
+
+def followup_heading(followup: dict[str, Any], *, unanswered: bool, taken: bool) -> str:
+    """"Customer follow-up #2 (message 5, 09:34 UTC, 29 min after the escalation; nobody has answered yet)"."""
+    bits = []
+    if followup.get("message_index"):
+        bits.append(f"message {followup['message_index']}")
+    sent = str(followup.get("sent_at") or "")
+    if len(sent) >= 16:
+        bits.append(f"{sent[:10]} {sent[11:16]} UTC")
+    if followup.get("waited_minutes") is not None:
+        bits.append(f"{followup['waited_minutes']} min after the escalation")
+    state = "not taken yet, nobody has answered" if not taken else ("nobody has answered yet" if unanswered else "")
+    what = "Customer follow-up" if followup.get("text") else "New evidence from the customer"
+    detail = ", ".join(bits) + (f"; {state}" if state else "")
+    return f"{what} #{followup.get('n', '?')}" + (f" ({detail})" if detail else "")
+
+
+def followup_lines(followup: dict[str, Any]) -> list[str]:
+    """What the customer added, as plain lines: their words, the files, any new session evidence."""
+    lines: list[str] = []
+    text = clean(str(followup.get("text") or "")).strip()
+    if text:
+        lines.append(text)
+    files = [f for f in followup.get("files") or [] if isinstance(f, dict)]
+    if files:
+        lines.append("Attached:")
+        lines += [f"- {_value(f.get('kind') or 'file', 40)}: {_value(f.get('name') or '', 120)} "
+                  f"{_value(f.get('url') or '', 2000)}".rstrip() for f in files]
+    if isinstance(followup.get("evidence"), dict):
+        evidence = Evidence.model_validate(followup["evidence"]).model_copy(update={"screenshots": [], "files": []})
+        more = evidence_text(evidence)
+        if more != "(no product evidence attached)":
+            lines.append(more)
+    return lines

@@ -281,6 +281,26 @@ def send(settings: Settings, store: Store, n: int = 1, refs: dict[str, Any] | No
     return connector(settings, store, **extra).send(STEP, request, Context(case, f"{case}-jira.bug", refs))
 
 
+def test_a_follow_up_becomes_one_comment_with_its_files(settings: Settings, store: Store, jira: FakeJira) -> None:
+    from connectors.jira import build_followup
+
+    send(settings, store)
+    followup = {"n": 1, "message_index": 4, "text": "Only the Finance group is affected.",
+                "files": [{"kind": "screenshot", "url": "http://169.254.169.254/x.png", "name": "x.png"}],
+                "evidence": {"console_logs": [{"level": "error", "message": "AuthStateError: state mismatch"}]}}
+    refs = {"jira.bug": "SUP-1", "followup": followup, "unanswered": True, "taken": False}
+    request = build_followup(package_for(bug_event()), refs)
+    assert request["issue"] == "SUP-1" and "Only the Finance group is affected." in request["comment"]
+    assert "AuthStateError: state mismatch" in request["comment"] and "x.png" in request["comment"]
+    step, context = STEPS["jira.followup"], Context("c-1", "c-1-jira.followup#1", refs)
+    connector(settings, store).send(step, request, context)
+    connector(settings, store).send(step, request, Context("c-1", context.key, refs, 2))  # a retry
+    [comment] = jira.comments["SUP-1"]
+    assert "Only the Finance group is affected." in comment and "NOT fetched, blocked" in comment
+    with pytest.raises(PermanentError):  # no issue (the bug step died): nothing to comment on
+        connector(settings, store).send(step, {**request, "issue": None}, Context("c-2", "k", {}))
+
+
 # --- requests ---------------------------------------------------------------------------------
 
 def test_the_create_request_and_what_follows_it(settings: Settings, store: Store, jira: FakeJira) -> None:

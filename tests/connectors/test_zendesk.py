@@ -324,6 +324,30 @@ def test_the_link_note_is_posted_once() -> None:
     assert result.external_id == "42#5"
 
 
+def test_a_later_file_rides_on_its_follow_up_note_once(evidence_host: str) -> None:
+    from connectors.zendesk import build_followup, marker
+
+    followup = {"n": 1, "message_index": 5, "text": "Screenshot attached.", "waited_minutes": 20,
+                "files": [{"kind": "screenshot", "url": f"{evidence_host}/later.png", "name": "later.png"}]}
+    request = build_followup(package_for(bug_event()), {"zendesk.ticket": "42", "followup": followup,
+                                                        "unanswered": True, "taken": True})
+    assert request["comment"]["public"] is False and "Screenshot attached." in request["comment"]["body"]
+    context = Context("c-1", "c-1-zendesk.followup#1", {})
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), json={"upload": {"token": "tok-9"}})
+        rsps.add(responses.PUT, f"{BASE}/tickets/42.json", json={"ticket": {"id": 42}})
+        connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEPS["zendesk.followup"], request, context)
+        note = json.loads(rsps.calls[-1].request.body)["ticket"]["comment"]
+    assert note["uploads"] == ["tok-9"] and note["public"] is False
+    assert "later.png (screenshot): attached" in note["body"] and marker(context.key) in note["body"]
+    with responses.RequestsMock() as rsps:  # a retry finds the note it already posted: no second upload
+        rsps.add(responses.GET, f"{BASE}/tickets/42/comments.json",
+                 json={"comments": [{"id": 8, "body": note["body"]}], "next_page": None})
+        again = connector().send(STEPS["zendesk.followup"], request, Context("c-1", context.key, {}, 2))
+        assert [c.request.method for c in rsps.calls] == ["GET"]
+    assert again.external_id == "42#8"
+
+
 def test_ticket_activity_for_the_reconciler() -> None:
     with responses.RequestsMock() as rsps:
         rsps.add(responses.GET, f"{BASE}/tickets/42.json", json={"ticket": {

@@ -309,3 +309,4 @@ class Package(Model):
     attempts: list[Attempt] = Field(default_factory=list)
     completeness: Completeness = Field(default_factory=Completeness)
     opening_line: str = ""
+    topic: str = ""  # what the customer says the problem is, in their words: the subject and the headline

@@ -24,7 +24,6 @@ from bridge.pipeline.render import (
     sections,
     transcript_text,
 )
-from bridge.pipeline.summary import TOPIC
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 
@@ -35,20 +34,9 @@ MAX_ATTACHMENTS = 10
 
 
 def _subject(package: Package) -> str:
-    """Trigger, topic and who: what a person triages on. Deterministic: no LLM text here."""
-    lead = lead_trigger(package.decision.trigger_ids)
-    topic = package.handoff.topic if package.handoff and package.handoff.topic else None
-    topic = topic or TOPIC[lead]
-    facts = package.summary.key_facts
-    if facts and "product_bug" in package.decision.trigger_ids:
-        topic = f"{topic}: {facts[0]}"
-    customer = package.customer
-    who = None
-    if customer:
-        company = customer.account.name if customer.account and customer.account.name else None
-        who = " / ".join(part for part in (customer.name or customer.email, company) if part)
-    label = lead.replace("_", " ")
-    return " ".join(clean(f"[{label}] {topic}" + (f" ({who})" if who else "")).split())[:250]
+    """The customer's own topic (Zendesk e-mails the subject to them): no trigger, priority or
+    revenue; those are tags and fields. Deterministic: no LLM text here."""
+    return " ".join(clean(package.topic or "").split())[:250] or "Support request"
 
 
 def _tag(text: str) -> str:

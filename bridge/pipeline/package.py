@@ -12,6 +12,7 @@ from bridge.pipeline.completeness import assess, language_of
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
 from bridge.pipeline.summary import extractive_summary
+from bridge.pipeline.topic import customer_topic
 
 
 def attempts(event: Event) -> list[Attempt]:
@@ -54,4 +55,5 @@ def build_package(
         attempts=attempts(event),
         completeness=assess(event, trigger_ids, language),
         opening_line=opening_line(event, trigger_ids, language),
+        topic=customer_topic(event),
     )

@@ -14,7 +14,7 @@ import requests
 import responses
 
 from bridge.config import Settings
-from bridge.events import Event
+from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
 from connectors import STEPS, connector_for
@@ -56,12 +56,46 @@ def connector(**extra: str) -> ZendeskConnector:
 
 def test_ticket_fields_a_human_can_triage() -> None:
     ticket = build_ticket(package_for(bug_event()), {})
-    assert ticket["subject"].startswith("[product bug]") and "Li Wei / Acme GmbH" in ticket["subject"]
+    assert ticket["subject"] == "The export crashes with error E1042 since yesterday's update"
     assert ticket["type"] == "incident"
     assert {"recovery_bridge", "trigger_product_bug", "plan_enterprise_plus", "lang_en"} <= set(ticket["tags"])
     assert all(" " not in tag for tag in ticket["tags"])
     assert ticket["comment"]["public"] is False and "html_body" not in ticket["comment"]
     assert ticket["_facts"]["mrr"] == 4200 and ticket["_facts"]["trigger"] == "product_bug"
+
+
+ANGRY = [
+    {"id": "1", "role": "customer", "text": "Hi! Our timesheets still aren't reaching payroll. Three days now."},
+    {"id": "2", "role": "bot", "text": "The sync reports as operational.", "confidence": 0.7},
+    {"id": "3", "role": "customer", "text": "This is a joke. We will cancel and move to your competitor."},
+]
+
+
+@pytest.mark.parametrize(("messages", "handoff", "subject"), [
+    (ANGRY, None, "Our timesheets still aren't reaching payroll."),
+    # A bot's category is not words for the customer; the customer's e-mail subject line is.
+    ([{"id": "1", "role": "customer", "text": "Betreff: Rechnung INV-77102 – falsche USt-IdNr.\n\nSehr geehrte"}],
+     {"requested_by": "bot", "reason": "wrong VAT id", "topic": "billing/invoice_correction"},
+     "Rechnung INV-77102 – falsche USt-IdNr."),
+    ([{"id": "1", "role": "customer", "text": "Can I talk to a person?"}],
+     {"requested_by": "customer", "topic": "Refund after annual renewal"}, "Refund after annual renewal"),
+    ([{"id": "1", "role": "customer", "text": "human please"}], None, "Your conversation with our assistant"),
+])
+def test_the_subject_is_the_customers_topic_never_a_triage_label(
+        messages: list[dict[str, Any]], handoff: dict[str, Any] | None, subject: str) -> None:
+    """Issue 16, point 3: Zendesk e-mails the subject to the requester."""
+    event = generic_event(messages=messages, type_="conversation.updated")
+    event["customer"] = {"email": "h@example.com", "name": "Helen Ashcroft", "plan": "enterprise",
+                         "account": {"name": "Brightwater", "mrr": 6250, "currency": "GBP"}}
+    if handoff:
+        event["handoff"] = handoff
+    decision = Decision(escalate=True, triggers=[TriggerHit(trigger="negative_sentiment", evidence="cancel"),
+                                                 TriggerHit(trigger="low_confidence", evidence="0.3")])
+    ticket = build_ticket(build_package("c-1", "generic", Event.from_json(event), decision), {})
+    assert ticket["subject"] == subject
+    for internal in ("negative", "sentiment", "low_confidence", "Unhappy", "6250", "6,250", "[", "Brightwater"):
+        assert internal not in ticket["subject"]
+    assert {"trigger_negative_sentiment", "trigger_low_confidence"} <= set(ticket["tags"])
 
 
 def test_a_question_is_not_an_incident() -> None:

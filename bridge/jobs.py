@@ -24,6 +24,7 @@ from bridge.logs import case_context
 from bridge.pipeline import transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
+from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
@@ -257,7 +258,8 @@ def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
         assert case is not None
         if case.summary:
             return Summary.model_validate(case.summary)
-        case_id, event, decision = case.id, Event.from_json(case.event), Decision.model_validate(case.decision)
+        case_id, decision = case.id, Decision.model_validate(case.decision)
+        event = sanitize_event(Event.from_json(case.event))  # the extractive summary quotes the customer
     summary = summarize(event, decision, rt.settings, case_id=case_id)
     with rt.store.session() as s:
         s.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None))

@@ -11,6 +11,7 @@ from bridge.events import Attempt, Decision, Event, Package, RouteInfo, Summary
 from bridge.pipeline.completeness import assess, language_of
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
+from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import extractive_summary
 from bridge.pipeline.topic import customer_topic
 
@@ -33,6 +34,7 @@ def build_package(
     summary: Summary | None = None,
     route: RouteInfo | None = None,
 ) -> Package:
+    event = sanitize_event(event)  # no card number or token reaches a ticket, bug or alert
     trigger_ids = decision.trigger_ids
     language = language_of(event)
     priority, reason = prioritize(event, decision)

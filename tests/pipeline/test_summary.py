@@ -171,9 +171,12 @@ def test_no_pii_reaches_the_llm(tmp_path: Path, stub: Stub) -> None:
     assert "hunter2" not in sent and "Ana Lima" not in sent and "ana@example.com" not in sent
     assert "[EMAIL_1]" in sent and "[CARD_1]" in sent and "[NAME_1]" in sent
     assert summary.redacted["API_KEY"] >= 5 and summary.redacted["PASSWORD"] == 1
-    # The ticket keeps the original text.
+    # The ticket keeps contact details (the agent may have to call or write), never a card or a secret.
     package = build_package("hb-1", "generic", event, DECISION, summary=summary)
-    assert "4111 1111 1111 1111" in package.conversation.messages[8].text
+    texts = " ".join(m.text for m in package.conversation.messages)
+    assert "ana.lima@example.com" in texts and "+44 20 7946 0958" in texts
+    assert "4111 1111 1111 1111" not in texts and "[card ending 1111]" in texts
+    assert "hunter2" not in texts and "sk_live_4eC39HqLyjWDarjtT1zdp7dc" not in texts
 
 
 @pytest.mark.parametrize(

@@ -288,6 +288,19 @@ class RouteInfo(Model):
     acknowledged: bool = False  # the owner took the case
 
 
+class Waiting(Model):
+    """Where the customer waits for the human and where the reply goes (bridge.pipeline.waiting)."""
+
+    channel: str | None = None  # as the platform named it: whatsapp, web_chat, email, voice, …
+    label: str = "unknown channel"
+    url: str | None = None  # the live conversation in the bot platform
+    reply_via: str = "unknown"  # phone | email | the channel
+    reply_label: str = "the ticket"
+    told_to_wait_here: bool = False  # the bot said a person would answer in this conversation
+    told_reply_by_email: bool = False
+    bot_said: str | None = None  # the bot's words about it
+
+
 class Package(Model):
     """Everything the human gets, before it is rendered for Zendesk, Jira or Slack."""
 
@@ -310,3 +323,4 @@ class Package(Model):
     completeness: Completeness = Field(default_factory=Completeness)
     opening_line: str = ""
     topic: str = ""  # what the customer says the problem is, in their words: the subject and the headline
+    waiting: Waiting = Field(default_factory=Waiting)

@@ -53,6 +53,12 @@ def _tags(package: Package) -> list[str]:
         tags.append("rb_incomplete")
     if package.transcript_partial:
         tags.append("rb_transcript_partial")
+    waiting = package.waiting
+    if waiting.channel:
+        tags.append(f"rb_channel_{_tag(waiting.channel)}")
+    if waiting.reply_via != "unknown":
+        # A Zendesk trigger can route on it: a WhatsApp customer's reply must not go out by e-mail.
+        tags.append(f"rb_reply_via_{_tag(waiting.reply_via)}")
     return tags
 
 
@@ -73,6 +79,8 @@ def _facts(package: Package) -> dict[str, Any]:
         "case_id": package.case_id,
         "platform_customer_id": customer.id if customer else None,
         "conversation_url": package.conversation.url,
+        "channel": package.waiting.channel,
+        "reply_channel": package.waiting.reply_via if package.waiting.reply_via != "unknown" else None,
     }
 
 

@@ -14,6 +14,7 @@ from bridge.pipeline.priority import prioritize
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import extractive_summary
 from bridge.pipeline.topic import customer_topic
+from bridge.pipeline.waiting import where_customer_waits
 
 
 def attempts(event: Event) -> list[Attempt]:
@@ -58,4 +59,5 @@ def build_package(
         completeness=assess(event, trigger_ids, language),
         opening_line=opening_line(event, trigger_ids, language),
         topic=customer_topic(event),
+        waiting=where_customer_waits(event),
     )

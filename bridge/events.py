@@ -252,6 +252,10 @@ class Summary(Model):
     suggested_topic: str = ""
     next_step: str = ""
     key_facts: list[str] = Field(default_factory=list)
+    # Verbatim customer sentences carrying scale, deadlines, waiting or churn (bridge.pipeline.urgency),
+    # and the bot's own reason for handing off: deterministic, whichever wrote the rest.
+    urgency: list[str] = Field(default_factory=list)
+    bot_reason: str = ""
     source: Literal["llm", "extractive"] = "extractive"
     model: str | None = None
     note: str | None = None  # why the LLM summary is not used, when it is not

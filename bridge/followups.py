@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
-from bridge.events import Event, Evidence, File
+from bridge.events import Decision, Event, Evidence, File, Summary
+from bridge.pipeline.sanitize import sanitize_event
+from bridge.pipeline.summary import extractive_summary
 from bridge.pipeline.transcript import added_evidence, message_key
 from bridge.store import repo
 from bridge.store.models import CaseRow, DeliveryRow
@@ -91,10 +93,26 @@ def _last(steps: list[str], base: str) -> str | None:
     return max(numbered)[1] if numbered else None
 
 
-def record(s: Session, case: CaseRow, items: list[FollowUp], now: datetime) -> list[str]:
+def refresh_summary(case: CaseRow, merged: Event) -> None:
+    """New details change the facts behind the urgency: an extractive summary is made again when
+    next needed; an LLM one keeps its prose (one call per case) and gets the new facts."""
+    if not case.summary:
+        return
+    stored = Summary.model_validate(case.summary)
+    if stored.source == "extractive":
+        case.summary = null()  # SQL NULL (a Python None would store JSON null): made again when needed
+        return
+    fresh = extractive_summary(sanitize_event(merged), Decision.model_validate(case.decision or {"escalate": True}))
+    case.summary = stored.model_copy(update={"key_facts": fresh.key_facts, "urgency": fresh.urgency,
+                                             "bot_reason": fresh.bot_reason}).to_json()
+
+
+def record(s: Session, case: CaseRow, items: list[FollowUp], now: datetime, merged: Event | None = None) -> list[str]:
     """Timeline entries and delivery steps for ``items`` (the case row is locked by the caller)."""
     if not items:
         return []
+    if merged is not None:
+        refresh_summary(case, merged)
     existing = [d.step for d in repo.deliveries_of(s, case.id)]
     count = sum(1 for t in repo.timeline_of(s, case.id) if t.kind == FOLLOWUP)
     has_bug = "jira.bug" in existing

@@ -113,7 +113,7 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     if case.status not in (OPEN, CLOSED):
         # Already with a human: what the customer adds reaches them (ticket, thread, bug, timeline).
         _remember_customer(case, merged)
-        created = followups.record(s, case, followups.added(previous, merged), now)
+        created = followups.record(s, case, followups.added(previous, merged), now, merged)
         return [d for d in repo.due_deliveries(s, now, case_id=case.id)
                 if s.get(DeliveryRow, d).step in created] if created else []
     config = trigger_config.from_settings(rt.settings)

@@ -188,3 +188,21 @@ def test_no_ping_once_a_human_has_answered(env: tuple[Runtime, FlaskClient]) -> 
     run_due(rt)
     thread = outbox(rt, case_id, "slack.followup#1")
     assert "<@U01ANA>" not in thread["text"] and "Thanks, that worked." in thread["text"]
+
+
+def test_a_follow_up_brings_its_facts_into_the_summary(env: tuple[Runtime, FlaskClient]) -> None:
+    """Issue 16, point 4: "the new detail they supplied" is in the summary of every later step."""
+    from bridge import ownership
+
+    rt, client = env
+    case_id = send(client, generic_event(event_id="e1"))["case"]
+    run_due(rt)
+    send(client, later("e2", {"id": "m4", "role": "customer",
+                              "text": "I've been waiting 3 hours and payroll closes today at 5pm."}))
+    run_due(rt)
+    ownership.take(rt, case_id, "U01ANA")
+    run_due(rt)
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        assert case is not None and case.summary is not None
+        assert any("payroll closes today at 5pm" in fact for fact in case.summary["urgency"])

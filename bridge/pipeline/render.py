@@ -78,6 +78,11 @@ def summary_text(summary: Summary) -> str:
         f"Suggested topic: {clean(summary.suggested_topic)}",
         f"Next step: {clean(summary.next_step)}",
     ]
+    if summary.bot_reason:
+        lines.append(f"The bot's reason for handing off: {clean(summary.bot_reason)}")
+    if summary.urgency:
+        lines.append("Facts behind the urgency (customer's words):")
+        lines += [f"- {clean(fact)}" for fact in summary.urgency]
     if summary.key_facts:
         lines.append("Key facts: " + "; ".join(clean(f) for f in summary.key_facts))
     lines.append(f"({by}" + (f"; {clean(summary.note)}" if summary.note else "") + ")")

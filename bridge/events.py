@@ -305,6 +305,14 @@ class Waiting(Model):
     bot_said: str | None = None  # the bot's words about it
 
 
+class Flag(Model):
+    """Something the human must check before answering (bridge.pipeline.flags)."""
+
+    kind: Literal["unverified_answer", "privacy_legal"]
+    text: str
+    message_index: int | None = None
+
+
 class Package(Model):
     """Everything the human gets, before it is rendered for Zendesk, Jira or Slack."""
 
@@ -328,3 +336,4 @@ class Package(Model):
     opening_line: str = ""
     topic: str = ""  # what the customer says the problem is, in their words: the subject and the headline
     waiting: Waiting = Field(default_factory=Waiting)
+    flags: list[Flag] = Field(default_factory=list)

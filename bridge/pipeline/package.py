@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bridge.events import Attempt, Decision, Event, Package, RouteInfo, Summary
 from bridge.pipeline.completeness import assess, language_of
+from bridge.pipeline.flags import flags
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
 from bridge.pipeline.sanitize import sanitize_event
@@ -60,4 +61,5 @@ def build_package(
         opening_line=opening_line(event, trigger_ids, language),
         topic=customer_topic(event),
         waiting=where_customer_waits(event),
+        flags=flags(event),
     )

@@ -197,9 +197,12 @@ def sections(package: Package, transcript_budget: int | None = None) -> list[tup
     transcript_title = f"Transcript ({len(package.conversation.messages)} messages)"
     if package.transcript_partial:
         transcript_title += " (partial: the platform did not return the whole conversation)"
+    from bridge.pipeline.flags import flags_text
     from bridge.pipeline.waiting import waiting_text
 
+    check = [("Check before you answer", flags_text(package.flags))] if package.flags else []
     return [
+        *check,
         ("Where the customer is waiting", waiting_text(package.waiting)),
         ("Summary", summary_text(package.summary)),
         ("Why escalated", reasons_text(package.decision)),

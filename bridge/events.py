@@ -288,6 +288,7 @@ class RouteInfo(Model):
     jira_components: list[str] = Field(default_factory=list)
     jira_account_id: str | None = None
     no_one_on_shift: bool = False
+    owner_outside_roster: bool = False  # took the case but is on no team's roster (no Zendesk id known)
     file_jira: bool = False
     acknowledged: bool = False  # the owner took the case
 

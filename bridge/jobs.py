@@ -212,7 +212,7 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
                 refs = repo.refs_of(s, case.id, case.refs)
                 links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
-                         **connectors.vendor_links(rt.settings, refs)}
+                         **connectors.vendor_links(rt.settings, refs), **_times(case)}
                 request = step.build(package, {**refs, **links, **extra})
                 connector = connectors.connector_for(step.connector, rt.settings)
                 # An earlier effect is possible only after a failed (or replayed) attempt: that is
@@ -240,6 +240,12 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
     _release_dependents(rt, delivery_id)
     _enqueue_scheduled(rt, delivery.case_id, follow_ups)
     return "done"
+
+
+def _times(case: CaseRow) -> dict[str, str]:
+    """When the case was escalated and taken: builders show the owner the reply time promised."""
+    return {name: at.isoformat() for name, at in (("case.escalated_at", case.escalated_at),
+                                                  ("case.acknowledged_at", case.acknowledged_at)) if at}
 
 
 def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:

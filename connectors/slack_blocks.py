@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.events import Package
+from bridge.pipeline.promise import owner_line
 from bridge.pipeline.render import clean, followup_heading, followup_lines, sections
 
 SECTION_LIMIT = 3_000
@@ -59,14 +60,17 @@ def _who(package: Package) -> str:
     return clean(who or "A customer")
 
 
-def _owner(package: Package) -> str:
-    """The one named owner as a real mention (ids come from the routing file, never from the customer)."""
+def _owner(package: Package, refs: dict[str, Any] | None = None) -> str:
+    """The one named owner as a real mention (ids come from the routing file, never from the customer),
+    and once taken, the reply time the customer was promised."""
     route = package.route
     if route is None:
         return "_not routed_"
     if route.owner_slack_id:
         state = " ✅ taken" if route.acknowledged else ""
-        return f"<@{route.owner_slack_id}>{state} ({escape(route.team_name or route.team)})"
+        promise = owner_line(package, refs or {}) if route.acknowledged else None
+        return (f"<@{route.owner_slack_id}>{state} ({escape(route.team_name or route.team)})"
+                + (f"\n{escape(promise)}" if promise else ""))
     return f"*No one on shift* in {escape(route.team_name or route.team)}: first to take it owns it"
 
 
@@ -106,7 +110,7 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         # plain_text headers cannot carry mentions or links at all.
         {"type": "header", "text": {"type": "plain_text", "text": f"{who} needs a human"[:150]}},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package)}"},
+            {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package, refs)}"},
             {"type": "mrkdwn", "text": f"*Priority*\n{escape(package.priority)}"},
             {"type": "mrkdwn", "text": f"*Triggers*\n{escape(triggers)}"},
             {"type": "mrkdwn", "text": f"*Completeness*\n{package.completeness.score}/100"},

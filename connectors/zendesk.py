@@ -16,6 +16,7 @@ import requests.adapters
 from bridge.config import Settings
 from bridge.events import Package
 from bridge.pipeline.opening import lead_trigger
+from bridge.pipeline.promise import owner_line
 from bridge.pipeline.render import (
     clean,
     evidence_files,
@@ -53,6 +54,7 @@ def _tags(package: Package) -> list[str]:
         tags.append("rb_incomplete")
     if package.transcript_partial:
         tags.append("rb_transcript_partial")
+    tags += [f"rb_{flag.kind}" for flag in package.flags]
     waiting = package.waiting
     if waiting.channel:
         tags.append(f"rb_channel_{_tag(waiting.channel)}")
@@ -132,15 +134,25 @@ def build_link_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_assign(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
-    """Ownership changed: the ticket's assignee follows the case owner, with a note saying who and how."""
+    """Ownership changed: the ticket's assignee follows the case owner, with a note saying who, how,
+    and the reply time the customer was promised. Someone on no roster has no known Zendesk id: the
+    assignee is left as it is (never cleared) and the note says so."""
     route = package.route
-    who = (route.owner_name or route.owner_slack_id) if route else None
+    who = (route.owner_name or (f"Slack user {route.owner_slack_id}" if route.owner_slack_id else None)) \
+        if route else None
     how = "took the case" if route and route.acknowledged else "is now the named owner"
-    return {
-        "ticket": refs.get("zendesk.ticket"),
-        "assignee_id": route.zendesk_agent_id if route else None,
-        "comment": {"body": f"{who or 'Nobody'} {how} (Recovery Bridge).", "public": False},
-    }
+    lines = [f"{who or 'Nobody'} {how} (Recovery Bridge)."]
+    promise = owner_line(package, refs)
+    if promise and route and route.acknowledged:
+        lines.append(f"The customer was promised a reply: {promise}.")
+    request: dict[str, Any] = {"ticket": refs.get("zendesk.ticket")}
+    if route and route.zendesk_agent_id:
+        request["assignee_id"] = route.zendesk_agent_id
+    elif route and route.owner_slack_id:
+        lines.append(f"{who} is not on the routing roster, so the bridge does not know their Zendesk user: "
+                     "assign the ticket to them in Zendesk (the assignee was left unchanged).")
+    request["comment"] = {"body": " ".join(lines), "public": False}
+    return request
 
 
 def build_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:

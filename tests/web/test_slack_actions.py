@@ -143,7 +143,31 @@ def test_take_case_acknowledges_and_updates_everything(env: tuple[Runtime, Flask
     callback_file = rt.settings.outbox_dir / case_id / f"{instance(rt, case_id, 'bot.callback')}.json"
     callback = json.loads(callback_file.read_text())["request"]
     assert callback["type"] == "handoff.accepted" and callback["owner"]["name"] == "Ben"
+    assert callback["message"].startswith("Ben from our support team")
     assert "case.acknowledged" in kinds(rt, case_id)
+
+
+def test_someone_outside_the_roster_takes_the_case_by_name_and_the_promise_is_shown(
+        env: tuple[Runtime, FlaskClient]) -> None:
+    """Issue 16, point 6: named by name (never a Slack id) to the customer, the Zendesk assignee left as
+    it is instead of cleared, and the reply time the customer was promised shown to the owner."""
+    rt, client = env
+    case_id = escalate(rt, client)
+    payload = {"type": "block_actions", "user": {"id": "U0MARTA", "username": "marta.keller", "name": "marta.keller"},
+               "channel": {"id": "C0SUPPORT"},
+               "actions": [{"action_id": "take_case", "block_id": f"case:{case_id}", "value": case_id}]}
+    assert click(client, urlencode({"payload": json.dumps(payload)}).encode()).status_code == 200
+    run_due(rt)
+    outbox = rt.settings.outbox_dir / case_id
+    callback = json.loads((outbox / f"{instance(rt, case_id, 'bot.callback')}.json").read_text())["request"]
+    assert "U0MARTA" not in json.dumps(callback)
+    assign = json.loads((outbox / f"{instance(rt, case_id, 'zendesk.assign')}.json").read_text())["request"]
+    assert "assignee_id" not in assign  # left as it is, not set to null
+    note = assign["comment"]["body"]
+    assert note.startswith("marta.keller took the case") and "not on the routing roster" in note
+    assert "reply due by" in note and "the customer was told: within 4 hours" in note
+    update = json.loads((outbox / f"{instance(rt, case_id, 'slack.update')}.json").read_text())["request"]
+    assert "reply due by" in json.dumps(update) and "within 4 hours" in json.dumps(update)
 
 
 def test_a_double_click_makes_exactly_one_owner(any_store_settings: Settings, tmp_path: Path) -> None:

@@ -338,3 +338,6 @@ class Package(Model):
     topic: str = ""  # what the customer says the problem is, in their words: the subject and the headline
     waiting: Waiting = Field(default_factory=Waiting)
     flags: list[Flag] = Field(default_factory=list)
+    bug_evidence: list[str] = Field(default_factory=list)  # why the evidence proves a product failure
+    earlier_tickets: list[str] = Field(default_factory=list)  # ticket numbers the customer points to
+    previous_tickets: list[str] = Field(default_factory=list)  # tickets of this customer's earlier cases

@@ -209,7 +209,8 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 decision = Decision.model_validate(case.decision or {"escalate": True})
                 route_info = RouteInfo.model_validate(case.route) if case.route else None
                 event = Event.from_json(case.event)
-                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
+                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info,
+                                        previous_tickets=repo.earlier_tickets(s, case))
                 refs = repo.refs_of(s, case.id, case.refs)
                 links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
                          **connectors.vendor_links(rt.settings, refs), **_times(case)}

@@ -112,6 +112,8 @@ def vendor_links(settings: Settings, refs: dict[str, Any]) -> dict[str, str]:
     ticket = str(refs.get("zendesk.ticket") or "")
     zendesk = settings.get("ZENDESK_URL") or (
         f"https://{settings.get('ZENDESK_SUBDOMAIN')}.zendesk.com" if settings.get("ZENDESK_SUBDOMAIN") else "")
+    if zendesk:
+        links["zendesk.url"] = zendesk.rstrip("/")
     if ticket.isdigit() and zendesk:
         links["zendesk.ticket.url"] = f"{zendesk.rstrip('/')}/agent/tickets/{ticket}"
     bug = str(refs.get("jira.bug") or "")

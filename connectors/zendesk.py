@@ -108,7 +108,7 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         if customer and customer.email
         else None,
         "priority": package.priority,
-        "type": "incident" if "product_bug" in package.decision.trigger_ids else "question",
+        "type": "incident" if "product_bug" in package.decision.trigger_ids or package.bug_evidence else "question",
         "tags": _tags(package),
         "external_id": package.case_id,
         "_facts": _facts(package),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bridge.events import Attempt, Decision, Event, Package, RouteInfo, Summary
 from bridge.pipeline.completeness import assess, language_of
+from bridge.pipeline.evidence import earlier_tickets, failure_evidence
 from bridge.pipeline.flags import flags
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
@@ -35,6 +36,7 @@ def build_package(
     *,
     summary: Summary | None = None,
     route: RouteInfo | None = None,
+    previous_tickets: list[str] | None = None,
 ) -> Package:
     event = sanitize_event(event)  # no card number or token reaches a ticket, bug or alert
     trigger_ids = decision.trigger_ids
@@ -62,4 +64,7 @@ def build_package(
         topic=customer_topic(event),
         waiting=where_customer_waits(event),
         flags=flags(event),
+        bug_evidence=failure_evidence(event),
+        earlier_tickets=earlier_tickets(event),
+        previous_tickets=list(previous_tickets or []),
     )

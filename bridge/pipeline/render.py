@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from bridge.events import (
@@ -23,6 +24,7 @@ from bridge.events import (
     Package,
     Summary,
 )
+from bridge.pipeline.evidence import telling_requests
 
 ROLE_LABEL = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -149,7 +151,8 @@ def attempts_text(attempts: list[Attempt]) -> str:
     return "\n".join(lines)
 
 
-def evidence_text(evidence: Evidence | None, conversation: Conversation | None = None) -> str:
+def evidence_text(evidence: Evidence | None, conversation: Conversation | None = None,
+                  now: datetime | None = None) -> str:
     lines: list[str] = []
     ev = evidence or Evidence()
     severity = {"fatal": 0, "critical": 0, "error": 1, "warn": 2, "warning": 2}
@@ -161,14 +164,16 @@ def evidence_text(evidence: Evidence | None, conversation: Conversation | None =
             lines.append(f"- [{c.level or 'log'}] {_value(c.message or '', 400)}{where}")
         if len(logs) > 20:
             lines.append(f"- … {len(logs) - 20} more lines")
-    failing = [r for r in ev.network_requests if r.status is None or r.status >= 400]
-    if failing:
-        lines.append("Failing network requests:")
-        for r in failing[:10]:
+    telling = telling_requests(ev, now)
+    if telling:
+        lines.append("Network requests that explain the failure:")
+        for t in telling[:10]:
+            r = t.request
             took = f" in {r.duration_ms:.0f} ms" if r.duration_ms is not None else ""
-            excerpt = f" — {_value(r.response_excerpt, 200)}" if r.response_excerpt else ""
+            excerpt = f" — {_value(r.response_excerpt, 300)}" if r.response_excerpt else ""
             status = r.status or "no response"
-            lines.append(f"- {r.method or 'GET'} {_value(r.url or '?', 300)} → {status}{took}{excerpt}")
+            lines.append(f"- {r.method or 'GET'} {_value(r.url or '?', 300)} → {status}{took} "
+                         f"({clean(t.why)}){excerpt}")
     d = ev.device
     if d:
         parts = [f"{k} {_value(v, 100)}" for k, v in (("OS", d.os), ("browser", d.browser), ("app", d.app_version),
@@ -192,6 +197,25 @@ def evidence_text(evidence: Evidence | None, conversation: Conversation | None =
     return "\n".join(lines) or "(no product evidence attached)"
 
 
+def _reference(package: Package) -> datetime | None:
+    stamps = [m.sent_at for m in package.conversation.messages if m.sent_at]
+    return max(stamps) if stamps else None
+
+
+def earlier_text(package: Package, base: str = "") -> str:
+    """The customer's earlier tickets: those they mention, and earlier escalations of theirs."""
+    base = base.rstrip("/")
+
+    def show(number: str) -> str:
+        return f"#{number}" + (f" {base}/agent/tickets/{number}" if base and number.isdigit() else "")
+
+    lines = [f"- {show(n)}: the customer mentions it; link or merge it (and answer for the silence if it went "
+             "unanswered)" for n in package.earlier_tickets]
+    lines += [f"- {show(n)}: an earlier escalation of this customer" for n in package.previous_tickets
+              if n not in package.earlier_tickets]
+    return "\n".join(lines)
+
+
 def sections(package: Package, transcript_budget: int | None = None) -> list[tuple[str, str]]:
     """Every part of the package, in the order the human reads it."""
     transcript_title = f"Transcript ({len(package.conversation.messages)} messages)"
@@ -201,16 +225,18 @@ def sections(package: Package, transcript_budget: int | None = None) -> list[tup
     from bridge.pipeline.waiting import waiting_text
 
     check = [("Check before you answer", flags_text(package.flags))] if package.flags else []
+    earlier = earlier_text(package)
     return [
         *check,
         ("Where the customer is waiting", waiting_text(package.waiting)),
+        *([("Earlier tickets", earlier)] if earlier else []),
         ("Summary", summary_text(package.summary)),
         ("Why escalated", reasons_text(package.decision)),
         ("Priority", priority_text(package)),
         ("Completeness", completeness_text(package.completeness)),
         ("Customer", customer_text(package.customer)),
         ("What the bot tried", attempts_text(package.attempts)),
-        ("Evidence", evidence_text(package.evidence, package.conversation)),
+        ("Evidence", evidence_text(package.evidence, package.conversation, _reference(package))),
         (f"Suggested opening line ({package.language})", clean(package.opening_line)),
         (transcript_title, transcript_text(package.conversation, transcript_budget)),
     ]

@@ -82,10 +82,10 @@ def test_description_is_what_an_engineer_needs() -> None:
     d = bug["description"]
     assert d.startswith("Zendesk ticket: 42 · case {{c-1}}")
     for heading in ("h3. Symptom", "h3. Steps to reproduce", "h3. Expected vs actual", "h3. Environment",
-                    "h3. Console errors", "h3. Failing network requests", "h3. Page and session replay",
+                    "h3. Console errors", "h3. Requests that explain the failure", "h3. Page and session replay",
                     "h3. Affected customers", "h3. Fingerprint", "h2. Handoff package", "h3. Transcript"):
         assert heading in d, heading
-    assert "_Reconstructed from the transcript and evidence by the bridge; not verified:_" in d
+    assert "reconstructed by the bridge, not verified:_" in d
     assert "2× [error] TypeError: rows is null (row 17)" in d  # deduplicated, with a count, errors first
     assert d.index("2× [error]") < d.index("1× [log] boot")
     assert "POST https://api.example.com/v1/exports/1000 → 502 in 812 ms" in d and "upstream timed out" in d

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bridge.events import Event, RouteInfo
-from bridge.pipeline.route import next_in_rotation, next_level
-from bridge.pipeline.route_config import Member, Routing, Team
+from bridge.pipeline.route import next_in_rotation, next_level, speaks
+from bridge.pipeline.route_config import Member, Routing, Team, primary_language
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import ACKNOWLEDGED, ESCALATED, PENDING, CaseRow, DeliveryRow
@@ -144,7 +144,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
         team = _team(rt.routing(), case.team)
         current = case.owner
         if to is None:  # not mine: next in rotation, not the current owner nor whoever said so
-            language = Event.from_json(case.event).conversation.language
+            language = _language(Event.from_json(case.event))
             member = next_in_rotation(team, current, now, exclude=[x for x in (current, by) if x], language=language)
             to = member.key if member else None
             if to is None:
@@ -188,6 +188,14 @@ def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
 
 # --- hooks the delivery job calls around a step -------------------------------------------------
 
+def _language(event: Event) -> str | None:
+    """The customer's language as rosters list it: ``es``, not ``es-MX`` (nobody "speaks" es-MX)."""
+    from bridge.pipeline.completeness import language_of
+
+    declared = event.conversation.language or (event.customer.locale if event.customer else None)
+    return primary_language(declared) or language_of(event)
+
+
 def is_live(event: Event, now: datetime) -> bool:
     last = next((m for m in reversed(event.conversation.messages) if m.role == "customer"), None)
     return bool(last and last.sent_at and now - last.sent_at <= LIVE_WINDOW)
@@ -227,14 +235,15 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
     team = _team(rt.routing(), case.team)
     paged = [case.owner] if case.owner else []
     paged += [who for t in repo.timeline_of(s, case.id) if t.kind == "case.paged" for who in t.detail.get("who", [])]
-    language = Event.from_json(case.event).conversation.language
+    language = _language(Event.from_json(case.event))
     page = next_level(team, level, rt.clock(), paged, language)
     if page is None:
         return None
     waited = int((rt.clock() - case.escalated_at).total_seconds() // 60) if case.escalated_at else None
     return {"page": {"level": page.level, "member": page.member.key if page.member else None,
                      "mention": page.mention, "channel": page.channel, "final": page.final,
-                     "reason": page.reason, "waited_minutes": waited}}
+                     "reason": page.reason, "waited_minutes": waited, "language": language,
+                     "speaks": speaks(page.member, language) if page.member else None}}
 
 
 def after(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow, extra: dict[str, Any]) -> list[str]:

@@ -24,6 +24,8 @@ from bridge.pipeline.redact import DETECTORS, Detector
 SECRET_KINDS = frozenset({"PRIVATE_KEY", "TOKEN", "URL_CREDENTIALS", "API_KEY", "PASSWORD", "CARD"})
 CONTACT_KINDS = SECRET_KINDS | {"EMAIL", "PHONE", "IBAN", "NATIONAL_ID"}
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
+# A number read out by speech-to-text: "three one two five five five zero one four seven".
+_SPOKEN = re.compile(r"(?i)\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double)\b[\s,.-]*){7,}")
 
 
 def _mask(kind: str, value: str) -> str:
@@ -74,6 +76,7 @@ def for_channel(text: str, customer: Customer | None = None) -> str:
     if not text:
         return text
     text = _replace(text, _spans(text, _CONTACT))
+    text = _SPOKEN.sub("[phone] ", text)
     tails = _phone_tails(customer)
     if customer and customer.email:
         text = re.sub(re.escape(customer.email), "[email]", text, flags=re.I)

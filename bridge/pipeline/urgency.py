@@ -116,3 +116,11 @@ def urgency_facts(event: Event, ranked: bool = False) -> list[str]:
     elif len(found) > MAX_FACTS:
         found = sorted(sorted(found)[:MAX_FACTS], key=lambda item: item[1])
     return [fact for _, _, fact in found[:MAX_FACTS]]
+
+
+def rank(facts: list[str]) -> list[str]:
+    """The same facts, most pressing kind first (who is hit and by when), for a headline."""
+    def score(fact: str) -> int:
+        kinds = [RANK[kind] for kind, pattern in PATTERNS if pattern.search(fact)]
+        return min(kinds) if kinds else 9
+    return [fact for _, _, fact in sorted((score(f), i, f) for i, f in enumerate(facts))]

@@ -237,6 +237,47 @@ def test_untaken_cases_page_the_next_level_on_time_and_stop_when_taken(env: tupl
     assert kinds(rt, case_id).count("case.paged") == 1
 
 
+SPANISH = """
+default_team: support
+teams:
+  - id: support
+    slack_channel: C0SUPPORT
+    hours: "24/7"
+    escalation: {ack_timeout_minutes: 1, levels: [next_member, lead, channel]}
+    members:
+      - {name: Ana, slack_user_id: U0ANA, languages: [en, es]}
+      - {name: Ben, slack_user_id: U0BEN, languages: [en]}
+      - {name: Lia, slack_user_id: U0LIA, languages: [en, es]}
+"""
+
+
+def test_a_page_for_a_spanish_customer_goes_to_someone_who_speaks_spanish(settings: Settings, tmp_path: Path) -> None:
+    """Issue 16, point 10: an es-MX conversation is Spanish to the roster (nobody lists "es-MX")."""
+    path = tmp_path / "routing.yaml"
+    path.write_text(SPANISH)
+    rt = Runtime.build(settings.with_overrides(extra={"ROUTING_FILE": str(path), "SLACK_SIGNING_SECRET": SIGNING,
+                                                      "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}))
+    upgrade(rt.store)
+    client = create_app(rt=rt).test_client()
+    event = generic_event(conversation_id="wa-1", messages=[
+        {"id": "1", "role": "customer", "text": "Quiero hablar con una persona, me cobraron dos veces"}])
+    event["conversation"]["language"] = "es-MX"
+    body = dumps(event)
+    case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+    run_due(rt)
+    owner = case_of(rt, case_id).owner
+    assert owner in ("U0ANA", "U0LIA")
+    start = rt.clock()
+    rt.clock = lambda: start + timedelta(seconds=61)
+    run_due(rt)
+    with rt.store.session() as s:
+        [page] = [t.detail for t in repo.timeline_of(s, case_id) if t.kind == "case.paged"]
+    assert page["who"] == [({"U0ANA", "U0LIA"} - {owner}).pop()]
+    request = json.loads((rt.settings.outbox_dir / case_id / "slack.page#1.json").read_text())["request"]
+    assert "Spanish (es-MX)" in request["text"] and "does not list it" not in request["text"]
+    assert "https://bridge.example.com/cases/" in request["text"] and "Reply due by" in request["text"]
+
+
 def test_live_slack_posts_once_dms_the_owner_and_updates_in_place(settings: Settings, tmp_path: Path) -> None:
     with slack_stub() as (stub, url):
         rt, client = _runtime(settings, tmp_path, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=url)

@@ -263,7 +263,7 @@ def _header(package: Package, ticket: Any) -> str:
 
 
 def _description(package: Package, ticket: Any, transcript_budget: int | None, engineer: list[str]) -> str:
-    handoff = [f"h3. {title}\n{noformat(body)}" for title, body in sections(package, transcript_budget)]
+    handoff = [f"h3. {title}\n{noformat(body)}" for title, body in sections(package, transcript_budget, contact=False)]
     return "\n\n".join([_header(package, ticket), *engineer, "h2. Handoff package", *handoff])
 
 

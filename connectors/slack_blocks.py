@@ -71,9 +71,7 @@ def _owner(package: Package, refs: dict[str, Any] | None = None) -> str:
         return "_not routed_"
     if route.owner_slack_id:
         state = " ✅ taken" if route.acknowledged else ""
-        promise = owner_line(package, refs or {}) if route.acknowledged else None
-        return (f"<@{route.owner_slack_id}>{state} ({escape(route.team_name or route.team)})"
-                + (f"\n{escape(promise)}" if promise else ""))
+        return f"<@{route.owner_slack_id}>{state} ({escape(route.team_name or route.team)})"
     return f"*No one on shift* in {escape(route.team_name or route.team)}: first to take it owns it"
 
 
@@ -156,9 +154,11 @@ def _waiting(package: Package) -> str:
     text = escape(waiting.label)
     if waiting.reply_via == "phone":
         text += " — call back"
+    elif waiting.reply_via in MESSAGING:
+        text += (" — told to wait there;" if waiting.told_to_wait_here else " —") + \
+            f" reply in {escape(waiting.reply_label)}, not by e-mail"
     elif waiting.reply_via not in ("unknown", "email") and waiting.told_to_wait_here:
-        text += f" — told to wait there; reply in {escape(waiting.reply_label)}" + (
-            ", not by e-mail" if waiting.reply_via in MESSAGING else "")
+        text += f" — told to wait there; reply in the {escape(waiting.reply_label)}"
     elif waiting.reply_via == "email":
         text += " — reply by e-mail"
     return text
@@ -186,7 +186,8 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         {"type": "section", "fields": [
             {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package, refs)}"},
             {"type": "mrkdwn",
-             "text": f"*Priority*\n{escape(package.priority)} — {_safe(package, package.priority_reason, 200)}"},
+             "text": f"*Priority*\n{escape(package.priority)} — "
+                     f"{_safe(package, package.priority_reason.removeprefix(package.priority + ': '), 200)}"},
             {"type": "mrkdwn", "text": f"*Reply due*\n{escape(due) if due else '_see the SLA_'}"},
             {"type": "mrkdwn", "text": f"*Customer waits in*\n{_waiting(package)}"},
             {"type": "mrkdwn", "text": f"*Language*\n{_language(package)}"},

@@ -113,11 +113,13 @@ def _value(value: object, cap: int = 200) -> str:
     return text if len(text) <= cap else text[: cap - 1] + "…"
 
 
-def customer_text(customer: Customer | None) -> str:
+def customer_text(customer: Customer | None, contact: bool = True) -> str:
+    """The profile; ``contact=False`` leaves out e-mail and phone (a bug is read by many people)."""
     if customer is None:
         return "(no customer profile)"
     lines = [f"{label}: {_value(value)}" for label, value in (
-        ("Name", customer.name), ("Email", customer.email), ("Phone", customer.phone), ("Id", customer.id),
+        ("Name", customer.name), ("Email", customer.email if contact else None),
+        ("Phone", customer.phone if contact else None), ("Id", customer.id),
         ("Locale", customer.locale), ("Plan", customer.plan),
     ) if value]
     account = customer.account
@@ -216,7 +218,7 @@ def earlier_text(package: Package, base: str = "") -> str:
     return "\n".join(lines)
 
 
-def sections(package: Package, transcript_budget: int | None = None) -> list[tuple[str, str]]:
+def sections(package: Package, transcript_budget: int | None = None, contact: bool = True) -> list[tuple[str, str]]:
     """Every part of the package, in the order the human reads it."""
     transcript_title = f"Transcript ({len(package.conversation.messages)} messages)"
     if package.transcript_partial:
@@ -234,7 +236,8 @@ def sections(package: Package, transcript_budget: int | None = None) -> list[tup
         ("Why escalated", reasons_text(package.decision)),
         ("Priority", priority_text(package)),
         ("Completeness", completeness_text(package.completeness)),
-        ("Customer", customer_text(package.customer)),
+        ("Customer", customer_text(package.customer, contact) + ("" if contact else
+                                                                  "\n(e-mail and phone: in the Zendesk ticket)")),
         ("What the bot tried", attempts_text(package.attempts)),
         ("Evidence", evidence_text(package.evidence, package.conversation, _reference(package))),
         (f"Suggested opening line ({package.language})", clean(package.opening_line)),

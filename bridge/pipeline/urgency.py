@@ -55,6 +55,10 @@ _BY = (
     r"by|before|until|no later than|due|deadline|antes del?|hasta el|bis (?:zum|spätestens)?|spätestens|avant|"
     r"d'ici|até|entro|uiterlijk|voor"
 )
+_MUST = (
+    r"have to|has to|need to|needs to|must|closes|is due|tengo que|tenemos que|hay que|necesito|cierra|muss|müssen|"
+    r"brauche|je dois|nous devons|il faut|tenho que|preciso|fecha|devo|dobbiamo|moet|moeten"
+)
 _WEEKDAY_EN = r"friday|monday|tuesday|wednesday|thursday|saturday|sunday|yesterday|last week"
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("scale", re.compile(
@@ -62,7 +66,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|\b(?:all|none|every one) of (?:our|my|us|the)\b|\bwhole (?:team|company|office)\b"
         r"|\beveryone\b|\btodos (?:los|nuestros)\b|\balle (?:unsere|user)\b|\btous (?:nos|les)\b")),
     ("deadline", re.compile(
-        rf"(?i)\b(?:{_BY})\b[^.!?\n]{{0,40}}?\b(?:\d|{_MONTHS}|{_DAYS}|{_RELATIVE})|までに|締め")),
+        rf"(?i)\b(?:{_BY}|{_MUST})\b[^.!?\n]{{0,50}}?\b(?:\d|{_MONTHS}|{_DAYS}|{_RELATIVE})|までに|締め")),
     ("date", re.compile(
         rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
         r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\d+月\d+日")),

@@ -92,6 +92,7 @@ def test_description_is_what_an_engineer_needs() -> None:
     assert "Browser: Safari 18" in d and "Viewport: (unknown)" in d
     assert "Session replay: https://replay.example.com/s/1" in d
     assert "Customer 1 / Company 1 — plan Enterprise — MRR 1,000.00" in d
+    assert "user1@example.com" not in d  # a bug is widely read: contact details stay in the ticket
     assert bug["issuetype"] == {"name": "Bug"} and "project" not in bug  # the connector adds JIRA_PROJECT
     assert {"recovery-bridge", "rb-c-1", "trigger-product_bug"} <= set(bug["labels"])
     assert any(label.startswith("rb-bug-") for label in bug["labels"])

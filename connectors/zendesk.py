@@ -144,7 +144,7 @@ def build_assign(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     lines = [f"{who or 'Nobody'} {how} (Recovery Bridge)."]
     promise = owner_line(package, refs)
     if promise and route and route.acknowledged:
-        lines.append(f"The customer was promised a reply: {promise}.")
+        lines.append(f"{promise[:1].upper()}{promise[1:]}.")
     request: dict[str, Any] = {"ticket": refs.get("zendesk.ticket")}
     if route and route.zendesk_agent_id:
         request["assignee_id"] = route.zendesk_agent_id

@@ -114,25 +114,35 @@ class _Clock:
         return self.now or datetime.now(UTC)
 
 
-def run(scenario: Scenario, workdir: Path) -> Seen:
-    """The scenario through the real pipeline on the dry-run outbox, in ``workdir``."""
-    from bridge import create_app, ownership
+def runtime(workdir: Path, clock: Any = None, **extra: str) -> tuple[Any, Any]:
+    """A runtime on the dry-run outbox in ``workdir`` with the rubric routing, and its Flask app."""
+    from bridge import create_app
     from bridge.config import Settings
-    from bridge.runner import run_due
     from bridge.runtime import Runtime, install
-    from bridge.store import repo
     from bridge.store.migrate import upgrade
-    from tests.helpers import SECRET, signed_headers
+    from tests.helpers import SECRET
 
     settings = Settings(data_dir=workdir / "var", webhook_secrets={"generic": (SECRET,)}, retry_intervals=(0, 0),
-                        sweep_age=0, extra={"ROUTING_FILE": str(ROUTING),
-                                            "BRIDGE_PUBLIC_URL": "https://bridge.example.com"})
-    clock = _Clock()
+                        sweep_age=0, admin_token="admin-test-token",
+                        extra={"ROUTING_FILE": str(ROUTING), "BRIDGE_PUBLIC_URL": "https://bridge.example.com",
+                               **extra})
     rt = Runtime.build(settings)
-    rt.clock = clock
+    if clock is not None:
+        rt.clock = clock
     install(rt)
     upgrade(rt.store)
-    client = create_app(rt=rt).test_client()
+    return rt, create_app(rt=rt)
+
+
+def play(scenario: Scenario, rt: Any, app: Any, clock: _Clock) -> tuple[str, list[str]]:
+    """Post the event and the follow-ups signed, run the pipeline after each, then the routed owner
+    takes the case. Returns the case id and the status URLs of the events."""
+    from bridge import ownership
+    from bridge.runner import run_due
+    from bridge.store import repo
+    from tests.helpers import signed_headers
+
+    client = app.test_client()
     status_urls: list[str] = []
     case_id = ""
     for event in [scenario.event, *scenario.followups]:
@@ -151,11 +161,20 @@ def run(scenario: Scenario, workdir: Path) -> Seen:
         clock.now = clock() + timedelta(minutes=2)
         ownership.take(rt, case_id, owner, via="slack")
         run_due(rt)
+    return case_id, status_urls
+
+
+def run(scenario: Scenario, workdir: Path) -> Seen:
+    """The scenario through the real pipeline on the dry-run outbox, in ``workdir``."""
+    clock = _Clock()
+    rt, app = runtime(workdir, clock)
+    case_id, status_urls = play(scenario, rt, app, clock)
+    client = app.test_client()
     needs_more: list[str] = []
     for url in status_urls:
         status = client.get(url.replace("http://localhost", "")).get_json() or {}
         needs_more = status.get("needs_more") or needs_more
-    seen = read_outbox(settings.outbox_dir / case_id)
+    seen = read_outbox(rt.settings.outbox_dir / case_id)
     seen.case_id = case_id
     if needs_more:
         seen.texts["customer"] += "\n" + "\n".join(needs_more)

@@ -165,7 +165,7 @@ def test_someone_outside_the_roster_takes_the_case_by_name_and_the_promise_is_sh
     assert "assignee_id" not in assign  # left as it is, not set to null
     note = assign["comment"]["body"]
     assert note.startswith("marta.keller took the case") and "not on the routing roster" in note
-    assert "reply due by" in note and "the customer was told: within 4 hours" in note
+    assert "Reply due by" in note and "the customer was told: within 4 hours" in note
     update = json.loads((outbox / f"{instance(rt, case_id, 'slack.update')}.json").read_text())["request"]
     assert "reply due by" in json.dumps(update) and "within 4 hours" in json.dumps(update)
 

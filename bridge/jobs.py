@@ -108,14 +108,15 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     if asked and merged.type != "handoff.requested":
         merged = merged.model_copy(update={"type": "handoff.requested"})  # a folded handoff request stands
     case.event, case.updated_at = merged.to_json(), now
-    if event.type == "conversation.closed":
-        return []
     if case.status not in (OPEN, CLOSED):
-        # Already with a human: what the customer adds reaches them (ticket, thread, bug, timeline).
+        # Already with a human: what the customer adds reaches them (ticket, thread, bug, timeline),
+        # even when the platform reports it with the conversation's close.
         _remember_customer(case, merged)
         created = followups.record(s, case, followups.added(previous, merged), now, merged)
         return [d for d in repo.due_deliveries(s, now, case_id=case.id)
                 if s.get(DeliveryRow, d).step in created] if created else []
+    if event.type == "conversation.closed":
+        return []
     config = trigger_config.from_settings(rt.settings)
     decision = triggers.decide(merged, config)
     if decision.escalate and event.conversation.partial:

@@ -206,3 +206,14 @@ def test_a_follow_up_brings_its_facts_into_the_summary(env: tuple[Runtime, Flask
         case = repo.get_case(s, case_id)
         assert case is not None and case.summary is not None
         assert any("payroll closes today at 5pm" in fact for fact in case.summary["urgency"])
+
+
+def test_a_last_message_sent_with_the_close_still_reaches_the_human(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    case_id = send(client, generic_event(event_id="e1"))["case"]
+    run_due(rt)
+    send(client, generic_event(event_id="e2", type_="conversation.closed", messages=[
+        {"id": "m9", "role": "customer", "text": "I have to go now, please call me tomorrow after 9."}]))
+    run_due(rt)
+    assert steps(rt, case_id)["zendesk.followup#1"].status == "done"
+    assert "call me tomorrow after 9" in outbox(rt, case_id, "zendesk.followup#1")["comment"]["body"]

@@ -91,7 +91,8 @@ def where_customer_waits(event: Event) -> Waiting:
 def waiting_text(waiting: Waiting) -> str:
     """For the ticket and the bug: where to answer, in one short paragraph."""
     lines = [f"Channel: {waiting.label}" + (f" ({waiting.channel})" if waiting.channel and
-                                            waiting.channel != waiting.label else "")]
+                                            waiting.channel != waiting.label else "")
+             if waiting.channel else "Channel: not given by the bot platform"]
     if waiting.url:
         lines.append(f"Live conversation: {waiting.url}")
     if waiting.told_to_wait_here:

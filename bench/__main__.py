@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import hmac
 import json
@@ -32,8 +33,20 @@ from pathlib import Path
 import requests
 
 from bench import payloads
-from bench.harness import (BRIDGE, PY, ROOT, Pool, Proc, Server, free_port, median, pct, proc_cpu, rss_mb, span,
-                           wait_http, wrk)
+from bench.harness import (
+    BRIDGE,
+    PY,
+    ROOT,
+    Pool,
+    Proc,
+    Server,
+    free_port,
+    median,
+    proc_cpu,
+    rss_mb,
+    wait_http,
+    wrk,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a dedicated db: only it is ever flushed
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -115,10 +128,8 @@ class Bench:
     def cleanup(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
-        try:
+        with contextlib.suppress(Exception):
             self.redis().flushdb()
-        except Exception:
-            pass
         self.drop_pg()
         if not self.a.keep:
             shutil.rmtree(self.work, ignore_errors=True)
@@ -427,7 +438,7 @@ class Bench:
         cmd = ["hyperfine", "-N", "-w", "2", "-r", str(self.a.cold_runs), "--export-json", str(hf),
                f"{BRIDGE} --help", f"{PY} -c 'import wsgi'", f"{PY} -c 'import flask'", f"{PY} -c pass"]
         subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=300, check=True)
-        self.r["commands"]["cold"] = "hyperfine -N -w 2 -r {} '.venv/bin/bridge --help' \".venv/bin/python -c 'import wsgi'\" ...".format(self.a.cold_runs)
+        self.r["commands"]["cold"] = f"hyperfine -N -w 2 -r {self.a.cold_runs} '.venv/bin/bridge --help' \".venv/bin/python -c 'import wsgi'\" ..."
         res = json.loads(hf.read_text())["results"]
         self.r["cold"] = {r["command"].replace(str(ROOT) + "/", ""): (r["median"], min(r["times"]), max(r["times"]))
                           for r in res}

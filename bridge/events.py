@@ -257,6 +257,10 @@ class Summary(Model):
     suggested_topic: str = ""
     next_step: str = ""
     key_facts: list[str] = Field(default_factory=list)
+    # Verbatim customer sentences carrying scale, deadlines, waiting or churn (bridge.pipeline.urgency),
+    # and the bot's own reason for handing off: deterministic, whichever wrote the rest.
+    urgency: list[str] = Field(default_factory=list)
+    bot_reason: str = ""
     source: Literal["llm", "extractive"] = "extractive"
     model: str | None = None
     note: str | None = None  # why the LLM summary is not used, when it is not
@@ -289,8 +293,30 @@ class RouteInfo(Model):
     jira_components: list[str] = Field(default_factory=list)
     jira_account_id: str | None = None
     no_one_on_shift: bool = False
+    owner_outside_roster: bool = False  # took the case but is on no team's roster (no Zendesk id known)
     file_jira: bool = False
     acknowledged: bool = False  # the owner took the case
+
+
+class Waiting(Model):
+    """Where the customer waits for the human and where the reply goes (bridge.pipeline.waiting)."""
+
+    channel: str | None = None  # as the platform named it: whatsapp, web_chat, email, voice, …
+    label: str = "unknown channel"
+    url: str | None = None  # the live conversation in the bot platform
+    reply_via: str = "unknown"  # phone | email | the channel
+    reply_label: str = "the ticket"
+    told_to_wait_here: bool = False  # the bot said a person would answer in this conversation
+    told_reply_by_email: bool = False
+    bot_said: str | None = None  # the bot's words about it
+
+
+class Flag(Model):
+    """Something the human must check before answering (bridge.pipeline.flags)."""
+
+    kind: Literal["unverified_answer", "privacy_legal"]
+    text: str
+    message_index: int | None = None
 
 
 class Package(Model):
@@ -314,3 +340,9 @@ class Package(Model):
     attempts: list[Attempt] = Field(default_factory=list)
     completeness: Completeness = Field(default_factory=Completeness)
     opening_line: str = ""
+    topic: str = ""  # what the customer says the problem is, in their words: the subject and the headline
+    waiting: Waiting = Field(default_factory=Waiting)
+    flags: list[Flag] = Field(default_factory=list)
+    bug_evidence: list[str] = Field(default_factory=list)  # why the evidence proves a product failure
+    earlier_tickets: list[str] = Field(default_factory=list)  # ticket numbers the customer points to
+    previous_tickets: list[str] = Field(default_factory=list)  # tickets of this customer's earlier cases

@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy import update
 
 import connectors
-from bridge import ownership, runtime as rt_module
+from bridge import followups, ownership, runtime as rt_module
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
 from bridge.pipeline import transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
+from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
@@ -108,11 +109,15 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     if asked and merged.type != "handoff.requested":
         merged = merged.model_copy(update={"type": "handoff.requested"})  # a folded handoff request stands
     case.event, case.updated_at = merged.to_json(), now
+    if case.status not in (OPEN, CLOSED):
+        # Already with a human: what the customer adds reaches them (ticket, thread, bug, timeline),
+        # even when the platform reports it with the conversation's close.
+        _remember_customer(case, merged)
+        created = followups.record(s, case, followups.added(previous, merged), now, merged)
+        return [d for d in repo.due_deliveries(s, now, case_id=case.id)
+                if s.get(DeliveryRow, d).step in created] if created else []
     if event.type == "conversation.closed":
         return []
-    if case.status not in (OPEN, CLOSED):
-        _remember_customer(case, merged)
-        return []  # already with a human; the merged transcript is kept for them
     config = trigger_config.from_settings(rt.settings)
     decision = triggers.decide(merged, config)
     if decision.escalate and event.conversation.partial:
@@ -206,10 +211,11 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 decision = Decision.model_validate(case.decision or {"escalate": True})
                 route_info = RouteInfo.model_validate(case.route) if case.route else None
                 event = Event.from_json(case.event)
-                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info)
+                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info,
+                                        previous_tickets=repo.earlier_tickets(s, case))
                 refs = repo.refs_of(s, case.id, case.refs)
                 links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
-                         **connectors.vendor_links(rt.settings, refs)}
+                         **connectors.vendor_links(rt.settings, refs), **_times(case)}
                 request = step.build(package, {**refs, **links, **extra})
                 connector = connectors.connector_for(step.connector, rt.settings)
                 # An earlier effect is possible only after a failed (or replayed) attempt: that is
@@ -239,6 +245,12 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
     return "done"
 
 
+def _times(case: CaseRow) -> dict[str, str]:
+    """When the case was escalated and taken: builders show the owner the reply time promised."""
+    return {name: at.isoformat() for name, at in (("case.escalated_at", case.escalated_at),
+                                                  ("case.acknowledged_at", case.acknowledged_at)) if at}
+
+
 def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:
     """Steps due later (re-escalation pages) go to the queue's scheduler at their time."""
     with rt.store.session() as s:
@@ -255,7 +267,8 @@ def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
         assert case is not None
         if case.summary:
             return Summary.model_validate(case.summary)
-        case_id, event, decision = case.id, Event.from_json(case.event), Decision.model_validate(case.decision)
+        case_id, decision = case.id, Decision.model_validate(case.decision)
+        event = sanitize_event(Event.from_json(case.event))  # the extractive summary quotes the customer
     summary = summarize(event, decision, rt.settings, case_id=case_id)
     with rt.store.session() as s:
         s.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None))

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bridge.events import Event, RouteInfo
-from bridge.pipeline.route import next_in_rotation, next_level
-from bridge.pipeline.route_config import Member, Routing, Team
+from bridge.pipeline.route import next_in_rotation, next_level, speaks
+from bridge.pipeline.route_config import Member, Routing, Team, primary_language
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import ACKNOWLEDGED, ESCALATED, PENDING, CaseRow, DeliveryRow
@@ -40,19 +40,27 @@ def _team(routing: Routing, team_id: str | None) -> Team:
         return routing.default
 
 
-def _member(team: Team, user: str) -> Member | None:
-    return next((m for m in team.members if m.key == user), None)
+def _member(team: Team, user: str, routing: Routing | None = None) -> Member | None:
+    """The person in the case's team, else anywhere in the routing (someone from another team may
+    take a case: they are still a known person with a name and a Zendesk id)."""
+    found = next((m for m in team.members if m.key == user), None)
+    if found is None and routing is not None:
+        found = next((m for t in routing.teams for m in t.members if m.key == user), None)
+    return found
 
 
-def _route_with(case: CaseRow, team: Team, user: str | None, acknowledged: bool) -> dict[str, Any]:
+def _route_with(case: CaseRow, team: Team, user: str | None, acknowledged: bool,
+                routing: Routing | None = None, name: str | None = None) -> dict[str, Any]:
     info = RouteInfo.model_validate(case.route) if case.route else RouteInfo(team=team.id, team_name=team.display_name,
                                                                               channel=team.slack_channel)
-    member = _member(team, user) if user else None
+    member = _member(team, user, routing) if user else None
     return info.model_copy(update={
         "owner_slack_id": user,
-        "owner_name": member.name if member else user,
+        # Someone outside the roster is named as Slack names them, never by their id alone.
+        "owner_name": member.name if member else (name or None),
         "zendesk_agent_id": member.zendesk_agent_id if member else None,
         "jira_account_id": member.jira_account_id if member else None,
+        "owner_outside_roster": bool(user) and member is None,
         "no_one_on_shift": user is None,
         "acknowledged": acknowledged,
     }).to_json()
@@ -89,7 +97,8 @@ def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: 
     return created
 
 
-def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str | None = None) -> Change:
+def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str | None = None,
+         name: str | None = None) -> Change:
     """Take the case: exactly one person wins a simultaneous click."""
     now = rt.clock()
     with rt.store.session() as s:
@@ -111,9 +120,13 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
                 _answer(s, case_id, channel, user, f"Not taken: {taken}.", now)
                 s.commit()
             return Change(False, case.owner, taken)
-        team = _team(rt.routing(), case.team)
-        case.route = _route_with(case, team, user, acknowledged=True)
-        repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{user}", now, {"owner": user, "via": via})
+        routing = rt.routing()
+        team = _team(routing, case.team)
+        case.route = _route_with(case, team, user, acknowledged=True, routing=routing, name=name)
+        detail = {"owner": user, "via": via}
+        if case.route.get("owner_name"):
+            detail["owner_name"] = case.route["owner_name"]
+        repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{user}", now, detail)
         created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"], now)
         s.commit()
     enqueue(rt, case_id, created)
@@ -121,7 +134,7 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
 
 
 def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, channel: str | None = None,
-             expected_owner: str | None = "*") -> Change:
+             expected_owner: str | None = "*", name: str | None = None) -> Change:
     """Move the case to ``to`` (or, for "not mine", the next member on shift), compare-and-set."""
     now = rt.clock()
     with rt.store.session() as s:
@@ -131,7 +144,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
         team = _team(rt.routing(), case.team)
         current = case.owner
         if to is None:  # not mine: next in rotation, not the current owner nor whoever said so
-            language = Event.from_json(case.event).conversation.language
+            language = _language(Event.from_json(case.event))
             member = next_in_rotation(team, current, now, exclude=[x for x in (current, by) if x], language=language)
             to = member.key if member else None
             if to is None:
@@ -151,7 +164,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
             return Change(False, repo.get_case(s, case_id).owner, "the owner changed meanwhile; try again")  # type: ignore[union-attr]
         case = repo.get_case(s, case_id)
         assert case is not None
-        case.route = _route_with(case, team, to, acknowledged=False)
+        case.route = _route_with(case, team, to, acknowledged=False, routing=rt.routing(), name=name)
         repo.add_timeline(s, case_id, "case.reassigned", f"slack:{by}", now,
                           {"from": current, "to": to, "reason": reason})
         created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"], now)
@@ -175,6 +188,14 @@ def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
 
 # --- hooks the delivery job calls around a step -------------------------------------------------
 
+def _language(event: Event) -> str | None:
+    """The customer's language as rosters list it: ``es``, not ``es-MX`` (nobody "speaks" es-MX)."""
+    from bridge.pipeline.completeness import language_of
+
+    declared = event.conversation.language or (event.customer.locale if event.customer else None)
+    return primary_language(declared) or language_of(event)
+
+
 def is_live(event: Event, now: datetime) -> bool:
     last = next((m for m in reversed(event.conversation.messages) if m.role == "customer"), None)
     return bool(last and last.sent_at and now - last.sent_at <= LIVE_WINDOW)
@@ -188,6 +209,15 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
         return {"ephemeral": extra}
     if base in ("zendesk.note", "zendesk.reply", "slack.thread"):
         return {"note": extra}
+    if base in ("zendesk.followup", "slack.followup", "jira.followup"):
+        if base == "jira.followup":
+            import connectors
+
+            bug = str(repo.refs_of(s, case.id, case.refs).get("jira.bug") or "")
+            if not bug or (bug.startswith("dry-run") and connectors.is_configured("jira", rt.settings)):
+                return None  # no bug was filed (or only written to the outbox): nothing to comment on
+        return {"followup": extra, "unanswered": case.first_response_at is None,
+                "taken": case.acknowledged_at is not None}
     if base == "slack.alert":
         return {"live": is_live(Event.from_json(case.event), rt.clock())}
     if delivery.step in ("zendesk.link", "slack.update#bug"):
@@ -205,14 +235,15 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
     team = _team(rt.routing(), case.team)
     paged = [case.owner] if case.owner else []
     paged += [who for t in repo.timeline_of(s, case.id) if t.kind == "case.paged" for who in t.detail.get("who", [])]
-    language = Event.from_json(case.event).conversation.language
+    language = _language(Event.from_json(case.event))
     page = next_level(team, level, rt.clock(), paged, language)
     if page is None:
         return None
     waited = int((rt.clock() - case.escalated_at).total_seconds() // 60) if case.escalated_at else None
     return {"page": {"level": page.level, "member": page.member.key if page.member else None,
                      "mention": page.mention, "channel": page.channel, "final": page.final,
-                     "reason": page.reason, "waited_minutes": waited}}
+                     "reason": page.reason, "waited_minutes": waited, "language": language,
+                     "speaks": speaks(page.member, language) if page.member else None}}
 
 
 def after(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow, extra: dict[str, Any]) -> list[str]:

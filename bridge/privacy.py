@@ -2,7 +2,8 @@
 
 What a purge or an erasure removes from a case: the raw payloads and headers of its inbox rows,
 the transcript, customer profile, evidence and handoff text of the conversation, the summary, the
-evidence quotes in its timeline, and its dry-run outbox folder. What it keeps: ids, timestamps,
+evidence quotes and follow-up texts in its timeline, the follow-ups waiting in its delivery steps, and
+its dry-run outbox folder. What it keeps: ids, timestamps,
 status, triggers, priority, team and owner, so the recovery metrics keep their aggregates. Copies
 the vendors hold (Zendesk tickets, Jira issues, Slack messages) are listed for the operator: the
 bridge does not delete other systems' records.
@@ -58,8 +59,13 @@ def _scrub_case(s: Any, case: CaseRow, report: Report, rt: Runtime) -> None:
         case.decision = {**case.decision, "triggers": [
             {**hit, "evidence": "(purged)"} for hit in case.decision.get("triggers", [])]}
     for entry in repo.timeline_of(s, case.id):
-        if "evidence" in (entry.detail or {}):
+        if "evidence" in (entry.detail or {}) and entry.kind != "customer.followup":
             entry.detail = {**entry.detail, "evidence": []}
+        if entry.kind == "customer.followup":  # what the customer wrote after the escalation
+            entry.detail = {**entry.detail, "text": "(purged)", "files": []}
+    for delivery in repo.deliveries_of(s, case.id):
+        if delivery.payload and delivery.step.split("#", 1)[0].endswith(".followup"):
+            delivery.payload = {"n": delivery.payload.get("n"), "purged": True}
     refs = case.refs or {}
     report.vendor_copies += [f"{case.id} {name}: {refs[name]}" for name in VENDOR_REFS
                              if refs.get(name) and not str(refs[name]).startswith("dry-run")]

@@ -13,13 +13,14 @@ from typing import Any
 from bridge.config import Settings
 from connectors.base import Connector, Step
 from connectors.botcallback import BotCallbackConnector, build_accepted
-from connectors.jira import JiraConnector, build_bug
+from connectors.jira import JiraConnector, build_bug, build_followup as build_bug_followup
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
 from connectors.slack_blocks import (
     build_alert,
     build_dm,
     build_ephemeral,
+    build_followup as build_thread_followup,
     build_page,
     build_thread,
     build_update,
@@ -27,6 +28,7 @@ from connectors.slack_blocks import (
 from connectors.zendesk import (
     ZendeskConnector,
     build_assign,
+    build_followup,
     build_link_note,
     build_note,
     build_reply,
@@ -51,6 +53,11 @@ STEPS: dict[str, Step] = {
         Step("zendesk.note", build_note, after="zendesk.ticket"),
         Step("zendesk.reply", build_reply, after="zendesk.ticket"),
         Step("slack.thread", build_thread, after="slack.alert"),
+        # What the customer sends after the escalation, one instance per follow-up; instance k
+        # waits for k-1 (bridge.followups sets each row's prerequisite), so they arrive in order.
+        Step("zendesk.followup", build_followup, after="zendesk.ticket"),
+        Step("slack.followup", build_thread_followup, after="slack.alert"),
+        Step("jira.followup", build_bug_followup, after="jira.bug"),
     )
 }
 
@@ -105,6 +112,8 @@ def vendor_links(settings: Settings, refs: dict[str, Any]) -> dict[str, str]:
     ticket = str(refs.get("zendesk.ticket") or "")
     zendesk = settings.get("ZENDESK_URL") or (
         f"https://{settings.get('ZENDESK_SUBDOMAIN')}.zendesk.com" if settings.get("ZENDESK_SUBDOMAIN") else "")
+    if zendesk:
+        links["zendesk.url"] = zendesk.rstrip("/")
     if ticket.isdigit() and zendesk:
         links["zendesk.ticket.url"] = f"{zendesk.rstrip('/')}/agent/tickets/{ticket}"
     bug = str(refs.get("jira.bug") or "")

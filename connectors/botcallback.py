@@ -18,11 +18,9 @@ import requests
 
 from bridge.config import Settings, check_vendor_url
 from bridge.events import Package
+from bridge.pipeline.promise import reply_minutes, within
 from bridge.signing import sign_standard_webhook
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
-
-# Minutes to a first reply by priority, unless the customer's SLA names a tighter one.
-REPLY_MINUTES = {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
 
 ACCEPTED = {
     "en": "{name} from our support team has your conversation and will reply within {when}.",
@@ -34,44 +32,36 @@ ACCEPTED = {
     "nl": "{name} van ons supportteam heeft je gesprek en antwoordt binnen {when}.",
     "ja": "サポートチームの{name}が会話を引き継ぎました。{when}以内にご連絡します。",
 }
-UNITS = {
-    "en": ("minutes", "hours"), "es": ("minutos", "horas"), "de": ("Minuten", "Stunden"),
-    "fr": ("minutes", "heures"), "pt": ("minutos", "horas"), "it": ("minuti", "ore"),
-    "nl": ("minuten", "uur"), "ja": ("分", "時間"),
+# When the bridge knows no name (only a chat id), the customer hears about "someone", never an id.
+SOMEONE = {
+    "en": "Someone", "es": "Una persona", "de": "Eine Person", "fr": "Une personne", "pt": "Uma pessoa",
+    "it": "Una persona", "nl": "Iemand", "ja": "担当者",
 }
+_CHAT_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
 
 
-def reply_minutes(package: Package) -> int:
-    """From an SLA named like ``premium-1h`` or ``gold-30m`` when present, else from the priority."""
-    default = REPLY_MINUTES.get(package.priority, 240)
-    account = package.customer.account if package.customer else None
-    match = re.search(r"(\d+)\s*(h|m)\b", account.sla or "") if account else None
-    if match:
-        minutes = int(match.group(1)) * (60 if match.group(2) == "h" else 1)
-        return min(default, minutes) if minutes > 0 else default
-    return default
-
-
-def _when(minutes: int, language: str) -> str:
-    unit_minutes, unit_hours = UNITS.get(language, UNITS["en"])
-    if minutes % 60 == 0 and minutes >= 60:
-        return f"{minutes // 60} {unit_hours}" if language != "ja" else f"{minutes // 60}{unit_hours}"
-    return f"{minutes} {unit_minutes}" if language != "ja" else f"{minutes}{unit_minutes}"
+def first_name(name: str | None) -> str | None:
+    """The name the customer is told, or None when it is an id (a Slack user id is never a name)."""
+    if not name or _CHAT_ID.match(name.strip()) or "@" in name:
+        return None
+    name = name.strip()
+    return name if any("\u3040" <= ch <= "\u9fff" for ch in name) else name.split(" ")[0]
 
 
 def build_accepted(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     route = package.route
     language = package.language if package.language in ACCEPTED else "en"
-    name = (route.owner_name if route and route.owner_name else None) or "A specialist"
+    name = route.owner_name if route else None
+    told = first_name(name) or SOMEONE[language]
     minutes = reply_minutes(package)
     return {
         "type": "handoff.accepted",
         "case": package.case_id,
         "platform": package.platform,
         "conversation_id": package.conversation.id,
-        "owner": {"name": name},
+        "owner": {"name": name if first_name(name) else None},
         "expected_reply_minutes": minutes,
-        "message": ACCEPTED[language].format(name=name.split(" ")[0], when=_when(minutes, language)),
+        "message": ACCEPTED[language].format(name=told, when=within(minutes, language)),
         "language": language,
         "needs_more": package.completeness.questions,
     }

@@ -41,7 +41,15 @@ import requests
 
 from bridge.config import Settings
 from bridge.events import Customer, Evidence, Package
-from bridge.pipeline.render import clean, evidence_files, sections, transcript_text
+from bridge.pipeline.evidence import session_steps, stamped, telling_requests
+from bridge.pipeline.render import (
+    clean,
+    evidence_files,
+    followup_heading,
+    followup_lines,
+    sections,
+    transcript_text,
+)
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 from connectors.jira_fingerprint import fingerprint, normalize_text
@@ -75,11 +83,14 @@ def _symptom(package: Package) -> str:
                      and (c.message or "").strip()), key=lambda c: _SEVERITY.get((c.level or "").lower(), 3))
     if errors:
         return errors[0].message or ""
-    failing = [r for r in ev.network_requests if r.url and (r.status is None or r.status >= 400)]
+    telling = [t for t in telling_requests(ev, _reference(package)) if t.request.url]
+    failing = [t for t in telling if t.failing] or telling
     if failing:
-        r = failing[0]
+        r = failing[0].request
         path = re.sub(r"^[a-z]+://[^/]+", "", r.url or "", flags=re.I).split("?", 1)[0] or "/"
-        return f"{(r.method or 'GET').upper()} {path} fails with {r.status or 'no response'}"
+        if failing[0].failing:
+            return f"{(r.method or 'GET').upper()} {path} fails with {r.status or 'no response'}"
+        return f"{(r.method or 'GET').upper()} {path} answers {r.status}: {failing[0].why}"
     facts = package.summary.key_facts  # extracted deterministically, never by the LLM
     if facts:
         return facts[0]
@@ -150,30 +161,44 @@ def _console_groups(ev: Evidence) -> list[str]:
     return lines
 
 
-def _network_lines(ev: Evidence) -> list[str]:
+def _network_lines(ev: Evidence, now: datetime | None = None) -> list[str]:
+    """Every request that explains the failure, with why: errors, redirects carrying an error,
+    and answers whose content shows the outage whatever their status."""
     lines = []
-    for r in [r for r in ev.network_requests if r.status is None or r.status >= 400][:15]:
+    for told in telling_requests(ev, now)[:15]:
+        r = told.request
         took = f" in {r.duration_ms:.0f} ms" if r.duration_ms is not None else ""
-        lines.append(f"{r.method or 'GET'} {_one_line(r.url or '?', 400)} → {r.status or 'no response'}{took}")
+        lines.append(f"{r.method or 'GET'} {_one_line(r.url or '?', 400)} → {r.status or 'no response'}{took}"
+                     f" ({_one_line(told.why, 300)})")
         if r.response_excerpt:
             lines.append(f"    response: {_one_line(r.response_excerpt, 300)}")
     return lines
 
 
+def _reference(package: Package) -> datetime | None:
+    stamps = [m.sent_at for m in package.conversation.messages if m.sent_at]
+    return max(stamps) if stamps else None
+
+
 def _steps(package: Package) -> str:
+    """Steps an engineer can follow: the bot's captured steps, the session in the order it happened
+    (requests as captured, console lines by time), and what the customer reported, with times.
+    Customer quotes are context, not steps, so they come last and under their own heading."""
     ev = package.evidence or Evidence()
+    parts = []
     if ev.steps_to_reproduce:
         steps = [f"{i}. {_one_line(s, 300)}" for i, s in enumerate(ev.steps_to_reproduce, start=1)]
-        return "From the session evidence:\n" + noformat("\n".join(steps))
-    steps = []
-    if ev.page_url:
-        steps.append(f"Open {_one_line(ev.page_url, 500)}")
-    steps += [f"The app sends {r.method or 'GET'} {_one_line(r.url or '?', 300)}, which answers {r.status or 'nothing'}"
-              for r in ev.network_requests if r.url and (r.status is None or r.status >= 400)][:3]
-    said = [m.text for m in package.conversation.messages if m.role == "customer"][:3]
-    steps += [f"Customer says: {_one_line(text, 300)}" for text in said]
-    numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1)) or "(nothing to go on)"
-    return "_Reconstructed from the transcript and evidence by the bridge; not verified:_\n" + noformat(numbered)
+        parts.append("From the session evidence:\n" + noformat("\n".join(steps)))
+    session = session_steps(ev, _reference(package))
+    if session:
+        numbered = "\n".join(f"{i}. {clean(step)}" for i, step in enumerate(session, start=1))
+        parts.append("_The session as captured, in order (requests in captured order, console lines by their "
+                     "timestamps); reconstructed by the bridge, not verified:_\n" + noformat(numbered))
+    said = [(m.sent_at, m.text) for m in package.conversation.messages if m.role == "customer"][:6]
+    if said:
+        lines = "\n".join(f"{stamped(at)}{_one_line(text, 300)}" for at, text in said)
+        parts.append("What the customer reported (their words, with times):\n" + noformat(lines))
+    return "\n".join(parts) or "_Nothing to go on: ask the customer for the steps._"
 
 
 def _environment(ev: Evidence) -> str:
@@ -184,9 +209,21 @@ def _environment(ev: Evidence) -> str:
     return noformat("\n".join(f"{name}: {_one_line(value, 200) if value else '(unknown)'}" for name, value in rows))
 
 
-def _engineer_sections(package: Package) -> list[str]:
+def _earlier(package: Package, refs: dict[str, Any]) -> str:
+    """Earlier tickets as links built from configuration and digits only (never customer text)."""
+    base = str(refs.get("zendesk.url") or "").rstrip("/")
+    numbers = [n for n in [*package.earlier_tickets, *package.previous_tickets] if n.isdigit()]
+    if not numbers:
+        return ""
+    shown = [f"[Zendesk ticket #{n}|{base}/agent/tickets/{n}]" if base.startswith(("https://", "http://"))
+             else f"Zendesk ticket #{n}" for n in dict.fromkeys(numbers)]
+    return "h3. Earlier tickets of this customer\n" + "\n".join(f"* {line}" for line in shown)
+
+
+def _engineer_sections(package: Package, refs: dict[str, Any] | None = None) -> list[str]:
     ev = package.evidence or Evidence()
     fp = fingerprint(package)
+    network = _network_lines(ev, _reference(package))
     actual = [_one_line(_symptom(package), 500)]
     if package.summary.source == "extractive" and package.summary.issue:
         actual.append("Customer: " + _one_line(package.summary.issue, 500))
@@ -199,13 +236,16 @@ def _engineer_sections(package: Package) -> list[str]:
         "h3. Environment\n" + _environment(ev),
         "h3. Console errors\n" + (noformat("\n".join(_console_groups(ev))) + "\nFull log attached as console-log.txt."
                                   if ev.console_logs else "_None captured._"),
-        "h3. Failing network requests\n" + (noformat("\n".join(_network_lines(ev))) if _network_lines(ev)
-                                            else "_None captured._"),
+        "h3. Requests that explain the failure\n" + (noformat("\n".join(network)) if network
+                                                     else "_None captured._"),
         "h3. Page and session replay\n" + noformat(f"Page: {ev.page_url or '(unknown)'}\n"
                                                   f"Session replay: {ev.session_replay_url or '(none)'}"),
         "h3. Affected customers\n1 customer so far; later reports of this bug are added as comments.\n"
         + noformat(_customer_line(package.customer)),
     ]
+    earlier = _earlier(package, refs or {})
+    if earlier:
+        parts.append(earlier)
     if fp:
         parts.append(f"h3. Fingerprint\n{{{{{fp.value}}}}} — later reports with the same fingerprint join this"
                      " issue.\n" + noformat(f"error: {fp.error}\nroute: {fp.route or '-'}\nmajor version: "
@@ -223,7 +263,7 @@ def _header(package: Package, ticket: Any) -> str:
 
 
 def _description(package: Package, ticket: Any, transcript_budget: int | None, engineer: list[str]) -> str:
-    handoff = [f"h3. {title}\n{noformat(body)}" for title, body in sections(package, transcript_budget)]
+    handoff = [f"h3. {title}\n{noformat(body)}" for title, body in sections(package, transcript_budget, contact=False)]
     return "\n\n".join([_header(package, ticket), *engineer, "h2. Handoff package", *handoff])
 
 
@@ -279,13 +319,13 @@ def _plus_one(package: Package, ticket: Any) -> str:
     errors = _console_groups(ev)[:5]
     if errors:
         lines += ["Console:", *errors]
-    lines += _network_lines(ev)[:6]
+    lines += _network_lines(ev, _reference(package))[:6]
     return f"*+1 customer* (case {{{{{package.case_id}}}}})\n" + noformat("\n".join(lines))
 
 
 def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     ticket = refs.get("zendesk.ticket")
-    engineer = _engineer_sections(package)  # computed once: normalising a long console log takes time
+    engineer = _engineer_sections(package, refs)  # computed once: normalising a long console log takes time
     description = _description(package, ticket, None, engineer)
     if len(description) > DESCRIPTION_LIMIT:
         others = len(_description(package, ticket, 0, engineer))
@@ -314,10 +354,24 @@ def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
                       "mrr": account.mrr if account else None, "currency": account.currency if account else None},
         "_comment": _plus_one(package, ticket),
         "_zendesk_ticket": str(ticket) if ticket is not None else None,
+        "_earlier_tickets": [n for n in dict.fromkeys([*package.earlier_tickets, *package.previous_tickets])
+                             if n.isdigit()][:10],
         "_watcher": route.jira_account_id if route else None,
         "_attachments": _files(package),
         "_evidence": evidence_files(package, MAX_ATTACHMENTS),
     }
+
+
+def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """What the customer added after the escalation, as a comment on the bug (files attached)."""
+    followup = refs.get("followup") or {}
+    heading = followup_heading(followup, unanswered=bool(refs.get("unanswered", True)),
+                               taken=bool(refs.get("taken", False)))
+    comment = f"*{_one_line(heading, 300)}* (case {{{{{package.case_id}}}}})\n" + noformat(
+        "\n".join(followup_lines(followup)))
+    files = [{"url": f["url"], "kind": f.get("kind") or "other", "name": f.get("name") or ""}
+             for f in followup.get("files") or [] if isinstance(f, dict) and f.get("url")]
+    return {"issue": refs.get("jira.bug"), "comment": comment[:COMMENT_LIMIT], "_evidence": files[:MAX_ATTACHMENTS]}
 
 
 # --- live client -------------------------------------------------------------------------------
@@ -461,10 +515,10 @@ class JiraConnector:
     # -- the step --------------------------------------------------------------------------------
 
     def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        if step.action != "bug":
+        if step.action not in ("bug", "followup"):
             raise PermanentError(f"jira cannot perform {step.name}")
         try:
-            return self._bug(request, context)
+            return self._bug(request, context) if step.action == "bug" else self._followup(request, context)
         except (RetryableError, PermanentError):
             raise
         except Exception as exc:
@@ -579,7 +633,8 @@ class JiraConnector:
         if not fresh and state is None:
             state = self._state(key)
         self._watch(key, request.get("_watcher"), notes)
-        self._links(key, request.get("_zendesk_ticket") or context.refs.get("zendesk.ticket"), case, notes)
+        self._links(key, request.get("_zendesk_ticket") or context.refs.get("zendesk.ticket"), case, notes,
+                    request.get("_earlier_tickets") or [])
         have = {a.get("filename") for a in ((state or {}).get("fields") or {}).get("attachment") or []}
         if fetched is None:
             fetched, lines = self._fetch(request.get("_evidence") or [])
@@ -601,6 +656,30 @@ class JiraConnector:
             log.warning("bridge.jira.incomplete", extra={"case": case, "issue": key, "notes": notes})
         return Result(external_id=key, url=self._browse(key))
 
+    def _followup(self, request: dict[str, Any], context: Context) -> Result:
+        """One comment with what the customer sent later, and its files, exactly once."""
+        key = str(request.get("issue") or context.refs.get("jira.bug") or "")
+        if not _KEY.match(key):
+            raise PermanentError(f"no Jira issue to comment on ({key or 'none'})")
+        tag = marker(context.key)
+        if context.attempt > 1:
+            for comment in self.client.comments(key):
+                if tag in (getattr(comment, "body", "") or ""):
+                    return Result(external_id=f"{key}#{getattr(comment, 'id', 'comment')}", url=self._browse(key))
+        fetched, lines = self._fetch(request.get("_evidence") or [])
+        if fetched:
+            have = {a.get("filename") for a in (self._state(key).get("fields") or {}).get("attachment") or []}
+            for name, content in fetched:
+                filename = f"{context.case_id}-{name}"[:250]
+                if filename not in have:
+                    self.client.add_attachment(issue=key, attachment=io.BytesIO(content), filename=filename)
+        body = [str(request.get("comment") or "")]
+        if lines:
+            body.append("Files:\n" + noformat("\n".join(lines)))
+        body.append(f"{{{{{tag}}}}}")
+        added = self.client.add_comment(key, "\n\n".join(body)[-COMMENT_LIMIT:])
+        return Result(external_id=f"{key}#{getattr(added, 'id', 'comment')}", url=self._browse(key))
+
     def _note_or_raise(self, exc: BaseException, what: str, notes: list[str]) -> None:
         """A refused extra (unknown watcher, file too large) is noted; a transient failure retries the step."""
         error = classify(exc, what)
@@ -621,14 +700,17 @@ class JiraConnector:
         except Exception as exc:
             self._note_or_raise(exc, "watcher", notes)
 
-    def _links(self, key: str, ticket: Any, case: str, notes: list[str]) -> None:
+    def _links(self, key: str, ticket: Any, case: str, notes: list[str], earlier: list[str] | None = None) -> None:
         links = []
         ticket_id = str(ticket or "")
+        base = (self.settings.get("ZENDESK_URL")
+                or f"https://{self.settings.get('ZENDESK_SUBDOMAIN') or 'bridge'}.zendesk.com").rstrip("/")
         if ticket_id.isdigit():
-            base = (self.settings.get("ZENDESK_URL")
-                    or f"https://{self.settings.get('ZENDESK_SUBDOMAIN') or 'bridge'}.zendesk.com").rstrip("/")
             links.append((f"recovery-bridge:zendesk:{ticket_id}",
                           {"url": f"{base}/agent/tickets/{ticket_id}", "title": f"Zendesk ticket #{ticket_id}"}))
+        for number in [str(n) for n in earlier or [] if str(n).isdigit() and str(n) != ticket_id]:
+            links.append((f"recovery-bridge:zendesk:{number}",
+                          {"url": f"{base}/agent/tickets/{number}", "title": f"Earlier Zendesk ticket #{number}"}))
         public = self.settings.get("BRIDGE_PUBLIC_URL").rstrip("/")
         if public:
             links.append((f"recovery-bridge:case:{case}", {"url": f"{public}/cases/{case}",

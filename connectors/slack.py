@@ -65,7 +65,7 @@ class SlackConnector:
 
         channel = request.get("channel") or self.settings.get("SLACK_CHANNEL") or "#support"
         try:
-            if step.action in ("alert", "dm", "thread"):
+            if step.action in ("alert", "dm", "thread", "followup"):
                 return self._post(dict(request, channel=channel), context)
             if step.action == "update":
                 return self._update(dict(request, channel=channel), context)

@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.events import Package
-from bridge.pipeline.render import clean, sections
+from bridge.pipeline.promise import owner_line
+from bridge.pipeline.render import clean, followup_heading, followup_lines
+from bridge.pipeline.sanitize import channel_safe_url, for_channel
+from bridge.pipeline.urgency import rank
+from bridge.pipeline.waiting import MESSAGING
 
 SECTION_LIMIT = 3_000
 MAX_BLOCKS = 50
@@ -59,8 +63,9 @@ def _who(package: Package) -> str:
     return clean(who or "A customer")
 
 
-def _owner(package: Package) -> str:
-    """The one named owner as a real mention (ids come from the routing file, never from the customer)."""
+def _owner(package: Package, refs: dict[str, Any] | None = None) -> str:
+    """The one named owner as a real mention (ids come from the routing file, never from the customer),
+    and once taken, the reply time the customer was promised."""
     route = package.route
     if route is None:
         return "_not routed_"
@@ -74,7 +79,9 @@ def _live(package: Package, refs: dict[str, Any]) -> str | None:
     """'Live — join now' when the customer is still there and someone is on shift to join."""
     if not refs.get("live") or package.route is None or package.route.no_one_on_shift:
         return None
-    url = package.conversation.url
+    url = channel_safe_url(package.conversation.url, package.customer)
+    if url and not url.startswith(("https://", "http://")):
+        url = None
     return f"🟢 *Live — join now*: the customer is still in the conversation{f' (<{url}|open it>)' if url else ''}"
 
 
@@ -97,38 +104,122 @@ def _buttons(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"case:{value}", "elements": elements[:25]}
 
 
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "fr": "French", "pt": "Portuguese",
+                  "it": "Italian", "nl": "Dutch", "ja": "Japanese"}
+WHY = {
+    "customer_requested_human": "asked for a person",
+    "low_confidence": "the bot was unsure",
+    "product_bug": "looks like a product bug",
+    "negative_sentiment": "the customer is upset",
+    "billing_exception": "a billing decision is needed",
+    "bot_handoff": "the bot handed off",
+}
+
+
+def _safe(package: Package, text: str | None, cap: int = 300) -> str:
+    """Customer, bot or LLM text for a channel: no contact details, no markup, capped."""
+    text = " ".join(for_channel(clean(text or ""), package.customer).split())
+    return escape(text if len(text) <= cap else text[: cap - 1] + "…")
+
+
+def _language(package: Package) -> str:
+    tag = package.conversation.language or (package.customer.locale if package.customer else None)
+    name = LANGUAGE_NAMES.get(package.language, package.language)
+    return f"{name} ({escape(tag)})" if tag and tag != package.language else name
+
+
+def _customer_line(package: Package) -> str:
+    """Who and how much they matter: name, account, plan, MRR, SLA, renewal. Never e-mail or phone."""
+    customer = package.customer
+    who = _safe(package, _who(package), 120)
+    if customer is None:
+        return f"*{who}*"
+    account = customer.account
+    parts = [f"*{who}*"]
+    if account and account.name:
+        parts.append(_safe(package, account.name, 120))
+    if customer.plan:
+        parts.append(f"plan {_safe(package, customer.plan, 60)}")
+    if account and account.mrr is not None:
+        parts.append(f"MRR {account.mrr:,.0f} {_safe(package, account.currency or '', 10)}".rstrip())
+    if account and account.sla:
+        parts.append(f"SLA {_safe(package, account.sla, 60)}")
+    if account and account.renewal_date:
+        parts.append(f"renews {account.renewal_date.isoformat()}")
+    return " · ".join(parts)
+
+
+def _waiting(package: Package) -> str:
+    waiting = package.waiting
+    text = escape(waiting.label)
+    if waiting.reply_via == "phone":
+        text += " — call back"
+    elif waiting.reply_via in MESSAGING:
+        text += (" — told to wait there;" if waiting.told_to_wait_here else " —") + \
+            f" reply in {escape(waiting.reply_label)}, not by e-mail"
+    elif waiting.reply_via not in ("unknown", "email") and waiting.told_to_wait_here:
+        text += f" — told to wait there; reply in the {escape(waiting.reply_label)}"
+    elif waiting.reply_via == "email":
+        text += " — reply by e-mail"
+    return text
+
+
+def _why(package: Package) -> str:
+    reasons = [WHY.get(t, t) for t in package.decision.trigger_ids]
+    if package.bug_evidence and "product_bug" not in package.decision.trigger_ids:
+        reasons.append("the evidence shows a product failure")
+    return escape(", ".join(reasons) or "handoff")
+
+
 def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
-    triggers = ", ".join(package.decision.trigger_ids) or "handoff"
-    who = _who(package)
-    conversation = clean(package.conversation.id)[:200]
-    text = f"[{package.priority}] {who} needs a human ({triggers}), {package.platform} conversation"
+    """The channel post: what a lead needs in ten seconds (topic, who and how much they matter, owner,
+    priority, reply due, where the customer waits, language, why, what makes it urgent) and nothing
+    that belongs in the ticket: no transcript, no e-mail, no phone. The case link has the rest."""
+    topic = " ".join(clean(package.topic or "Customer needs a human").split())
+    due = owner_line(package, refs)
+    summary = package.summary
+    headline = f"[{package.priority}] {for_channel(topic, package.customer)} — {_who(package)}"
     blocks: list[dict[str, Any]] = [
         # plain_text headers cannot carry mentions or links at all.
-        {"type": "header", "text": {"type": "plain_text", "text": f"{who} needs a human"[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": for_channel(topic, package.customer)[:150]}},
+        _section(_customer_line(package)),
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package)}"},
-            {"type": "mrkdwn", "text": f"*Priority*\n{escape(package.priority)}"},
-            {"type": "mrkdwn", "text": f"*Triggers*\n{escape(triggers)}"},
-            {"type": "mrkdwn", "text": f"*Completeness*\n{package.completeness.score}/100"},
-            {"type": "mrkdwn", "text": f"*Conversation*\n{escape(f'{package.platform} {conversation}')}"},
+            {"type": "mrkdwn", "text": f"*Owner*\n{_owner(package, refs)}"},
+            {"type": "mrkdwn",
+             "text": f"*Priority*\n{escape(package.priority)} — "
+                     f"{_safe(package, package.priority_reason.removeprefix(package.priority + ': '), 200)}"},
+            {"type": "mrkdwn", "text": f"*Reply due*\n{escape(due) if due else '_see the SLA_'}"},
+            {"type": "mrkdwn", "text": f"*Customer waits in*\n{_waiting(package)}"},
+            {"type": "mrkdwn", "text": f"*Language*\n{_language(package)}"},
+            {"type": "mrkdwn", "text": f"*Why*\n{_why(package)}"},
         ]},
     ]
+    for flag in package.flags:
+        blocks.append(_section(f"⚠️ {_safe(package, flag.text, 600)}"))
+    urgent = rank(summary.urgency)[:4]
+    if urgent:
+        blocks.append(_section("*What makes it urgent* (customer's words)\n"
+                               + "\n".join(f"• {_safe(package, fact, 220)}" for fact in urgent)))
+    facts = [_safe(package, fact, 80) for fact in summary.key_facts[:8]]
+    details = []
+    if facts:
+        details.append("*Key facts*: " + " · ".join(f for f in facts if f))
+    if summary.bot_reason:
+        details.append(f"*Bot's reason*: {_safe(package, summary.bot_reason, 400)}")
+    last = next((m.text for m in reversed(package.conversation.messages) if m.role == "customer"), None)
+    if last:
+        details.append(f"*Last from the customer*\n>{_safe(package, last, 300)}")
+    if details:
+        blocks.append(_section("\n".join(details)[:SECTION_LIMIT]))
     live = _live(package, refs)
     if live:
         blocks.append(_section(live))
     blocks.append(_buttons(package, refs))
     ticket = refs.get("zendesk.ticket")
-    footer_text = f"Case {package.case_id}" + (f" · Ticket: {ticket}" if ticket else "")
-    footer = {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer_text[:1000])}]}
-    body_blocks: list[dict[str, Any]] = []
-    for title, body in sections(package):
-        header = f"*{escape(title)}*\n"
-        chunks = _chunks(escape(body), SECTION_LIMIT - len(header))
-        body_blocks += [_section((header if i == 0 else "") + chunk) for i, chunk in enumerate(chunks)]
-    room = MAX_BLOCKS - len(blocks) - 2  # keep space for the "more" note and the footer
-    if len(body_blocks) > room:
-        body_blocks = [*body_blocks[:room], _section("_… more in the ticket (Slack message size limit)._")]
-    blocks += [*body_blocks, footer]
+    footer_text = (f"Case {package.case_id}" + (f" · Ticket: {ticket}" if ticket else "")
+                   + " · transcript, evidence and contact details: case page and ticket")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(footer_text[:1000])}]})
+    text = headline + (f" · {due}" if due else "")
     return {
         "channel": package.route.channel if package.route else None,
         "text": escape(text)[:TEXT_LIMIT],
@@ -140,11 +231,14 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_dm(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
-    """The same alert, straight to the owner (posting to a user id opens the DM)."""
+    """The alert, straight to the owner (posting to a user id opens the DM), with the opening line."""
     alert = build_alert(package, refs)
     owner = package.route.owner_slack_id if package.route else None
-    return {**alert, "channel": owner, "metadata": {"event_type": "bridge_case_dm",
-                                                   "event_payload": {"case_id": package.case_id}}}
+    opening = _section(f"*Suggested opening line* ({escape(package.language)})\n>"
+                       + _safe(package, package.opening_line, 1000))
+    blocks = [*alert["blocks"][:-2], opening, *alert["blocks"][-2:]]
+    return {**alert, "blocks": blocks[:MAX_BLOCKS], "channel": owner,
+            "metadata": {"event_type": "bridge_case_dm", "event_payload": {"case_id": package.case_id}}}
 
 
 def _message_ref(refs: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -161,14 +255,34 @@ def build_update(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_page(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
-    """A re-escalation page; ``refs["page"]`` (who, level, channel) is decided when the step runs."""
+    """A re-escalation page that stands on its own: who is waiting, for what, how long, in which
+    language (and whether the person paged speaks it), when the reply is due, and the case link.
+    ``refs["page"]`` (who, level, channel) is decided when the step runs."""
     page = refs.get("page") or {}
     channel, ts = _message_ref(refs)
     mention = page.get("mention", "")  # from routing: <@U…>, <!here> or <!channel>, never customer text
     minutes = page.get("waited_minutes")
-    text = (f"{mention} nobody has taken this case yet"
-            + (f" after {minutes} min" if minutes else "")
-            + f" ({escape(package.priority)}, {escape(', '.join(package.decision.trigger_ids) or 'handoff')}).")
+    who = _safe(package, _who(package), 120)
+    account = package.customer.account.name if package.customer and package.customer.account else None
+    topic = _safe(package, package.topic, 160)
+    waited = f" for {minutes} min" if minutes else ""
+    lines = [f"{mention} {who}" + (f" ({_safe(package, account, 80)})" if account else "")
+             + f" has been waiting{waited} and nobody has taken the case: “{topic}”"]
+    lines.append(f"*{escape(package.priority)}* · {_why(package)}"
+                 + (f" · waits in {_waiting(package)}" if package.waiting.channel else ""))
+    language = _language(package)
+    if page.get("speaks") is False:
+        lines.append(f"The customer writes in *{language}*; the person paged does not list it: find someone who "
+                     "does, or reply with a translation.")
+    else:
+        lines.append(f"The customer writes in *{language}*.")
+    due = owner_line(package, refs)
+    if due:
+        lines.append(f"{escape(due[:1].upper() + due[1:])}.")
+    url = refs.get("case.url")
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        lines.append(f"<{url}|Open the case>")
+    text = "\n".join(lines)
     return {
         "channel": channel or page.get("channel") or (package.route.channel if package.route else None),
         "thread_ts": ts,
@@ -201,4 +315,21 @@ def build_thread(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
              "text": {"type": "plain_text", "text": "Approve update"}}]})
     return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
             "text": escape(str(note.get("text", "")))[:TEXT_LIMIT], "blocks": blocks,
+            "unfurl_links": False, "unfurl_media": False}
+
+
+def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """What the customer added, in the alert's thread; the owner is named while nobody has answered."""
+    followup = refs.get("followup") or {}
+    unanswered = bool(refs.get("unanswered", True))
+    channel, ts = _message_ref(refs)
+    owner = package.route.owner_slack_id if package.route else None
+    mention = f"<@{owner}> " if owner and unanswered else ""  # ids from routing, never customer text
+    heading = followup_heading(followup, unanswered=unanswered, taken=bool(refs.get("taken", False)))
+    who = _who(package)
+    lines = [for_channel(line, package.customer) for line in followup_lines(followup)]
+    quote = "\n".join(">" + line for line in escape("\n".join(lines)).split("\n")) if lines else ""
+    text = f"{mention}💬 *{_safe(package, who, 120)}* — {escape(heading)}\n{quote}".strip()
+    return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
+            "text": text[:TEXT_LIMIT], "blocks": [_section(part) for part in _chunks(text, SECTION_LIMIT)][:10],
             "unfurl_links": False, "unfurl_media": False}

@@ -16,8 +16,15 @@ import requests.adapters
 from bridge.config import Settings
 from bridge.events import Package
 from bridge.pipeline.opening import lead_trigger
-from bridge.pipeline.render import clean, evidence_files, sections, transcript_text
-from bridge.pipeline.summary import TOPIC
+from bridge.pipeline.promise import owner_line
+from bridge.pipeline.render import (
+    clean,
+    evidence_files,
+    followup_heading,
+    followup_lines,
+    sections,
+    transcript_text,
+)
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 
@@ -28,20 +35,9 @@ MAX_ATTACHMENTS = 10
 
 
 def _subject(package: Package) -> str:
-    """Trigger, topic and who: what a person triages on. Deterministic: no LLM text here."""
-    lead = lead_trigger(package.decision.trigger_ids)
-    topic = package.handoff.topic if package.handoff and package.handoff.topic else None
-    topic = topic or TOPIC[lead]
-    facts = package.summary.key_facts
-    if facts and "product_bug" in package.decision.trigger_ids:
-        topic = f"{topic}: {facts[0]}"
-    customer = package.customer
-    who = None
-    if customer:
-        company = customer.account.name if customer.account and customer.account.name else None
-        who = " / ".join(part for part in (customer.name or customer.email, company) if part)
-    label = lead.replace("_", " ")
-    return " ".join(clean(f"[{label}] {topic}" + (f" ({who})" if who else "")).split())[:250]
+    """The customer's own topic (Zendesk e-mails the subject to them): no trigger, priority or
+    revenue; those are tags and fields. Deterministic: no LLM text here."""
+    return " ".join(clean(package.topic or "").split())[:250] or "Support request"
 
 
 def _tag(text: str) -> str:
@@ -58,6 +54,13 @@ def _tags(package: Package) -> list[str]:
         tags.append("rb_incomplete")
     if package.transcript_partial:
         tags.append("rb_transcript_partial")
+    tags += [f"rb_{flag.kind}" for flag in package.flags]
+    waiting = package.waiting
+    if waiting.channel:
+        tags.append(f"rb_channel_{_tag(waiting.channel)}")
+    if waiting.reply_via != "unknown":
+        # A Zendesk trigger can route on it: a WhatsApp customer's reply must not go out by e-mail.
+        tags.append(f"rb_reply_via_{_tag(waiting.reply_via)}")
     return tags
 
 
@@ -78,6 +81,8 @@ def _facts(package: Package) -> dict[str, Any]:
         "case_id": package.case_id,
         "platform_customer_id": customer.id if customer else None,
         "conversation_url": package.conversation.url,
+        "channel": package.waiting.channel,
+        "reply_channel": package.waiting.reply_via if package.waiting.reply_via != "unknown" else None,
     }
 
 
@@ -103,7 +108,7 @@ def build_ticket(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         if customer and customer.email
         else None,
         "priority": package.priority,
-        "type": "incident" if "product_bug" in package.decision.trigger_ids else "question",
+        "type": "incident" if "product_bug" in package.decision.trigger_ids or package.bug_evidence else "question",
         "tags": _tags(package),
         "external_id": package.case_id,
         "_facts": _facts(package),
@@ -129,15 +134,25 @@ def build_link_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_assign(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
-    """Ownership changed: the ticket's assignee follows the case owner, with a note saying who and how."""
+    """Ownership changed: the ticket's assignee follows the case owner, with a note saying who, how,
+    and the reply time the customer was promised. Someone on no roster has no known Zendesk id: the
+    assignee is left as it is (never cleared) and the note says so."""
     route = package.route
-    who = (route.owner_name or route.owner_slack_id) if route else None
+    who = (route.owner_name or (f"Slack user {route.owner_slack_id}" if route.owner_slack_id else None)) \
+        if route else None
     how = "took the case" if route and route.acknowledged else "is now the named owner"
-    return {
-        "ticket": refs.get("zendesk.ticket"),
-        "assignee_id": route.zendesk_agent_id if route else None,
-        "comment": {"body": f"{who or 'Nobody'} {how} (Recovery Bridge).", "public": False},
-    }
+    lines = [f"{who or 'Nobody'} {how} (Recovery Bridge)."]
+    promise = owner_line(package, refs)
+    if promise and route and route.acknowledged:
+        lines.append(f"{promise[:1].upper()}{promise[1:]}.")
+    request: dict[str, Any] = {"ticket": refs.get("zendesk.ticket")}
+    if route and route.zendesk_agent_id:
+        request["assignee_id"] = route.zendesk_agent_id
+    elif route and route.owner_slack_id:
+        lines.append(f"{who} is not on the routing roster, so the bridge does not know their Zendesk user: "
+                     "assign the ticket to them in Zendesk (the assignee was left unchanged).")
+    request["comment"] = {"body": " ".join(lines), "public": False}
+    return request
 
 
 def build_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +165,18 @@ def build_reply(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """The customer update an owner approved: the only public comment the bridge ever posts."""
     note = refs.get("note") or {}
     return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": str(note.get("text", "")), "public": True}}
+
+
+def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """What the customer added after the escalation, as a private note (files uploaded with it)."""
+    followup = refs.get("followup") or {}
+    heading = followup_heading(followup, unanswered=bool(refs.get("unanswered", True)),
+                               taken=bool(refs.get("taken", False)))
+    body = "\n".join([heading, "", *followup_lines(followup)])
+    files = [{"url": f["url"], "kind": f.get("kind") or "other", "name": f.get("name") or ""}
+             for f in followup.get("files") or [] if isinstance(f, dict) and f.get("url")]
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": body[:BODY_LIMIT], "public": False},
+            "_evidence": files[:MAX_ATTACHMENTS]}
 
 
 def marker(key: str) -> str:
@@ -279,7 +306,7 @@ class ZendeskConnector:
             raise _classify(exc) from exc
 
     def _send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        if step.action in ("link", "assign", "note", "reply"):
+        if step.action in ("link", "assign", "note", "reply", "followup"):
             return self._note(request, context)
         if step.action != "ticket":
             raise PermanentError(f"zendesk cannot perform {step.name}")
@@ -333,7 +360,15 @@ class ZendeskConnector:
         for comment in self.client.tickets.comments(int(ticket_id)) if context.attempt > 1 else ():
             if (comment.body or "").strip() == body.strip() or (not public and tag in (comment.body or "")):
                 return Result(external_id=f"{ticket_id}#{comment.id}")
-        update = Ticket(id=int(ticket_id), comment=Comment(body=body, public=public))
+        comment: dict[str, Any] = {"body": body, "public": public}
+        if request.get("_evidence"):  # files the customer sent later ride on the note
+            tokens, lines = self._uploads([], request["_evidence"])
+            if lines:
+                comment["body"] = f"{request['comment']['body']}\n\nAttachments\n-----------\n" + "\n".join(lines)
+                comment["body"] += "" if public else f"\n\n{tag}"
+            if tokens:
+                comment["uploads"] = tokens
+        update = Ticket(id=int(ticket_id), comment=Comment(**comment))
         if request.get("assignee_id"):
             update.assignee_id = request["assignee_id"]  # setting the same assignee again is harmless
         self.client.tickets.update(update)

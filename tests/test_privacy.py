@@ -53,6 +53,24 @@ def test_forget_erases_one_customer_and_keeps_the_metrics_facts(client: FlaskCli
     assert "bo@example.com" in _dump(rt, kept) and (rt.settings.outbox_dir / kept).exists()
 
 
+def test_forget_erases_what_the_customer_wrote_after_the_escalation(client: FlaskClient, rt: Runtime) -> None:
+    case_id = _escalate(rt, client, "conv-f", "fay@example.com")
+    shot = {"kind": "screenshot", "url": "https://files.example.com/fay-id.png", "name": "fay-id.png"}
+    event = generic_event(conversation_id="conv-f", type_="conversation.updated", messages=[
+        {"id": "f9", "role": "customer", "text": "My home address is 12 Elm Street", "attachments": [shot]}])
+    event["customer"]["email"] = "fay@example.com"
+    body = dumps(event)
+    client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    run_due(rt)
+    with rt.store.session() as s:
+        assert "12 Elm Street" in json.dumps([d.payload for d in repo.deliveries_of(s, case_id)])
+    privacy.forget(rt, emails=["fay@example.com"])
+    with rt.store.session() as s:
+        payloads = json.dumps([d.payload for d in repo.deliveries_of(s, case_id)])
+    for personal in ("12 Elm Street", "fay-id.png"):
+        assert personal not in _dump(rt, case_id) and personal not in payloads
+
+
 def test_purge_scrubs_only_old_finished_cases(client: FlaskClient, rt: Runtime) -> None:
     old = _escalate(rt, client, "conv-old", "old@example.com")
     active = _escalate(rt, client, "conv-new", "new@example.com")

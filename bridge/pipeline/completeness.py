@@ -66,9 +66,15 @@ def language_of(event: Event) -> str:
 
 # --- checks -----------------------------------------------------------------------------------
 
+# An error the customer quotes: a code ("E-4031", "ERR_502", "error 500", "HTTP 403") or the words on
+# screen in quotes ("it says 'Export failed'"). The word "error" alone, or a number like "400 users",
+# tells an engineer nothing.
 _ERROR_TEXT = re.compile(
-    r"(?i)\b(?:error|err|exception|traceback|crash\w*|fehler|erreur|errore|erro|fout|エラー)\b"
-    r"|\b[A-Z]{2,}[-_]?\d{2,}\b|\b[45]\d\d\b"
+    r"(?i)\b(?:error|err|code|http|status|fehler|erreur|errore|erro|fout|código|codice|エラー)\s*[:#]?\s*"
+    r"[A-Z]{0,5}[-_]?\d{3,}\b"
+    r"|\b[A-Z]{1,5}[-_]\d{2,}\b|\bE\d{3,}\b|\bERR_[A-Z0-9_]+\b|\b[A-Z][a-zA-Z]+(?:Error|Exception)\b|Traceback"
+    r"|(?:says|said|shows|showing|message|meldung|mensaje|error|dice|muestra|zeigt|steht|affiche|indique|diz|mostra|dice|zegt|"
+    r"toont)\W{0,4}['\"“‘«„]([^'\"”’»“]{4,120})['\"”’»“]"
 )
 _AMOUNT = re.compile(
     r"(?i)[$€£¥]\s?\d[\d.,]*|\b\d[\d.,]*\s?(?:usd|eur|gbp|jpy|brl|dollars?|euros?|€|円)"
@@ -81,10 +87,23 @@ _WANTS = re.compile(
     r"rembourse\w*|annuler|avoir|reembolso|estorno|devolução|rimborso|annullare|disdire|"
     r"terugbetaling|geld terug|opzeggen|annuleren)\b|返金|解約|キャンセル"
 )
-_STEPS_TEXT = re.compile(r"(?im)^\s*(?:\d+[.)]|[-*•])\s+\S|\b(?:steps?|first|then|after that|pasos|schritte|étapes)\b")
-_HUMAN_ONLY = re.compile(
-    r"(?i)^\W*(?:hi|hello|hey|hola|hallo|bonjour|olá|ciao|hoi)?\W*(?:can i |i want to |i'd like to |let me )?"
-    r"(?:talk|speak|chat) to (?:a |an )?(?:human|person|agent|someone|representative)\W*(?:please)?\W*$"
+# Steps the customer wrote as steps: at least two numbered or bulleted lines ("1. open reports").
+# Words like "then" or "first" are not steps.
+_STEP_LINE = re.compile(r"(?m)^\s*(?:\d+[.)]|[-*•])\s+\S")
+# A request for a person, in the eight languages: it says who the customer wants, not what is wrong.
+_ASK_PERSON = re.compile(
+    r"(?i)\b(?:hi|hello|hey|hola|hallo|bonjour|olá|oi|ciao|hoi|please|pls|por favor|bitte|s'il vous plaît|"
+    r"per favore|alsjeblieft|now|ahora|jetzt|maintenant|agora|adesso|nu|yes|ok|sí|ja|oui|sim)\b"
+    r"|\b(?:can|could|may) i\b|\bi (?:want|need|would like|'d like) to\b|\blet me\b"
+    r"|\b(?:talk|speak|chat) (?:to|with) (?:a |an |some)?(?:real )?(?:human|person|agent|someone|somebody|"
+    r"representative|operator|people)\b|\b(?:get|give) me (?:a |an )?(?:human|person|agent|someone)\b"
+    r"|\b(?:quiero|necesito|puedo)? ?hablar con (?:una |un |alguien|algún)? ?(?:persona|humano|agente|alguien)\b"
+    r"|\b(?:ich )?(?:möchte|will) (?:mit )?(?:einem|einer)? ?(?:menschen|mitarbeiter\w*|person) sprechen\b"
+    r"|\bje (?:veux|voudrais) parler à (?:un |une |quelqu'un)?(?:humain|personne|agent|conseiller)?\b"
+    r"|\b(?:eu )?quero falar com (?:uma |um |alguém)?(?:pessoa|humano|atendente)?\b"
+    r"|\bvoglio parlare con (?:una |un |qualcuno)?(?:persona|operatore)?\b"
+    r"|\bik wil (?:graag )?(?:met )?(?:een )?(?:mens|medewerker|persoon) (?:spreken|praten)\b"
+    r"|担当者と話したい|人と話したい|オペレーター"
 )
 
 
@@ -92,12 +111,17 @@ def _customer_texts(event: Event) -> list[str]:
     return [m.text for m in event.conversation.messages if m.role == "customer"]
 
 
+def _says_what_is_wrong(text: str) -> bool:
+    rest = _ASK_PERSON.sub(" ", text)
+    if _JAPANESE.search(rest):
+        return len(re.sub(r"\W", "", rest)) >= 10
+    return len(re.findall(r"\w+", rest)) >= 4
+
+
 def _has_issue(event: Event) -> bool:
     if event.handoff and event.handoff.topic:
         return True
-    return any(len(t.split()) >= 4 and not _HUMAN_ONLY.match(t) for t in _customer_texts(event)) or any(
-        len(t) >= 15 and _JAPANESE.search(t) for t in _customer_texts(event)
-    )
+    return any(_says_what_is_wrong(t) for t in _customer_texts(event))
 
 
 def _has_contact(event: Event) -> bool:
@@ -111,17 +135,20 @@ def _has_account(event: Event) -> bool:
 
 
 def _has_steps(event: Event) -> bool:
+    """Real steps: captured by the bot, a session replay that shows them, or a list the customer wrote."""
     ev = event.evidence
-    if ev and ev.steps_to_reproduce:
+    if ev and (ev.steps_to_reproduce or ev.session_replay_url):
         return True
-    return any(_STEPS_TEXT.search(t) for t in _customer_texts(event))
+    return any(len(_STEP_LINE.findall(t)) >= 2 for t in _customer_texts(event))
 
 
 def _has_error(event: Event) -> bool:
+    from bridge.pipeline.evidence import reference_time, telling_requests
+
     ev = event.evidence
     if ev and (
         any((log.level or "").lower() in ("error", "fatal", "critical") for log in ev.console_logs)
-        or any((r.status or 0) >= 400 for r in ev.network_requests)
+        or telling_requests(ev, reference_time(event))
     ):
         return True
     return any(_ERROR_TEXT.search(t) for t in _customer_texts(event))

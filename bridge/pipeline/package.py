@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from bridge.events import Attempt, Decision, Event, Package, RouteInfo, Summary
 from bridge.pipeline.completeness import assess, language_of
+from bridge.pipeline.evidence import earlier_tickets, failure_evidence
+from bridge.pipeline.flags import flags
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
+from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import extractive_summary
+from bridge.pipeline.topic import customer_topic
+from bridge.pipeline.waiting import where_customer_waits
 
 
 def attempts(event: Event) -> list[Attempt]:
@@ -31,7 +36,9 @@ def build_package(
     *,
     summary: Summary | None = None,
     route: RouteInfo | None = None,
+    previous_tickets: list[str] | None = None,
 ) -> Package:
+    event = sanitize_event(event)  # no card number or token reaches a ticket, bug or alert
     trigger_ids = decision.trigger_ids
     language = language_of(event)
     priority, reason = prioritize(event, decision)
@@ -54,4 +61,10 @@ def build_package(
         attempts=attempts(event),
         completeness=assess(event, trigger_ids, language),
         opening_line=opening_line(event, trigger_ids, language),
+        topic=customer_topic(event),
+        waiting=where_customer_waits(event),
+        flags=flags(event),
+        bug_evidence=failure_evidence(event),
+        earlier_tickets=earlier_tickets(event),
+        previous_tickets=list(previous_tickets or []),
     )

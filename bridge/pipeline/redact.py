@@ -3,7 +3,8 @@
 One ``Redactor`` is used for a whole conversation so the same value always gets the same
 placeholder (``[EMAIL_1]`` in message 2 and message 7 is the same address) and the model can still
 reason about "the same card". The record keeps placeholders and kinds only, never the originals:
-it is safe to store and log. The ticket itself keeps the original text; only the LLM sees this.
+it is safe to store and log. Only the LLM sees this; the ticket keeps contact details, and cards and
+secrets are masked for every reader by ``bridge.pipeline.sanitize``.
 
 Matching is a single pass: every detector finds candidates on the original text, detectors earlier
 in ``DETECTORS`` win overlaps (a JWT is not also three "API keys"), and validators (Luhn, IBAN
@@ -74,6 +75,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("PRIVATE_KEY", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)),
     Detector("TOKEN", re.compile(r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]{5,}")),  # JWT
     Detector("TOKEN", re.compile(r"(?i)\bbearer\s+(?P<v>[\w.~+/-]{12,}=*)")),
+    # Session cookies and the like in logs: "fc_session=…", "sid=…" (the value is long and opaque).
+    Detector("TOKEN", re.compile(r"(?i)\b[\w-]*(?:session|sess|sid|auth|jwt|token)[\w-]*=(?P<v>[\w.%+/~-]{16,}=*)")),
     Detector("URL_CREDENTIALS", re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<v>[^\s:/@]+:[^\s/@]+)@")),
     Detector(
         "API_KEY",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
+from typing import Any
 
 from bridge.events import (
     Attempt,
@@ -22,6 +24,7 @@ from bridge.events import (
     Package,
     Summary,
 )
+from bridge.pipeline.evidence import telling_requests
 
 ROLE_LABEL = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -77,6 +80,11 @@ def summary_text(summary: Summary) -> str:
         f"Suggested topic: {clean(summary.suggested_topic)}",
         f"Next step: {clean(summary.next_step)}",
     ]
+    if summary.bot_reason:
+        lines.append(f"The bot's reason for handing off: {clean(summary.bot_reason)}")
+    if summary.urgency:
+        lines.append("Facts behind the urgency (customer's words):")
+        lines += [f"- {clean(fact)}" for fact in summary.urgency]
     if summary.key_facts:
         lines.append("Key facts: " + "; ".join(clean(f) for f in summary.key_facts))
     lines.append(f"({by}" + (f"; {clean(summary.note)}" if summary.note else "") + ")")
@@ -105,11 +113,13 @@ def _value(value: object, cap: int = 200) -> str:
     return text if len(text) <= cap else text[: cap - 1] + "…"
 
 
-def customer_text(customer: Customer | None) -> str:
+def customer_text(customer: Customer | None, contact: bool = True) -> str:
+    """The profile; ``contact=False`` leaves out e-mail and phone (a bug is read by many people)."""
     if customer is None:
         return "(no customer profile)"
     lines = [f"{label}: {_value(value)}" for label, value in (
-        ("Name", customer.name), ("Email", customer.email), ("Phone", customer.phone), ("Id", customer.id),
+        ("Name", customer.name), ("Email", customer.email if contact else None),
+        ("Phone", customer.phone if contact else None), ("Id", customer.id),
         ("Locale", customer.locale), ("Plan", customer.plan),
     ) if value]
     account = customer.account
@@ -143,7 +153,8 @@ def attempts_text(attempts: list[Attempt]) -> str:
     return "\n".join(lines)
 
 
-def evidence_text(evidence: Evidence | None, conversation: Conversation | None = None) -> str:
+def evidence_text(evidence: Evidence | None, conversation: Conversation | None = None,
+                  now: datetime | None = None) -> str:
     lines: list[str] = []
     ev = evidence or Evidence()
     severity = {"fatal": 0, "critical": 0, "error": 1, "warn": 2, "warning": 2}
@@ -155,14 +166,16 @@ def evidence_text(evidence: Evidence | None, conversation: Conversation | None =
             lines.append(f"- [{c.level or 'log'}] {_value(c.message or '', 400)}{where}")
         if len(logs) > 20:
             lines.append(f"- … {len(logs) - 20} more lines")
-    failing = [r for r in ev.network_requests if r.status is None or r.status >= 400]
-    if failing:
-        lines.append("Failing network requests:")
-        for r in failing[:10]:
+    telling = telling_requests(ev, now)
+    if telling:
+        lines.append("Network requests that explain the failure:")
+        for t in telling[:10]:
+            r = t.request
             took = f" in {r.duration_ms:.0f} ms" if r.duration_ms is not None else ""
-            excerpt = f" — {_value(r.response_excerpt, 200)}" if r.response_excerpt else ""
+            excerpt = f" — {_value(r.response_excerpt, 300)}" if r.response_excerpt else ""
             status = r.status or "no response"
-            lines.append(f"- {r.method or 'GET'} {_value(r.url or '?', 300)} → {status}{took}{excerpt}")
+            lines.append(f"- {r.method or 'GET'} {_value(r.url or '?', 300)} → {status}{took} "
+                         f"({clean(t.why)}){excerpt}")
     d = ev.device
     if d:
         parts = [f"{k} {_value(v, 100)}" for k, v in (("OS", d.os), ("browser", d.browser), ("app", d.app_version),
@@ -186,19 +199,47 @@ def evidence_text(evidence: Evidence | None, conversation: Conversation | None =
     return "\n".join(lines) or "(no product evidence attached)"
 
 
-def sections(package: Package, transcript_budget: int | None = None) -> list[tuple[str, str]]:
+def _reference(package: Package) -> datetime | None:
+    stamps = [m.sent_at for m in package.conversation.messages if m.sent_at]
+    return max(stamps) if stamps else None
+
+
+def earlier_text(package: Package, base: str = "") -> str:
+    """The customer's earlier tickets: those they mention, and earlier escalations of theirs."""
+    base = base.rstrip("/")
+
+    def show(number: str) -> str:
+        return f"#{number}" + (f" {base}/agent/tickets/{number}" if base and number.isdigit() else "")
+
+    lines = [f"- {show(n)}: the customer mentions it; link or merge it (and answer for the silence if it went "
+             "unanswered)" for n in package.earlier_tickets]
+    lines += [f"- {show(n)}: an earlier escalation of this customer" for n in package.previous_tickets
+              if n not in package.earlier_tickets]
+    return "\n".join(lines)
+
+
+def sections(package: Package, transcript_budget: int | None = None, contact: bool = True) -> list[tuple[str, str]]:
     """Every part of the package, in the order the human reads it."""
     transcript_title = f"Transcript ({len(package.conversation.messages)} messages)"
     if package.transcript_partial:
         transcript_title += " (partial: the platform did not return the whole conversation)"
+    from bridge.pipeline.flags import flags_text
+    from bridge.pipeline.waiting import waiting_text
+
+    check = [("Check before you answer", flags_text(package.flags))] if package.flags else []
+    earlier = earlier_text(package)
     return [
+        *check,
+        ("Where the customer is waiting", waiting_text(package.waiting)),
+        *([("Earlier tickets", earlier)] if earlier else []),
         ("Summary", summary_text(package.summary)),
         ("Why escalated", reasons_text(package.decision)),
         ("Priority", priority_text(package)),
         ("Completeness", completeness_text(package.completeness)),
-        ("Customer", customer_text(package.customer)),
+        ("Customer", customer_text(package.customer, contact) + ("" if contact else
+                                                                  "\n(e-mail and phone: in the Zendesk ticket)")),
         ("What the bot tried", attempts_text(package.attempts)),
-        ("Evidence", evidence_text(package.evidence, package.conversation)),
+        ("Evidence", evidence_text(package.evidence, package.conversation, _reference(package))),
         (f"Suggested opening line ({package.language})", clean(package.opening_line)),
         (transcript_title, transcript_text(package.conversation, transcript_budget)),
     ]
@@ -226,3 +267,38 @@ def evidence_files(package: Package, limit: int) -> list[dict[str, str]]:
         if item.url and item.url not in {f["url"] for f in found}:
             found.append({"url": item.url, "kind": item.kind or "other", "name": item.name or ""})
     return found[:limit]
+
+
+def followup_heading(followup: dict[str, Any], *, unanswered: bool, taken: bool) -> str:
+    """"Customer follow-up #2 (message 5, 09:34 UTC, 29 min after the escalation; nobody has answered yet)"."""
+    bits = []
+    if followup.get("message_index"):
+        bits.append(f"message {followup['message_index']}")
+    sent = str(followup.get("sent_at") or "")
+    if len(sent) >= 16:
+        bits.append(f"{sent[:10]} {sent[11:16]} UTC")
+    if followup.get("waited_minutes") is not None:
+        bits.append(f"{followup['waited_minutes']} min after the escalation")
+    state = "not taken yet, nobody has answered" if not taken else ("nobody has answered yet" if unanswered else "")
+    what = "Customer follow-up" if followup.get("text") else "New evidence from the customer"
+    detail = ", ".join(bits) + (f"; {state}" if state else "")
+    return f"{what} #{followup.get('n', '?')}" + (f" ({detail})" if detail else "")
+
+
+def followup_lines(followup: dict[str, Any]) -> list[str]:
+    """What the customer added, as plain lines: their words, the files, any new session evidence."""
+    lines: list[str] = []
+    text = clean(str(followup.get("text") or "")).strip()
+    if text:
+        lines.append(text)
+    files = [f for f in followup.get("files") or [] if isinstance(f, dict)]
+    if files:
+        lines.append("Attached:")
+        lines += [f"- {_value(f.get('kind') or 'file', 40)}: {_value(f.get('name') or '', 120)} "
+                  f"{_value(f.get('url') or '', 2000)}".rstrip() for f in files]
+    if isinstance(followup.get("evidence"), dict):
+        evidence = Evidence.model_validate(followup["evidence"]).model_copy(update={"screenshots": [], "files": []})
+        more = evidence_text(evidence)
+        if more != "(no product evidence attached)":
+            lines.append(more)
+    return lines

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bridge.events import Decision, Event, Priority, RouteInfo
+from bridge.pipeline.evidence import failure_evidence
 from bridge.pipeline.route_config import (
     PRIORITIES,
     EscalationPolicy,
@@ -48,6 +49,9 @@ class RouteFacts(_Frozen):
     priority: Priority = "normal"
     customer: str | None = None
     company: str | None = None
+    # The evidence proves a product failure (bridge.pipeline.evidence): a bug is filed although the
+    # trigger engine did not say product_bug (an outage told as anger, a bot handoff with a 422).
+    bug_evidence: bool = False
 
     @classmethod
     def from_event(cls, event: Event, decision: Decision, priority: str, platform: str | None = None) -> RouteFacts:
@@ -73,6 +77,7 @@ class RouteFacts(_Frozen):
             priority=priority if priority in PRIORITIES else "normal",
             customer=(customer.name or customer.email) if customer else None,
             company=account.name if account else None,
+            bug_evidence=bool(failure_evidence(event)),
         )
 
 
@@ -330,7 +335,7 @@ def route(facts: RouteFacts, routing: Routing, now: datetime, open_cases: Mappin
     priority = _raise(facts.priority, floor)
     reason = f"raised from {facts.priority} by rule {rule.name!r}" if rule and priority != facts.priority else ""
     forced = rule.then.file_jira if rule else None
-    file_jira = forced if forced is not None else "product_bug" in facts.triggers
+    file_jira = forced if forced is not None else ("product_bug" in facts.triggers or facts.bug_evidence)
     owner, considered, fallback = pick_owner(team, facts.language, now, open_cases, last_assigned.get(team.id))
     return RouteDecision(
         team=team, owner=owner, rule=rule.name if rule else DEFAULT_RULE, file_jira=file_jira,

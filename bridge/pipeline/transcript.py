@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from bridge.events import Customer, Event, Message
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from bridge.events import Customer, Event, Evidence, Message
+
+T = TypeVar("T")
+# The schema's caps per evidence list: a long conversation keeps the newest items.
+_CAPS = {"screenshots": 20, "files": 20, "console_logs": 1000, "network_requests": 200}
 
 
-def _message_key(message: Message) -> tuple[object, ...]:
+def message_key(message: Message) -> tuple[object, ...]:
     if message.id:
         return ("id", message.id)
     return ("text", message.role, message.text, message.sent_at)
@@ -15,7 +23,7 @@ def merge_messages(old: list[Message], new: list[Message]) -> list[Message]:
     """Union of both transcripts in order; a message seen twice is kept once (the newer copy)."""
     merged: dict[tuple[object, ...], Message] = {}
     for message in [*old, *new]:
-        merged[_message_key(message)] = message  # first position, newest copy
+        merged[message_key(message)] = message  # first position, newest copy
     ordered = list(merged.values())
     if all(m.sent_at is not None for m in ordered):
         ordered.sort(key=lambda m: m.sent_at)  # type: ignore[arg-type, return-value]
@@ -33,6 +41,58 @@ def _merge_customer(old: Customer | None, new: Customer | None) -> Customer | No
     return Customer.model_validate(data, strict=False)
 
 
+def _union(old: Sequence[T], new: Sequence[T], key: Callable[[T], Any], cap: int) -> list[T]:
+    seen: dict[Any, T] = {}
+    for item in [*old, *new]:
+        seen.setdefault(key(item), item)
+    return list(seen.values())[-cap:]
+
+
+def _same(item: Any) -> str:
+    return json.dumps(item.model_dump(mode="json", exclude_none=True), sort_keys=True)
+
+
+def _file_key(item: Any) -> str:
+    return str(item.url) if item.url else _same(item)
+
+
+def merge_evidence(old: Evidence | None, new: Evidence | None) -> Evidence | None:
+    """Evidence of both events: files, logs and requests added, never replaced; the newest page,
+    device, replay and steps win. A screenshot sent after the escalation joins the earlier ones."""
+    if old is None or new is None:
+        return new or old
+    update: dict[str, Any] = {
+        name: _union(getattr(old, name), getattr(new, name),
+                     _file_key if name in ("screenshots", "files") else _same, cap)
+        for name, cap in _CAPS.items()
+    }
+    update.update(
+        page_url=new.page_url or old.page_url,
+        device=new.device or old.device,
+        session_replay_url=new.session_replay_url or old.session_replay_url,
+        steps_to_reproduce=new.steps_to_reproduce or old.steps_to_reproduce,
+    )
+    return old.model_copy(update=update)
+
+
+def added_evidence(old: Evidence | None, merged: Evidence | None) -> Evidence | None:
+    """What ``merged`` holds that ``old`` did not (files, console lines, requests), or None."""
+    if merged is None:
+        return None
+    if old is None:
+        old = Evidence()
+    update: dict[str, Any] = {}
+    for name in _CAPS:
+        key = _file_key if name in ("screenshots", "files") else _same
+        known = {key(item) for item in getattr(old, name)}
+        update[name] = [item for item in getattr(merged, name) if key(item) not in known]
+    if merged.session_replay_url and merged.session_replay_url != old.session_replay_url:
+        update["session_replay_url"] = merged.session_replay_url
+    if not any(update.values()):
+        return None
+    return Evidence(**update)
+
+
 def merge(previous: Event | None, event: Event) -> Event:
     """The conversation as it stands after ``event``; later facts win, nothing known is lost."""
     if previous is None:
@@ -44,7 +104,7 @@ def merge(previous: Event | None, event: Event) -> Event:
         update={
             "conversation": conversation,
             "customer": _merge_customer(previous.customer, event.customer),
-            "evidence": event.evidence or previous.evidence,
+            "evidence": merge_evidence(previous.evidence, event.evidence),
             "handoff": event.handoff or previous.handoff,
             "bot": event.bot or previous.bot,
         }

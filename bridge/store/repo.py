@@ -371,3 +371,19 @@ def revive_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
         .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now)
     )
     return bool(session.execute(stmt).rowcount)
+
+
+def earlier_tickets(session: Session, case: CaseRow, limit: int = 5) -> list[str]:
+    """Zendesk tickets of the same customer's earlier cases (by e-mail or platform customer id)."""
+    who = [c for c in (CaseRow.customer_email == case.customer_email if case.customer_email else None,
+                       CaseRow.customer_id == case.customer_id if case.customer_id else None) if c is not None]
+    if not who:
+        return []
+    stmt = (select(CaseRow.refs).where(CaseRow.id != case.id, or_(*who), CaseRow.created_at < case.created_at)
+            .order_by(CaseRow.created_at.desc()).limit(limit))
+    found = []
+    for refs in session.scalars(stmt):
+        ticket = str((refs or {}).get("zendesk.ticket") or "")
+        if ticket.isdigit() and ticket not in found:
+            found.append(ticket)
+    return found

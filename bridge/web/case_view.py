@@ -23,6 +23,9 @@ STEP_LABELS = {
     "zendesk.link": "Jira link note on the ticket",
     "slack.update": "Slack thread update",
     "zendesk.note": "Zendesk internal note",
+    "zendesk.followup": "Follow-up note on the ticket",
+    "slack.followup": "Follow-up in the Slack thread",
+    "jira.followup": "Follow-up comment on the bug",
 }
 
 
@@ -134,12 +137,22 @@ def describe(kind: str, detail: dict[str, Any]) -> tuple[str, str, str]:
         "jira.released": ("vendor", f"Jira {d.get('key', '')} released", str(d.get("version") or "")),
         "update.drafted": ("bridge", "Customer update drafted", str(d.get("text") or "")),
         "update.sent": ("human", "Customer update sent", f"approved by {d.get('by', '?')}"),
+        "customer.followup": ("customer", "Customer wrote again" if d.get("text") else "Customer sent more evidence",
+                              _followup(d)),
         "kb.suggested": ("bridge", "KB article suggested", str(d.get("title") or "")),
         "kb.done": ("human", "KB article updated", f"by {d.get('by', '?')}"),
     }
     if kind in table:
         return table[kind]
     return "bridge", kind, json.dumps(d, ensure_ascii=False, default=str)[:500]
+
+
+def _followup(d: dict[str, Any]) -> str:
+    files = [str(f) for f in d.get("files") or [] if f]
+    where = f"message {d['message_index']}: " if d.get("message_index") else ""
+    text = str(d.get("text") or "")
+    return where + (f"“{text}”" if text else "") + (f" · files: {', '.join(files)}" if files else "") + (
+        " · new session evidence" if d.get("evidence") else "")
 
 
 def _routed(d: dict[str, Any]) -> str:

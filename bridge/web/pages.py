@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
 from bridge.pipeline.package import build_package
+from bridge.pipeline.sanitize import sanitize_event
 from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
 from bridge.store import repo
 from bridge.store.models import CaseRow, InboxRow
@@ -219,7 +220,7 @@ def case(case_id: str) -> ResponseReturnValue:
             summary=Summary.model_validate(row.summary) if row.summary else None,
             route=RouteInfo.model_validate(row.route) if row.route else None,
         )
-    event = Event.from_json(row.event)
+    event = sanitize_event(Event.from_json(row.event))  # no card number or token on the page either
     channel = package.route.channel if package and package.route else None
     highlighted = {hit.message_index for hit in package.decision.triggers} if package else set()
     return render_template(

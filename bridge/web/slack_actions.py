@@ -51,11 +51,13 @@ def actions() -> ResponseReturnValue:
         raise ApiError(400, "malformed_payload", "payload must be a JSON object")
     if payload.get("type") != "block_actions":
         return "", 200  # other interactivity types are not ours to handle; Slack must not retry
-    user = str((payload.get("user") or {}).get("id") or "")
+    user_data = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    user = str(user_data.get("id") or "")
+    name = str(user_data.get("name") or user_data.get("username") or "")[:200] or None
     channel = str((payload.get("channel") or {}).get("id") or "") or None
     try:
         for action in payload.get("actions") or []:
-            _apply(rt, action, user, channel)
+            _apply(rt, action, user, channel, name)
     except SQLAlchemyError:
         log.exception("bridge.slack.store_failed")
         raise ApiError(503, "store_unavailable", "the action could not be recorded; try again",
@@ -70,12 +72,12 @@ def _case_of(action: dict[str, Any]) -> str:
     return str(action.get("value") or "")
 
 
-def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None) -> None:
+def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None, name: str | None = None) -> None:
     kind, case_id = action.get("action_id"), _case_of(action)
     if not user or not case_id:
         return
     if kind == "take_case":
-        result = ownership.take(rt, case_id, user, via="slack", channel=channel)
+        result = ownership.take(rt, case_id, user, via="slack", channel=channel, name=name)
     elif kind == "reassign" and action.get("selected_user"):
         result = ownership.reassign(rt, case_id, str(action["selected_user"]), by=user, reason="reassign",
                                     channel=channel)

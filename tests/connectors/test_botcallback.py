@@ -74,3 +74,25 @@ def test_failures(status: int, error: type[Exception]) -> None:
 def test_an_unsigned_callback_is_refused() -> None:
     with pytest.raises(PermanentError):
         BotCallbackConnector(Settings(extra={"BOT_CALLBACK_URL": URL}))
+
+
+@pytest.mark.parametrize(("language", "sla", "said"), [
+    ("en", "premium-1h", "will reply within 1 hour."), ("es", "premium-1h", "te responderá en 1 hora."),
+    ("de", "premium-1h", "antwortet innerhalb von 1 Stunde."), ("fr", "premium-1h", "vous répondra d'ici 1 heure."),
+    ("it", "premium-1h", "ti risponderà entro 1 ora."), ("en", "standard-2h", "within 2 hours."),
+    ("en", "gold-1m", "within 1 minute."), ("es", "gold-30m", "en 30 minutos."), ("ja", "premium-1h", "1時間以内"),
+])
+def test_singular_and_plural_units_in_every_language(language: str, sla: str, said: str) -> None:
+    """Issue 16, point 6: never "within 1 hours" / "en 1 horas"."""
+    assert said in build_accepted(package(language, sla=sla), {})["message"]
+
+
+def test_an_owner_known_only_by_a_chat_id_is_never_named_by_it() -> None:
+    outside = ROUTE.model_copy(update={"owner_slack_id": "U07OUTSIDE", "owner_name": None,
+                                       "owner_outside_roster": True})
+    event = Event.from_json(generic_event())
+    accepted = build_accepted(build_package("c-1", "generic", event, decide(event), route=outside), {})
+    assert "U07OUTSIDE" not in json.dumps(accepted) and accepted["message"].startswith("Someone from our support")
+    named = outside.model_copy(update={"owner_name": "Marta Keller"})
+    accepted = build_accepted(build_package("c-1", "generic", event, decide(event), route=named), {})
+    assert accepted["message"].startswith("Marta from our support team") and accepted["owner"]["name"] == "Marta Keller"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.events import Decision, Event, Summary, TriggerHit
+from bridge.events import Decision, Event, RouteInfo, Summary, TriggerHit
 from bridge.pipeline.package import build_package
 from connectors.jira import DESCRIPTION_LIMIT, build_bug
 from connectors.slack_blocks import build_alert
@@ -85,20 +85,38 @@ def test_bug_has_every_section_inside_noformat() -> None:
     assert "\n" not in bug["summary"] and len(bug["summary"]) <= 255
 
 
-def test_alert_has_every_section_within_slack_limits() -> None:
-    alert = build_alert(_package(), {"zendesk.ticket": "12345"})
+def test_the_channel_post_is_lean_and_carries_no_contact_details() -> None:
+    """Issue 16, point 10: a headline with the topic, who (and how much they matter), priority, owner
+    and due time; the transcript stays behind the case link; no e-mail or phone."""
+    route = RouteInfo(team="support", team_name="Support", channel="#support", owner_slack_id="U0ANA",
+                      owner_name="Ana Souza")
+    messages = [{"role": "customer", "text": "Export fails with error 500 for our 35 users. Call me on +44 20 7946 0321"
+                                             " or ana@example.com, we need it by Friday."},
+                {"role": "bot", "text": "Try again later.", "confidence": 0.3},
+                {"role": "customer", "text": "Can I talk to a person please?"}]
+    package = _package(messages, route=route)
+    alert = build_alert(package, {"zendesk.ticket": "12345", "case.escalated_at": "2026-12-01T09:00:00+00:00",
+                                  "case.url": "https://bridge.example.com/cases/hb-1?sig=x"})
     text = json.dumps(alert, ensure_ascii=False)
-    for marker in SECTION_MARKERS:
-        assert json.dumps(marker, ensure_ascii=False)[1:-1].replace("&", "&amp;") in text, marker
+    blocks = alert["blocks"]
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text",
+                                                    "text": "Export fails with error 500 for our 35 users."}}
+    assert "*Ana Lima* · Lima Corp · plan enterprise · MRR 4,200 EUR · SLA gold · renews 2026-12-01" in text
+    for part in ("<@U0ANA>", "urgent", "reply due by 09:15 UTC (target: within 15 minutes)", "English",
+                 "looks like a product bug, asked for a person", "for our 35 users", "we need it by Friday",
+                 "Can I talk to a person please?", "https://bridge.example.com/cases/hb-1?sig=x"):
+        assert part in text, part
+    for absent in ("ana@example.com", "7946 0321", "Transcript", "Try again later.", "Summary"):
+        assert absent not in text, absent
+    assert len(blocks) <= 12 and alert["text"].startswith("[urgent] Export fails with error 500")
     assert alert["unfurl_links"] is False and alert["unfurl_media"] is False and "link_names" not in alert
-    assert alert["blocks"][0]["type"] == "header" and alert["blocks"][0]["text"]["type"] == "plain_text"
-    assert "Ticket: 12345" in alert["blocks"][-1]["elements"][0]["text"]
+    assert "Ticket: 12345" in blocks[-1]["elements"][0]["text"]
 
 
 def test_hostile_customer_and_llm_text_is_inert_everywhere() -> None:
     summary = Summary(issue=HOSTILE, tried=HOSTILE, source="llm", model="m")
-    package = _package([{"role": "customer", "text": HOSTILE}, {"role": "customer", "text": "a person please"}],
-                       summary=summary)
+    package = _package([{"role": "customer", "text": HOSTILE}, {"role": "customer", "text": "a person please"},
+                        {"role": "customer", "text": HOSTILE}], summary=summary)
     alert = json.dumps(build_alert(package, {}), ensure_ascii=False)
     for raw in ("<!channel>", "<!here>", "<@U123>", "<!subteam", "<https://evil", "<img"):
         assert raw not in alert

@@ -82,16 +82,17 @@ def test_description_is_what_an_engineer_needs() -> None:
     d = bug["description"]
     assert d.startswith("Zendesk ticket: 42 · case {{c-1}}")
     for heading in ("h3. Symptom", "h3. Steps to reproduce", "h3. Expected vs actual", "h3. Environment",
-                    "h3. Console errors", "h3. Failing network requests", "h3. Page and session replay",
+                    "h3. Console errors", "h3. Requests that explain the failure", "h3. Page and session replay",
                     "h3. Affected customers", "h3. Fingerprint", "h2. Handoff package", "h3. Transcript"):
         assert heading in d, heading
-    assert "_Reconstructed from the transcript and evidence by the bridge; not verified:_" in d
+    assert "reconstructed by the bridge, not verified:_" in d
     assert "2× [error] TypeError: rows is null (row 17)" in d  # deduplicated, with a count, errors first
     assert d.index("2× [error]") < d.index("1× [log] boot")
     assert "POST https://api.example.com/v1/exports/1000 → 502 in 812 ms" in d and "upstream timed out" in d
     assert "Browser: Safari 18" in d and "Viewport: (unknown)" in d
     assert "Session replay: https://replay.example.com/s/1" in d
     assert "Customer 1 / Company 1 — plan Enterprise — MRR 1,000.00" in d
+    assert "user1@example.com" not in d  # a bug is widely read: contact details stay in the ticket
     assert bug["issuetype"] == {"name": "Bug"} and "project" not in bug  # the connector adds JIRA_PROJECT
     assert {"recovery-bridge", "rb-c-1", "trigger-product_bug"} <= set(bug["labels"])
     assert any(label.startswith("rb-bug-") for label in bug["labels"])
@@ -279,6 +280,26 @@ def send(settings: Settings, store: Store, n: int = 1, refs: dict[str, Any] | No
     refs = {"zendesk.ticket": str(900 + n), **(refs or {})}
     request = build_bug(package_for(bug_event(n), case), refs)
     return connector(settings, store, **extra).send(STEP, request, Context(case, f"{case}-jira.bug", refs))
+
+
+def test_a_follow_up_becomes_one_comment_with_its_files(settings: Settings, store: Store, jira: FakeJira) -> None:
+    from connectors.jira import build_followup
+
+    send(settings, store)
+    followup = {"n": 1, "message_index": 4, "text": "Only the Finance group is affected.",
+                "files": [{"kind": "screenshot", "url": "http://169.254.169.254/x.png", "name": "x.png"}],
+                "evidence": {"console_logs": [{"level": "error", "message": "AuthStateError: state mismatch"}]}}
+    refs = {"jira.bug": "SUP-1", "followup": followup, "unanswered": True, "taken": False}
+    request = build_followup(package_for(bug_event()), refs)
+    assert request["issue"] == "SUP-1" and "Only the Finance group is affected." in request["comment"]
+    assert "AuthStateError: state mismatch" in request["comment"] and "x.png" in request["comment"]
+    step, context = STEPS["jira.followup"], Context("c-1", "c-1-jira.followup#1", refs)
+    connector(settings, store).send(step, request, context)
+    connector(settings, store).send(step, request, Context("c-1", context.key, refs, 2))  # a retry
+    [comment] = jira.comments["SUP-1"]
+    assert "Only the Finance group is affected." in comment and "NOT fetched, blocked" in comment
+    with pytest.raises(PermanentError):  # no issue (the bug step died): nothing to comment on
+        connector(settings, store).send(step, {**request, "issue": None}, Context("c-2", "k", {}))
 
 
 # --- requests ---------------------------------------------------------------------------------

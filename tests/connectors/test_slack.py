@@ -78,9 +78,29 @@ def test_live_when_the_customer_just_wrote() -> None:
 def test_page_mentions_come_only_from_routing() -> None:
     page = build_page(package("<!channel>"), {"slack.alert": "C1:1.2", "page": {
         "level": 3, "mention": "<!here>", "channel": "C1", "final": True, "waited_minutes": 30}})
-    assert page["text"].startswith("<!here> nobody has taken this case yet after 30 min")
+    assert page["text"].startswith("<!here> ")
     assert page["thread_ts"] == "1.2" and page["broadcast"] is True
     assert "<!channel>" not in json.dumps(page)
+
+
+def test_a_page_says_who_what_which_language_and_links_the_case() -> None:
+    """Issue 16, point 10: not "nobody has taken this case yet after 15 min (high, customer_requested_human)"."""
+    event = generic_event(messages=[{"id": "1", "role": "customer", "text": "Me cobraron dos veces la factura "
+                                     "F-2291, quiero hablar con una persona. Mi teléfono es +34 600 11 22 33"}])
+    event["conversation"]["language"] = "es-MX"
+    event["customer"]["account"] = {"name": "Taquería Los Arcos"}
+    parsed = Event.from_json(event)
+    pkg = build_package("c-1", "generic", parsed, decide(parsed), route=ROUTE)
+    refs = {"slack.alert": "C1:1.2", "case.url": "https://bridge.example.com/cases/c-1?sig=s",
+            "case.escalated_at": "2026-12-01T09:00:00+00:00",
+            "page": {"level": 1, "mention": "<@U0BEN>", "member": "U0BEN", "channel": "C1", "final": False,
+                     "waited_minutes": 15, "language": "es", "speaks": False}}
+    text = build_page(pkg, refs)["text"]
+    assert text.startswith("<@U0BEN> Ana Lima (Taquería Los Arcos) has been waiting for 15 min and nobody has taken "
+                           "the case: “Me cobraron dos veces la factura F-2291, quiero hablar con una persona.”")
+    assert "asked for a person" in text and "*Spanish (es-MX)*" in text and "does not list it" in text
+    assert "reply due by" in text.lower() and "<https://bridge.example.com/cases/c-1?sig=s|Open the case>" in text
+    assert "600 11 22 33" not in text and "customer_requested_human" not in text
 
 
 # --- live client ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import requests
 import responses
 
 from bridge.config import Settings
-from bridge.events import Event
+from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
 from connectors import STEPS, connector_for
@@ -56,12 +56,46 @@ def connector(**extra: str) -> ZendeskConnector:
 
 def test_ticket_fields_a_human_can_triage() -> None:
     ticket = build_ticket(package_for(bug_event()), {})
-    assert ticket["subject"].startswith("[product bug]") and "Li Wei / Acme GmbH" in ticket["subject"]
+    assert ticket["subject"] == "The export crashes with error E1042 since yesterday's update"
     assert ticket["type"] == "incident"
     assert {"recovery_bridge", "trigger_product_bug", "plan_enterprise_plus", "lang_en"} <= set(ticket["tags"])
     assert all(" " not in tag for tag in ticket["tags"])
     assert ticket["comment"]["public"] is False and "html_body" not in ticket["comment"]
     assert ticket["_facts"]["mrr"] == 4200 and ticket["_facts"]["trigger"] == "product_bug"
+
+
+ANGRY = [
+    {"id": "1", "role": "customer", "text": "Hi! Our timesheets still aren't reaching payroll. Three days now."},
+    {"id": "2", "role": "bot", "text": "The sync reports as operational.", "confidence": 0.7},
+    {"id": "3", "role": "customer", "text": "This is a joke. We will cancel and move to your competitor."},
+]
+
+
+@pytest.mark.parametrize(("messages", "handoff", "subject"), [
+    (ANGRY, None, "Our timesheets still aren't reaching payroll."),
+    # A bot's category is not words for the customer; the customer's e-mail subject line is.
+    ([{"id": "1", "role": "customer", "text": "Betreff: Rechnung INV-77102 – falsche USt-IdNr.\n\nSehr geehrte"}],
+     {"requested_by": "bot", "reason": "wrong VAT id", "topic": "billing/invoice_correction"},
+     "Rechnung INV-77102 – falsche USt-IdNr."),
+    ([{"id": "1", "role": "customer", "text": "Can I talk to a person?"}],
+     {"requested_by": "customer", "topic": "Refund after annual renewal"}, "Refund after annual renewal"),
+    ([{"id": "1", "role": "customer", "text": "human please"}], None, "Your conversation with our assistant"),
+])
+def test_the_subject_is_the_customers_topic_never_a_triage_label(
+        messages: list[dict[str, Any]], handoff: dict[str, Any] | None, subject: str) -> None:
+    """Issue 16, point 3: Zendesk e-mails the subject to the requester."""
+    event = generic_event(messages=messages, type_="conversation.updated")
+    event["customer"] = {"email": "h@example.com", "name": "Helen Ashcroft", "plan": "enterprise",
+                         "account": {"name": "Brightwater", "mrr": 6250, "currency": "GBP"}}
+    if handoff:
+        event["handoff"] = handoff
+    decision = Decision(escalate=True, triggers=[TriggerHit(trigger="negative_sentiment", evidence="cancel"),
+                                                 TriggerHit(trigger="low_confidence", evidence="0.3")])
+    ticket = build_ticket(build_package("c-1", "generic", Event.from_json(event), decision), {})
+    assert ticket["subject"] == subject
+    for internal in ("negative", "sentiment", "low_confidence", "Unhappy", "6250", "6,250", "[", "Brightwater"):
+        assert internal not in ticket["subject"]
+    assert {"trigger_negative_sentiment", "trigger_low_confidence"} <= set(ticket["tags"])
 
 
 def test_a_question_is_not_an_incident() -> None:
@@ -322,6 +356,30 @@ def test_the_link_note_is_posted_once() -> None:
         result = connector().send(STEPS["zendesk.link"], request, Context("c-1", "c-1-zendesk.link", {}, 2))
         assert [c.request.method for c in rsps.calls] == ["GET"]
     assert result.external_id == "42#5"
+
+
+def test_a_later_file_rides_on_its_follow_up_note_once(evidence_host: str) -> None:
+    from connectors.zendesk import build_followup, marker
+
+    followup = {"n": 1, "message_index": 5, "text": "Screenshot attached.", "waited_minutes": 20,
+                "files": [{"kind": "screenshot", "url": f"{evidence_host}/later.png", "name": "later.png"}]}
+    request = build_followup(package_for(bug_event()), {"zendesk.ticket": "42", "followup": followup,
+                                                        "unanswered": True, "taken": True})
+    assert request["comment"]["public"] is False and "Screenshot attached." in request["comment"]["body"]
+    context = Context("c-1", "c-1-zendesk.followup#1", {})
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), json={"upload": {"token": "tok-9"}})
+        rsps.add(responses.PUT, f"{BASE}/tickets/42.json", json={"ticket": {"id": 42}})
+        connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEPS["zendesk.followup"], request, context)
+        note = json.loads(rsps.calls[-1].request.body)["ticket"]["comment"]
+    assert note["uploads"] == ["tok-9"] and note["public"] is False
+    assert "later.png (screenshot): attached" in note["body"] and marker(context.key) in note["body"]
+    with responses.RequestsMock() as rsps:  # a retry finds the note it already posted: no second upload
+        rsps.add(responses.GET, f"{BASE}/tickets/42/comments.json",
+                 json={"comments": [{"id": 8, "body": note["body"]}], "next_page": None})
+        again = connector().send(STEPS["zendesk.followup"], request, Context("c-1", context.key, {}, 2))
+        assert [c.request.method for c in rsps.calls] == ["GET"]
+    assert again.external_id == "42#8"
 
 
 def test_ticket_activity_for_the_reconciler() -> None:

@@ -43,12 +43,40 @@ def test_bug_without_evidence_lists_what_is_missing() -> None:
     ("evidence", "texts", "score"),
     [
         ({"device": {"app_version": "4.2.1"}}, ["Export broken with error 500 again"], 60),
-        ({"session_replay_url": "https://replay.example.com/1"}, ["Export broken with error 500 again"], 60),
+        # A replay shows both what happened and the steps that led to it.
+        ({"session_replay_url": "https://replay.example.com/1"}, ["Export broken with error 500 again"], 80),
         ({}, ["1. open reports\n2. click export\nIt crashes with ERR-77 every time"], 60),
     ],
 )
 def test_bug_items_count_from_evidence_or_text(evidence: dict[str, Any], texts: list[str], score: int) -> None:
     assert assess(_event(texts, evidence=evidence), ["product_bug"]).score == score
+
+
+@pytest.mark.parametrize("texts", [
+    ["First I open the report, then I click export and then it fails. 400 users are affected."],
+    ["The error happens when I export, then nothing."],
+    ["Quiero hablar con una persona, por favor"],
+])
+def test_keywords_are_not_evidence(texts: list[str]) -> None:
+    """Issue 16, point 9: "then" is not steps, "400 users" or the word "error" is not an error message,
+    and a request for a person in Spanish is not a description of the problem."""
+    result = assess(_event(texts), ["product_bug"])
+    assert "steps" in result.missing and "error" in result.missing
+    assert result.score < 100 and needs_more(_event(texts), ["product_bug"])
+    if texts[0].startswith("Quiero"):
+        assert "issue" in result.missing and "¿Podría describir el problema en una o dos frases?" in result.questions
+
+
+@pytest.mark.parametrize("text", ["It says 'Export failed (E-4031)' every time", "HTTP 403 on save",
+                                  "Fehlermeldung: „Speichern nicht möglich“", "TypeError in the console"])
+def test_an_error_the_customer_quotes_counts(text: str) -> None:
+    assert "error" not in assess(_event([text]), ["product_bug"]).missing
+
+
+def test_the_status_answer_explains_the_failure_whatever_its_code() -> None:
+    evidence = {"network_requests": [{"method": "GET", "url": "https://api.example.com/status", "status": 200,
+                                      "response_excerpt": "{\"status\":\"degraded\"}"}]}
+    assert "error" not in assess(_event(["Sync is stuck"], evidence=evidence), ["product_bug"]).missing
 
 
 def test_billing_checklist() -> None:

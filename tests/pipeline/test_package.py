@@ -50,7 +50,8 @@ def test_package_holds_every_section() -> None:
     assert package.summary.source == "extractive" and "error 500" in package.summary.issue
     assert [a.message_index for a in package.attempts] == [2]
     assert package.attempts[0].sources[0].title == "Export guide"
-    assert package.completeness.missing == ["steps"] and package.completeness.score == 80
+    # The session replay shows the steps: nothing is missing.
+    assert package.completeness.missing == [] and package.completeness.score == 100
     assert "session" in package.opening_line and package.language == "en"
     text = markdown(package)
     for heading in ("## Summary", "## Why escalated", "## Priority", "## Completeness", "## Customer",

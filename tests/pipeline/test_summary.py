@@ -22,6 +22,7 @@ from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.summary import SummaryCache, extractive_summary, summarize
 from connectors.slack_blocks import build_alert
+from connectors.zendesk import build_ticket
 from tests.helpers import generic_event
 from tests.pipeline.test_redact import PII
 
@@ -171,9 +172,12 @@ def test_no_pii_reaches_the_llm(tmp_path: Path, stub: Stub) -> None:
     assert "hunter2" not in sent and "Ana Lima" not in sent and "ana@example.com" not in sent
     assert "[EMAIL_1]" in sent and "[CARD_1]" in sent and "[NAME_1]" in sent
     assert summary.redacted["API_KEY"] >= 5 and summary.redacted["PASSWORD"] == 1
-    # The ticket keeps the original text.
+    # The ticket keeps contact details (the agent may have to call or write), never a card or a secret.
     package = build_package("hb-1", "generic", event, DECISION, summary=summary)
-    assert "4111 1111 1111 1111" in package.conversation.messages[8].text
+    texts = " ".join(m.text for m in package.conversation.messages)
+    assert "ana.lima@example.com" in texts and "+44 20 7946 0958" in texts
+    assert "4111 1111 1111 1111" not in texts and "[card ending 1111]" in texts
+    assert "hunter2" not in texts and "sk_live_4eC39HqLyjWDarjtT1zdp7dc" not in texts
 
 
 @pytest.mark.parametrize(
@@ -239,7 +243,7 @@ def test_prompt_injection_changes_no_structured_field(tmp_path: Path, stub: Stub
         assert getattr(package, name) == getattr(baseline, name)
     alert = json.dumps(build_alert(package, {}))
     assert "<!channel>" not in alert and "<@U123>" not in alert and "<https://evil" not in alert
-    assert "&lt;!channel&gt;" in alert
+    assert "reset your password" not in alert  # the lean channel post carries no LLM prose at all
     assert "link_names" not in alert
 
 
@@ -276,3 +280,38 @@ def test_unreachable_endpoint_never_fails_the_handoff(tmp_path: Path) -> None:
     settings = _settings(tmp_path, None, OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_TIMEOUT="0.5")
     summary = summarize(_event(), DECISION, settings, cache=SummaryCache())
     assert summary.source == "extractive" and "APIConnectionError" in (summary.note or "")
+
+
+URGENT = [
+    {"role": "customer", "text": "Since your release this morning none of our 35 users can log in. It's a loop."},
+    {"role": "bot", "text": "Please clear your cookies.", "confidence": 0.6},
+    {"role": "customer", "text": "Done that. We have a board demo at 14:00 today and payday is Wednesday."},
+    {"role": "customer", "text": "Our DPO needs this confirmation by 20 June. Under Article 17 GDPR, erase the "
+                                 "27 former employees of location LOC-2291. Charges ch_3PMq8L2eZvKYlo2C1a9xR4tA."},
+    {"role": "customer", "text": "Nos bloquea: 40 utilisateurs. Le comité se réunit demain à 12h."},
+]
+HANDOFF = {"requested_by": "bot", "reason": "SSO loop for the whole tenant since release 2025.6.2; needs engineering."}
+
+
+def _urgent_summary_checks(summary: Any) -> None:
+    for fact in ("none of our 35 users can log in", "board demo at 14:00 today and payday is Wednesday",
+                 "Our DPO needs this confirmation by 20 June", "27 former employees", "40 utilisateurs",
+                 "demain à 12h"):
+        assert any(fact in u for u in summary.urgency), fact
+    assert summary.bot_reason == HANDOFF["reason"]
+    assert "LOC-2291" in summary.key_facts and "ch_3PMq8L2eZvKYlo2C1a9xR4tA" in summary.key_facts
+
+
+def test_the_summary_keeps_the_facts_behind_the_urgency_and_the_bots_reason(tmp_path: Path, stub: Stub) -> None:
+    """Issue 16, point 4: numbers affected, deadlines, identifiers and handoff.reason survive, extractive or LLM."""
+    event = _event(URGENT, handoff=HANDOFF)
+    _urgent_summary_checks(extractive_summary(event, DECISION))
+    stub.answer(**GOOD)
+    llm = summarize(event, DECISION, _settings(tmp_path, stub), cache=SummaryCache())
+    assert llm.source == "llm"
+    _urgent_summary_checks(llm)
+    assert "how many people are affected, deadlines" in stub.requests[0]["json"]["messages"][0]["content"]
+    body = build_ticket(build_package("c-1", "generic", event, DECISION, summary=llm), {})["comment"]["body"]
+    summary_part = body[body.index("Summary"): body.index("Why escalated")]
+    assert "The bot's reason for handing off: SSO loop for the whole tenant" in summary_part
+    assert "- Our DPO needs this confirmation by 20 June." in summary_part

@@ -16,9 +16,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from bridge import create_app
 from bridge.cli_pages import user_hash
 from bridge.config import Settings
+from bridge.runner import run_due
 from bridge.runtime import Runtime
+from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.web import auth
+from tests.helpers import dumps, generic_event, signed_headers
 from tests.web.pages_seed import HOSTILE, NOW, close_loop, install_fake_report, seed_case, with_pages
 
 ADMIN = "admin-test-token"
@@ -196,6 +199,31 @@ def test_case_page_shows_the_package_timeline_and_deliveries(
     assert "dry run" in html and "zendesk.ticket" in html
     assert "https://acme.zendesk.com/agent/tickets/4242" in html  # the ticket id from the Zendesk events
     assert "30 min after escalation" in html  # first useful response, not the holding reply
+
+
+def test_case_page_says_where_the_customer_waits_and_shows_follow_ups(client: FlaskClient, rt: Runtime) -> None:
+    """Issue 16, points 1 and 2: the channel, the live conversation and what the customer added later."""
+    messages = [{"id": "m1", "role": "customer", "text": "Quiero hablar con una persona, me cobraron dos veces"},
+                {"id": "m2", "role": "bot", "text": "Un agente te responderá aquí mismo en este chat."}]
+    conversation = {"id": "wa-1", "channel": "whatsapp", "url": "https://bots.example.com/c/wa-1",
+                    "messages": messages}
+    case_id = seed_case(client, rt, NOW - timedelta(hours=1), "wa-1", messages)
+    body = dumps(generic_event(conversation_id="wa-1", type_="conversation.updated", messages=[
+        {"id": "m3", "role": "customer", "text": "¿Hay alguien? Llevo 20 minutos esperando."}]))
+    client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    run_due(rt)
+    with rt.store.session() as s:  # the platform told us the channel and link on a later update
+        case = repo.get_case(s, case_id)
+        assert case is not None
+        case.event = {**case.event, "conversation": {**case.event["conversation"], **conversation,
+                                                     "messages": case.event["conversation"]["messages"]}}
+        s.commit()
+    login(client, next_=f"/cases/{case_id}")
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="waiting"' in html and "WhatsApp" in html
+    assert 'href="https://bots.example.com/c/wa-1"' in html and "aquí mismo en este chat" in html
+    assert 'data-kind="customer.followup"' in html and "Customer wrote again" in html
+    assert "Llevo 20 minutos esperando." in html
 
 
 def test_case_list_filters_and_links(client: FlaskClient, rt: Runtime) -> None:

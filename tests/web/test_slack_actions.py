@@ -143,7 +143,31 @@ def test_take_case_acknowledges_and_updates_everything(env: tuple[Runtime, Flask
     callback_file = rt.settings.outbox_dir / case_id / f"{instance(rt, case_id, 'bot.callback')}.json"
     callback = json.loads(callback_file.read_text())["request"]
     assert callback["type"] == "handoff.accepted" and callback["owner"]["name"] == "Ben"
+    assert callback["message"].startswith("Ben from our support team")
     assert "case.acknowledged" in kinds(rt, case_id)
+
+
+def test_someone_outside_the_roster_takes_the_case_by_name_and_the_promise_is_shown(
+        env: tuple[Runtime, FlaskClient]) -> None:
+    """Issue 16, point 6: named by name (never a Slack id) to the customer, the Zendesk assignee left as
+    it is instead of cleared, and the reply time the customer was promised shown to the owner."""
+    rt, client = env
+    case_id = escalate(rt, client)
+    payload = {"type": "block_actions", "user": {"id": "U0MARTA", "username": "marta.keller", "name": "marta.keller"},
+               "channel": {"id": "C0SUPPORT"},
+               "actions": [{"action_id": "take_case", "block_id": f"case:{case_id}", "value": case_id}]}
+    assert click(client, urlencode({"payload": json.dumps(payload)}).encode()).status_code == 200
+    run_due(rt)
+    outbox = rt.settings.outbox_dir / case_id
+    callback = json.loads((outbox / f"{instance(rt, case_id, 'bot.callback')}.json").read_text())["request"]
+    assert "U0MARTA" not in json.dumps(callback)
+    assign = json.loads((outbox / f"{instance(rt, case_id, 'zendesk.assign')}.json").read_text())["request"]
+    assert "assignee_id" not in assign  # left as it is, not set to null
+    note = assign["comment"]["body"]
+    assert note.startswith("marta.keller took the case") and "not on the routing roster" in note
+    assert "Reply due by" in note and "the customer was told: within 4 hours" in note
+    update = json.loads((outbox / f"{instance(rt, case_id, 'slack.update')}.json").read_text())["request"]
+    assert "reply due by" in json.dumps(update) and "within 4 hours" in json.dumps(update)
 
 
 def test_a_double_click_makes_exactly_one_owner(any_store_settings: Settings, tmp_path: Path) -> None:
@@ -211,6 +235,47 @@ def test_untaken_cases_page_the_next_level_on_time_and_stop_when_taken(env: tupl
         page2 = next(d for d in repo.deliveries_of(s, case_id) if d.step == "slack.page#2")
         assert page2.external_id == "skipped: no longer needed"
     assert kinds(rt, case_id).count("case.paged") == 1
+
+
+SPANISH = """
+default_team: support
+teams:
+  - id: support
+    slack_channel: C0SUPPORT
+    hours: "24/7"
+    escalation: {ack_timeout_minutes: 1, levels: [next_member, lead, channel]}
+    members:
+      - {name: Ana, slack_user_id: U0ANA, languages: [en, es]}
+      - {name: Ben, slack_user_id: U0BEN, languages: [en]}
+      - {name: Lia, slack_user_id: U0LIA, languages: [en, es]}
+"""
+
+
+def test_a_page_for_a_spanish_customer_goes_to_someone_who_speaks_spanish(settings: Settings, tmp_path: Path) -> None:
+    """Issue 16, point 10: an es-MX conversation is Spanish to the roster (nobody lists "es-MX")."""
+    path = tmp_path / "routing.yaml"
+    path.write_text(SPANISH)
+    rt = Runtime.build(settings.with_overrides(extra={"ROUTING_FILE": str(path), "SLACK_SIGNING_SECRET": SIGNING,
+                                                      "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}))
+    upgrade(rt.store)
+    client = create_app(rt=rt).test_client()
+    event = generic_event(conversation_id="wa-1", messages=[
+        {"id": "1", "role": "customer", "text": "Quiero hablar con una persona, me cobraron dos veces"}])
+    event["conversation"]["language"] = "es-MX"
+    body = dumps(event)
+    case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+    run_due(rt)
+    owner = case_of(rt, case_id).owner
+    assert owner in ("U0ANA", "U0LIA")
+    start = rt.clock()
+    rt.clock = lambda: start + timedelta(seconds=61)
+    run_due(rt)
+    with rt.store.session() as s:
+        [page] = [t.detail for t in repo.timeline_of(s, case_id) if t.kind == "case.paged"]
+    assert page["who"] == [({"U0ANA", "U0LIA"} - {owner}).pop()]
+    request = json.loads((rt.settings.outbox_dir / case_id / "slack.page#1.json").read_text())["request"]
+    assert "Spanish (es-MX)" in request["text"] and "does not list it" not in request["text"]
+    assert "https://bridge.example.com/cases/" in request["text"] and "Reply due by" in request["text"]
 
 
 def test_live_slack_posts_once_dms_the_owner_and_updates_in_place(settings: Settings, tmp_path: Path) -> None:

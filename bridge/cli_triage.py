@@ -180,7 +180,7 @@ def eval_command(mode: str, split: str, corpus: Path | None, ask_all: bool, miss
     try:
         labels, files = load_corpus(root, split)
     except ValueError as exc:
-        _fail(str(exc))
+        _fail(f"{exc}" if corpus else f"{exc} (give the corpus folder with --corpus DIR)")
         return
     local_preds: dict[str, dict[str, Any]] = {}
     preds: dict[str, dict[str, Any]] = {}

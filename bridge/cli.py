@@ -214,25 +214,6 @@ def _fail(message: str) -> Any:
     sys.exit(2)
 
 
-@main.command()
-@click.option("--source", default=None, help="Platform slug of the files (default: generic event or conversation).")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def triage(source: str | None, files: tuple[Path, ...]) -> None:
-    """For each file, one JSON line: would the engine escalate, why, and at which message."""
-    from bridge.pipeline.triage import triage_file
-
-    status = 0
-    for path in files:
-        try:
-            result = triage_file(path, source)
-        except ValueError as exc:
-            click.echo(f"{path.name}: {exc}", err=True)
-            status = 2
-            continue
-        click.echo(json.dumps(result, ensure_ascii=False))
-    sys.exit(status)
-
-
 @main.group()
 def dlq() -> None:
     """Dead letters: events and deliveries that ran out of attempts."""
@@ -348,8 +329,9 @@ def _register() -> None:
     from bridge.cli_package import package
     from bridge.cli_pages import user_hash
     from bridge.cli_route import route_command
+    from bridge.cli_triage import triage
 
-    for command in (package, route_command, report, kb_group, seed_demo, user_hash):
+    for command in (package, route_command, triage, report, kb_group, seed_demo, user_hash):
         main.add_command(command)
 
 

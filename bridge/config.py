@@ -122,6 +122,8 @@ class Settings:
         for name in ("ZENDESK_URL", "JIRA_URL", "SLACK_API_URL", "OPENAI_BASE_URL"):
             if env.get(name):
                 check_vendor_url(name, env[name])
+        if env.get("BRIDGE_JUDGE", "").strip().lower() not in ("", "local", "llm", "both"):
+            raise ConfigError(f"BRIDGE_JUDGE must be local, llm or both, got {env['BRIDGE_JUDGE']!r}")
         return cls(
             data_dir=Path(env.get("BRIDGE_DATA_DIR") or "var"),
             database_url=env.get("DATABASE_URL", "").strip(),

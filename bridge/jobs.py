@@ -22,7 +22,7 @@ from bridge import followups, ownership, runtime as rt_module
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
-from bridge.pipeline import transcript, trigger_config, triggers
+from bridge.pipeline import llm_judge, transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
 from bridge.pipeline.sanitize import sanitize_event
@@ -120,6 +120,12 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
         return []
     config = trigger_config.from_settings(rt.settings)
     decision = triggers.decide(merged, config)
+    judge = llm_judge.options_from_settings(rt.settings)
+    if judge.applies(merged, decision):
+        _remember_customer(case, merged)
+        case, decision = _ask_llm_judge(s, case, merged, decision, judge)
+        if case is None or decision is None:
+            return []  # no longer ours to escalate: taken meanwhile, or a newer update is being judged
     if decision.escalate and event.conversation.partial:
         merged, decision = _with_full_transcript(rt, row, previous, merged, decision, config)
         case.event = merged.to_json()
@@ -129,6 +135,28 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     _escalate(s, case, decision, row, now, rt)
     s.flush()
     return repo.due_deliveries(s, now, case_id=case.id)
+
+
+def _ask_llm_judge(
+    s: Any, case: CaseRow, merged: Event, local: Decision, judge: llm_judge.JudgeOptions
+) -> tuple[CaseRow | None, Decision | None]:
+    """The LLM judge's verdict, asked with no transaction open (the call may take seconds).
+
+    The folded transcript is committed first, which releases the case row; afterwards the row is
+    locked again and the verdict stands only if the case is still open (or closed) with the very
+    transcript that was judged. Otherwise (None, None): a human has it, or a newer update has been
+    folded in and its own job judges it. The inbox rows stay claimed throughout, so a crash in
+    between replays the batch, and the cached answer makes that replay cost no second call.
+    """
+    case_id, judged = case.id, case.event
+    s.commit()
+    decision = llm_judge.judge(merged, local, judge)
+    s.expire(case)  # read the row as it is now, not as this session last wrote it
+    case = repo.lock_case(s, case_id)
+    if case is None or case.status not in (OPEN, CLOSED) or case.event != judged:
+        log.info("bridge.judge.superseded", extra={"case": case_id})
+        return None, None
+    return case, decision
 
 
 def _remember_customer(case: CaseRow, event: Event) -> None:
@@ -156,6 +184,8 @@ def _with_full_transcript(
         log.warning("bridge.jobs.partial_transcript", extra={"key": row.key, "platform": row.platform})
         return transcript.merge(previous, event), decision
     merged = transcript.merge(previous, full)
+    if decision.judge != "local":  # the LLM judged what the bot sent; the human gets the whole of it
+        return merged, decision
     again = triggers.decide(merged, config)
     return merged, again if again.escalate else decision
 

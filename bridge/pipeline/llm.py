@@ -3,7 +3,8 @@
 SDK defaults do not fit a queue worker (600 s timeout, 2 retries that honour ``Retry-After`` up
 to 60 s, all sleeping inside the job), so the client is built with ``max_retries=0`` and the one
 retry we allow happens here, only for transport-level failures, inside a hard time budget.
-A malformed answer is not retried: the caller falls back to the extractive summary instead.
+A malformed answer is not retried: the caller falls back (to the extractive summary, or to the
+local trigger judge) instead.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def chat_json(
     base_url: str | None = None,
     timeout: float = MAX_TIMEOUT,
     retries: int = 1,
+    name: str = "handoff_summary",
 ) -> dict[str, Any]:
     """One structured-output chat completion; returns the parsed JSON object or raises LLMError."""
     timeout = min(timeout, MAX_TIMEOUT)
@@ -43,7 +45,7 @@ def chat_json(
                     messages=messages,  # type: ignore[arg-type]
                     response_format={
                         "type": "json_schema",
-                        "json_schema": {"name": "handoff_summary", "strict": True, "schema": schema},
+                        "json_schema": {"name": name, "strict": True, "schema": schema},
                     },
                     temperature=0,
                 )

@@ -1,17 +1,11 @@
-"""The summary: extractive without a key; with one, a redacted call to a local OpenAI-compatible stub.
-
-The openai client speaks HTTP through httpx, so ``responses`` cannot intercept it; the stub is a
-real ``http.server`` on 127.0.0.1 that records what it received and answers what the test queues.
-"""
+"""The summary: extractive without a key; with one, a redacted call to a local OpenAI-compatible stub
+(``tests/openai_stub.py``)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,69 +18,14 @@ from bridge.pipeline.summary import SummaryCache, extractive_summary, summarize
 from connectors.slack_blocks import build_alert
 from connectors.zendesk import build_ticket
 from tests.helpers import generic_event
+from tests.openai_stub import Reply, Stub, running_stub
 from tests.pipeline.test_redact import PII
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    content: str | None = None  # the assistant message content
-    raw: bytes | None = None  # or a raw HTTP body
-    delay: float = 0.0
-
-
-@dataclass
-class Stub:
-    url: str
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-
-    def answer(self, **fields: Any) -> None:
-        self.replies.append(Reply(content=json.dumps(fields)))
-
-
-def _completion(content: str) -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "stub-model",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content, "refusal": None}}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }).encode()
 
 
 @pytest.fixture
 def stub() -> Iterator[Stub]:
-    state = Stub(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
-            reply = state.replies.pop(0) if state.replies else Reply(status=500, raw=b'{"error":"no reply"}')
-            time.sleep(reply.delay)
-            payload = reply.raw if reply.raw is not None else _completion(reply.content or "")
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:
-                pass  # the client gave up (timeout tests)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
+    with running_stub() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _settings(tmp_path: Path, stub: Stub | None, **extra: str) -> Settings:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.wording import plain_error
 
 if TYPE_CHECKING:
     from bridge.runtime import Runtime
@@ -219,6 +220,7 @@ def _fail(message: str) -> Any:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def triage(source: str | None, files: tuple[Path, ...]) -> None:
     """For each file, one JSON line: would the engine escalate, why, and at which message."""
+    from bridge.adapters.base import Handshake
     from bridge.pipeline.triage import triage_file
 
     status = 0
@@ -227,6 +229,10 @@ def triage(source: str | None, files: tuple[Path, ...]) -> None:
             result = triage_file(path, source)
         except ValueError as exc:
             click.echo(f"{path.name}: {exc}", err=True)
+            status = 2
+            continue
+        except Handshake:
+            click.echo(f"{path.name}: a {source} verification handshake, not a conversation", err=True)
             status = 2
             continue
         click.echo(json.dumps(result, ensure_ascii=False))
@@ -239,7 +245,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of the dead letters (`[]` when none).")
 def dlq_list(as_json: bool) -> None:
     from sqlalchemy import select
 
@@ -263,14 +269,14 @@ def dlq_list(as_json: bool) -> None:
              "attempts": v.attempts, "updated_at": v.updated_at.isoformat(), "last_error": v.last_error}
             for v in vendor
         ]
-    if not rows and not as_json:
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))  # always an array: `[]` when nothing is dead
+        return
+    if not rows:
         click.echo("no dead letters")
     for row in rows:
-        if as_json:
-            click.echo(json.dumps(row))
-        else:
-            error = (row["last_error"] or "").replace("\n", " ")[:120]
-            click.echo(f"{row['id']}  {row['kind']}  case={row['case']}  attempts={row['attempts']}  {error}")
+        error = plain_error(row["last_error"]).replace("\n", " ")[:120]
+        click.echo(f"{row['id']}  {row['kind']}  case={row['case'] or '-'}  attempts={row['attempts']}  {error}")
 
 
 @main.command()

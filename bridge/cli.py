@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.config import ConfigError, Settings, load_dotenv_file, secret_env_name
 from bridge.wording import plain_error
 
 if TYPE_CHECKING:
@@ -21,9 +21,7 @@ log = logging.getLogger("bridge.cli")
 
 
 def _settings() -> Settings:
-    from dotenv import load_dotenv
-
-    load_dotenv(Path.cwd() / ".env", override=False)
+    load_dotenv_file()
     try:
         return Settings.from_env()
     except ConfigError as exc:
@@ -70,16 +68,36 @@ def main(verbose: bool) -> None:
     configure(logging.DEBUG if verbose else logging.INFO, os.environ.get("BRIDGE_LOG_FORMAT") or None)
 
 
+def new_whsec() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@main.command("secret")
+@click.option("--plain", is_flag=True,
+              help="A random token instead (BRIDGE_SECRET_KEY, BRIDGE_ADMIN_TOKEN, a platform's shared token).")
+def secret_command(plain: bool) -> None:
+    """Print a fresh secret: a Standard Webhooks `whsec_…` secret for GENERIC_WEBHOOK_SECRET (or
+    BOT_CALLBACK_SECRET); with --plain, a random token."""
+    if plain:
+        click.echo(secrets.token_urlsafe(32))
+        click.echo("use it as BRIDGE_SECRET_KEY, BRIDGE_ADMIN_TOKEN or a platform's shared token", err=True)
+        return
+    click.echo(new_whsec())
+    click.echo("set it as GENERIC_WEBHOOK_SECRET in the bridge's environment and give the same value to the "
+               "bot that signs its events (or use it as BOT_CALLBACK_SECRET)", err=True)
+
+
 def _dev_generic_secret(settings: Settings) -> Settings:
     """Embedded default: without GENERIC_WEBHOOK_SECRET, use one kept in the data dir."""
     if settings.secrets_for("generic"):
         return settings
     path = settings.data_dir / "generic-webhook-secret"
     if not path.exists():
-        import base64
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        path.write_text(new_whsec() + "\n")
         path.chmod(0o600)
     click.echo(f"GENERIC_WEBHOOK_SECRET is not set; using the development secret in {path}", err=True)
     merged = {**settings.webhook_secrets, "generic": (path.read_text().strip(),)}
@@ -109,13 +127,41 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         app.extensions["bridge.runner"] = runner
         runner.start()
     host, port = host or settings.host, port or settings.port
+    rt.settings = settings = settings.with_overrides(host=host, port=port)  # links name the address served
     click.echo(f"Recovery Bridge on http://{host}:{port} (store: {rt.store.dialect}, queue: {rt.queue.kind})", err=True)
+    click.echo(_login_hint(rt), err=True)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="recovery-bridge",
                        max_request_body_size=settings.max_body_bytes + 1)
     finally:
         if runner:
             runner.stop()
+
+
+def _login_hint(rt: Runtime) -> str:
+    """How to get into the dashboard: the configured login, or a fresh one-time link."""
+    from bridge.web import auth
+
+    if auth.login_configured(rt.settings):
+        how = "BRIDGE_USERS" if rt.settings.get("BRIDGE_USERS").strip() else "the BRIDGE_ADMIN_TOKEN"
+        return f"Dashboard: {auth.base_url(rt.settings)}/login (sign in with {how})"
+    link = auth.login_link(rt.settings, rt.clock())
+    return (f"Dashboard: open this one-time login link (valid 24 h): {link}\n"
+            "  (`bridge login-link` prints another; set BRIDGE_USERS or BRIDGE_ADMIN_TOKEN for lasting logins)")
+
+
+@main.command("login-link")
+def login_link_command() -> None:
+    """Print a one-time link that signs in to the dashboard (only while no login is configured)."""
+    from bridge.web import auth
+
+    settings = _settings()
+    if auth.login_configured(settings):
+        raise click.ClickException("a login is configured (BRIDGE_USERS or BRIDGE_ADMIN_TOKEN): sign in with it at "
+                                   f"{auth.base_url(settings)}/login")
+    from bridge.runtime import utcnow
+
+    click.echo(auth.login_link(settings, utcnow()))
 
 
 @main.command()
@@ -337,15 +383,18 @@ def forget(emails: tuple[str, ...], customer_ids: tuple[str, ...]) -> None:
         click.echo(line)
 
 
+DOCTOR_LABELS = {"ok": "ok ", "warn": "WARN", "fail": "FAIL"}
+
+
 @main.command()
 def doctor() -> None:
     """Check each configured dependency and say in one line each what works."""
     from bridge.doctor import run_checks
 
     failed = False
-    for name, ok, message in run_checks(_settings()):
-        failed |= not ok
-        click.echo(f"{'ok ' if ok else 'FAIL'} {name}: {message}")
+    for name, status, message in run_checks(_settings()):
+        failed |= status == "fail"
+        click.echo(f"{DOCTOR_LABELS.get(status, 'FAIL')} {name}: {message}")
     sys.exit(1 if failed else 0)
 
 

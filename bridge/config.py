@@ -14,6 +14,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+def load_dotenv_file(path: Path | None = None) -> Path | None:
+    """Read ``.env`` from the working directory (or ``path``) into the environment, without
+    overriding what is already set. Every process (``bridge …`` commands and ``wsgi.py`` under
+    gunicorn) calls this before reading settings, so they all run with one configuration.
+    Returns the file read, or None."""
+    from dotenv import load_dotenv
+
+    path = path or Path.cwd() / ".env"
+    if not path.is_file():
+        return None
+    load_dotenv(path, override=False)
+    return path
+
+
 class ConfigError(ValueError):
     """A setting has a value the bridge cannot run with; the message names it."""
 

@@ -83,9 +83,22 @@ def login() -> ResponseReturnValue:
             auth.login(name)
             return redirect(target)
         error = "Wrong name, password or token."
-    configured = bool(_rt().settings.admin_token or auth.users(_rt().settings))
+    configured = auth.login_configured(_rt().settings)
     status = 401 if error else 200
     return render_template("pages/login.html", next=target, error=error, configured=configured), status
+
+
+@bp.get("/login/link/<token>")
+def login_with_link(token: str) -> ResponseReturnValue:
+    """The one-time link `bridge serve` prints on the embedded defaults (no login configured)."""
+    if auth.redeem_login_token(_rt().settings, token, _rt().clock()):
+        auth.login(auth.ADMIN, via="link")
+        return redirect(url_for("pages.dashboard"))
+    message = ("This bridge has a login configured: sign in with your name and password or the admin token."
+               if auth.login_configured(_rt().settings) else
+               "This login link was already used or has expired. Run `bridge login-link` for a new one "
+               "(or restart `bridge serve`, which prints one).")
+    return render_template("pages/error.html", code=403, name="Login link not valid", message=message), 403
 
 
 @bp.post("/logout")

@@ -108,9 +108,9 @@ def test_configured_users_and_password_change_ends_sessions(rt: Runtime, monkeyp
 def test_user_hash_command_makes_a_usable_entry(settings: Settings) -> None:
     result = CliRunner().invoke(user_hash, ["ana", "--password", "s3cret-pass"])
     assert result.exit_code == 0, result.output
-    name, _, hashed = result.output.strip().partition(":")
+    name, _, hashed = result.stdout.strip().partition(":")
     assert name == "ana" and hashed.startswith("pbkdf2:sha256:") and check_password_hash(hashed, "s3cret-pass")
-    configured = settings.with_overrides(extra={"BRIDGE_USERS": result.output.strip()})
+    configured = settings.with_overrides(extra={"BRIDGE_USERS": result.stdout.strip()})
     assert auth.authenticate(configured, "ana", "s3cret-pass") == "ana"
     assert CliRunner().invoke(user_hash, ["a:b", "--password", "s3cret-pass"]).exit_code != 0
     assert CliRunner().invoke(user_hash, ["ana", "--password", "short"]).exit_code != 0

@@ -254,6 +254,12 @@ def parse(source: str, headers: tuple[str, ...], file: Path) -> None:
         _fail(f"{file.name}: no event in this payload")
     out: Any = events[0].to_json() if len(events) == 1 else [e.to_json() for e in events]
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    from bridge.adapters.generic import suggestion
+
+    for name in adapter.ignored(inbound):
+        hint = suggestion(name)
+        click.echo(f"warning: {file.name}: {name} is not a field the bridge knows; it is ignored"
+                   + (f" (did you mean {hint}?)" if hint else ""), err=True)
 
 
 def _fail(message: str) -> Any:

@@ -175,3 +175,21 @@ def timeline(
         entries.append(Entry(row.at, row.kind, tone, title, text, row.actor, _since(row.at, escalated_at),
                              safe_url(url)))
     return sorted(entries, key=lambda e: e.at)
+
+
+def unused_fields(bodies: list[tuple[str, bytes | None]]) -> list[tuple[str, str | None]]:
+    """Fields the sender sent that the bridge did not use, over every event of the case, each once,
+    with the field it most likely meant: ``[("evidence.console_errors", "evidence.console_logs")]``.
+    The bodies are the inbox's verbatim copies (scrubbed ones after the retention period say nothing)."""
+    from bridge.adapters import ADAPTERS
+    from bridge.adapters.base import Inbound
+    from bridge.adapters.generic import suggestion
+
+    seen: dict[str, str | None] = {}
+    for platform, body in bodies:
+        adapter = ADAPTERS.get(platform)
+        if adapter is None or not body:
+            continue
+        for name in adapter.ignored(Inbound(body=bytes(body), headers={})):
+            seen.setdefault(name, suggestion(name))
+    return list(seen.items())

@@ -221,9 +221,11 @@ def case(case_id: str) -> ResponseReturnValue:
             return render_template("pages/error.html", code=404, name="No such case",
                                    message=f"There is no case {case_id}."), 404
         deliveries = repo.deliveries_of(s, case_id)
-        received = [(at, kind, platform) for at, kind, platform in s.execute(
-            select(InboxRow.received_at, InboxRow.event_type, InboxRow.platform)
-            .where(InboxRow.case_id == case_id).order_by(InboxRow.id))]
+        inbox = list(s.execute(
+            select(InboxRow.received_at, InboxRow.event_type, InboxRow.platform, InboxRow.body)
+            .where(InboxRow.case_id == case_id).order_by(InboxRow.id)))
+        received = [(at, kind, platform) for at, kind, platform, _ in inbox]
+        unused = case_view.unused_fields([(platform, body) for _, _, platform, body in inbox])
         timeline_rows = repo.timeline_of(s, case_id)
     package = None
     if row.decision:
@@ -240,6 +242,7 @@ def case(case_id: str) -> ResponseReturnValue:
         links=case_view.links_out(settings, row.refs or {}, channel),
         timeline=case_view.timeline(settings, timeline_rows, received, row.escalated_at, channel),
         timings=_timings(row), highlighted=highlighted, signed_view=auth.current_user() is None,
+        unused=unused,
     )
 
 

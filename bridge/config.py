@@ -112,6 +112,16 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'bridge.db').resolve()}"
 
+    @property
+    def base_url(self) -> str:
+        """Where people open the bridge: ``BRIDGE_PUBLIC_URL``, or the address ``bridge serve`` binds."""
+        public = self.extra.get("BRIDGE_PUBLIC_URL", "").strip().rstrip("/")
+        if public:
+            return public
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
     def secrets_for(self, slug: str) -> tuple[str, ...]:
         return self.webhook_secrets.get(slug, ())
 

@@ -166,12 +166,7 @@ def redeem_login_token(settings: Settings, token: str, now: datetime) -> bool:
 
 def base_url(settings: Settings) -> str:
     """Where people open the bridge: ``BRIDGE_PUBLIC_URL``, or the address ``bridge serve`` binds."""
-    public = settings.get("BRIDGE_PUBLIC_URL", "").strip().rstrip("/")
-    if public:
-        return public
-    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.port}"
+    return settings.base_url
 
 
 def login_link(settings: Settings, now: datetime) -> str:

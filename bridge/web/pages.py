@@ -18,11 +18,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
+from bridge.people import People, customer_name
 from bridge.pipeline.package import build_package
 from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
 from bridge.store import repo
 from bridge.store.models import CaseRow, InboxRow
 from bridge.web import auth, case_view, charts
+from bridge.wording import plain_error
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -51,7 +53,8 @@ def _headers(response: Response) -> Response:
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": auth.csrf_token, "current_user": auth.current_user, "fmt": charts.fmt,
-            "metric_info": charts.info, "safe_url": case_view.safe_url}
+            "metric_info": charts.info, "safe_url": case_view.safe_url, "slack_html": case_view.slack_html,
+            "plain_error": plain_error, "step_label": case_view.step_label}
 
 
 @bp.errorhandler(HTTPException)
@@ -193,8 +196,15 @@ def cases() -> ResponseReturnValue:
         order = func.coalesce(CaseRow.escalated_at, CaseRow.created_at).desc()
         rows = list(s.scalars(stmt.order_by(order, CaseRow.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     query = {k: v for k, v in request.args.items() if k != "page"}
+    people = People.of(_rt().settings, _rt().routing())
+    listed = [
+        {"case": c, "customer": customer_name((c.event or {}).get("customer") or {"email": c.customer_email}),
+         "topic": case_view.topic_of(c), "owner": people.owner(c.owner, (c.route or {}).get("owner_name"))
+         if c.owner else None, "team": (c.route or {}).get("team_name") or c.team}
+        for c in rows
+    ]
     return render_template(
-        "pages/cases.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        "pages/cases.html", rows=listed, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
         status=status, statuses=STATUSES, filters=filters, trigger=trigger, triggers=TRIGGERS,
         teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), query=query,
     )
@@ -237,12 +247,20 @@ def case(case_id: str) -> ResponseReturnValue:
     event = Event.from_json(row.event)
     channel = package.route.channel if package and package.route else None
     highlighted = {hit.message_index for hit in package.decision.triggers} if package else set()
+    people = People.of(settings, _rt().routing())
+    route = package.route if package else None
+    keep = {k: request.args[k] for k in ("sig", "exp") if k in request.args}
     return render_template(
         "pages/case.html", case=row, package=package, event=event, deliveries=deliveries,
         links=case_view.links_out(settings, row.refs or {}, channel),
-        timeline=case_view.timeline(settings, timeline_rows, received, row.escalated_at, channel),
+        timeline=case_view.timeline(settings, timeline_rows, received, row.escalated_at, channel, people),
         timings=_timings(row), highlighted=highlighted, signed_view=auth.current_user() is None,
-        unused=unused,
+        unused=unused, tab="outbox" if request.args.get("tab") == "outbox" else "package", keep=keep,
+        outbox=case_view.outbox(settings, row.id, people), outbox_dir=settings.outbox_dir,
+        owner=people.owner(row.owner, route.owner_name if route else None) if row.owner else None,
+        team=(route.team_name if route else None) or row.team,
+        reason=case_view.priority_reason(package.priority, package.priority_reason) if package else "",
+        customer_label=customer_name((row.event or {}).get("customer")),
     )
 
 

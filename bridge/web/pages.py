@@ -261,7 +261,90 @@ def case(case_id: str) -> ResponseReturnValue:
         team=(route.team_name if route else None) or row.team,
         reason=case_view.priority_reason(package.priority, package.priority_reason) if package else "",
         customer_label=customer_name((row.event or {}).get("customer")),
+        members=_members(row) if auth.current_user() else [],
+        me=_me(_members(row)) if auth.current_user() else "",
     )
+
+
+# --- ownership from the case page: the same compare-and-set writes as the Slack buttons ------------
+
+def _members(case: CaseRow) -> list[tuple[str, str, str]]:
+    """(key, name, team name) of everyone the case can go to: its team first, then the others."""
+    routing = _rt().routing()
+    teams = sorted(routing.teams, key=lambda t: t.id != case.team)
+    return [(m.key, m.name, t.display_name) for t in teams for m in t.members]
+
+
+def _me(members: list[tuple[str, str, str]]) -> str:
+    """The roster member the signed-in user is, by Slack id or name (first name or whole); else the
+    login name itself (a roster-less setup takes cases under the login)."""
+    user = (auth.current_user() or "").strip()
+    lowered = user.lower()
+    for key, name, _ in members:
+        if lowered in (key.lower(), name.lower(), name.split()[0].lower()):
+            return key
+    return user
+
+
+@bp.post("/cases/<case_id>/take")
+@auth.login_required
+def take_case(case_id: str) -> ResponseReturnValue:
+    from flask import flash
+
+    from bridge import ownership
+
+    auth.check_csrf()
+    with _rt().store.session() as s:
+        row = repo.get_case(s, case_id)
+        if row is None:
+            return render_template("pages/error.html", code=404, name="No such case",
+                                   message=f"There is no case {case_id}."), 404
+        members = _members(row)
+    who = request.form.get("member", "").strip() or _me(members)
+    if members and who not in {key for key, _, _ in members}:
+        flash("Pick someone from the roster.", "error")
+        return redirect(url_for("pages.case", case_id=case_id))
+    result = ownership.take(_rt(), case_id, who, via="web", actor=auth.current_user())
+    people = People.of(_rt().settings, _rt().routing())
+    if result.ok:
+        flash(f"{people.slack_name(who)} owns the case now.", "ok")
+    else:
+        winner = people.slack_name(result.owner) if result.owner else None
+        flash(f"Not taken: {winner} took it first." if winner else f"Not taken: {result.message}.", "error")
+    return redirect(url_for("pages.case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/reassign")
+@auth.login_required
+def reassign_case(case_id: str) -> ResponseReturnValue:
+    from flask import flash
+
+    from bridge import ownership
+
+    auth.check_csrf()
+    with _rt().store.session() as s:
+        row = repo.get_case(s, case_id)
+        if row is None:
+            return render_template("pages/error.html", code=404, name="No such case",
+                                   message=f"There is no case {case_id}."), 404
+        members = _members(row)
+    to = request.form.get("to", "").strip()
+    expected = request.form.get("expected_owner", "").strip() or None  # the owner the page showed
+    if to and members and to not in {key for key, _, _ in members}:
+        flash("Pick someone from the roster.", "error")
+        return redirect(url_for("pages.case", case_id=case_id))
+    by = _me(members)
+    result = ownership.reassign(_rt(), case_id, to or None, by=by, reason="reassign" if to else "not_mine",
+                                expected_owner=expected, via="web")
+    people = People.of(_rt().settings, _rt().routing())
+    if result.ok:
+        flash(f"Reassigned to {people.slack_name(result.owner)}.", "ok")
+    elif "owner changed" in result.message:
+        now = people.slack_name(result.owner) if result.owner else "nobody"
+        flash(f"Not reassigned: the owner changed meanwhile (now {now}); look again and retry.", "error")
+    else:
+        flash(f"Not reassigned: {result.message}.", "error")
+    return redirect(url_for("pages.case", case_id=case_id))
 
 
 def _timings(row: CaseRow) -> list[tuple[str, str]]:

@@ -94,6 +94,8 @@ class People:
             return SOURCES.get(source, source) or "the bridge"
         if source == "slack":
             return f"{self.slack_name(who)} (Slack)"
+        if who == "customer":
+            return f"the customer ({SOURCES.get(source, source)})"
         if source == "zendesk":
             return f"{self.agent_name(who)} (Zendesk)"
         if source == "web":

@@ -149,16 +149,24 @@ def _report(since: datetime, until: datetime, filters: dict[str, str], granulari
 def dashboard() -> ResponseReturnValue:
     now = _rt().clock()
     since, until, days = period_from_args(now)
-    granularity = _arg("granularity", ("day", "week")) or ("day" if until - since <= timedelta(days=31) else "week")
+    # `?by=day|week` (or `granularity=`) chooses the points; `?breakdown=` (or a dimension in `by`) the bars.
+    chosen = _arg("granularity", ("day", "week")) or _arg("by", ("day", "week"))
     filters = {name: _arg(name) for name in ("team", "trigger", "platform") if _arg(name)}
     if filters.get("trigger") and filters["trigger"] not in TRIGGERS:
         filters.pop("trigger")
+    if chosen:
+        granularity, automatic = chosen, False
+    else:
+        with _rt().store.session() as s:
+            seen = int(s.scalar(select(func.count()).select_from(CaseRow).where(
+                CaseRow.created_at >= since, CaseRow.created_at < until)) or 0)
+        granularity, automatic = charts.auto_granularity(seen, (until - since).total_seconds() / 86400), True
     report = _report(since, until, filters, granularity)
     dimensions = charts.dimensions_present(report, DIMENSIONS) or ["trigger"]
-    by = _arg("by", DIMENSIONS)
+    by = _arg("breakdown", DIMENSIONS) or _arg("by", DIMENSIONS)
     by = by if by in dimensions else dimensions[0]
     table_metrics, table_rows = charts.breakdown_table(report, by)
-    query = {k: v for k, v in request.args.items() if k != "by"}
+    query = {k: v for k, v in request.args.items() if k not in ("breakdown", "by") or v in ("day", "week")}
     return render_template(
         "pages/dashboard.html",
         report=report, since=since, until=until, days=days, periods=PERIODS, granularity=granularity,
@@ -167,7 +175,7 @@ def dashboard() -> ResponseReturnValue:
         periods_list=charts.periods_of(report), series={s.metric: s for s in report.series},
         dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by),
         table_metrics=table_metrics, table_rows=table_rows, cohort=charts.cohort_bar(report.cohorts),
-        query=query, until_day=(until - timedelta(seconds=1)).date(),
+        query=query, until_day=(until - timedelta(seconds=1)).date(), automatic=automatic, count=charts.count,
     )
 
 

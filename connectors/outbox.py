@@ -27,14 +27,17 @@ if TYPE_CHECKING:
     from bridge.people import People
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str, durable: bool = True) -> None:
+    """Temp file + rename: a reader sees the old file or the new one, never half of one. ``durable``
+    also syncs it to disk first (the request record; its rendering can do without)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -380,7 +383,7 @@ class OutboxConnector:
         _atomic_write(folder / f"{name}.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         case_url = f"{self.settings.base_url if self.settings else ''}/cases/{context.case_id}"
         _atomic_write(folder / f"{name}.md",
-                      render_markdown(name, request, context.case_id, case_url, _people(self.settings)))
+                      render_markdown(name, request, context.case_id, case_url, _people(self.settings)), durable=False)
         return Result(external_id=f"dry-run:{context.case_id}/{name}", dry_run=True)
 
 

@@ -262,6 +262,51 @@ def parse(source: str, headers: tuple[str, ...], file: Path) -> None:
                    + (f" (did you mean {hint}?)" if hint else ""), err=True)
 
 
+@main.command()
+@click.option("--source", default="generic", show_default=True, help="Platform slug the payload comes from.")
+@click.option("--url", default=None, help="The bridge's base URL (default BRIDGE_PUBLIC_URL, else this machine's).")
+@click.option("--secret", default=None,
+              help="The platform's secret (default <SLUG>_WEBHOOK_SECRET; generic: the development secret).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def send(source: str, url: str | None, secret: str | None, file: Path) -> None:
+    """Send an example payload to a running bridge, signed the way its platform signs it, and print
+    the answer (exit 1 unless 2xx). Try `bridge send examples/generic/handoff-requested.json`."""
+    import requests
+
+    from bridge.adapters import ADAPTERS
+    from bridge.sender import UNSIGNABLE, CannotSign, credentials
+
+    if source not in ADAPTERS:
+        _fail(f"unknown source {source!r}; known: {', '.join(sorted(ADAPTERS))}")
+    if source in UNSIGNABLE:
+        _fail(f"{UNSIGNABLE[source]}, so `bridge send` cannot imitate it; check the payload offline with "
+              f"`bridge parse --source {source} {file}`")
+    settings = _settings()
+    if secret is None:
+        configured = settings.secrets_for(source)
+        dev = settings.data_dir / "generic-webhook-secret"
+        if configured:
+            secret = configured[0]
+        elif source == "generic" and dev.exists():
+            secret = dev.read_text().strip()
+        else:
+            _fail(f"no secret for {source}: set {secret_env_name(source)} (as the bridge has it) or pass --secret")
+    body = file.read_bytes()
+    try:
+        headers, query = credentials(source, body, secret or "")
+    except CannotSign as exc:
+        _fail(str(exc))
+    target = f"{(url or settings.base_url).rstrip('/')}/webhooks/{source}"
+    try:
+        answer = requests.post(target, data=body, headers=headers, params=query, timeout=15, allow_redirects=False)
+    except requests.RequestException as exc:
+        _fail(f"cannot reach {target}: {plain_error(f'{type(exc).__name__}: {exc}')[:200]}"
+              " (is `bridge serve` running?)")
+    click.echo(f"{answer.status_code} {answer.reason}", err=True)
+    click.echo(answer.text.strip())
+    sys.exit(0 if 200 <= answer.status_code < 300 else 1)
+
+
 def _fail(message: str) -> Any:
     click.echo(message.replace("\n", " "), err=True)
     sys.exit(2)

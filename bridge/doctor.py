@@ -14,16 +14,12 @@ from bridge.adapters import ADAPTERS
 from bridge.config import ConfigError, Settings, secret_env_name
 from bridge.pipeline import trigger_config
 from bridge.runtime import Runtime
-from bridge.wording import plain_error
+from bridge.wording import reason
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
 
-def _reason(exc: BaseException) -> str:
-    """One readable line: the driver's own message, never a class name or a traceback."""
-    inner = getattr(exc, "orig", None) or exc
-    first = (str(inner).strip().splitlines() or [""])[0][:160]
-    return plain_error(first) or plain_error(type(inner).__name__)
+_reason = reason
 
 
 def apart(settings: Settings) -> bool:

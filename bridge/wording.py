@@ -44,3 +44,12 @@ def plain_error(text: str | None) -> str:
         rest = message[match.end():].strip()
         message = rest or PHRASES.get(match.group(1), "failed")
     return _NAME.sub(lambda m: PHRASES[m.group(1)], message)
+
+
+def reason(exc: BaseException) -> str:
+    """One readable line for an exception: the driver's own first line, never a class name or a
+    traceback (``(psycopg.OperationalError) connection failed: …`` → ``connection failed: …``)."""
+    inner = getattr(exc, "orig", None) or exc
+    first = (str(inner).strip().splitlines() or [""])[0]
+    first = re.sub(r"^\((?:[\w.]+)\)\s*", "", first)[:160]
+    return plain_error(first) or plain_error(type(inner).__name__)

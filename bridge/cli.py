@@ -300,8 +300,8 @@ def send(source: str, url: str | None, secret: str | None, file: Path) -> None:
     try:
         answer = requests.post(target, data=body, headers=headers, params=query, timeout=15, allow_redirects=False)
     except requests.RequestException as exc:
-        _fail(f"cannot reach {target}: {plain_error(f'{type(exc).__name__}: {exc}')[:200]}"
-              " (is `bridge serve` running?)")
+        why = "no answer in time" if isinstance(exc, requests.Timeout) else "nothing answers there"
+        _fail(f"cannot reach {target}: {why} (is `bridge serve` running?)")
     click.echo(f"{answer.status_code} {answer.reason}", err=True)
     click.echo(answer.text.strip())
     sys.exit(0 if 200 <= answer.status_code < 300 else 1)

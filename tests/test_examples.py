@@ -83,3 +83,17 @@ def test_troubleshooting_lists_every_error_code() -> None:
     assert len(codes) >= 10
     missing = sorted(code for code in codes if f"`{code}`" not in page)
     assert not missing, f"docs/troubleshooting.md does not explain {missing}"
+
+
+def test_bridge_send_says_what_it_cannot_do(tmp_path: Path) -> None:
+    env = {"BRIDGE_DATA_DIR": str(tmp_path / "var")}
+    freshchat = str(next((EXAMPLES / "freshchat").glob("*.json")))
+    unsignable = CliRunner().invoke(main, ["send", "--source", "freshchat", freshchat], env=env)
+    assert unsignable.exit_code == 2 and "bridge parse --source freshchat" in unsignable.stderr
+    nobody = CliRunner().invoke(main, ["send", "--url", "http://127.0.0.1:1", "--secret", SECRETS["generic"],
+                                       str(EXAMPLES / "generic" / "handoff-requested.json")], env=env)
+    assert nobody.exit_code == 2 and "nothing answers there (is `bridge serve` running?)" in nobody.stderr
+    assert "Error" not in nobody.stderr
+    intercom = str(next((EXAMPLES / "intercom").glob("*.json")))
+    no_secret = CliRunner().invoke(main, ["send", "--source", "intercom", intercom], env=env)
+    assert no_secret.exit_code == 2 and "INTERCOM_WEBHOOK_SECRET" in no_secret.stderr

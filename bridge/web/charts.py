@@ -297,26 +297,28 @@ class BarChart:
     width: int = LABEL_W + BAR_W + 60
 
 
-def bar_chart(breakdown: Breakdown, limit: int = 12) -> BarChart:
+def bar_chart(breakdown: Breakdown, limit: int = 12, labels: dict[str, str] | None = None) -> BarChart:
     rows = sorted(breakdown.rows, key=lambda r: (r.value is None, -(r.value or 0), r.key))[:limit]
     top = max((r.value or 0.0 for r in rows), default=0.0) or 1.0
     bars = []
     for i, row in enumerate(rows):
         text = fmt(breakdown.metric, row.value)
         width = 0.0 if row.value is None else round(max(1.0, BAR_W * row.value / top), 1)
-        label = row.key.replace("_", " ") if row.key else "(none)"
+        label = (labels or {}).get(row.key) or (row.key.replace("_", " ") if row.key else "(none)")
         bars.append(Bar(label, i * (BAR_H + BAR_GAP), width, text, f"{label}: {text} (n={row.n})"))
     height = max(1, len(rows)) * (BAR_H + BAR_GAP)
     return BarChart(breakdown.metric, info(breakdown.metric).label, bars, height)
 
 
-def breakdown_charts(report: RecoveryReport, dimension: str) -> list[BarChart]:
+def breakdown_charts(report: RecoveryReport, dimension: str, labels: dict[str, str] | None = None) -> list[BarChart]:
+    """``labels``: how a person reads a key (an owner's name for their Slack id)."""
     order = {metric: i for i, metric in enumerate(METRIC_INFO)}
     chosen = [b for b in report.breakdowns if b.dimension == dimension and b.rows]
-    return [bar_chart(b) for b in sorted(chosen, key=lambda b: order.get(b.metric, 99))]
+    return [bar_chart(b, labels=labels) for b in sorted(chosen, key=lambda b: order.get(b.metric, 99))]
 
 
-def breakdown_table(report: RecoveryReport, dimension: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+def breakdown_table(report: RecoveryReport, dimension: str,
+                    labels: dict[str, str] | None = None) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """Rows = keys of the dimension, columns = metrics: the numbers behind the bars. A rate shows its
     own numerator and denominator ("50% (2 / 4)") so nobody mistakes a total for a group's figure."""
     chosen = [b for b in report.breakdowns if b.dimension == dimension]
@@ -331,7 +333,8 @@ def breakdown_table(report: RecoveryReport, dimension: str) -> tuple[list[str], 
         return text
 
     cells = {(b.metric, row.key): cell(b.metric, row) for b in chosen for row in b.rows}
-    return [b.metric for b in chosen], [(key.replace("_", " "), [cells.get((b.metric, key), "—") for b in chosen])
+    shown = {key: (labels or {}).get(key) or key.replace("_", " ") for key in keys}
+    return [b.metric for b in chosen], [(shown[key], [cells.get((b.metric, key), "—") for b in chosen])
                                         for key in keys]
 
 

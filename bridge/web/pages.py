@@ -165,7 +165,12 @@ def dashboard() -> ResponseReturnValue:
     dimensions = charts.dimensions_present(report, DIMENSIONS) or ["trigger"]
     by = _arg("breakdown", DIMENSIONS) or _arg("by", DIMENSIONS)
     by = by if by in dimensions else dimensions[0]
-    table_metrics, table_rows = charts.breakdown_table(report, by)
+    labels: dict[str, str] = {}
+    if by == "owner":  # owners are keyed by Slack id: show their names
+        people = People.of(_rt().settings, _rt().routing())
+        labels = {row.key: people.slack_name(row.key) for b in report.breakdowns if b.dimension == "owner"
+                  for row in b.rows}
+    table_metrics, table_rows = charts.breakdown_table(report, by, labels)
     query = {k: v for k, v in request.args.items() if k not in ("breakdown", "by") or v in ("day", "week")}
     return render_template(
         "pages/dashboard.html",
@@ -173,7 +178,7 @@ def dashboard() -> ResponseReturnValue:
         filters=filters, teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), triggers=TRIGGERS,
         metrics=METRICS, trends=[charts.line_chart(spec, report) for spec in charts.TREND_CHARTS],
         periods_list=charts.periods_of(report), series={s.metric: s for s in report.series},
-        dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by),
+        dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by, labels),
         table_metrics=table_metrics, table_rows=table_rows, cohort=charts.cohort_bar(report.cohorts),
         query=query, until_day=(until - timedelta(seconds=1)).date(), automatic=automatic, count=charts.count,
     )

@@ -92,3 +92,12 @@ def test_actors_and_customers_in_words() -> None:
     from bridge.people import customer_name
 
     assert customer_name({}) == "the customer" and customer_name({"email": "a@example.com"}) == "a@example.com"
+
+
+def test_the_dashboards_owner_breakdown_names_people(routed: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = routed
+    case_id = _case(rt, client)
+    ownership.take(rt, case_id, "U01ANA")
+    page = client.get("/dashboard?days=30&breakdown=owner").get_data(as_text=True)
+    assert "Breakdown by owner" in page and "Ana Souza" in page
+    assert "U01ANA" not in text_of(page)

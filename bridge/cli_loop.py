@@ -531,7 +531,7 @@ def seed(rt: Any, days: int = 30, cases: int = 200, seed_value: int = 7,
     clock = seeder.clock
     start = real_now - timedelta(days=days)
     # Non-bridge tickets rated in the helpdesk: the CSAT baseline.
-    for i in range(max(5, cases // 4)):
+    for i in range(max(5, cases // 8)):
         at = start + timedelta(seconds=rng.uniform(0, days * 86400))
         seeder.zendesk(at, {"ticket_id": str(90000 + i), "status": "solved", "updated_at": at.isoformat(),
                             "satisfaction": {"score": "good" if rng.random() < 0.78 else "bad"}})

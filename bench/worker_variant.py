@@ -1,7 +1,8 @@
 """The bridge's queue worker under a chosen RQ worker class, for the worker-class comparison.
 
 ``bridge worker`` (the Procfile's ``worker`` line) runs a supervisor, a dispatcher (scheduler and
-sweeper) and job processes with an in-process RQ worker. This runs the same job functions on the same queue with another class:
+sweeper) and job processes with an in-process RQ worker. This runs the same job functions on the same
+queue with another class:
 ``python -m bench.worker_variant SimpleWorker|Worker``. No scheduler, no sweeper (the drain
 benchmarks need neither).
 """

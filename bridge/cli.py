@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.config import ConfigError, Settings, load_dotenv_file, secret_env_name
+from bridge.wording import plain_error
 
 if TYPE_CHECKING:
     from bridge.runtime import Runtime
@@ -20,9 +21,7 @@ log = logging.getLogger("bridge.cli")
 
 
 def _settings() -> Settings:
-    from dotenv import load_dotenv
-
-    load_dotenv(Path.cwd() / ".env", override=False)
+    load_dotenv_file()
     try:
         return Settings.from_env()
     except ConfigError as exc:
@@ -69,16 +68,36 @@ def main(verbose: bool) -> None:
     configure(logging.DEBUG if verbose else logging.INFO, os.environ.get("BRIDGE_LOG_FORMAT") or None)
 
 
+def new_whsec() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@main.command("secret")
+@click.option("--plain", is_flag=True,
+              help="A random token instead (BRIDGE_SECRET_KEY, BRIDGE_ADMIN_TOKEN, a platform's shared token).")
+def secret_command(plain: bool) -> None:
+    """Print a fresh secret: a Standard Webhooks `whsec_…` secret for GENERIC_WEBHOOK_SECRET (or
+    BOT_CALLBACK_SECRET); with --plain, a random token."""
+    if plain:
+        click.echo(secrets.token_urlsafe(32))
+        click.echo("use it as BRIDGE_SECRET_KEY, BRIDGE_ADMIN_TOKEN or a platform's shared token", err=True)
+        return
+    click.echo(new_whsec())
+    click.echo("set it as GENERIC_WEBHOOK_SECRET in the bridge's environment and give the same value to the "
+               "bot that signs its events (or use it as BOT_CALLBACK_SECRET)", err=True)
+
+
 def _dev_generic_secret(settings: Settings) -> Settings:
     """Embedded default: without GENERIC_WEBHOOK_SECRET, use one kept in the data dir."""
     if settings.secrets_for("generic"):
         return settings
     path = settings.data_dir / "generic-webhook-secret"
     if not path.exists():
-        import base64
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        path.write_text(new_whsec() + "\n")
         path.chmod(0o600)
     click.echo(f"GENERIC_WEBHOOK_SECRET is not set; using the development secret in {path}", err=True)
     merged = {**settings.webhook_secrets, "generic": (path.read_text().strip(),)}
@@ -108,13 +127,41 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         app.extensions["bridge.runner"] = runner
         runner.start()
     host, port = host or settings.host, port or settings.port
+    rt.settings = settings = settings.with_overrides(host=host, port=port)  # links name the address served
     click.echo(f"Recovery Bridge on http://{host}:{port} (store: {rt.store.dialect}, queue: {rt.queue.kind})", err=True)
+    click.echo(_login_hint(rt), err=True)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="recovery-bridge",
                        max_request_body_size=settings.max_body_bytes + 1)
     finally:
         if runner:
             runner.stop()
+
+
+def _login_hint(rt: Runtime) -> str:
+    """How to get into the dashboard: the configured login, or a fresh one-time link."""
+    from bridge.web import auth
+
+    if auth.login_configured(rt.settings):
+        how = "BRIDGE_USERS" if rt.settings.get("BRIDGE_USERS").strip() else "the BRIDGE_ADMIN_TOKEN"
+        return f"Dashboard: {auth.base_url(rt.settings)}/login (sign in with {how})"
+    link = auth.login_link(rt.settings, rt.clock())
+    return (f"Dashboard: open this one-time login link (valid 24 h): {link}\n"
+            "  (`bridge login-link` prints another; set BRIDGE_USERS or BRIDGE_ADMIN_TOKEN for lasting logins)")
+
+
+@main.command("login-link")
+def login_link_command() -> None:
+    """Print a one-time link that signs in to the dashboard (only while no login is configured)."""
+    from bridge.web import auth
+
+    settings = _settings()
+    if auth.login_configured(settings):
+        raise click.ClickException("a login is configured (BRIDGE_USERS or BRIDGE_ADMIN_TOKEN): sign in with it at "
+                                   f"{auth.base_url(settings)}/login")
+    from bridge.runtime import utcnow
+
+    click.echo(auth.login_link(settings, utcnow()))
 
 
 @main.command()
@@ -207,6 +254,57 @@ def parse(source: str, headers: tuple[str, ...], file: Path) -> None:
         _fail(f"{file.name}: no event in this payload")
     out: Any = events[0].to_json() if len(events) == 1 else [e.to_json() for e in events]
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    from bridge.adapters.generic import suggestion
+
+    for name in adapter.ignored(inbound):
+        hint = suggestion(name)
+        click.echo(f"warning: {file.name}: {name} is not a field the bridge knows; it is ignored"
+                   + (f" (did you mean {hint}?)" if hint else ""), err=True)
+
+
+@main.command()
+@click.option("--source", default="generic", show_default=True, help="Platform slug the payload comes from.")
+@click.option("--url", default=None, help="The bridge's base URL (default BRIDGE_PUBLIC_URL, else this machine's).")
+@click.option("--secret", default=None,
+              help="The platform's secret (default <SLUG>_WEBHOOK_SECRET; generic: the development secret).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def send(source: str, url: str | None, secret: str | None, file: Path) -> None:
+    """Send an example payload to a running bridge, signed the way its platform signs it, and print
+    the answer (exit 1 unless 2xx). Try `bridge send examples/generic/handoff-requested.json`."""
+    import requests
+
+    from bridge.adapters import ADAPTERS
+    from bridge.sender import UNSIGNABLE, CannotSign, credentials
+
+    if source not in ADAPTERS:
+        _fail(f"unknown source {source!r}; known: {', '.join(sorted(ADAPTERS))}")
+    if source in UNSIGNABLE:
+        _fail(f"{UNSIGNABLE[source]}, so `bridge send` cannot imitate it; check the payload offline with "
+              f"`bridge parse --source {source} {file}`")
+    settings = _settings()
+    if secret is None:
+        configured = settings.secrets_for(source)
+        dev = settings.data_dir / "generic-webhook-secret"
+        if configured:
+            secret = configured[0]
+        elif source == "generic" and dev.exists():
+            secret = dev.read_text().strip()
+        else:
+            _fail(f"no secret for {source}: set {secret_env_name(source)} (as the bridge has it) or pass --secret")
+    body = file.read_bytes()
+    try:
+        headers, query = credentials(source, body, secret or "")
+    except CannotSign as exc:
+        _fail(str(exc))
+    target = f"{(url or settings.base_url).rstrip('/')}/webhooks/{source}"
+    try:
+        answer = requests.post(target, data=body, headers=headers, params=query, timeout=15, allow_redirects=False)
+    except requests.RequestException as exc:
+        why = "no answer in time" if isinstance(exc, requests.Timeout) else "nothing answers there"
+        _fail(f"cannot reach {target}: {why} (is `bridge serve` running?)")
+    click.echo(f"{answer.status_code} {answer.reason}", err=True)
+    click.echo(answer.text.strip())
+    sys.exit(0 if 200 <= answer.status_code < 300 else 1)
 
 
 def _fail(message: str) -> Any:
@@ -220,7 +318,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of the dead letters (`[]` when none).")
 def dlq_list(as_json: bool) -> None:
     from sqlalchemy import select
 
@@ -244,14 +342,14 @@ def dlq_list(as_json: bool) -> None:
              "attempts": v.attempts, "updated_at": v.updated_at.isoformat(), "last_error": v.last_error}
             for v in vendor
         ]
-    if not rows and not as_json:
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))  # always an array: `[]` when nothing is dead
+        return
+    if not rows:
         click.echo("no dead letters")
     for row in rows:
-        if as_json:
-            click.echo(json.dumps(row))
-        else:
-            error = (row["last_error"] or "").replace("\n", " ")[:120]
-            click.echo(f"{row['id']}  {row['kind']}  case={row['case']}  attempts={row['attempts']}  {error}")
+        error = plain_error(row["last_error"]).replace("\n", " ")[:120]
+        click.echo(f"{row['id']}  {row['kind']}  case={row['case'] or '-'}  attempts={row['attempts']}  {error}")
 
 
 @main.command()
@@ -312,15 +410,18 @@ def forget(emails: tuple[str, ...], customer_ids: tuple[str, ...]) -> None:
         click.echo(line)
 
 
+DOCTOR_LABELS = {"ok": "ok ", "warn": "WARN", "fail": "FAIL"}
+
+
 @main.command()
 def doctor() -> None:
     """Check each configured dependency and say in one line each what works."""
     from bridge.doctor import run_checks
 
     failed = False
-    for name, ok, message in run_checks(_settings()):
-        failed |= not ok
-        click.echo(f"{'ok ' if ok else 'FAIL'} {name}: {message}")
+    for name, status, message in run_checks(_settings()):
+        failed |= status == "fail"
+        click.echo(f"{DOCTOR_LABELS.get(status, 'FAIL')} {name}: {message}")
     sys.exit(1 if failed else 0)
 
 

@@ -18,4 +18,9 @@ def user_hash(name: str | None, password: str) -> None:
     if len(password) < 8:
         raise click.BadParameter("use at least 8 characters", param_hint="--password")
     hashed = hash_password(password)
-    click.echo(f"{name}:{hashed}" if name else hashed)
+    entry = f"{name}:{hashed}" if name else hashed
+    click.echo(entry)
+    if name:
+        # The hash holds `$` signs: unquoted, a shell (and some .env readers) would expand them.
+        click.echo(f"Put it in single quotes, in .env or the shell: BRIDGE_USERS='{entry}' "
+                   "(several users: comma-separated)", err=True)

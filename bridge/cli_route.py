@@ -174,7 +174,9 @@ def _replay(settings: Settings, routing: Routing, source: str, window: timedelta
                 or_(CaseRow.escalated_at >= cutoff, CaseRow.created_at >= cutoff))).all()
             session.expunge_all()
     except SQLAlchemyError as exc:
-        _fail(f"cannot read cases from the store ({rt.store.dialect}): {exc.__class__.__name__}; "
+        from bridge.wording import reason
+
+        _fail(f"cannot read cases from the store ({rt.store.dialect}): {reason(exc)}; "
               "has it been created (bridge serve / bridge worker migrate it)?")
         return
     rows = sorted((r for r in rows if r.escalated_at or r.team or (r.decision or {}).get("escalate")),

@@ -135,6 +135,7 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
         assert window is not None
         _replay(options, window, _at(at), as_json)
         return
+    from bridge.adapters.base import Handshake
     from bridge.pipeline.triage import triage_file
 
     status = 0
@@ -143,6 +144,10 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
             result = triage_file(path, source, judge=options)
         except ValueError as exc:
             click.echo(f"{path.name}: {exc}", err=True)
+            status = 2
+            continue
+        except Handshake:
+            click.echo(f"{path.name}: a {source} verification handshake, not a conversation", err=True)
             status = 2
             continue
         click.echo(json.dumps(result, ensure_ascii=False))

@@ -14,6 +14,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+def load_dotenv_file(path: Path | None = None) -> Path | None:
+    """Read ``.env`` from the working directory (or ``path``) into the environment, without
+    overriding what is already set. Every process (``bridge …`` commands and ``wsgi.py`` under
+    gunicorn) calls this before reading settings, so they all run with one configuration.
+    Returns the file read, or None."""
+    from dotenv import load_dotenv
+
+    path = path or Path.cwd() / ".env"
+    if not path.is_file():
+        return None
+    load_dotenv(path, override=False)
+    return path
+
+
 class ConfigError(ValueError):
     """A setting has a value the bridge cannot run with; the message names it."""
 
@@ -97,6 +111,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'bridge.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """Where people open the bridge: ``BRIDGE_PUBLIC_URL``, or the address ``bridge serve`` binds."""
+        public = self.extra.get("BRIDGE_PUBLIC_URL", "").strip().rstrip("/")
+        if public:
+            return public
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
     def secrets_for(self, slug: str) -> tuple[str, ...]:
         return self.webhook_secrets.get(slug, ())

@@ -63,3 +63,10 @@ def configure(level: int = logging.INFO, fmt: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Libraries' own chatter: Alembic announces its plugins and dialect on every start, waitress
+    # repeats the banner `bridge serve` prints. Warnings still show; `bridge.db` says when it migrates.
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+QUIET = ("alembic", "waitress")

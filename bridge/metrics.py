@@ -9,6 +9,12 @@ from bridge.runtime import Runtime
 from bridge.store.models import DEAD, RECEIVED, CaseRow, DeliveryRow, InboxRow
 
 
+def step_label(step: str) -> str:
+    """A bounded label: repeatable steps run as numbered instances (``slack.thread#108``,
+    ``slack.page#2``); the metric counts them under their step (``slack.thread``)."""
+    return step.split("#", 1)[0]
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -35,7 +41,11 @@ class Metrics:
                 self.inbox.labels(state).set(count)
             rows = s.execute(select(DeliveryRow.step, DeliveryRow.status, func.count())
                              .group_by(DeliveryRow.step, DeliveryRow.status))
+            by_step: dict[tuple[str, str], int] = {}
             for step, status, count in rows:
+                key = (step_label(step), status)
+                by_step[key] = by_step.get(key, 0) + count
+            for (step, status), count in by_step.items():
                 self.deliveries.labels(step, status).set(count)
             for status, count in s.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status)):
                 self.cases.labels(status).set(count)

@@ -98,8 +98,10 @@ def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: 
 
 
 def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str | None = None,
-         name: str | None = None) -> Change:
-    """Take the case: exactly one person wins a simultaneous click."""
+         name: str | None = None, actor: str | None = None) -> Change:
+    """Take the case: exactly one person wins a simultaneous click (in Slack or on the case page).
+    ``actor`` is who clicked when that is not ``user`` (a lead taking it for a member on the page);
+    ``name`` is the display name Slack gave for someone outside the roster."""
     now = rt.clock()
     with rt.store.session() as s:
         won = s.execute(
@@ -126,7 +128,7 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
         detail = {"owner": user, "via": via}
         if case.route.get("owner_name"):
             detail["owner_name"] = case.route["owner_name"]
-        repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{user}", now, detail)
+        repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{actor or user}", now, detail)
         created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"], now)
         s.commit()
     enqueue(rt, case_id, created)
@@ -134,7 +136,7 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
 
 
 def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, channel: str | None = None,
-             expected_owner: str | None = "*", name: str | None = None) -> Change:
+             expected_owner: str | None = "*", name: str | None = None, via: str = "slack") -> Change:
     """Move the case to ``to`` (or, for "not mine", the next member on shift), compare-and-set."""
     now = rt.clock()
     with rt.store.session() as s:
@@ -165,7 +167,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
         case = repo.get_case(s, case_id)
         assert case is not None
         case.route = _route_with(case, team, to, acknowledged=False, routing=rt.routing(), name=name)
-        repo.add_timeline(s, case_id, "case.reassigned", f"slack:{by}", now,
+        repo.add_timeline(s, case_id, "case.reassigned", f"{via}:{by}", now,
                           {"from": current, "to": to, "reason": reason})
         created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"], now)
         s.commit()

@@ -21,7 +21,19 @@ from sqlalchemy.orm import Session
 from bridge.config import Settings
 from bridge.events import Event
 from bridge.pipeline.completeness import assess
-from bridge.recovery_model import DIMENSIONS, METRICS, Breakdown, Point, RecoveryReport, Row, Series, Value
+from bridge.recovery_model import (
+    COUNTS,
+    DIMENSIONS,
+    METRICS,
+    SHARE,
+    Breakdown,
+    Point,
+    RecoveryReport,
+    Row,
+    Series,
+    Value,
+    breakdown_metrics,
+)
 from bridge.store import loop_repo
 from bridge.store.models import KB_DONE, CaseRow, KbSuggestionRow, TimelineRow
 
@@ -256,8 +268,8 @@ def figures(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], base
     solved = [c for c in esc if c.solved]
     suggested = sum(c.kb_suggested for c in esc)
     values = {
-        "conversations": Value(metric="conversations", value=float(len(convs))),
-        "escalations": Value(metric="escalations", value=float(escalations)),
+        "conversations": Value(metric="conversations", value=len(convs)),
+        "escalations": Value(metric="escalations", value=escalations),
         "escalation_rate": _ratio("escalation_rate", escalations, len(convs)),
         "time_to_ack_median_s": Value(metric="time_to_ack_median_s", value=percentile(acks, 50), denominator=len(acks)),
         "time_to_ack_p90_s": Value(metric="time_to_ack_p90_s", value=percentile(acks, 90), denominator=len(acks)),
@@ -269,8 +281,8 @@ def figures(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], base
         "csat_baseline": Value(metric="csat_baseline", value=baseline),
         "reopen_rate": _ratio("reopen_rate", sum(c.reopened for c in solved), len(solved)),
         "repeat_contact_rate": _ratio("repeat_contact_rate", sum(c.repeat for c in solved), len(solved)),
-        "kb_suggestions": Value(metric="kb_suggestions", value=float(suggested)),
-        "kb_conversions": Value(metric="kb_conversions", value=float(sum(c.kb_done for c in esc))),
+        "kb_suggestions": Value(metric="kb_suggestions", value=suggested),
+        "kb_conversions": Value(metric="kb_conversions", value=sum(c.kb_done for c in esc)),
         "kb_conversion_rate": _ratio("kb_conversion_rate", sum(c.kb_done for c in esc), suggested),
     }
     return [values[m] for m in METRICS]
@@ -350,8 +362,8 @@ def build_report(
         baseline = good / (good + bad) if good + bad else None
     totals = figures(cases, conversations, baseline)
     totals += [
-        Value(metric="excluded_proactive", value=float(sum(c.proactive for c in conversations))),
-        Value(metric="excluded_duplicate", value=float(sum(c.duplicate and not c.proactive for c in conversations))),
+        Value(metric="excluded_proactive", value=sum(c.proactive for c in conversations)),
+        Value(metric="excluded_duplicate", value=sum(c.duplicate and not c.proactive for c in conversations)),
     ]
     series = _series(cases, conversations, since, until, granularity, baseline)
     breakdowns = _breakdowns(cases, conversations, baseline)
@@ -381,21 +393,36 @@ def _series(cases: list[CaseFacts], conversations: list[CaseFacts], since: datet
 
 
 def _breakdowns(cases: list[CaseFacts], conversations: list[CaseFacts], baseline: float | None) -> list[Breakdown]:
+    """Per dimension, each row over its own cases: a platform's conversations are the denominator of
+    its escalation rate; a trigger's or a team's escalations are its share of all escalations."""
     out: list[Breakdown] = []
+    all_escalations = sum(c.escalated and c.counted for c in cases)
     for dimension in DIMENSIONS:
         keys = sorted({k for c in cases for k in c.value(dimension)})
         rows: dict[str, dict[str, Value]] = {}
         groups: dict[str, tuple[list[CaseFacts], list[CaseFacts]]] = {}
         for key in keys:
             subset = [c for c in cases if key in c.value(dimension)]
-            denominator = [c for c in conversations if c.platform == key] if dimension == "platform" else conversations
-            groups[key] = (subset, denominator)
-            rows[key] = {v.metric: v for v in figures(subset, denominator, baseline)}
-        for metric in METRICS:
+            own = [c for c in conversations if c.platform == key] if dimension == "platform" else subset
+            groups[key] = (subset, own)
+            rows[key] = {v.metric: v for v in figures(subset, own, baseline)}
+            mine = int(rows[key]["escalations"].value or 0)
+            rows[key][SHARE] = _ratio(SHARE, mine, all_escalations)
+        for metric in breakdown_metrics(dimension):
             out.append(Breakdown(metric=metric, dimension=dimension, rows=[
-                Row(key=key, value=rows[key][metric].value, n=_n(metric, *groups[key])) for key in keys
+                _row(key, rows[key][metric], all_escalations if metric == SHARE else _n(metric, *groups[key]))
+                for key in keys
             ]))
     return out
+
+
+def _whole(x: float | None) -> int | None:
+    return int(x) if x is not None and float(x).is_integer() else None
+
+
+def _row(key: str, value: Value, n: int) -> Row:
+    return Row(key=key, value=value.value, n=n, numerator=_whole(value.numerator),
+               denominator=_whole(value.denominator))
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -415,6 +442,8 @@ def flat_rows(report: RecoveryReport) -> Iterable[dict[str, Any]]:
                "numerator": v.numerator, "denominator": v.denominator}
     for b in report.breakdowns:
         for r in b.rows:
+            counted = b.metric in COUNTS
             yield {"dimension": b.dimension, "key": r.key, "metric": b.metric, "value": r.value,
-                   "numerator": None, "denominator": r.n}
+                   "numerator": None if counted else r.numerator,
+                   "denominator": None if counted else (r.denominator if r.denominator is not None else r.n)}
 

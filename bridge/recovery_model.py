@@ -27,6 +27,26 @@ METRICS = (
     "kb_conversion_rate",
 )
 DIMENSIONS = ("trigger", "platform", "team", "owner", "completeness_band")
+# Counts are whole numbers: reported as integers, never "145.0".
+COUNTS = ("conversations", "escalations", "kb_suggestions", "kb_conversions")
+# Breakdown-only: a group's escalations over all counted escalations in the window.
+SHARE = "share_of_escalations"
+
+
+def breakdown_metrics(dimension: str) -> tuple[str, ...]:
+    """The metrics a breakdown row can honestly carry, each over the row's own cases.
+
+    Only a platform has conversations of its own (team, owner, trigger and completeness exist only
+    once a case escalated), so ``conversations`` and ``escalation_rate`` break down by platform
+    only; the other dimensions get their ``share_of_escalations`` instead. ``csat_baseline`` is the
+    helpdesk's figure without the bridge: one number, never a breakdown.
+    """
+    metrics = [m for m in METRICS if m != "csat_baseline"]
+    if dimension != "platform":
+        metrics = [SHARE if m == "conversations" else m for m in metrics if m != "escalation_rate"]
+        metrics.remove("escalations")
+        metrics.insert(0, "escalations")
+    return tuple(metrics)
 
 
 class _Model(BaseModel):
@@ -35,14 +55,14 @@ class _Model(BaseModel):
 
 class Value(_Model):
     metric: str
-    value: float | None
-    numerator: float | None = None
-    denominator: float | None = None
+    value: int | float | None
+    numerator: int | float | None = None
+    denominator: int | float | None = None
 
 
 class Point(_Model):
     period: date  # first day of the day/week
-    value: float | None
+    value: int | float | None
     n: int = 0  # cases behind the value
 
 
@@ -54,8 +74,10 @@ class Series(_Model):
 
 class Row(_Model):
     key: str
-    value: float | None
-    n: int = 0
+    value: int | float | None
+    n: int = 0  # cases behind the value
+    numerator: int | None = None  # for rates: the row's own numerator and denominator
+    denominator: int | None = None
 
 
 class Breakdown(_Model):

@@ -134,4 +134,4 @@ def connector_for(vendor: str, settings: Settings) -> Connector:
     live = LIVE.get(vendor)
     if live is not None and is_configured(vendor, settings):
         return live(settings)  # type: ignore[no-any-return]
-    return OutboxConnector(vendor, settings.outbox_dir)
+    return OutboxConnector(vendor, settings.outbox_dir, settings)

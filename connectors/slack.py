@@ -143,6 +143,24 @@ class SlackConnector:
         return Result(external_id=" ".join(posted))
 
 
+def user_name(settings: Settings, user_id: str, timeout: float = 3.0) -> str | None:
+    """Slack's name for a user (``users.info``: display name, else real name), for the pages' names
+    of people the routing file does not list. None when Slack does not know them."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    base = settings.get("SLACK_API_URL") or DEFAULT_API_URL
+    client = WebClient(token=settings.get("SLACK_BOT_TOKEN"), base_url=base.rstrip("/") + "/",
+                       timeout=int(timeout) or 1, retry_handlers=[])
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError:
+        return None
+    profile = user.get("profile") or {}
+    name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
+    return str(name)[:200] if name else None
+
+
 _CHANNEL_IDS: dict[str, str] = {}  # channel name → id, per process (names rarely change)
 _POST_FIELDS = ("channel", "text", "blocks", "metadata", "unfurl_links", "unfurl_media", "thread_ts",
                 "reply_broadcast")

@@ -91,13 +91,14 @@ def test_dlq_list_and_replay(cli_env: dict[str, str], monkeypatch: pytest.Monkey
     listed = run(cli_env, "dlq", "list")
     assert listed.exit_code == 0
     assert "zendesk.ticket" in listed.stdout and case_id in listed.stdout and "read timed out" in listed.stdout
-    as_json = [json.loads(line) for line in run(cli_env, "dlq", "list", "--json").stdout.splitlines()]
+    as_json = json.loads(run(cli_env, "dlq", "list", "--json").stdout)
     assert [row["kind"] for row in as_json] == ["zendesk.ticket"]
 
     monkeypatch.undo()
     replayed = run(cli_env, "replay", as_json[0]["id"])
     assert replayed.exit_code == 0 and f"replayed {as_json[0]['id']}" in replayed.stdout
     assert run(cli_env, "dlq", "list").stdout.strip() == "no dead letters"
+    assert json.loads(run(cli_env, "dlq", "list", "--json").stdout) == []
     assert (settings.outbox_dir / case_id / "zendesk.ticket.json").exists()
     again = run(cli_env, "replay", as_json[0]["id"])
     assert again.exit_code == 2 and "not a dead letter" in again.stderr
@@ -160,7 +161,7 @@ def test_dead_vendor_events_are_listed_and_replayed(cli_env: dict[str, str]) -> 
                              last_error="ValueError: broken", next_attempt_at=now, updated_at=now))
         s.commit()
     listed = run(cli_env, "dlq", "list").stdout
-    assert "ve-1  zendesk event" in listed and "ValueError: broken" in listed
+    assert "ve-1  zendesk event" in listed and "broken" in listed and "ValueError" not in listed
     assert run(cli_env, "replay", "ve-1").exit_code == 0
     with rt.store.session() as s:
         assert s.get(VendorEventRow, 1).state != "dead"  # type: ignore[union-attr]

@@ -73,7 +73,7 @@ def test_handoff_makes_a_case_and_dry_run_ticket_and_alert(env: tuple[Runtime, F
     folder = rt.settings.outbox_dir / case.id
     ticket = json.loads((folder / "zendesk.ticket.json").read_text())
     assert ticket["dry_run"] is True and "Can I talk to a person please?" in ticket["request"]["comment"]["body"]
-    assert (folder / "zendesk.ticket.md").read_text().startswith("# zendesk.ticket")
+    assert (folder / "zendesk.ticket.md").read_text().startswith("# Zendesk ticket: dry run")
     alert = json.loads((folder / "slack.alert.json").read_text())
     assert "Ana Lima" in alert["request"]["text"]
     assert timeline_kinds(rt, case.id) == [

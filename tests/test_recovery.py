@@ -148,6 +148,10 @@ def test_every_total_matches_the_hand_computed_value(seeded: Runtime) -> None:
         assert r.total(metric) == pytest.approx(value), metric
     assert r.total("excluded_proactive") == 1 and r.total("excluded_duplicate") == 1
     assert r.cohorts == {"human_fixed_it": 1, "ai_delayed_customer": 2, "open": 1}  # A | B (reopen), H (repeat) | C
+    for metric in ("conversations", "escalations", "kb_suggestions", "kb_conversions"):
+        assert isinstance(r.total(metric), int), metric  # counts are integers, never 4.0
+    ratio = next(v for v in r.totals if v.metric == "escalation_rate")
+    assert (ratio.numerator, ratio.denominator) == (4, 6) and isinstance(ratio.numerator, int)
 
 
 def test_csat_baseline_from_the_environment_wins(seeded: Runtime) -> None:
@@ -164,10 +168,16 @@ def test_breakdowns(seeded: Runtime) -> None:
         return {row.key: (row.value, row.n) for row in b.rows}
 
     assert rows("escalations", "team") == {"billing": (1, 1), "engineering": (1, 1), "support": (2, 2)}
-    # share of all counted conversations that escalated to this team
-    assert rows("escalation_rate", "team")["support"] == (pytest.approx(2 / 6), 6)
+    # a team has no conversations of its own: its share of all escalations instead, never the total
+    assert rows("share_of_escalations", "team")["support"] == (pytest.approx(2 / 4), 4)
+    for dimension in ("trigger", "team", "owner", "completeness_band"):
+        present = {b.metric for b in r.breakdowns if b.dimension == dimension}
+        assert not present & {"conversations", "escalation_rate", "csat_baseline"}, dimension
     # per platform the denominator is that platform's conversations
     assert rows("escalation_rate", "platform") == {"generic": (pytest.approx(4 / 5), 5), "intercom": (0.0, 1)}
+    assert rows("conversations", "platform") == {"generic": (5, 5), "intercom": (1, 1)}
+    assert all(isinstance(v, int) for v, _ in rows("conversations", "platform").values())
+    assert not any(b.metric == "csat_baseline" for b in r.breakdowns)  # the helpdesk figure is one number
     assert rows("reopen_rate", "trigger") == {
         "billing_exception": (0.0, 1), "customer_requested_human": (None, 0), "low_confidence": (0.0, 1),
         "product_bug": (1.0, 1)}
@@ -217,3 +227,24 @@ def test_prometheus_collector_exposes_the_figures(seeded: Runtime) -> None:
     assert 'metric="csat",window="7d"' in text
     assert "bridge_vendor_events_dead 0.0" in text
     assert "bridge_oldest_unfinished_event_age_seconds" in text
+
+
+def test_csv_rows_have_their_own_denominators_and_whole_counts(seeded: Runtime) -> None:
+    import csv
+    import io
+
+    from bridge.recovery import flat_rows
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["dimension", "key", "metric", "value", "numerator", "denominator"])
+    writer.writerows(flat_rows(report(seeded)))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue()), fieldnames=writer.fieldnames))
+    assert not [r for r in rows if r["dimension"] == "trigger" and r["metric"] in ("conversations", "csat_baseline")]
+    counts = [r["value"] for r in rows if r["metric"] in ("conversations", "escalations") and r["value"]]
+    assert counts and not any("." in v for v in counts)  # "4", never "4.0"
+    share = next(r for r in rows if r["dimension"] == "team" and r["key"] == "support"
+                 and r["metric"] == "share_of_escalations")
+    assert (share["numerator"], share["denominator"]) == ("2", "4")
+    rate = next(r for r in rows if r["dimension"] == "platform" and r["key"] == "generic"
+                and r["metric"] == "escalation_rate")
+    assert (rate["numerator"], rate["denominator"]) == ("4", "5")

@@ -97,6 +97,14 @@ class Adapter:
     def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
         raise NotImplementedError
 
+    def ignored(self, inbound: Inbound, max_depth: int = 64) -> list[str]:
+        """Fields of the body the bridge does not use, named for the sender (``evidence.console_errors``).
+
+        Only the bridge's own format (generic) answers this: a vendor's payload is full of fields the
+        bridge has no use for, and the vendor cannot change them anyway.
+        """
+        return []
+
     def complete(self, event: Event, settings: Settings) -> Event:
         """Worker side: fetch the rest of a transcript the webhook carried only in part.
 

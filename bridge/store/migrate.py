@@ -20,12 +20,20 @@ def alembic_config() -> Config:
     return cfg
 
 
+log = logging.getLogger("bridge.db")
+
+
 def upgrade(store: Store, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; one log line when that changed something, none otherwise."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    before = current_revision(store)
     cfg = alembic_config()
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    after = current_revision(store)
+    if after != before:
+        log.info("bridge.db.migrated", extra={"from": before or "empty", "to": after, "store": store.dialect})
 
 
 def current_revision(store: Store) -> str | None:

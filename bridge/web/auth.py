@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -82,9 +83,18 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=HASH_METHOD)
 
 
-def _fingerprint(settings: Settings, name: str) -> str | None:
+def login_configured(settings: Settings) -> bool:
+    """A password login exists (admin token or users); otherwise one-time links are the way in."""
+    return bool(settings.admin_token or settings.get("BRIDGE_USERS", "").strip())
+
+
+def _fingerprint(settings: Settings, name: str, via: str = "") -> str | None:
     """What a session opened by ``name`` must still match: changes when its secret changes."""
-    if name == ADMIN and settings.admin_token:
+    if via == "link":
+        if login_configured(settings):
+            return None  # a login was configured since: link sessions end
+        material = "link:" + name
+    elif name == ADMIN and settings.admin_token:
         material = "token:" + settings.admin_token
     elif name != ADMIN and name in users(settings):
         material = "user:" + users(settings)[name]
@@ -108,6 +118,61 @@ def authenticate(settings: Settings, name: str, password: str) -> str | None:
     return name if check_password_hash(hashed, password) else None
 
 
+# --- one-time login links (the embedded defaults: no login configured yet) -----------------------
+
+LOGIN_LINK_TTL = 24 * 3600
+
+
+def _links_dir(settings: Settings) -> Path:
+    return settings.data_dir / "login-links"
+
+
+def _link_file(settings: Settings, token: str) -> Path:
+    return _links_dir(settings) / hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_login_token(settings: Settings, now: datetime, ttl: int = LOGIN_LINK_TTL) -> str:
+    """A fresh one-time token. Only its hash is kept (``<data dir>/login-links/``), with its expiry;
+    expired ones are cleared on the way."""
+    folder = _links_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for old in folder.iterdir():
+        try:
+            if int(old.read_text().strip() or 0) < now.timestamp():
+                old.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(24)
+    path = _link_file(settings, token)
+    path.write_text(f"{int(now.timestamp()) + ttl}\n")
+    path.chmod(0o600)
+    return token
+
+
+def redeem_login_token(settings: Settings, token: str, now: datetime) -> bool:
+    """True once per token, before it expires; unlinking the file is what makes it one-time (two
+    requests with the same link: exactly one removes the file)."""
+    if login_configured(settings) or not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token or ""):
+        return False
+    path = _link_file(settings, token)
+    try:
+        expires = int(path.read_text().strip() or 0)
+        path.unlink()
+    except (OSError, ValueError):
+        return False
+    return expires >= now.timestamp()
+
+
+def base_url(settings: Settings) -> str:
+    """Where people open the bridge: ``BRIDGE_PUBLIC_URL``, or the address ``bridge serve`` binds."""
+    return settings.base_url
+
+
+def login_link(settings: Settings, now: datetime) -> str:
+    return f"{base_url(settings)}/login/link/{issue_login_token(settings, now)}"
+
+
 # --- the session -------------------------------------------------------------------------------
 
 def _settings() -> Settings:
@@ -124,11 +189,12 @@ def init_app(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
-def login(name: str) -> None:
+def login(name: str, via: str = "") -> None:
     session.clear()
     session.permanent = True
     session["user"] = name
-    session["fp"] = _fingerprint(_settings(), name)
+    session["via"] = via
+    session["fp"] = _fingerprint(_settings(), name, via)
     session["csrf"] = secrets.token_urlsafe(32)
 
 
@@ -140,7 +206,7 @@ def current_user() -> str | None:
     name = session.get("user")
     if not isinstance(name, str):
         return None
-    expected = _fingerprint(_settings(), name)
+    expected = _fingerprint(_settings(), name, str(session.get("via") or ""))
     if expected is None or not hmac.compare_digest(expected, str(session.get("fp", ""))):
         return None
     return name

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from bridge.recovery_model import Breakdown, RecoveryReport
+from bridge.recovery_model import Breakdown, RecoveryReport, Row
 
 Kind = Literal["count", "rate", "seconds"]
 
@@ -30,6 +30,8 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "conversations": MetricInfo("Conversations", "count", "", "conversations the bridge saw"),
     "escalations": MetricInfo("Escalations", "count", "", "conversations handed to a human"),
     "escalation_rate": MetricInfo("Escalation rate", "rate", "", "escalations / conversations"),
+    "share_of_escalations": MetricInfo("Share of escalations", "rate", "",
+                                       "this group's escalations / all escalations in the period"),
     "time_to_ack_median_s": MetricInfo("Time to acknowledge, median", "seconds", "lower",
                                        "escalation → the owner took the case"),
     "time_to_ack_p90_s": MetricInfo("Time to acknowledge, p90", "seconds", "lower", "9 in 10 cases within"),
@@ -99,6 +101,17 @@ def fmt(metric: str, value: float | None) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def count(value: float | None) -> str:
+    """A numerator or denominator: always a whole number."""
+    return "" if value is None else f"{int(round(value)):,}"
+
+
+def auto_granularity(conversations: int, days: float) -> str:
+    """Daily points only when the days are full enough to mean something (about 20 conversations a
+    day); otherwise weekly, so six conversations a day do not swing a rate from 0 to 100 %."""
+    return "day" if days <= 31 and conversations >= 20 * max(days, 1) else "week"
+
+
 def nice_ceiling(value: float) -> float:
     if value <= 0:
         return 1.0
@@ -108,6 +121,55 @@ def nice_ceiling(value: float) -> float:
         if candidate >= value - 1e-12:
             return float(candidate)
     return float(10 ** (exponent + 1))
+
+
+# Round steps per kind of axis: whole counts, percentages people say aloud, and clock durations.
+RATE_STEPS = (0.05, 0.1, 0.2, 0.25, 0.5)
+SECOND_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800,
+                345600, 604800)
+MAX_INTERVALS = 5
+
+
+def _count_step(top: float) -> float:
+    exponent = max(0, math.floor(math.log10(max(top, 1))) - 1)
+    for base in (1, 2, 5, 10, 20, 50, 100):
+        step = base * 10**exponent
+        if top / step <= MAX_INTERVALS:
+            return float(step)
+    return float(10 ** (exponent + 3))
+
+
+def nice_ticks(values: Iterable[float], kind: Kind) -> list[float]:
+    """Axis ticks from zero at round steps (0, 15 min, 30 min, 45 min, 1 h; 0, 25 %, 50 %; 0, 2, 4,
+    6), at most five intervals, the last at or above the largest value."""
+    top = max((v for v in values if v is not None), default=0.0)
+    if kind == "rate":
+        top = min(max(top, 0.05), 1.0) if top <= 1 else top
+        step = next((s for s in RATE_STEPS if top / s <= MAX_INTERVALS), 0.25 * math.ceil(top / 1.25))
+    elif kind == "seconds":
+        top = max(top, 60.0)
+        step = next((float(s) for s in SECOND_STEPS if top / s <= MAX_INTERVALS), 604800.0 * math.ceil(top / 3024000))
+    else:
+        top = max(top, 1.0)
+        step = _count_step(top)
+    count = max(1, math.ceil(top / step - 1e-9))
+    return [round(step * i, 6) for i in range(count + 1)]
+
+
+def tick_label(kind: Kind, value: float) -> str:
+    """A round tick as a person reads it: ``0``, ``30 min``, ``2 h``, ``1 d``, ``25%``, ``40``."""
+    if kind == "rate":
+        percent = value * 100
+        return f"{percent:.0f}%" if float(round(percent, 6)).is_integer() else f"{percent:.1f}%"
+    if kind == "seconds":
+        seconds = int(round(value))
+        if seconds == 0:
+            return "0"
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds % size == 0:
+                return f"{seconds // size} {unit}"
+        return f"{seconds} s"
+    return f"{value:,.0f}"
 
 
 # --- trend lines -------------------------------------------------------------------------------
@@ -170,9 +232,8 @@ def line_chart(spec: ChartSpec, report: RecoveryReport) -> LineChart:
     by_metric = {series.metric: series for series in report.series}
     values = [p.value for m in spec.metrics if m in by_metric for p in by_metric[m].points if p.value is not None]
     kind = info(spec.metrics[0]).kind
-    top = nice_ceiling(max(values, default=0.0))
-    if kind == "rate":
-        top = min(top, 1.0) if values and max(values) <= 1 else top
+    ticks = nice_ticks(values, kind)
+    top = ticks[-1] or 1.0
     span_x = (W - RIGHT) - LEFT
     span_y = (H - BOTTOM) - TOP
 
@@ -205,8 +266,7 @@ def line_chart(spec: ChartSpec, report: RecoveryReport) -> LineChart:
         if run:
             segments.append(" ".join(run))
         lines.append(Line(metric, info(metric).label, slot, segments, dots, fmt(metric, report.total(metric))))
-    halves = (0.0, 1.0) if kind == "count" and top < 2 else (0.0, 0.5, 1.0)  # no "0.5 escalations"
-    y_ticks = [Tick(y_of(top * f), fmt(spec.metrics[0], top * f)) for f in halves]
+    y_ticks = [Tick(y_of(t), tick_label(kind, t)) for t in ticks]
     picks = sorted({0, len(periods) // 2, len(periods) - 1}) if periods else []
     x_ticks = [Tick(x_of(i), f"{periods[i]:%b %d}") for i in picks]
     return LineChart(spec, lines, y_ticks, x_ticks)
@@ -214,7 +274,7 @@ def line_chart(spec: ChartSpec, report: RecoveryReport) -> LineChart:
 
 # --- breakdowns --------------------------------------------------------------------------------
 
-BAR_H, BAR_GAP, LABEL_W, BAR_W = 18, 6, 150, 170
+BAR_H, BAR_GAP, LABEL_W, BAR_W = 18, 6, 175, 150
 
 
 @dataclass(frozen=True)
@@ -237,33 +297,45 @@ class BarChart:
     width: int = LABEL_W + BAR_W + 60
 
 
-def bar_chart(breakdown: Breakdown, limit: int = 12) -> BarChart:
+def bar_chart(breakdown: Breakdown, limit: int = 12, labels: dict[str, str] | None = None) -> BarChart:
     rows = sorted(breakdown.rows, key=lambda r: (r.value is None, -(r.value or 0), r.key))[:limit]
     top = max((r.value or 0.0 for r in rows), default=0.0) or 1.0
     bars = []
     for i, row in enumerate(rows):
         text = fmt(breakdown.metric, row.value)
         width = 0.0 if row.value is None else round(max(1.0, BAR_W * row.value / top), 1)
-        label = row.key or "(none)"
+        label = (labels or {}).get(row.key) or (row.key.replace("_", " ") if row.key else "(none)")
         bars.append(Bar(label, i * (BAR_H + BAR_GAP), width, text, f"{label}: {text} (n={row.n})"))
     height = max(1, len(rows)) * (BAR_H + BAR_GAP)
     return BarChart(breakdown.metric, info(breakdown.metric).label, bars, height)
 
 
-def breakdown_charts(report: RecoveryReport, dimension: str) -> list[BarChart]:
+def breakdown_charts(report: RecoveryReport, dimension: str, labels: dict[str, str] | None = None) -> list[BarChart]:
+    """``labels``: how a person reads a key (an owner's name for their Slack id)."""
     order = {metric: i for i, metric in enumerate(METRIC_INFO)}
     chosen = [b for b in report.breakdowns if b.dimension == dimension and b.rows]
-    return [bar_chart(b) for b in sorted(chosen, key=lambda b: order.get(b.metric, 99))]
+    return [bar_chart(b, labels=labels) for b in sorted(chosen, key=lambda b: order.get(b.metric, 99))]
 
 
-def breakdown_table(report: RecoveryReport, dimension: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Rows = keys of the dimension, columns = metrics: the numbers behind the bars."""
+def breakdown_table(report: RecoveryReport, dimension: str,
+                    labels: dict[str, str] | None = None) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Rows = keys of the dimension, columns = metrics: the numbers behind the bars. A rate shows its
+    own numerator and denominator ("50% (2 / 4)") so nobody mistakes a total for a group's figure."""
     chosen = [b for b in report.breakdowns if b.dimension == dimension]
     order = {metric: i for i, metric in enumerate(METRIC_INFO)}
     chosen.sort(key=lambda b: order.get(b.metric, 99))
     keys = sorted({row.key for b in chosen for row in b.rows})
-    cells = {(b.metric, row.key): fmt(b.metric, row.value) for b in chosen for row in b.rows}
-    return [b.metric for b in chosen], [(key, [cells.get((b.metric, key), "—") for b in chosen]) for key in keys]
+
+    def cell(metric: str, row: Row) -> str:
+        text = fmt(metric, row.value)
+        if info(metric).kind == "rate" and row.value is not None and row.denominator:
+            text += f" ({row.numerator} / {row.denominator})"
+        return text
+
+    cells = {(b.metric, row.key): cell(b.metric, row) for b in chosen for row in b.rows}
+    shown = {key: (labels or {}).get(key) or key.replace("_", " ") for key in keys}
+    return [b.metric for b in chosen], [(shown[key], [cells.get((b.metric, key), "—") for b in chosen])
+                                        for key in keys]
 
 
 def dimensions_present(report: RecoveryReport, known: Iterable[str]) -> list[str]:

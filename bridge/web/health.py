@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.queue import RQQueue
+from bridge.wording import reason
 
 bp = Blueprint("health", __name__)
 
@@ -24,18 +25,18 @@ def readyz() -> ResponseReturnValue:
         rt.store.ping()
         checks["store"] = "ok"
     except Exception as exc:
-        checks["store"] = f"unreachable ({type(exc).__name__})"
+        checks["store"] = f"unreachable: {reason(exc)}"
     try:
         rt.queue.ping()
         checks["queue"] = "ok" if rt.queue.kind == "rq" else "ok (in-process)"
     except Exception as exc:
-        checks["queue"] = f"unreachable ({type(exc).__name__})"
+        checks["queue"] = f"unreachable: {reason(exc)}"
     if isinstance(rt.queue, RQQueue):
         try:
             running = rt.queue.scheduler_running()
             checks["scheduler"] = "ok" if running else "no RQ scheduler running (start `bridge worker`)"
         except Exception as exc:
-            checks["scheduler"] = f"unreachable ({type(exc).__name__})"
+            checks["scheduler"] = f"unreachable: {reason(exc)}"
     else:
         runner = current_app.extensions.get("bridge.runner")
         checks["scheduler"] = "ok (in-process)" if runner is None or runner.is_alive() else "in-process worker stopped"

@@ -18,12 +18,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
+from bridge.people import People, customer_name
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
 from bridge.store import repo
 from bridge.store.models import CaseRow, InboxRow
 from bridge.web import auth, case_view, charts
+from bridge.wording import plain_error
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -52,7 +54,8 @@ def _headers(response: Response) -> Response:
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": auth.csrf_token, "current_user": auth.current_user, "fmt": charts.fmt,
-            "metric_info": charts.info, "safe_url": case_view.safe_url}
+            "metric_info": charts.info, "safe_url": case_view.safe_url, "slack_html": case_view.slack_html,
+            "plain_error": plain_error, "step_label": case_view.step_label}
 
 
 @bp.errorhandler(HTTPException)
@@ -84,9 +87,22 @@ def login() -> ResponseReturnValue:
             auth.login(name)
             return redirect(target)
         error = "Wrong name, password or token."
-    configured = bool(_rt().settings.admin_token or auth.users(_rt().settings))
+    configured = auth.login_configured(_rt().settings)
     status = 401 if error else 200
     return render_template("pages/login.html", next=target, error=error, configured=configured), status
+
+
+@bp.get("/login/link/<token>")
+def login_with_link(token: str) -> ResponseReturnValue:
+    """The one-time link `bridge serve` prints on the embedded defaults (no login configured)."""
+    if auth.redeem_login_token(_rt().settings, token, _rt().clock()):
+        auth.login(auth.ADMIN, via="link")
+        return redirect(url_for("pages.dashboard"))
+    message = ("This bridge has a login configured: sign in with your name and password or the admin token."
+               if auth.login_configured(_rt().settings) else
+               "This login link was already used or has expired. Run `bridge login-link` for a new one "
+               "(or restart `bridge serve`, which prints one).")
+    return render_template("pages/error.html", code=403, name="Login link not valid", message=message), 403
 
 
 @bp.post("/logout")
@@ -134,25 +150,38 @@ def _report(since: datetime, until: datetime, filters: dict[str, str], granulari
 def dashboard() -> ResponseReturnValue:
     now = _rt().clock()
     since, until, days = period_from_args(now)
-    granularity = _arg("granularity", ("day", "week")) or ("day" if until - since <= timedelta(days=31) else "week")
+    # `?by=day|week` (or `granularity=`) chooses the points; `?breakdown=` (or a dimension in `by`) the bars.
+    chosen = _arg("granularity", ("day", "week")) or _arg("by", ("day", "week"))
     filters = {name: _arg(name) for name in ("team", "trigger", "platform") if _arg(name)}
     if filters.get("trigger") and filters["trigger"] not in TRIGGERS:
         filters.pop("trigger")
+    if chosen:
+        granularity, automatic = chosen, False
+    else:
+        with _rt().store.session() as s:
+            seen = int(s.scalar(select(func.count()).select_from(CaseRow).where(
+                CaseRow.created_at >= since, CaseRow.created_at < until)) or 0)
+        granularity, automatic = charts.auto_granularity(seen, (until - since).total_seconds() / 86400), True
     report = _report(since, until, filters, granularity)
     dimensions = charts.dimensions_present(report, DIMENSIONS) or ["trigger"]
-    by = _arg("by", DIMENSIONS)
+    by = _arg("breakdown", DIMENSIONS) or _arg("by", DIMENSIONS)
     by = by if by in dimensions else dimensions[0]
-    table_metrics, table_rows = charts.breakdown_table(report, by)
-    query = {k: v for k, v in request.args.items() if k != "by"}
+    labels: dict[str, str] = {}
+    if by == "owner":  # owners are keyed by Slack id: show their names
+        people = People.of(_rt().settings, _rt().routing())
+        labels = {row.key: people.slack_name(row.key) for b in report.breakdowns if b.dimension == "owner"
+                  for row in b.rows}
+    table_metrics, table_rows = charts.breakdown_table(report, by, labels)
+    query = {k: v for k, v in request.args.items() if k not in ("breakdown", "by") or v in ("day", "week")}
     return render_template(
         "pages/dashboard.html",
         report=report, since=since, until=until, days=days, periods=PERIODS, granularity=granularity,
         filters=filters, teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), triggers=TRIGGERS,
         metrics=METRICS, trends=[charts.line_chart(spec, report) for spec in charts.TREND_CHARTS],
         periods_list=charts.periods_of(report), series={s.metric: s for s in report.series},
-        dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by),
+        dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by, labels),
         table_metrics=table_metrics, table_rows=table_rows, cohort=charts.cohort_bar(report.cohorts),
-        query=query, until_day=(until - timedelta(seconds=1)).date(),
+        query=query, until_day=(until - timedelta(seconds=1)).date(), automatic=automatic, count=charts.count,
     )
 
 
@@ -181,8 +210,15 @@ def cases() -> ResponseReturnValue:
         order = func.coalesce(CaseRow.escalated_at, CaseRow.created_at).desc()
         rows = list(s.scalars(stmt.order_by(order, CaseRow.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     query = {k: v for k, v in request.args.items() if k != "page"}
+    people = People.of(_rt().settings, _rt().routing())
+    listed = [
+        {"case": c, "customer": customer_name((c.event or {}).get("customer") or {"email": c.customer_email}),
+         "topic": case_view.topic_of(c), "owner": people.owner(c.owner, (c.route or {}).get("owner_name"))
+         if c.owner else None, "team": (c.route or {}).get("team_name") or c.team}
+        for c in rows
+    ]
     return render_template(
-        "pages/cases.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        "pages/cases.html", rows=listed, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
         status=status, statuses=STATUSES, filters=filters, trigger=trigger, triggers=TRIGGERS,
         teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), query=query,
     )
@@ -209,9 +245,11 @@ def case(case_id: str) -> ResponseReturnValue:
             return render_template("pages/error.html", code=404, name="No such case",
                                    message=f"There is no case {case_id}."), 404
         deliveries = repo.deliveries_of(s, case_id)
-        received = [(at, kind, platform) for at, kind, platform in s.execute(
-            select(InboxRow.received_at, InboxRow.event_type, InboxRow.platform)
-            .where(InboxRow.case_id == case_id).order_by(InboxRow.id))]
+        inbox = list(s.execute(
+            select(InboxRow.received_at, InboxRow.event_type, InboxRow.platform, InboxRow.body)
+            .where(InboxRow.case_id == case_id).order_by(InboxRow.id)))
+        received = [(at, kind, platform) for at, kind, platform, _ in inbox]
+        unused = case_view.unused_fields([(platform, body) for _, _, platform, body in inbox])
         timeline_rows = repo.timeline_of(s, case_id)
     package = None
     if row.decision:
@@ -223,12 +261,104 @@ def case(case_id: str) -> ResponseReturnValue:
     event = sanitize_event(Event.from_json(row.event))  # no card number or token on the page either
     channel = package.route.channel if package and package.route else None
     highlighted = {hit.message_index for hit in package.decision.triggers} if package else set()
+    people = People.of(settings, _rt().routing())
+    route = package.route if package else None
+    keep = {k: request.args[k] for k in ("sig", "exp") if k in request.args}
     return render_template(
         "pages/case.html", case=row, package=package, event=event, deliveries=deliveries,
         links=case_view.links_out(settings, row.refs or {}, channel),
-        timeline=case_view.timeline(settings, timeline_rows, received, row.escalated_at, channel),
+        timeline=case_view.timeline(settings, timeline_rows, received, row.escalated_at, channel, people),
         timings=_timings(row), highlighted=highlighted, signed_view=auth.current_user() is None,
+        unused=unused, tab="outbox" if request.args.get("tab") == "outbox" else "package", keep=keep,
+        outbox=case_view.outbox(settings, row.id, people), outbox_dir=settings.outbox_dir,
+        owner=people.owner(row.owner, route.owner_name if route else None) if row.owner else None,
+        team=(route.team_name if route else None) or row.team,
+        reason=case_view.priority_reason(package.priority, package.priority_reason) if package else "",
+        customer_label=customer_name((row.event or {}).get("customer")),
+        members=_members(row) if auth.current_user() else [],
+        me=_me(_members(row)) if auth.current_user() else "",
     )
+
+
+# --- ownership from the case page: the same compare-and-set writes as the Slack buttons ------------
+
+def _members(case: CaseRow) -> list[tuple[str, str, str]]:
+    """(key, name, team name) of everyone the case can go to: its team first, then the others."""
+    routing = _rt().routing()
+    teams = sorted(routing.teams, key=lambda t: t.id != case.team)
+    return [(m.key, m.name, t.display_name) for t in teams for m in t.members]
+
+
+def _me(members: list[tuple[str, str, str]]) -> str:
+    """The roster member the signed-in user is, by Slack id or name (first name or whole); else the
+    login name itself (a roster-less setup takes cases under the login)."""
+    user = (auth.current_user() or "").strip()
+    lowered = user.lower()
+    for key, name, _ in members:
+        if lowered in (key.lower(), name.lower(), name.split()[0].lower()):
+            return key
+    return user
+
+
+@bp.post("/cases/<case_id>/take")
+@auth.login_required
+def take_case(case_id: str) -> ResponseReturnValue:
+    from flask import flash
+
+    from bridge import ownership
+
+    auth.check_csrf()
+    with _rt().store.session() as s:
+        row = repo.get_case(s, case_id)
+        if row is None:
+            return render_template("pages/error.html", code=404, name="No such case",
+                                   message=f"There is no case {case_id}."), 404
+        members = _members(row)
+    who = request.form.get("member", "").strip() or _me(members)
+    if members and who not in {key for key, _, _ in members}:
+        flash("Pick someone from the roster.", "error")
+        return redirect(url_for("pages.case", case_id=case_id))
+    result = ownership.take(_rt(), case_id, who, via="web", actor=auth.current_user())
+    people = People.of(_rt().settings, _rt().routing())
+    if result.ok:
+        flash(f"{people.slack_name(who)} owns the case now.", "ok")
+    else:
+        winner = people.slack_name(result.owner) if result.owner else None
+        flash(f"Not taken: {winner} took it first." if winner else f"Not taken: {result.message}.", "error")
+    return redirect(url_for("pages.case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/reassign")
+@auth.login_required
+def reassign_case(case_id: str) -> ResponseReturnValue:
+    from flask import flash
+
+    from bridge import ownership
+
+    auth.check_csrf()
+    with _rt().store.session() as s:
+        row = repo.get_case(s, case_id)
+        if row is None:
+            return render_template("pages/error.html", code=404, name="No such case",
+                                   message=f"There is no case {case_id}."), 404
+        members = _members(row)
+    to = request.form.get("to", "").strip()
+    expected = request.form.get("expected_owner", "").strip() or None  # the owner the page showed
+    if to and members and to not in {key for key, _, _ in members}:
+        flash("Pick someone from the roster.", "error")
+        return redirect(url_for("pages.case", case_id=case_id))
+    by = _me(members)
+    result = ownership.reassign(_rt(), case_id, to or None, by=by, reason="reassign" if to else "not_mine",
+                                expected_owner=expected, via="web")
+    people = People.of(_rt().settings, _rt().routing())
+    if result.ok:
+        flash(f"Reassigned to {people.slack_name(result.owner)}.", "ok")
+    elif "owner changed" in result.message:
+        now = people.slack_name(result.owner) if result.owner else "nobody"
+        flash(f"Not reassigned: the owner changed meanwhile (now {now}); look again and retry.", "error")
+    else:
+        flash(f"Not reassigned: {result.message}.", "error")
+    return redirect(url_for("pages.case", case_id=case_id))
 
 
 def _timings(row: CaseRow) -> list[tuple[str, str]]:

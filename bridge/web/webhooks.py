@@ -64,6 +64,23 @@ def _needs_more(rt: Runtime, event: Event) -> dict[str, list[str]]:
     return {"needs_more": questions} if questions else {}
 
 
+def _ignored(adapter: Any, inbound: Inbound, rt: Runtime, slug: str) -> dict[str, Any]:
+    """Fields the sender sent that the bridge does not use (DESIGN §5): named in the answer, with the
+    field most likely meant; the body itself stays in the inbox for audit."""
+    try:
+        names = adapter.ignored(inbound, rt.settings.max_json_depth)
+    except Exception:  # stored already; naming unused fields must never fail the answer
+        log.exception("bridge.inbound.ignored_failed")
+        return {}
+    if not names:
+        return {}
+    from bridge.adapters.generic import suggestion
+
+    log.info("bridge.inbound.ignored_fields", extra={"platform": slug, "fields": ",".join(names)})
+    hints = {name: hint for name in names if (hint := suggestion(name))}
+    return {"ignored": names} | ({"did_you_mean": hints} if hints else {})
+
+
 def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
     limit = rt.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -111,10 +128,12 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
                        {"Retry-After": "5"}) from None
     for item in accepted:
         _metrics().webhooks.labels(slug, "duplicate" if item.duplicate else "accepted").inc()
+    unused = _ignored(adapter, inbound, rt, slug)
     answers = [
         {"event": a.key, "case": a.case_id, "status": url_for("api.event_status", key=a.key, _external=True)}
         | ({"duplicate": True} if a.duplicate else {})
         | _needs_more(rt, event)
+        | unused
         for a, event in zip(accepted, events, strict=True)
     ]
     custom = adapter.respond(answers, events=events, inbound=inbound)

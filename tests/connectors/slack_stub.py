@@ -18,6 +18,7 @@ class SlackStub:
         self.failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.lock = threading.Lock()
         self.ts = 1_700_000_000
+        self.users: dict[str, str] = {}  # users.info: id → display name
 
     def fail(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None,
              times: int = 1) -> None:
@@ -48,6 +49,11 @@ class SlackStub:
             if method == "conversations.list":
                 channels = [{"id": key, "name": key[1:].lower()} for key in self.messages if key.startswith("C")]
                 return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
+            if method == "users.info":
+                name = self.users.get(str(args.get("user")))
+                if name is None:
+                    return 200, {"ok": False, "error": "user_not_found"}, {}
+                return 200, {"ok": True, "user": {"id": args.get("user"), "profile": {"display_name": name}}}, {}
             return 200, {"ok": False, "error": "unknown_method"}, {}
 
 

@@ -285,7 +285,7 @@ def test_escalation_off_shift_skips_to_the_fallback_channel() -> None:
 # --- files ------------------------------------------------------------------------------------
 
 def test_example_file_loads() -> None:
-    r = load_routing(DOCS / "routing.example.yaml")
+    r = load_routing(DOCS.parent / "examples" / "routing.yaml")
     assert r.default.id == "support" and {t.id for t in r.teams} == {"support", "engineering", "night"}
 
 

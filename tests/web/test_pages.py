@@ -111,9 +111,9 @@ def test_configured_users_and_password_change_ends_sessions(rt: Runtime, monkeyp
 def test_user_hash_command_makes_a_usable_entry(settings: Settings) -> None:
     result = CliRunner().invoke(user_hash, ["ana", "--password", "s3cret-pass"])
     assert result.exit_code == 0, result.output
-    name, _, hashed = result.output.strip().partition(":")
+    name, _, hashed = result.stdout.strip().partition(":")
     assert name == "ana" and hashed.startswith("pbkdf2:sha256:") and check_password_hash(hashed, "s3cret-pass")
-    configured = settings.with_overrides(extra={"BRIDGE_USERS": result.output.strip()})
+    configured = settings.with_overrides(extra={"BRIDGE_USERS": result.stdout.strip()})
     assert auth.authenticate(configured, "ana", "s3cret-pass") == "ana"
     assert CliRunner().invoke(user_hash, ["a:b", "--password", "s3cret-pass"]).exit_code != 0
     assert CliRunner().invoke(user_hash, ["ana", "--password", "short"]).exit_code != 0
@@ -245,9 +245,12 @@ def test_dashboard_draws_every_metric_and_passes_filters(
     calls = install_fake_report(monkeypatch)
     rt.clock = lambda: NOW
     login(client)
-    html = client.get("/dashboard?days=7&team=billing&trigger=product_bug&platform=generic").get_data(as_text=True)
+    quiet = client.get("/dashboard?days=7").get_data(as_text=True)
+    assert calls[-1][3] == "week" and "too few conversations a day" in quiet  # an empty store: weekly points
+    html = client.get("/dashboard?days=7&team=billing&trigger=product_bug&platform=generic&by=day").get_data(
+        as_text=True)
     since, until, filters, granularity = calls[-1]
-    assert until == NOW and since == NOW - timedelta(days=7) and granularity == "day"
+    assert until == NOW and since == NOW - timedelta(days=7) and granularity == "day"  # ?by=day is honoured
     assert filters == {"team": "billing", "trigger": "product_bug", "platform": "generic"}
     assert html.count('<svg class="trend"') == 9
     metrics = re.findall(r'<g class="series s\d" data-metric="([^"]+)"', html)
@@ -265,6 +268,9 @@ def test_dashboard_draws_every_metric_and_passes_filters(
     assert (since.isoformat(), until.isoformat()) == ("2026-10-01T00:00:00+00:00", "2026-10-11T00:00:00+00:00")
     team = client.get("/dashboard?by=team").get_data(as_text=True)
     assert team.count('<g class="bar">') == 1
+    assert client.get("/dashboard?breakdown=team").get_data(as_text=True).count('<g class="bar">') == 1
+    client.get("/dashboard?days=30&by=week")
+    assert calls[-1][3] == "week"
 
 
 def test_security_headers(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:

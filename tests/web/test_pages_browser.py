@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -160,11 +161,11 @@ def test_dashboard_charts_render_in_chromium(browser: Any, served: Any, tmp_path
     base, rt, _, build_report = served
     errors: list[str] = []
     page = _page(browser, errors)
-    page.goto(f"{base}/dashboard?days=30")
+    page.goto(f"{base}/dashboard?days=30&by=day")
     assert page.url.startswith(f"{base}/login")
     page.fill("input[name=password]", ADMIN)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard?days=30")
+    page.wait_for_url(f"{base}/dashboard?days=30&by=day")
 
     with rt.store.session() as s:
         report: RecoveryReport = build_report(s, NOW - timedelta(days=30), NOW, {}, "day")
@@ -212,3 +213,92 @@ def test_case_page_and_timeline_render_from_a_signed_link(browser: Any, served: 
     page.screenshot(path=str(tmp_path / "case.png"), full_page=True,
                     clip={"x": 0, "y": 0, "width": 1440, "height": 2200})
     _keep(tmp_path / "case.png", "case.png")
+
+
+# --- honest charts and readable pages at 1280 px and 800 px --------------------------------------------
+
+WIDTHS = (1280, 800)
+ROUND_TICK = r"^(0|\d+(\.5)?%|\d{1,3}(,\d{3})*|\d+ (min|h|d|s))$"
+
+
+def _signed_in(browser: Any, base: str, width: int, errors: list[str]) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/login")
+    page.fill("input[name=password]", ADMIN)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard")
+    return page
+
+
+def _layout_is_honest(page: Any, width: int) -> None:
+    """Nothing is cut at the right edge: the page itself never scrolls sideways, and every table
+    either fits its box or sits in a box that scrolls; every table has column headers."""
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width, "the page scrolls sideways"
+    tables = page.locator("main table")
+    for i in range(tables.count()):
+        table = tables.nth(i)
+        assert table.locator("thead th").count() >= 2, f"table {table.get_attribute('id')} has no header row"
+        fits = table.evaluate("""t => {
+            let box = t.parentElement;
+            while (box && getComputedStyle(box).overflowX === 'visible' && box.tagName !== 'MAIN') {
+                box = box.parentElement;
+            }
+            const scrolls = box && ['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
+            const right = t.getBoundingClientRect().right, edge = (box || document.body).getBoundingClientRect().right;
+            return scrolls || right <= edge + 1;
+        }""")
+        assert fits, f"table {table.get_attribute('id')} is cut at the right edge"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_dashboard_is_honest_at_each_width(browser: Any, served: Any, tmp_path: Path, width: int) -> None:
+    base, rt, _, build_report = served
+    errors: list[str] = []
+    page = _signed_in(browser, base, width, errors)
+    page.goto(f"{base}/dashboard?days=30")
+    # About four conversations a day: weekly points unless the reader asks for days.
+    assert "by week" in page.locator(".heading .range").inner_text()
+    ticks = page.locator("svg.trend text.tick").all_text_contents()
+    y_ticks = [t for t in ticks if not re.match(r"^[A-Z][a-z]{2} \d{2}$", t)]
+    assert y_ticks and all(re.match(ROUND_TICK, t) for t in y_ticks), y_ticks
+    _layout_is_honest(page, width)
+    by_trigger = page.locator("table#by-dimension")
+    headers = by_trigger.locator("thead th").all_inner_texts()
+    assert "Conversations" not in headers and "Helpdesk CSAT (non-bridge)" not in headers
+    assert "Share of escalations" in headers
+    cells = page.locator("table#totals tbody td").all_inner_texts()
+    assert not any(re.search(r"\d\.0\b", c) for c in cells), cells  # counts are integers
+    assert page.locator("table#cohorts thead th").all_inner_texts() == ["Outcome", "Cases", "Share"]
+    assert not errors, errors
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    _keep(tmp_path / "dashboard.png", f"dashboard-{width}.png")
+    daily = page.goto(f"{base}/dashboard?days=30&by=day")
+    assert daily and daily.ok and "by day" in page.locator(".heading .range").inner_text()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_case_page_and_outbox_tab_at_each_width(browser: Any, served: Any, tmp_path: Path, width: int) -> None:
+    base, rt, bug_case, _ = served
+    errors: list[str] = []
+    page = _signed_in(browser, base, width, errors)
+    page.goto(f"{base}/cases")
+    _layout_is_honest(page, width)
+    assert "Subject" in page.locator("table#cases thead").inner_text()
+    page.screenshot(path=str(tmp_path / "cases.png"), full_page=False)
+    _keep(tmp_path / "cases.png", f"cases-{width}.png")
+    page.goto(f"{base}/cases/{bug_case}")
+    _layout_is_honest(page, width)
+    assert page.locator("#ownership").count() == 0 or page.locator("#ownership button").count() >= 1
+    page.screenshot(path=str(tmp_path / "case.png"), full_page=True)
+    _keep(tmp_path / "case.png", f"case-{width}.png")
+    page.click("nav.casetabs a:has-text('Outbox')")
+    assert page.locator("article.rendering").count() >= 2
+    assert page.locator("article.rendering h2", has_text="Zendesk ticket").count() == 1
+    assert page.locator(".slack-buttons .sbutton", has_text="Take case").count() >= 1
+    _layout_is_honest(page, width)
+    assert not errors, errors
+    page.screenshot(path=str(tmp_path / "outbox.png"), full_page=True)
+    _keep(tmp_path / "outbox.png", f"case-outbox-{width}.png")

@@ -73,7 +73,7 @@ def test_route_prints_the_decision_and_why(tmp_path: Path, env: dict[str, str]) 
     assert "✗ enterprise: plan pro not in enterprise" in out
     assert "→ Ana: chosen, on shift (Mon 12:00 Europe/Berlin), speaks pt, 0 open cases" in out
     assert "✗ Ben: skipped, does not speak pt" in out
-    assert "language pt" in out and "customer_requested_human" in out.split("facts:")[1].splitlines()[0]
+    assert "language pt" in out and "low_confidence" in out.split("facts:")[1].splitlines()[0]
 
 
 def test_route_json_and_routing_override(tmp_path: Path, env: dict[str, str]) -> None:

@@ -104,8 +104,8 @@ def test_group_routes_subcommands_and_everything_else(env: dict[str, str]) -> No
     helped = run(env, "--help")
     assert helped.exit_code == 0 and "Usage: bridge triage [OPTIONS] FILE..." in helped.stdout
     assert "--judge [local|llm|both]" in helped.stdout and "bridge triage eval" in helped.stdout
-    train = run(env, "train")
-    assert train.exit_code == 1 and "not available yet" in train.stderr
+    train = run(env, "train", "--corpus", str(Path(__file__).parent))
+    assert train.exit_code == 2 and "no corpus in" in train.stderr  # a folder without labels.json
     assert run(env, "eval", "--help").stdout.startswith("Usage: bridge triage eval [OPTIONS]")
     listed = CliRunner().invoke(main, ["--help"], env=env).stdout
     assert "triage" in listed

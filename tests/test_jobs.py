@@ -324,6 +324,7 @@ def test_concurrent_steps_of_one_case_keep_both_results(
     rt, client = env
     event = generic_event(messages=[{"id": "1", "role": "customer",
                                      "text": "The export crashes with error E1042 since the update"}])
+    event["handoff"] = {"requested_by": "bot", "reason": "Suspected bug in the export"}  # a bug case either way
     answer = send(client, event)
     jobs.process_event(answer["event"], rt)
     ticket = deliveries(rt, answer["case"])["zendesk.ticket"]

@@ -10,20 +10,7 @@ catches these conversations (then delete the entry). Nothing here changes what t
 from __future__ import annotations
 
 # scenario -> (the places whose facts are blocked, why)
-BLOCKED: dict[str, tuple[tuple[str, ...], str]] = {
-    "06-duplicate-card-charge": (
-        ("ticket", "alert"),
-        "the trigger engine does not escalate this conversation (\"Then get me someone who can. I want the "
-        "second €249 back today.\" is neither customer_requested_human nor billing_exception to it), so no "
-        "ticket or alert exists; issue 15 (trigger recall)",
-    ),
-    "07-plain-words-bug-screenshot-only": (
-        ("bug",),
-        "the bot hands off a bug told in plain words with only a photo; the engine files it as bot_handoff, "
-        "not product_bug, and the evidence holds no error to prove a failure, so no Jira bug is filed; "
-        "issue 15 (\"bugs told in plain words ... a failure shown only in an attachment\")",
-    ),
-}
+BLOCKED: dict[str, tuple[tuple[str, ...], str]] = {}  # none today: the learned judge catches 06 and 07
 
 
 def blocked(scenario: str, check: dict[str, object]) -> str | None:

@@ -1,0 +1,119 @@
+"""Figures for docs/triage.md: the corpus, the judge on the locked split, a learning curve, the cost.
+
+``python -m bench.triage [--out bench/results/triage.json]`` (needs the train extra for the
+learning curve). Everything is computed from data/triage and the shipped model; nothing here tunes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from bridge.events import TRIGGERS
+from bridge.pipeline import judge, judge_train, trigger_config
+from bridge.pipeline.judge_train import Example, Verdict, metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "triage"
+
+
+def corpus_table(examples: list[Example]) -> dict[str, Any]:
+    by_lang: collections.Counter[str] = collections.Counter()
+    by_trigger: collections.Counter[str] = collections.Counter()
+    lengths: collections.Counter[str] = collections.Counter()
+    escalate = 0
+    for e in examples:
+        by_lang[(e.event.conversation.language or "?").split("-")[0].lower()] += 1
+        for t in e.label["required"]:
+            by_trigger[t] += 1
+        n = len(e.event.conversation.messages)
+        lengths["1-2" if n <= 2 else "3-8" if n <= 8 else "9-40"] += 1
+        escalate += bool(e.label["escalate"])
+    return {"conversations": len(examples), "escalate": escalate, "languages": dict(by_lang.most_common()),
+            "required": {t: by_trigger[t] for t in TRIGGERS}, "lengths": dict(lengths)}
+
+
+def judged(examples: list[Example]) -> tuple[dict[str, Verdict], list[float]]:
+    cfg = trigger_config.load()
+    model = judge.load()
+    out, per_message = {}, []
+    for e in examples:
+        started = time.perf_counter()
+        decision = judge.judge(e.event, cfg, model)
+        spent = time.perf_counter() - started
+        per_message.append(spent * 1000 / max(1, decision.at_message or len(e.event.conversation.messages)))
+        out[e.name] = Verdict(decision.escalate, tuple(decision.trigger_ids), decision.at_message)
+    return out, per_message
+
+
+def confusion(examples: list[Example], verdicts: dict[str, Verdict]) -> dict[str, dict[str, int]]:
+    """Per trigger, over conversations: predicted vs labelled (required, or allowed counts as fine)."""
+    table: dict[str, dict[str, int]] = {}
+    for t in TRIGGERS:
+        row = {"tp": 0, "fn": 0, "fp": 0, "tn": 0}
+        for e in examples:
+            wanted = t in e.label["required"]
+            fine = wanted or t in e.label["allowed"]
+            said = t in verdicts[e.name].triggers
+            row["tp" if wanted and said else "fn" if wanted else "fp" if said and not fine else "tn"] += 1
+        table[t] = row
+    return table
+
+
+def learning_curve(shares: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> list[dict[str, Any]]:
+    """Out-of-fold scores on growing random shares of the training part (fixed seed)."""
+    cfg = trigger_config.load()
+    everything = judge_train.load_corpus(CORPUS, "train")
+    order = list(everything)
+    random.Random(7).shuffle(order)
+    points = []
+    for share in shares:
+        part = order[: int(len(order) * share)]
+        data = judge_train.build(part, cfg)
+        scores = judge_train.out_of_fold(data, {t: judge_train.DEFAULT_C for t in judge_train.LEARNED})
+        thresholds, co, assist = judge_train.tune(data, scores, cfg)
+        labels = {e.name: e.label for e in part}
+        m = metrics(labels, judge_train.verdicts(data, scores, thresholds, co, cfg, assist))
+        points.append({"conversations": len(part), **{k: round(v, 3) for k, v in m.items()}})
+    return points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "triage.json")
+    parser.add_argument("--no-curve", action="store_true")
+    args = parser.parse_args()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    judge.load()
+    model_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    test = judge_train.load_corpus(CORPUS, "test")
+    train = judge_train.load_corpus(CORPUS, "train")
+    dev = [e for e in train if e.name.startswith("conv-")]
+    one_line = [e for e in test if len(e.event.conversation.messages) <= 2
+                and sum(m.role == "customer" for m in e.event.conversation.messages) == 1]
+    report: dict[str, Any] = {"corpus": {"train": corpus_table(train), "test": corpus_table(test)}}
+    for name, part in (("test", test), ("dev", dev), ("test_one_message", one_line)):
+        verdicts, cost = judged(part)
+        labels = {e.name: e.label for e in part}
+        report[name] = {k: round(v, 3) for k, v in metrics(labels, verdicts).items()}
+        report[f"{name}_confusion"] = confusion(part, verdicts)
+        if name == "test":
+            cost.sort()
+            report["cost_ms_per_message"] = {"p50": round(cost[len(cost) // 2], 3),
+                                             "p95": round(cost[int(len(cost) * 0.95)], 3)}
+    report["model_load_mb"] = round(model_mb, 1)
+    if not args.no_curve:
+        report["learning_curve"] = learning_curve()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

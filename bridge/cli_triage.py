@@ -8,7 +8,8 @@
   message), so a new model or threshold can be adopted knowing what changes. Read-only.
 - ``bridge triage eval [--judge …] [--split test|train|all]``: the judge on the corpus in
   ``data/triage/``, scored with the metrics of the shared evaluation set.
-- ``bridge triage train``: rebuild the shipped judge from the corpus (not available yet).
+- ``bridge triage train``: rebuild the shipped judge from the training part of the corpus (needs
+  scikit-learn: ``pip install -e '.[train]'``), deterministically; prints the out-of-fold scores.
 
 ``--judge llm`` and ``both`` need ``OPENAI_API_KEY`` (exit 2 without it). The LLM is asked only where
 the local judge is uncertain or the bot hands off (``bridge.pipeline.llm_judge``).
@@ -155,10 +156,29 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
 
 
 @triage.command("train")
-def train() -> None:
-    """Rebuild the shipped judge from the corpus in data/triage, deterministically."""
-    click.echo("bridge triage train: not available yet", err=True)
-    sys.exit(1)
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Corpus folder (labels.json, split.json, conversations/); default the repository's data/triage.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the model; default the shipped bridge/pipeline/judge_model.json.gz.")
+def train(corpus: Path | None, out: Path | None) -> None:
+    """Rebuild the shipped judge from the corpus in data/triage, deterministically (never from the
+    locked test split), and print its out-of-fold scores."""
+    from bridge.pipeline import judge_train, trigger_config
+    from bridge.pipeline.triage_eval import default_corpus
+
+    root = corpus or default_corpus()
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        _fail("bridge triage train needs scikit-learn: pip install -e '.[train]'")
+        return
+    if not (root / "labels.json").exists():
+        _fail(f"no corpus in {root} (give one with --corpus DIR)")
+        return
+    model, report = judge_train.train(root, trigger_config.from_settings(_settings()))
+    target = out or judge_train.shipped_path()
+    judge_train.write(model, target)
+    click.echo(json.dumps({"model": str(target), **report}, ensure_ascii=False))
 
 
 @triage.command("eval")

@@ -11,10 +11,10 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from bridge.events import Event
-from tests.conftest import SHARED
-from tests.helpers import generic_event
+from tests.conftest import shared_path
+from tests.helpers import EVENT_SCHEMA_FILE, generic_event
 
-SCHEMA = json.loads((SHARED / "schemas" / "handoff-event.v1.schema.json").read_text())
+SCHEMA = json.loads(EVENT_SCHEMA_FILE.read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -98,7 +98,7 @@ def test_both_reject(doc: dict[str, Any]) -> None:
 
 
 def test_eval_conversations_are_valid_events() -> None:
-    files = sorted((SHARED / "eval" / "triage" / "conversations").glob("*.json"))
+    files = sorted(shared_path("eval/triage/conversations").glob("*.json"))
     assert files
     for path in files:
         doc = json.loads(path.read_text())

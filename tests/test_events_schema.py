@@ -96,6 +96,15 @@ def test_both_reject(doc: dict[str, Any]) -> None:
     assert not pydantic_accepts(doc)
 
 
+def test_own_triage_conversations_are_valid_events() -> None:
+    files = sorted((EVENT_SCHEMA_FILE.parent / "triage" / "conversations").glob("*.json"))
+    assert files
+    for path in files:
+        doc = json.loads(path.read_text())
+        assert VALIDATOR.is_valid(doc), path.name
+        assert pydantic_accepts(doc), path.name
+
+
 def test_round_trip_keeps_the_generic_shape() -> None:
     doc = _with("occurred_at", "2026-11-28T10:00:00Z")
     out = Event.from_json(doc).to_json()

@@ -10,7 +10,7 @@ from typing import Any
 
 from bridge.signing import sign_standard_webhook
 
-# The published contract of the generic webhook (DESIGN.md §5), kept with the tests so a fresh clone
+# The published contract of the generic webhook (docs/architecture.md), kept with the tests so a fresh clone
 # checks the models against it; tests/test_shared_extras.py checks it is the shared one when present.
 EVENT_SCHEMA_FILE = Path(__file__).resolve().parent / "fixtures" / "handoff-event.v1.schema.json"
 

@@ -2,7 +2,7 @@
 
 The engine reads a conversation the way a support lead watching it live would: one message at a
 time, never looking ahead. It escalates after the first message at which any of the six triggers
-(DESIGN.md §2) fires, and reports that message's 1-based index as ``at_message`` together with
+(docs/architecture.md) fires, and reports that message's 1-based index as ``at_message`` together with
 every trigger that fired there, each with its evidence. Later messages do not change the verdict:
 a 0.31-confidence answer that the customer later confirms still justified stepping in when it
 was given, because nobody could know then.

@@ -131,7 +131,7 @@ def test_own_set_through_bridge_triage_and_the_scorer(tmp_path: Path) -> None:
     assert sorted(p.name for p in files) == sorted(labels) and 6 <= len(files) <= 10
     predictions = bridge_triage(files, tmp_path)
 
-    # The contract of each line (DESIGN.md §5): what the scorer relies on.
+    # The contract of each line (docs/architecture.md): what the scorer relies on.
     assert [p["file"] for p in predictions] == [f.name for f in files]
     for line, path in zip(predictions, files, strict=True):
         assert set(line) == {"file", "escalate", "triggers", "at_message"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import hmac
 import json
@@ -32,8 +33,20 @@ from pathlib import Path
 import requests
 
 from bench import payloads
-from bench.harness import (BRIDGE, PY, ROOT, Pool, Proc, Server, free_port, median, pct, proc_cpu, rss_mb, span,
-                           wait_http, wrk)
+from bench.harness import (
+    BRIDGE,
+    PY,
+    ROOT,
+    Pool,
+    Proc,
+    Server,
+    free_port,
+    median,
+    proc_cpu,
+    rss_mb,
+    wait_http,
+    wrk,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a dedicated db: only it is ever flushed
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -115,10 +128,8 @@ class Bench:
     def cleanup(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
-        try:
+        with contextlib.suppress(Exception):  # a bench run must clean up even with Redis gone
             self.redis().flushdb()
-        except Exception:
-            pass
         self.drop_pg()
         if not self.a.keep:
             shutil.rmtree(self.work, ignore_errors=True)
@@ -126,7 +137,8 @@ class Bench:
     # ---------------------------------------------------------------- pools
     def pools(self) -> None:
         log(f"writing request pools in {self.work}")
-        sizes = {"10k": (10_000, 12_000 if self.a.quick else 45_000), "50k": (50_000, 3_000 if self.a.quick else 12_000),
+        sizes = {"10k": (10_000, 12_000 if self.a.quick else 45_000),
+                 "50k": (50_000, 3_000 if self.a.quick else 12_000),
                  "esc": (1_500, 30_000)}
         self.pool: dict[str, Pool] = {}
         for name, (target, count) in sizes.items():
@@ -314,7 +326,8 @@ class Bench:
         pool = Pool(path, record, len(reqs), 0)
         ingest_rate = self.r.get("ingest", {}).get("10k", {}).get("half_rate", 200)
         # Ingest at half load on the side (esc pool), Slack clicks on 4 paced connections meanwhile.
-        side = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{int(self.a.duration) + 1}s", "-s", str(Path(__file__).with_name("req.lua")),
+        side = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{int(self.a.duration) + 1}s",
+                                 "-s", str(Path(__file__).with_name("req.lua")),
                                  f"{srv.url}/webhooks/generic"], stdout=subprocess.DEVNULL, env={
             **os.environ, "POOL": str(self.pool["esc"].path), "RECORD": str(self.pool["esc"].record),
             "START": str(self.pool["esc"].next), "COUNT": "8000", "DELAY_MS": f"{16_000 / ingest_rate:.2f}"})
@@ -427,7 +440,8 @@ class Bench:
         cmd = ["hyperfine", "-N", "-w", "2", "-r", str(self.a.cold_runs), "--export-json", str(hf),
                f"{BRIDGE} --help", f"{PY} -c 'import wsgi'", f"{PY} -c 'import flask'", f"{PY} -c pass"]
         subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=300, check=True)
-        self.r["commands"]["cold"] = "hyperfine -N -w 2 -r {} '.venv/bin/bridge --help' \".venv/bin/python -c 'import wsgi'\" ...".format(self.a.cold_runs)
+        self.r["commands"]["cold"] = (f"hyperfine -N -w 2 -r {self.a.cold_runs} '.venv/bin/bridge --help' "
+                                      "\".venv/bin/python -c 'import wsgi'\" ...")
         res = json.loads(hf.read_text())["results"]
         self.r["cold"] = {r["command"].replace(str(ROOT) + "/", ""): (r["median"], min(r["times"]), max(r["times"]))
                           for r in res}
@@ -481,7 +495,8 @@ def machine() -> dict[str, str]:
                 if ln.startswith("model name")), "?")
     mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")))
     return {"cpu": cpu, "cores": str(os.cpu_count()), "mem": f"{mem / 1024 / 1024:.0f} GiB",
-            "kernel": platform.release(), "python": platform.python_version(), "load": open("/proc/loadavg").read().split()[0]}
+            "kernel": platform.release(), "python": platform.python_version(),
+            "load": Path("/proc/loadavg").read_text().split()[0]}
 
 
 def versions() -> dict[str, str]:

@@ -23,7 +23,8 @@ _CONV = "CONVPLACEHOLDER00000000"
 LINES = [
     ("customer", "Hi, my export to CSV keeps failing with error E-4012 since this morning."),
     ("bot", "Sorry about that! Could you try clearing the cache and exporting again? See our article on exports."),
-    ("customer", "Tried that twice, still failing. Also the invoice for March looks wrong — déjà vu from last month 😤"),
+    ("customer",
+     "Tried that twice, still failing. Also the invoice for March looks wrong — déjà vu from last month 😤"),
     ("bot", "I understand. Here is how invoices are calculated: usage is billed monthly in arrears."),
     ("customer", "That doesn't answer my question. The amount is doubled. Zürich office can't close the books."),
     ("bot", "I'm not fully sure about that. Let me look for more information on billing adjustments."),

@@ -1,7 +1,8 @@
 """Canonical, frozen types shared by every part of the bridge.
 
-The models mirror ``shared/schemas/handoff-event.v1.schema.json`` field for field, so one set of
-classes is both the validator of ``POST /webhooks/generic`` and the type every adapter produces.
+The models mirror the published generic schema, ``handoff-event.v1.schema.json`` (the tests keep a
+copy in ``tests/fixtures/``), field for field, so one set of classes is both the validator of
+``POST /webhooks/generic`` and the type every adapter produces.
 Validation is strict (no string-to-number coercion) so that the models accept and reject the same
 documents as the JSON Schema; ``tests/test_events_schema.py`` holds them to that.
 """

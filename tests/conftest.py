@@ -2,6 +2,8 @@
 the Flask app and client, and real Redis for the RQ tests.
 
 Redis and PostgreSQL tests skip with a reason on a laptop without them, and fail under CI=true.
+The project's shared material (vendor specs, evaluation sets, the shared chatbot fixtures) is an
+extra found through ``BRIDGE_SHARED_DIR``: ``shared_path`` skips without it, and fails under CI=true.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from tests.helpers import SECRET
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+CI = os.environ.get("CI") == "true"
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -42,16 +45,36 @@ def require_service(name: str, url: str, port: int) -> None:
     if _reachable(url, port):
         return
     message = f"{name} is not reachable at {url}"
-    if os.environ.get("CI") == "true":
+    if CI:
         pytest.fail(f"{message} (CI=true: tests that need it must not skip)")
     pytest.skip(f"{message}; start it to run this test")
 
 
+def shared_dir() -> Path:
+    """The project's shared material: ``BRIDGE_SHARED_DIR``, by default ``../shared`` beside the repository.
+
+    A relative value is taken from the repository root, like the default, so it means the same
+    whichever folder pytest is started from."""
+    return (ROOT / os.environ.get("BRIDGE_SHARED_DIR", "../shared")).resolve()
+
+
+def shared_path(relative: str) -> Path:
+    """``relative`` inside the shared material. A fresh clone has none: the test skips, naming the
+    variable that finds it; under CI=true the material must be there and the test fails instead."""
+    path = shared_dir() / relative
+    if path.exists():
+        return path
+    message = f"needs {relative} from the shared material, not found under BRIDGE_SHARED_DIR={shared_dir()}"
+    if CI:
+        pytest.fail(f"{message} (CI=true: the shared extras must run)")
+    pytest.skip(f"{message}; set BRIDGE_SHARED_DIR to the shared folder to run it")
+
+
 def vendor_mock_url(vendor: str) -> str:
-    """URL of a Prism vendor mock (`../shared/mock-vendors/start`); .ci/run starts them."""
+    """URL of a Prism vendor mock (``$BRIDGE_SHARED_DIR/mock-vendors/start``); .ci/run starts them."""
     name = f"{vendor.upper()}_MOCK_URL"
     url = os.environ.get(name, "")
-    state = Path(__file__).resolve().parents[1] / ".mock-vendors" / "env"
+    state = ROOT / ".mock-vendors" / "env"
     if not url and state.exists():
         for line in state.read_text().splitlines():
             key, _, value = line.partition("=")
@@ -59,8 +82,11 @@ def vendor_mock_url(vendor: str) -> str:
                 url = value.strip()
     if url and _reachable(url, 80):
         return url.rstrip("/")
-    message = f"the {vendor} mock server is not running (bash ../shared/mock-vendors/start)"
-    if os.environ.get("CI") == "true":
+    # The mocks are built from the vendors' specs in the shared material: without it, say so.
+    shared_path("mock-vendors/start")
+    message = (f"the {vendor} mock server is not running "
+               f"(start it with bash $BRIDGE_SHARED_DIR/mock-vendors/start; BRIDGE_SHARED_DIR={shared_dir()})")
+    if CI:
         pytest.fail(f"{message} (CI=true: contract tests must not skip)")
     pytest.skip(message)
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from bridge.signing import sign_standard_webhook
+
+# The published contract of the generic webhook (docs/architecture.md), kept with the tests so a fresh clone
+# checks the models against it; tests/test_shared_extras.py checks it is the shared one when present.
+EVENT_SCHEMA_FILE = Path(__file__).resolve().parent / "fixtures" / "handoff-event.v1.schema.json"
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER_SECRET = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh"

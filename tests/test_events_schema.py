@@ -11,10 +11,9 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from bridge.events import Event
-from tests.conftest import SHARED
-from tests.helpers import generic_event
+from tests.helpers import EVENT_SCHEMA_FILE, generic_event
 
-SCHEMA = json.loads((SHARED / "schemas" / "handoff-event.v1.schema.json").read_text())
+SCHEMA = json.loads(EVENT_SCHEMA_FILE.read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -77,7 +76,7 @@ INVALID = [
 ]
 
 
-def _pydantic_accepts(doc: dict[str, Any]) -> bool:
+def pydantic_accepts(doc: dict[str, Any]) -> bool:
     try:
         Event.from_json(copy.deepcopy(doc))
         return True
@@ -88,22 +87,22 @@ def _pydantic_accepts(doc: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("doc", VALID)
 def test_both_accept(doc: dict[str, Any]) -> None:
     assert VALIDATOR.is_valid(doc)
-    assert _pydantic_accepts(doc)
+    assert pydantic_accepts(doc)
 
 
 @pytest.mark.parametrize("doc", INVALID)
 def test_both_reject(doc: dict[str, Any]) -> None:
     assert not VALIDATOR.is_valid(doc)
-    assert not _pydantic_accepts(doc)
+    assert not pydantic_accepts(doc)
 
 
-def test_eval_conversations_are_valid_events() -> None:
-    files = sorted((SHARED / "eval" / "triage" / "conversations").glob("*.json"))
+def test_own_triage_conversations_are_valid_events() -> None:
+    files = sorted((EVENT_SCHEMA_FILE.parent / "triage" / "conversations").glob("*.json"))
     assert files
     for path in files:
         doc = json.loads(path.read_text())
         assert VALIDATOR.is_valid(doc), path.name
-        assert _pydantic_accepts(doc), path.name
+        assert pydantic_accepts(doc), path.name
 
 
 def test_round_trip_keeps_the_generic_shape() -> None:

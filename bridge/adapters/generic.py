@@ -1,6 +1,6 @@
 """The bridge's own format, for any bot that is not one of the supported platforms.
 
-Body: ``shared/schemas/handoff-event.v1.schema.json``. Authentication: Standard Webhooks
+Body: ``handoff-event.v1.schema.json`` (docs/architecture.md). Authentication: Standard Webhooks
 (``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256>`` over
 ``id.timestamp.body``), secret ``GENERIC_WEBHOOK_SECRET`` (``whsec_...``; comma list for rotation).
 

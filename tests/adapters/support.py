@@ -1,5 +1,8 @@
 """Shared helpers for the adapter tests: fixtures by relative path, a frozen-clock Inbound, a local stub
-HTTP server for the transcript fetchers, and an app + runtime with the platform's secret configured."""
+HTTP server for the transcript fetchers, and an app + runtime with the platform's secret configured.
+
+The fixtures are the tests' own copies in ``tests/adapters/fixtures/<slug>/``; ``load`` reads any
+fixture folder (the extras read the shared set through it too)."""
 
 from __future__ import annotations
 
@@ -18,17 +21,16 @@ from bridge.adapters.base import Inbound
 from bridge.config import Settings
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
-from tests.conftest import SHARED
 
-FIXTURES = SHARED / "fixtures" / "chatbots"
-
-
-def fixture_names(slug: str) -> set[str]:
-    return {p.name[: -len(".json")] for p in (FIXTURES / slug).glob("*.json") if not p.name.endswith(".meta.json")}
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def load(slug: str, name: str) -> tuple[bytes, dict[str, Any]]:
-    folder = FIXTURES / slug
+def fixture_names(slug: str, root: Path = FIXTURES) -> set[str]:
+    return {p.name[: -len(".json")] for p in (root / slug).glob("*.json") if not p.name.endswith(".meta.json")}
+
+
+def load(slug: str, name: str, root: Path = FIXTURES) -> tuple[bytes, dict[str, Any]]:
+    folder = root / slug
     return (folder / f"{name}.json").read_bytes(), json.loads((folder / f"{name}.meta.json").read_text())
 
 

@@ -13,10 +13,12 @@ from bridge.adapters import intercom
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.adapters.fetch_intercom import contact_path, conversation_path
 from bridge.config import Settings
+from bridge.events import Event
 from bridge.intake import case_id_for
 from bridge.runner import run_due
 from connectors.base import RetryableError
-from tests.adapters.support import SHARED, Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+from tests.conftest import shared_path
 
 SLUG = "intercom"
 USED = {"conversation-user-replied-human-request", "conversation-admin-assigned-fin-handover"}
@@ -208,9 +210,6 @@ def test_no_timestamp_exists_so_replays_rely_on_dedupe() -> None:
 
 # ---- fetcher -----------------------------------------------------------------------------------
 
-INTERCOM_SPEC = SHARED / "specs" / "intercom" / "api.intercom.io.2.14.yaml"
-
-
 def full_conversation() -> dict:
     item = json.loads(load(SLUG, "conversation-admin-assigned-fin-handover")[0])["data"]["item"]
     item = copy.deepcopy(item)
@@ -231,22 +230,34 @@ def intercom_settings(settings: Settings, url: str, **extra: str) -> Settings:
     return settings.with_overrides(extra={"INTERCOM_API_URL": url, "INTERCOM_ACCESS_TOKEN": "tok_test", **extra})
 
 
-def test_fetch_builds_the_full_transcript_with_requests_the_spec_allows(settings: Settings) -> None:
+def fetch_full(settings: Settings) -> tuple[Event, list[dict]]:
+    """The handover completed from a stub that answers the whole conversation, and what it was asked."""
     [event], _ = parse("conversation-admin-assigned-fin-handover")
-    conv_path = conversation_path(event.conversation.id)
-    with Stub({conv_path: lambda q: (200, full_conversation())}) as stub:
+    with Stub({conversation_path(event.conversation.id): lambda q: (200, full_conversation())}) as stub:
         done = ADAPTER.complete(event, intercom_settings(settings, stub.url))
+    return done, stub.requests
+
+
+def test_fetch_builds_the_full_transcript(settings: Settings) -> None:
+    done, requests = fetch_full(settings)
     assert done.conversation.partial is False
     texts = [m.text for m in done.conversation.messages]
     assert "Right. Please refund the duplicate." in texts and "internal note" not in texts
     assert len(done.conversation.messages) == 4
-    [request] = stub.requests
+    [request] = requests
     assert request["headers"]["Authorization"] == "Bearer tok_test"
     assert request["headers"]["Intercom-Version"] == "2.14"
-    operation = spec(INTERCOM_SPEC)["paths"]["/conversations/{conversation_id}"]["get"]
+    assert request["path"] == "/conversations/215474351120087"
+
+
+def test_fetch_asks_only_what_intercoms_spec_allows(settings: Settings) -> None:
+    # The vendor's OpenAPI document is shared material, not part of the repository.
+    document = spec(shared_path("specs/intercom/api.intercom.io.2.14.yaml"))
+    _, [request] = fetch_full(settings)
+    operation = document["paths"]["/conversations/{conversation_id}"]["get"]
     allowed = {p["name"] for p in operation["parameters"] if p.get("in") == "query"}
     assert set(request["query"]) <= allowed
-    assert request["path"] == "/conversations/215474351120087"
+    assert "/contacts/{contact_id}" in document["paths"]  # where a missing e-mail is fetched from
 
 
 def test_fetch_gets_a_missing_email_from_the_contact(settings: Settings) -> None:
@@ -257,7 +268,7 @@ def test_fetch_gets_a_missing_email_from_the_contact(settings: Settings) -> None
     with Stub(routes) as stub:
         done = ADAPTER.complete(event, intercom_settings(settings, stub.url))
     assert done.customer.email == "found@example.org"
-    assert "/contacts/{contact_id}" in spec(INTERCOM_SPEC)["paths"]
+    assert [r["path"] for r in stub.requests][-1] == contact_path(event.customer.id)
 
 
 def test_fetch_transient_failure_retries(settings: Settings) -> None:

@@ -13,14 +13,14 @@ from bridge.config import Settings
 from bridge.intake import case_id_for
 from bridge.runner import run_due
 from connectors.base import RetryableError
-from tests.adapters.support import SHARED, Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+from tests.conftest import shared_path
 
 SLUG = "sunshine-conversations"
 USED = {"conversation-message-human-request", "switchboard-passcontrol-billing", "conversation-messages-list-billing"}
 ADAPTER = sc.SunshineConversationsAdapter()
 SECRET = "sc_whsec_test_3b7e19a4c2d84f06a1"
 APP = "65f1c0a2b3d4e5f60718293a"
-SPEC = SHARED / "specs" / "sunshine-conversations" / "openapi.yaml"
 
 
 def parse(name: str):
@@ -191,7 +191,7 @@ def test_companion_listing_gives_the_whole_transcript(settings: Settings) -> Non
     assert stub.requests[0]["headers"]["Authorization"].startswith("Basic ")
 
 
-def test_fetch_follows_page_before_as_the_spec_defines(settings: Settings) -> None:
+def test_fetch_follows_page_before(settings: Settings) -> None:
     [event], _ = parse("switchboard-passcontrol-billing")
     routes = {messages_path(APP, event.conversation.id): two_pages,
               user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
@@ -199,15 +199,20 @@ def test_fetch_follows_page_before_as_the_spec_defines(settings: Settings) -> No
         done = ADAPTER.complete(event, sc_settings(settings, stub.url))
     assert [m.id for m in done.conversation.messages][0] == "a24cef7dbac5dfd1d62de912"  # oldest first
     assert len(done.conversation.messages) == 6
-    document = spec(SPEC)
+    paged = [r for r in stub.requests if r["path"].endswith("/messages")]
+    assert [set(r["query"]) for r in paged] == [set(), {"page[before]"}]
+
+
+def test_the_paging_and_paths_the_fetcher_uses_are_the_specs() -> None:
+    # page[before] as a deepObject query, the messages listing and the user lookup, as the vendor's
+    # OpenAPI document defines them (shared material, not part of the repository).
+    document = spec(shared_path("specs/sunshine-conversations/openapi.yaml"))
     listing_op = document["paths"]["/v2/apps/{appId}/conversations/{conversationId}/messages"]["get"]
     page = document["components"]["parameters"]["pageQuery"]
     assert page["name"] == "page" and page["style"] == "deepObject"
     assert "before" in document["components"]["schemas"]["page"]["properties"]
     assert {"$ref": "#/components/parameters/pageQuery"} in listing_op["parameters"]
     assert "get" in document["paths"]["/v2/apps/{appId}/users/{userIdOrExternalId}"]
-    paged = [r for r in stub.requests if r["path"].endswith("/messages")]
-    assert [set(r["query"]) for r in paged] == [set(), {"page[before]"}]
 
 
 def test_fetch_failures(settings: Settings) -> None:

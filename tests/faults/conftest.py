@@ -1,9 +1,10 @@
 """Fixtures of the fault suite, and the recorder behind the table in docs/reliability.md.
 
 Each test is decorated with ``@case(id, fault, expected)``; what it observed goes into the
-``observed`` fixture (the final tally line at least). After the run, ``tests/faults/results.json``
-holds one entry per test (merged with earlier runs, so running one test updates one row);
-``python -m tests.faults.report`` renders it into docs/reliability.md.
+``observed`` fixture (the final tally line at least). With ``BRIDGE_FAULT_REPORT=1``, the run then
+writes ``tests/faults/results.json``: one entry per test, merged with earlier runs, so running one
+test updates one row. ``python -m tests.faults.report`` renders it into docs/reliability.md.
+Without the variable nothing is written: a plain test run leaves the tracked file alone.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not _outcomes:
+    # The results file is tracked (the reliability page is generated from it): refresh it only on request.
+    if not _outcomes or os.environ.get("BRIDGE_FAULT_REPORT") != "1":
         return
     try:
         previous = json.loads(RESULTS.read_text())

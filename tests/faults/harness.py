@@ -283,8 +283,14 @@ class Bridge:
                                                                                           "OPENAI_"))}
         base.pop("DATABASE_URL", None)
         base.pop("REDIS_URL", None)
+        # A home and a runtime folder of the deployment's own: gunicorn (25.1+) puts its control socket
+        # in $XDG_RUNTIME_DIR or ~/.gunicorn/, and a process a fault test kills never removes it.
+        private = {"HOME": tmp / "home", "XDG_RUNTIME_DIR": tmp / "run"}
+        for folder in private.values():
+            folder.mkdir(mode=0o700, exist_ok=True)
         self.env = {
             **base,
+            **{name: str(folder) for name, folder in private.items()},
             MARK: run_id,
             "PYTHONPATH": str(REPO),
             "DATABASE_URL": database_url,

@@ -1,11 +1,13 @@
 """Render the fault suite's last results into docs/reliability.md.
 
+    BRIDGE_FAULT_REPORT=1 .venv/bin/pytest -m faults   # run the suite and record tests/faults/results.json
     python -m tests.faults.report            # rewrite the table between the markers
     python -m tests.faults.report --check    # exit 1 if the file is out of date
 
-The table is generated from ``tests/faults/results.json`` (written by the suite's pytest hook), never
-written by hand: one row per fault test with the injected fault, what we expect, what was observed
-(the printed tally and measurements) and the outcome.
+The table is generated from ``tests/faults/results.json``, never written by hand: one row per fault
+test with the injected fault, what we expect, what was observed (the printed tally and
+measurements) and the outcome. The suite's pytest hook writes that file only when
+``BRIDGE_FAULT_REPORT=1`` is set, so an ordinary test run changes no tracked file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The handoff package: every section of DESIGN.md §3, priority with its reason, and `bridge package`."""
+"""The handoff package: every section (docs/architecture.md), priority with its reason, and `bridge package`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``triage_file``: the contract of ``bridge triage`` (DESIGN.md §5) on files written here."""
+"""``triage_file``: the contract of ``bridge triage`` (docs/architecture.md) on files written here."""
 
 from __future__ import annotations
 

@@ -478,20 +478,33 @@ def process_events(leader: str, rt: Runtime | None = None) -> str:
     return f"{done} of {len(firsts)} conversations"
 
 
-MAX_SWEEP_ROWS = 50_000
+MAX_SWEEP_ROWS = 20_000  # per sweep; a bigger backlog is looked at over several sweeps
+SWEEP_PAGE = 500
 
 
 def _stale_inbox(s: Any, cutoff: datetime, now: datetime) -> list[tuple[Any, int]]:
-    """Every stale handed-over row, paged (a backlog is looked at whole, not only its head)."""
-    found: list[tuple[Any, int]] = []
-    after = 0
-    while len(found) < MAX_SWEEP_ROWS:
-        page = repo.stale_inbox(s, cutoff, now, limit=1000, after_id=after)
-        found += [(key, attempts) for _, key, attempts in page]
-        if len(page) < 1000:
+    """The first page of stale handed-over rows (the in-process runner needs no sweep; the RQ sweep
+    pages through the whole backlog itself, see ``_sweep_inbox``)."""
+    return [(key, attempts) for _, key, attempts in repo.stale_inbox(s, cutoff, now, limit=SWEEP_PAGE)]
+
+
+def _sweep_inbox(rt: Runtime, cutoff: datetime, now: datetime) -> int:
+    """Page by page through stale accepted rows, enqueueing one job per conversation no live job
+    will fold. One page in memory at a time: a big backlog does not grow the dispatcher."""
+    count, after, seen = 0, 0, 0
+    while seen < MAX_SWEEP_ROWS:
+        with rt.store.session() as s:
+            page = repo.stale_inbox(s, cutoff, now, limit=SWEEP_PAGE, after_id=after)
+            rows = _uncovered_events(rt, s, [(key, attempts) for _, key, attempts in page]) if page else []
+            urgent = {key: repo.inbox_urgent(s, key) for key, _ in rows}
+        for key, attempts in rows:
+            rt.queue.enqueue(PROCESS, key, attempt=attempts, urgent=urgent[key])
+        count += len(rows)
+        seen += len(page)
+        if len(page) < SWEEP_PAGE:
             break
         after = page[-1][0]
-    return found
+    return count
 
 
 def sweep(rt: Runtime | None = None) -> int:
@@ -505,20 +518,17 @@ def sweep(rt: Runtime | None = None) -> int:
     cutoff = now - timedelta(seconds=rt.settings.sweep_age)
     count = 0
     for source in sources():
+        if source.job == PROCESS and isinstance(rt.queue, RQQueue):
+            count += _sweep_inbox(rt, cutoff, now)
+            continue
         with rt.store.session() as s:
             rows = source.stale(s, cutoff, now)
-            if source.job == PROCESS and isinstance(rt.queue, RQQueue) and rows:
-                rows = _uncovered_events(rt, s, rows)
-        if isinstance(rt.queue, RQQueue) and rows and source.job != PROCESS:
+        if isinstance(rt.queue, RQQueue) and rows:
             ids = {ident: job_id(rt.queue.name, source.job, ident, attempts) for ident, attempts in rows}
             alive = rt.queue.alive(ids.values())
             rows = [(ident, attempts) for ident, attempts in rows if not alive[ids[ident]]]
         for ident, attempts in rows:
-            urgent = True
-            if source.job == PROCESS:
-                with rt.store.session() as s:
-                    urgent = repo.inbox_urgent(s, ident)
-            rt.queue.enqueue(source.job, ident, attempt=attempts, urgent=urgent)
+            rt.queue.enqueue(source.job, ident, attempt=attempts)
         count += len(rows)
     return count
 

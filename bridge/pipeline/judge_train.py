@@ -249,17 +249,13 @@ def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str
 
 
 def metrics(labels: dict[str, dict[str, Any]], verdict: dict[str, Verdict]) -> dict[str, float]:
-    """Escalation recall, false escalation, trigger exactness and on time (the eval set's README)."""
-    pos = [n for n, lab in labels.items() if lab["escalate"]]
-    neg = [n for n, lab in labels.items() if not lab["escalate"]]
-    caught = [n for n in pos if verdict[n].escalate]
-    exact = [n for n in caught if set(labels[n]["required"]) <= set(verdict[n].triggers)
-             <= set(labels[n]["required"]) | set(labels[n]["allowed"])]
-    on_time = [n for n in caught if verdict[n].at is not None
-               and labels[n]["earliest_message"] <= verdict[n].at <= labels[n]["latest_message"]]
-    return {"recall": len(caught) / max(1, len(pos)),
-            "false_escalation": sum(verdict[n].escalate for n in neg) / max(1, len(neg)),
-            "trigger_exact": len(exact) / max(1, len(pos)), "on_time": len(on_time) / max(1, len(pos))}
+    """Escalation recall, false escalation, trigger exactness and on time (``triage_score``)."""
+    from bridge.pipeline import triage_score
+
+    report = triage_score.score(labels, [{"file": name, "escalate": v.escalate, "triggers": list(v.triggers),
+                                          "at_message": v.at} for name, v in verdict.items()])
+    return {"recall": report.recall or 0.0, "false_escalation": report.false_escalation_rate or 0.0,
+            "trigger_exact": report.trigger_exactness or 0.0, "on_time": report.on_time_rate or 0.0}
 
 
 def objective(m: dict[str, float]) -> float:

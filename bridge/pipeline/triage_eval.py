@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bridge.events import TRIGGERS
-
 SPLITS = ("test", "train", "all")
 
 
@@ -44,74 +42,22 @@ def load_corpus(root: Path, split: str = "test") -> tuple[dict[str, dict[str, An
     return labels, files
 
 
-def _ratio(num: int, den: int) -> float | None:
-    return None if den == 0 else num / den
-
-
 def score(labels: Mapping[str, Mapping[str, Any]], predictions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Scores of ``predictions`` (file name -> {escalate, triggers, at_message}) against ``labels``."""
-    counts = {"positives": 0, "negatives": 0, "caught": 0, "false_escalations": 0, "exact": 0,
-              "timely": 0, "early": 0, "late": 0, "no_time": 0}
-    per = {t: {"support": 0, "hit": 0, "predicted": 0, "correct": 0} for t in TRIGGERS}
-    misses: list[dict[str, Any]] = []
-    for name in sorted(labels):
-        label = labels[name]
-        pred = predictions.get(name) or {"escalate": False, "triggers": [], "at_message": None}
-        escalate = bool(pred.get("escalate"))
-        predicted = set(pred.get("triggers") or []) if escalate else set()
-        at = pred.get("at_message") if escalate else None
-        required = set(label.get("required") or [])
-        acceptable = required | set(label.get("allowed") or [])
-        problems: list[str] = []
-        for t in predicted & set(per):
-            per[t]["predicted"] += 1
-            per[t]["correct"] += int(bool(label["escalate"]) and t in acceptable)
-        if label["escalate"]:
-            counts["positives"] += 1
-            for t in required & set(per):
-                per[t]["support"] += 1
-                per[t]["hit"] += int(t in predicted)
-            window = f"{label['earliest_message']}-{label['latest_message']}"
-            if not escalate:
-                problems.append(f"missed (required {', '.join(sorted(required))}; window {window})")
-            else:
-                counts["caught"] += 1
-                lacking, extra = sorted(required - predicted), sorted(predicted - acceptable)
-                counts["exact"] += int(not lacking and not extra)
-                if lacking:
-                    problems.append(f"missing {', '.join(lacking)}")
-                if extra:
-                    problems.append(f"unexpected {', '.join(extra)}")
-                if at is None:
-                    counts["no_time"] += 1
-                    problems.append(f"no at_message (window {window})")
-                elif at < label["earliest_message"]:
-                    counts["early"] += 1
-                    problems.append(f"too early: at {at}, window {window}")
-                elif at > label["latest_message"]:
-                    counts["late"] += 1
-                    problems.append(f"too late: at {at}, window {window}")
-                else:
-                    counts["timely"] += 1
-        else:
-            counts["negatives"] += 1
-            if escalate:
-                counts["false_escalations"] += 1
-                problems.append(f"false escalation at {at} ({', '.join(sorted(predicted)) or 'no trigger'})")
-        if problems:
-            misses.append({"file": name, "problems": problems})
-    pos = counts["positives"]
+    """Scores of ``predictions`` (file name -> {escalate, triggers, at_message}) against ``labels``:
+    ``triage_score.score`` (the evaluation set's definitions), as the dict ``report`` prints."""
+    from bridge.pipeline import triage_score
+
+    result = triage_score.score(labels, [{"file": name, **pred} for name, pred in predictions.items()])
     return {
-        "files": len(labels),
-        **counts,
-        "recall": _ratio(counts["caught"], pos),
-        "false_escalation": _ratio(counts["false_escalations"], counts["negatives"]),
-        "trigger_exact": _ratio(counts["exact"], pos),
-        "on_time": _ratio(counts["timely"], pos),
-        "per_trigger": {t: {"support": p["support"], "predicted": p["predicted"],
-                            "recall": _ratio(p["hit"], p["support"]), "precision": _ratio(p["correct"], p["predicted"])}
-                        for t, p in per.items()},
-        "misses": misses,
+        "files": result.files, "positives": result.positives, "negatives": result.negatives,
+        "caught": result.caught, "false_escalations": result.false_escalations, "exact": result.exact,
+        "timely": result.on_time, "early": result.too_early, "late": result.too_late,
+        "no_time": result.no_at_message, "recall": result.recall,
+        "false_escalation": result.false_escalation_rate, "trigger_exact": result.trigger_exactness,
+        "on_time": result.on_time_rate,
+        "per_trigger": {t.trigger: {"support": t.support, "predicted": t.predicted, "recall": t.recall,
+                                    "precision": t.precision} for t in result.triggers},
+        "misses": [{"file": name, "problems": list(problems)} for name, problems in sorted(result.problems.items())],
     }
 
 

@@ -184,7 +184,7 @@ def write(r: dict, out: Path, quick: bool = False) -> None:
             f"# cold start: {r['commands'].get('cold', '')}", "```", ""]
     if r["notes"]:
         doc += ["## Notes from this run", ""] + [f"- {n}" for n in r["notes"]] + [""]
-    out.write_text("\n".join(doc))
+    out.write_text("\n".join(doc) + sustained_section())
     print(f"wrote {out}" + (f" and {svg}" if has_chart else ""))
 
 
@@ -314,3 +314,33 @@ def sections(r: dict) -> list[str]:
             doc += [f"`python -X importtime` of `{label}`, {kind} (ms, one run): "
                     + ", ".join(f"{n} {ms:.0f}" for n, ms in top if not math.isnan(ms)) + ".", ""]
     return doc
+
+
+SUSTAINED = "## Sustained load"
+
+
+def sustained_section() -> str:
+    """The sustained-load test's figures (tests/load, reports in bench/results/load-*.json), appended
+    to the generated page; ``python -m bench.report --sustained`` re-renders only this section."""
+    from tests.load.report import TARGETS, render
+
+    root = Path(__file__).resolve().parent / "results"
+    paths = sorted(root.glob("load-*.json"))
+    if not paths:
+        return ""
+    return "\n".join(["", SUSTAINED, "",
+                      "`pytest -m load` (tests/load/test_sustained.py): the Procfile's web process and two "
+                      "`bridge worker` processes on one store, signed generic events at a steady rate, 5 % "
+                      "hand-offs. Details and reading in [sustained-load](sustained-load.md).", "",
+                      f"Targets: {TARGETS}.", "", render(paths), ""])
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--sustained"]:
+        page = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+        text = page.read_text()
+        text = text.split("\n" + SUSTAINED)[0].rstrip("\n") + "\n"
+        page.write_text(text + sustained_section())
+        print(f"wrote the {SUSTAINED[3:]} section of {page}")

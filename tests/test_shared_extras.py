@@ -82,13 +82,19 @@ def test_every_shared_chatbot_fixture_gives_its_generic_facts(slug: str | None, 
         for event in events:
             merged = transcript.merge(merged, event)
         declared = any(e.type == "handoff.requested" for e in events)
-        escalates = merged is not None and evaluate_incrementally(merged).escalate
+        decision = evaluate_incrementally(merged) if merged is not None else None
+        escalates = decision is not None and decision.escalate
         if expected["is_handoff"]:
             # The adapter declares the handoff, or the trigger engine finds it in what came; a partial
             # transcript is decided once the worker fetched the rest (the platform's test covers that).
             assert declared or escalates or (merged is not None and merged.conversation.partial)
         else:
-            assert not declared and not escalates
+            # Not a hand-off by the platform. The engine may still escalate what it reads (a
+            # screenshot of a blank dashboard is evidence of a bug), but only on the fixture's hint.
+            assert not declared
+            hint = str(expected.get("classification_hint") or "").split(" ")[0]
+            if escalates:
+                assert decision is not None and hint in decision.trigger_ids, decision
 
     stated = _stated_trigger(events)
     if stated is not None and expected.get("trigger"):

@@ -194,7 +194,10 @@ def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any
     event = Event.from_json(case.event)
     package = build_package(case.id, case.platform, event, decision)
     facts = RouteFacts.from_event(event, decision, package.priority, platform=case.platform)
-    routed = route(facts, rt.routing(), now, repo.open_case_counts(s), repo.last_assigned(s))
+    routing = rt.routing()
+    team = route(facts, routing, now, {}, {}).team.id  # which team: rules and hours, never the load
+    repo.lock_routing(s, team)  # until commit: the next escalation into this team sees this owner
+    routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s))
     case.status, case.escalated_at = ESCALATED, now
     case.triggers, case.decision = decision.trigger_ids, decision.to_json()
     case.priority, case.team = routed.priority, routed.team.id

@@ -6,12 +6,13 @@ its retry) never run the same inbox row or delivery at the same time.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -251,6 +252,22 @@ def lock_case(session: Session, case_id: str) -> CaseRow | None:
     """The case, row-locked until commit (PostgreSQL): two jobs folding events into one case
     serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
     return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).first()
+
+
+def lock_routing(session: Session, team: str) -> None:
+    """Serialize routing into one team until this transaction ends: two workers escalating at the same
+    instant would otherwise both read the same open-case counts and pick the same least-loaded person.
+    PostgreSQL: a transaction-scoped advisory lock per team. SQLite: the write lock (a flush begins the
+    write transaction; SQLite has one writer at a time, so the counts read next are current)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"bridge.route:{team}".encode()) - 2**31  # a signed 32-bit advisory key
+        session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK_NS, key)))
+    else:
+        # A write statement takes SQLite's write lock even when it matches no row.
+        session.execute(update(CaseRow).where(false()).values(updated_at=CaseRow.updated_at))
+
+
+ROUTING_LOCK_NS = 0x5242  # "RB": the bridge's advisory-lock namespace (two-key form)
 
 
 def open_case_counts(session: Session) -> dict[str, int]:

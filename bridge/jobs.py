@@ -325,6 +325,9 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
     with rt.store.session() as s:
         row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else s.get(DeliveryRow, int(ident))
         failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent, retry_after)
+        if model is DeliveryRow and getattr(exc, "external_id", None):
+            row.external_id = str(exc.external_id)  # the vendor holds it already: never lose it
+            repo.merge_refs(s, row.case_id, {row.step: row.external_id})
         next_at = row.next_attempt_at
         if failure.dead:
             detail: dict[str, Any] = {"error": _describe(exc)[:500], "attempts": failure.attempts}

@@ -628,6 +628,18 @@ class JiraConnector:
     def _finish(self, key: str, creator: bool, request: dict[str, Any], context: Context, *,
                 fresh: bool = False, fetched: list[tuple[str, bytes]] | None = None,
                 state: dict[str, Any] | None = None) -> Result:
+        try:
+            return self._complete(key, creator, request, context, fresh=fresh, fetched=fetched, state=state)
+        except Exception as exc:  # the issue exists: whatever failed after it, its key is not lost
+            error = exc if isinstance(exc, (RetryableError, PermanentError)) else classify(exc)
+            error.external_id = key
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _complete(self, key: str, creator: bool, request: dict[str, Any], context: Context, *,
+                  fresh: bool = False, fetched: list[tuple[str, bytes]] | None = None,
+                  state: dict[str, Any] | None = None) -> Result:
         case = context.case_id
         notes: list[str] = []
         if not fresh and state is None:

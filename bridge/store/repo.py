@@ -312,12 +312,15 @@ def deliveries_of(session: Session, case_id: str) -> list[DeliveryRow]:
 
 
 def refs_of(session: Session, case_id: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Vendor ids of a case's finished steps. Each delivery row owns its own ``external_id``, so
-    concurrent steps never overwrite each other's result (as a shared JSON map could)."""
+    """Vendor ids of a case's steps: finished ones, and ones whose effect exists although the step
+    failed after it (a Jira issue whose attachments failed). Each delivery row owns its own
+    ``external_id``, so concurrent steps never overwrite each other's result (as a shared JSON map
+    could)."""
     refs = dict(base or {})
     for step, external_id in session.execute(
-        select(DeliveryRow.step, DeliveryRow.external_id).where(DeliveryRow.case_id == case_id,
-                                                                DeliveryRow.status == DONE)
+        select(DeliveryRow.step, DeliveryRow.external_id)
+        .where(DeliveryRow.case_id == case_id, DeliveryRow.external_id.is_not(None))
+        .order_by(DeliveryRow.status == DONE)  # a finished step's id wins over a failed one's
     ):
         if external_id:
             refs[step] = external_id

@@ -18,8 +18,10 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 def _require_admin() -> None:
     token = current_app.extensions["bridge.runtime"].settings.admin_token
-    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(token.encode(), presented.encode()):
+    scheme, _, presented = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 7235); a bare token is not accepted
+        presented = ""
+    if not token or not presented.strip() or not hmac.compare_digest(token.encode(), presented.strip().encode()):
         raise ApiError(401, "unauthorized", "admin token required (Authorization: Bearer <BRIDGE_ADMIN_TOKEN>)")
 
 

@@ -132,7 +132,12 @@ def _public_url(settings: Settings) -> Iterator[tuple[str, str, str]]:
     if not url:
         message = ("BRIDGE_PUBLIC_URL unset: case links in tickets, bugs and Slack are relative and do not open "
                    "from there; set it to the address people reach the bridge at")
-        yield "public url", WARN if live else OK, message
+        from bridge.web.auth import cookie_secure
+
+        if cookie_secure(settings):
+            message += (f". Bound to {settings.host}, the session cookie is sent over https only: sign in through "
+                        "https (a TLS proxy), or set an http:// BRIDGE_PUBLIC_URL to allow plain http")
+        yield "public url", WARN if live or cookie_secure(settings) else OK, message
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -11,17 +11,25 @@ from flask.typing import ResponseReturnValue
 from bridge.events import Event
 from bridge.pipeline.completeness import needs_more
 from bridge.store import repo
+from bridge.web import sessions
 from bridge.web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def _require_admin() -> None:
-    token = current_app.extensions["bridge.runtime"].settings.admin_token
+    rt = current_app.extensions["bridge.runtime"]
+    token = rt.settings.admin_token
+    throttle = sessions.keys(None, request.remote_addr)  # per address: a token has no name to count by
+    wait = sessions.retry_after(rt, throttle, rt.clock())
+    if wait:
+        raise ApiError(429, "too_many_attempts", f"too many wrong admin tokens; retry in {wait} s",
+                       {"Retry-After": str(wait)})
     scheme, _, presented = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 7235); a bare token is not accepted
         presented = ""
     if not token or not presented.strip() or not hmac.compare_digest(token.encode(), presented.strip().encode()):
+        sessions.failed(rt, throttle, rt.clock())
         raise ApiError(401, "unauthorized", "admin token required (Authorization: Bearer <BRIDGE_ADMIN_TOKEN>)")
 
 

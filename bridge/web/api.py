@@ -7,14 +7,23 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from bridge.events import Event
 from bridge.pipeline.completeness import needs_more
 from bridge.store import repo
 from bridge.web import sessions
+from bridge.web.auth import verify_event_status
 from bridge.web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Case details and states are for the one who asked: no browser or proxy keeps a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _require_admin() -> None:
@@ -35,8 +44,14 @@ def _require_admin() -> None:
 
 @bp.get("/events/<key>")
 def event_status(key: str) -> ResponseReturnValue:
-    """Processing state of one accepted event; no conversation content, so no token needed."""
+    """Processing state of one accepted event, for whoever holds the status URL of its answer (signed)
+    or the admin token: the key alone is derived from the sender's event id, so it is no secret."""
     rt = current_app.extensions["bridge.runtime"]
+    if not verify_event_status(rt.settings, key, request.args.get("sig", "")):
+        if "Authorization" not in request.headers:
+            raise ApiError(401, "unauthorized", "follow the status URL of the webhook's answer (it carries its "
+                                                "signature, sig) or send the admin token")
+        _require_admin()
     with rt.store.session() as s:
         row = repo.get_inbox(s, key)
         if row is None:

@@ -324,3 +324,21 @@ def verify_case_link(settings: Settings, case_id: str, sig: str, exp: str, now: 
     if not exp.isdigit() or int(exp) < now.timestamp():
         return False
     return hmac.compare_digest(sign_case(settings, case_id, int(exp)).encode(), sig.encode())
+
+
+# --- status links ------------------------------------------------------------------------------
+
+def sign_event_status(settings: Settings, key: str) -> str:
+    """The status URL's capability: an event key is derived from the sender's event id, so knowing
+    the id must not be enough to read the case, its state and the questions for the customer."""
+    mac = hmac.new(_subkey(settings, "event-status"), key.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def event_status_url(settings: Settings, key: str) -> str:
+    """Absolute, on the configured address (``BRIDGE_PUBLIC_URL``), never on the request's Host header."""
+    return f"{settings.base_url}/api/events/{key}?{urlencode({'sig': sign_event_status(settings, key)})}"
+
+
+def verify_event_status(settings: Settings, key: str, sig: str) -> bool:
+    return hmac.compare_digest(sign_event_status(settings, key).encode(), sig.encode("utf-8", "replace"))

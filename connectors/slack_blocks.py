@@ -204,7 +204,8 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     topic = " ".join(clean(package.topic or "Customer needs a human").split())
     due = owner_line(package, refs)
     summary = package.summary
-    headline = f"[{package.priority}] {for_channel(topic, package.customer)} — {_who(package)}"
+    who = for_channel(_who(package), package.customer)  # a customer without a name is not their e-mail here
+    headline = f"[{package.priority}] {for_channel(topic, package.customer)} — {who}"
     blocks: list[dict[str, Any]] = [
         # plain_text headers cannot carry mentions or links at all.
         {"type": "header", "text": {"type": "plain_text", "text": for_channel(topic, package.customer)[:150]}},
@@ -327,7 +328,7 @@ def build_page(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 def build_ephemeral(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """A private answer to the person who clicked (e.g. "already taken by @X")."""
     note = refs.get("ephemeral") or {}
-    text = escape_keeping_mentions(str(note.get("text", "")))
+    text = escape_keeping_mentions(for_channel(str(note.get("text", "")), package.customer))
     return {"channel": note.get("channel"), "user": note.get("user"), "text": text[:TEXT_LIMIT]}
 
 
@@ -335,15 +336,17 @@ def build_thread(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """A reply in the alert's thread; a drafted customer update comes with an Approve button."""
     note = refs.get("note") or {}
     channel, ts = _message_ref(refs)
-    blocks: list[dict[str, Any]] = [_section(escape(str(note.get("text", "")))[:SECTION_LIMIT])]
+    said = escape(for_channel(str(note.get("text", "")), package.customer))
+    blocks: list[dict[str, Any]] = [_section(said[:SECTION_LIMIT])]
     if note.get("draft") and note.get("draft_id"):
+        draft = escape(for_channel(str(note["draft"]), package.customer))
         blocks.append(_section(("*Draft update for the customer* (sent only when approved):\n>"
-                                + escape(str(note["draft"])).replace("\n", "\n>"))[:SECTION_LIMIT]))
+                                + draft.replace("\n", "\n>"))[:SECTION_LIMIT]))
         blocks.append({"type": "actions", "block_id": f"case:{package.case_id}", "elements": [
             {"type": "button", "action_id": "approve_update", "style": "primary", "value": str(note["draft_id"]),
              "text": {"type": "plain_text", "text": "Approve update"}}]})
     return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
-            "text": escape(str(note.get("text", "")))[:TEXT_LIMIT], "blocks": blocks,
+            "text": said[:TEXT_LIMIT], "blocks": blocks,
             "unfurl_links": False, "unfurl_media": False}
 
 

@@ -25,7 +25,7 @@ from bridge.logs import case_context
 from bridge.pipeline import llm_judge, transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
-from bridge.pipeline.sanitize import sanitize_event
+from bridge.pipeline.sanitize import sanitize_decision, sanitize_event
 from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
@@ -192,6 +192,7 @@ def _with_full_transcript(
 
 def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any, rt: Runtime) -> None:
     event = Event.from_json(case.event)
+    decision = sanitize_decision(decision)  # stored, shown and sent: the quotes keep no card or secret
     package = build_package(case.id, case.platform, event, decision)
     facts = RouteFacts.from_event(event, decision, package.priority, platform=case.platform)
     routing = rt.routing()

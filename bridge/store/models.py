@@ -79,6 +79,7 @@ class InboxRow(Base):
         Index("ix_inbox_state_next", "state", "next_attempt_at"),
         Index("ix_inbox_state_queued", "state", "queued_at"),
         Index("ix_inbox_batch", "batch"),
+        Index("ix_inbox_state_received", "state", "received_at"),
     )
 
 

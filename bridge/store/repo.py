@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -24,6 +24,7 @@ from bridge.store.models import (
     ESCALATED,
     OPEN,
     PENDING,
+    PROCESSED,
     RECEIVED,
     CaseRow,
     DeliveryRow,
@@ -252,6 +253,19 @@ def lock_case(session: Session, case_id: str) -> CaseRow | None:
     """The case, row-locked until commit (PostgreSQL): two jobs folding events into one case
     serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
     return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).first()
+
+
+def delete_old_inbox(session: Session, cutoff: datetime, limit: int = 5000) -> int:
+    """Delete up to ``limit`` processed inbox rows received before ``cutoff`` (past the dedupe
+    window): the inbox is the sender's dedupe memory, not an archive; the case and its timeline keep
+    the story. Dead rows stay for ``bridge dlq``; rows of cases a human is working on stay too."""
+    held = select(CaseRow.id).where(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)))
+    ids = select(InboxRow.id).where(InboxRow.state == PROCESSED, InboxRow.received_at < cutoff,
+                                    InboxRow.case_id.not_in(held)).limit(limit)
+    doomed = list(session.scalars(ids))
+    if doomed:
+        session.execute(delete(InboxRow).where(InboxRow.id.in_(doomed)))
+    return len(doomed)
 
 
 def lock_routing(session: Session, team: str) -> None:

@@ -1,8 +1,9 @@
 """The recovery report: did the handoffs work? Definitions are in docs/metrics.md, word for word.
 
-Reads ``cases``, ``timeline``, ``kb_suggestions`` and ``csat_samples``; writes nothing. Every case
-is judged once into ``CaseFacts`` (pure data), and every figure, series point and breakdown row is
-the same function over a different subset of those facts, so totals and breakdowns cannot drift.
+Reads ``cases``, ``timeline``, ``kb_suggestions`` and ``csat_samples``. Every case is judged once
+into ``CaseFacts`` (pure data; kept in ``case_facts`` until the case changes, see
+``recovery_cache``), and every figure, series point and breakdown row is the same function over a
+different subset of those facts, so totals and breakdowns cannot drift.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bridge import recovery_cache
 from bridge.config import Settings
 from bridge.events import Event
 from bridge.pipeline.completeness import assess
@@ -202,22 +204,36 @@ def _link(facts: list[CaseFacts]) -> list[CaseFacts]:
     Repeat contact: the same customer starts another conversation (any platform, duplicates
     included) within 7 days after a solve of this case's ticket, about the same issue.
     """
+    # Per customer key, that customer's conversations by start time: each question below looks
+    # only at the ones inside its time window (a customer with thousands of conversations would
+    # otherwise cost thousands squared comparisons).
     by_customer: dict[str, list[int]] = {}
     for i, f in enumerate(facts):
         for key in f.customer:
             if key:
                 by_customer.setdefault(key, []).append(i)
+    starts: dict[str, list[datetime]] = {}
+    for key, members in by_customer.items():
+        members.sort(key=lambda j: facts[j].created_at)
+        starts[key] = [facts[j].created_at for j in members]
+
+    def within(key: str, low: datetime, high: datetime) -> list[int]:
+        """That customer's conversations started in [low, high]."""
+        times = starts[key]
+        return by_customer[key][bisect_left(times, low):bisect_right(times, high)]
 
     def rank(c: CaseFacts) -> tuple[bool, datetime, str]:
         return (not c.escalated, c.created_at, c.id)
 
     out = list(facts)
     for i, f in enumerate(facts):
-        others = {j for key in f.customer if key for j in by_customer[key] if j != i}
-        duplicate = any(abs(f.created_at - facts[j].created_at) <= DUPLICATE_WINDOW and rank(facts[j]) < rank(f)
-                        for j in others)
-        repeat = any(s < facts[j].created_at <= s + WINDOW and same_issue(f, facts[j])
-                     for s in f.solves for j in others)
+        keys = [key for key in f.customer if key]
+        near = {j for key in keys
+                for j in within(key, f.created_at - DUPLICATE_WINDOW, f.created_at + DUPLICATE_WINDOW)}
+        duplicate = any(j != i and rank(facts[j]) < rank(f) for j in near)
+        later = {j for s in f.solves for key in keys for j in within(key, s, s + WINDOW)
+                 if facts[j].created_at > s}
+        repeat = any(j != i and same_issue(f, facts[j]) for j in later)
         out[i] = replace(f, duplicate=duplicate, repeat=repeat)
     return out
 
@@ -226,18 +242,7 @@ def gather(session: Session, since: datetime, until: datetime) -> list[CaseFacts
     """Facts of every conversation started in [since - 30 min, ∞): the window, what it needs to spot
     duplicates before it, and the later contacts that make a repeat."""
     lower = since - DUPLICATE_WINDOW
-    cases = list(session.scalars(select(CaseRow).where(CaseRow.created_at >= lower).order_by(CaseRow.created_at)))
-    rows = session.scalars(
-        select(TimelineRow).join(CaseRow, CaseRow.id == TimelineRow.case_id)
-        .where(CaseRow.created_at >= lower, TimelineRow.kind.in_(TIMELINE_KINDS)).order_by(TimelineRow.id)
-    )
-    timeline: dict[str, list[TimelineRow]] = {}
-    for row in rows:
-        timeline.setdefault(row.case_id, []).append(row)
-    suggestions = session.scalars(
-        select(KbSuggestionRow).join(CaseRow, CaseRow.id == KbSuggestionRow.case_id).where(CaseRow.created_at >= lower))
-    kb = {k.case_id: k for k in suggestions}
-    return _link([judge(c, timeline.get(c.id, []), kb.get(c.id)) for c in cases])
+    return _link(recovery_cache.facts_since(session, lower, TIMELINE_KINDS, judge, CaseFacts))
 
 
 # --- figures ------------------------------------------------------------------------------------

@@ -66,6 +66,11 @@ def tl(cid: str, kind: str, at: datetime, **detail: Any) -> TimelineRow:
 
 @pytest.fixture
 def seeded(rt: Runtime) -> Runtime:
+    return seed(rt)
+
+
+def seed(rt: Runtime) -> Runtime:
+    """The hand-built set of the module docstring."""
     with rt.store.session() as s:
         s.add_all([
             case("A", "a@x.com", T0, escalated=T0 + M, trigger="low_confidence", team="support", ack=600, useful=1200,

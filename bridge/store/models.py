@@ -103,7 +103,7 @@ class CaseRow(Base):
     refs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # vendor ids by connector
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # computed once per case
     route: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # RouteInfo at escalation
-    created_at: Mapped[datetime] = mapped_column(TZ)
+    created_at: Mapped[datetime] = mapped_column(TZ, index=True)  # the reports' window
     updated_at: Mapped[datetime] = mapped_column(TZ)
     escalated_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
@@ -155,6 +155,21 @@ class TimelineRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_timeline_kind_case", "kind", "case_id"),)
+
+
+class CaseFactsRow(Base):
+    """The recovery report's judgment of one case (``recovery.CaseFacts`` before linking), kept while
+    its ``stamp`` (the case's times, its report-relevant timeline and KB suggestion) is unchanged: a
+    report over months of history reads these instead of judging every transcript again."""
+
+    __tablename__ = "case_facts"
+
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, index=True)
+    stamp: Mapped[str] = mapped_column(String(300))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # --- Closing the loop (migration 0005): vendor events back, ticket state, KB suggestions, notes ---

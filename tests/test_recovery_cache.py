@@ -1,0 +1,119 @@
+"""The recovery report's per-case cache and its linking: a cached report is the report, any change
+to a case, its relevant timeline or its KB suggestion is seen at once, and linking by time window
+gives what comparing every pair of a customer's conversations gives."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bridge import recovery_cache
+from bridge.recovery import DUPLICATE_WINDOW, WINDOW, CaseFacts, _link, build_report, same_issue
+from bridge.runtime import Runtime
+from bridge.store.models import CaseFactsRow, CaseRow, KbSuggestionRow
+from tests.test_recovery import SINCE, T0, UNTIL, seed, tl
+
+
+@pytest.fixture
+def seeded(rt: Runtime) -> Runtime:
+    return seed(rt)
+
+
+def _report(rt: Runtime) -> str:
+    with rt.store.session() as s:
+        return build_report(s, SINCE, UNTIL, settings=rt.settings).model_dump_json()
+
+
+def _cached(rt: Runtime) -> int:
+    with rt.store.session() as s:
+        return int(s.scalar(select(func.count()).select_from(CaseFactsRow)) or 0)
+
+
+def test_a_cached_report_is_the_same_report(seeded: Runtime) -> None:
+    cold = _report(seeded)
+    assert _cached(seeded) == 9  # every case from the window's lower bound on, J included
+    assert _report(seeded) == cold
+
+
+def _figures(rt: Runtime) -> tuple[dict[str, float | None], dict[str, int]]:
+    with rt.store.session() as s:
+        report = build_report(s, SINCE, UNTIL, settings=rt.settings)
+    return {v.metric: v.value for v in report.totals}, dict(report.cohorts)
+
+
+def test_changes_to_a_case_its_timeline_or_its_kb_suggestion_are_seen(seeded: Runtime) -> None:
+    totals, cohorts = _figures(seeded)
+    assert (cohorts["human_fixed_it"], cohorts["open"], totals["kb_conversions"], totals["escalations"]) == (1, 1, 1, 4)
+    with seeded.store.session() as s:
+        s.add(tl("C", "ticket.solved", T0 + timedelta(days=2)))  # the timeline grows, the case row does not
+        s.commit()
+    totals, cohorts = _figures(seeded)
+    assert (cohorts["human_fixed_it"], cohorts["open"]) == (2, 0)
+    with seeded.store.session() as s:
+        kb = s.scalars(select(KbSuggestionRow).where(KbSuggestionRow.case_id == "C")).one()
+        kb.status = "done"
+        s.commit()
+    assert _figures(seeded)[0]["kb_conversions"] == 2
+    with seeded.store.session() as s:
+        row = s.get(CaseRow, "D")
+        assert row is not None
+        row.escalated_at, row.triggers, row.team = T0 + timedelta(hours=4), ["product_bug"], "engineering"
+        row.updated_at = T0 + timedelta(hours=4)
+        s.commit()
+    assert _figures(seeded)[0]["escalations"] == 5
+
+
+def test_a_new_version_of_the_judgment_redoes_every_case(seeded: Runtime, monkeypatch: object) -> None:
+    _report(seeded)
+    calls: list[str] = []
+    from bridge import recovery
+
+    real = recovery.judge
+
+    def counting(c, timeline, kb):  # type: ignore[no-untyped-def]
+        calls.append(c.id)
+        return real(c, timeline, kb)
+
+    monkeypatch.setattr(recovery, "judge", counting)  # type: ignore[attr-defined]
+    _report(seeded)
+    assert calls == []  # nothing changed: nothing judged again
+    monkeypatch.setattr(recovery_cache, "VERSION", "test-next")  # type: ignore[attr-defined]
+    _report(seeded)
+    assert sorted(calls) == list("ABCDEFHIJ")
+
+
+def _brute_force(facts: list[CaseFacts]) -> list[CaseFacts]:
+    """The definition, comparing every pair (what ``_link`` computed before it used time windows)."""
+    def rank(c: CaseFacts) -> tuple[bool, datetime, str]:
+        return (not c.escalated, c.created_at, c.id)
+
+    out = []
+    for i, f in enumerate(facts):
+        others = [g for j, g in enumerate(facts) if j != i and set(k for k in f.customer if k) & set(g.customer)]
+        duplicate = any(abs(f.created_at - g.created_at) <= DUPLICATE_WINDOW and rank(g) < rank(f) for g in others)
+        repeat = any(s < g.created_at <= s + WINDOW and same_issue(f, g) for s in f.solves for g in others)
+        out.append(replace(f, duplicate=duplicate, repeat=repeat))
+    return out
+
+
+def test_linking_by_time_window_is_linking_every_pair() -> None:
+    rng = random.Random(7)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for _ in range(30):
+        facts = []
+        for n in range(60):
+            jitter = rng.choice([0, 5, 29, 30, 31, 600, 60 * 24 * 3, 60 * 24 * 7]) * rng.random()
+            created = start + timedelta(minutes=jitter + rng.randrange(0, 60 * 24 * 10))
+            solves = tuple(created + timedelta(hours=rng.choice([1, 20, 24 * 6])) for _ in range(rng.randrange(0, 3)))
+            facts.append(CaseFacts(
+                id=f"c{n}", platform="generic", created_at=created,
+                customer=(rng.choice(["a@x", "b@x", None]), rng.choice(["generic:1", "generic:2", None])),
+                escalated=rng.random() < 0.5, solves=solves,
+                topics=frozenset(rng.sample(["sso", "refund"], rng.randrange(0, 2))),
+                words=frozenset(rng.sample(["export", "crash", "invoice", "login"], rng.randrange(0, 3)))))
+        facts.sort(key=lambda f: (f.created_at, f.id))
+        assert _link(facts) == _brute_force(facts)

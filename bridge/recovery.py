@@ -234,7 +234,8 @@ def _link(facts: list[CaseFacts]) -> list[CaseFacts]:
         later = {j for s in f.solves for key in keys for j in within(key, s, s + WINDOW)
                  if facts[j].created_at > s}
         repeat = any(j != i and same_issue(f, facts[j]) for j in later)
-        out[i] = replace(f, duplicate=duplicate, repeat=repeat)
+        if (duplicate, repeat) != (f.duplicate, f.repeat):
+            out[i] = replace(f, duplicate=duplicate, repeat=repeat)
     return out
 
 
@@ -293,22 +294,27 @@ def figures(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], base
     return [values[m] for m in METRICS]
 
 
-def _n(metric: str, cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts]) -> int:
-    """How many cases stand behind a value (its denominator population)."""
+def _ns(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts]) -> dict[str, int]:
+    """How many cases stand behind each metric's value (its denominator population), in one pass."""
     esc = [c for c in cases if c.escalated and c.counted]
-    if metric in ("conversations", "escalation_rate"):
-        return sum(c.counted for c in conversations)
-    if metric.startswith("time_to_ack"):
-        return sum(c.time_to_ack is not None for c in esc)
-    if metric.startswith("time_to_first_useful"):
-        return sum(c.time_to_useful is not None for c in esc)
-    if metric == "csat":
-        return sum(c.csat is not None for c in esc)
-    if metric in ("reopen_rate", "repeat_contact_rate"):
-        return sum(c.solved for c in esc)
-    if metric == "kb_conversion_rate":
-        return sum(c.kb_suggested for c in esc)
-    return len(esc)
+    counted = sum(c.counted for c in conversations)
+    solved = sum(c.solved for c in esc)
+    special = {"conversations": counted, "escalation_rate": counted,
+               "csat": sum(c.csat is not None for c in esc), "reopen_rate": solved, "repeat_contact_rate": solved,
+               "kb_conversion_rate": sum(c.kb_suggested for c in esc)}
+    acks = sum(c.time_to_ack is not None for c in esc)
+    useful = sum(c.time_to_useful is not None for c in esc)
+    out = {}
+    for metric in METRICS:
+        if metric in special:
+            out[metric] = special[metric]
+        elif metric.startswith("time_to_ack"):
+            out[metric] = acks
+        elif metric.startswith("time_to_first_useful"):
+            out[metric] = useful
+        else:
+            out[metric] = len(esc)
+    return out
 
 
 def parse_baseline(settings: Settings | None) -> float | None:
@@ -389,9 +395,10 @@ def _series(cases: list[CaseFacts], conversations: list[CaseFacts], since: datet
     for c in conversations:
         by_period.setdefault(_period(c.created_at, granularity), ([], []))[1].append(c)
     computed = {p: {v.metric: v for v in figures(cs, cv, baseline)} for p, (cs, cv) in sorted(by_period.items())}
+    ns = {p: _ns(*groups) for p, groups in by_period.items()}
     return [
         Series(metric=m, granularity=granularity, points=[
-            Point(period=p, value=computed[p][m].value, n=_n(m, *by_period[p])) for p in sorted(by_period)
+            Point(period=p, value=computed[p][m].value, n=ns[p][m]) for p in sorted(by_period)
         ])
         for m in METRICS
     ]
@@ -402,20 +409,27 @@ def _breakdowns(cases: list[CaseFacts], conversations: list[CaseFacts], baseline
     its escalation rate; a trigger's or a team's escalations are its share of all escalations."""
     out: list[Breakdown] = []
     all_escalations = sum(c.escalated and c.counted for c in cases)
+    by_platform: dict[str, list[CaseFacts]] = {}
+    for c in conversations:
+        by_platform.setdefault(c.platform, []).append(c)
     for dimension in DIMENSIONS:
-        keys = sorted({k for c in cases for k in c.value(dimension)})
+        subsets: dict[str, list[CaseFacts]] = {}
+        for c in cases:
+            for k in c.value(dimension):
+                subsets.setdefault(k, []).append(c)
+        keys = sorted(subsets)
         rows: dict[str, dict[str, Value]] = {}
-        groups: dict[str, tuple[list[CaseFacts], list[CaseFacts]]] = {}
+        ns: dict[str, dict[str, int]] = {}
         for key in keys:
-            subset = [c for c in cases if key in c.value(dimension)]
-            own = [c for c in conversations if c.platform == key] if dimension == "platform" else subset
-            groups[key] = (subset, own)
+            subset = subsets[key]
+            own = by_platform.get(key, []) if dimension == "platform" else subset
+            ns[key] = _ns(subset, own)
             rows[key] = {v.metric: v for v in figures(subset, own, baseline)}
             mine = int(rows[key]["escalations"].value or 0)
             rows[key][SHARE] = _ratio(SHARE, mine, all_escalations)
         for metric in breakdown_metrics(dimension):
             out.append(Breakdown(metric=metric, dimension=dimension, rows=[
-                _row(key, rows[key][metric], all_escalations if metric == SHARE else _n(metric, *groups[key]))
+                _row(key, rows[key][metric], all_escalations if metric == SHARE else ns[key][metric])
                 for key in keys
             ]))
     return out

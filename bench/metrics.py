@@ -1,0 +1,112 @@
+"""How the recovery report and /dashboard scale with history (issue 19, item 7).
+
+``python -m bench.metrics [--copies 480] [--out bench/results/metrics.json]``: runs ``bridge
+seed-demo`` into a temporary folder (about 200 conversations over 30 days), grows the SQLite store
+to ``copies`` × that by copying every case and its timeline as a different customer, shifted
+pseudo-randomly across the last 60 days, then times ``build_report`` for 30 and 90 days — cold (every
+case judged, the per-case cache written) and warm (the cache read) — and a logged-in
+``GET /dashboard`` (warm), each the median of three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIFTED = ("created_at", "updated_at", "escalated_at", "acknowledged_at", "first_response_at", "resolved_at",
+           "closed_at")
+
+
+def grow(db: Path, copies: int) -> int:
+    """Copy every seeded case (and its timeline) ``copies`` times, each copy another customer."""
+    c = sqlite3.connect(db)
+    cols = [r[1] for r in c.execute("pragma table_info(cases)")]
+    tcols = [r[1] for r in c.execute("pragma table_info(timeline)") if r[1] != "id"]
+
+    def shift(column: str, hours: int) -> str:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"
+        return (f"CASE WHEN {column} IS NULL THEN NULL ELSE "
+                f"strftime('%Y-%m-%d %H:%M:%S', {column}, '{hours} hours') || substr({column}, 20) END")
+
+    for k in range(1, copies + 1):
+        hours = -((k * 7919) % (60 * 24))
+        picked = []
+        for x in cols:
+            if x in ("id", "conversation_id"):
+                picked.append(f"{x} || '-g{k}'")
+            elif x in ("customer_email", "customer_id"):
+                picked.append(f"{x} || '.g{k}'")
+            else:
+                picked.append(shift(x, hours) if x in SHIFTED else x)
+        c.execute(f"INSERT INTO cases ({', '.join(cols)}) SELECT {', '.join(picked)} FROM cases "  # noqa: S608
+                  "WHERE id NOT LIKE '%-g%'")
+        tpicked = [f"case_id || '-g{k}'" if x == "case_id" else shift("at", hours) if x == "at" else x for x in tcols]
+        c.execute(f"INSERT INTO timeline ({', '.join(tcols)}) SELECT {', '.join(tpicked)} FROM timeline "  # noqa: S608
+                  "WHERE case_id NOT LIKE '%-g%'")
+    c.commit()
+    total = int(c.execute("SELECT count(*) FROM cases").fetchone()[0])
+    c.close()
+    return total
+
+
+def median_of(fn: Any, n: int = 3) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=480)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "metrics.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "var"
+        env = {**os.environ, "BRIDGE_DATA_DIR": str(data), "BRIDGE_ADMIN_TOKEN": "bench-admin-token-0123456789ab"}
+        bridge = str(Path(sys.executable).with_name("bridge"))  # the console script beside this interpreter
+        subprocess.run([bridge, "seed-demo"], env=env, check=True, capture_output=True)
+        cases = grow(data / "bridge.db", args.copies)
+        os.environ.update(env)
+        from bridge import create_app
+        from bridge.config import Settings
+        from bridge.recovery import build_report
+        from bridge.runtime import Runtime
+
+        rt = Runtime.build(Settings.from_env())
+        now = rt.clock()
+        out: dict[str, Any] = {"cases": cases}
+        for days in (30, 90):
+            def run(days: int = days) -> None:
+                with rt.store.session() as s:
+                    build_report(s, now - timedelta(days=days), now)
+            out[f"report_{days}d_cold_s"] = median_of(run, 1)
+            out[f"report_{days}d_warm_s"] = median_of(run)
+        client = create_app(rt=rt).test_client()
+        client.get("/login")
+        with client.session_transaction() as session:
+            csrf = session["csrf"]
+        client.post("/login", data={"csrf_token": csrf, "name": "", "password": env["BRIDGE_ADMIN_TOKEN"]})
+
+        def page() -> None:
+            answer = client.get("/dashboard?days=30")
+            assert answer.status_code == 200, answer.status_code
+        out["dashboard_30d_warm_s"] = median_of(page)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -128,9 +128,13 @@ def turn(activity: Any, bot_id: str | None = None) -> dict[str, Any] | None:
     who = v.dig(activity, "from", "role")
     is_bot = who == "bot" or v.dig(activity, "from", "id") == bot_id
     role = "customer" if who == "user" else "bot" if is_bot else "agent"
-    text = v.opt_str(activity.get("text")) or ""
+    cards = [x for x in activity.get("attachments") or [] if isinstance(x, dict)]
     attachments = [a for a in (v.attachment(x.get("contentUrl"), x.get("name"), x.get("contentType"))
-                               for x in activity.get("attachments") or [] if isinstance(x, dict)) if a]
+                               for x in cards) if a]
+    # A turn is a turn whatever carries it: ``text``; on voice channels only ``speak`` (SSML); a rich
+    # message only cards (hero, adaptive…) whose words sit in ``attachments[].content``.
+    text = (v.opt_str(activity.get("text")) or v.ssml_text(activity.get("speak"))
+            or " ".join(filter(None, (v.card_text(x.get("content")) for x in cards if not x.get("contentUrl")))))
     if not text and not attachments:
         return None
     extra: dict[str, Any] = {}

@@ -263,3 +263,25 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_inline_transcript(settin
     # The bot's own "priority": "high" is a floor under whatever the engine found.
     assert made["request"]["priority"] in ("high", "urgent") and "≥ high Bot Framework handoff priority" in document
     assert (rt.settings.outbox_dir / case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh") / "slack.alert.json").exists()
+
+
+def test_voice_and_rich_turns_count_in_the_transcript() -> None:
+    activity = json.loads(load(SLUG, "sdk-handoff-initiate-bug")[0])
+    items = activity["attachments"][0]["content"]["activities"]
+    before = len(bf.parse_handoff_initiate(activity, None).conversation.messages)
+    user = next(a for a in items if a.get("from", {}).get("role") == "user")
+    bot = next(a for a in items if a.get("from", {}).get("role") == "bot")
+    items += [
+        {**bot, "id": "voice-1", "text": None, "speak": "<speak>Let me <break/> check that.</speak>"},
+        {**bot, "id": "card-1", "text": "", "attachments": [{"contentType": "application/vnd.microsoft.card.hero",
+                                                            "content": {"title": "Reset your cache",
+                                                                        "buttons": [{"title": "Show me how"}]}}]},
+        {**bot, "id": "card-2", "text": None, "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "Still empty?"}]}}]},
+        {**user, "id": "voice-2", "text": None, "speak": "yes it is still empty"},
+    ]
+    messages = bf.parse_handoff_initiate(activity, None).conversation.messages
+    assert len(messages) == before + 4
+    assert [m.text for m in messages[-4:]] == ["Let me check that.", "Reset your cache Show me how", "Still empty?",
+                                               "yes it is still empty"]

@@ -38,6 +38,7 @@ from bridge.adapters.base import (
     Inbound,
     MalformedPayload,
     Unauthorized,
+    Unavailable,
     UnsupportedEvent,
     handoff_priority,
     load_json,
@@ -291,7 +292,8 @@ class BotFrameworkAdapter(Adapter):
         try:
             keys = self._keys.keys(settings)
         except (v.FetchFailed, RetryableError, OSError, ValueError, jwt.PyJWTError) as exc:
-            raise Unauthorized(f"signing keys unavailable: {type(exc).__name__}") from None
+            # Our failure to fetch Microsoft's keys says nothing about the sender: 503, and it retries.
+            raise Unavailable(f"Bot Framework signing keys unavailable: {type(exc).__name__}") from None
         tenants = [t.strip() for t in settings.get("BOTFRAMEWORK_TENANT_IDS").split(",") if t.strip()]
         verify_token(token.strip(), secrets, keys, inbound.now, tolerance,
                      settings.get("BOTFRAMEWORK_AUDIENCE") or DEFAULT_AUDIENCE, tenants)

@@ -225,10 +225,15 @@ def test_forged_missing_wrong_and_rotated_tokens(settings: Settings) -> None:
     check(settings, token(now, kid="kid-b"), now, keyset=jwks("kid-a", "kid-b"))
 
 
-def test_unreachable_key_endpoint_is_a_401_not_a_500(settings: Settings) -> None:
+def test_unreachable_key_endpoint_is_a_503_not_a_401(settings: Settings) -> None:
+    # Issue 21: the bridge failing to fetch the keys is not the sender's fault; it must retry.
     checker = bf.BotFrameworkAdapter(settings.with_overrides(extra={"BOTFRAMEWORK_JWKS_URL": "http://127.0.0.1:9/keys"}))
-    with pytest.raises(Unauthorized):
+    with pytest.raises(bf.Unavailable):
         checker.verify(inbound(b"{}", {"Authorization": f"Bearer {token(1)}"}, now=1), [APP_ID], 300)
+    _, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS_URL="http://127.0.0.1:9/keys")
+    answer = post(client, load(SLUG, "sdk-handoff-initiate-bug")[0], token(int(time.time())))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert answer.get_json()["error"]["code"] == "verification_unavailable"
 
 
 # ---- HTTP and end to end -----------------------------------------------------------------------

@@ -103,3 +103,20 @@ def test_sdk_message_activity_updates_and_handoff_status_is_acknowledged() -> No
         assert exc.event_type == "handoff.status"
     else:
         raise AssertionError("handoff.status must be acknowledged, not turned into an event")
+
+
+def test_accepted_callback_carries_a_handoff_status_activity_the_sdk_reads() -> None:
+    from bridge.events import RouteInfo
+    from bridge.pipeline.package import build_package
+    from bridge.pipeline.triggers import decide
+    from connectors.botcallback import build_accepted
+
+    [event] = bf.BotFrameworkAdapter(Settings()).parse(inbound(body_of(handoff({"reason": "product_bug"}))))
+    route = RouteInfo(team="support", owner_name="Ana Souza", acknowledged=True)
+    sent = build_accepted(build_package("c-9", "botframework", event, decide(event), route=route), {})
+    activity = Activity().deserialize(sent["activity"])
+    assert (activity.type, activity.name) == (ActivityTypes.event, "handoff.status")
+    assert activity.conversation.id == CONVERSATION.id and activity.value["state"] == "accepted"
+    assert activity.value["message"].startswith("Ana")
+    other = build_package("c-9", "generic", event, decide(event), route=route)
+    assert "activity" not in build_accepted(other, {})  # only Bot Framework bots speak this protocol

@@ -52,6 +52,12 @@ def put(data: Any, path: str, value: Any) -> None:
     data[last] = value
 
 
+def _has(item: Any, step: str | int) -> bool:
+    if isinstance(item, dict):
+        return step in item
+    return isinstance(item, list) and isinstance(step, int) and -len(item) <= step < len(item)
+
+
 def values(data: Any, path: str) -> list[Any]:
     found = [data]
     for step in _steps(path):
@@ -59,7 +65,7 @@ def values(data: Any, path: str) -> list[Any]:
         for item in found:
             if step == "*" and isinstance(item, list):
                 nxt += item
-            elif isinstance(item, dict) and step in item or isinstance(item, list) and isinstance(step, int) and -len(item) <= step < len(item):
+            elif _has(item, step):
                 nxt.append(item[step])
         found = nxt
     return found

@@ -112,6 +112,9 @@ class Conversation(Model):
     # Not in the wire schema: set by adapters when the webhook carried only part of the
     # transcript and the worker must fetch the rest from the platform's API.
     partial: bool = False
+    # Not in the wire schema: set by the worker when a hand-off arrived with no transcript at all:
+    # "fetched" (the platform's API gave it) or "not_fetchable" (no API, or it failed).
+    transcript_missing: Literal["fetched", "not_fetchable"] | None = None
 
 
 class Account(Model):
@@ -335,6 +338,7 @@ class Package(Model):
     route: RouteInfo | None = None
     language: str = "en"
     transcript_partial: bool = False  # the platform API could not give the whole transcript
+    transcript_missing: Literal["fetched", "not_fetchable"] | None = None  # the hand-off came without one
     priority: Priority = "normal"
     priority_reason: str = ""
     summary: Summary = Field(default_factory=Summary)

@@ -126,8 +126,11 @@ def _fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
         case, decision = _ask_llm_judge(s, case, merged, decision, judge)
         if case is None or decision is None:
             return []  # no longer ours to escalate: taken meanwhile, or a newer update is being judged
-    if decision.escalate and event.conversation.partial:
-        merged, decision = _with_full_transcript(rt, row, previous, merged, decision, config)
+    if decision.escalate:
+        before = merged
+        if event.conversation.partial:
+            merged, decision = _with_full_transcript(rt, row, previous, merged, decision, config)
+        merged = transcript.flag_missing(before, merged)  # a hand-off with no transcript says so
         case.event = merged.to_json()
     _remember_customer(case, merged)
     if not decision.escalate:
@@ -207,7 +210,8 @@ def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any
     repo.add_timeline(
         s, case.id, "case.escalated", "bridge:triggers", now,
         {"event": row.key, "triggers": decision.trigger_ids, "at_message": decision.at_message,
-         "evidence": [hit.to_json() for hit in decision.triggers]},
+         "evidence": [hit.to_json() for hit in decision.triggers],
+         **({"transcript_missing": package.transcript_missing} if package.transcript_missing else {})},
     )
     repo.add_timeline(s, case.id, "case.routed", "bridge:routing", now, routed.to_json())
     timeout = routed.policy.ack_timeout_minutes * 60 if routed.team.members else None

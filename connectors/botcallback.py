@@ -54,7 +54,7 @@ def build_accepted(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     name = route.owner_name if route else None
     told = first_name(name) or SOMEONE[language]
     minutes = reply_minutes(package)
-    return {
+    body = {
         "type": "handoff.accepted",
         "case": package.case_id,
         "platform": package.platform,
@@ -65,6 +65,18 @@ def build_accepted(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         "language": language,
         "needs_more": package.completeness.questions,
     }
+    if package.platform == "botframework":
+        body["activity"] = handoff_status(package, "accepted", body["message"])
+    return body
+
+
+def handoff_status(package: Package, state: str, message: str) -> dict[str, Any]:
+    """Bot Framework's answer to its ``handoff.initiate``: the ``handoff.status`` event activity
+    (``value.state`` accepted | failed | completed) in the bot's own conversation, for the bot's
+    agent-hub handler to pass on (botbuilder's ``EventFactory``/handoff protocol shape)."""
+    return {"type": "event", "name": "handoff.status", "conversation": {"id": package.conversation.id},
+            "channelId": package.conversation.channel or "directline",
+            "value": {"state": state, "message": message}}
 
 
 class BotCallbackConnector:

@@ -55,6 +55,8 @@ def _tags(package: Package) -> list[str]:
         tags.append("rb_incomplete")
     if package.transcript_partial:
         tags.append("rb_transcript_partial")
+    if package.transcript_missing:
+        tags.append(f"rb_transcript_missing_{package.transcript_missing}")
     tags += [f"rb_{flag.kind}" for flag in package.flags]
     waiting = package.waiting
     if waiting.channel:

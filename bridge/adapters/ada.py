@@ -49,10 +49,13 @@ def _content(content: Any) -> tuple[str, list[dict[str, Any]]]:
 def _customer(data: dict[str, Any], name: str | None = None) -> dict[str, Any] | None:
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     account = v.opt_str(metadata.get("account_id"))
+    # Ada's metadata keys are the bot builder's own (``email``, ``user_email``, ``Email Address``).
+    found = v.identity_from_params(metadata)
     return v.drop_empty({
         "id": v.opt_str(data.get("end_user_id")),
-        "email": v.opt_str(metadata.get("email")),
-        "name": name or v.opt_str(metadata.get("name")),
+        "email": v.opt_str(metadata.get("email")) or found.get("email"),
+        "name": name or v.opt_str(metadata.get("name")) or found.get("name"),
+        "phone": found.get("phone"),
         "locale": v.opt_str(metadata.get("language")) or v.opt_str(metadata.get("locale")),
         "plan": v.opt_str(metadata.get("plan")),
         "account": {"id": account} if account else None,

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
-from bridge.adapters import receipts
+from bridge.adapters import receipts, vendor_api
 from bridge.adapters.base import (
     Adapter,
     Inbound,
@@ -116,10 +116,18 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
     anchor = request_id or hashlib.sha256(body).hexdigest()[:32]
     event_id = f"{session_id}:{anchor}:{source}"[:200]
 
+    # Identity the bot collected as slots of the current intent (``{"value": {"interpretedValue"}}``)
+    # or keeps in session attributes under names of its author's choosing.
+    slots = _dict(_dict(session_state.get("intent")).get("slots"))
+    found = vendor_api.identity_from_params(attributes, slots)
     best = _best_interpretation(interpretations)
     sentiment = _sentiment(interpretations)
     messages: list[dict[str, Any]] = []
-    if said := _text(data.get("inputTranscript")):
+    # Voice turns: ``inputTranscript`` is what Lex acted on; when a forwarder drops it the best
+    # ``transcriptions[]`` entry (speech input, highest ``transcriptionConfidence``) is the same words.
+    heard = [t for t in data.get("transcriptions") or [] if isinstance(t, dict) and _text(t.get("transcription"))]
+    heard.sort(key=lambda t: -(_confidence({"nluConfidence": t.get("transcriptionConfidence")}) or 0.0))
+    if said := _text(data.get("inputTranscript")) or (_text(heard[0]["transcription"]) if heard else None):
         turn: dict[str, Any] = {"id": f"{anchor}:input", "role": "customer", "text": said,
                                 "sentiment": _sentiment_value(sentiment)}
         if (confidence := _confidence(best)) is not None:
@@ -146,9 +154,10 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
             "partial": True,  # the code hook sees the current utterance only
         },
         "customer": {
-            "id": _attribute(attributes, ID_ATTRIBUTES),
-            "email": _attribute(attributes, EMAIL_ATTRIBUTES, 320),
-            "name": _attribute(attributes, NAME_ATTRIBUTES, 500),
+            "id": _attribute(attributes, ID_ATTRIBUTES) or found.get("id"),
+            "email": _attribute(attributes, EMAIL_ATTRIBUTES, 320) or found.get("email"),
+            "name": _attribute(attributes, NAME_ATTRIBUTES, 500) or found.get("name"),
+            "phone": found.get("phone", "")[:50] or None,
             "locale": language,
             "account": {"id": account} if (account := _attribute(attributes, ACCOUNT_ATTRIBUTES)) else None,
             "attributes": customer_attributes,

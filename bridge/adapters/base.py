@@ -7,6 +7,7 @@ touches the store, the queue or the network: the intake view verifies with ``ver
 | raised                | HTTP | meaning                                                     |
 |-----------------------|------|-------------------------------------------------------------|
 | ``Unauthorized``      | 401  | missing/forged/stale signature or token                     |
+| ``Unavailable``       | 503  | the request cannot be checked now (signing keys unreachable)|
 | ``MalformedPayload``  | 400  | not JSON, not the platform's shape                          |
 | ``InvalidPayload``    | 422  | the platform's shape, but a field is wrong (names the field)|
 | ``UnsupportedEvent``  | 200  | a real event type we do not act on (the sender must not retry)|
@@ -37,6 +38,16 @@ class AdapterError(Exception):
 class Unauthorized(AdapterError):
     status = 401
     code = "unauthorized"
+
+
+class Unavailable(AdapterError):
+    """The bridge cannot check the request right now (e.g. the platform's signing keys are
+    unreachable): answered 503 with ``Retry-After`` so the sender retries, never a 401 that says
+    the sender is wrong."""
+
+    status = 503
+    code = "verification_unavailable"
+    retry_after = 30
 
 
 class MalformedPayload(AdapterError):

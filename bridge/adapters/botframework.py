@@ -38,6 +38,7 @@ from bridge.adapters.base import (
     Inbound,
     MalformedPayload,
     Unauthorized,
+    Unavailable,
     UnsupportedEvent,
     handoff_priority,
     load_json,
@@ -128,9 +129,13 @@ def turn(activity: Any, bot_id: str | None = None) -> dict[str, Any] | None:
     who = v.dig(activity, "from", "role")
     is_bot = who == "bot" or v.dig(activity, "from", "id") == bot_id
     role = "customer" if who == "user" else "bot" if is_bot else "agent"
-    text = v.opt_str(activity.get("text")) or ""
+    cards = [x for x in activity.get("attachments") or [] if isinstance(x, dict)]
     attachments = [a for a in (v.attachment(x.get("contentUrl"), x.get("name"), x.get("contentType"))
-                               for x in activity.get("attachments") or [] if isinstance(x, dict)) if a]
+                               for x in cards) if a]
+    # A turn is a turn whatever carries it: ``text``; on voice channels only ``speak`` (SSML); a rich
+    # message only cards (hero, adaptive…) whose words sit in ``attachments[].content``.
+    text = (v.opt_str(activity.get("text")) or v.ssml_text(activity.get("speak"))
+            or " ".join(filter(None, (v.card_text(x.get("content")) for x in cards if not x.get("contentUrl")))))
     if not text and not attachments:
         return None
     extra: dict[str, Any] = {}
@@ -287,7 +292,8 @@ class BotFrameworkAdapter(Adapter):
         try:
             keys = self._keys.keys(settings)
         except (v.FetchFailed, RetryableError, OSError, ValueError, jwt.PyJWTError) as exc:
-            raise Unauthorized(f"signing keys unavailable: {type(exc).__name__}") from None
+            # Our failure to fetch Microsoft's keys says nothing about the sender: 503, and it retries.
+            raise Unavailable(f"Bot Framework signing keys unavailable: {type(exc).__name__}") from None
         tenants = [t.strip() for t in settings.get("BOTFRAMEWORK_TENANT_IDS").split(",") if t.strip()]
         verify_token(token.strip(), secrets, keys, inbound.now, tolerance,
                      settings.get("BOTFRAMEWORK_AUDIENCE") or DEFAULT_AUDIENCE, tenants)

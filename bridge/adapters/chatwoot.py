@@ -67,6 +67,21 @@ def chat_message(item: Any) -> dict[str, Any] | None:
     return v.message(role, text, id=item.get("id"), sent_at=item.get("created_at"), attachments=attachments)
 
 
+def _with_nested(message: dict[str, Any], conv: dict[str, Any]) -> dict[str, Any]:
+    """The message event as a turn source, with what only its copy in ``conversation.messages`` holds.
+
+    Chatwoot's ``message_created`` body is the message without its files (``content`` is null for a
+    file-only message); the same message, attachments and all, sits in ``conversation.messages``."""
+    copy = next((m for m in conv.get("messages") or [] if isinstance(m, dict)
+                 and m.get("id") is not None and m.get("id") == message.get("id")), None)
+    if copy is None:
+        return message
+    merged = {**copy, **{k: val for k, val in message.items() if val not in (None, [], {})}}
+    if not message.get("attachments") and copy.get("attachments"):
+        merged["attachments"] = copy["attachments"]
+    return merged
+
+
 def _conversation_of(payload: dict[str, Any], event: str) -> dict[str, Any]:
     if event.startswith("message_"):
         conv = payload.get("conversation")
@@ -131,7 +146,7 @@ def build_event(payload: dict[str, Any], event: str, delivery: str | None) -> Ev
     conv = _conversation_of(payload, event)
     conversation_id = v.text_id(conv, "id", field="conversation.id" if event.startswith("message_") else "id")
     if event.startswith("message_"):
-        found = [chat_message(payload)]
+        found = [chat_message(_with_nested(payload, conv))]
     else:
         found = [chat_message(m) for m in conv.get("messages") or []]
     messages = v.trim_transcript([m for m in found if m])

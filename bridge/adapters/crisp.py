@@ -5,6 +5,7 @@ Docs: docs.crisp.chat/references/web-hooks/v1; fetch REST v1 ``GET /v1/website/{
 HMAC-SHA256 of ``"[" + X-Crisp-Request-Timestamp + ";" + JSON.stringify(body) + "]"`` — a re-serialization
 of the parsed body, checked against the raw bytes first (Crisp sends compact JSON) and then against a
 compact, non-ASCII-preserving re-serialization; the millisecond timestamp must be within the window.
+The history is read page by page (``timestamp_before``), every page.
 Website hooks are unsigned: their URL carries ``?key=<secret>``. Both use ``CRISP_WEBHOOK_SECRET``
 (comma list = rotation). Crisp has no handoff event: ``message:send``/``message:received`` update the
 conversation and the trigger engine decides; ``session:set_email`` adds the email;
@@ -132,6 +133,32 @@ def _stringify(body: bytes) -> bytes | None:
         return None
 
 
+MAX_PAGES = 100
+
+
+def _all_messages(http: Any, url: str, headers: dict[str, str], auth: tuple[str, str]) -> list[Any]:
+    """Every page of the history. Crisp answers the newest messages first, a page at a time; the
+    next (older) page is ``?timestamp_before=<oldest timestamp seen>``, and a page with nothing
+    older ends it (an empty one, or one repeating what we have)."""
+    found: list[Any] = []
+    before: int | None = None
+    for _ in range(MAX_PAGES):
+        answer = v.get_json(http, url, params={"timestamp_before": before} if before else None, headers=headers,
+                            auth=auth)
+        page = v.dig(answer, "data")
+        if not isinstance(page, list):
+            raise v.FetchFailed("the messages answer has no data list")
+        stamps = [m["timestamp"] for m in page if isinstance(m, dict) and isinstance(m.get("timestamp"), int)
+                  and not isinstance(m.get("timestamp"), bool)]
+        older = [m for m in page if before is None or (isinstance(m, dict) and isinstance(m.get("timestamp"), int)
+                                                       and m["timestamp"] < before)]
+        found = older + found
+        if not older or not stamps or min(stamps) == before:
+            break
+        before = min(stamps)
+    return found
+
+
 class CrispAdapter(Adapter):
     slug = SLUG
 
@@ -181,10 +208,7 @@ class CrispAdapter(Adapter):
             session_id = quote(event.conversation.id, safe="")
             root = f"{base}/v1/website/{quote(website_id, safe='')}/conversation/{session_id}"
             http, headers = v.session(), {"X-Crisp-Tier": "plugin"}
-            answer = v.get_json(http, root + "/messages", headers=headers, auth=(ident, key))
-            raw = v.dig(answer, "data")
-            if not isinstance(raw, list):
-                raise v.FetchFailed("the messages answer has no data list")
+            raw = _all_messages(http, root + "/messages", headers, (ident, key))
             if not customer.email:
                 meta = v.get_json(http, root + "/meta", headers=headers, auth=(ident, key))
                 customer = customer.model_copy(update={"email": v.opt_str(v.dig(meta, "data", "email"))})

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
-from bridge.adapters import receipts
+from bridge.adapters import receipts, vendor_api
 from bridge.adapters.base import (
     Adapter,
     Inbound,
@@ -95,6 +95,14 @@ def _handoff_metadata(messages: list[Any]) -> dict[str, Any] | None:
     return None
 
 
+def _form_parameters(page: dict[str, Any]) -> dict[str, Any]:
+    """The page's form parameters (``pageInfo.formInfo.parameterInfo[]``: ``displayName`` → ``value``):
+    what the form has collected so far, often the customer's e-mail before it reaches the session."""
+    infos = page.get("formInfo", {}).get("parameterInfo") if isinstance(page.get("formInfo"), dict) else None
+    return {info["displayName"]: info.get("value") for info in infos if isinstance(info, dict)
+            and isinstance(info.get("displayName"), str)} if isinstance(infos, list) else {}
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -131,7 +139,12 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
         messages.append(turn)
     messages += answers
 
+    form = _form_parameters(page)
+    # Known parameter names first, then any name the agent's author chose (``customer-email``, ``Email``).
+    found = vendor_api.identity_from_params(params, form)
     attributes: dict[str, Any] = {"session_parameters": params} if params else {}
+    if form:
+        attributes["form_parameters"] = {k: vendor_api.param_value(val) for k, val in form.items()}
     if page_name := _text(page.get("displayName"), 200):
         attributes["page"] = page_name
     if _number(sentiment.get("score")) is not None:
@@ -160,9 +173,10 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
             "partial": True,  # one turn only; no history in the request
         },
         "customer": {
-            "id": _first(params, CUSTOMER_ID_PARAMS),
-            "email": _first(params, EMAIL_PARAMS),
-            "name": _first(params, NAME_PARAMS),
+            "id": _first(params, CUSTOMER_ID_PARAMS) or found.get("id"),
+            "email": _first(params, EMAIL_PARAMS) or found.get("email"),
+            "name": _first(params, NAME_PARAMS) or found.get("name"),
+            "phone": found.get("phone", "")[:50] or None,
             "locale": language,
             "plan": (_first(params, PLAN_PARAMS) or "")[:100] or None,
             "account": {"id": account} if (account := _first(params, ACCOUNT_ID_PARAMS)) else None,

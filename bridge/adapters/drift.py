@@ -2,6 +2,12 @@
 
 Docs: https://devdocs.drift.com/docs/webhook-events-1 (envelope), Conversation API
 (``GET /conversations/{id}/messages``) and Contacts API (``GET /contacts/{id}``).
+Not re-checked for issue 21: no copy of Drift's developer docs was reachable (the web is not, and the
+search index holds none). What is assumed from the names above: the envelope ``{token, type, orgId,
+data}``; ``new_message`` data is the Conversation API's message (``author.type`` contact | user,
+``author.bot``, ``createdAt`` in ms); ``conversation_participant_added`` names the added users in
+``addedParticipants`` (or ``participants``). The shared fixture ``drift/new-message-billing`` is the
+only real-shaped sample; the participant shape has none.
 
 Authentication: a static verification token, no HMAC. Drift sends the app's Verification Token in
 the body (``token``) and as ``X-Verification-Token``; each one present must equal a secret of

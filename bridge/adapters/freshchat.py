@@ -2,11 +2,19 @@
 
 Docs: Freshchat support article 239404 / Freshworks 50000004461 "Webhooks payload structure and
 authentication"; REST API https://developers.freshchat.com/api/ (v2 conversations, users).
+Checked against those articles (issue 21, read through a search index, not live): they list the headers
+``X-Retry-Count``, ``X-Freshchat-Payload-Version``, ``X-Freshchat-Signature`` (a string), the four
+events handled here, ``actor_type`` user | agent | system, ``message_type`` normal | private, and both
+message shapes (``message_parts[].text.content`` and the 2018 ``msg_parts[].properties.text``), plus
+``data.<reopen|resolve>.conversation`` with ``assigned_group_id``/``assigned_agent_id``. The
+``conversation_assignment`` body (``assignor``, ``to_group_id``/``to_agent_id``) is not shown there:
+it is assumed by symmetry with ``reopen``/``resolve`` and the fields' names in the REST API.
 
 Authentication: ``X-Freshchat-Signature`` is an RSA signature of the raw body, checked with the
 public key shown in Admin > Webhooks (``FRESHCHAT_WEBHOOK_SECRET`` = that PEM key; several keys
-separated by commas for rotation; ``\\n`` escapes are accepted). The padding/hash is not documented
-precisely; RSASSA-PKCS1-v1_5 with SHA-256 is assumed (verify against a live delivery).
+separated by commas for rotation; ``\\n`` escapes are accepted). The articles name the header and
+the key but not the padding or hash: RSASSA-PKCS1-v1_5 with SHA-256 of the raw body is assumed (the
+usual RSA webhook scheme); a live delivery is the only confirmation.
 
 Events (``action``): ``message_create`` (one message; updates the conversation),
 ``conversation_assignment`` (the bot hands the conversation to a group/agent: a handoff),

@@ -87,8 +87,11 @@ def transcript(item: dict[str, Any]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     source = item.get("source") or item.get("conversation_message")
     if isinstance(source, dict):
-        text = v.html_to_text(source.get("body"))
         attachments = _attachments(source.get("attachments"))
+        # An e-mail or a form can open a conversation with a subject and no body (``source.subject``,
+        # or only the conversation's ``title``): that line is the customer's first turn.
+        text = v.html_to_text(source.get("body")) or v.html_to_text(source.get("subject")) or (
+            "" if attachments else v.html_to_text(item.get("title")))
         if text or attachments:
             messages.append(v.message(_role(source.get("author")), text, id=f"source-{source.get('id')}"
                                       if source.get("id") else None, sent_at=item.get("created_at"),

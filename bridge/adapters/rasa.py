@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge import signing
-from bridge.adapters import receipts
+from bridge.adapters import receipts, vendor_api
 from bridge.adapters.base import (
     Adapter,
     Inbound,
@@ -69,6 +69,22 @@ def _sent_at(timestamp: Any) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _rich(data: Any) -> list[dict[str, Any]]:
+    """The image or attachment URL of a bot event's ``data`` (Rasa's rich responses)."""
+    found = []
+    for key in ("image", "attachment"):
+        value = _dict(data).get(key)
+        nested = _dict(value)
+        url = value if isinstance(value, str) else nested.get("url") or _dict(nested.get("payload")).get("src")
+        if att := vendor_api.attachment(url, None, "image/*" if key == "image" else None):
+            found.append(att)
+    return found
+
+
 def _intent(parse_data: Any) -> tuple[str | None, float | None]:
     if not isinstance(parse_data, dict) or not isinstance(parse_data.get("intent"), dict):
         return None, None
@@ -84,7 +100,11 @@ def _transcript(events: list[Any], latest: dict[str, Any]) -> list[dict[str, Any
     for index, item in enumerate(events):
         if not isinstance(item, dict) or item.get("event") not in ("user", "bot"):
             continue
-        text = _text(item.get("text"))
+        text, attachments = _text(item.get("text")), _rich(item.get("data"))
+        if text is None and item["event"] == "bot":  # a rich answer: buttons, a custom payload, an image
+            data = _dict(item.get("data"))
+            text = vendor_api.card_text(data.get("custom")) or vendor_api.card_text(data.get("buttons")) \
+                or ("[attachment]" if attachments else None)
         if text is None:
             continue
         message: dict[str, Any] = {
@@ -92,6 +112,7 @@ def _transcript(events: list[Any], latest: dict[str, Any]) -> list[dict[str, Any
             "role": "customer" if item["event"] == "user" else "bot",
             "text": text,
             "sent_at": _sent_at(item.get("timestamp")),
+            "attachments": attachments,
         }
         if item["event"] == "user":
             parse_data = item.get("parse_data")
@@ -151,6 +172,8 @@ def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
     if latest_intent == FALLBACK_INTENT and (best := _best_real_intent(latest)):
         attributes["best_real_intent"] = best
     is_handoff = bool(HANDOFF_ACTIONS.search(action))
+    # Slots under names of the assistant's choosing, then what the channel put in the message metadata.
+    found = vendor_api.identity_from_params(slots, latest.get("metadata"))
     event: dict[str, Any] = {
         "event_id": event_id,
         "type": "handoff.requested" if is_handoff else "conversation.updated",
@@ -163,9 +186,10 @@ def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
             "messages": messages,
         },
         "customer": {
-            "id": _scalar(slots, ("customer_id", "user_id")),
-            "email": _scalar(slots, EMAIL_SLOTS, 320),
-            "name": _scalar(slots, NAME_SLOTS, 500),
+            "id": _scalar(slots, ("customer_id", "user_id")) or found.get("id"),
+            "email": _scalar(slots, EMAIL_SLOTS, 320) or found.get("email"),
+            "name": _scalar(slots, NAME_SLOTS, 500) or found.get("name"),
+            "phone": found.get("phone", "")[:50] or None,
             "locale": language,
             "account": {"id": account} if (account := _scalar(slots, ("account_id",))) else None,
             "attributes": attributes,

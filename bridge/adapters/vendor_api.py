@@ -265,3 +265,95 @@ def mark_partial(event: Any, reason: str, url: str | None = None) -> Any:
         "customer": customer.model_copy(update={"attributes": attributes}),
         "conversation": conversation,
     })
+
+
+# ---- identity carried in parameters ----------------------------------------------------------------
+
+# Bots that have no user object keep what they learned about the customer in free-form parameters
+# (Dialogflow CX session and form parameters, Lex slots and session attributes, Rasa slots, Ada
+# metadata), under names the bot's author chose: ``email``, ``customer-email``, ``userEmail``,
+# ``Email Address``… Names are compared with case, ``-``, ``_`` and spaces removed.
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[A-Za-z]{2,}$")
+_IDENTITY_NAMES: dict[str, tuple[str, ...]] = {
+    "email": ("email", "emailaddress", "customeremail", "useremail", "contactemail", "clientemail", "mail"),
+    "name": ("customername", "name", "username", "fullname", "contactname", "clientname", "displayname",
+             "person"),
+    "phone": ("phone", "phonenumber", "customerphone", "userphone", "mobile", "mobilenumber", "telephone"),
+    "id": ("customerid", "userid", "contactid", "clientid", "externalid", "externaluserid"),
+}
+
+
+def _flat_name(name: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def param_value(value: Any) -> str | None:
+    """A parameter's value as text: plain, or the shapes platforms wrap one in (Dialogflow's
+    ``@sys.person`` ``{"name": …}``, Lex's ``{"value": {"interpretedValue": …}}``, ``{"resolvedValue": …}``)."""
+    if isinstance(value, dict):
+        for key in ("interpretedValue", "resolvedValue", "originalValue", "value", "name", "original"):
+            if (found := param_value(value.get(key))) is not None:
+                return found
+        return None
+    if isinstance(value, list) and len(value) == 1:
+        return param_value(value[0])
+    return opt_str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def identity_from_params(*sources: Any) -> dict[str, str]:
+    """``{"email", "name", "phone", "id"}`` found in parameter mappings, the first source winning.
+
+    A known name wins; failing that, the first value shaped like an e-mail address is the e-mail
+    (an ``@sys.email`` parameter may be called anything). An e-mail must look like one.
+    """
+    found: dict[str, str] = {}
+    for source in sources:
+        if not isinstance(source, Mapping):
+            continue
+        flat = {_flat_name(k): val for k, val in source.items()}
+        for fact, names in _IDENTITY_NAMES.items():
+            if fact in found:
+                continue
+            for name in names:
+                text = param_value(flat.get(name))
+                if text and (fact != "email" or _EMAIL.match(text)):
+                    found[fact] = text[:320 if fact == "email" else 200]
+                    break
+    if "email" not in found:
+        for source in sources:
+            for val in (source.values() if isinstance(source, Mapping) else []):
+                text = param_value(val)
+                if text and _EMAIL.match(text):
+                    found["email"] = text[:320]
+                    break
+            if "email" in found:
+                break
+    return found
+
+
+# ---- turns that are not plain text -------------------------------------------------------------
+
+def ssml_text(value: Any) -> str:
+    """A voice turn's SSML (``<speak>…</speak>``) as the words said."""
+    if not isinstance(value, str):
+        return ""
+    return " ".join(html.unescape(_TAGS.sub(" ", value)).split())
+
+
+_CARD_TEXT_KEYS = ("title", "subtitle", "text", "speak")
+
+
+def card_text(content: Any, depth: int = 0) -> str:
+    """The words of a rich message (hero/thumbnail cards, adaptive cards' ``TextBlock``s, button titles):
+    what the customer read, in order, without the layout."""
+    if depth > 8:
+        return ""
+    words: list[str] = []
+    if isinstance(content, list):
+        words = [card_text(item, depth + 1) for item in content]
+    elif isinstance(content, dict):
+        words = [ssml_text(content[k]) if k == "speak" else (opt_str(content[k]) or "")
+                 for k in _CARD_TEXT_KEYS if isinstance(content.get(k), str)]
+        for key in ("body", "items", "columns", "buttons", "actions", "elements", "facts"):
+            words.append(card_text(content.get(key), depth + 1))
+    return " ".join(w for w in words if w).strip()

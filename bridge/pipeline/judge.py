@@ -148,12 +148,15 @@ def stated_reasons(event: Event, found: list[str], cfg: TriggerConfig) -> list[T
             if hit.trigger != "bot_handoff" and hit.trigger not in found]
 
 
-def _handoff_index(messages: list[Message]) -> int | None:
-    """Where the hand-off happened: the bot's last message (it says "I'm connecting you")."""
-    for index in range(len(messages), 0, -1):
-        if messages[index - 1].role == "bot":
-            return index
-    return len(messages) or None
+def _handoff_index(messages: list[Message]) -> int:
+    """Where the hand-off happened: the bot's last message (it says "I'm connecting you"); without
+    one the last customer turn known; with no message at all (a switchboard pass-control alone)
+    the hand-off itself, counted as the first message. Never None: a hand-off has a moment."""
+    for role in ("bot", "customer"):
+        for index in range(len(messages), 0, -1):
+            if messages[index - 1].role == role:
+                return index
+    return len(messages) or 1
 
 
 # Signals precise enough to decide alone. Hand-written detectors (on the training corpus: a request

@@ -56,6 +56,7 @@ def build_package(
         route=route,
         language=language,
         transcript_partial=event.conversation.partial,
+        transcript_missing=event.conversation.transcript_missing,
         priority=priority,
         priority_reason=reason,
         summary=summary or extractive_summary(event, decision),

@@ -222,7 +222,11 @@ def earlier_text(package: Package, base: str = "") -> str:
 def sections(package: Package, transcript_budget: int | None = None, contact: bool = True) -> list[tuple[str, str]]:
     """Every part of the package, in the order the human reads it."""
     transcript_title = f"Transcript ({len(package.conversation.messages)} messages)"
-    if package.transcript_partial:
+    if package.transcript_missing == "fetched":
+        transcript_title += " (transcript missing from the hand-off: fetched from the platform)"
+    elif package.transcript_missing == "not_fetchable":
+        transcript_title += " (transcript missing from the hand-off: not fetchable from the platform)"
+    elif package.transcript_partial:
         transcript_title += " (partial: the platform did not return the whole conversation)"
     from bridge.pipeline.flags import flags_text
     from bridge.pipeline.waiting import waiting_text

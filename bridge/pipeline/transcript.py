@@ -93,12 +93,24 @@ def added_evidence(old: Evidence | None, merged: Evidence | None) -> Evidence | 
     return Evidence(**update)
 
 
+def flag_missing(before: Event, after: Event) -> Event:
+    """``after`` flagged when ``before`` (a hand-off as it arrived, folded into the case) had no
+    transcript at all: "fetched" when ``after`` has one now, "not_fetchable" when it still has none."""
+    if before.type != "handoff.requested" or before.conversation.messages or after.conversation.transcript_missing:
+        return after
+    status = "fetched" if after.conversation.messages else "not_fetchable"
+    return after.model_copy(update={"conversation": after.conversation.model_copy(
+        update={"transcript_missing": status})})
+
+
 def merge(previous: Event | None, event: Event) -> Event:
     """The conversation as it stands after ``event``; later facts win, nothing known is lost."""
     if previous is None:
         return event
     conversation = event.conversation.model_copy(
-        update={"messages": merge_messages(previous.conversation.messages, event.conversation.messages)}
+        update={"messages": merge_messages(previous.conversation.messages, event.conversation.messages),
+                "transcript_missing": event.conversation.transcript_missing
+                or previous.conversation.transcript_missing}
     )
     return event.model_copy(
         update={

@@ -117,7 +117,8 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
     except AdapterError as exc:
         log.info("bridge.inbound.rejected", extra={"platform": slug, "code": exc.code, "reason": str(exc)})
         message = "invalid or missing signature" if exc.status == 401 else str(exc)
-        raise ApiError(exc.status, exc.code, message) from None
+        retry = getattr(exc, "retry_after", None)
+        raise ApiError(exc.status, exc.code, message, {"Retry-After": str(retry)} if retry else None) from None
     if not events:
         _metrics().webhooks.labels(slug, "ignored").inc()
         return jsonify({"ignored": "no actionable event"}), 200

@@ -164,3 +164,11 @@ def test_end_to_end_handoff_reaches_the_outbox(settings: Settings) -> None:
     document = json.dumps(ticket(rt, case_id_for(SLUG, "67d0b2c1e4f5a6b7c8d9e0f1")), ensure_ascii=False)
     assert "talk to a person" in document
     assert "priya.raman@example.com" in document  # identity from the earlier created event, merged into the case
+
+
+def test_identity_from_metadata_under_the_builders_own_names() -> None:
+    envelope = json.loads(load(SLUG, "conversation-created")[0])
+    envelope["data"]["metadata"] = {"User Email": "sam@example.com", "Full Name": "Sam Lee", "Mobile": "+1 555 0100"}
+    [event] = ADAPTER.parse(inbound(json.dumps(envelope).encode()))
+    assert (event.customer.email, event.customer.name, event.customer.phone) == \
+        ("sam@example.com", "Sam Lee", "+1 555 0100")

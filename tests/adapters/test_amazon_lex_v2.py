@@ -183,3 +183,19 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settin
     assert "locked out of my own account" in rendered
     # Lex's own sentiment (0.007 positive, 0.921 negative) reaches the ticket's priority and its reason.
     assert made["request"]["priority"] == "high" and "Amazon Lex V2 sentiment −0.91 at message 1" in rendered
+
+
+def test_identity_from_slots_and_a_voice_turn_from_transcriptions() -> None:
+    data = request()
+    data.pop("inputTranscript", None)
+    data["inputMode"] = "Speech"
+    data["transcriptions"] = [{"transcription": "uh refund plays", "transcriptionConfidence": 0.41},
+                              {"transcription": "I want a refund please", "transcriptionConfidence": 0.93}]
+    data["sessionState"] = {**data["sessionState"], "sessionAttributes": {}, "intent": {
+        **data["sessionState"].get("intent", {}), "slots": {
+            "EmailAddress": {"value": {"originalValue": "max at example dot com",
+                                       "interpretedValue": "max@example.com"}},
+            "FullName": {"value": {"interpretedValue": "Max Mustermann"}}, "Empty": None}}}
+    event = parse(data)
+    assert [m.text for m in event.conversation.messages] == ["I want a refund please"]
+    assert event.customer.email == "max@example.com" and event.customer.name == "Max Mustermann"

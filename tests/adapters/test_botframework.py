@@ -225,10 +225,15 @@ def test_forged_missing_wrong_and_rotated_tokens(settings: Settings) -> None:
     check(settings, token(now, kid="kid-b"), now, keyset=jwks("kid-a", "kid-b"))
 
 
-def test_unreachable_key_endpoint_is_a_401_not_a_500(settings: Settings) -> None:
+def test_unreachable_key_endpoint_is_a_503_not_a_401(settings: Settings) -> None:
+    # Issue 21: the bridge failing to fetch the keys is not the sender's fault; it must retry.
     checker = bf.BotFrameworkAdapter(settings.with_overrides(extra={"BOTFRAMEWORK_JWKS_URL": "http://127.0.0.1:9/keys"}))
-    with pytest.raises(Unauthorized):
+    with pytest.raises(bf.Unavailable):
         checker.verify(inbound(b"{}", {"Authorization": f"Bearer {token(1)}"}, now=1), [APP_ID], 300)
+    _, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS_URL="http://127.0.0.1:9/keys")
+    answer = post(client, load(SLUG, "sdk-handoff-initiate-bug")[0], token(int(time.time())))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert answer.get_json()["error"]["code"] == "verification_unavailable"
 
 
 # ---- HTTP and end to end -----------------------------------------------------------------------
@@ -263,3 +268,25 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_inline_transcript(settin
     # The bot's own "priority": "high" is a floor under whatever the engine found.
     assert made["request"]["priority"] in ("high", "urgent") and "≥ high Bot Framework handoff priority" in document
     assert (rt.settings.outbox_dir / case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh") / "slack.alert.json").exists()
+
+
+def test_voice_and_rich_turns_count_in_the_transcript() -> None:
+    activity = json.loads(load(SLUG, "sdk-handoff-initiate-bug")[0])
+    items = activity["attachments"][0]["content"]["activities"]
+    before = len(bf.parse_handoff_initiate(activity, None).conversation.messages)
+    user = next(a for a in items if a.get("from", {}).get("role") == "user")
+    bot = next(a for a in items if a.get("from", {}).get("role") == "bot")
+    items += [
+        {**bot, "id": "voice-1", "text": None, "speak": "<speak>Let me <break/> check that.</speak>"},
+        {**bot, "id": "card-1", "text": "", "attachments": [{"contentType": "application/vnd.microsoft.card.hero",
+                                                            "content": {"title": "Reset your cache",
+                                                                        "buttons": [{"title": "Show me how"}]}}]},
+        {**bot, "id": "card-2", "text": None, "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "Still empty?"}]}}]},
+        {**user, "id": "voice-2", "text": None, "speak": "yes it is still empty"},
+    ]
+    messages = bf.parse_handoff_initiate(activity, None).conversation.messages
+    assert len(messages) == before + 4
+    assert [m.text for m in messages[-4:]] == ["Let me check that.", "Reset your cache Show me how", "Still empty?",
+                                               "yes it is still empty"]

@@ -252,3 +252,19 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_fetched_transcript(setti
         run_due(rt)
     document = json.dumps(ticket(rt, case_id_for(SLUG, "318")), ensure_ascii=False)
     assert "It keeps spinning." in document and "export my invoices to CSV" in document
+
+
+def test_a_file_only_message_takes_its_files_from_the_conversation_list() -> None:
+    # message_created's body has content null and no attachments; its copy in conversation.messages
+    # carries the files (issue 21). Any message id, any file: nothing here is keyed to a fixture.
+    body = json.loads(load(SLUG, "agent-bot-message-created-human-request")[0])
+    body.update(id=90001, content=None)
+    body.pop("attachments", None)
+    copy = {**body["conversation"]["messages"][0], "id": 90001, "content": None,
+            "attachments": [{"file_type": "image", "extension": "png", "file_size": 2048,
+                             "data_url": "https://files.example.com/rails/blobs/shot-90001.png"}]}
+    body["conversation"]["messages"] = [copy]
+    [event] = ADAPTER.parse(inbound(json.dumps(body).encode()))
+    [turn] = event.conversation.messages
+    assert turn.role == "customer" and turn.attachments[0].url.endswith("shot-90001.png")
+    assert [s.url for s in event.evidence.screenshots] == ["https://files.example.com/rails/blobs/shot-90001.png"]

@@ -196,3 +196,19 @@ def test_end_to_end_request_reaches_the_outbox_with_the_fetched_transcript(setti
         run_due(rt)
     document = json.dumps(ticket(rt, case_id_for(SLUG, SESSION)), ensure_ascii=False)
     assert "export my invoices to CSV" in document and "priya.raman@example.com" in document
+
+
+def test_fetch_reads_every_page(settings: Settings) -> None:
+    # Crisp pages the history newest first; ?timestamp_before=<oldest seen> gives the older page.
+    items = HISTORY["data"]
+    pages = {None: [items[2], items[3]], str(items[2]["timestamp"]): [items[0], items[1]],
+             str(items[0]["timestamp"]): []}
+    [event], _ = parse("message-send-human-request")
+    routes = {ROOT + "/messages": lambda q: (200, {"error": False, "data": pages[(q.get("timestamp_before") or
+                                                                                   [None])[0]]}),
+              ROOT + "/meta": lambda q: (200, META)}
+    with Stub(routes) as stub:
+        done = ADAPTER.complete(event, crisp_settings(settings, stub.url))
+    assert [m.role for m in done.conversation.messages] == ["customer", "bot", "customer"]
+    assert done.conversation.messages[0].text.startswith("Hi, I can't export")
+    assert len([r for r in stub.requests if r["path"].endswith("/messages")]) == 3

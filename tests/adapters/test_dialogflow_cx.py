@@ -238,3 +238,19 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settin
     run_due(rt)
     rendered = json.dumps(ticket(rt, case_id), ensure_ascii=False)
     assert "before my card statement closes on the 20th" in rendered
+
+
+def test_identity_from_form_and_oddly_named_session_parameters() -> None:
+    # No user object in a WebhookRequest: the e-mail sits wherever the agent's author put it.
+    data = json.loads(load(SLUG, "billing-exception-handoff")[0])
+    data["sessionInfo"]["parameters"] = {"Customer-Name": "Ana Ruiz", "contact": "ana.ruiz@example.org"}
+    data["pageInfo"] = {"displayName": "Collect contact", "formInfo": {"parameterInfo": [
+        {"displayName": "Email Address", "required": True, "state": "FILLED", "value": "ana@example.com"},
+        {"displayName": "phone-number", "state": "FILLED", "value": "+34 600 000 000"}]}}
+    [event] = ADAPTER.parse(inbound(json.dumps(data).encode()))
+    assert event.customer.email == "ana@example.com"  # a known name wins over an e-mail-shaped value
+    assert event.customer.name == "Ana Ruiz" and event.customer.phone == "+34 600 000 000"
+    assert event.customer.attributes["form_parameters"]["Email Address"] == "ana@example.com"
+    data["pageInfo"] = {}
+    [event] = ADAPTER.parse(inbound(json.dumps(data).encode()))
+    assert event.customer.email == "ana.ruiz@example.org"  # @sys.email under any name

@@ -328,3 +328,17 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_fetched_transcript(setti
     document = json.dumps(ticket(rt, case_id_for(SLUG, conversation_id)), ensure_ascii=False)
     assert "Right. Please refund the duplicate." in document  # only the API had this turn
     assert "I was charged twice" in document
+
+
+def test_a_subject_only_opening_is_the_first_turn() -> None:
+    body = json.loads(load(SLUG, "conversation-user-replied-human-request")[0])
+    item = body["data"]["item"]
+    item["source"] = {**item["source"], "body": "", "subject": "<p>Invoice INV-88 charged twice</p>"}
+    before = len(parse("conversation-user-replied-human-request")[0][0].conversation.messages)
+    [event] = ADAPTER.parse(inbound(json.dumps(body).encode()))
+    assert len(event.conversation.messages) == before
+    assert event.conversation.messages[0].text == "Invoice INV-88 charged twice"
+    item["source"] = {**item["source"], "subject": None}
+    item["title"] = "Charged twice"
+    [event] = ADAPTER.parse(inbound(json.dumps(body).encode()))
+    assert event.conversation.messages[0].text == "Charged twice"

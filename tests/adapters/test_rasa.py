@@ -188,3 +188,22 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_whole_transcript(settings: 
     run_due(rt)
     rendered = json.dumps(ticket(rt, case_id_for(SLUG, meta["expected"]["conversation_id"])), ensure_ascii=False)
     assert "charged twice for my March renewal" in rendered and "before my card statement closes" in rendered
+
+
+def test_rich_bot_answers_are_turns_and_slots_under_other_names_are_identity() -> None:
+    data = json.loads(load(SLUG, "action-handoff-billing")[0])
+    tracker = data["tracker"]
+    tracker["slots"] = {"contact_email": "li.wei@example.com", "full_name": "Li Wei"}
+    before = len(rasa.parse_action_call(data, b"").conversation.messages)
+    tracker["events"] += [
+        {"event": "bot", "timestamp": 1741970499.0, "text": None,
+         "data": {"buttons": [{"title": "Refund", "payload": "/refund"}, {"title": "Talk to someone"}]}},
+        {"event": "bot", "timestamp": 1741970499.5, "text": None,
+         "data": {"image": "https://cdn.example.com/invoice-INV-1.png"}},
+    ]
+    event = rasa.parse_action_call(data, b"")
+    messages = event.conversation.messages
+    assert len(messages) == before + 2
+    assert messages[-2].role == "bot" and messages[-2].text == "Refund Talk to someone"
+    assert messages[-1].attachments[0].url == "https://cdn.example.com/invoice-INV-1.png"
+    assert event.customer.email == "li.wei@example.com" and event.customer.name == "Li Wei"

@@ -261,3 +261,31 @@ def test_end_to_end_pass_control_reaches_the_outbox_with_the_fetched_transcript(
         run_due(rt)
     document = json.dumps(ticket(rt, case_id_for(SLUG, conversation_id)), ensure_ascii=False)
     assert "Please refund the duplicate." in document and "I was charged twice" in document
+
+
+@pytest.mark.parametrize("answer, flag, words", [
+    (lambda q: (200, listing()), "fetched", "transcript missing from the hand-off: fetched from the platform"),
+    (lambda q: (403, {}), "not_fetchable", "transcript missing from the hand-off: not fetchable from the platform"),
+])
+def test_a_handoff_without_transcript_is_flagged_on_the_case_and_in_the_ticket(settings: Settings, answer, flag,
+                                                                                words) -> None:
+    body, _ = load(SLUG, "switchboard-passcontrol-billing")  # pass-control: no message in the payload
+    conversation_id = "8e4f3a2b1c0d9e8f7a6b5c4d"
+    routes = {messages_path(APP, conversation_id): answer, user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
+    with Stub(routes) as stub:
+        rt, client = app_for(settings, SLUG, (SECRET,), SUNSHINE_CONVERSATIONS_API_URL=stub.url,
+                             SUNSHINE_CONVERSATIONS_KEY_ID="k", SUNSHINE_CONVERSATIONS_KEY_SECRET="s")
+        assert post(client, body).status_code == 202
+        run_due(rt)
+    case_id = case_id_for(SLUG, conversation_id)
+    document = ticket(rt, case_id)
+    assert f"rb_transcript_missing_{flag}" in json.dumps(document)
+    assert words in json.dumps(document, ensure_ascii=False)
+    from bridge.store import repo
+
+    with rt.store.session() as s:
+        case = repo.get_case(s, case_id)
+        assert case.event["conversation"]["transcript_missing"] == flag
+        escalated = [t for t in repo.timeline_of(s, case_id) if t.kind == "case.escalated"]
+    assert escalated[0].detail["transcript_missing"] == flag
+    assert escalated[0].detail["at_message"] is not None

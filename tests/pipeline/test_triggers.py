@@ -349,7 +349,18 @@ def test_handoff_without_messages_still_escalates() -> None:
     conv = Event.from_json({"event_id": "e", "type": "handoff.requested", "conversation": {"id": "c", "messages": []},
                             "handoff": {"requested_by": "bot", "reason": "security review"}})
     decision = decide(conv)
-    assert decision.escalate and decision.trigger_ids == ["bot_handoff"] and decision.at_message is None
+    # A hand-off alone (a switchboard pass-control) is its own moment: never at_message null (issue 21).
+    assert decision.escalate and decision.trigger_ids == ["bot_handoff"] and decision.at_message == 1
+    assert decision.triggers[0].message_index == 1
+
+
+def test_handoff_with_only_customer_turns_is_at_the_last_customer_turn() -> None:
+    conv = Event.from_json({"event_id": "e", "type": "handoff.requested", "handoff": {"reason": "security review"},
+                            "conversation": {"id": "c", "messages": [
+                                {"role": "customer", "text": "Hello."}, {"role": "customer", "text": "Still there?"},
+                                {"role": "system", "text": "routing"}]}})
+    decision = decide(conv)
+    assert decision.escalate and decision.at_message == 2
 
 
 # ── configuration ───────────────────────────────────────────────────────────────────────────

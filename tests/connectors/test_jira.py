@@ -22,10 +22,11 @@ from bridge.pipeline.triggers import decide
 from bridge.store import bugs
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
-from connectors import STEPS, connector_for
+from connectors import STEPS, connector_for, fetch as fetch_module
 from connectors.base import Context, PermanentError, RetryableError
 from connectors.jira import DESCRIPTION_LIMIT, JiraConnector, build_bug, target_priority
 from connectors.outbox import OutboxConnector
+from tests.connectors.misbehaving import BEHAVIOURS, MisbehavingServer
 from tests.helpers import generic_event
 
 JIRA = "https://acme.atlassian.net"
@@ -503,6 +504,26 @@ def test_screenshots_are_fetched_safely_and_blocked_urls_listed(settings: Settin
     description = jira.issues["SUP-1"]["fields"]["description"]
     assert "169.254.169.254/latest/meta-data/: NOT fetched, blocked" in description
     assert "shot.png (screenshot): attached" in description
+
+
+@pytest.mark.parametrize("behaviour", ["short_body", "reset", "drip_headers"])
+def test_evidence_from_a_misbehaving_host_never_blocks_the_bug(behaviour: str, settings: Settings, store: Store,
+                                                              jira: FakeJira, evidence_host: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch_module, "TOTAL_SECONDS", 0.5)
+    event = bug_event()
+    with MisbehavingServer(BEHAVIOURS[behaviour]) as bad:
+        event["evidence"]["screenshots"] = [
+            {"kind": "screenshot", "url": f"{bad.url}/broken.png", "name": "broken.png"},
+            {"kind": "screenshot", "url": f"{evidence_host}/shot.png", "name": "shot.png"},
+        ]
+        request = build_bug(package_for(event), {"zendesk.ticket": "901"})
+        live = connector(settings, store, BRIDGE_FETCH_ALLOW="127.0.0.2/32")
+        live.send(STEP, request, Context("c-1", "c-1-jira.bug", {}))
+    attached = list(jira.attachments["SUP-1"])
+    assert "c-1-shot.png" in attached and not [name for name in attached if "broken" in name]
+    description = jira.issues["SUP-1"]["fields"]["description"]
+    assert f"{bad.url}/broken.png: NOT fetched (" in description
 
 
 # --- through the jobs -------------------------------------------------------------------------

@@ -55,3 +55,11 @@ def test_ascii_int_takes_only_ascii_digits_of_bounded_length() -> None:
     assert [ascii_int(x) for x in ("0", "42", "²", "١", "", "4 2", "+1", "9" * 19, None)] == \
         [0, 42, None, None, None, None, None, None, None]
     assert ascii_int("9" * 30, 30) == int("9" * 30)
+
+
+@pytest.mark.parametrize("path", ["/login", "/dashboard", "/cases", "/cases/c-anything", "/api/events/hb-x"])
+def test_a_query_string_with_raw_non_ascii_bytes_is_not_a_500(client: FlaskClient, path: str) -> None:
+    """A raw 0xFF in the request line reaches WSGI as latin-1 text; Werkzeug's strict UTF-8 decoding
+    of ``request.args`` made it a 500 on any page that reads the query (found by tests/fuzz)."""
+    response = client.get(path, environ_overrides={"QUERY_STRING": "next=\xff&page=\xe9"})
+    assert response.status_code < 500

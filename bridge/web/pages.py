@@ -181,7 +181,8 @@ def dashboard() -> ResponseReturnValue:
         labels = {row.key: people.slack_name(row.key) for b in report.breakdowns if b.dimension == "owner"
                   for row in b.rows}
     table_metrics, table_rows = charts.breakdown_table(report, by, labels)
-    query = {k: v for k, v in request.args.items() if k not in ("breakdown", "by") or v in ("day", "week")}
+    # The breakdown links set `breakdown` themselves; `by` stays only when it chose day or week points.
+    query = {k: v for k, v in request.args.items() if k != "breakdown" and (k != "by" or v in ("day", "week"))}
     return render_template(
         "pages/dashboard.html",
         report=report, since=since, until=until, days=days, periods=PERIODS, granularity=granularity,

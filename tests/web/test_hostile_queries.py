@@ -63,3 +63,12 @@ def test_a_query_string_with_raw_non_ascii_bytes_is_not_a_500(client: FlaskClien
     of ``request.args`` made it a 500 on any page that reads the query (found by tests/fuzz)."""
     response = client.get(path, environ_overrides={"QUERY_STRING": "next=\xff&page=\xe9"})
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("query", [{"breakdown": "day"}, {"breakdown": "week", "by": "team"}, {"by": "week"}])
+def test_a_breakdown_named_like_a_granularity_is_not_a_500(client: FlaskClient, query: dict[str, str]) -> None:
+    """``?breakdown=day`` was kept in the links' query and passed twice to url_for (found by tests/fuzz)."""
+    login(client)
+    response = client.get("/dashboard", query_string=query)
+    assert response.status_code == 200
+    assert response.data.count(b"breakdown=") >= 1 and b"breakdown=day" not in response.data

@@ -23,7 +23,7 @@ from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
 from bridge.store.models import InboxRow
 from tests.adapters.support import FIXTURES
-from tests.fuzz.platforms import ROUTES, Route
+from tests.fuzz.platforms import ADMIN, ROUTES, Route
 from tests.fuzz.strategies import replaced
 
 CASES = [  # slug, fixture, path, value: each raised before (file:line of the probe's report)
@@ -44,7 +44,7 @@ CASES = [  # slug, fixture, path, value: each raised before (file:line of the pr
 
 
 def _app(settings: Settings, route: Route) -> tuple[Runtime, Any]:
-    configured = settings.with_overrides(webhook_secrets={**settings.webhook_secrets, **route.secrets},
+    configured = settings.with_overrides(webhook_secrets=dict(route.secrets), admin_token=ADMIN,
                                          extra={**settings.extra, **route.extra})
     rt = install(Runtime.build(configured))
     upgrade(rt.store)

@@ -35,6 +35,7 @@ PLAIN = "fuzz-" + hashlib.sha256(b"fuzz-shared-secret").hexdigest()[:32]
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 RSA_PUBLIC = RSA_KEY.public_key().public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+ADMIN = "fuzz-admin-token-" + "k" * 24  # BRIDGE_ADMIN_TOKEN of the fuzzed apps (24+ characters)
 BOT_APP = "3f0b7a52-1c9e-4d2b-9a61-0c7e2b5d8f11"
 BOT_TENANT = "8a1d7c3e-5b2f-4e90-a6d4-1f3c9b7e2a50"
 Signer = Callable[[bytes], tuple[dict[str, str], dict[str, str]]]

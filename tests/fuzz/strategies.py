@@ -24,13 +24,21 @@ json_values = st.recursive(
 )
 
 
-def paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every place in a document a value sits, parents before children."""
+def paths(doc: Any, prefix: tuple[Any, ...] = (), per_list: int | None = None) -> list[tuple[Any, ...]]:
+    """Every place in a document a value sits, parents before children. ``per_list``: in longer
+    arrays only the first ``per_list - 1`` items and the last (a transcript's turns share a shape)."""
     found: list[tuple[Any, ...]] = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    if isinstance(doc, dict):
+        items: list[tuple[Any, Any]] = list(doc.items())
+    elif isinstance(doc, list):
+        items = list(enumerate(doc))
+        if per_list is not None and len(items) > per_list:
+            items = items[: per_list - 1] + items[-1:]
+    else:
+        items = []
     for key, value in items:
         found.append((*prefix, key))
-        found.extend(paths(value, (*prefix, key)))
+        found.extend(paths(value, (*prefix, key), per_list))
     return found
 
 

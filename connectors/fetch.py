@@ -149,8 +149,7 @@ def fetch(
 ) -> Fetched:
     """Download one piece of evidence, or raise ``BlockedURL`` / ``FetchError`` saying why not.
 
-    Returns or raises within ``total_seconds`` (default ``TOTAL_SECONDS``; plus the time the
-    resolver takes)."""
+    Returns or raises within ``total_seconds`` (default ``TOTAL_SECONDS``), name resolution included."""
     total_seconds = TOTAL_SECONDS if total_seconds is None else total_seconds
     watch = _Watchdog(time.monotonic() + total_seconds)
     try:
@@ -198,7 +197,7 @@ def _fetch(url: str, max_bytes: int, max_redirects: int, resolver: Resolver, all
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise BlockedURL("invalid port") from None
-        ip = resolve_public(parts.hostname, port, resolver, allow)
+        ip = _resolve_within(watch, parts.hostname, port, resolver, allow)
         response = _request(parts.scheme, parts.hostname, ip, port, parts, watch)
         try:
             if response.status in (301, 302, 303, 307, 308):
@@ -261,6 +260,27 @@ class _Watchdog:
         if left <= 0 or self.expired:
             raise FetchError("evidence download took too long")
         return left
+
+
+def _resolve_within(watch: _Watchdog, host: str, port: int, resolver: Resolver, allow: Sequence[Network]) -> str:
+    """``resolve_public`` within the fetch's budget: the system resolver has no timeout of its own
+    to give, so it runs on a helper thread that is left to finish alone if the budget runs out."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["ip"] = resolve_public(host, port, resolver, allow)
+        except Exception as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="bridge-evidence-dns", daemon=True)
+    thread.start()
+    thread.join(watch.remaining())
+    if thread.is_alive():
+        raise FetchError(f"resolving {host[:100]!r} took too long")
+    if "error" in box:
+        raise box["error"]
+    return str(box["ip"])
 
 
 def _watched(base: type[HTTPConnection], watch: _Watchdog) -> type[HTTPConnection]:

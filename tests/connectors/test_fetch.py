@@ -228,3 +228,14 @@ def test_every_network_failure_class_becomes_a_fetch_error(monkeypatch: pytest.M
         with pytest.raises(FetchError) as caught:
             fetch(f"{server}/x", allow=ALLOWED)
         assert type(caught.value) is FetchError, raised
+
+
+def test_a_resolver_that_hangs_is_cut_at_the_deadline_too() -> None:
+    def slow(host: str, port: int, *args: Any) -> list[tuple[Any, ...]]:
+        time.sleep(3)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))]
+
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="resolving 'slow.example' took too long"):
+        fetch("http://slow.example/x.png", resolver=slow, allow=ALLOWED, total_seconds=0.5)
+    assert time.monotonic() - started < 0.9

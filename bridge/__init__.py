@@ -15,13 +15,17 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     """Wire the app. No network I/O here: store and Redis connect on first use."""
     from flask import Flask
 
-    from bridge.config import Settings
+    from bridge.config import ConfigError, Settings
     from bridge.metrics import Metrics
     from bridge.recovery_prom import register_recovery_metrics
     from bridge.runtime import Runtime
+    from bridge.secret_policy import refusal
     from bridge.web import api, errors, health, pages, slack_actions, vendor_events, webhooks
 
     settings = settings or (rt.settings if rt else Settings.from_env())
+    weak = refusal(settings)
+    if weak:  # a guessable webhook secret or admin token would open the queue and every case
+        raise ConfigError(weak)
     rt = rt or Runtime.build(settings)
     rt.routing()  # an invalid ROUTING_FILE refuses to start (RoutingError names the line)
     app = Flask(__name__)

@@ -32,7 +32,11 @@ def _checked(rt: Runtime) -> Runtime:
     """Refuse to start on unsafe configuration, naming the reason."""
     from bridge.pipeline.route_config import RoutingError
     from bridge.queue import RQQueue
+    from bridge.secret_policy import refusal
 
+    weak = refusal(rt.settings)
+    if weak:
+        raise click.ClickException(weak)
     try:
         rt.routing()
     except RoutingError as exc:

@@ -6,6 +6,7 @@ bridge reads the environment. Tests build ``Settings`` with explicit overrides.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -64,14 +65,22 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (any of 127.0.0.0/8, ::1); ``127.evil.example`` is a name."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_vendor_url(name: str, url: str) -> str:
     """Vendor endpoints must be https, except plain http on loopback (local mocks)."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url
-    if parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}:
-        return url
-    if parts.scheme == "http" and (parts.hostname or "").startswith("127."):
+    if parts.scheme == "http" and _loopback(parts.hostname or ""):
         return url
     raise ConfigError(f"{name} must be an https:// URL (plain http only for loopback), got {url!r}")
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import connectors
+from bridge import secret_policy
 from bridge.adapters import ADAPTERS
 from bridge.config import ConfigError, Settings, secret_env_name
 from bridge.pipeline import trigger_config
@@ -57,14 +58,19 @@ def run_checks(settings: Settings) -> Iterator[tuple[str, str, str]]:
             yield vendor, OK if live else FAIL, "credentials set" + ("" if live else ", but no live connector exists")
         else:
             yield vendor, OK, f"dry run to the outbox (set {', '.join(names)} to go live)"
+    weak = dict(secret_policy.problems(settings))  # one reason per variable is enough to act on
     for slug in ADAPTERS:
         env = secret_env_name(slug)
-        if settings.secrets_for(slug):
+        if env in weak:
+            yield f"webhook {slug}", FAIL, weak.pop(env)
+        elif settings.secrets_for(slug):
             yield f"webhook {slug}", OK, f"{len(settings.secrets_for(slug))} secret(s) configured"
         elif slug == "generic":
             yield f"webhook {slug}", OK, f"{env} unset; `bridge serve` uses a development secret"
         else:
             yield f"webhook {slug}", OK, f"{env} unset; deliveries from {slug} are refused (401)"
+    for name, message in weak.items():
+        yield name, FAIL, message
 
 
 def _routing(rt: Runtime) -> Iterator[tuple[str, str, str]]:
@@ -126,7 +132,12 @@ def _public_url(settings: Settings) -> Iterator[tuple[str, str, str]]:
     if not url:
         message = ("BRIDGE_PUBLIC_URL unset: case links in tickets, bugs and Slack are relative and do not open "
                    "from there; set it to the address people reach the bridge at")
-        yield "public url", WARN if live else OK, message
+        from bridge.web.auth import cookie_secure
+
+        if cookie_secure(settings):
+            message += (f". Bound to {settings.host}, the session cookie is sent over https only: sign in through "
+                        "https (a TLS proxy), or set an http:// BRIDGE_PUBLIC_URL to allow plain http")
+        yield "public url", WARN if live or cookie_secure(settings) else OK, message
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -10,6 +10,7 @@ retries.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -35,6 +36,26 @@ def case_id_for(platform: str, conversation_id: str) -> str:
     return "c-" + hashlib.sha256(f"{platform}|{conversation_id}".encode()).hexdigest()[:20]
 
 
+# Credentials some platforms put in the body itself: Drift sends its verification token in every
+# event (``{"token": …}``). The stored copy is for audit and the case page, so the value goes.
+BODY_CREDENTIALS: dict[str, tuple[str, ...]] = {"drift": ("token",)}
+
+
+def stored_body(platform: str, body: bytes) -> bytes:
+    """The body as kept in the inbox: verbatim, except a credential the platform puts in it."""
+    fields = BODY_CREDENTIALS.get(platform)
+    if not fields:
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict) or not any(isinstance(data.get(f), str) for f in fields):
+        return body
+    masked = {k: "[redacted]" if k in fields and isinstance(v, str) else v for k, v in data.items()}
+    return json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def audit_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Headers kept for audit; credentials are replaced, signatures (not secrets) are kept."""
     kept: dict[str, str] = {}
@@ -56,6 +77,7 @@ def store_events(
     rt: Runtime, platform: str, body: bytes, headers: dict[str, str], events: Sequence[Event]
 ) -> list[Accepted]:
     now = rt.clock()
+    body = stored_body(platform, body)
     accepted: list[Accepted] = []
     with rt.store.session() as s:
         for event in events:

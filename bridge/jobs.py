@@ -25,7 +25,7 @@ from bridge.logs import case_context
 from bridge.pipeline import llm_judge, transcript, trigger_config, triggers
 from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
-from bridge.pipeline.sanitize import sanitize_event
+from bridge.pipeline.sanitize import sanitize_decision, sanitize_event
 from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
@@ -192,9 +192,13 @@ def _with_full_transcript(
 
 def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any, rt: Runtime) -> None:
     event = Event.from_json(case.event)
+    decision = sanitize_decision(decision)  # stored, shown and sent: the quotes keep no card or secret
     package = build_package(case.id, case.platform, event, decision)
     facts = RouteFacts.from_event(event, decision, package.priority, platform=case.platform)
-    routed = route(facts, rt.routing(), now, repo.open_case_counts(s), repo.last_assigned(s))
+    routing = rt.routing()
+    team = route(facts, routing, now, {}, {}).team.id  # which team: rules and hours, never the load
+    repo.lock_routing(s, team)  # until commit: the next escalation into this team sees this owner
+    routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s))
     case.status, case.escalated_at = ESCALATED, now
     case.triggers, case.decision = decision.trigger_ids, decision.to_json()
     case.priority, case.team = routed.priority, routed.team.id
@@ -322,6 +326,9 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
     with rt.store.session() as s:
         row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else s.get(DeliveryRow, int(ident))
         failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent, retry_after)
+        if model is DeliveryRow and getattr(exc, "external_id", None):
+            row.external_id = str(exc.external_id)  # the vendor holds it already: never lose it
+            repo.merge_refs(s, row.case_id, {row.step: row.external_id})
         next_at = row.next_attempt_at
         if failure.dead:
             detail: dict[str, Any] = {"error": _describe(exc)[:500], "attempts": failure.attempts}

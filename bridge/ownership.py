@@ -175,6 +175,25 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
     return Change(True, to, "reassigned")
 
 
+def denied(rt: Runtime, case_id: str, user: str, action: str, channel: str | None, name: str | None = None) -> Change:
+    """A click by someone the routing file does not allow: nothing changes, the timeline says who
+    tried what, and they get a private answer saying why."""
+    now = rt.clock()
+    with rt.store.session() as s:
+        if repo.get_case(s, case_id) is None:
+            return Change(False, None, "no such case")
+        detail = {"action": action, "user": user} | ({"name": name} if name else {})
+        repo.add_timeline(s, case_id, "action.denied", f"slack:{user}", now, detail)
+        created: list[str] = []
+        if channel:
+            created = follow_up(s, case_id, ["slack.ephemeral"], now, payload={
+                "channel": channel, "user": user,
+                "text": f"Not done: the routing file does not allow you to {action} cases (slack_permissions)."})
+        s.commit()
+    enqueue(rt, case_id, created)
+    return Change(False, None, f"not allowed to {action}")
+
+
 def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: datetime) -> None:
     follow_up(s, case_id, ["slack.ephemeral"], now, payload={"channel": channel, "user": user, "text": text})
 

@@ -31,12 +31,14 @@ VENDOR_REFS = ("zendesk.ticket", "jira.bug", "slack.alert", "slack.dm")
 class Report:
     cases: list[str] = field(default_factory=list)
     inbox_rows: int = 0
+    inbox_deleted: int = 0
     outbox_folders: int = 0
     summary_files: int = 0
     vendor_copies: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"cases scrubbed: {len(self.cases)}", f"inbox rows scrubbed: {self.inbox_rows}",
+               f"inbox rows past the dedupe window deleted: {self.inbox_deleted}",
                f"outbox folders removed: {self.outbox_folders}", f"summary cache files removed: {self.summary_files}"]
         if self.vendor_copies:
             out.append("copies held by vendors (delete them there):")
@@ -97,8 +99,23 @@ def purge(rt: Runtime, days: int = DEFAULT_RETENTION_DAYS) -> Report:
                 row.body, row.headers, row.event = b"", {}, _minimal_event(row.event or {})
                 report.inbox_rows += 1
         s.commit()
+    report.inbox_deleted = delete_past_dedupe(rt)
     report.summary_files = _purge_files(rt.settings.data_dir / "cache" / "summary", cutoff)
     return report
+
+
+def delete_past_dedupe(rt: Runtime, batch: int = 5000) -> int:
+    """Delete processed inbox rows older than the dedupe window, a batch per transaction (a long
+    delete would hold SQLite's write lock against intake)."""
+    cutoff = rt.clock() - timedelta(days=dedupe_days(rt))
+    deleted = 0
+    while True:
+        with rt.store.session() as s:
+            n = repo.delete_old_inbox(s, cutoff, batch)
+            s.commit()
+        deleted += n
+        if n < batch:
+            return deleted
 
 
 def _purge_files(folder: Any, cutoff: datetime) -> int:
@@ -133,6 +150,15 @@ def forget(rt: Runtime, emails: Iterable[str] = (), customer_ids: Iterable[str] 
         s.commit()
     return report
 
+
+
+DEFAULT_DEDUPE_DAYS = 7  # longer than any sender's retry schedule (Zendesk, Slack, Svix: ≤ 3 days)
+
+
+def dedupe_days(rt: Runtime) -> int:
+    """How long an accepted event's row is kept so that a redelivery is answered as a duplicate."""
+    raw = rt.settings.get("BRIDGE_DEDUPE_DAYS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_DEDUPE_DAYS
 
 
 def retention_days(rt: Runtime) -> int:

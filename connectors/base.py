@@ -17,7 +17,11 @@ from bridge.events import Package
 
 
 class DeliveryError(Exception):
-    pass
+    """A step that did not finish. ``external_id`` names what the vendor already holds despite the
+    failure (a Jira issue created before its attachments failed): it is recorded on the step, so the
+    steps after it and the next attempt use it instead of losing it."""
+
+    external_id: str | None = None
 
 
 MAX_RETRY_AFTER = 6 * 3600.0

@@ -66,7 +66,15 @@ def _embedded_ipv4(address: Address) -> list[Address]:
         found.append(address.sixtofour)
     if address.teredo:
         found.extend(address.teredo)
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:  # the last 32 bits are an IPv4 address
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return found
+
+
+# Python counts these as global; a NAT64 gateway or an old dual stack reaches the IPv4 inside them.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated "::127.0.0.1" form
+_NOT_PUBLIC = (ipaddress.IPv6Network("64:ff9b:1::/48"),)  # local-use NAT64 (RFC 8215): a private network
 
 
 def fetch_allowlist(text: str | None) -> list[Network]:
@@ -78,7 +86,7 @@ def fetch_allowlist(text: str | None) -> list[Network]:
 def is_public(address: Address, allow: Sequence[Network] = ()) -> bool:
     if any(address in net for net in allow):
         return True
-    if not address.is_global or address.is_multicast:
+    if not address.is_global or address.is_multicast or any(address in net for net in _NOT_PUBLIC):
         return False
     return all(is_public(inner) for inner in _embedded_ipv4(address))
 

@@ -50,6 +50,7 @@ from bridge.pipeline.render import (
     sections,
     transcript_text,
 )
+from bridge.pipeline.sanitize import for_channel, for_engineers
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 from connectors.jira_fingerprint import fingerprint, normalize_text
@@ -324,6 +325,7 @@ def _plus_one(package: Package, ticket: Any) -> str:
 
 
 def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    original, package = package, for_engineers(package)  # a bug is read widely: no contact details
     ticket = refs.get("zendesk.ticket")
     engineer = _engineer_sections(package, refs)  # computed once: normalising a long console log takes time
     description = _description(package, ticket, None, engineer)
@@ -350,7 +352,7 @@ def build_bug(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
         "_priority": package.priority,
         "_fingerprint": {"value": fp.value, "label": fp.label, "error": fp.error, "route": fp.route,
                          "major": fp.major} if fp else None,
-        "_customer": {"key": customer_key(package), "line": _customer_line(customer),
+        "_customer": {"key": customer_key(original),  # who counts once, never sent "line": _customer_line(customer),
                       "mrr": account.mrr if account else None, "currency": account.currency if account else None},
         "_comment": _plus_one(package, ticket),
         "_zendesk_ticket": str(ticket) if ticket is not None else None,
@@ -367,8 +369,8 @@ def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     followup = refs.get("followup") or {}
     heading = followup_heading(followup, unanswered=bool(refs.get("unanswered", True)),
                                taken=bool(refs.get("taken", False)))
-    comment = f"*{_one_line(heading, 300)}* (case {{{{{package.case_id}}}}})\n" + noformat(
-        "\n".join(followup_lines(followup)))
+    lines = [for_channel(line, package.customer) for line in followup_lines(followup)]
+    comment = f"*{_one_line(heading, 300)}* (case {{{{{package.case_id}}}}})\n" + noformat("\n".join(lines))
     files = [{"url": f["url"], "kind": f.get("kind") or "other", "name": f.get("name") or ""}
              for f in followup.get("files") or [] if isinstance(f, dict) and f.get("url")]
     return {"issue": refs.get("jira.bug"), "comment": comment[:COMMENT_LIMIT], "_evidence": files[:MAX_ATTACHMENTS]}
@@ -628,6 +630,18 @@ class JiraConnector:
     def _finish(self, key: str, creator: bool, request: dict[str, Any], context: Context, *,
                 fresh: bool = False, fetched: list[tuple[str, bytes]] | None = None,
                 state: dict[str, Any] | None = None) -> Result:
+        try:
+            return self._complete(key, creator, request, context, fresh=fresh, fetched=fetched, state=state)
+        except Exception as exc:  # the issue exists: whatever failed after it, its key is not lost
+            error = exc if isinstance(exc, (RetryableError, PermanentError)) else classify(exc)
+            error.external_id = key
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _complete(self, key: str, creator: bool, request: dict[str, Any], context: Context, *,
+                  fresh: bool = False, fetched: list[tuple[str, bytes]] | None = None,
+                  state: dict[str, Any] | None = None) -> Result:
         case = context.case_id
         notes: list[str] = []
         if not fresh and state is None:

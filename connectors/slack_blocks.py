@@ -9,6 +9,7 @@ and the transcript, last in the message, gives way first (the full one is in the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bridge.events import Package
@@ -23,9 +24,36 @@ MAX_BLOCKS = 50
 TEXT_LIMIT = 3_000
 
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})>")
+ROUTING_MENTIONS = ("<!here>", "<!channel>")
+
+
 def escape(text: str) -> str:
     """Slack mrkdwn control characters; customer text is never markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str | None) -> str:
+    """``<@U…>`` for a Slack user id; anything else (a web login name, a forged value) as plain text."""
+    user_id = user_id or ""
+    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """Text the bridge wrote around a user mention ("already taken by <@U1>"): the mention stays."""
+    parts = _MENTION.split(text)
+    return "".join(mention(part) if i % 2 else escape(part) for i, part in enumerate(parts))
+
+
+def link(url: str | None, label: str) -> str | None:
+    """A Slack link ``<url|label>``, or None. Slack reads ``|`` and ``>`` inside the angle brackets as the
+    end of the URL, so a URL carrying them (or whitespace) could smuggle its own label or a ``<!channel>``:
+    ``&<>`` are escaped as Slack documents, and ``|`` is percent-encoded."""
+    if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    safe = escape(url[:3000]).replace("|", "%7C")
+    return f"<{safe}|{escape(label)}>"
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -71,7 +99,7 @@ def _owner(package: Package, refs: dict[str, Any] | None = None) -> str:
         return "_not routed_"
     if route.owner_slack_id:
         state = " ✅ taken" if route.acknowledged else ""
-        return f"<@{route.owner_slack_id}>{state} ({escape(route.team_name or route.team)})"
+        return f"{mention(route.owner_slack_id)}{state} ({escape(route.team_name or route.team)})"
     return f"*No one on shift* in {escape(route.team_name or route.team)}: first to take it owns it"
 
 
@@ -79,10 +107,8 @@ def _live(package: Package, refs: dict[str, Any]) -> str | None:
     """'Live — join now' when the customer is still there and someone is on shift to join."""
     if not refs.get("live") or package.route is None or package.route.no_one_on_shift:
         return None
-    url = channel_safe_url(package.conversation.url, package.customer)
-    if url and not url.startswith(("https://", "http://")):
-        url = None
-    return f"🟢 *Live — join now*: the customer is still in the conversation{f' (<{url}|open it>)' if url else ''}"
+    url = link(channel_safe_url(package.conversation.url, package.customer), "open it")
+    return f"🟢 *Live — join now*: the customer is still in the conversation{f' ({url})' if url else ''}"
 
 
 def _buttons(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +204,8 @@ def build_alert(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     topic = " ".join(clean(package.topic or "Customer needs a human").split())
     due = owner_line(package, refs)
     summary = package.summary
-    headline = f"[{package.priority}] {for_channel(topic, package.customer)} — {_who(package)}"
+    who = for_channel(_who(package), package.customer)  # a customer without a name is not their e-mail here
+    headline = f"[{package.priority}] {for_channel(topic, package.customer)} — {who}"
     blocks: list[dict[str, Any]] = [
         # plain_text headers cannot carry mentions or links at all.
         {"type": "header", "text": {"type": "plain_text", "text": for_channel(topic, package.customer)[:150]}},
@@ -260,13 +287,15 @@ def build_page(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     ``refs["page"]`` (who, level, channel) is decided when the step runs."""
     page = refs.get("page") or {}
     channel, ts = _message_ref(refs)
-    mention = page.get("mention", "")  # from routing: <@U…>, <!here> or <!channel>, never customer text
+    # From routing: <@U…>, <!here> or <!channel>, never customer text; anything else is shown as text.
+    raw = str(page.get("mention") or "")
+    who_paged = raw if raw in ROUTING_MENTIONS else escape_keeping_mentions(raw)
     minutes = page.get("waited_minutes")
     who = _safe(package, _who(package), 120)
     account = package.customer.account.name if package.customer and package.customer.account else None
     topic = _safe(package, package.topic, 160)
     waited = f" for {minutes} min" if minutes else ""
-    lines = [f"{mention} {who}" + (f" ({_safe(package, account, 80)})" if account else "")
+    lines = [f"{who_paged} {who}" + (f" ({_safe(package, account, 80)})" if account else "")
              + f" has been waiting{waited} and nobody has taken the case: “{topic}”"]
     lines.append(f"*{escape(package.priority)}* · {_why(package)}"
                  + (f" · waits in {_waiting(package)}" if package.waiting.channel else ""))
@@ -279,9 +308,9 @@ def build_page(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     due = owner_line(package, refs)
     if due:
         lines.append(f"{escape(due[:1].upper() + due[1:])}.")
-    url = refs.get("case.url")
-    if isinstance(url, str) and url.startswith(("https://", "http://")):
-        lines.append(f"<{url}|Open the case>")
+    case_url = link(refs.get("case.url") if isinstance(refs.get("case.url"), str) else None, "Open the case")
+    if case_url:
+        lines.append(case_url)
     text = "\n".join(lines)
     return {
         "channel": channel or page.get("channel") or (package.route.channel if package.route else None),
@@ -299,22 +328,25 @@ def build_page(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 def build_ephemeral(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """A private answer to the person who clicked (e.g. "already taken by @X")."""
     note = refs.get("ephemeral") or {}
-    return {"channel": note.get("channel"), "user": note.get("user"), "text": str(note.get("text", ""))[:TEXT_LIMIT]}
+    text = escape_keeping_mentions(for_channel(str(note.get("text", "")), package.customer))
+    return {"channel": note.get("channel"), "user": note.get("user"), "text": text[:TEXT_LIMIT]}
 
 
 def build_thread(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """A reply in the alert's thread; a drafted customer update comes with an Approve button."""
     note = refs.get("note") or {}
     channel, ts = _message_ref(refs)
-    blocks: list[dict[str, Any]] = [_section(escape(str(note.get("text", "")))[:SECTION_LIMIT])]
+    said = escape(for_channel(str(note.get("text", "")), package.customer))
+    blocks: list[dict[str, Any]] = [_section(said[:SECTION_LIMIT])]
     if note.get("draft") and note.get("draft_id"):
+        draft = escape(for_channel(str(note["draft"]), package.customer))
         blocks.append(_section(("*Draft update for the customer* (sent only when approved):\n>"
-                                + escape(str(note["draft"])).replace("\n", "\n>"))[:SECTION_LIMIT]))
+                                + draft.replace("\n", "\n>"))[:SECTION_LIMIT]))
         blocks.append({"type": "actions", "block_id": f"case:{package.case_id}", "elements": [
             {"type": "button", "action_id": "approve_update", "style": "primary", "value": str(note["draft_id"]),
              "text": {"type": "plain_text", "text": "Approve update"}}]})
     return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
-            "text": escape(str(note.get("text", "")))[:TEXT_LIMIT], "blocks": blocks,
+            "text": said[:TEXT_LIMIT], "blocks": blocks,
             "unfurl_links": False, "unfurl_media": False}
 
 
@@ -324,12 +356,12 @@ def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     unanswered = bool(refs.get("unanswered", True))
     channel, ts = _message_ref(refs)
     owner = package.route.owner_slack_id if package.route else None
-    mention = f"<@{owner}> " if owner and unanswered else ""  # ids from routing, never customer text
+    named = f"{mention(owner)} " if owner and unanswered else ""  # ids from routing, never customer text
     heading = followup_heading(followup, unanswered=unanswered, taken=bool(refs.get("taken", False)))
     who = _who(package)
     lines = [for_channel(line, package.customer) for line in followup_lines(followup)]
     quote = "\n".join(">" + line for line in escape("\n".join(lines)).split("\n")) if lines else ""
-    text = f"{mention}💬 *{_safe(package, who, 120)}* — {escape(heading)}\n{quote}".strip()
+    text = f"{named}💬 *{_safe(package, who, 120)}* — {escape(heading)}\n{quote}".strip()
     return {"channel": channel or (package.route.channel if package.route else None), "thread_ts": ts,
             "text": text[:TEXT_LIMIT], "blocks": [_section(part) for part in _chunks(text, SECTION_LIMIT)][:10],
             "unfurl_links": False, "unfurl_media": False}

@@ -25,6 +25,7 @@ from bridge.pipeline.render import (
     sections,
     transcript_text,
 )
+from bridge.pipeline.sanitize import scrub
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
 
@@ -158,13 +159,14 @@ def build_assign(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
 def build_note(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """An internal note on the ticket (Jira resolved or released, and the like)."""
     note = refs.get("note") or {}
-    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": str(note.get("text", "")), "public": False}}
+    body = scrub(str(note.get("text", "")))
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": body, "public": False}}
 
 
 def build_reply(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     """The customer update an owner approved: the only public comment the bridge ever posts."""
     note = refs.get("note") or {}
-    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": str(note.get("text", "")), "public": True}}
+    return {"ticket": refs.get("zendesk.ticket"), "comment": {"body": scrub(str(note.get("text", ""))), "public": True}}
 
 
 def build_followup(package: Package, refs: dict[str, Any]) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def settings(tmp_path: Path) -> Settings:
         webhook_secrets={"generic": (SECRET,)},
         retry_intervals=(0, 0),
         sweep_age=0,
-        admin_token="admin-test-token",
+        admin_token="admin-test-token-0123456789",
     )
 
 

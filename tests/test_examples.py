@@ -21,8 +21,8 @@ from bridge.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-SECRETS = {slug: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" if slug in ("generic", "ada") else f"secret-for-{slug}"
-           for slug in ADAPTERS}
+SECRETS = {slug: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" if slug in ("generic", "ada")
+           else f"secret-for-{slug}-0123456789" for slug in ADAPTERS}
 
 
 def examples() -> list[tuple[str, Path]]:

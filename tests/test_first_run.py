@@ -57,7 +57,7 @@ def test_a_login_link_works_once_then_never_again(settings: Settings) -> None:
     late = auth.issue_login_token(s, now)
     assert not auth.redeem_login_token(s, late, now + timedelta(hours=25))
     configured = auth.issue_login_token(s, now)
-    assert not auth.redeem_login_token(s.with_overrides(admin_token="t" * 20), configured, now)
+    assert not auth.redeem_login_token(s.with_overrides(admin_token="admin-token-0123456789-abcdef"), configured, now)
 
 
 def test_the_link_signs_in_to_the_dashboard(settings: Settings) -> None:
@@ -81,7 +81,7 @@ def test_the_link_signs_in_to_the_dashboard(settings: Settings) -> None:
     assert again.status_code == 403 and "already used" in again.get_data(as_text=True)
     assert other.get("/dashboard").status_code == 302
     # Once a login is configured, the link sessions end.
-    rt.settings = rt.settings.with_overrides(admin_token="now-configured-token")
+    rt.settings = rt.settings.with_overrides(admin_token="now-configured-token-0123456789")
     assert client.get("/dashboard").status_code == 302
 
 
@@ -90,7 +90,7 @@ def test_login_link_command_and_its_refusal_when_a_login_exists(cli_env: dict[st
     assert result.exit_code == 0 and re.fullmatch(r"http://127\.0\.0\.1:8000/login/link/[\w-]+\n", result.stdout)
     public = run({**cli_env, "BRIDGE_PUBLIC_URL": "https://bridge.example.com/"}, "login-link")
     assert public.stdout.startswith("https://bridge.example.com/login/link/")
-    refused = run({**cli_env, "BRIDGE_ADMIN_TOKEN": "x" * 24}, "login-link")
+    refused = run({**cli_env, "BRIDGE_ADMIN_TOKEN": "admin-token-0123456789-abcdef"}, "login-link")
     assert refused.exit_code == 1 and "a login is configured" in refused.stderr
 
 
@@ -114,7 +114,7 @@ def test_doctor_reports_login_routing_public_url_and_secret_key(cli_env: dict[st
 
     routing = tmp_path / "routing.yaml"
     routing.write_text((ROOT / "examples" / "routing.yaml").read_text())
-    configured = run({**cli_env, "ROUTING_FILE": str(routing), "BRIDGE_ADMIN_TOKEN": "t" * 24,
+    configured = run({**cli_env, "ROUTING_FILE": str(routing), "BRIDGE_ADMIN_TOKEN": "admin-token-0123456789-abcdef",
                       "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}, "doctor").stdout
     assert re.search(r"ok  routing: ROUTING_FILE \S+routing.yaml: \d+ team\(s\), \d+ member\(s\)", configured)
     assert "ok  login: dashboard sign-in with the admin token" in configured
@@ -187,7 +187,7 @@ def test_metrics_labels_stay_bounded(client: FlaskClient, rt: Runtime) -> None:
 
 def test_wsgi_reads_dotenv_like_the_cli(tmp_path: Path) -> None:
     data = tmp_path / "from-dotenv"
-    (tmp_path / ".env").write_text(f"BRIDGE_DATA_DIR={data}\nBRIDGE_ADMIN_TOKEN=from-dotenv-token\n")
+    (tmp_path / ".env").write_text(f"BRIDGE_DATA_DIR={data}\nBRIDGE_ADMIN_TOKEN=from-dotenv-token-0123456789\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "DATABASE_URL", "REDIS_URL"))}
     env["PYTHONPATH"] = str(ROOT)
     code = (f"import runpy; m = runpy.run_path({str(ROOT / 'wsgi.py')!r}); s = m['runtime'].settings; "
@@ -195,7 +195,7 @@ def test_wsgi_reads_dotenv_like_the_cli(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(tmp_path / "from-dotenv"), "from-dotenv-token"]
+    assert done.stdout.split() == [str(tmp_path / "from-dotenv"), "from-dotenv-token-0123456789"]
 
 
 def _readme_table_names() -> set[str]:

@@ -107,3 +107,56 @@ def test_cli_forget_and_purge(tmp_path: Path, monkeypatch: object) -> None:
     assert result.exit_code == 0 and "cases scrubbed: 0" in result.output
     result = CliRunner().invoke(main, ["purge", "--days", "30"], env=env)
     assert result.exit_code == 0 and "inbox rows scrubbed: 0" in result.output
+
+
+def _post(client: FlaskClient, event: dict[str, object]) -> tuple[int, dict[str, str]]:
+    body = dumps(event)
+    answer = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    return answer.status_code, answer.get_json()
+
+
+def test_processed_inbox_rows_are_deleted_past_the_dedupe_window(client: FlaskClient, rt: Runtime) -> None:
+    quiet = generic_event(type_="conversation.updated", conversation_id="conv-quiet", messages=[
+        {"id": "q1", "role": "customer", "text": "How do I export my invoices?"},
+        {"id": "q2", "role": "bot", "text": "Billing → Invoices → Export.", "confidence": 0.9}])
+    status, first = _post(client, quiet)
+    held = _escalate(rt, client, "conv-held", "held@example.com")  # a human still works on it
+    status_dead, dead = _post(client, generic_event(type_="conversation.updated", conversation_id="conv-dead"))
+    run_due(rt)
+    assert status == status_dead == 202
+    with rt.store.session() as s:
+        rows = s.scalars(select(InboxRow)).all()
+        held_keys = {row.key for row in rows if row.case_id == held}
+        for row in rows:
+            row.received_at = rt.clock() - timedelta(days=8)
+            if row.key == dead["event"]:
+                row.state = "dead"
+        s.commit()
+
+    # Inside the window (the row exists): a redelivery is a duplicate with the original ids.
+    again, answer = _post(client, quiet)
+    assert again == 200 and (answer["event"], answer["case"]) == (first["event"], first["case"])
+
+    rt.settings.extra["BRIDGE_DEDUPE_DAYS"] = "30"
+    assert privacy.purge(rt).inbox_deleted == 0  # a longer window keeps them
+    rt.settings.extra.pop("BRIDGE_DEDUPE_DAYS")
+    report = privacy.purge(rt)
+    assert report.inbox_deleted == 1 and "inbox rows past the dedupe window deleted: 1" in report.lines()
+    with rt.store.session() as s:
+        left = {row.key for row in s.scalars(select(InboxRow))}
+        steps = len(repo.deliveries_of(s, held))
+    assert first["event"] not in left and dead["event"] in left  # the dead letter stays for `bridge dlq`
+    assert held_keys and held_keys <= left  # the escalated case's rows stay while a human works on it
+
+    # Past the window the same delivery is new to the bridge; its messages are already in the case,
+    # so folding it changes nothing a person would see.
+    with rt.store.session() as s:
+        before = repo.get_case(s, first["case"]).event  # type: ignore[union-attr]
+    late, answer = _post(client, quiet)
+    run_due(rt)
+    assert late == 202 and answer["case"] == first["case"]
+    with rt.store.session() as s:
+        case = repo.get_case(s, first["case"])
+        assert case is not None and case.status == "open"
+        assert case.event["conversation"]["messages"] == before["conversation"]["messages"]
+        assert len(repo.deliveries_of(s, held)) == steps and repo.deliveries_of(s, first["case"]) == []

@@ -158,3 +158,47 @@ def test_links_to_the_ticket_and_the_case_page_reach_the_alert(settings: Setting
     assert case_button["url"].startswith(f"https://bridge.example.com/cases/{answer['case']}?sig=")
     ticket = _outbox(rt, answer["case"], "zendesk.ticket")
     assert "Case page (package, timeline, owner): https://bridge.example.com/cases/" in ticket["comment"]["body"]
+
+
+def test_two_escalations_at_the_same_instant_get_different_owners(
+    any_store_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers escalating into one team at once: each must see the other's owner. The load read
+    is slowed so that, without the routing lock, both would read "nobody holds a case" and pick the
+    same person (they did on PostgreSQL)."""
+    import threading
+    import time
+
+    from bridge import jobs
+
+    path = tmp_path / "routing.yaml"
+    path.write_text(ROUTING)
+    rt = Runtime.build(any_store_settings.with_overrides(extra={"ROUTING_FILE": str(path)}))
+    upgrade(rt.store)
+    client = create_app(rt=rt).test_client()
+    keys = [_send(client, generic_event(conversation_id=f"conv-race-{i}"))["event"] for i in range(2)]
+
+    counts = repo.open_case_counts
+
+    def slow_counts(session: Any) -> dict[str, int]:
+        seen = counts(session)
+        time.sleep(0.5)  # the window in which the other worker routes
+        return seen
+
+    monkeypatch.setattr(repo, "open_case_counts", slow_counts)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def work(key: str) -> None:
+        start.wait()
+        outcomes.append(jobs.process_event(key, rt))
+
+    threads = [threading.Thread(target=work, args=(key,)) for key in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes == ["processed", "processed"]
+    with rt.store.session() as s:
+        owners = [repo.get_case(s, repo.get_inbox(s, key).case_id).owner for key in keys]  # type: ignore[union-attr]
+    assert sorted(owners) == ["U0ANA", "U0BEN"]  # type: ignore[type-var]

@@ -30,7 +30,7 @@ JIRA_SECRET = "jira-shared-secret"
 @pytest.fixture
 def settings(tmp_path) -> Settings:  # type: ignore[no-untyped-def]
     return Settings(data_dir=tmp_path / "var", retry_intervals=(0, 0), sweep_age=0,
-                    webhook_secrets={"generic": (SECRET,), "zendesk": ("old-secret", ZD_SECRET),
+                    webhook_secrets={"generic": (SECRET,), "zendesk": ("old-zendesk-signing-secret", ZD_SECRET),
                                      "jira": (JIRA_SECRET,)})
 
 
@@ -86,7 +86,8 @@ def test_valid_zendesk_delivery_is_stored_and_answered_200(vclient: FlaskClient,
 
 
 def test_rotated_secret_is_accepted(vclient: FlaskClient) -> None:
-    assert vclient.post("/events/zendesk", data=BODY, headers=zd_headers(BODY, "old-secret")).status_code == 200
+    old = zd_headers(BODY, "old-zendesk-signing-secret")
+    assert vclient.post("/events/zendesk", data=BODY, headers=old).status_code == 200
 
 
 @pytest.mark.parametrize("variant", ["hex", "dotted", "wrong_secret", "stale", "future", "unix_ts", "missing",

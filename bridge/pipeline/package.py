@@ -13,7 +13,7 @@ from bridge.pipeline.evidence import earlier_tickets, failure_evidence
 from bridge.pipeline.flags import flags
 from bridge.pipeline.opening import opening_line
 from bridge.pipeline.priority import prioritize
-from bridge.pipeline.sanitize import sanitize_event
+from bridge.pipeline.sanitize import sanitize_decision, sanitize_event
 from bridge.pipeline.summary import extractive_summary
 from bridge.pipeline.topic import customer_topic
 from bridge.pipeline.waiting import where_customer_waits
@@ -39,6 +39,7 @@ def build_package(
     previous_tickets: list[str] | None = None,
 ) -> Package:
     event = sanitize_event(event)  # no card number or token reaches a ticket, bug or alert
+    decision = sanitize_decision(decision)  # nor the evidence quoting it
     trigger_ids = decision.trigger_ids
     language = language_of(event)
     priority, reason = prioritize(event, decision)

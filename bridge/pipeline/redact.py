@@ -58,6 +58,25 @@ def _always(_: str) -> bool:
     return True
 
 
+# Words that follow "my password is" in a sentence about the password rather than the password itself.
+_PROSE = frozenset((
+    "not", "no", "wrong", "incorrect", "invalid", "expired", "correct", "right", "too", "the", "a", "an", "my",
+    "your", "his", "her", "their", "our", "this", "that", "it", "being", "been", "still", "also", "now",
+    "reset", "changed", "locked", "blocked", "missing", "empty", "required", "rejected", "working", "broken",
+    "same", "different", "very", "fine", "ok", "okay", "strong", "weak", "new", "old", "long", "short",
+    "saved", "stored", "set", "there", "here", "in", "on", "at", "for", "from", "definitely", "only", "just",
+    "always", "never", "what", "which", "where", "how", "why", "when", "mine", "yours", "secure", "safe",
+    "unsafe", "known", "unknown", "stuck", "gone", "lost", "forgotten", "case-sensitive", "visible", "shown",
+    "hidden", "sent", "needed", "ignored", "accepted", "refused", "correcto", "correcta", "incorrecto",
+    "incorrecta", "nuevo", "nueva", "falsch", "richtig", "nicht", "kein", "keine", "abgelaufen", "neu", "faux",
+    "pas", "invalide", "nouveau", "errada", "errado", "nova", "novo", "sbagliata", "giusta", "fout", "juist",
+))
+
+
+def _prose(value: str) -> bool:
+    return value.casefold().rstrip(".!?:)") in _PROSE
+
+
 @dataclass(frozen=True)
 class Detector:
     kind: str  # placeholder stem: EMAIL, PHONE, ...
@@ -95,6 +114,10 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     # "password: hunter2", "API key = abc", "contraseña: ..." -> keep the label, drop the value.
     Detector("PASSWORD", re.compile(rf"(?i)(?:{_SECRET_WORDS})\s*(?:is|es|ist|est|é|è|is:)?\s*[:=]\s*(?P<v>[^\s,;]+)")),
+    # "my password is hunter2", "mi contraseña es Secreta99": the word after the verb, unless it is
+    # prose ("my password is wrong").
+    Detector("PASSWORD", re.compile(rf"(?i)\b(?:{_SECRET_WORDS})\s+(?:is|was|es|era|ist|war|est|était|é|è|era)\s+"
+                                    r"[\"'“‘«]?(?P<v>[^\s,;\"'”’»]{3,})"), lambda v: not _prose(v)),
     Detector("EMAIL", re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")),
     Detector(
         "IBAN",

@@ -25,6 +25,7 @@ from bridge.events import (
     Summary,
 )
 from bridge.pipeline.evidence import telling_requests
+from bridge.pipeline.sanitize import scrub
 
 ROLE_LABEL = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -288,7 +289,7 @@ def followup_heading(followup: dict[str, Any], *, unanswered: bool, taken: bool)
 def followup_lines(followup: dict[str, Any]) -> list[str]:
     """What the customer added, as plain lines: their words, the files, any new session evidence."""
     lines: list[str] = []
-    text = clean(str(followup.get("text") or "")).strip()
+    text = scrub(clean(str(followup.get("text") or ""))).strip()
     if text:
         lines.append(text)
     files = [f for f in followup.get("files") or [] if isinstance(f, dict)]

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from bridge.config import Settings
 from bridge.events import Priority, TriggerId
+from bridge.pipeline.permissions import SlackPermissions
 
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
@@ -291,6 +292,7 @@ class Routing(Model):
     teams: list[Team] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     default_team: str | None = None  # required when there is more than one team
+    slack_permissions: SlackPermissions = Field(default_factory=SlackPermissions)  # who may act from Slack
 
     def team(self, team_id: str) -> Team:
         """KeyError for a team that is gone (a stored case routed under an older file)."""

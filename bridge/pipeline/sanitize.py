@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bridge.events import Customer, Event
+from bridge.events import Customer, Decision, Event, Package
 from bridge.pipeline.redact import DETECTORS, Detector
 
 SECRET_KINDS = frozenset({"PRIVATE_KEY", "TOKEN", "URL_CREDENTIALS", "API_KEY", "PASSWORD", "CARD"})
@@ -118,3 +118,36 @@ def sanitize_event(event: Event) -> Event:
     if cleaned == data:
         return event
     return Event.model_validate(cleaned)
+
+
+def sanitize_decision(decision: Decision) -> Decision:
+    """The trigger evidence quotes the customer's sentence: cards and secrets masked there too."""
+    hits = [hit.model_copy(update={"evidence": scrub(hit.evidence)}) for hit in decision.triggers]
+    if all(a.evidence == b.evidence for a, b in zip(hits, decision.triggers, strict=True)):
+        return decision
+    return decision.model_copy(update={"triggers": hits})
+
+
+# Machine data an engineer debugs with: left as sanitize_event made it (cards and secrets masked).
+_ENGINEER_KEEPS = frozenset({"evidence", "route", "bot", "waiting", "completeness", "bug_evidence"})
+
+
+def _channel_data(value: Any, customer: Customer | None, key: str = "") -> Any:
+    if key in _KEEP or key in _ENGINEER_KEEPS:
+        return value
+    if isinstance(value, str):
+        return for_channel(value, customer)
+    if isinstance(value, list):
+        return [_channel_data(v, customer) for v in value]
+    if isinstance(value, dict):
+        return {k: _channel_data(v, customer, k) for k, v in value.items()}
+    return value
+
+
+def for_engineers(package: Package) -> Package:
+    """The package as a bug tracker's wide audience may read it: no e-mail address, phone number, IBAN
+    or national id, in the profile or in what anyone wrote; the product evidence as captured."""
+    data = _channel_data(package.model_dump(mode="json", exclude_none=True), package.customer)
+    if isinstance(data.get("customer"), dict):
+        data["customer"] = {k: v for k, v in data["customer"].items() if k not in ("email", "phone")}
+    return Package.model_validate(data)

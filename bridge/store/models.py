@@ -79,6 +79,7 @@ class InboxRow(Base):
         Index("ix_inbox_state_next", "state", "next_attempt_at"),
         Index("ix_inbox_state_queued", "state", "queued_at"),
         Index("ix_inbox_batch", "batch"),
+        Index("ix_inbox_state_received", "state", "received_at"),
     )
 
 
@@ -303,3 +304,25 @@ class BugFingerprintRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(TZ)
     updated_at: Mapped[datetime] = mapped_column(TZ)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser session. The cookie carries a random id; only its hash is kept here, and
+    signing out deletes the row, so a copied cookie stops working everywhere at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's session id
+    user: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    expires_at: Mapped[datetime] = mapped_column(TZ, index=True)
+
+
+class LoginThrottleRow(Base):
+    """Failed sign-ins (or admin tokens) per name and per address within the current window."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "user:ana", "addr:203.0.113.5"
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(TZ)

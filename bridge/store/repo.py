@@ -6,12 +6,13 @@ its retry) never run the same inbox row or delivery at the same time.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -23,6 +24,7 @@ from bridge.store.models import (
     ESCALATED,
     OPEN,
     PENDING,
+    PROCESSED,
     RECEIVED,
     CaseRow,
     DeliveryRow,
@@ -253,6 +255,35 @@ def lock_case(session: Session, case_id: str) -> CaseRow | None:
     return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).first()
 
 
+def delete_old_inbox(session: Session, cutoff: datetime, limit: int = 5000) -> int:
+    """Delete up to ``limit`` processed inbox rows received before ``cutoff`` (past the dedupe
+    window): the inbox is the sender's dedupe memory, not an archive; the case and its timeline keep
+    the story. Dead rows stay for ``bridge dlq``; rows of cases a human is working on stay too."""
+    held = select(CaseRow.id).where(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)))
+    ids = select(InboxRow.id).where(InboxRow.state == PROCESSED, InboxRow.received_at < cutoff,
+                                    InboxRow.case_id.not_in(held)).limit(limit)
+    doomed = list(session.scalars(ids))
+    if doomed:
+        session.execute(delete(InboxRow).where(InboxRow.id.in_(doomed)))
+    return len(doomed)
+
+
+def lock_routing(session: Session, team: str) -> None:
+    """Serialize routing into one team until this transaction ends: two workers escalating at the same
+    instant would otherwise both read the same open-case counts and pick the same least-loaded person.
+    PostgreSQL: a transaction-scoped advisory lock per team. SQLite: the write lock (a flush begins the
+    write transaction; SQLite has one writer at a time, so the counts read next are current)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"bridge.route:{team}".encode()) - 2**31  # a signed 32-bit advisory key
+        session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK_NS, key)))
+    else:
+        # A write statement takes SQLite's write lock even when it matches no row.
+        session.execute(update(CaseRow).where(false()).values(updated_at=CaseRow.updated_at))
+
+
+ROUTING_LOCK_NS = 0x5242  # "RB": the bridge's advisory-lock namespace (two-key form)
+
+
 def open_case_counts(session: Session) -> dict[str, int]:
     """Cases each owner holds right now (escalated or acknowledged), by owner key."""
     stmt = (
@@ -295,12 +326,15 @@ def deliveries_of(session: Session, case_id: str) -> list[DeliveryRow]:
 
 
 def refs_of(session: Session, case_id: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Vendor ids of a case's finished steps. Each delivery row owns its own ``external_id``, so
-    concurrent steps never overwrite each other's result (as a shared JSON map could)."""
+    """Vendor ids of a case's steps: finished ones, and ones whose effect exists although the step
+    failed after it (a Jira issue whose attachments failed). Each delivery row owns its own
+    ``external_id``, so concurrent steps never overwrite each other's result (as a shared JSON map
+    could)."""
     refs = dict(base or {})
     for step, external_id in session.execute(
-        select(DeliveryRow.step, DeliveryRow.external_id).where(DeliveryRow.case_id == case_id,
-                                                                DeliveryRow.status == DONE)
+        select(DeliveryRow.step, DeliveryRow.external_id)
+        .where(DeliveryRow.case_id == case_id, DeliveryRow.external_id.is_not(None))
+        .order_by(DeliveryRow.status == DONE)  # a finished step's id wins over a failed one's
     ):
         if external_id:
             refs[step] = external_id

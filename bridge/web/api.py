@@ -7,26 +7,51 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from bridge.events import Event
 from bridge.pipeline.completeness import needs_more
 from bridge.store import repo
+from bridge.web import sessions
+from bridge.web.auth import verify_event_status
 from bridge.web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Case details and states are for the one who asked: no browser or proxy keeps a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _require_admin() -> None:
-    token = current_app.extensions["bridge.runtime"].settings.admin_token
-    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(token.encode(), presented.encode()):
+    rt = current_app.extensions["bridge.runtime"]
+    token = rt.settings.admin_token
+    throttle = sessions.keys(None, request.remote_addr)  # per address: a token has no name to count by
+    wait = sessions.retry_after(rt, throttle, rt.clock())
+    if wait:
+        raise ApiError(429, "too_many_attempts", f"too many wrong admin tokens; retry in {wait} s",
+                       {"Retry-After": str(wait)})
+    scheme, _, presented = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 7235); a bare token is not accepted
+        presented = ""
+    if not token or not presented.strip() or not hmac.compare_digest(token.encode(), presented.strip().encode()):
+        sessions.failed(rt, throttle, rt.clock())
         raise ApiError(401, "unauthorized", "admin token required (Authorization: Bearer <BRIDGE_ADMIN_TOKEN>)")
 
 
 @bp.get("/events/<key>")
 def event_status(key: str) -> ResponseReturnValue:
-    """Processing state of one accepted event; no conversation content, so no token needed."""
+    """Processing state of one accepted event, for whoever holds the status URL of its answer (signed)
+    or the admin token: the key alone is derived from the sender's event id, so it is no secret."""
     rt = current_app.extensions["bridge.runtime"]
+    if not verify_event_status(rt.settings, key, request.args.get("sig", "")):
+        if "Authorization" not in request.headers:
+            raise ApiError(401, "unauthorized", "follow the status URL of the webhook's answer (it carries its "
+                                                "signature, sig) or send the admin token")
+        _require_admin()
     with rt.store.session() as s:
         row = repo.get_inbox(s, key)
         if row is None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge.config import ConfigError, Settings
@@ -84,6 +85,12 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=HASH_METHOD)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Made once: hashing afresh for every unknown name doubled its time, which told names apart."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def login_configured(settings: Settings) -> bool:
     """A password login exists (admin token or users); otherwise one-time links are the way in."""
     return bool(settings.admin_token or settings.get("BRIDGE_USERS", "").strip())
@@ -114,7 +121,7 @@ def authenticate(settings: Settings, name: str, password: str) -> str | None:
         return None
     hashed = users(settings).get(name)
     if hashed is None:
-        check_password_hash(hash_password("x"), password)  # same work for unknown names
+        check_password_hash(_dummy_hash(), password)  # as slow as a known name: names cannot be told by time
         return None
     return name if check_password_hash(hashed, password) else None
 
@@ -180,35 +187,76 @@ def _settings() -> Settings:
     return current_app.extensions["bridge.runtime"].settings  # type: ignore[no-any-return]
 
 
+COOKIE_NAME = "bridge_session"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def cookie_secure(settings: Settings) -> bool:
+    """The session cookie travels over https only, unless the bridge is plainly served over http:
+    ``BRIDGE_PUBLIC_URL`` says ``http://``, or it is unset and ``bridge serve`` binds loopback (the
+    quick start). Bound to every interface without a public URL, it is behind a TLS proxy (the
+    Procfile) or should be (``bridge doctor`` says so)."""
+    public = settings.get("BRIDGE_PUBLIC_URL", "").strip()
+    if public:
+        return public.startswith("https://")
+    return settings.host not in _LOOPBACK and not settings.host.startswith("127.")
+
+
 def init_app(app: Flask) -> None:
     settings: Settings = app.extensions["bridge.runtime"].settings
     app.secret_key = secret_key(settings)
-    app.config.setdefault("SESSION_COOKIE_NAME", "bridge_session")
+    # Flask's defaults already hold SESSION_COOKIE_NAME ("session"), so setdefault would never apply.
+    app.config["SESSION_COOKIE_NAME"] = COOKIE_NAME
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = settings.get("BRIDGE_PUBLIC_URL", "").startswith("https://")
+    app.config["SESSION_COOKIE_SECURE"] = cookie_secure(settings)
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
+def _runtime() -> Any:
+    return current_app.extensions["bridge.runtime"]
+
+
 def login(name: str, via: str = "") -> None:
+    from bridge.web import sessions
+
+    rt = _runtime()
     session.clear()
     session.permanent = True
     session["user"] = name
     session["via"] = via
     session["fp"] = _fingerprint(_settings(), name, via)
+    session["sid"] = sessions.start(rt, name, rt.clock(), SESSION_LIFETIME)
     session["csrf"] = secrets.token_urlsafe(32)
+    g.pop("bridge_user", None)
 
 
 def logout() -> None:
+    """End the session here and in the store: the same cookie sent again (copied, stolen) is no login."""
+    from bridge.web import sessions
+
+    sessions.end(_runtime(), str(session.get("sid") or ""))
     session.clear()
+    g.pop("bridge_user", None)
 
 
 def current_user() -> str | None:
+    if "bridge_user" not in g:  # templates ask several times per page; the store once
+        g.bridge_user = _current_user()
+    return g.bridge_user  # type: ignore[no-any-return]
+
+
+def _current_user() -> str | None:
+    from bridge.web import sessions
+
     name = session.get("user")
     if not isinstance(name, str):
         return None
     expected = _fingerprint(_settings(), name, str(session.get("via") or ""))
     if expected is None or not hmac.compare_digest(expected, str(session.get("fp", ""))):
+        return None
+    rt = _runtime()
+    if not sessions.alive(rt, str(session.get("sid") or ""), name, rt.clock()):
         return None
     return name
 
@@ -278,3 +326,21 @@ def verify_case_link(settings: Settings, case_id: str, sig: str, exp: str, now: 
     if expires is None or expires < now.timestamp():
         return False
     return hmac.compare_digest(sign_case(settings, case_id, expires).encode(), sig.encode())
+
+
+# --- status links ------------------------------------------------------------------------------
+
+def sign_event_status(settings: Settings, key: str) -> str:
+    """The status URL's capability: an event key is derived from the sender's event id, so knowing
+    the id must not be enough to read the case, its state and the questions for the customer."""
+    mac = hmac.new(_subkey(settings, "event-status"), key.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def event_status_url(settings: Settings, key: str) -> str:
+    """Absolute, on the configured address (``BRIDGE_PUBLIC_URL``), never on the request's Host header."""
+    return f"{settings.base_url}/api/events/{key}?{urlencode({'sig': sign_event_status(settings, key)})}"
+
+
+def verify_event_status(settings: Settings, key: str, sig: str) -> bool:
+    return hmac.compare_digest(sign_event_status(settings, key).encode(), sig.encode("utf-8", "replace"))

@@ -162,6 +162,8 @@ def describe(kind: str, detail: dict[str, Any], people: Any = None) -> tuple[str
                               _followup(d)),
         "kb.suggested": ("bridge", "KB article suggested", str(d.get("title") or "")),
         "kb.done": ("human", "KB article updated", f"by {who(d.get('by'))}"),
+        "action.denied": ("problem", f"Slack click refused: {d.get('action', '?')}",
+                          f"{who(d.get('user'))} is not allowed by the routing file"),
     }
     if kind in table:
         return table[kind]

@@ -25,7 +25,7 @@ from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
 from bridge.safeint import ascii_int
 from bridge.store import repo
 from bridge.store.models import CaseRow, InboxRow
-from bridge.web import auth, case_view, charts
+from bridge.web import auth, case_view, charts, sessions
 from bridge.wording import plain_error
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -81,16 +81,25 @@ def _arg(name: str, allowed: tuple[str, ...] | None = None) -> str:
 def login() -> ResponseReturnValue:
     target = auth.safe_next(request.values.get("next"))
     error = ""
+    headers: dict[str, str] = {}
+    status = 200
     if request.method == "POST":
         auth.check_csrf()
-        name = auth.authenticate(_rt().settings, request.form.get("name", ""), request.form.get("password", ""))
-        if name:
+        given = request.form.get("name", "")
+        throttle = sessions.keys(given, request.remote_addr)
+        wait = sessions.retry_after(_rt(), throttle, _rt().clock())
+        if wait:  # the password is not even checked: guessing stays as slow as the window
+            error, status, headers = (f"Too many failed sign-ins; try again in {wait} seconds.", 429,
+                                      {"Retry-After": str(wait)})
+        elif name := auth.authenticate(_rt().settings, given, request.form.get("password", "")):
+            sessions.succeeded(_rt(), throttle[-1])
             auth.login(name)
             return redirect(target)
-        error = "Wrong name, password or token."
+        else:
+            sessions.failed(_rt(), throttle, _rt().clock())
+            error, status = "Wrong name, password or token.", 401
     configured = auth.login_configured(_rt().settings)
-    status = 401 if error else 200
-    return render_template("pages/login.html", next=target, error=error, configured=configured), status
+    return render_template("pages/login.html", next=target, error=error, configured=configured), status, headers
 
 
 @bp.get("/login/link/<token>")

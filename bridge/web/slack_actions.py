@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import jsonsafe, ownership
+from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
 from bridge.safeint import ascii_int
 from bridge.web.errors import ApiError
@@ -96,9 +97,18 @@ def _case_of(action: dict[str, Any]) -> str:
     return str(action.get("value") or "")
 
 
+PERMISSION: dict[str, Action] = {"take_case": "take", "reassign": "reassign", "not_mine": "reassign",
+                                 "approve_update": "approve"}
+
+
 def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None, name: str | None = None) -> None:
     kind, case_id = action.get("action_id"), _case_of(action)
     if not user or not case_id:
+        return
+    needed = PERMISSION.get(str(kind))
+    if needed and not allows(rt.routing(), needed, user):
+        ownership.denied(rt, case_id, user, needed, channel, name)
+        log.info("bridge.slack.denied", extra={"case": case_id, "action": kind, "user": user})
         return
     if kind == "take_case":
         result = ownership.take(rt, case_id, user, via="slack", channel=channel, name=name)

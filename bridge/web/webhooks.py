@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +19,7 @@ from bridge.metrics import Metrics
 from bridge.pipeline import trigger_config, triggers
 from bridge.pipeline.completeness import needs_more
 from bridge.runtime import Runtime
+from bridge.web.auth import event_status_url
 from bridge.web.errors import ApiError
 
 bp = Blueprint("webhooks", __name__)
@@ -151,7 +152,7 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
         _metrics().webhooks.labels(slug, "duplicate" if item.duplicate else "accepted").inc()
     unused = _ignored(adapter, inbound, rt, slug)
     answers = [
-        {"event": a.key, "case": a.case_id, "status": url_for("api.event_status", key=a.key, _external=True)}
+        {"event": a.key, "case": a.case_id, "status": event_status_url(rt.settings, a.key)}
         | ({"duplicate": True} if a.duplicate else {})
         | _needs_more(rt, event)
         | unused

@@ -110,7 +110,7 @@ def test_complete_follows_the_cursor_and_fetches_the_contact(settings: Settings)
 
 
 def test_http(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, ("next-token", TOKEN))
+    _, client = app_for(settings, SLUG, ("next-drift-verification-token", TOKEN))
     first = client.post("/webhooks/drift", data=BODY, headers=headers_of(META))
     assert first.status_code == 202
     again = client.post("/webhooks/drift", data=BODY, headers=headers_of(META))

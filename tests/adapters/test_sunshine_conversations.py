@@ -234,7 +234,7 @@ def post(client, body: bytes, key: str = SECRET):
 
 
 def test_http_statuses(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, ("rotated-out", SECRET))
+    _, client = app_for(settings, SLUG, ("rotated-out-sunshine-secret", SECRET))
     body, _ = load(SLUG, "conversation-message-human-request")
     assert post(client, body).status_code == 202
     assert post(client, body).status_code == 200

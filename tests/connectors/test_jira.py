@@ -171,6 +171,7 @@ class FakeJira:
         self.links: dict[str, dict[str, Any]] = {}
         self.watchers: dict[str, set[str]] = {}
         self.searchable = True  # False: search lags behind creates
+        self.attach_status: int | None = None  # set: every attachment upload fails with this status
         self.create_faults: list[Any] = []  # per POST /issue: an exception, (status, headers, body), or "reset-after"
         self.attach_faults: list[Any] = []  # per POST .../attachments: (status, headers, body)
         self.calls: list[tuple[str, str]] = []
@@ -233,6 +234,8 @@ class FakeJira:
         key = self._key(request)
         if self.attach_faults:
             return self.attach_faults.pop(0)
+        if self.attach_status:
+            return self.attach_status, {}, json.dumps({"errorMessages": ["attachments are unavailable"]})
         body = request.body.read() if hasattr(request.body, "read") else request.body
         name = re.search(rb'filename="([^"]+)"', body).group(1).decode()  # type: ignore[union-attr]
         assert request.headers["X-Atlassian-Token"] == "no-check"
@@ -636,3 +639,42 @@ def test_two_customers_one_bug_through_the_jobs_and_replays_change_nothing(setti
         assert (dict(jira.issues), jira.comments["SUP-1"], jira.attachments["SUP-1"], zendesk.notes) == snapshot
         assert jira.creates() == 1 and len(zendesk.tickets) == 2
         assert steps(cases[1])["jira.bug"] == ("done", "SUP-1")
+
+
+def test_an_issue_created_before_its_attachments_failed_is_never_lost(settings: Settings) -> None:
+    """Jira created the issue, then every attachment upload failed until the step died: the key is
+    kept on the step and the case, the Zendesk note links the issue (not "no bug could be filed"),
+    and a replay once Jira is well finishes the same issue."""
+    from bridge import create_app, jobs
+    from bridge.runner import run_due
+    from bridge.runtime import Runtime
+    from bridge.store import repo
+    from tests.helpers import dumps, signed_headers
+
+    rt = Runtime.build(settings.with_overrides(extra={**ZCREDS, **CREDS}))
+    upgrade(rt.store)
+    client = create_app(rt=rt).test_client()
+    body = dumps(bug_event(1))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        zendesk, jira = FakeZendesk(rsps), FakeJira(rsps)
+        jira.attach_status = 503
+        case = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
+        run_due(rt)
+        with rt.store.session() as s:
+            step = next(d for d in repo.deliveries_of(s, case) if d.step == "jira.bug")
+            assert (step.status, step.external_id, step.attempts) == ("dead", "SUP-1", 3)
+            assert repo.get_case(s, case).refs["jira.bug"] == "SUP-1"  # type: ignore[union-attr]
+            link = next(d for d in repo.deliveries_of(s, case) if d.step == "zendesk.link")
+            assert link.status == "done"
+            ident = step.id
+        assert jira.creates() == 1 and "SUP-1" not in jira.attachments
+        [note] = zendesk.notes[901]
+        assert "Engineering bug filed: SUP-1" in note
+
+        jira.attach_status = None
+        assert jobs.replay(f"dl-{ident}", rt)
+        run_due(rt)
+        with rt.store.session() as s:
+            step = next(d for d in repo.deliveries_of(s, case) if d.step == "jira.bug")
+            assert (step.status, step.external_id) == ("done", "SUP-1")
+        assert jira.creates() == 1 and jira.attachments["SUP-1"]

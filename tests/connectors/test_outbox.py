@@ -119,7 +119,7 @@ def test_the_case_page_has_an_outbox_tab_showing_the_same(routed: tuple[Runtime,
     client.get("/login")
     with client.session_transaction() as session:
         token = session["csrf"]
-    client.post("/login", data={"csrf_token": token, "password": "admin-test-token"})
+    client.post("/login", data={"csrf_token": token, "password": "admin-test-token-0123456789"})
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "Outbox (" in page and f"/cases/{case_id}?tab=outbox" in page
     outbox = client.get(f"/cases/{case_id}?tab=outbox").get_data(as_text=True)

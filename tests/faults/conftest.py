@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import POSTGRES_TEST_URL, require_service
 from tests.faults.harness import Bridge, RedisServer, kill_marked
+from tests.faults.jira_stub import JiraStub
 from tests.faults.stubs import SlackStub, ZendeskStub
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -105,15 +106,22 @@ def deployment(tmp: Path) -> Iterator[Callable[..., Bridge]]:
     redis = RedisServer({**os.environ, "FAULTS_RUN_ID": run_id})
     built: list[Bridge] = []
     schemas: list[str] = []
+    jiras: list[JiraStub] = []
 
-    def build(database_url: str | None = None, workers: int = 1, web: bool = True, **env: str) -> Bridge:
+    def build(database_url: str | None = None, workers: int = 1, web: bool = True, jira: bool = False,
+              **env: str) -> Bridge:
         if database_url is None:
             require_service("PostgreSQL", POSTGRES_TEST_URL, 5432)
             database_url = _pg_schema()
             schemas.append(database_url)
         if redis.proc is None:
             redis.start()
-        bridge = Bridge(tmp, database_url, redis, zendesk, slack, run_id, **env)  # type: ignore[arg-type]
+        if jira and not jiras:
+            stub = JiraStub()  # started only for the deployments that file bugs
+            stub.start()
+            jiras.append(stub)
+        bridge = Bridge(tmp, database_url, redis, zendesk, slack, run_id,  # type: ignore[arg-type]
+                        jira=jiras[0] if jira else None, **env)
         built.append(bridge)
         bridge.start(workers=workers, web=web)
         return bridge
@@ -127,6 +135,8 @@ def deployment(tmp: Path) -> Iterator[Callable[..., Bridge]]:
         redis.stop()
         zendesk.stop()
         slack.stop()
+        for stub in jiras:
+            stub.stop()
         _drop_schemas(schemas)
 
 

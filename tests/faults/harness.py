@@ -263,8 +263,9 @@ class Bridge:
     """One deployment: gunicorn + ``bridge worker`` processes + stubs, on a store and a Redis."""
 
     def __init__(self, tmp: Path, database_url: str, redis: RedisServer, zendesk: ZendeskStub, slack: SlackStub,
-                 run_id: str, **env: str) -> None:
+                 run_id: str, jira: Any = None, **env: str) -> None:
         self.tmp = tmp
+        self.jira = jira  # a JiraStub: the deployment files bugs there (JIRA_* set), else Jira is off
         self.run_id = run_id
         self.redis = redis
         self.zendesk = zendesk
@@ -302,6 +303,8 @@ class Bridge:
             "ZENDESK_URL": zendesk.url,
             "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": slack.url, "SLACK_CHANNEL": CHANNEL,
             "WEB_CONCURRENCY": "2",
+            **({"JIRA_URL": jira.url, "JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "jira-test-token",
+                "JIRA_PROJECT": "SUP", "JIRA_SEARCH_LAG": "1"} if jira is not None else {}),
             **CLOCKS,
             **env,
         }

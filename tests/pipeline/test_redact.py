@@ -122,3 +122,17 @@ def test_known_customer_values_are_removed_case_sensitively_for_names() -> None:
 def test_validators() -> None:
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB83 WEST 1234 5698 7654 32")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("my password is hunter2secret.", "my password is [PASSWORD_1]"),
+    ("mi contraseña es Secreta99", "mi contraseña es [PASSWORD_1]"),
+    ("Mein Passwort ist geheim123", "Mein Passwort ist [PASSWORD_1]"),
+    ('the PIN was "4821"', 'the PIN was "[PASSWORD_1]"'),
+    # Sentences about a password, not the password (issue 20, item 10: "my password is …" reached vendors).
+    ("My password is wrong", "My password is wrong"),
+    ("my password is not working", "my password is not working"),
+    ("the token is expired", "the token is expired"),
+])
+def test_a_password_told_in_a_sentence_is_removed_but_talk_about_it_is_kept(text: str, expected: str) -> None:
+    assert redact(text)[0] == expected

@@ -123,7 +123,7 @@ def runtime(workdir: Path, clock: Any = None, **extra: str) -> tuple[Any, Any]:
     from tests.helpers import SECRET
 
     settings = Settings(data_dir=workdir / "var", webhook_secrets={"generic": (SECRET,)}, retry_intervals=(0, 0),
-                        sweep_age=0, admin_token="admin-test-token",
+                        sweep_age=0, admin_token="admin-test-token-0123456789",
                         extra={"ROUTING_FILE": str(ROUTING), "BRIDGE_PUBLIC_URL": "https://bridge.example.com",
                                **extra})
     rt = Runtime.build(settings)

@@ -49,7 +49,7 @@ def signed_in(app: Flask) -> tuple[FlaskClient, str]:
     client.get("/login")
     with client.session_transaction() as session:
         token = str(session["csrf"])
-    client.post("/login", data={"csrf_token": token, "password": "admin-test-token"})
+    client.post("/login", data={"csrf_token": token, "password": "admin-test-token-0123456789"})
     with client.session_transaction() as session:
         return client, str(session["csrf"])
 

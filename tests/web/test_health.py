@@ -41,7 +41,7 @@ def test_case_detail_needs_the_admin_token(client: FlaskClient) -> None:
     case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
     assert client.get(f"/api/cases/{case_id}").status_code == 401
     assert client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    ok = client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer admin-test-token"})
+    ok = client.get(f"/api/cases/{case_id}", headers={"Authorization": "Bearer admin-test-token-0123456789"})
     assert ok.status_code == 404  # accepted but not processed yet: no case row
 
 

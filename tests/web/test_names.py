@@ -28,7 +28,7 @@ def routed(settings: Settings, tmp_path: Path) -> tuple[Runtime, FlaskClient]:
     client.get("/login")
     with client.session_transaction() as session:
         token = session["csrf"]
-    client.post("/login", data={"csrf_token": token, "password": "admin-test-token"})
+    client.post("/login", data={"csrf_token": token, "password": "admin-test-token-0123456789"})
     return rt, client
 
 

@@ -24,7 +24,7 @@ from bridge.web import auth
 from tests.helpers import dumps, generic_event, signed_headers
 from tests.web.pages_seed import HOSTILE, NOW, close_loop, install_fake_report, seed_case, with_pages
 
-ADMIN = "admin-test-token"
+ADMIN = "admin-test-token-0123456789"
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-ADMIN = "admin-test-token"
+ADMIN = "admin-test-token-0123456789"
 
 
 def _unavailable(reason: str) -> None:

@@ -66,7 +66,7 @@ def test_the_case_page_says_so(client: FlaskClient, rt: Runtime) -> None:
     body = dumps(typo_event())
     case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
     run_due(rt)
-    client.post("/login", data={"csrf_token": _csrf(client), "password": "admin-test-token"})
+    client.post("/login", data={"csrf_token": _csrf(client), "password": "admin-test-token-0123456789"})
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "The sender sent fields the bridge did not use" in page
     assert "<code>evidence.steps</code>: did they mean <code>evidence.steps_to_reproduce</code>?" in page

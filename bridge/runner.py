@@ -53,6 +53,7 @@ class Runner:
         self._thread = threading.Thread(target=self._loop, name="bridge-runner", daemon=True)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="bridge-job")
         self._running: set[tuple[str, Any]] = set()
+        self._backlog = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -82,8 +83,11 @@ class Runner:
             for ident in due:
                 job = (source.job, ident)
                 with self._lock:
-                    if job in self._running or len(self._running) >= 2 * self.threads:
-                        continue  # running already (not claimed yet), or enough waiting for a thread
+                    if job in self._running:
+                        continue  # running already (claimed or about to be)
+                    if len(self._running) >= 2 * self.threads:
+                        self._backlog = True  # enough waiting for a thread: look again when one frees
+                        continue
                     self._running.add(job)
                 self._pool.submit(self._run, source, ident, job)
                 handed += 1
@@ -97,7 +101,9 @@ class Runner:
         finally:
             with self._lock:
                 self._running.discard(job)
-            self.wake.set()  # a finished job may have made the next step due
+                backlog, self._backlog = self._backlog, False
+            if backlog:
+                self.wake.set()  # (the jobs themselves enqueue the steps they make due, which wakes us too)
 
     def _loop(self) -> None:
         from bridge import privacy

@@ -28,8 +28,8 @@ AREAS = {  # area: (what the row tried, the outcomes shown in order)
     "queries": ("any query string and path value, signed out, signed in and with the admin token",
                 ("2xx", "3xx", "4xx", "5xx")),
     "ssrf": ("an internal address in this spelling as an evidence URL", ("blocked", "unresolvable")),
-    "injection": ("markup and script URLs in every text field, read back from the page", ("escaped", "not shown",
-                                                                                         "refused")),
+    "injection": ("markup, mentions and script URLs in every text field, read back from the case page and "
+                  "the Slack alert", ("escaped", "not shown", "refused")),
 }
 
 

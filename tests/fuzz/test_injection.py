@@ -1,9 +1,10 @@
-"""Markup a sender puts in any text field reaches the case page escaped, never as markup.
+"""Markup a sender puts in any text field reaches the case page and the Slack alert escaped.
 
 Hypothesis places HTML, attribute break-outs, ``javascript:`` links, Slack and Jira markup in the
 customer's name, the transcript, the bot's cited sources and the evidence of a signed generic
-event; the pipeline runs; the signed-in case page is read. A payload shown on the page appears only
-in its escaped form, and no link on the page has a ``javascript:`` or ``data:`` target.
+event; the pipeline runs; the signed-in case page and the dry-run Slack alert are read. A payload
+shown there appears only in its escaped form, no link on the page has a ``javascript:`` or
+``data:`` target, and the alert carries no ``<!channel>``/``<!here>`` a customer wrote.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bridge.config import Settings
 from bridge.runner import run_due
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
+from connectors.slack_blocks import escape as slack_escape
 from tests.fuzz.conftest import examples
 from tests.fuzz.platforms import ADMIN, ROUTES
 from tests.fuzz.tally import record
@@ -59,6 +61,27 @@ def _event(field: str, payload: str, n: int) -> dict[str, Any]:
     return event
 
 
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def _check_slack(rt: Runtime, case_id: str, field: str, payload: str) -> None:
+    """The Slack alert (mrkdwn): customer text never carries a link, a mention or a broadcast."""
+    alert = rt.settings.outbox_dir / case_id / "slack.alert.json"
+    if not alert.exists():
+        return
+    texts = _texts(json.loads(alert.read_text()))
+    if any(c in payload for c in "<>"):
+        assert not [t for t in texts if payload in t], f"{field}: {payload!r} reached Slack unescaped"
+    assert not [t for t in texts if "<!channel>" in t or "<!here>" in t or "<javascript:" in t.lower()], texts
+    shown = any(slack_escape(payload) in t for t in texts)
+    record("injection", "Slack alert (mrkdwn)", "escaped" if shown else "not shown")
+
+
 def test_markup_in_any_field_reaches_the_case_page_escaped(settings: Settings, tmp_path: Path) -> None:
     generic = ROUTES["generic"]
     rt = install(Runtime.build(settings.with_overrides(webhook_secrets=dict(generic.secrets), admin_token=ADMIN)))
@@ -84,7 +107,9 @@ def test_markup_in_any_field_reaches_the_case_page_escaped(settings: Settings, t
             record("injection", "case page (HTML)", "refused")
             return
         run_due(rt)
-        page = client.get(f"/cases/{answer.get_json()['case']}").get_data(as_text=True)
+        case_id = answer.get_json()["case"]
+        _check_slack(rt, case_id, field, payload)
+        page = client.get(f"/cases/{case_id}").get_data(as_text=True)
         links = re.findall(r"""(?:href|src|action)\s*=\s*["']?\s*([^"'\s>]*)""", page, flags=re.I)
         assert not [link for link in links if re.match(r"(?i)\s*(javascript|vbscript|data):", link)], links
         if any(c in payload for c in "<>\"'&"):

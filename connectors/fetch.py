@@ -74,7 +74,12 @@ def _embedded_ipv4(address: Address) -> list[Address]:
 # Python counts these as global; a NAT64 gateway or an old dual stack reaches the IPv4 inside them.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated "::127.0.0.1" form
-_NOT_PUBLIC = (ipaddress.IPv6Network("64:ff9b:1::/48"),)  # local-use NAT64 (RFC 8215): a private network
+_NOT_PUBLIC: tuple[Network, ...] = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # local-use NAT64 (RFC 8215): a private network
+    # IETF protocol assignments: Python before 3.11.10 / 3.12.4 calls 192.0.0.8-255 global, so the
+    # answer would depend on the interpreter's patch release (found by tests/fuzz/test_ssrf.py).
+    ipaddress.IPv4Network("192.0.0.0/24"),
+)
 
 
 def fetch_allowlist(text: str | None) -> list[Network]:

@@ -83,6 +83,8 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         "http://100.64.0.1/x",
         "http://[fd00::1]/x",
         "http://[2002:7f00:1::]/x",
+        "http://192.0.0.120/x",  # IETF protocol assignments: "global" to Python 3.11.7's ipaddress
+        "http://[2002:c000:78::1]/x",  # the same, inside 6to4
         "http://0.0.0.0/x",
         "file:///etc/passwd",
         "ftp://example.com/x",

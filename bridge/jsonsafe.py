@@ -1,9 +1,9 @@
 """Strict JSON decoding for untrusted webhook bodies.
 
-Python's json module accepts NaN/Infinity, silently keeps the last of duplicate keys, raises
-RecursionError on deep nesting and lets lone surrogates through (which PostgreSQL and the vendor
-APIs later refuse). Each of those turns into a clear ``JSONError`` here, or is repaired, so a bad
-body is a 400 at the door and never a poison job later.
+Python's json module accepts NaN/Infinity (and reads ``1e999`` as infinity), silently keeps the
+last of duplicate keys, raises RecursionError on deep nesting and lets lone surrogates through
+(which PostgreSQL and the vendor APIs later refuse). Each of those turns into a clear
+``JSONError`` here, or is repaired, so a bad body is a 400 at the door and never a poison job later.
 """
 
 from __future__ import annotations
@@ -19,6 +19,14 @@ class JSONError(ValueError):
 
 def _reject_constant(name: str) -> Any:
     raise JSONError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    # 1e999 is a valid JSON number that Python reads as inf: as bad as Infinity for every strict reader.
+    value = float(text)
+    if value - value != 0.0:
+        raise JSONError(f"number {text[:40]} is out of range (not a finite number)")
+    return value
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -85,7 +93,8 @@ def loads(raw: bytes, max_depth: int = 64) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                           object_pairs_hook=_no_duplicates)
     except JSONError:
         raise
     except RecursionError:

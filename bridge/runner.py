@@ -1,7 +1,10 @@
-"""The in-process worker used when REDIS_URL is unset: a thread that drains the store.
+"""The in-process worker used when REDIS_URL is unset: a thread that drains the store into a pool.
 
 The store is the queue here, so a restart loses nothing: rows still ``received`` or ``pending``
 (including ones claimed by a process that died, once their lease runs out) are picked up again.
+Jobs run on a small pool of threads (``THREADS``), so one slow job (a vendor that answers late, an
+evidence host at the end of its fetch budget) holds one thread, never every case. The jobs are
+the same compare-and-set claims RQ workers run side by side, so running several at once is safe.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from typing import Any
 
 from bridge import jobs
 from bridge.queue import InProcessQueue
 from bridge.runtime import Runtime
 
 log = logging.getLogger("bridge.runner")
+THREADS = 4
 
 
 def run_due(rt: Runtime, limit: int = 100) -> int:
@@ -37,13 +43,18 @@ def run_due(rt: Runtime, limit: int = 100) -> int:
 
 
 class Runner:
-    def __init__(self, rt: Runtime, poll_seconds: float = 1.0) -> None:
+    def __init__(self, rt: Runtime, poll_seconds: float = 1.0, threads: int = THREADS) -> None:
         assert isinstance(rt.queue, InProcessQueue)
         self.rt = rt
         self.wake = rt.queue.wake
         self.poll_seconds = poll_seconds
+        self.threads = threads
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bridge-runner", daemon=True)
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="bridge-job")
+        self._running: set[tuple[str, Any]] = set()
+        self._backlog = False
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -51,10 +62,48 @@ class Runner:
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
         self.wake.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def dispatch(self, limit: int = 100) -> int:
+        """Hand every due job that is not already running to the pool; returns how many."""
+        now = self.rt.clock()
+        handed = 0
+        for source in jobs.sources():
+            with self.rt.store.session() as s:
+                due = source.due(s, now)[:limit]
+            for ident in due:
+                job = (source.job, ident)
+                with self._lock:
+                    if job in self._running:
+                        continue  # running already (claimed or about to be)
+                    if len(self._running) >= 2 * self.threads:
+                        self._backlog = True  # enough waiting for a thread: look again when one frees
+                        continue
+                    self._running.add(job)
+                self._pool.submit(self._run, source, ident, job)
+                handed += 1
+        return handed
+
+    def _run(self, source: jobs.JobSource, ident: Any, job: tuple[str, Any]) -> None:
+        try:
+            source.run(ident, self.rt)  # a failure is recorded on its row and retried when due
+        except Exception:
+            log.exception("bridge.runner.job_error")
+        finally:
+            with self._lock:
+                self._running.discard(job)
+                backlog, self._backlog = self._backlog, False
+            if backlog:
+                self.wake.set()  # (the jobs themselves enqueue the steps they make due, which wakes us too)
 
     def _loop(self) -> None:
         from bridge import privacy
@@ -62,7 +111,7 @@ class Runner:
         last_purge = 0.0
         while not self._stop.is_set():
             try:
-                run_due(self.rt)
+                self.dispatch()
                 if time.monotonic() - last_purge >= 3600:
                     last_purge = time.monotonic()
                     privacy.purge(self.rt, privacy.retention_days(self.rt))

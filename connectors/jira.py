@@ -685,8 +685,15 @@ class JiraConnector:
             have = {a.get("filename") for a in (self._state(key).get("fields") or {}).get("attachment") or []}
             for name, content in fetched:
                 filename = f"{context.case_id}-{name}"[:250]
-                if filename not in have:
+                if filename in have:
+                    continue
+                try:
                     self.client.add_attachment(issue=key, attachment=io.BytesIO(content), filename=filename)
+                except Exception as exc:  # a refused file is listed; a transient failure retries the step
+                    refused: list[str] = []
+                    self._note_or_raise(exc, f"attachment {filename}", refused)
+                    lines = [line for line in lines if not line.startswith(f"{name} (")]
+                    lines.append(f"{name}: not attached: {refused[0]}")
         body = [str(request.get("comment") or "")]
         if lines:
             body.append("Files:\n" + noformat("\n".join(lines)))
@@ -830,10 +837,10 @@ class JiraConnector:
             try:
                 fetched = fetch(item["url"], allow=allow)
             except BlockedURL as exc:
-                lines.append(f"{item['url'][:300]}: NOT fetched, blocked ({exc})")
+                lines.append(f"{item['url'][:300]}: not attached: blocked ({exc})")
                 continue
             except FetchError as exc:
-                lines.append(f"{item['url'][:300]}: NOT fetched ({exc})")
+                lines.append(f"{item['url'][:300]}: not attached: {exc}")
                 continue
             name = re.sub(r"[^\w.-]+", "_", item.get("name") or fetched.name)[:120] or "evidence"
             got.append((name, fetched.content))

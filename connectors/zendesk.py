@@ -198,6 +198,7 @@ def marker(key: str) -> str:
 #   data-center install, a test server) is honoured by a transport adapter that rewrites the host.
 
 _ZENDESK_PERMANENT = {400, 401, 403, 404, 409, 413, 415, 422}
+_FILE_REFUSED = {400, 413, 415, 422}  # an upload answer about the file, not the credentials or the ticket
 ANONYMOUS_EMAIL = "anonymous-customer@recovery-bridge.invalid"
 
 
@@ -413,6 +414,8 @@ class ZendeskConnector:
 
     def _uploads(self, generated: list[dict[str, str]], evidence: list[dict[str, str]]) -> tuple[list[str], list[str]]:
         """Upload generated files and fetched evidence; every item gets a line saying what happened."""
+        from zenpy.lib.exception import APIException
+
         tokens: list[str] = []
         lines: list[str] = []
         for item in generated:
@@ -425,13 +428,20 @@ class ZendeskConnector:
             try:
                 got = fetch(item["url"], allow=allow)
             except BlockedURL as exc:
-                lines.append(f"- {item['url'][:300]}: NOT fetched, blocked ({exc})")
+                lines.append(f"- {item['url'][:300]}: not attached: blocked ({exc})")
                 continue
             except FetchError as exc:
-                lines.append(f"- {item['url'][:300]}: NOT fetched ({exc})")
+                lines.append(f"- {item['url'][:300]}: not attached: {exc}")
                 continue
-            upload = self.client.attachments.upload(got.content, target_name=item.get("name") or got.name,
-                                                    content_type=got.content_type)
+            try:
+                upload = self.client.attachments.upload(got.content, target_name=item.get("name") or got.name,
+                                                        content_type=got.content_type)
+            except APIException as exc:  # this file refused (too large, a type Zendesk will not take)
+                status = exc.response.status_code if getattr(exc, "response", None) is not None else 0
+                if status not in _FILE_REFUSED:
+                    raise
+                lines.append(f"- {item['url'][:300]}: not attached: Zendesk refused the file (HTTP {status})")
+                continue
             tokens.append(upload.token)
             lines.append(f"- {item.get('name') or got.name} ({item.get('kind')}): attached from {item['url'][:300]}")
         return tokens, lines

@@ -11,6 +11,9 @@ from bridge.jsonsafe import JSONError, loads
         (b'{"a": NaN}', "NaN"),
         (b'{"a": Infinity}', "Infinity"),
         (b'{"a": -Infinity}', "Infinity"),
+        (b'{"a": 1e999}', "not a finite number"),
+        (b'{"a": [-1E400]}', "not a finite number"),
+        (b'{"a": 1' + b"0" * 400 + b'.5}', "not a finite number"),
         (b"\xff\xfe{}", "UTF-8"),
         (b"[" * 10_000 + b"]" * 10_000, "nested"),
         (b'{"a":' * 65 + b"1" + b"}" * 65, "nested"),
@@ -23,6 +26,10 @@ def test_rejections_name_the_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(JSONError) as excinfo:
         loads(raw)
     assert reason in str(excinfo.value)
+
+
+def test_large_finite_numbers_still_parse() -> None:
+    assert loads(b'[1e308, -2.5e-320, 1e-999, 12345678901234567890]') == [1e308, -2.5e-320, 0.0, 12345678901234567890]
 
 
 def test_depth_limit_is_inclusive() -> None:

@@ -94,7 +94,7 @@ def parse_created(envelope: dict[str, Any], event_id: str) -> Event:
 def parse_message(envelope: dict[str, Any], event_id: str) -> Event:
     data = envelope["data"]
     author = data.get("author") if isinstance(data.get("author"), dict) else {}
-    role = ROLES.get(author.get("role"), "system")
+    role = ROLES.get(v.word(author.get("role")) or "", "system")
     text, attachments = _content(data.get("content"))
     messages = [v.message(role, text, id=data.get("message_id"), sent_at=data.get("created_at"),
                           attachments=attachments)] if text or attachments else []

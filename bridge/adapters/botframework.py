@@ -94,7 +94,9 @@ def verify_token(token: str, app_ids: Sequence[str], keys: dict[str, Any], now: 
     """Check one bearer JWT; returns its claims or raises ``Unauthorized``."""
     try:
         header = jwt.get_unverified_header(token)
-        key = keys.get(header.get("kid") or header.get("x5t") or "")
+        # The header is the sender's JSON before any check: a kid that is a list must not reach a lookup.
+        kid = next((h for h in (header.get("kid"), header.get("x5t")) if isinstance(h, str) and h), "")
+        key = keys.get(kid)
         if key is None or header.get("alg") != "RS256":
             raise Unauthorized("unknown signing key or algorithm")
         claims = jwt.decode(token, key, algorithms=["RS256"], audience=audience,
@@ -129,7 +131,7 @@ def turn(activity: Any, bot_id: str | None = None) -> dict[str, Any] | None:
     who = v.dig(activity, "from", "role")
     is_bot = who == "bot" or v.dig(activity, "from", "id") == bot_id
     role = "customer" if who == "user" else "bot" if is_bot else "agent"
-    cards = [x for x in activity.get("attachments") or [] if isinstance(x, dict)]
+    cards = [x for x in v.items(activity.get("attachments")) if isinstance(x, dict)]
     attachments = [a for a in (v.attachment(x.get("contentUrl"), x.get("name"), x.get("contentType"))
                                for x in cards) if a]
     # A turn is a turn whatever carries it: ``text``; on voice channels only ``speak`` (SSML); a rich
@@ -149,7 +151,7 @@ def turn(activity: Any, bot_id: str | None = None) -> dict[str, Any] | None:
 def _transcript(activity: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
     """Turns from the ``Transcript`` attachment, or the URL of an offline one."""
     bot_id = v.opt_str(v.dig(activity, "relatesTo", "bot", "id")) or v.opt_str(v.dig(activity, "from", "id"))
-    for att in activity.get("attachments") or []:
+    for att in v.items(activity.get("attachments")):
         if not isinstance(att, dict) or str(att.get("name", "")).lower() != "transcript":
             continue
         items = v.dig(att, "content", "activities")
@@ -163,7 +165,7 @@ def _transcript(activity: dict[str, Any]) -> tuple[list[dict[str, Any]], str | N
 
 def _customer(activity: dict[str, Any], value: dict[str, Any], locale: str | None) -> dict[str, Any] | None:
     user = v.dig(activity, "relatesTo", "user") or (
-        activity.get("recipient") if v.dig(activity, "from", "role") == "bot" else activity.get("from")) or {}
+        activity.get("recipient") if v.dig(activity, "from", "role") == "bot" else activity.get("from"))
     given = value.get("customer") if isinstance(value.get("customer"), dict) else {}
     account = v.opt_str(given.get("accountId")) or v.opt_str(value.get("AccountId"))
     return v.drop_empty({
@@ -176,8 +178,8 @@ def _customer(activity: dict[str, Any], value: dict[str, Any], locale: str | Non
         "attributes": v.drop_empty({
             "external_id": v.opt_str(given.get("id")),
             "agent_note": v.opt_str(value.get("va_AgentMessage")),
-            "topics": [t for t in value.get("va_Topics") or [] if isinstance(t, str)],
-            "attempted_answers": [a for a in value.get("attemptedAnswers") or [] if isinstance(a, str)],
+            "topics": [t for t in v.items(value.get("va_Topics")) if isinstance(t, str)],
+            "attempted_answers": [a for a in v.items(value.get("attemptedAnswers")) if isinstance(a, str)],
             "priority": v.opt_str(value.get("priority")),
             "skill": v.opt_str(value.get("skill")),
         }),
@@ -201,7 +203,7 @@ def _evidence(value: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str
     return v.evidence_from(
         messages + extra,
         session_replay_url=v.opt_str(given.get("sessionReplayUrl")),
-        console_logs=[c for c in map(_console, given.get("consoleLog") or []) if c][:1000],
+        console_logs=[c for c in map(_console, v.items(given.get("consoleLog"))) if c][:1000],
         device=v.drop_empty({
             "browser": " ".join(filter(None, [v.opt_str(device.get("browser")),
                                               v.opt_str(device.get("browser_version"))])) or None,
@@ -246,7 +248,7 @@ def parse_handoff_initiate(activity: dict[str, Any], set_locale: str | None) -> 
     if set_locale and not activity.get("locale"):
         activity = {**activity, "locale": set_locale}
     elif not activity.get("locale"):
-        first = next((m for m in v.dig(activity, "attachments", 0, "content", "activities") or []
+        first = next((m for m in v.items(v.dig(activity, "attachments", 0, "content", "activities"))
                       if v.dig(m, "from", "role") == "user" and v.dig(m, "locale")), None)
         activity = {**activity, "locale": v.dig(first, "locale")} if first else activity
     return _base(activity, "handoff.requested", messages, value, handoff, partial=bool(offline))

@@ -54,7 +54,7 @@ def chat_message(item: Any) -> dict[str, Any] | None:
     if role is None:
         return None
     attachments = []
-    for att in item.get("attachments") or []:
+    for att in v.items(item.get("attachments")):
         kind = v.dig(att, "file_type")
         made = v.attachment(v.dig(att, "data_url"), v.dig(att, "file_name") or v.dig(att, "extension"),
                             f"{kind}/{v.dig(att, 'extension') or '*'}" if kind in ("image", "video", "audio")
@@ -98,7 +98,7 @@ def _customer(payload: dict[str, Any], conv: dict[str, Any], account_id: str | N
     sender = sender if isinstance(sender, dict) else {}
     custom = sender.get("custom_attributes") if isinstance(sender.get("custom_attributes"), dict) else {}
     conv_custom = conv.get("custom_attributes") if isinstance(conv.get("custom_attributes"), dict) else {}
-    labels = [str(label) for label in conv.get("labels") or [] if isinstance(label, str | int)]
+    labels = [str(label) for label in v.items(conv.get("labels")) if isinstance(label, str | int)]
     team = v.opt_str(v.dig(conv, "meta", "team", "name"))
     attributes = v.drop_empty({
         **{k: val for k, val in {**custom, **conv_custom}.items() if isinstance(val, str | int | float | bool)},
@@ -123,7 +123,7 @@ def _customer(payload: dict[str, Any], conv: dict[str, Any], account_id: str | N
 
 
 def _evidence(conv: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any] | None:
-    browser = v.dig(conv, "additional_attributes", "browser") or {}
+    browser = v.mapping(v.dig(conv, "additional_attributes", "browser"))
     device = v.drop_empty({
         "browser": " ".join(filter(None, [v.opt_str(browser.get("browser_name")),
                                           v.opt_str(browser.get("browser_version"))])) or None,
@@ -135,7 +135,7 @@ def _evidence(conv: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str,
 
 
 def _status_change(payload: dict[str, Any]) -> tuple[str | None, str | None]:
-    for change in payload.get("changed_attributes") or []:
+    for change in v.items(payload.get("changed_attributes")):
         status = v.dig(change, "status")
         if isinstance(status, dict):
             return v.opt_str(status.get("previous_value")), v.opt_str(status.get("current_value"))
@@ -148,7 +148,7 @@ def build_event(payload: dict[str, Any], event: str, delivery: str | None) -> Ev
     if event.startswith("message_"):
         found = [chat_message(_with_nested(payload, conv))]
     else:
-        found = [chat_message(m) for m in conv.get("messages") or []]
+        found = [chat_message(m) for m in v.items(conv.get("messages"))]
     messages = v.trim_transcript([m for m in found if m])
     account_id = v.opt_str(v.dig(payload, "account", "id")) or v.opt_str(v.dig(conv, "messages", 0, "account_id"))
     previous, current = _status_change(payload)

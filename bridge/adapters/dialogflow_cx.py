@@ -80,7 +80,7 @@ def _bot_texts(messages: list[Any]) -> list[str]:
     for message in messages:
         if not isinstance(message, dict) or not isinstance(message.get("text"), dict):
             continue
-        parts = message["text"].get("text") or []
+        parts = message["text"].get("text") if isinstance(message["text"].get("text"), list) else []
         joined = " ".join(p for p in parts if isinstance(p, str)).strip()
         if joined:
             texts.append(joined)

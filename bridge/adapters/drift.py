@@ -118,7 +118,7 @@ def parse_status_updated(data: dict[str, Any]) -> Event:
 
 def parse_participant_added(data: dict[str, Any]) -> Event:
     conversation_id = data.get("conversationId", data.get("id"))
-    added = data.get("addedParticipants") or data.get("participants") or []
+    added = vendor_api.items(data.get("addedParticipants")) or vendor_api.items(data.get("participants"))
     who = ", ".join(str(p) for p in added[:10]) if isinstance(added, list) else ""
     return _event(
         f"conversation_participant_added:{_id(conversation_id)}:{who}:{data.get('createdAt', '')}",

@@ -83,7 +83,7 @@ def _parts(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """Text and attachments of a message, current (``message_parts``) or older (``msg_parts``)."""
     texts: list[str] = []
     files: list[dict[str, Any]] = []
-    parts = message.get("message_parts") or message.get("msg_parts") or []
+    parts = vendor_api.items(message.get("message_parts")) or vendor_api.items(message.get("msg_parts"))
     for part in parts if isinstance(parts, list) else []:
         part = _dict(part)
         if text := _text(_dict(part.get("text")).get("content")) or _text(_dict(part.get("properties")).get("text")):

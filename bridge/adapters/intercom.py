@@ -43,7 +43,7 @@ log = logging.getLogger("bridge.adapters.intercom")
 # ---- payload → canonical -----------------------------------------------------------------------
 
 def _role(author: Any) -> str:
-    kind = v.dig(author, "type")
+    kind = v.word(v.dig(author, "type"))
     if kind in CUSTOMER_AUTHORS:
         return "customer"
     if kind == "bot" or v.dig(author, "from_ai_agent") is True:
@@ -75,7 +75,7 @@ def _part_message(part: Any) -> dict[str, Any] | None:
 
 def _sources(item: dict[str, Any]) -> list[dict[str, Any]]:
     sources = []
-    for src in v.dig(item, "ai_agent", "content_sources", "content_sources") or []:
+    for src in v.items(v.dig(item, "ai_agent", "content_sources", "content_sources")):
         entry = v.drop_empty({"title": v.opt_str(v.dig(src, "title")), "url": v.opt_str(v.dig(src, "url"))})
         if entry:
             sources.append(entry)
@@ -109,12 +109,12 @@ def _customer(item: dict[str, Any]) -> dict[str, Any] | None:
     authors = [v.dig(item, "source", "author"), v.dig(item, "conversation_message", "author")]
     parts = v.dig(item, "conversation_parts", "conversation_parts")
     authors += [v.dig(p, "author") for p in (parts if isinstance(parts, list) else [])]
-    people = [a for a in [item.get("user"), *authors] if v.dig(a, "type") in CUSTOMER_AUTHORS]
+    people = [a for a in [item.get("user"), *authors] if v.word(v.dig(a, "type")) in CUSTOMER_AUTHORS]
 
     def first(key: str) -> str | None:
         return next((v.opt_str(p.get(key)) for p in people if v.opt_str(p.get(key))), None)
 
-    contact = v.dig(item, "contacts", "contacts", 0) or {}
+    contact = v.mapping(v.dig(item, "contacts", "contacts", 0))
     attrs = item.get("custom_attributes") if isinstance(item.get("custom_attributes"), dict) else {}
     attributes = v.drop_empty({
         **{k: val for k, val in attrs.items() if isinstance(val, str | int | float | bool)},
@@ -146,7 +146,7 @@ def _handoff(item: dict[str, Any]) -> dict[str, Any] | None:
     routed = v.dig(item, "ai_agent", "resolution_state") == "routed_to_team"
     if not assignment and not routed:
         return None
-    target = v.dig(assignment, "assigned_to") or {}
+    target = v.mapping(v.dig(assignment, "assigned_to"))
     team = v.opt_str(item.get("team_assignee_id")) or v.opt_str(target.get("id"))
     who = f"{target.get('type') or 'team'} {team}" if team else "a human"
     return v.drop_empty({

@@ -52,7 +52,7 @@ def content_text(content: Any) -> tuple[str, list[dict[str, Any]]]:
     elif not text and kind in ("carousel", "list", "form", "formResponse", "location", "template"):
         text = f"[{kind}]"
     if not text and kind == "formResponse":
-        text = "; ".join(str(f.get("text") or "") for f in content.get("fields") or [] if isinstance(f, dict))
+        text = "; ".join(str(f.get("text") or "") for f in v.items(content.get("fields")) if isinstance(f, dict))
     return text, attachments
 
 
@@ -66,7 +66,7 @@ def sc_message(item: Any) -> dict[str, Any] | None:
         return None
     if author.get("type") == "user":
         role = "customer"
-    elif "AI" in (author.get("subtypes") or []) or v.dig(item, "source", "type") in ("api:conversations", None):
+    elif "AI" in v.items(author.get("subtypes")) or v.dig(item, "source", "type") in ("api:conversations", None):
         role = "bot"
     else:
         role = "agent" if str(v.dig(item, "source", "type") or "").startswith("zd:") else "bot"
@@ -79,7 +79,7 @@ def customer_of(author: Any, app_id: str | None, extra: dict[str, Any] | None = 
     metadata = user.get("metadata") if isinstance(user.get("metadata"), dict) else {}
     name = " ".join(filter(None, [v.opt_str(profile.get("givenName")), v.opt_str(profile.get("surname"))]))
     email = v.opt_str(profile.get("email")) or next(
-        (v.opt_str(i.get("value")) for i in user.get("identities") or [] if v.dig(i, "type") == "email"), None)
+        (v.opt_str(i.get("value")) for i in v.items(user.get("identities")) if v.dig(i, "type") == "email"), None)
     account = v.opt_str(metadata.get("accountId")) or v.opt_str(metadata.get("account_id"))
     attributes = v.drop_empty({
         **{k: val for k, val in (extra or {}).items() if isinstance(val, str | int | float | bool)},
@@ -101,7 +101,7 @@ def customer_of(author: Any, app_id: str | None, extra: dict[str, Any] | None = 
 def _event(item: dict[str, Any], app_id: str | None, kind: str, messages: list[dict[str, Any]],
            customer: dict[str, Any] | None, handoff: dict[str, Any] | None = None) -> Event:
     conversation_id = v.text_id(item, "payload", "conversation", "id")
-    conversation = v.dig(item, "payload", "conversation") or {}
+    conversation = v.mapping(v.dig(item, "payload", "conversation"))
     metadata = conversation.get("metadata") if isinstance(conversation.get("metadata"), dict) else {}
     bot_confidence = v.confidence(metadata.get("bot_confidence"))
     if bot_confidence is not None:  # a bot's own score, carried in conversation metadata

@@ -46,6 +46,24 @@ def dig(data: Any, *path: str | int) -> Any:
     return data
 
 
+def items(value: Any) -> list[Any]:
+    """An optional JSON array: the array, or ``[]`` when the sender put anything else there.
+
+    ``payload.get("labels") or []`` iterates a string, and raises on ``true`` or a number: every
+    optional list of a vendor body goes through here instead."""
+    return value if isinstance(value, list) else []
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """An optional JSON object: the object, or ``{}`` when the sender put anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def word(value: Any) -> str | None:
+    """A string to look up in a table of the vendor's words (a list or an object is unhashable)."""
+    return value if isinstance(value, str) else None
+
+
 def obj(data: Any, name: str) -> dict[str, Any]:
     """A required JSON object (400 when the body is not the platform's shape)."""
     if not isinstance(data, dict):

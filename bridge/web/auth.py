@@ -31,6 +31,7 @@ from flask import Flask, abort, current_app, g, redirect, request, session, url_
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge.config import ConfigError, Settings
+from bridge.safeint import ascii_int
 
 HASH_METHOD = "pbkdf2:sha256:600000"
 DEFAULT_CASE_LINK_TTL = 30 * 24 * 3600
@@ -321,9 +322,10 @@ def case_link(settings: Settings, case_id: str, now: datetime) -> str:
 
 
 def verify_case_link(settings: Settings, case_id: str, sig: str, exp: str, now: datetime) -> bool:
-    if not exp.isdigit() or int(exp) < now.timestamp():
+    expires = ascii_int(exp, 12)  # a signed link's expiry is a unix time, never longer
+    if expires is None or expires < now.timestamp():
         return False
-    return hmac.compare_digest(sign_case(settings, case_id, int(exp)).encode(), sig.encode())
+    return hmac.compare_digest(sign_case(settings, case_id, expires).encode(), sig.encode())
 
 
 # --- status links ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
@@ -26,7 +28,24 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return response
 
 
+def ascii_query(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """WSGI hands the raw query bytes on as latin-1 text, and Werkzeug decodes them strictly as
+    UTF-8: ``GET /login?\xff`` raised UnicodeDecodeError wherever a view read ``request.args``.
+    Bytes outside ASCII are percent-escaped here, so they decode (to U+FFFD if not UTF-8) like
+    ``%FF`` always did."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING", "")
+        if not query.isascii():
+            raw = query.encode("latin-1", "replace")
+            environ["QUERY_STRING"] = "".join(chr(b) if b < 128 else f"%{b:02X}" for b in raw)
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def init_app(app: Flask) -> None:
+    app.wsgi_app = ascii_query(app.wsgi_app)  # type: ignore[method-assign]
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> ResponseReturnValue:
         return error_response(exc.status, exc.code, exc.message, exc.headers)

@@ -22,6 +22,7 @@ from bridge.people import People, customer_name
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
+from bridge.safeint import ascii_int
 from bridge.store import repo
 from bridge.store.models import CaseRow, InboxRow
 from bridge.web import auth, case_view, charts, sessions
@@ -123,19 +124,27 @@ def logout() -> ResponseReturnValue:
 
 # --- dashboard ---------------------------------------------------------------------------------
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 30)  # `until` + 1 day must still be a date
+MAX_PERIOD = timedelta(days=3 * 366)  # longer periods are cut to their last three years
+
+
 def _parse_date(text: str) -> date | None:
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return min(max(day, FIRST_DAY), LAST_DAY) if day else None
 
 
 def period_from_args(now: datetime) -> tuple[datetime, datetime, int | None]:
-    """``since``/``until`` dates (inclusive days, UTC) or the last ``days`` days (default 30)."""
+    """``since``/``until`` dates (inclusive days, UTC) or the last ``days`` days (default 30).
+
+    Dates are clamped to 2000..2999 and the period to three years: a chart of weekly points over
+    millennia would only burn CPU, and a date at the edge of the calendar has no day after it."""
     since_day, until_day = _parse_date(_arg("since")), _parse_date(_arg("until"))
     if since_day:
         until = datetime.combine(until_day, time(), UTC) + timedelta(days=1) if until_day else now
-        since = datetime.combine(since_day, time(), UTC)
+        since = max(datetime.combine(since_day, time(), UTC), until - MAX_PERIOD)
         return (since, until, None) if since < until else (until - timedelta(days=1), until, None)
     days = int(_arg("days", tuple(map(str, PERIODS))) or 30)
     return now - timedelta(days=days), now, days
@@ -181,7 +190,8 @@ def dashboard() -> ResponseReturnValue:
         labels = {row.key: people.slack_name(row.key) for b in report.breakdowns if b.dimension == "owner"
                   for row in b.rows}
     table_metrics, table_rows = charts.breakdown_table(report, by, labels)
-    query = {k: v for k, v in request.args.items() if k not in ("breakdown", "by") or v in ("day", "week")}
+    # The breakdown links set `breakdown` themselves; `by` stays only when it chose day or week points.
+    query = {k: v for k, v in request.args.items() if k != "breakdown" and (k != "by" or v in ("day", "week"))}
     return render_template(
         "pages/dashboard.html",
         report=report, since=since, until=until, days=days, periods=PERIODS, granularity=granularity,
@@ -202,7 +212,7 @@ def cases() -> ResponseReturnValue:
     status = _arg("status", (*STATUSES, "all"))
     filters = {name: _arg(name) for name in ("team", "platform", "owner") if _arg(name)}
     trigger = _arg("trigger", TRIGGERS)
-    page = max(1, int(_arg("page") or 1) if (_arg("page") or "1").isdigit() else 1)
+    page = max(1, ascii_int(_arg("page"), 100) or 1)
     stmt = select(CaseRow)
     if status == "all":
         pass
@@ -216,6 +226,7 @@ def cases() -> ResponseReturnValue:
         stmt = stmt.where(cast(CaseRow.triggers, String).contains(f'"{trigger}"'))
     with _rt().store.session() as s:
         total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        page = min(page, max(1, -(-total // PAGE_SIZE)))  # past the end: the last page
         order = func.coalesce(CaseRow.escalated_at, CaseRow.created_at).desc()
         rows = list(s.scalars(stmt.order_by(order, CaseRow.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     query = {k: v for k, v in request.args.items() if k != "page"}

@@ -8,7 +8,6 @@ queued delivery step. Slack ignores the body of an answer to a block action, so 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -17,9 +16,10 @@ from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import ownership
+from bridge import jsonsafe, ownership
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
+from bridge.safeint import ascii_int
 from bridge.web.errors import ApiError
 
 bp = Blueprint("slack_actions", __name__)
@@ -44,26 +44,50 @@ def actions() -> ResponseReturnValue:
     if not secrets or not verify_request(body, request.headers.get("X-Slack-Request-Timestamp", ""),
                                          request.headers.get("X-Slack-Signature", ""), secrets, time.time()):
         raise ApiError(401, "unauthorized", "invalid or missing Slack signature")
-    try:
-        payload = json.loads(request.form.get("payload", ""))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed_payload", "expected a form field 'payload' holding JSON") from None
-    if not isinstance(payload, dict):
-        raise ApiError(400, "malformed_payload", "payload must be a JSON object")
+    payload = _payload(request.form.get("payload", ""), rt.settings.max_json_depth)
     if payload.get("type") != "block_actions":
         return "", 200  # other interactivity types are not ours to handle; Slack must not retry
-    user_data = payload.get("user") if isinstance(payload.get("user"), dict) else {}
-    user = str(user_data.get("id") or "")
-    name = str(user_data.get("name") or user_data.get("username") or "")[:200] or None
-    channel = str((payload.get("channel") or {}).get("id") or "") or None
+    user_data = _mapping(payload.get("user"))
+    user = _text(user_data.get("id")) or ""
+    name = (_text(user_data.get("name")) or _text(user_data.get("username")) or "")[:200] or None
+    channel = _text(_mapping(payload.get("channel")).get("id"))
+    clicks = payload.get("actions", [])
+    if not isinstance(clicks, list) or not all(isinstance(action, dict) for action in clicks):
+        raise ApiError(422, "invalid_payload", "actions: a list of objects is required")
     try:
-        for action in payload.get("actions") or []:
-            _apply(rt, action, user, channel, name)
+        for action in clicks:
+            _apply(rt, _clean(action), user, channel, name)
     except SQLAlchemyError:
         log.exception("bridge.slack.store_failed")
         raise ApiError(503, "store_unavailable", "the action could not be recorded; try again",
                        {"Retry-After": "2"}) from None
     return "", 200
+
+
+def _payload(text: str, max_depth: int) -> dict[str, Any]:
+    """The ``payload`` form field: strict JSON (no NaN, no duplicate keys, bounded depth), an object."""
+    try:
+        payload = jsonsafe.loads(text.encode("utf-8", "replace"), max_depth)
+    except jsonsafe.JSONError as exc:
+        raise ApiError(400, "malformed_payload", f"the form field 'payload' must hold JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "malformed_payload", "payload must be a JSON object")
+    return payload
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    """Slack's ids and names are strings; anything else is treated as absent."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _clean(action: dict[str, Any]) -> dict[str, Any]:
+    """The fields of one click the bridge reads, each a string or absent (Slack JSON stops here)."""
+    return {key: text for key in ("action_id", "block_id", "value", "selected_user")
+            if (text := _text(action.get(key))) is not None}
 
 
 def _case_of(action: dict[str, Any]) -> str:
@@ -93,10 +117,10 @@ def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None, 
                                     channel=channel)
     elif kind == "not_mine":
         result = ownership.reassign(rt, case_id, None, by=user, reason="not_mine", channel=channel)
-    elif kind == "approve_update" and str(action.get("value", "")).isdigit():
+    elif kind == "approve_update" and (update_id := ascii_int(action.get("value"))) is not None:
         from bridge.loop_jira import approve_update
 
-        approved = approve_update(rt, int(action["value"]), by=f"slack:{user}")
+        approved = approve_update(rt, update_id, by=f"slack:{user}")
         log.info("bridge.slack.action", extra={"case": case_id, "action": kind, "ok": approved is not None})
         return
     else:

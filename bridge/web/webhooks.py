@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -12,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import intake
 from bridge.adapters import get_adapter
-from bridge.adapters.base import AdapterError, Handshake, Inbound, UnsupportedEvent
+from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayload, Unauthorized, UnsupportedEvent
 from bridge.events import Event
 from bridge.metrics import Metrics
 from bridge.pipeline import trigger_config, triggers
@@ -82,6 +83,26 @@ def _ignored(adapter: Any, inbound: Inbound, rt: Runtime, slug: str) -> dict[str
     return {"ignored": names} | ({"did_you_mean": hints} if hints else {})
 
 
+# What reading a vendor body the adapter did not type-check raises: ``true`` where a list was
+# expected, a list used as a dict key, a missing key. The adapters check types themselves
+# (``vendor_api.items``/``mapping``/``word``, and tests/fuzz holds them to it); this is the net.
+_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+def _checked(slug: str, step: str, call: Callable[[], Any]) -> Any:
+    """Run the adapter's ``verify`` or ``parse``: a shape it did not check is a 401 (credentials) or a
+    422 (body) with a reason, logged with its traceback as the adapter bug it is, never a 500."""
+    try:
+        return call()
+    except _SHAPE_ERRORS as exc:
+        log.error("bridge.inbound.unchecked_shape", exc_info=True,
+                  extra={"platform": slug, "step": step, "error": type(exc).__name__})
+        if step == "verify":
+            raise Unauthorized(f"the credentials could not be read ({type(exc).__name__})") from None
+        raise InvalidPayload(f"the body is not the shape {slug} sends: a field has an unexpected type "
+                             f"({type(exc).__name__} while reading it)") from None
+
+
 def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
     limit = rt.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -103,8 +124,8 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
     try:
         if not secrets:
             raise ApiError(401, "unauthorized", f"no webhook secret is configured for {slug}")
-        adapter.verify(inbound, secrets, rt.settings.timestamp_tolerance)
-        events = adapter.parse(inbound, rt.settings.max_json_depth)
+        _checked(slug, "verify", lambda: adapter.verify(inbound, secrets, rt.settings.timestamp_tolerance))
+        events = _checked(slug, "parse", lambda: adapter.parse(inbound, rt.settings.max_json_depth))
     except Handshake as hs:
         response = jsonify(hs.body) if hs.content_type == "application/json" else current_app.response_class(
             hs.body, mimetype=hs.content_type)

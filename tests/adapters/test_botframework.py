@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -223,6 +224,21 @@ def test_forged_missing_wrong_and_rotated_tokens(settings: Settings) -> None:
     # rotation: two accepted bot app ids, and two signing keys during a key roll-over
     check(settings, token(now, appid="new-app"), now, app_ids=("new-app", APP_ID))
     check(settings, token(now, kid="kid-b"), now, keyset=jwks("kid-a", "kid-b"))
+
+
+@pytest.mark.parametrize("header", [{"alg": "RS256", "x5t": ["a"]}, {"alg": "RS256", "kid": {"a": 1}},
+                                    {"alg": "RS256", "kid": 7, "x5t": [1]}, {"alg": ["RS256"], "kid": "kid-a"}])
+def test_a_token_header_of_the_wrong_types_is_a_401(settings: Settings, header: dict) -> None:
+    """Issue 20: ``"x5t": ["a"]`` in the (unverified) header was a TypeError, a 500 to anyone."""
+    now = 1_742_303_223
+    _, payload, signature = token(now).split(".")
+    forged = base64.urlsafe_b64encode(json.dumps(header).encode()).decode().rstrip("=") + f".{payload}.{signature}"
+    with pytest.raises(Unauthorized):
+        check(settings, forged, now)
+    rt, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS=jwks("kid-a"))
+    response = client.post("/webhooks/botframework", data=b"{}", headers={"Content-Type": "application/json",
+                                                                         "Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
 
 
 def test_unreachable_key_endpoint_is_a_503_not_a_401(settings: Settings) -> None:

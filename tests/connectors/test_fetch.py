@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.fetch import BlockedURL, FetchError, fetch, sniff
+from tests.connectors.misbehaving import BEHAVIOURS, MisbehavingServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 ALLOWED = [ipaddress.ip_network("127.0.0.2/32")]  # stands in for a public host in these tests
@@ -82,6 +83,8 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         "http://100.64.0.1/x",
         "http://[fd00::1]/x",
         "http://[2002:7f00:1::]/x",
+        "http://192.0.0.120/x",  # IETF protocol assignments: "global" to Python 3.11.7's ipaddress
+        "http://[2002:c000:78::1]/x",  # the same, inside 6to4
         "http://0.0.0.0/x",
         "file:///etc/passwd",
         "ftp://example.com/x",
@@ -178,3 +181,63 @@ def test_http_errors_are_fetch_errors(server: str) -> None:
 )
 def test_sniffing_trusts_bytes_not_headers(content: bytes, declared: str, expected: str) -> None:
     assert sniff(content, declared) == expected
+
+
+# --- hosts that misbehave (issue 20, item 1): one exception family, a hard deadline -------------
+
+@pytest.mark.parametrize("behaviour", sorted(BEHAVIOURS))
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_misbehaving_host_is_one_fetch_error_within_the_budget(behaviour: str, scheme: str) -> None:
+    """Short body, drip, stall, reset, garbage: always ``FetchError`` (never urllib3's, the socket's
+    or TLS's own exceptions), and never later than the budget, however the host dribbles."""
+    budget = 0.5
+    with MisbehavingServer(BEHAVIOURS[behaviour]) as host:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            fetch(f"{scheme}://127.0.0.2:{host.port}/shot.png", allow=ALLOWED, total_seconds=budget)
+        took = time.monotonic() - started
+    assert type(caught.value) is FetchError, caught.value
+    assert took < budget + 0.4, f"{behaviour} held the fetch {took:.1f} s with a {budget} s budget"
+
+
+def test_a_short_body_says_what_happened() -> None:
+    with MisbehavingServer(BEHAVIOURS["short_body"]) as host, pytest.raises(FetchError) as caught:
+        fetch(f"{host.url}/shot.png", allow=ALLOWED)
+    assert "closed after 10 bytes, 990 more were announced" in str(caught.value)
+
+
+def test_a_drip_is_cut_at_the_deadline_not_at_the_next_chunk() -> None:
+    """The probe held a 5 s fetch for 60 s: the deadline was looked at only between 64 KiB chunks."""
+    with MisbehavingServer(BEHAVIOURS["drip_body"]) as host, pytest.raises(FetchError, match="too long"):
+        started = time.monotonic()
+        fetch(f"{host.url}/shot.png", allow=ALLOWED, total_seconds=0.6)
+    assert time.monotonic() - started < 1.0
+
+
+def test_every_network_failure_class_becomes_a_fetch_error(monkeypatch: pytest.MonkeyPatch, server: str) -> None:
+    import http.client
+    import ssl
+
+    import urllib3
+
+    for raised in (ssl.SSLError("bad handshake"), ConnectionResetError(104, "reset"), TimeoutError("slow"),
+                   urllib3.exceptions.ProtocolError("broken", http.client.IncompleteRead(b"ab", 5)),
+                   http.client.RemoteDisconnected("gone"), urllib3.exceptions.LocationParseError("x")):
+        def boom(*args: Any, _exc: BaseException = raised, **kwargs: Any) -> Any:
+            raise _exc
+
+        monkeypatch.setattr(urllib3.HTTPConnectionPool, "urlopen", boom)
+        with pytest.raises(FetchError) as caught:
+            fetch(f"{server}/x", allow=ALLOWED)
+        assert type(caught.value) is FetchError, raised
+
+
+def test_a_resolver_that_hangs_is_cut_at_the_deadline_too() -> None:
+    def slow(host: str, port: int, *args: Any) -> list[tuple[Any, ...]]:
+        time.sleep(3)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))]
+
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="resolving 'slow.example' took too long"):
+        fetch("http://slow.example/x.png", resolver=slow, allow=ALLOWED, total_seconds=0.5)
+    assert time.monotonic() - started < 0.9

@@ -22,10 +22,11 @@ from bridge.pipeline.triggers import decide
 from bridge.store import bugs
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
-from connectors import STEPS, connector_for
+from connectors import STEPS, connector_for, fetch as fetch_module
 from connectors.base import Context, PermanentError, RetryableError
 from connectors.jira import DESCRIPTION_LIMIT, JiraConnector, build_bug, target_priority
 from connectors.outbox import OutboxConnector
+from tests.connectors.misbehaving import BEHAVIOURS, MisbehavingServer
 from tests.helpers import generic_event
 
 JIRA = "https://acme.atlassian.net"
@@ -172,6 +173,7 @@ class FakeJira:
         self.searchable = True  # False: search lags behind creates
         self.attach_status: int | None = None  # set: every attachment upload fails with this status
         self.create_faults: list[Any] = []  # per POST /issue: an exception, (status, headers, body), or "reset-after"
+        self.attach_faults: list[Any] = []  # per POST .../attachments: (status, headers, body)
         self.calls: list[tuple[str, str]] = []
         issue = re.compile(rf"{API}/issue/([A-Z]+-\d+)(\?.*)?$")
         rsps.add_callback(responses.POST, f"{API}/issue", callback=self.create)
@@ -230,6 +232,8 @@ class FakeJira:
 
     def attach(self, request: Any) -> Any:
         key = self._key(request)
+        if self.attach_faults:
+            return self.attach_faults.pop(0)
         if self.attach_status:
             return self.attach_status, {}, json.dumps({"errorMessages": ["attachments are unavailable"]})
         body = request.body.read() if hasattr(request.body, "read") else request.body
@@ -300,7 +304,7 @@ def test_a_follow_up_becomes_one_comment_with_its_files(settings: Settings, stor
     connector(settings, store).send(step, request, context)
     connector(settings, store).send(step, request, Context("c-1", context.key, refs, 2))  # a retry
     [comment] = jira.comments["SUP-1"]
-    assert "Only the Finance group is affected." in comment and "NOT fetched, blocked" in comment
+    assert "Only the Finance group is affected." in comment and "not attached: blocked" in comment
     with pytest.raises(PermanentError):  # no issue (the bug step died): nothing to comment on
         connector(settings, store).send(step, {**request, "issue": None}, Context("c-2", "k", {}))
 
@@ -504,8 +508,45 @@ def test_screenshots_are_fetched_safely_and_blocked_urls_listed(settings: Settin
     live.send(STEP, request, Context("c-1", "c-1-jira.bug", {}))
     assert "c-1-shot.png" in jira.attachments["SUP-1"]
     description = jira.issues["SUP-1"]["fields"]["description"]
-    assert "169.254.169.254/latest/meta-data/: NOT fetched, blocked" in description
+    assert "169.254.169.254/latest/meta-data/: not attached: blocked" in description
     assert "shot.png (screenshot): attached" in description
+
+
+def test_a_follow_up_file_jira_refuses_is_listed_and_the_comment_still_made(
+        settings: Settings, store: Store, jira: FakeJira, evidence_host: str) -> None:
+    from connectors.jira import build_followup
+
+    send(settings, store)
+    followup = {"n": 1, "message_index": 4, "text": "Here is the screen.",
+                "files": [{"kind": "screenshot", "url": f"{evidence_host}/shot.png", "name": "shot.png"}]}
+    refs = {"jira.bug": "SUP-1", "followup": followup, "unanswered": True, "taken": False}
+    request = build_followup(package_for(bug_event()), refs)
+    jira.attach_faults.append((413, {}, json.dumps({"errorMessages": ["too large"]})))
+    live = connector(settings, store, BRIDGE_FETCH_ALLOW="127.0.0.2/32")
+    live.send(STEPS["jira.followup"], request, Context("c-1", "c-1-jira.followup#1", refs))
+    [comment] = jira.comments["SUP-1"]
+    assert "Here is the screen." in comment and "shot.png: not attached: " in comment
+    assert "attached, from" not in comment and "c-1-shot.png" not in jira.attachments["SUP-1"]
+
+
+@pytest.mark.parametrize("behaviour", ["short_body", "reset", "drip_headers"])
+def test_evidence_from_a_misbehaving_host_never_blocks_the_bug(behaviour: str, settings: Settings, store: Store,
+                                                              jira: FakeJira, evidence_host: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch_module, "TOTAL_SECONDS", 0.5)
+    event = bug_event()
+    with MisbehavingServer(BEHAVIOURS[behaviour]) as bad:
+        event["evidence"]["screenshots"] = [
+            {"kind": "screenshot", "url": f"{bad.url}/broken.png", "name": "broken.png"},
+            {"kind": "screenshot", "url": f"{evidence_host}/shot.png", "name": "shot.png"},
+        ]
+        request = build_bug(package_for(event), {"zendesk.ticket": "901"})
+        live = connector(settings, store, BRIDGE_FETCH_ALLOW="127.0.0.2/32")
+        live.send(STEP, request, Context("c-1", "c-1-jira.bug", {}))
+    attached = list(jira.attachments["SUP-1"])
+    assert "c-1-shot.png" in attached and not [name for name in attached if "broken" in name]
+    description = jira.issues["SUP-1"]["fields"]["description"]
+    assert f"{bad.url}/broken.png: not attached: " in description
 
 
 # --- through the jobs -------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
-from connectors import STEPS, connector_for
+from connectors import STEPS, connector_for, fetch as fetch_module
 from connectors.base import Context, PermanentError, RetryableError
 from connectors.outbox import OutboxConnector
 from connectors.zendesk import ZendeskConnector, build_ticket, field_map
+from tests.connectors.misbehaving import BEHAVIOURS, MisbehavingServer
 from tests.helpers import generic_event
 
 BASE = "https://acme.zendesk.com/api/v2"
@@ -290,7 +291,52 @@ def test_evidence_is_fetched_uploaded_and_blocked_urls_are_listed(evidence_host:
     assert ticket["comment"]["uploads"] == ["tok-1"]
     note = ticket["comment"]["body"]
     assert "shot.png (screenshot): attached" in note
-    assert "169.254.169.254/latest/meta-data/: NOT fetched, blocked" in note
+    assert "169.254.169.254/latest/meta-data/: not attached: blocked" in note
+
+
+@pytest.mark.parametrize("behaviour", ["short_body", "reset_mid_body", "drip_body"])
+def test_evidence_from_a_misbehaving_host_never_blocks_the_ticket(behaviour: str, monkeypatch: pytest.MonkeyPatch,
+                                                                 evidence_host: str) -> None:
+    """Issue 20: a host sending fewer bytes than its Content-Length let urllib3's ProtocolError
+    escape, and ``zendesk.ticket`` died after three attempts with no ticket at all."""
+    monkeypatch.setattr(fetch_module, "TOTAL_SECONDS", 0.5)
+    with MisbehavingServer(BEHAVIOURS[behaviour]) as bad:
+        event = bug_event(evidence={"screenshots": [
+            {"kind": "screenshot", "url": f"{bad.url}/broken.png", "name": "broken.png"},
+            {"kind": "screenshot", "url": f"{evidence_host}/shot.png", "name": "shot.png"},
+        ]})
+        with responses.RequestsMock() as rsps:
+            _lookup(rsps)
+            _user(rsps)
+            rsps.add(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), json={"upload": {"token": "tok-1"}})
+            rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 46}}, status=201)
+            result = connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEP, build_ticket(package_for(event), {}),
+                                                                     CONTEXT)
+            ticket = json.loads(rsps.calls[-1].request.body)["ticket"]
+    assert result.external_id == "46"
+    note = ticket["comment"]["body"]
+    assert f"{bad.url}/broken.png: not attached: " in note
+    assert "shot.png (screenshot): attached" in note and ticket["comment"]["uploads"] == ["tok-1"]
+
+
+def test_evidence_zendesk_refuses_to_store_is_listed_and_the_ticket_is_still_made(evidence_host: str) -> None:
+    event = bug_event(evidence={"screenshots": [
+        {"kind": "screenshot", "url": f"{evidence_host}/huge.png", "name": "huge.png"}]})
+
+    def upload(request: Any) -> Any:
+        if "filename=huge.png" in request.url:
+            return 413, {}, json.dumps({"error": "RecordInvalid", "description": "Attachment too large"})
+        return 201, {}, json.dumps({"upload": {"token": "tok-9"}})
+
+    with responses.RequestsMock() as rsps:
+        _lookup(rsps)
+        _user(rsps)
+        rsps.add_callback(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), callback=upload)
+        rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 47}}, status=201)
+        result = connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEP, build_ticket(package_for(event), {}), CONTEXT)
+        ticket = json.loads(rsps.calls[-1].request.body)["ticket"]
+    assert result.external_id == "47"
+    assert f"{evidence_host}/huge.png: not attached: Zendesk refused the file (HTTP 413)" in ticket["comment"]["body"]
 
 
 # --- through the jobs -------------------------------------------------------------------------

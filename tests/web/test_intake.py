@@ -181,6 +181,8 @@ def test_chunked_body_over_the_limit_is_413_without_reading_it_all(app: Flask, r
         (b"\xff\xfe\x00{}", 400),
         (b'{"event_id": "x", "n": NaN}', 400),
         (b'{"event_id": "x", "n": Infinity}', 400),
+        (b'{"event_id": "x", "n": 1e999}', 400),
+        (b'{"event_id": "x", "n": -1e999}', 400),
         (b"not json", 400),
         (b"[1, 2]", 400),
     ],
@@ -189,6 +191,20 @@ def test_bad_json_is_400(client: FlaskClient, rt: Runtime, raw: bytes, status: i
     response = post(client, raw)
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == "malformed_payload"
+    assert count(rt) == 0
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"-1E+999"])
+def test_an_overflowing_number_in_a_valid_event_is_refused_like_infinity(client: FlaskClient, rt: Runtime,
+                                                                         number: bytes) -> None:
+    """The probe's ``"mrr": -Infinity`` in the outbox: a number that overflows a float is a 400 at the door."""
+    event = generic_event(event_id="evt-inf")
+    event["customer"]["account"] = {"id": "acc-1", "mrr": 123.5}
+    body = dumps(event).replace(b"123.5", number)
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == {"code": "malformed_payload",
+                                           "message": f"number {number.decode()} is out of range (not a finite number)"}
     assert count(rt) == 0
 
 

@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from flask.testing import FlaskClient
@@ -125,6 +125,41 @@ def test_unsigned_or_badly_signed_actions_are_401_and_change_nothing(env: tuple[
 def test_malformed_payload_is_400(env: tuple[Runtime, FlaskClient]) -> None:
     _, client = env
     assert click(client, b"payload=%7Bnot-json").status_code == 400
+
+
+@pytest.mark.parametrize("payload,status", [
+    ("[" * 5000 + "]" * 5000, 400),  # RecursionError in json.loads: a 500 before (issue 20, item 5)
+    ('{"type": "block_actions", "a": 1e999}', 400),
+    ('{"type": "block_actions", "a": 1, "a": 2}', 400),
+    ('{"type": "block_actions", "user": {"id": "U0BEN"}, "actions": true}', 422),
+    ('{"type": "block_actions", "user": {"id": "U0BEN"}, "actions": ["take_case"]}', 422),
+])
+def test_hostile_payloads_are_refused_and_change_nothing(env: tuple[Runtime, FlaskClient], payload: str,
+                                                         status: int) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    before = kinds(rt, case_id), case_of(rt, case_id).owner
+    response = click(client, urlencode({"payload": payload}).encode())
+    assert response.status_code == status and response.get_json()["error"]["message"]
+    assert (kinds(rt, case_id), case_of(rt, case_id).owner) == before
+    assert case_of(rt, case_id).acknowledged_at is None
+
+
+@pytest.mark.parametrize("field,value", [("channel", 7), ("user", "U0BEN"), ("channel", ["C0SUPPORT"]),
+                                         ("value", "²"), ("action_id", ["take_case"]), ("block_id", {"a": 1})])
+def test_fields_of_the_wrong_type_are_ignored_not_a_500(env: tuple[Runtime, FlaskClient], field: str,
+                                                        value: Any) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    payload = json.loads(parse_qs(action_body(case_id, "U0BEN", "approve_update").decode())["payload"][0])
+    if field in ("channel", "user"):
+        payload[field] = value
+    else:
+        payload["actions"][0][field] = value
+    before = kinds(rt, case_id)
+    response = click(client, urlencode({"payload": json.dumps(payload)}).encode())
+    assert response.status_code == 200
+    assert kinds(rt, case_id) == before and case_of(rt, case_id).acknowledged_at is None
 
 
 def test_take_case_acknowledges_and_updates_everything(env: tuple[Runtime, FlaskClient]) -> None:

@@ -125,7 +125,8 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
     messages: list[dict[str, Any]] = []
     # Voice turns: ``inputTranscript`` is what Lex acted on; when a forwarder drops it the best
     # ``transcriptions[]`` entry (speech input, highest ``transcriptionConfidence``) is the same words.
-    heard = [t for t in data.get("transcriptions") or [] if isinstance(t, dict) and _text(t.get("transcription"))]
+    heard = [t for t in vendor_api.items(data.get("transcriptions"))
+             if isinstance(t, dict) and _text(t.get("transcription"))]
     heard.sort(key=lambda t: -(_confidence({"nluConfidence": t.get("transcriptionConfidence")}) or 0.0))
     if said := _text(data.get("inputTranscript")) or (_text(heard[0]["transcription"]) if heard else None):
         turn: dict[str, Any] = {"id": f"{anchor}:input", "role": "customer", "text": said,

@@ -72,7 +72,7 @@ def _with_nested(message: dict[str, Any], conv: dict[str, Any]) -> dict[str, Any
 
     Chatwoot's ``message_created`` body is the message without its files (``content`` is null for a
     file-only message); the same message, attachments and all, sits in ``conversation.messages``."""
-    copy = next((m for m in conv.get("messages") or [] if isinstance(m, dict)
+    copy = next((m for m in v.items(conv.get("messages")) if isinstance(m, dict)
                  and m.get("id") is not None and m.get("id") == message.get("id")), None)
     if copy is None:
         return message

@@ -135,6 +135,7 @@ def test_any_query_string_on_an_inbound_route_answers_2xx_or_4xx(settings: Setti
     def run(name: str, raw: str) -> None:
         route = ROUTES[name]
         rt, client = built[name]
+        install(rt)  # adapters read the process's runtime (one per process outside this test)
         body = route.bodies[0] if not route.form_field else route.encode(json.loads(route.bodies[0]))
         headers, query = route.sign(body)
         extra = "&".join(f"{k}={v}" for k, v in query.items())

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from tests import doc_section
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).with_name("results.json")
 DOC = ROOT / "docs" / "reliability.md"
@@ -53,11 +55,7 @@ def render(results: dict[str, dict]) -> str:
 
 
 def updated(doc: str, table: str) -> str:
-    if BEGIN not in doc or END not in doc:
-        return doc.rstrip() + f"\n\n{BEGIN}\n{table}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+    return doc_section.updated(doc, BEGIN, END, table)
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests import doc_section
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).with_name("results.json")
 DOC = ROOT / "docs" / "reliability.md"
@@ -65,11 +67,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def updated(doc: str, table: str) -> str:
-    if BEGIN not in doc or END not in doc:
-        return doc.rstrip() + f"\n\n{BEGIN}\n{table}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+    return doc_section.updated(doc, BEGIN, END, table)
 
 
 def main(argv: list[str]) -> int:

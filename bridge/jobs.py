@@ -323,6 +323,21 @@ def _release_dependents(rt: Runtime, delivery_id: int) -> None:
         rt.queue.enqueue(DELIVER, other)
 
 
+REACH_A_PERSON = ("zendesk.ticket", "slack.alert")  # the steps that tell a person about the case
+
+
+def _tell_the_bot_nobody_came(s: Any, case_id: str, now: datetime) -> list[str]:
+    """When every step that reaches a person is a dead letter, the hand-off failed: plan one
+    ``handoff.failed`` to the bot (``bot.failed#1``: once, however the steps died)."""
+    repo.lock_case(s, case_id)  # two steps dying at once: the second sees the first (PostgreSQL)
+    steps = {d.step: d.status for d in repo.deliveries_of(s, case_id) if d.step in REACH_A_PERSON}
+    if not steps or any(status != DEAD for status in steps.values()):
+        return []
+    repo.add_timeline(s, case_id, "handoff.failed", "bridge:worker", now,
+                      {"dead": sorted(steps), "told": "bot"})
+    return ownership.follow_up(s, case_id, ["bot.failed#1"], now)
+
+
 def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], ident: str | int, exc: Exception) -> str:
     """Store the failed attempt and schedule the next one, or settle the row as dead."""
     permanent = isinstance(exc, PermanentError)
@@ -340,6 +355,8 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
                 detail["step"] = row.step
             repo.add_timeline(s, row.case_id, "delivery.dead" if model is DeliveryRow else "event.dead",
                               "bridge:worker", rt.clock(), detail)
+            if model is DeliveryRow and row.step in REACH_A_PERSON:
+                _tell_the_bot_nobody_came(s, row.case_id, rt.clock())  # enqueued with the dependents below
         s.commit()
     log.warning(
         "bridge.job.failed",

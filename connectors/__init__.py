@@ -12,7 +12,7 @@ from typing import Any
 
 from bridge.config import Settings
 from connectors.base import Connector, Step
-from connectors.botcallback import BotCallbackConnector, build_accepted
+from connectors.botcallback import BotCallbackConnector, build_accepted, build_failed
 from connectors.jira import JiraConnector, build_bug, build_followup as build_bug_followup
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
@@ -50,6 +50,7 @@ STEPS: dict[str, Step] = {
         Step("slack.ephemeral", build_ephemeral),
         Step("zendesk.assign", build_assign, after="zendesk.ticket"),
         Step("bot.callback", build_accepted),
+        Step("bot.failed", build_failed),
         Step("zendesk.note", build_note, after="zendesk.ticket"),
         Step("zendesk.reply", build_reply, after="zendesk.ticket"),
         Step("slack.thread", build_thread, after="slack.alert"),

@@ -1,4 +1,5 @@
-"""Tell an asynchronous bot that a person took its conversation: ``handoff.accepted``.
+"""Tell an asynchronous bot that a person took its conversation (``handoff.accepted``), or that
+nobody could be reached (``handoff.failed``).
 
 ``POST BOT_CALLBACK_URL`` with a JSON body signed the Standard Webhooks way (``webhook-id``,
 ``webhook-timestamp``, ``webhook-signature: v1,…`` with ``BOT_CALLBACK_SECRET``, a ``whsec_``
@@ -67,6 +68,45 @@ def build_accepted(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
     }
     if package.platform == "botframework":
         body["activity"] = handoff_status(package, "accepted", body["message"])
+    return body
+
+
+# The hand-off failed: neither the ticket nor the team's alert could be delivered, so no person was
+# told. The bot should keep the customer informed rather than leave them waiting for nobody.
+FAILED = {
+    "en": "We couldn't reach our support team just now. Please try again in a little while, or write to us "
+          "by email and we'll pick it up from there.",
+    "es": "No hemos podido contactar con nuestro equipo de soporte en este momento. Inténtalo de nuevo en un "
+          "rato o escríbenos por correo electrónico y lo retomaremos desde ahí.",
+    "de": "Wir konnten unser Support-Team gerade nicht erreichen. Bitte versuchen Sie es in Kürze erneut "
+          "oder schreiben Sie uns eine E-Mail, dann kümmern wir uns darum.",
+    "fr": "Nous n'avons pas pu joindre notre équipe support pour le moment. Réessayez dans un petit moment, "
+          "ou écrivez-nous par e-mail et nous reprendrons à partir de là.",
+    "pt": "Não conseguimos falar com a nossa equipe de suporte agora. Tente de novo daqui a pouco ou nos "
+          "escreva por e-mail, e seguimos a partir daí.",
+    "it": "Al momento non riusciamo a raggiungere il nostro team di supporto. Riprova tra poco oppure "
+          "scrivici via e-mail e ripartiremo da lì.",
+    "nl": "We konden ons supportteam nu niet bereiken. Probeer het over een tijdje opnieuw, of mail ons en "
+          "we pakken het vanaf daar op.",
+    "ja": "ただいまサポートチームに接続できませんでした。しばらくしてからもう一度お試しいただくか、"
+          "メールでご連絡ください。そちらから対応いたします。",
+}
+
+
+def build_failed(package: Package, refs: dict[str, Any]) -> dict[str, Any]:
+    """``handoff.failed``: the bridge could not put a person on the conversation (the ticket and the
+    alert are dead letters); Bot Framework bots get their ``handoff.status`` ``failed``."""
+    language = package.language if package.language in FAILED else "en"
+    body: dict[str, Any] = {
+        "type": "handoff.failed",
+        "case": package.case_id,
+        "platform": package.platform,
+        "conversation_id": package.conversation.id,
+        "message": FAILED[language],
+        "language": language,
+    }
+    if package.platform == "botframework":
+        body["activity"] = handoff_status(package, "failed", body["message"])
     return body
 
 

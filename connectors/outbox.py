@@ -83,6 +83,7 @@ TITLES = {
     "slack.update": "Slack alert, updated in place", "slack.page": "Slack re-escalation page",
     "slack.thread": "Slack thread reply", "slack.ephemeral": "Slack private answer",
     "jira.bug": "Jira bug", "bot.callback": "Message to the bot (handoff.accepted)",
+    "bot.failed": "Message to the bot (handoff.failed)",
 }
 
 

@@ -153,6 +153,44 @@ def _failing_zendesk(monkeypatch: pytest.MonkeyPatch, error: Exception) -> list[
     return calls
 
 
+def test_when_nobody_can_be_told_the_bot_hears_the_handoff_failed_once(
+    env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ticket and the team's alert both dead: no person knows, so the bot is told (once), in the
+    customer's language, with Bot Framework's ``handoff.status`` ``failed``. While either reached
+    a person (the test above: the alert was posted), the bot hears nothing of the kind."""
+    rt, client = env
+    real = OutboxConnector.send
+
+    def send_or_fail(self: OutboxConnector, step: Any, request: Any, context: Any) -> Any:
+        if step.name in ("zendesk.ticket", "slack.alert"):
+            raise RuntimeError(f"{step.name} is down")
+        return real(self, step, request, context)
+
+    monkeypatch.setattr(OutboxConnector, "send", send_or_fail)
+    event = generic_event()
+    event["conversation"]["language"] = "de"
+    answer = send(client, event)
+    run_due(rt)
+    steps = deliveries(rt, answer["case"])
+    assert steps["zendesk.ticket"].status == steps["slack.alert"].status == "dead"
+    assert steps["bot.failed#1"].status == "done"
+    assert [k for k in timeline_kinds(rt, answer["case"]) if k == "handoff.failed"] == ["handoff.failed"]
+    told = json.loads((rt.settings.outbox_dir / answer["case"] / "bot.failed#1.json").read_text())["request"]
+    assert told["type"] == "handoff.failed" and told["language"] == "de" and "Support-Team" in told["message"]
+    assert "activity" not in told  # only Bot Framework conversations get a handoff.status activity
+
+
+def test_the_handoff_failed_activity_for_bot_framework() -> None:
+    from connectors.botcallback import build_failed
+    from tests.connectors.test_botcallback import package
+
+    failed = build_failed(package("fr").model_copy(update={"platform": "botframework"}), {})
+    assert failed["activity"]["name"] == "handoff.status"
+    assert failed["activity"]["value"] == {"state": "failed", "message": failed["message"]}
+    assert failed["message"].startswith("Nous n'avons pas pu joindre")
+
+
 def test_failing_step_retries_then_dies_and_replay_finishes_once(
     env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -166,6 +204,7 @@ def test_failing_step_retries_then_dies_and_replay_finishes_once(
     assert ticket.last_error == "RuntimeError: zendesk is down"
     assert calls.count("zendesk.ticket") == 3
     assert steps["slack.alert"].status == "done"  # a human still hears about it
+    assert not any(step.startswith("bot.failed") for step in steps)  # so the hand-off did not fail
     assert "delivery.dead" in timeline_kinds(rt, answer["case"])
     with rt.store.session() as s:
         _, dead = repo.dead_letters(s)

@@ -271,8 +271,8 @@ def delete_old_inbox(session: Session, cutoff: datetime, limit: int = 5000) -> i
 def lock_routing(session: Session, team: str) -> None:
     """Serialize routing into one team until this transaction ends: two workers escalating at the same
     instant would otherwise both read the same open-case counts and pick the same least-loaded person.
-    PostgreSQL: a transaction-scoped advisory lock per team. SQLite: the write lock (a flush begins the
-    write transaction; SQLite has one writer at a time, so the counts read next are current)."""
+    PostgreSQL: a transaction-scoped advisory lock per team. SQLite: the write lock (a write statement
+    that matches no row takes it; SQLite has one writer at a time, so the counts read next are current)."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"bridge.route:{team}".encode()) - 2**31  # a signed 32-bit advisory key
         session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK_NS, key)))

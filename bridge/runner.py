@@ -22,6 +22,9 @@ from bridge.runtime import Runtime
 
 log = logging.getLogger("bridge.runner")
 THREADS = 4
+PURGE_EVERY = 3600.0  # seconds between retention purges (run on the pool, never on the dispatch thread)
+STALL_AFTER = 30.0  # seconds without a dispatch pass before the health check calls the runner stalled
+PURGE: tuple[str, Any] = ("privacy.purge", 0)
 
 
 def run_due(rt: Runtime, limit: int = 100) -> int:
@@ -55,6 +58,8 @@ class Runner:
         self._running: set[tuple[str, Any]] = set()
         self._backlog = False
         self._lock = threading.Lock()
+        self._last_pass = time.monotonic()
+        self._last_purge = -PURGE_EVERY
 
     def start(self) -> None:
         self._thread.start()
@@ -68,6 +73,11 @@ class Runner:
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
+
+    def stalled(self, now: float | None = None) -> bool:
+        """True when the dispatch thread has not finished a pass for ``STALL_AFTER`` seconds (it
+        only reads due rows and hands them over, so a long pass means it is stuck)."""
+        return (now if now is not None else time.monotonic()) - self._last_pass > STALL_AFTER
 
     def running(self) -> int:
         with self._lock:
@@ -89,9 +99,45 @@ class Runner:
                         self._backlog = True  # enough waiting for a thread: look again when one frees
                         continue
                     self._running.add(job)
-                self._pool.submit(self._run, source, ident, job)
+                if not self._submit(self._run, source, ident, job):
+                    return handed
                 handed += 1
         return handed
+
+    def _submit(self, fn: Any, *args: Any) -> bool:
+        """Hand to the pool; a job the pool refuses (shut down, no thread to be had) is forgotten,
+        so the next pass offers it again instead of believing it is running."""
+        try:
+            self._pool.submit(fn, *args)
+            return True
+        except RuntimeError:
+            log.exception("bridge.runner.submit_refused")
+            with self._lock:
+                self._running.discard(args[-1])
+            return False
+
+    def purge_if_due(self, now: float | None = None) -> bool:
+        """Start the retention purge on the pool when an hour has passed since the last one. It
+        scans and scrubs old cases, which can take long on a big store: the dispatch thread must
+        keep handing out work meanwhile."""
+        now = now if now is not None else time.monotonic()
+        with self._lock:
+            if now - self._last_purge < PURGE_EVERY or PURGE in self._running:
+                return False
+            self._last_purge = now
+            self._running.add(PURGE)
+        return self._submit(self._purge, PURGE)
+
+    def _purge(self, job: tuple[str, Any]) -> None:
+        from bridge import privacy
+
+        try:
+            privacy.purge(self.rt, privacy.retention_days(self.rt))
+        except Exception:
+            log.exception("bridge.runner.purge_error")
+        finally:
+            with self._lock:
+                self._running.discard(job)
 
     def _run(self, source: jobs.JobSource, ident: Any, job: tuple[str, Any]) -> None:
         try:
@@ -106,16 +152,12 @@ class Runner:
                 self.wake.set()  # (the jobs themselves enqueue the steps they make due, which wakes us too)
 
     def _loop(self) -> None:
-        from bridge import privacy
-
-        last_purge = 0.0
         while not self._stop.is_set():
             try:
                 self.dispatch()
-                if time.monotonic() - last_purge >= 3600:
-                    last_purge = time.monotonic()
-                    privacy.purge(self.rt, privacy.retention_days(self.rt))
+                self.purge_if_due()
             except Exception:
                 log.exception("bridge.runner.error")
+            self._last_pass = time.monotonic()
             self.wake.wait(self.poll_seconds)
             self.wake.clear()

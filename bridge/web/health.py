@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.queue import RQQueue
+from bridge.runner import STALL_AFTER
 from bridge.wording import reason
 
 bp = Blueprint("health", __name__)
@@ -39,7 +40,12 @@ def readyz() -> ResponseReturnValue:
             checks["scheduler"] = f"unreachable: {reason(exc)}"
     else:
         runner = current_app.extensions.get("bridge.runner")
-        checks["scheduler"] = "ok (in-process)" if runner is None or runner.is_alive() else "in-process worker stopped"
+        if runner is not None and not runner.is_alive():
+            checks["scheduler"] = "in-process worker stopped"
+        elif runner is not None and runner.stalled():
+            checks["scheduler"] = f"in-process worker stalled (no dispatch pass for {STALL_AFTER:.0f} s)"
+        else:
+            checks["scheduler"] = "ok (in-process)"
     failing = [name for name, state in checks.items() if not state.startswith("ok")]
     body = {"status": "ok" if not failing else "unavailable", "checks": checks, "failing": failing}
     return jsonify(body), 200 if not failing else 503

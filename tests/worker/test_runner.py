@@ -85,3 +85,91 @@ def test_a_job_is_never_handed_out_twice_while_it_runs(client: FlaskClient, rt: 
         gate.set()
         runner.stop()
     assert len(started) == 1
+
+
+def test_a_slow_purge_does_not_hold_up_the_cases(client: FlaskClient, rt: Runtime,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The hourly retention purge scans every old case; on a big store it takes a while. It used to
+    # run on the dispatch thread, right after the first pass: the event picked up by that pass was
+    # processed, and the deliveries it planned waited until the purge was over.
+    from bridge import privacy
+
+    gate, purging = threading.Event(), threading.Event()
+
+    def slow_purge(runtime: Runtime, days: int) -> privacy.Report:
+        purging.set()
+        gate.wait(20)
+        return privacy.Report()
+
+    monkeypatch.setattr(privacy, "purge", slow_purge)
+    case = post(client, "conv-during-purge")
+    runner = Runner(rt, poll_seconds=0.05, threads=2)
+    runner.start()
+    try:
+        assert wait_for(purging.is_set, 10), "the purge never started"
+        ticket = rt.settings.outbox_dir / case / "zendesk.ticket.json"
+        assert wait_for(ticket.exists, 10), "the case's deliveries waited for the purge"
+        assert not gate.is_set() and not runner.stalled()
+    finally:
+        gate.set()
+        runner.stop()
+
+
+def test_the_purge_runs_once_an_hour_and_never_twice_at_once(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge import privacy
+
+    gate, calls = threading.Event(), []
+
+    def purge(runtime: Runtime, days: int) -> privacy.Report:
+        calls.append(days)
+        gate.wait(10)
+        return privacy.Report()
+
+    monkeypatch.setattr(privacy, "purge", purge)
+    runner = Runner(rt, poll_seconds=0.05, threads=2)
+    try:
+        assert runner.purge_if_due(now=10_000.0)
+        assert not runner.purge_if_due(now=10_001.0)  # within the hour
+        assert not runner.purge_if_due(now=20_000.0)  # an hour on, but the first is still running
+        gate.set()
+        assert wait_for(lambda: runner.running() == 0, 5)
+        assert runner.purge_if_due(now=20_000.0)
+        assert wait_for(lambda: len(calls) == 2, 5)
+    finally:
+        gate.set()
+        runner.stop()
+
+
+def test_a_job_the_pool_refuses_is_offered_again(client: FlaskClient, rt: Runtime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    post(client, "conv-refused")
+    runner = Runner(rt, poll_seconds=0.05, threads=2)
+    runner._pool.shutdown()  # "cannot schedule new futures after shutdown"
+    assert runner.dispatch() == 0
+    assert runner.running() == 0  # not believed to be running, so not lost
+    runner._pool = ThreadPoolExecutor(2)
+    try:
+        assert runner.dispatch() == 1
+    finally:
+        runner.stop()
+
+
+def test_readiness_tells_a_stalled_runner_from_a_stopped_one(app: Any, rt: Runtime) -> None:
+    runner = Runner(rt, poll_seconds=0.05)
+    assert not runner.stalled()
+    assert runner.stalled(now=time.monotonic() + 31)
+    app.extensions["bridge.runner"] = runner
+    client = app.test_client()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.get_json()["checks"]["scheduler"] == "in-process worker stopped"
+    runner.start()
+    try:
+        assert wait_for(lambda: client.get("/readyz").status_code == 200, 5)
+        runner._last_pass -= 60  # as if the dispatch thread had been stuck for a minute
+        runner.poll_seconds = 30  # ... and stays so for this check
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.get_json()["checks"]["scheduler"].startswith("in-process worker stalled")
+    finally:
+        runner.stop()

@@ -278,7 +278,7 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
         return _record_failure(rt, DeliveryRow, delivery_id, exc)
     log.info("bridge.delivery.done", extra={"step": delivery.step, "external_id": result.external_id,
                                             "dry_run": result.dry_run, "attempts": delivery.attempts})
-    _release_dependents(rt, delivery_id)
+    _release_dependents(rt, delivery.case_id)
     _enqueue_scheduled(rt, delivery.case_id, follow_ups)
     return "done"
 
@@ -291,6 +291,8 @@ def _times(case: CaseRow) -> dict[str, str]:
 
 def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:
     """Steps due later (re-escalation pages) go to the queue's scheduler at their time."""
+    if not steps:
+        return
     with rt.store.session() as s:
         due = [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
     for delivery_id, at in due:
@@ -315,10 +317,10 @@ def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
     return summary
 
 
-def _release_dependents(rt: Runtime, delivery_id: int) -> None:
+def _release_dependents(rt: Runtime, case_id: str) -> None:
+    """Enqueue the case's steps that are due now that one of its steps is settled."""
     with rt.store.session() as s:
-        delivery = s.get(DeliveryRow, delivery_id)
-        ready = repo.due_deliveries(s, rt.clock(), case_id=delivery.case_id) if delivery else []
+        ready = repo.due_deliveries(s, rt.clock(), case_id=case_id)
     for other in ready:
         rt.queue.enqueue(DELIVER, other)
 
@@ -366,7 +368,7 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
     )
     if failure.dead:
         if model is DeliveryRow:
-            _release_dependents(rt, int(ident))
+            _release_dependents(rt, row.case_id)
         return DEAD
     try:
         urgent = True

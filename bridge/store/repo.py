@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -84,13 +84,17 @@ def claim_inbox(session: Session, key: str, now: datetime, lease: int) -> bool:
     return bool(session.execute(stmt).rowcount)
 
 
+_CLAIM_DELIVERY = (
+    update(DeliveryRow)
+    .where(DeliveryRow.id == bindparam("delivery_id"), DeliveryRow.status == PENDING,
+           or_(DeliveryRow.claimed_until.is_(None), DeliveryRow.claimed_until < bindparam("now")))
+    .values(claimed_until=bindparam("until"), attempts=DeliveryRow.attempts + 1, updated_at=bindparam("now"))
+)  # built once: one claim per delivery attempt
+
+
 def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: int) -> bool:
-    stmt = (
-        update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id, DeliveryRow.status == PENDING, _free(DeliveryRow, now))
-        .values(claimed_until=now + timedelta(seconds=lease), attempts=DeliveryRow.attempts + 1, updated_at=now)
-    )
-    return bool(session.execute(stmt).rowcount)
+    params = {"delivery_id": delivery_id, "now": now, "until": now + timedelta(seconds=lease)}
+    return bool(session.execute(_CLAIM_DELIVERY, params).rowcount)
 
 
 @dataclass(frozen=True)
@@ -225,9 +229,9 @@ def due_inbox(session: Session, now: datetime, limit: int = 100) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: str | None = None) -> list[int]:
-    """Pending deliveries whose time has come and whose prerequisite step is settled."""
+def _due_deliveries_stmt(by_case: bool) -> Any:
     before = aliased(DeliveryRow)
+    now = bindparam("now")
     settled = (
         select(before.id)
         .where(before.case_id == DeliveryRow.case_id, before.step == DeliveryRow.after)
@@ -237,12 +241,25 @@ def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: s
     stmt = select(DeliveryRow.id).where(
         DeliveryRow.status == PENDING,
         DeliveryRow.next_attempt_at <= now,
-        _free(DeliveryRow, now),
+        or_(DeliveryRow.claimed_until.is_(None), DeliveryRow.claimed_until < now),
         or_(DeliveryRow.after.is_(None), settled),
     )
+    if by_case:
+        stmt = stmt.where(DeliveryRow.case_id == bindparam("case_id"))
+    return stmt.order_by(DeliveryRow.id).limit(bindparam("limit"))
+
+
+# Built once: the worker asks after every delivery, and building the statement (not running it)
+# was most of the cost.
+_DUE_DELIVERIES = {by_case: _due_deliveries_stmt(by_case) for by_case in (False, True)}
+
+
+def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: str | None = None) -> list[int]:
+    """Pending deliveries whose time has come and whose prerequisite step is settled."""
+    params: dict[str, Any] = {"now": now, "limit": limit}
     if case_id is not None:
-        stmt = stmt.where(DeliveryRow.case_id == case_id)
-    return list(session.scalars(stmt.order_by(DeliveryRow.id).limit(limit)))
+        params["case_id"] = case_id
+    return list(session.scalars(_DUE_DELIVERIES[case_id is not None], params))
 
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
@@ -344,8 +361,8 @@ def refs_of(session: Session, case_id: str, base: dict[str, Any] | None = None) 
 def merge_refs(session: Session, case_id: str, new: dict[str, Any]) -> None:
     """Fold results into the case's denormalized ``refs`` under a row lock (PostgreSQL); SQLite
     serializes writers and refuses a write from a stale snapshot, which the job retries."""
-    case = session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).one()
-    session.refresh(case)
+    case = session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
+                           .execution_options(populate_existing=True)).one()  # re-read, in one query
     case.refs = {**(case.refs or {}), **new}
 
 

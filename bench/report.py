@@ -361,7 +361,9 @@ def history_section() -> str:
 
 
 def extra_sections() -> str:
-    return sustained_section() + history_section()
+    from bench.drain import section
+
+    return sustained_section() + history_section() + section()
 
 
 if __name__ == "__main__":
@@ -370,6 +372,10 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--sustained"]:
         page = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
         text = page.read_text()
-        text = text.split("\n" + SUSTAINED)[0].split("\n" + HISTORY)[0].rstrip("\n") + "\n"
+        from bench.drain import DRAIN
+
+        for header in (SUSTAINED, HISTORY, DRAIN):
+            text = text.split("\n" + header)[0]
+        text = text.rstrip("\n") + "\n"
         page.write_text(text + extra_sections())
         print(f"wrote the {SUSTAINED[3:]} and {HISTORY[3:]} sections of {page}")

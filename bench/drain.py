@@ -1,0 +1,331 @@
+"""The queue worker on a backlog, and where one handoff's time goes (issue 19, item 6).
+
+  python -m bench.drain [--backlog 10000] [--processes 1 2] [--store sqlite|postgres]
+  python -m bench.drain --stages [--handoffs 60]
+
+Drain: ``backlog`` signed ``handoff.requested`` events are accepted first (through the app's own
+request path, in a helper process, with no worker running); then ``bridge worker --processes K``
+(the Procfile's ``worker`` line: supervisor, dispatcher, K job processes) starts and the clock runs
+until every ``zendesk.ticket`` and ``slack.alert`` of the backlog is done against the bench's
+instant stub vendors (``bench/stubs.py``; Zendesk through zenpy, Slack through slack-sdk). Measured,
+not extrapolated; CPU and peak RSS per process are read from /proc.
+
+Stages: the same handoff run in one process, one job after another, with a timer around each stage
+of the chain (the request, each job, and the calls inside them), reported as ms per handoff.
+Results go to ``bench/results/drain.json``; ``python -m bench.report --drain`` renders them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import payloads
+from bench.harness import BRIDGE, PY, ROOT, Proc, children, free_port, proc_cpu, rss_mb, wait_http
+
+REDIS_URL = "redis://127.0.0.1:6379/14"  # the bench's own db (bench/run flushes only it)
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+STEPS = ("zendesk.ticket", "slack.alert")
+
+
+def vendor_env(stub: str) -> dict[str, str]:
+    return {"ZENDESK_URL": stub, "ZENDESK_SUBDOMAIN": "bench", "ZENDESK_EMAIL": "bench@example.com",
+            "ZENDESK_API_TOKEN": "bench-token", "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": f"{stub}/api/",
+            "SLACK_SIGNING_SECRET": "bench-slack-signing", "GENERIC_WEBHOOK_SECRET": payloads.SECRET,
+            "BRIDGE_TIMESTAMP_TOLERANCE": "3600"}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    drop = ("DATABASE_URL", "REDIS_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop) and not k.endswith("_WEBHOOK_SECRET")}
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------------------------------- fill
+def fill(n: int, prefix: str) -> None:
+    """Accept ``n`` handoffs through the app (run in a helper process with the drain's env)."""
+    from bridge import create_app
+
+    client = create_app().test_client()
+    template, ts = payloads.event_template(1_500, prefix), int(time.time())
+    for i in range(n):
+        body = payloads.body_for(template, i, prefix)
+        answer = client.post("/webhooks/generic", data=body, headers=payloads.signed_headers(body, i, prefix, ts))
+        if answer.status_code != 202:
+            raise SystemExit(f"event {i} refused: {answer.status_code} {answer.get_data(as_text=True)[:200]}")
+
+
+# ---------------------------------------------------------------------------------------- drain
+class Store:
+    """Counts finished steps in the drain's store (SQLite file, or a PostgreSQL schema)."""
+
+    def __init__(self, kind: str, work: Path) -> None:
+        self.kind, self.schema = kind, f"drain_{uuid.uuid4().hex[:10]}"
+        self.url = "" if kind == "sqlite" else f"{PG_ADMIN}?options=-csearch_path%3D{self.schema}"
+        self.db = work / "bridge.db"
+        if kind == "postgres":
+            self._admin(f'CREATE SCHEMA "{self.schema}"')
+
+    def _admin(self, sql: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(PG_ADMIN)
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+    def done(self) -> int:
+        sql = "SELECT count(*) FROM deliveries WHERE status = 'done' AND step IN ('zendesk.ticket', 'slack.alert')"
+        if self.kind == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(self.db, timeout=30) as db:
+                return int(db.execute(sql).fetchone()[0])
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                             options=f"-csearch_path={self.schema}") as db:
+            return int(db.execute(sql).fetchone()[0])  # type: ignore[index]
+
+    def drop(self) -> None:
+        if self.kind == "postgres":
+            self._admin(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix=f"rb-drain-{processes}-"))
+    store = Store(kind, work)
+    env = clean_env(BRIDGE_DATA_DIR=str(work), REDIS_URL=REDIS_URL, BRIDGE_QUEUE=f"drain_{uuid.uuid4().hex[:8]}",
+                    **vendor_env(stub), **({"DATABASE_URL": store.url} if store.url else {}))
+    try:
+        import subprocess
+
+        subprocess.run([str(BRIDGE), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=120)
+        t = time.monotonic()
+        subprocess.run([str(PY), "-m", "bench.drain", "--fill", str(backlog), "--prefix", f"d{processes}"],
+                       env=env, cwd=ROOT, check=True, timeout=3600)
+        fill_s = time.monotonic() - t
+        worker = Proc("worker", [str(BRIDGE), "worker", "--processes", str(processes)], env,
+                      work / "worker.log").start()
+        t0, target, done, series = time.monotonic(), 2 * backlog, 0, []
+        peak: dict[int, float] = {}
+        cpu: dict[int, float] = {}
+        while time.monotonic() - t0 < cap:
+            done = store.done()
+            series.append((round(time.monotonic() - t0, 2), done // 2))
+            for pid in [worker.pid, *children(worker.pid)]:
+                peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
+                cpu[pid] = max(cpu.get(pid, 0.0), proc_cpu(pid))
+            if done >= target:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - t0
+        worker.stop(30)
+        tail = (work / "worker.log").read_text(errors="replace").splitlines()[-5:]
+        return {"processes": processes, "store": kind, "backlog": backlog, "handoffs": done // 2,
+                "complete": done >= target, "seconds": round(elapsed, 2), "rate": round(done / 2 / elapsed, 2),
+                "fill_seconds": round(fill_s, 1), "cpu_s": round(sum(cpu.values()), 1),
+                "peak_rss_mb": sorted(round(v, 1) for v in peak.values()), "series": series[:: max(1, len(series) // 40)],
+                "log_tail": tail if done < target else []}
+    finally:
+        store.drop()
+
+
+# ---------------------------------------------------------------------------------------- stages
+class Timers:
+    """Wall time per stage, wrapped around module attributes (callers look them up at call time)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, list[float]] = {}
+
+    def wrap(self, owner: Any, attr: str, stage: str) -> None:
+        real: Callable[..., Any] = getattr(owner, attr)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.ms.setdefault(stage, []).append((time.perf_counter() - t) * 1000)
+
+        setattr(owner, attr, timed)
+
+    def add(self, stage: str, ms: float) -> None:
+        self.ms.setdefault(stage, []).append(ms)
+
+
+def stages(stub: str, handoffs: int, kind: str) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="rb-stages-"))
+    store = Store(kind, work)
+    try:
+        return _stages(stub, handoffs, kind, work, store.url)
+    finally:
+        from bridge.store.db import dispose_all
+
+        dispose_all()
+        store.drop()
+
+
+def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[str, Any]:
+    for name in [k for k in os.environ if k in ("DATABASE_URL", "REDIS_URL")]:
+        del os.environ[name]
+    os.environ.update(clean_env(BRIDGE_DATA_DIR=str(work), **vendor_env(stub), **({"DATABASE_URL": url} if url else {})))
+    import connectors
+    from bridge import create_app, intake, jobs, signing
+    from bridge.config import Settings
+    from bridge.pipeline import triggers
+    from bridge.runtime import Runtime, install
+    from bridge.store import repo
+    from bridge.store.migrate import upgrade
+
+    rt = install(Runtime.build(Settings.from_env()))
+    upgrade(rt.store)
+    client = create_app(rt=rt).test_client()
+    timers = Timers()
+    for owner, attr, stage in [
+        (signing, "verify_standard_webhook", "request: signature check"),
+        (intake, "store_events", "request: store (durable commit)"),
+        (jobs, "_fold_into_case", "process_event: fold + judge + plan"),
+        (triggers, "decide", "process_event: judge (inside fold)"),
+        (jobs, "_escalate", "process_event: route + plan steps (inside fold)"),
+        (jobs, "_summary_for", "deliver: summary"),
+        (jobs, "build_package", "deliver: handoff package"),
+        (repo, "claim_delivery", "deliver: claim (compare-and-set)"),
+        (jobs, "_release_dependents", "deliver: release the next step"),
+    ]:
+        if hasattr(owner, attr):
+            timers.wrap(owner, attr, stage)
+    for vendor in ("zendesk", "slack"):
+        conn = connectors.connector_for(vendor, rt.settings)
+        timers.wrap(type(conn), "send", f"deliver: {vendor} API call(s)")
+    template, ts = payloads.event_template(1_500, "st"), int(time.time())
+    for i in range(handoffs + 5):  # the first five warm the process up and are not counted
+        body = payloads.body_for(template, i, "st")
+        t = time.perf_counter()
+        answer = client.post("/webhooks/generic", data=body, headers=payloads.signed_headers(body, i, "st", ts))
+        request_ms = (time.perf_counter() - t) * 1000
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+        key, case_id = answer.get_json()["event"], answer.get_json()["case"]
+        t = time.perf_counter()
+        jobs.process_event(key, rt)
+        process_ms = (time.perf_counter() - t) * 1000
+        step_ms = {}
+        with rt.store.session() as s:
+            ids = {d.step: d.id for d in repo.deliveries_of(s, case_id)}
+        for step in STEPS:
+            t = time.perf_counter()
+            assert jobs.deliver(ids[step], rt) == "done"
+            step_ms[step] = (time.perf_counter() - t) * 1000
+        if i < 5:
+            timers.ms.clear()
+            continue
+        timers.add("request (POST /webhooks/generic, whole)", request_ms)
+        timers.add("process_event job (whole)", process_ms)
+        for step, ms in step_ms.items():
+            timers.add(f"deliver {step} job (whole)", ms)
+        timers.add("handoff, all jobs", process_ms + sum(step_ms.values()))
+    rows = []
+    for stage, values in timers.ms.items():
+        per = len(values) / handoffs
+        rows.append({"stage": stage, "calls_per_handoff": round(per, 2),
+                     "p50_ms": round(statistics.median(values), 2),
+                     "p95_ms": round(sorted(values)[int(0.95 * (len(values) - 1))], 2),
+                     "ms_per_handoff": round(sum(values) / handoffs, 2)})
+    return {"handoffs": handoffs, "store": kind, "stages": rows}
+
+
+# ---------------------------------------------------------------------------------------- report
+DRAIN = "## Backlog drain and one handoff's stages"
+RESULTS = ROOT / "bench" / "results" / "drain.json"
+
+
+def section(path: Path = RESULTS) -> str:
+    """The drain and stage figures as a section of docs/performance.md."""
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+    lines = ["", DRAIN, ""]
+    if "drain" in r:
+        runs = r["drain"]["runs"]
+        one = {run["store"]: run["rate"] for run in runs if run["processes"] == 1}
+        lines += [f"`python -m bench.drain` ({r['drain']['at']}, {r['drain']['cores']} cores; method in its "
+                  "docstring): a backlog of accepted hand-offs, then `bridge worker --processes K`, until every "
+                  "Zendesk ticket and Slack alert is done at instant stub vendors. Targets (issue 19): ≥ 25 "
+                  "handoffs/s per job process; 2 processes ≥ 1.8× one.", "",
+                  "| store | job processes | handoffs | seconds | handoffs/s | × one process | CPU s (all processes) "
+                  "| peak RSS per process (MB) |", "|---|---|---|---|---|---|---|---|"]
+        for run in runs:
+            base = one.get(run["store"])
+            ratio = f"{run['rate'] / base:.2f}" if base else "–"
+            lines.append(f"| {run['store']} | {run['processes']} | {run['handoffs']:,}/{run['backlog']:,}"
+                         f"{'' if run['complete'] else ' (cut)'} | {run['seconds']} | **{run['rate']}** | {ratio} "
+                         f"| {run['cpu_s']} | {', '.join(str(x) for x in run['peak_rss_mb'])} |")
+        lines.append("")
+    for block in r.get("stages", []):
+        lines += [f"One handoff, stage by stage ({block['store']}, {block['handoffs']} handoffs in one process, "
+                  f"one job after another, {block['at']}; `python -m bench.drain --stages`). Nested stages are "
+                  "included in the stage around them.", "",
+                  "| stage | calls per handoff | p50 ms | p95 ms | ms per handoff |", "|---|---|---|---|---|"]
+        lines += [f"| {s['stage']} | {s['calls_per_handoff']} | {s['p50_ms']} | {s['p95_ms']} | {s['ms_per_handoff']} |"
+                  for s in block["stages"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.drain", description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--backlog", type=int, default=10_000)
+    ap.add_argument("--processes", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--store", choices=("sqlite", "postgres"), nargs="*", default=["postgres"])
+    ap.add_argument("--cap", type=float, default=1800, help="seconds a drain may take before it is cut")
+    ap.add_argument("--stages", action="store_true", help="the per-stage breakdown instead of the drain")
+    ap.add_argument("--handoffs", type=int, default=60)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "drain.json"))
+    ap.add_argument("--fill", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--prefix", default="d", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.fill:
+        fill(a.fill, a.prefix)
+        return
+    port = free_port()
+    stub = f"http://127.0.0.1:{port}"
+    stubs = Proc("stubs", [str(PY), "-m", "bench.stubs", str(port)], dict(os.environ),
+                 Path(tempfile.mkdtemp(prefix="rb-stubs-")) / "stubs.log").start()
+    out = Path(a.out)
+    result: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    try:
+        wait_http(f"{stub}/_bench/stats", 20, stubs.proc)
+        if a.stages:
+            result["stages"] = [{**stages(stub, a.handoffs, kind), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+                                for kind in a.store]
+        else:
+            from redis import Redis
+
+            Redis.from_url(REDIS_URL).flushdb()
+            runs = [drain(stub, a.backlog, k, kind, a.cap) for kind in a.store for k in a.processes]
+            for run in runs:
+                print(f"drain {run['store']} x{run['processes']}: {run['handoffs']}/{run['backlog']} in "
+                      f"{run['seconds']} s = {run['rate']}/s", file=sys.stderr)
+            result["drain"] = {"runs": runs, "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "cores": os.cpu_count()}
+    finally:
+        stubs.stop()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

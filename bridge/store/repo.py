@@ -325,17 +325,28 @@ def last_assigned(session: Session) -> dict[str, str]:
     return {team: owner for team, owner in session.execute(stmt) if team and owner}
 
 
+_DELIVERY_INSERT: dict[str, Any] = {}
+
+
 def ensure_deliveries(
     session: Session, case_id: str, plan: Sequence[tuple[str, str | None, int]], now: datetime
 ) -> None:
-    """Create the planned steps once each: (step, prerequisite step, delay in seconds)."""
-    for step, after, delay in plan:
-        values = dict(
-            case_id=case_id, step=step, after=after, status=PENDING, attempts=0,
-            next_attempt_at=now + timedelta(seconds=delay), created_at=now, updated_at=now, dry_run=False,
-        )
-        stmt = _insert(session, DeliveryRow, values).on_conflict_do_nothing(index_elements=["case_id", "step"])
-        session.execute(stmt)
+    """Create the planned steps once each: (step, prerequisite step, delay in seconds). One
+    statement, built once per dialect, for the whole plan."""
+    if not plan:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = _DELIVERY_INSERT.get(dialect)
+    if stmt is None:
+        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = _DELIVERY_INSERT[dialect] = builder(DeliveryRow.__table__).on_conflict_do_nothing(
+            index_elements=["case_id", "step"])
+    session.execute(stmt, [
+        dict(case_id=case_id, step=step, after=after, status=PENDING, attempts=0,
+             next_attempt_at=now + timedelta(seconds=delay), created_at=now, updated_at=now, dry_run=False,
+             external_id=None, last_error=None, claimed_until=None)
+        for step, after, delay in plan
+    ])
 
 
 def deliveries_of(session: Session, case_id: str) -> list[DeliveryRow]:

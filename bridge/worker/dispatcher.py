@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from types import FrameType
 
@@ -37,16 +38,35 @@ class Dispatcher:
                                      serializer=self.queue.serializer, interval=int(SCHEDULER_TICK))
         self.every = float(settings.get("BRIDGE_DISPATCH_INTERVAL") or 0.1)
         self.stopping = False
+        self.purging: threading.Thread | None = None
+
+    def purge_in_background(self) -> bool:
+        """Start the retention purge on a thread of its own unless one still runs: on a big store it
+        takes a while, and dispatching must not wait for it."""
+        if self.purging is not None and self.purging.is_alive():
+            return False
+        self.purging = threading.Thread(target=self._purge, name="bridge-purge", daemon=True)
+        self.purging.start()
+        return True
+
+    def _purge(self) -> None:
+        from bridge import privacy
+
+        try:
+            privacy.purge(self.rt, privacy.retention_days(self.rt))
+        except Exception:
+            log.exception("bridge.dispatcher.purge_error")
 
     def stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
 
     def run(self) -> None:
-        from bridge import jobs, privacy
+        from bridge import jobs
 
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        last_tick = last_sweep = last_locks = last_purge = 0.0
+        last_tick = last_sweep = last_locks = 0.0
+        last_purge = -3600.0  # the first pass purges too, whatever the machine's uptime
         self.scheduler.register_birth()
         try:
             while not self.stopping:
@@ -67,7 +87,7 @@ class Dispatcher:
                         jobs.sweep(self.rt)
                     if started - last_purge >= 3600:
                         last_purge = started
-                        privacy.purge(self.rt, privacy.retention_days(self.rt))
+                        self.purge_in_background()
                 except Exception:
                     # Redis or the store is away: nothing is lost (the store holds the work); try
                     # again after a pause rather than spin on the error.

@@ -16,8 +16,10 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import requests
 
 from tests.faults.conftest import case
 from tests.faults.harness import BIN, CLOCKS, MARK, REPO, event, free_port, kill_marked
+from tests.faults.stubs import Act
 from tests.helpers import SECRET, dumps, signed_headers
 
 pytestmark = pytest.mark.faults
@@ -158,3 +161,162 @@ def test_full_disk_answers_503_and_loses_nothing(tmp_path: Path, observed: list[
         assert delivered == len(cases) and not twice and not broken
     finally:
         serve.stop()
+
+
+# --- wall-clock jumps ----------------------------------------------------------------------------
+
+class JumpClock:
+    """A worker's wall clock: real time plus an offset a test moves (an NTP step, a VM resumed)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self.frozen: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return (self.frozen or datetime.now(UTC)) + self.offset
+
+
+@pytest.fixture
+def clock_world(tmp_path: Path) -> Any:
+    """Two workers (runtimes with their own clocks, in-process queue) on one PostgreSQL schema, with
+    recording Zendesk and Slack stubs; the intake is the Flask app of the first."""
+    from bridge import create_app
+    from bridge.config import Settings
+    from bridge.runtime import Runtime
+    from bridge.store.migrate import upgrade
+    from tests.conftest import POSTGRES_TEST_URL, require_service
+    from tests.faults.conftest import _drop_schemas, _pg_schema
+    from tests.faults.stubs import SlackStub, ZendeskStub
+
+    require_service("PostgreSQL", POSTGRES_TEST_URL, 5432)
+    url = _pg_schema()
+    zendesk, slack = ZendeskStub().start(), SlackStub().start()
+    env = {**CLOCKS, "DATABASE_URL": url, "BRIDGE_DATA_DIR": str(tmp_path / "var"),
+           "GENERIC_WEBHOOK_SECRET": SECRET, "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@example.com",
+           "ZENDESK_API_TOKEN": "zd-test-token", "ZENDESK_URL": zendesk.url, "SLACK_BOT_TOKEN": "xoxb-test-token",
+           "SLACK_API_URL": slack.url, "SLACK_CHANNEL": "C0SUPPORT1"}
+    settings = Settings.from_env(env)
+    workers = []
+    for _ in range(2):
+        rt = Runtime.build(settings)
+        rt.clock = JumpClock()
+        workers.append(rt)
+    upgrade(workers[0].store)
+    client = create_app(rt=workers[0]).test_client()
+
+    def post(one: dict[str, Any]) -> Any:
+        body = dumps(one)
+        return client.post("/webhooks/generic", data=body, headers=signed_headers(body, msg_id=f"m_{one['event_id']}"))
+
+    try:
+        yield workers, post, zendesk, slack
+    finally:
+        zendesk.stop()
+        slack.stop()
+        _drop_schemas([url])
+
+
+def steps_of(rt: Any, case_id: str) -> dict[str, tuple[str, int]]:
+    from bridge.store import repo
+
+    with rt.store.session() as s:
+        return {d.step: (d.status, d.attempts) for d in repo.deliveries_of(s, case_id)}
+
+
+def effects(zendesk: Any, slack: Any, case_id: str) -> tuple[int, int]:
+    return len(zendesk.tickets_for(case_id)), len(slack.posts_with_key(f"{case_id}-slack.alert"))
+
+
+@case("CLOCK-fwd-lease", "one of two workers' wall clock jumps 1 h forward while the other is inside Zendesk's "
+      "create (the stub commits, then answers 1.5 s later): to the jumped worker the running job's lease is over",
+      "the jumped worker takes the step over (attempt 2) and finds the ticket by external_id instead of making "
+      "another: one ticket, one alert, the step done")
+def test_clock_jump_forward_voids_a_lease_but_not_exactly_once(clock_world: Any, observed: list[str]) -> None:
+    from bridge import jobs, runner
+    from bridge.store import repo
+
+    (a, b), post, zendesk, slack = clock_world
+    zendesk.program("tickets.create", Act(delay=1.5))
+    answer = post(event())
+    assert answer.status_code == 202
+    case_id = answer.get_json()["case"]
+    jobs.process_event(answer.get_json()["event"], a)
+    with a.store.session() as s:
+        ticket = [d.id for d in repo.deliveries_of(s, case_id) if d.step == "zendesk.ticket"][0]
+    inside = threading.Thread(target=jobs.deliver, args=(ticket, a))
+    inside.start()
+    while zendesk.count("tickets.create") == 0:
+        time.sleep(0.02)
+    b.clock.offset = timedelta(hours=1)  # type: ignore[attr-defined]
+    ran = runner.run_due(b)
+    inside.join(20)
+    runner.run_due(a)
+    steps = steps_of(a, case_id)
+    tickets, alerts = effects(zendesk, slack, case_id)
+    observed.append(f"jumped worker ran {ran} job(s); steps {steps}; tickets {tickets}, alerts {alerts}; "
+                    f"creates sent {zendesk.count('tickets.create')}")
+    assert steps["zendesk.ticket"] == ("done", 2)  # taken over, not redone
+    assert (tickets, alerts) == (1, 1) and zendesk.count("tickets.create") == 1
+    assert all(status == "done" for status, _ in steps.values())
+
+
+@case("CLOCK-fwd-retry", "the wall clock jumps 2 h forward while a ticket waits out Zendesk's Retry-After: 3600; the "
+      "sender then repeats the event",
+      "the retry becomes due and runs once (attempt 2, nothing marked dead by the jump); the repeat is still a "
+      "duplicate (dedupe is by event id, not time): one ticket, one alert")
+def test_clock_jump_forward_runs_waiting_retries_once(clock_world: Any, observed: list[str]) -> None:
+    from bridge import runner
+
+    (a, _), post, zendesk, slack = clock_world
+    zendesk.program("tickets.create", Act(status=429, headers={"Retry-After": "3600"}))
+    one = event()
+    answer = post(one)
+    case_id = answer.get_json()["case"]
+    runner.run_due(a)
+    assert steps_of(a, case_id)["zendesk.ticket"] == ("pending", 1)
+    a.clock.offset = timedelta(hours=2)  # type: ignore[attr-defined]
+    runner.run_due(a)
+    again = post(one)
+    runner.run_due(a)
+    steps = steps_of(a, case_id)
+    observed.append(f"after the jump: steps {steps}; repeat answered {again.status_code}; "
+                    f"tickets/alerts {effects(zendesk, slack, case_id)}")
+    assert steps["zendesk.ticket"] == ("done", 2) and again.status_code == 200
+    assert effects(zendesk, slack, case_id) == (1, 1)
+
+
+@case("CLOCK-back", "the wall clock jumps 1 h backward right after a Zendesk 503 scheduled the retry 1 s out, "
+      "and while a crashed job's lease (8 s) is held; then the clock catches up",
+      "nothing runs early or twice and nothing is lost: the retry and the leased step wait until the clock "
+      "passes the times set before the jump (a backward step delays them by its size), then each runs once: "
+      "one ticket, one alert")
+def test_clock_jump_backward_delays_but_never_doubles(clock_world: Any, observed: list[str]) -> None:
+    from bridge import jobs, runner
+    from bridge.store import repo
+
+    (a, _), post, zendesk, slack = clock_world
+    a.clock.frozen = datetime.now(UTC)  # type: ignore[attr-defined]
+    zendesk.down("tickets.create", Act(status=503))
+    first, second = post(event()), post(event())
+    crashed = second.get_json()["case"]
+    jobs.process_event(second.get_json()["event"], a)
+    with a.store.session() as s:  # a worker claimed this case's alert, then died
+        alert = next(d.id for d in repo.deliveries_of(s, crashed) if d.step == "slack.alert")
+        assert repo.claim_delivery(s, alert, a.clock(), a.settings.lease_seconds)
+        s.commit()
+    runner.run_due(a)
+    case_id = first.get_json()["case"]
+    assert steps_of(a, case_id)["zendesk.ticket"] == ("pending", 1)
+    zendesk.recover()
+    a.clock.offset = timedelta(hours=-1)  # type: ignore[attr-defined]
+    ran_back = runner.run_due(a)
+    waiting = (steps_of(a, case_id)["zendesk.ticket"], steps_of(a, crashed)["slack.alert"])
+    a.clock.offset = timedelta(seconds=9)  # type: ignore[attr-defined]
+    runner.run_due(a)
+    observed.append(f"during the backward jump: {ran_back} job(s) ran, retried ticket {waiting[0]}, leased "
+                    f"alert {waiting[1]}; after the clock caught up: {steps_of(a, case_id)}, "
+                    f"{steps_of(a, crashed)}")
+    assert ran_back == 0 and waiting == (("pending", 1), ("pending", 1))
+    for c in (case_id, crashed):
+        assert effects(zendesk, slack, c) == (1, 1)
+        assert all(status == "done" for status, _ in steps_of(a, c).values())

@@ -388,3 +388,19 @@ def test_resolved_bug_notes_are_delivered_and_the_reply_waits_for_approval(
     assert len(replies) == 1 and replies[0].status == "done"
     reply = json.loads((outbox / f"{replies[0].step}.json").read_text())["request"]
     assert reply["comment"] == {"body": approved, "public": True}
+
+
+def test_a_release_announced_before_the_issue_joins_the_version_still_counts(
+    vclient: FlaskClient, rt: Runtime, case_id: str
+) -> None:
+    """Jira sends version_released and issue_updated independently: the release may come first, and an
+    update sent before the release says ``released: false``. The release is remembered, announced once."""
+    link_bug(rt, case_id, "BUG-11")
+    post_jira(vclient, rt, {"webhookEvent": "jira:version_released", "version": {"id": "300", "name": "6.0.1"}})
+    assert results(rt) == [("ignored", "unknown_version")]
+    issue = {"key": "BUG-11", "fields": {"resolution": {"name": "Fixed"},
+                                         "fixVersions": [{"id": "300", "name": "6.0.1", "released": False}]}}
+    for _ in range(2):  # and a later edit: announced once
+        post_jira(vclient, rt, {"webhookEvent": "jira:issue_updated", "issue": issue})
+    assert [d for _, _, d in timeline(rt, case_id, "jira.released")] == [{"key": "BUG-11", "version": "6.0.1"}]
+    assert len(timeline(rt, case_id, "update.drafted")) == 1

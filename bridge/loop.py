@@ -262,10 +262,18 @@ def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: zd
     if change.assignee_id and case.acknowledged_at is None:
         # Someone took the ticket in Zendesk before anyone pressed "take" in Slack: that is the
         # acknowledgement. Compare-and-set, so a Slack take racing with it wins or loses cleanly.
+        # An assignment made before a solve that reached us first (events arrive in any order) is
+        # the acknowledgement too; the case stays resolved.
         took = s.execute(
             update(CaseRow)
             .where(CaseRow.id == case.id, CaseRow.acknowledged_at.is_(None), CaseRow.status == ESCALATED)
             .values(status=ACKNOWLEDGED, acknowledged_at=at, updated_at=at)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount or s.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case.id, CaseRow.acknowledged_at.is_(None), CaseRow.status == RESOLVED,
+                   CaseRow.resolved_at >= at)
+            .values(acknowledged_at=at, updated_at=at)
             .execution_options(synchronize_session="fetch")
         ).rowcount
         if took:

@@ -404,3 +404,17 @@ def test_a_release_announced_before_the_issue_joins_the_version_still_counts(
         post_jira(vclient, rt, {"webhookEvent": "jira:issue_updated", "issue": issue})
     assert [d for _, _, d in timeline(rt, case_id, "jira.released")] == [{"key": "BUG-11", "version": "6.0.1"}]
     assert len(timeline(rt, case_id, "update.drafted")) == 1
+
+
+def test_an_assignment_delivered_after_the_solve_still_acknowledges(vclient: FlaskClient, rt: Runtime,
+                                                                   case_id: str) -> None:
+    """The agent took the ticket (t+4), then solved it (t+5); the solve's event arrived first."""
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=5), "SOLVED", "OPEN"))
+    post_zendesk(vclient, rt, ticket_event(case_id, "agent_assignment_changed", {"current": "4242"},
+                                           T0 + timedelta(minutes=4)))
+    row = get_case(rt, case_id)
+    assert (row.status, row.acknowledged_at) == (RESOLVED, T0 + timedelta(minutes=4))
+    assert len(timeline(rt, case_id, "case.acknowledged")) == 1
+    later = ticket_event(case_id, "agent_assignment_changed", {"current": "5151"}, T0 + timedelta(minutes=9))
+    post_zendesk(vclient, rt, later)  # reassigned after the solve: not a take
+    assert len(timeline(rt, case_id, "case.acknowledged")) == 1

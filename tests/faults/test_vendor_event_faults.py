@@ -299,3 +299,112 @@ def test_jira_release_before_the_fix_version_is_not_lost(bridge: Bridge, observe
     observed.append(f"release first: {first}; then the update: {settled}; jira.released "
                     f"×{counts.get('jira.released', 0)}, update.drafted ×{counts.get('update.drafted', 0)}")
     assert counts.get("jira.released") == 1 and counts.get("update.drafted") == 1
+
+
+@pytest.fixture
+def own_schema() -> Iterator[str]:
+    """A schema of the test PostgreSQL for a deployment built with extra connection options; dropped
+    after the deployment (requested before ``make_bridge``, so torn down after it)."""
+    from tests.conftest import POSTGRES_TEST_URL, require_service
+    from tests.faults.conftest import _drop_schemas, _pg_schema
+
+    require_service("PostgreSQL", POSTGRES_TEST_URL, 5432)
+    url = _pg_schema()
+    yield url
+    _drop_schemas([url])
+
+
+@case("V9", "Zendesk solves for two cases fail on every attempt (the ticket_state table is locked; "
+      "lock_timeout 0.5 s) until they are dead; the lock goes; one case then gets a newer status "
+      "(pending, t+2) before both dead events are replayed",
+      "both are visible dead letters (`bridge dlq list`, ve-…); `bridge replay` applies the solve once where "
+      "nothing newer happened (resolved, ticket.solved ×1) and as 'stale' where a newer status is known (the "
+      "case stays escalated); replaying again is refused")
+def test_dead_vendor_event_replayed(own_schema: str, make_bridge: Any, observed: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    direct = own_schema
+    bridge = make_bridge(database_url=direct + "%20-clock_timeout%3D500", workers=1, jira=False, **VENDOR_ENV)
+    bridge.scope = set()
+    (a, ticket_a), (b, ticket_b) = escalated(bridge, observed), escalated(bridge, observed)
+    locker = create_engine(direct)  # the same schema, without the lock timeout
+    with locker.connect() as conn:
+        conn.execute(text("LOCK TABLE ticket_state IN ACCESS EXCLUSIVE MODE"))
+        ids = [zd_post(bridge, status(c, t, "solved", "open", T + timedelta(minutes=1)))[1]["received"]
+               for c, t in ((a, ticket_a), (b, ticket_b))]
+        dead = settle(bridge, ids, timeout=60)
+        conn.rollback()
+    locker.dispose()
+    letters = {d["id"] for d in bridge.dead_letters()}
+    assert [s for s, _ in dead] == ["dead", "dead"] and {f"ve-{i}" for i in ids} <= letters, (dead, letters)
+    newer = zd_post(bridge, status(b, ticket_b, "pending", "open", T + timedelta(minutes=2)))[1]["received"]
+    assert settle(bridge, [newer]) == [("ignored", "status_recorded")]
+    replays = [bridge.cli("replay", f"ve-{i}") for i in ids]
+    settled = settle(bridge, ids)
+    again = bridge.cli("replay", f"ve-{ids[0]}")
+    (row_a, counts_a), (row_b, counts_b) = story(bridge, a), story(bridge, b)
+    observed.append(f"dead letters {sorted(letters & {f've-{i}' for i in ids})}; replay exits "
+                    f"{[r.returncode for r in replays]}, then {settled}; case A {row_a.status} "
+                    f"(solved ×{counts_a.get('ticket.solved', 0)}), case B {row_b.status} (solved "
+                    f"×{counts_b.get('ticket.solved', 0)}); second replay exit {again.returncode}")
+    assert [r.returncode for r in replays] == [0, 0] and again.returncode != 0
+    assert settled == [("processed", "applied"), ("ignored", "stale")]
+    assert (row_a.status, counts_a.get("ticket.solved")) == ("resolved", 1)
+    assert row_b.status == "escalated" and "ticket.solved" not in counts_b
+
+
+@case("V10", "satisfaction ratings from a Zendesk trigger: 'bad' (t+1) then 'good' (t+2), delivered newest "
+      "first, each twice",
+      "the newest rating stands ('good'); csat.rated recorded once per rating that was newer when it arrived; "
+      "the late 'bad' is stale")
+def test_csat_out_of_order_latest_wins(bridge: Bridge, observed: list[str]) -> None:
+    from bridge.store.models import TicketStateRow
+
+    case_id, ticket = escalated(bridge, observed)
+
+    def rating(score: str, at: datetime) -> dict[str, Any]:
+        return {"ticket_id": ticket, "external_id": case_id, "status": "solved", "updated_at": at.isoformat(),
+                "actor_id": "cust-1", "satisfaction": {"score": score, "comment": f"{score} support"}}
+
+    good, bad = rating("good", T + timedelta(minutes=2)), rating("bad", T + timedelta(minutes=1))
+    ids = [zd_post(bridge, payload)[1]["received"] for payload in (good, good, bad, bad)]
+    settled = settle(bridge, ids)
+    _, counts = story(bridge, case_id)
+    with bridge.store.session() as s:
+        csat = s.get(TicketStateRow, case_id).csat
+    observed.append(f"events {[r for _, r in settled]}; csat {csat}, csat.rated ×{counts.get('csat.rated', 0)}")
+    assert csat == "good" and counts.get("csat.rated") == 1
+    assert settled[0] == ("processed", "applied") and all(st == "ignored" for st, _ in settled[1:])
+
+
+@case("V11", "three cases' Zendesk histories (a reply, solve, reopen, solve, assignee) shuffled together and "
+      "delivered 8 at a time, every event twice",
+      "each case ends as its newest change says (resolved, assigned, acknowledged) with one entry per real "
+      "change: one agent.replied, one ticket.reopened, one case.acknowledged; nothing applied twice")
+def test_shuffled_concurrent_histories_end_right(bridge: Bridge, observed: list[str]) -> None:
+    import random
+
+    cases = [escalated(bridge, observed) for _ in range(3)]
+    payloads = []
+    for case_id, ticket in cases:
+        payloads += [reply(case_id, ticket, "Your workspace is in the EU region now.", T + timedelta(minutes=1)),
+                     status(case_id, ticket, "solved", "open", T + timedelta(minutes=2)),
+                     status(case_id, ticket, "open", "solved", T + timedelta(minutes=3)),
+                     ticket_event(case_id, ticket, "agent_assignment_changed", {"current": "4242"},
+                                  T + timedelta(minutes=4)),
+                     status(case_id, ticket, "solved", "open", T + timedelta(minutes=5))]
+    deliveries = [(p, uuid.uuid4().hex) for p in payloads] * 2
+    random.shuffle(deliveries)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda d: zd_post(bridge, d[0], d[1]), deliveries))
+    assert all(s == 200 for s, _ in answers)
+    settle(bridge, sorted({a["received"] for _, a in answers}), timeout=60)
+    ends = []
+    for case_id, _ in cases:
+        row, counts = story(bridge, case_id)
+        ends.append((row.status, row.acknowledged_at is not None, counts.get("agent.replied"),
+                     counts.get("ticket.reopened", 0), counts.get("case.acknowledged")))
+    observed.append(f"ends (status, acknowledged, replied, reopened, acknowledged entries): {ends}")
+    for status_, acknowledged, replied, reopened, acks in ends:
+        assert status_ == "resolved" and acknowledged and replied == 1 and acks == 1
+        assert reopened <= 1  # 0 when the reopen arrived after the newer solve (stale): never twice

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.faults
 class Serve:
     """``bridge serve`` (the embedded default) on a data folder, optionally under a file-size limit."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **extra: str) -> None:
         self.run_id = uuid.uuid4().hex
         self.data = tmp / "var"
         self.log = tmp / "serve.log"
@@ -45,7 +45,7 @@ class Serve:
                 if not k.endswith(("_WEBHOOK_SECRET", "_API_URL", "_URL"))
                 and not k.startswith(("BRIDGE_", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_"))}
         self.env = {**base, **CLOCKS, MARK: self.run_id, "PYTHONPATH": str(REPO), "HOME": str(tmp),
-                    "BRIDGE_DATA_DIR": str(self.data), "GENERIC_WEBHOOK_SECRET": SECRET}
+                    "BRIDGE_DATA_DIR": str(self.data), "GENERIC_WEBHOOK_SECRET": SECRET, **extra}
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -320,3 +320,42 @@ def test_clock_jump_backward_delays_but_never_doubles(clock_world: Any, observed
     for c in (case_id, crashed):
         assert effects(zendesk, slack, c) == (1, 1)
         assert all(status == "done" for status, _ in steps_of(a, c).values())
+
+
+@case("TERM-runner", "SIGTERM to `bridge serve` (the embedded default: in-process runner) while its runner "
+      "waits 3 s for Zendesk's answer to a create it already committed; the process is started again",
+      "the job is lost with the process, never half-recorded: after the restart and the lease (8 s) it runs "
+      "once more, finds the ticket by external_id and records it: one ticket, one alert (attempt 2)")
+def test_sigterm_to_the_in_process_runner(tmp_path: Path, observed: list[str]) -> None:
+    from tests.faults.stubs import SlackStub, ZendeskStub
+
+    zendesk, slack = ZendeskStub().start(), SlackStub().start()
+    serve = Serve(tmp_path, ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="bot@example.com",
+                  ZENDESK_API_TOKEN="zd-test-token", ZENDESK_URL=zendesk.url, SLACK_BOT_TOKEN="xoxb-test-token",
+                  SLACK_API_URL=slack.url, SLACK_CHANNEL="C0SUPPORT1")
+    try:
+        serve.start()
+        assert serve.proc is not None
+        victim = serve.proc
+        zendesk.program("tickets.create", Act(on_commit=lambda _: os.kill(victim.pid, signal.SIGTERM), delay=3))
+        status, answer = serve.post(event())
+        assert status == 202
+        code = victim.wait(30)
+        serve.start()
+        case_id = answer["case"]
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and set(_settled(serve, {case_id})[case_id].values()) != {"done"}:
+            time.sleep(0.5)
+        with contextlib.closing(serve.db()) as db:
+            attempts = dict(db.execute("SELECT step, attempts FROM deliveries WHERE case_id = ?", (case_id,)))
+        tickets, alerts = len(zendesk.tickets_for(case_id)), len(slack.posts_with_key(f"{case_id}-slack.alert"))
+        observed.append(f"exit code after SIGTERM {code}; steps {_settled(serve, {case_id})[case_id]}, attempts "
+                        f"{attempts}; tickets {tickets}, alerts {alerts}, "
+                        f"creates sent {zendesk.count('tickets.create')}")
+        assert set(_settled(serve, {case_id})[case_id].values()) == {"done"}
+        assert (tickets, alerts) == (1, 1) and zendesk.count("tickets.create") == 1
+        assert attempts["zendesk.ticket"] == 2
+    finally:
+        serve.stop()
+        zendesk.stop()
+        slack.stop()

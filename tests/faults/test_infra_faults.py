@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -215,3 +216,41 @@ def test_sigterm_during_a_batch(make_bridge: Any, observed: list[str], signals: 
     bridge.wait_worker_ready(bridge.start_worker())
     check_once(bridge, observed, keys, cases)
     assert first.returncode == 0
+
+
+@case("TERM-web", "SIGTERM to gunicorn (the Procfile's web process, as a platform does on deploy) while 30 "
+      "webhooks arrive from 10 threads; the web process is started again and the sender resends what got no 2xx",
+      "requests in flight are answered, later ones are refused at connect (never a 2xx for an event not "
+      "stored); every 2xx'd event is stored; after the resend every event is delivered once")
+def test_sigterm_to_the_web_process(make_bridge: Any, observed: list[str]) -> None:
+    from tests.faults.harness import REPO, free_port, procfile_web
+
+    bridge = make_bridge(workers=1)
+    events = [event() for _ in range(30)]
+    results: list[Any] = [None] * len(events)
+
+    def send(i: int) -> None:
+        if i == 8:
+            assert bridge.web is not None
+            os.kill(bridge.web.pid, signal.SIGTERM)
+        results[i] = bridge.post(events[i], timeout=15)
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(send, range(len(events))))
+    assert bridge.web is not None and bridge.web.wait(40) == 0
+    acked = [r for r in results if 200 <= r.status < 300]
+    stored = bridge.states({r.case for r in acked})
+    errors = sorted({r.error for r in results if r.error})
+    observed.append(f"answers around the SIGTERM: {len(acked)}×2xx, "
+                    f"{sum(1 for r in results if r.status == 0)}× no answer {errors}, "
+                    f"{sum(1 for r in results if r.status >= 300)}× other; 2xx'd events stored: "
+                    f"{sum(1 for st in stored.values() if st)} of {len(acked)}")
+    assert all(r.status == 0 or 200 <= r.status < 300 for r in results)
+    assert all(stored[r.case] for r in acked)
+    bridge.port = free_port()
+    bridge.web = bridge._spawn("web-2", procfile_web(bridge.env | {"BRIDGE_HOST": "127.0.0.1",
+                                                                   "PORT": str(bridge.port)}), REPO)
+    bridge.wait_web()
+    resent = [bridge.post(e) for e, r in zip(events, results, strict=True) if not 200 <= r.status < 300]
+    assert all(s.status == 202 for s in resent)
+    finish(bridge, observed, timeout=60)

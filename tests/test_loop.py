@@ -416,5 +416,18 @@ def test_an_assignment_delivered_after_the_solve_still_acknowledges(vclient: Fla
     assert (row.status, row.acknowledged_at) == (RESOLVED, T0 + timedelta(minutes=4))
     assert len(timeline(rt, case_id, "case.acknowledged")) == 1
     later = ticket_event(case_id, "agent_assignment_changed", {"current": "5151"}, T0 + timedelta(minutes=9))
-    post_zendesk(vclient, rt, later)  # reassigned after the solve: not a take
+    post_zendesk(vclient, rt, later)  # reassigned afterwards: the case was taken once
     assert len(timeline(rt, case_id, "case.acknowledged")) == 1
+    assert get_case(rt, case_id).acknowledged_at == T0 + timedelta(minutes=4)
+
+
+def test_a_repeated_status_still_moves_its_time_so_an_older_reopen_is_stale(vclient: FlaskClient, rt: Runtime,
+                                                                            case_id: str) -> None:
+    """Solved at t+2, reopened at t+3, solved again at t+5; the reopen arrives last. The second solve found the
+    status already solved: its time must still count, or the late reopen reopens a solved ticket."""
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=2), "SOLVED", "OPEN"))
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=5), "SOLVED", "OPEN"))
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=3), "OPEN", "SOLVED"))
+    assert get_case(rt, case_id).status == RESOLVED
+    assert results(rt)[-1] == ("ignored", "stale")
+    assert not timeline(rt, case_id, "ticket.reopened")

@@ -379,8 +379,9 @@ def test_csat_out_of_order_latest_wins(bridge: Bridge, observed: list[str]) -> N
 
 @case("V11", "three cases' Zendesk histories (a reply, solve, reopen, solve, assignee) shuffled together and "
       "delivered 8 at a time, every event twice",
-      "each case ends as its newest change says (resolved, assigned, acknowledged) with one entry per real "
-      "change: one agent.replied, one ticket.reopened, one case.acknowledged; nothing applied twice")
+      "each case ends as its newest change says (resolved, assigned, acknowledged) with one entry per change "
+      "applied: one agent.replied, one case.acknowledged, at most one ticket.reopened (none when the reopen "
+      "arrives after the newer solve: stale); nothing applied twice")
 def test_shuffled_concurrent_histories_end_right(bridge: Bridge, observed: list[str]) -> None:
     import random
 

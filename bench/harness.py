@@ -132,8 +132,8 @@ class Server(Proc):
 
     @staticmethod
     def command(app: str, port: int, workers: int = 2) -> list[str]:
-        return [str(GUNICORN), "--workers", str(workers), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
-                "--timeout", "30", "--graceful-timeout", "25", app]
+        return [str(GUNICORN), "--workers", str(workers), "--worker-class", "bridge.web.server.BufferedWorker",
+                "--threads", "4", "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--graceful-timeout", "25", app]
 
     def start(self) -> Server:
         super().start()

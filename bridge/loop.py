@@ -233,6 +233,8 @@ def _apply_status(s: Session, case: CaseRow, state: TicketStateRow, change: zd.T
     to = change.status_to
     before = state.status or change.status_from
     if not to or to == state.status:
+        if to and (state.status_at is None or at > state.status_at):
+            state.status_at = at  # the status holds as of this later time: an older change is stale
         return "unchanged"
     state.status, state.status_at = to, at
     actor = _actor(change.actor_id)
@@ -262,10 +264,17 @@ def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: zd
     if change.assignee_id and case.acknowledged_at is None:
         # Someone took the ticket in Zendesk before anyone pressed "take" in Slack: that is the
         # acknowledgement. Compare-and-set, so a Slack take racing with it wins or loses cleanly.
+        # Events arrive in any order: an assignment that reaches us after a solve is the take too
+        # (Zendesk solves only assigned tickets); the case stays resolved.
         took = s.execute(
             update(CaseRow)
             .where(CaseRow.id == case.id, CaseRow.acknowledged_at.is_(None), CaseRow.status == ESCALATED)
             .values(status=ACKNOWLEDGED, acknowledged_at=at, updated_at=at)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount or s.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case.id, CaseRow.acknowledged_at.is_(None), CaseRow.status == RESOLVED)
+            .values(acknowledged_at=at, updated_at=at)
             .execution_options(synchronize_session="fetch")
         ).rowcount
         if took:

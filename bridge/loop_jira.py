@@ -49,6 +49,8 @@ def apply_jira(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
         vid, name = str(version.get("id") or ""), str(version.get("name") or "")
         if not vid and not name:
             return Outcome(["no_version"])
+        # Remembered first: an issue that joins the version later still hears of it (see below).
+        loop_repo.record_release(s, vid or name, name, _when(data, now))
         outcome = Outcome()
         for issue in loop_repo.issues_with_version(s, vid, name):
             outcome.results.append(_released(s, issue, vid or name, name, _when(data, now), _actor(data)))
@@ -72,11 +74,14 @@ def apply_jira(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
         outcome.results.append(_resolved(s, issue, _actor(data)))
     elif resolution is None and issue.resolved_at is not None:
         issue.resolution, issue.resolved_at = None, None  # reopened in Jira: a later resolve counts again
+    # Released: as the update says, or announced before this update reached us (Jira sends
+    # version_released and issue_updated independently, and either may come first).
+    announced = loop_repo.released_versions(s, issue.fix_versions)
     for version in versions:
-        if version.get("released") is True:
-            vid = str(version.get("id") or version.get("name") or "")
+        vid = str(version.get("id") or version.get("name") or "")
+        if version.get("released") is True or vid in announced:
             outcome.results.append(_released(s, issue, vid, str(version.get("name") or vid),
-                                             _when(data, now), _actor(data)))
+                                             announced.get(vid) or _when(data, now), _actor(data)))
     return outcome if outcome.results else Outcome(["no_change"])
 
 

@@ -388,3 +388,46 @@ def test_resolved_bug_notes_are_delivered_and_the_reply_waits_for_approval(
     assert len(replies) == 1 and replies[0].status == "done"
     reply = json.loads((outbox / f"{replies[0].step}.json").read_text())["request"]
     assert reply["comment"] == {"body": approved, "public": True}
+
+
+def test_a_release_announced_before_the_issue_joins_the_version_still_counts(
+    vclient: FlaskClient, rt: Runtime, case_id: str
+) -> None:
+    """Jira sends version_released and issue_updated independently: the release may come first, and an
+    update sent before the release says ``released: false``. The release is remembered, announced once."""
+    link_bug(rt, case_id, "BUG-11")
+    post_jira(vclient, rt, {"webhookEvent": "jira:version_released", "version": {"id": "300", "name": "6.0.1"}})
+    assert results(rt) == [("ignored", "unknown_version")]
+    issue = {"key": "BUG-11", "fields": {"resolution": {"name": "Fixed"},
+                                         "fixVersions": [{"id": "300", "name": "6.0.1", "released": False}]}}
+    for _ in range(2):  # and a later edit: announced once
+        post_jira(vclient, rt, {"webhookEvent": "jira:issue_updated", "issue": issue})
+    assert [d for _, _, d in timeline(rt, case_id, "jira.released")] == [{"key": "BUG-11", "version": "6.0.1"}]
+    assert len(timeline(rt, case_id, "update.drafted")) == 1
+
+
+def test_an_assignment_delivered_after_the_solve_still_acknowledges(vclient: FlaskClient, rt: Runtime,
+                                                                   case_id: str) -> None:
+    """The agent took the ticket (t+4), then solved it (t+5); the solve's event arrived first."""
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=5), "SOLVED", "OPEN"))
+    post_zendesk(vclient, rt, ticket_event(case_id, "agent_assignment_changed", {"current": "4242"},
+                                           T0 + timedelta(minutes=4)))
+    row = get_case(rt, case_id)
+    assert (row.status, row.acknowledged_at) == (RESOLVED, T0 + timedelta(minutes=4))
+    assert len(timeline(rt, case_id, "case.acknowledged")) == 1
+    later = ticket_event(case_id, "agent_assignment_changed", {"current": "5151"}, T0 + timedelta(minutes=9))
+    post_zendesk(vclient, rt, later)  # reassigned afterwards: the case was taken once
+    assert len(timeline(rt, case_id, "case.acknowledged")) == 1
+    assert get_case(rt, case_id).acknowledged_at == T0 + timedelta(minutes=4)
+
+
+def test_a_repeated_status_still_moves_its_time_so_an_older_reopen_is_stale(vclient: FlaskClient, rt: Runtime,
+                                                                            case_id: str) -> None:
+    """Solved at t+2, reopened at t+3, solved again at t+5; the reopen arrives last. The second solve found the
+    status already solved: its time must still count, or the late reopen reopens a solved ticket."""
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=2), "SOLVED", "OPEN"))
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=5), "SOLVED", "OPEN"))
+    post_zendesk(vclient, rt, status(case_id, T0 + timedelta(minutes=3), "OPEN", "SOLVED"))
+    assert get_case(rt, case_id).status == RESOLVED
+    assert results(rt)[-1] == ("ignored", "stale")
+    assert not timeline(rt, case_id, "ticket.reopened")

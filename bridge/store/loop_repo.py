@@ -20,6 +20,7 @@ from bridge.store.models import (
     CaseRow,
     CsatSampleRow,
     JiraIssueRow,
+    JiraVersionRow,
     KbSuggestionRow,
     TicketStateRow,
     VendorEventRow,
@@ -204,6 +205,28 @@ def issues_with_version(session: Session, version_id: str, version_name: str) ->
     rows = session.scalars(select(JiraIssueRow))
     return [r for r in rows if any(str(v.get("id")) == version_id or (version_name and v.get("name") == version_name)
                                     for v in r.fix_versions or [])]
+
+
+def record_release(session: Session, version_id: str, name: str, at: datetime) -> None:
+    """Remember a released version (once; a repeated announcement keeps the first time)."""
+    values = dict(version_id=version_id[:100], name=name[:200], released_at=at)
+    session.execute(_insert(session, JiraVersionRow, values).on_conflict_do_nothing(index_elements=["version_id"]))
+
+
+def released_versions(session: Session, versions: Sequence[dict[str, str]]) -> dict[str, datetime]:
+    """Of these ``{"id", "name"}`` versions, the ones announced as released: id (else name) → when."""
+    wanted = {v.get("id") or v.get("name") or "" for v in versions} - {""}
+    names = {v.get("name") or "" for v in versions} - {""}
+    if not wanted and not names:
+        return {}
+    rows = session.scalars(select(JiraVersionRow).where(
+        or_(JiraVersionRow.version_id.in_(wanted | names), JiraVersionRow.name.in_(names))))
+    found: dict[str, datetime] = {}
+    for row in rows:
+        for v in versions:
+            if row.version_id in (v.get("id"), v.get("name")) or (row.name and row.name == v.get("name")):
+                found[v.get("id") or v.get("name") or ""] = row.released_at
+    return found
 
 
 # --- notes -----------------------------------------------------------------------------------

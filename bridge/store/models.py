@@ -248,6 +248,18 @@ class JiraIssueRow(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ)
 
 
+class JiraVersionRow(Base):
+    """A Jira version announced as released. Kept so an issue that joins the version later (its
+    ``issue_updated`` delivered after ``version_released``, or sent before the release) still
+    brings its cases the news."""
+
+    __tablename__ = "jira_versions"
+
+    version_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # Jira's id, else the name
+    name: Mapped[str] = mapped_column(String(200), default="")
+    released_at: Mapped[datetime] = mapped_column(TZ)
+
+
 class KbSuggestionRow(Base):
     """A knowledge-base change drafted from the human's answer to a content-gap case."""
 

@@ -315,8 +315,7 @@ class Bridge:
         """Release phase, web and workers; gunicorn boots while the migrations run."""
         if web:
             self.port = free_port()
-            argv = [str(BIN / "gunicorn"), "--workers", self.env["WEB_CONCURRENCY"], "--worker-class", "sync",
-                    "--bind", f"127.0.0.1:{self.port}", "--timeout", "30", "--graceful-timeout", "25", "wsgi:app"]
+            argv = procfile_web(self.env | {"BRIDGE_HOST": "127.0.0.1", "PORT": str(self.port)})
             self.web = self._spawn("web", argv, REPO)
         self.upgrade()
         procs = [self.start_worker() for _ in range(workers)]
@@ -525,6 +524,19 @@ class Bridge:
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN / "bridge"), *args], env=self.env, cwd=self.tmp, capture_output=True,
                               text=True, timeout=timeout)
+
+
+def procfile_web(env: dict[str, str]) -> list[str]:
+    """The Procfile's ``web:`` command with its ``${NAME:-default}`` references expanded from ``env``
+    (the suite runs exactly what a platform runs; gunicorn from this virtualenv)."""
+    import re
+    import shlex
+
+    line = next(x for x in (REPO / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    expanded = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), line[4:])
+    argv = shlex.split(expanded)
+    assert argv[0] == "gunicorn", argv
+    return [str(BIN / "gunicorn"), *argv[1:]]
 
 
 def kill_marked(run_id: str) -> None:

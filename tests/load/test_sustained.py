@@ -1,4 +1,4 @@
-"""Sustained load, as an operator runs it: the Procfile's web process (gunicorn, 2 sync workers) and
+"""Sustained load, as an operator runs it: the Procfile's web process (gunicorn, 2 processes) and
 two ``bridge worker`` processes on one store and one Redis, fed signed generic events at a steady
 rate (95 % routine ``conversation.updated`` that must not escalate, 5 % ``handoff.requested``).
 

@@ -1,0 +1,156 @@
+"""Infrastructure faults for the suite: a TCP proxy in front of PostgreSQL that a test can cut, and
+slow-loris clients that trickle a request to the web process one byte at a time.
+
+Nothing here touches the machine's shared PostgreSQL server: the proxy only forwards (and drops)
+the connections of the deployment under test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to ``target``. ``cut()`` resets every forwarded connection and
+    refuses new ones (accepted, then reset at once: what a stopped server looks like to a client)
+    until ``restore()``."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = int(self.listener.getsockname()[1])
+        self.lock = threading.Lock()
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.down = threading.Event()
+        self.stopping = threading.Event()
+        self.cuts = 0
+        self.refused = 0
+        threading.Thread(target=self._accept, name="pg-proxy", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down.is_set():
+                with self.lock:
+                    self.refused += 1
+                _reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=3)
+            except OSError:
+                _reset(client)
+                continue
+            with self.lock:
+                self.pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        peers = {a: b, b: a}
+        try:
+            while not self.stopping.is_set():
+                ready, _, _ = select.select([a, b], [], [], 0.5)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    peers[sock].sendall(data)
+        except (OSError, ValueError):  # ValueError: cut() closed a socket under select()
+            return
+        finally:
+            for sock in (a, b):
+                _reset(sock)
+            with self.lock:
+                if (a, b) in self.pairs:
+                    self.pairs.remove((a, b))
+
+    def cut(self) -> int:
+        """Reset every live connection and refuse new ones; returns how many were cut."""
+        self.down.set()
+        with self.lock:
+            pairs, self.pairs = list(self.pairs), []
+            self.cuts += 1
+        for a, b in pairs:
+            _reset(a)
+            _reset(b)
+        return len(pairs)
+
+    def restore(self) -> None:
+        self.down.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.cut()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+@dataclass
+class SlowClient:
+    """A slow-loris sender: the request line, then one byte of headers (or, with ``body``, complete
+    headers announcing a body, then one byte of body) every ``gap`` seconds, for at most ``budget``
+    seconds. ``closed_after`` is when the server dropped it (None: it never did)."""
+
+    port: int
+    body: bool = False
+    gap: float = 0.5
+    budget: float = 40.0
+    closed_after: float | None = None
+    answer: bytes = b""
+    sent: int = 0
+    thread: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> SlowClient:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.budget)
+        head = b"POST /webhooks/generic HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        if self.body:
+            head += b"Content-Length: 100000\r\nwebhook-id: msg_slow\r\n\r\n"
+            drip = b"{" + b" " * 99999
+        else:
+            drip = b"X-Slow: " + b"a" * 100000
+        try:
+            sock.sendall(head)
+            sock.setblocking(False)
+            for byte in drip:
+                if self.stop.wait(self.gap) or time.monotonic() - started > self.budget:
+                    break
+                with contextlib.suppress(BlockingIOError):
+                    self.answer += sock.recv(4096)  # an answer (408, 400) or b"": the server let go
+                    self.closed_after = time.monotonic() - started
+                    return
+                sock.send(bytes([byte]))
+                self.sent += 1
+        except OSError:
+            self.closed_after = time.monotonic() - started
+        finally:
+            sock.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(5)

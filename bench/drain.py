@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -140,6 +141,7 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
                 "log_tail": tail if done < target else []}
     finally:
         store.drop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------- stages
@@ -175,6 +177,7 @@ def stages(stub: str, handoffs: int, kind: str) -> dict[str, Any]:
 
         dispose_all()
         store.drop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[str, Any]:

@@ -1,13 +1,21 @@
 """Drift webhooks.
 
-Docs: https://devdocs.drift.com/docs/webhook-events-1 (envelope), Conversation API
-(``GET /conversations/{id}/messages``) and Contacts API (``GET /contacts/{id}``).
-Not re-checked for issue 21: no copy of Drift's developer docs was reachable (the web is not, and the
-search index holds none). What is assumed from the names above: the envelope ``{token, type, orgId,
-data}``; ``new_message`` data is the Conversation API's message (``author.type`` contact | user,
-``author.bot``, ``createdAt`` in ms); ``conversation_participant_added`` names the added users in
-``addedParticipants`` (or ``participants``). The shared fixture ``drift/new-message-billing`` is the
-only real-shaped sample; the participant shape has none.
+Sources (read through a search index, not live, for issue 21):
+- https://devdocs.drift.com/docs/webhook-events-1: the envelope ``{type, token, orgId, data}``; the
+  Verification Token in the body (``token``) and in ``X-Verification-Token``; ``new_message`` (scope
+  conversation_read); ``conversation_status_updated`` deprecated
+  (https://devdocs.drift.com/docs/webhooks-deprecating-conversation-status).
+- https://devdocs.drift.com/docs/message-model (and /v1.3/docs/message-model): a message is ``id``,
+  ``orgId``, ``body``, ``author {type: contact | user, id, bot}``, ``type`` (chat | private_note; v1.3
+  adds private_prompt, suggestion and edit, with ``editedMessageId``/``editType``),
+  ``conversationId``, ``createdAt`` (Unix ms in the docs' examples), ``buttons``, ``attributes``.
+- https://devdocs.drift.com/docs/conversation-model: ``participants`` (user ids), ``status``,
+  ``contactId``; https://devdocs.drift.com/docs/listing-conversations: Drift's paging convention
+  ``pagination {more, next}`` beside ``data``.
+Not in the index, so assumed: the ``conversation_participant_added`` data (``conversationId`` and
+``addedParticipants``, or ``participants``), where the messages endpoint puts ``pagination`` (read
+beside ``data`` or inside it), the shape of ``attributes.preMessages`` (not read) and the body's
+markup (kept as sent).
 
 Authentication: a static verification token, no HMAC. Drift sends the app's Verification Token in
 the body (``token``) and as ``X-Verification-Token``; each one present must equal a secret of
@@ -74,10 +82,13 @@ def to_message(message: dict[str, Any]) -> dict[str, Any] | None:
     body = _text(message.get("body"))
     if body is None:
         return None
-    kind = author.get("type")
+    kind, message_type = author.get("type"), message.get("type")
+    if message_type == "edit":
+        return None  # changes an earlier message (editedMessageId); not a turn of its own
     role = "bot" if author.get("bot") is True else {"contact": "customer", "user": "agent"}.get(str(kind), "system")
-    if message.get("type") == "private_note":
-        role, body = "system", f"(private note) {body}"
+    if message_type in ("private_note", "private_prompt", "suggestion"):
+        # Seen by users only, never by the contact.
+        role, body = "system", f"({str(message_type).replace('_', ' ')}) {body}"
     return {"id": _id(message.get("id")), "role": role, "text": body, "sent_at": _sent_at(message.get("createdAt"))}
 
 
@@ -187,10 +198,12 @@ def _fetch(event: Event, base: str, token: str) -> Event:
         for _ in range(MAX_PAGES):
             body = vendor_api.get_dict(session, f"{base}/conversations/{event.conversation.id}/messages",
                         {"next": cursor} if cursor else None)
-            items = _dict(body.get("data")).get("messages")
-            fetched += [Message.model_validate(m) for raw in (items if isinstance(items, list) else [])
+            data = _dict(body.get("data"))
+            fetched += [Message.model_validate(m) for raw in vendor_api.items(data.get("messages"))
                         if (m := to_message(_dict(raw)))]
-            pagination = _dict(body.get("pagination"))
+            # Drift's documented paging sits beside ``data``; the messages page is not in the index, so
+            # a ``pagination`` inside ``data`` is read too.
+            pagination = _dict(body.get("pagination")) or _dict(data.get("pagination"))
             cursor = _id(pagination.get("next"))
             if not pagination.get("more") or not cursor:
                 break

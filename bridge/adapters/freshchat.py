@@ -1,28 +1,40 @@
 """Freshchat conversation webhooks.
 
-Docs: Freshchat support article 239404 / Freshworks 50000004461 "Webhooks payload structure and
-authentication"; REST API https://developers.freshchat.com/api/ (v2 conversations, users).
-Checked against those articles (issue 21, read through a search index, not live): they list the headers
-``X-Retry-Count``, ``X-Freshchat-Payload-Version``, ``X-Freshchat-Signature`` (a string), the four
-events handled here, ``actor_type`` user | agent | system, ``message_type`` normal | private, and both
-message shapes (``message_parts[].text.content`` and the 2018 ``msg_parts[].properties.text``), plus
-``data.<reopen|resolve>.conversation`` with ``assigned_group_id``/``assigned_agent_id``. The
-``conversation_assignment`` body (``assignor``, ``to_group_id``/``to_agent_id``) is not shown there:
-it is assumed by symmetry with ``reopen``/``resolve`` and the fields' names in the REST API.
+Sources (read through a search index, not live), and what each one settles:
+- https://crmsupport.freshworks.com/support/solutions/articles/50000004461-freshchat-webhooks-payload-structure-and-authentication
+  (same article: https://support.freshchat.com/support/solutions/articles/239404): the headers
+  ``X-Retry-Count``, ``X-Freshchat-Payload-Version``, ``X-Freshchat-Signature``; the four actions
+  handled here; ``actor_type`` user | agent | system; ``message_type`` normal | private; both message
+  shapes (``message_parts[].text.content`` and the 2018 ``msg_parts[].properties.text``);
+  ``data.reopen`` / ``data.resolve`` with a ``conversation`` holding ``assigned_group_id`` /
+  ``assigned_agent_id``. The article names the signature header and the public key, not the algorithm.
+- botpress/botpress ``integrations/freshchat/src/definitions/freshchat-events.ts`` (typed from the
+  article above): ``data.assignment`` = ``assignor``, ``assignor_id``, ``to_agent_id``,
+  ``to_group_id``, ``from_agent_id``, ``from_group_id``, ``conversation``, ``interaction_id``; its
+  handler ignores an assignment with no ``to_agent_id`` or with ``from_agent_id == to_agent_id``.
+- freshworks/jaya-lib ``packages/freshchat-api`` (Freshworks' own v2 client): the message list is
+  ``{"messages": [...], "link": {"href", "rel"}}`` with ``page``/``items_per_page``, the next page
+  being ``link.href`` (absent on the last page); ``message_type`` also takes ``system``; message
+  parts include ``collection.sub_parts``, ``template_content.sections[].parts``, ``url_button``;
+  a user has ``email``, ``first_name``, ``last_name``, ``phone``.
+- nyaruka/courier ``handlers/freshchat`` (RapidPro's Freshchat channel): verifies
+  ``X-Freshchat-Signature`` as base64 RSASSA-PKCS1-v1_5 with SHA-256 over the raw body, with the key
+  as Freshchat's admin page shows it (``-----BEGIN RSA PUBLIC KEY-----`` around an X.509
+  SubjectPublicKeyInfo, on one line); its test delivery, key and signature verify with this adapter
+  (``tests/adapters/test_freshchat.py``).
 
-Authentication: ``X-Freshchat-Signature`` is an RSA signature of the raw body, checked with the
-public key shown in Admin > Webhooks (``FRESHCHAT_WEBHOOK_SECRET`` = that PEM key; several keys
-separated by commas for rotation; ``\\n`` escapes are accepted). The articles name the header and
-the key but not the padding or hash: RSASSA-PKCS1-v1_5 with SHA-256 of the raw body is assumed (the
-usual RSA webhook scheme); a live delivery is the only confirmation.
+Authentication: ``X-Freshchat-Signature`` checked with the public key shown in Admin > Webhooks
+(``FRESHCHAT_WEBHOOK_SECRET`` = that key, PEM or one line; several keys separated by commas for
+rotation; ``\\n`` escapes are accepted). Freshchat's own pages do not state the padding and hash; the
+scheme above is what an independent integration verifies a real-shaped delivery with.
 
 Events (``action``): ``message_create`` (one message; updates the conversation),
-``conversation_assignment`` (the bot hands the conversation to a group/agent: a handoff),
-``conversation_resolution`` (closed), ``conversation_reopen`` (updated). Message text sits in
-``message_parts[].text.content`` (current) or ``msg_parts[].properties.text`` (older payloads).
-The webhook carries one message and no email, so events are ``partial`` and ``complete`` fetches the
-messages (``GET /conversations/{id}/messages``, paged) and the user (``GET /users/{id}``) with
-``FRESHCHAT_API_URL`` (e.g. ``https://<account>.freshchat.com/v2``) and ``FRESHCHAT_API_TOKEN``.
+``conversation_assignment`` (a handoff when the conversation goes from no agent to an agent or a
+group; a transfer between agents, a no-op or an unassignment only updates the conversation),
+``conversation_resolution`` (closed), ``conversation_reopen`` (updated). The webhook carries one
+message and no email, so events are ``partial`` and ``complete`` fetches the messages
+(``GET /conversations/{id}/messages``, following ``link.href``) and the user (``GET /users/{id}``)
+with ``FRESHCHAT_API_URL`` (e.g. ``https://<account>.freshchat.com/v2``) and ``FRESHCHAT_API_TOKEN``.
 """
 
 from __future__ import annotations
@@ -79,24 +91,36 @@ def public_keys(secrets: Sequence[str]) -> list[rsa.RSAPublicKey]:
     return keys
 
 
-def _parts(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """Text and attachments of a message, current (``message_parts``) or older (``msg_parts``)."""
-    texts: list[str] = []
-    files: list[dict[str, Any]] = []
-    parts = vendor_api.items(message.get("message_parts")) or vendor_api.items(message.get("msg_parts"))
-    for part in parts if isinstance(parts, list) else []:
+def _walk_parts(parts: Any, texts: list[str], files: list[dict[str, Any]], depth: int = 0) -> None:
+    """Text and attachments of ``parts``, descending into collections and template sections."""
+    for part in vendor_api.items(parts)[:200]:
         part = _dict(part)
         if text := _text(_dict(part.get("text")).get("content")) or _text(_dict(part.get("properties")).get("text")):
             texts.append(text)
         if url := _text(_dict(part.get("image")).get("url"), 2000):
             files.append({"kind": "screenshot", "url": url, "content_type": "image/*"})
-        if (file := _dict(part.get("file"))) and (url := _text(file.get("url"), 2000)):
-            size = file.get("file_size_in_bytes")
-            files.append({"kind": "document", "url": url, "name": _text(file.get("name"), 255),
-                          "content_type": _text(file.get("content_type"), 100),
-                          "size_bytes": size if isinstance(size, int) and size >= 0 else None})
+        for key in ("file", "video"):
+            if (file := _dict(part.get(key))) and (url := _text(file.get("url"), 2000)):
+                size = file.get("file_size_in_bytes")
+                files.append({"kind": "document", "url": url, "name": _text(file.get("name"), 255),
+                              "content_type": _text(file.get("content_type"), 100),
+                              "size_bytes": size if isinstance(size, int) and size >= 0 else None})
+        if (button := _dict(part.get("url_button"))) and (url := _text(button.get("url"), 2000)):
+            texts.append(f"{_text(button.get('label'), 200) or 'link'}: {url}")
         if url := _text(_dict(part.get("url")).get("url"), 2000):
             texts.append(url)
+        if depth < 4:
+            _walk_parts(_dict(part.get("collection")).get("sub_parts"), texts, files, depth + 1)
+            for section in vendor_api.items(_dict(part.get("template_content")).get("sections")):
+                _walk_parts(_dict(section).get("parts"), texts, files, depth + 1)
+
+
+def _parts(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Text and attachments of a message, current (``message_parts``) or older (``msg_parts``)."""
+    texts: list[str] = []
+    files: list[dict[str, Any]] = []
+    parts = vendor_api.items(message.get("message_parts")) or vendor_api.items(message.get("msg_parts"))
+    _walk_parts(parts, texts, files)
     return "\n".join(texts), files
 
 
@@ -107,6 +131,8 @@ def to_message(message: dict[str, Any]) -> dict[str, Any] | None:
     role = ROLES.get(str(message.get("actor_type") or ""), "system")
     if message.get("message_type") == "private":
         role, text = "system", f"(private note) {text}"
+    elif message.get("message_type") == "system":
+        role = "system"
     return {
         "id": _text(message.get("id"), 200),
         "role": role,
@@ -150,33 +176,46 @@ def parse_message_create(data: dict[str, Any], payload: dict[str, Any]) -> Event
                   user_id or message.get("user_id"), occurred_at=payload.get("action_time"))
 
 
-def _conversation_event(key: str, type_: str, handoff: Callable[[dict[str, Any]], dict[str, Any]] | None):
+def _conversation_event(key: str, type_: str):
     def parse(data: dict[str, Any], payload: dict[str, Any]) -> Event:
         body = _dict(data.get(key))
         conversation = _dict(body.get("conversation"))
         conversation_id = conversation.get("conversation_id")
         event_id = f"{payload.get('action')}:{conversation_id}:{payload.get('action_time')}"
         return _event(event_id, type_, conversation_id, [], conversation.get("user_id"),
-                      handoff(body) if handoff else None, payload.get("action_time"))
+                      occurred_at=payload.get("action_time"))
 
     return parse
 
 
-def _assignment_handoff(body: dict[str, Any]) -> dict[str, Any]:
+def parse_assignment(data: dict[str, Any], payload: dict[str, Any]) -> Event:
+    """A handoff when the conversation goes from no agent to an agent or a group.
+
+    An assignment that names no target (unassigned), changes nothing, or moves the conversation from
+    one agent to another (a human already had it) is a conversation update, not a new handoff."""
+    body = _dict(data.get("assignment"))
     conversation = _dict(body.get("conversation"))
-    group = _text(body.get("to_group_id"), 200) or _text(conversation.get("assigned_group_id"), 200)
-    agent = _text(body.get("to_agent_id"), 200) or _text(conversation.get("assigned_agent_id"), 200)
-    target = f"group {group}" if group else f"agent {agent}" if agent else "a human"
+    conversation_id = conversation.get("conversation_id")
+    to_group = _text(body.get("to_group_id"), 200) or _text(conversation.get("assigned_group_id"), 200)
+    to_agent = _text(body.get("to_agent_id"), 200) or _text(conversation.get("assigned_agent_id"), 200)
+    from_group, from_agent = _text(body.get("from_group_id"), 200), _text(body.get("from_agent_id"), 200)
+    event_id = f"conversation_assignment:{conversation_id}:{payload.get('action_time')}"
+    if not (to_group or to_agent) or (to_group, to_agent) == (from_group, from_agent) or from_agent:
+        return _event(event_id, "conversation.updated", conversation_id, [], conversation.get("user_id"),
+                      occurred_at=payload.get("action_time"))
     assignor = _text(body.get("assignor"), 40) or "system"
-    return {"requested_by": "bot", "reason": f"Freshchat ({assignor}) assigned the conversation to {target}",
-            "topic": group}
+    target = f"group {to_group}" if to_group else f"agent {to_agent}"
+    handoff = {"requested_by": "bot" if assignor in ("bot", "system") else None,
+               "reason": f"Freshchat ({assignor}) assigned the conversation to {target}", "topic": to_group}
+    return _event(event_id, "handoff.requested", conversation_id, [], conversation.get("user_id"),
+                  _drop_none(handoff), payload.get("action_time"))
 
 
 EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]] = {
     "message_create": parse_message_create,
-    "conversation_assignment": _conversation_event("assignment", "handoff.requested", _assignment_handoff),
-    "conversation_resolution": _conversation_event("resolve", "conversation.closed", None),
-    "conversation_reopen": _conversation_event("reopen", "conversation.updated", None),
+    "conversation_assignment": parse_assignment,
+    "conversation_resolution": _conversation_event("resolve", "conversation.closed"),
+    "conversation_reopen": _conversation_event("reopen", "conversation.updated"),
 }
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
@@ -229,9 +268,10 @@ def _fetch(event: Event, base: str, token: str) -> Event:
         for page in range(1, MAX_PAGES + 1):
             body = vendor_api.get_dict(session, f"{base}/conversations/{event.conversation.id}/messages",
                         {"page": page, "items_per_page": PAGE_SIZE})
-            items = body.get("messages") if isinstance(body.get("messages"), list) else []
+            items = vendor_api.items(body.get("messages"))
             fetched += [Message.model_validate(m) for raw in items if (m := to_message(_dict(raw)))]
-            if len(items) < PAGE_SIZE or not _dict(body.get("link")).get("next_page"):
+            # The next page is announced by ``link`` (``{"href", "rel"}``), absent on the last one.
+            if not items or not _text(_dict(body.get("link")).get("href"), 2000):
                 break
         customer = event.customer
         if customer and customer.id and not customer.email:

@@ -131,3 +131,37 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_fetched_transcript(settings
         run_due(rt)
     rendered = json.dumps(ticket(rt, case_id_for(SLUG, CONVERSATION)), ensure_ascii=False)
     assert "turn 0" in rendered and "Please refund the duplicate." in rendered
+
+
+# --- Checked against the sources named in bridge/adapters/drift.py (issue 21) ----------------------
+
+def test_message_types_from_the_message_model() -> None:
+    # chat and private_note (current model); private_prompt, suggestion and edit (v1.3 model).
+    def turn(type_: str, **extra: Any) -> list[Any]:
+        data = {"id": 11, "conversationId": 2, "body": "text", "type": type_, "createdAt": 1741970440005,
+                "author": {"id": 9, "type": "user", "bot": False}, **extra}
+        return ADAPTER.parse(inbound(envelope("new_message", data)))[0].conversation.messages
+
+    assert [(m.role, m.text) for m in turn("chat")] == [("agent", "text")]
+    assert turn("chat")[0].sent_at is not None and turn("chat")[0].sent_at.year == 2025  # createdAt in ms
+    for hidden in ("private_note", "private_prompt", "suggestion"):
+        assert [(m.role, m.text) for m in turn(hidden)] == [("system", f"({hidden.replace('_', ' ')}) text")]
+    assert turn("edit", editedMessageId=10, editType="replace_body") == []
+
+
+def test_the_fetch_reads_pagination_beside_or_inside_data(settings: Settings) -> None:
+    event = ADAPTER.parse(inbound(BODY))[0]
+    history = [{"id": i, "conversationId": int(CONVERSATION), "body": f"turn {i}", "createdAt": 1741970000000 + i,
+                "type": "chat", "author": {"id": int(CONTACT), "type": "contact", "bot": False}} for i in range(60)]
+
+    def inside(query: dict[str, list[str]]) -> tuple[int, Any]:
+        start = int(query.get("next", ["0"])[0])
+        more = start + 50 < len(history)
+        return 200, {"data": {"messages": history[start:start + 50],
+                              "pagination": {"more": more, "next": str(start + 50) if more else None}}}
+
+    with Stub({f"/conversations/{CONVERSATION}/messages": inside,
+               f"/contacts/{CONTACT}": lambda q: (200, {"data": {"attributes": {}}})}) as stub:
+        full = ADAPTER.complete(event, settings.with_overrides(extra={"DRIFT_API_URL": stub.url,
+                                                                      "DRIFT_API_TOKEN": "tok"}))
+    assert len(full.conversation.messages) == 61

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,7 +106,10 @@ def stub_routes(pages: list[list[dict[str, Any]]]) -> dict[str, Any]:
     def messages(query: dict[str, list[str]]) -> tuple[int, Any]:
         page = int(query["page"][0])
         more = page < len(pages)
-        return 200, {"messages": pages[page - 1], "link": {"next_page": {"href": "next"}} if more else {}}
+        # Freshworks' own client (jaya-lib ``GetMessagesResponse``): ``link`` = {href, rel}, absent on the last page.
+        link = {"href": f"/v2/conversations/{CONVERSATION}/messages?page={page + 1}&items_per_page=50",
+                "rel": "next_page"}
+        return 200, {"messages": pages[page - 1], **({"link": link} if more else {})}
 
     return {f"/v2/conversations/{CONVERSATION}/messages": messages,
             f"/v2/users/{USER}": lambda q: (200, {"id": USER, "email": "ana@example.com", "first_name": "Ana",
@@ -162,3 +166,78 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_fetched_transcript(settings
         run_due(rt)
     rendered = json.dumps(ticket(rt, case_id_for(SLUG, CONVERSATION)), ensure_ascii=False)
     assert "turn 0" in rendered and "talk to a person please?" in rendered and "ana@example.com" in rendered
+
+
+# --- Checked against the sources named in bridge/adapters/freshchat.py (issue 21) -------------------
+
+VECTOR = json.loads((Path(__file__).parent / "vectors" / "freshchat-courier.json").read_text(encoding="utf-8"))
+
+
+def test_a_published_delivery_verifies_with_the_key_as_freshchat_shows_it() -> None:
+    # nyaruka/courier's test delivery: base64 RSASSA-PKCS1-v1_5 / SHA-256 over the raw body, the key
+    # labelled "RSA PUBLIC KEY" around an X.509 SubjectPublicKeyInfo, on one line.
+    body = VECTOR["body"].encode()
+    signed = {"X-Freshchat-Signature": VECTOR["signature"]}
+    ADAPTER.verify(inbound(body, signed), [VECTOR["public_key"]], 300)
+    ADAPTER.verify(inbound(body, signed), [OTHER_PEM, VECTOR["public_key"]], 300)
+    for tampered in (body.replace(b"Test 2", b"Test 3"), body + b"\n"):
+        with pytest.raises(Unauthorized):
+            ADAPTER.verify(inbound(tampered, signed), [VECTOR["public_key"]], 300)
+    event = ADAPTER.parse(inbound(body))[0]
+    assert event.conversation.messages[0].text == "Test 2" and event.conversation.messages[0].role == "customer"
+
+
+def test_the_message_list_is_followed_through_link_href_and_stops_without_it(settings: Settings) -> None:
+    event = ADAPTER.parse(inbound(BODY))[0]
+    old = history(120)
+    with Stub(stub_routes([old[:50], old[50:100], old[100:]])) as stub:
+        full = ADAPTER.complete(event, settings.with_overrides(extra={
+            "FRESHCHAT_API_URL": f"{stub.url}/v2", "FRESHCHAT_API_TOKEN": "tok"}))
+        pages = [r["query"]["page"][0] for r in stub.requests if r["path"].endswith("/messages")]
+    assert pages == ["1", "2", "3"] and len(full.conversation.messages) == 121
+    # A full page with no ``link`` is the last one.
+    with Stub({f"/v2/conversations/{CONVERSATION}/messages": lambda q: (200, {"messages": old[:50]}),
+               f"/v2/users/{USER}": lambda q: (200, {"id": USER})}) as stub:
+        ADAPTER.complete(event, settings.with_overrides(extra={
+            "FRESHCHAT_API_URL": f"{stub.url}/v2", "FRESHCHAT_API_TOKEN": "tok"}))
+        assert len([r for r in stub.requests if r["path"].endswith("/messages")]) == 1
+
+
+def test_nested_parts_videos_url_buttons_and_system_messages() -> None:
+    payload = json.loads(BODY)
+    message = payload["data"]["message"]
+    message["message_parts"] = [
+        {"collection": {"sub_parts": [{"text": {"content": "Pick one"}},
+                                      {"url_button": {"label": "Billing FAQ", "url": "https://example.com/faq"}}]}},
+        {"template_content": {"type": "carousel", "sections": [
+            {"name": "hero", "parts": [{"image": {"url": "https://cdn.example.com/card.png"}}]}]}},
+        {"video": {"url": "https://cdn.example.com/clip.mp4", "content_type": "video/mp4"}},
+    ]
+    message["message_type"] = "system"
+    event = ADAPTER.parse(inbound(json.dumps(payload).encode()))[0]
+    turn = event.conversation.messages[0]
+    assert turn.role == "system" and turn.text == "Pick one\nBilling FAQ: https://example.com/faq"
+    assert event.evidence is not None
+    assert [s.url for s in event.evidence.screenshots] == ["https://cdn.example.com/card.png"]
+    files = [(f.url, f.content_type) for f in event.evidence.files]
+    assert files == [("https://cdn.example.com/clip.mp4", "video/mp4")]
+
+
+def assignment(**body: Any) -> Any:
+    return ADAPTER.parse(inbound(json.dumps(conversation_event("conversation_assignment", "assignment",
+                                                               **body)).encode()))[0]
+
+
+def test_assignment_shapes_handoff_only_from_no_agent_to_a_human() -> None:
+    # data.assignment: assignor, assignor_id, from_/to_agent_id, from_/to_group_id (botpress's typed model).
+    to_agent = assignment(assignor="bot", assignor_id="b1", to_agent_id="ag-7", from_agent_id="", to_group_id="",
+                          from_group_id="")
+    assert to_agent.type == "handoff.requested" and to_agent.handoff is not None
+    assert to_agent.handoff.requested_by == "bot" and "agent ag-7" in (to_agent.handoff.reason or "")
+    by_agent = assignment(assignor="agent", assignor_id="ag-7", to_agent_id="ag-7", from_agent_id="")
+    assert by_agent.type == "handoff.requested" and by_agent.handoff is not None
+    assert by_agent.handoff.requested_by is None
+    for body in ({"assignor": "agent", "from_agent_id": "ag-1", "to_agent_id": "ag-2"},  # transfer between humans
+                 {"assignor": "agent", "from_agent_id": "ag-1", "to_agent_id": "ag-1"},  # no change
+                 {"assignor": "agent", "to_agent_id": "", "to_group_id": ""}):  # unassigned
+        assert assignment(**body).type == "conversation.updated", body

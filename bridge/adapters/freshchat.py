@@ -20,8 +20,9 @@ Sources (read through a search index, not live), and what each one settles:
 - nyaruka/courier ``handlers/freshchat`` (RapidPro's Freshchat channel): verifies
   ``X-Freshchat-Signature`` as base64 RSASSA-PKCS1-v1_5 with SHA-256 over the raw body, with the key
   as Freshchat's admin page shows it (``-----BEGIN RSA PUBLIC KEY-----`` around an X.509
-  SubjectPublicKeyInfo, on one line); its test delivery, key and signature verify with this adapter
-  (``tests/adapters/test_freshchat.py``).
+  SubjectPublicKeyInfo, on one line). Its published test delivery, key and signature verified with
+  this adapter on 2026-12-06; they are not kept here (courier is under the Business Source License),
+  so ``tests/adapters/test_freshchat.py`` signs the same way with a key of its own.
 
 Authentication: ``X-Freshchat-Signature`` checked with the public key shown in Admin > Webhooks
 (``FRESHCHAT_WEBHOOK_SECRET`` = that key, PEM or one line; several keys separated by commas for

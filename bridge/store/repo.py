@@ -196,10 +196,13 @@ def claim_case_inbox(session: Session, key: str, now: datetime, lease: int) -> l
     when it is), in arrival order: updates of one conversation that waited in the queue are folded
     and judged once, on the newest transcript. One statement; empty when there is nothing to do."""
     case_id = select(InboxRow.case_id).where(InboxRow.key == key).scalar_subquery()
+    # next_attempt_at is never NULL: the coalesce only keeps the planner from answering through
+    # (state, next_attempt_at), which reads every due row of the whole backlog (SQLite, with no
+    # statistics, did), instead of the conversation's rows through (case_id, state).
+    due = func.coalesce(InboxRow.next_attempt_at, InboxRow.received_at) <= now
     stmt = (
         update(InboxRow)
-        .where(InboxRow.case_id == case_id, InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= now,
-               _free(InboxRow, now))
+        .where(InboxRow.case_id == case_id, InboxRow.state == RECEIVED, due, _free(InboxRow, now))
         .values(claimed_until=now + timedelta(seconds=lease), attempts=InboxRow.attempts + 1, updated_at=now)
         .returning(InboxRow)
     )

@@ -232,7 +232,8 @@ class Bench:
             self.r["pg_version"] = conn.execute("SHOW server_version").fetchone()[0]
         with psycopg.connect(PG_URL) as conn:  # what a new session of the bridge's database gets
             self.r["pg_settings"] = {k: conn.execute(f"SHOW {k}").fetchone()[0]
-                                     for k in ("synchronous_commit", "fsync", "wal_sync_method", "full_page_writes")}
+                                     for k in ("synchronous_commit", "fsync", "wal_sync_method", "full_page_writes",
+                                               "autovacuum", "shared_buffers")}
         self.r["pg_sync"] = self.r["pg_settings"]["synchronous_commit"]
         pgsrv, _ = self.bridge_server("pg", DATABASE_URL=PG_URL)
         bare = self.server("bare-pg", "bench.bare_app:app", self.base_env("bare-pg"), ready="/")

@@ -2,12 +2,17 @@
 
 Phases (each variant pair alternates A B A B; ratios are per round):
   ingest   bridge vs bare Flask (same gunicorn config), 10 KB and 50 KB: max rps, then p50/p99 at half
-  pg       the same ingest with PostgreSQL vs SQLite (10 KB)
+  (ingest also sweeps body sizes: 1 KB, 10 KB, 50 KB, 500 KB; half load only where a target is set)
+  pg       bare vs the bridge on SQLite vs on PostgreSQL with synchronous_commit=on (10 KB)
+  grown    empty store vs a million inbox rows, SQLite then PostgreSQL: ingest, half load, Slack clicks,
+           and the request path's and dispatcher's statements timed and explained (bench/rounds.py)
   e2e      escalation -> Zendesk ticket (stub) + Slack alert, calls per handoff, Slack actions ack
   scale    backlog drain with 1/2/4 `bridge worker` processes, and SimpleWorker vs Worker
   glue     the naive inline glue (bench/glue_app.py) vs the bridge, 300 ms vendors, then Zendesk failing
   footprint  RSS per web/queue worker, `bridge --help` cold start, import profile
-Options: --quick (1 round, short runs: a smoke test), --rounds N, --duration S, --backlog N, --out PATH.
+Options: --quick (1 round, short runs: a smoke test), --rounds N, --duration S, --backlog N, --out PATH,
+--results PATH (the figures as JSON, default bench/results/run.json), --grown-rows N (default 1,000,000).
+The whole suite takes about 20 minutes (the grown round alone about 5, most of it filling the stores).
 """
 
 from __future__ import annotations
@@ -15,8 +20,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -47,12 +50,16 @@ from bench.harness import (
     wait_http,
     wrk,
 )
+from bench.rounds import PG_DBS, clicks_under_ingest, grown_round, slack_pool
 
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a dedicated db: only it is ever flushed
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_DB = "bench_recovery_bridge"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
 SLACK_SIGNING = "bench-slack-signing-secret"
+SIZES = ("1k", "10k", "50k", "500k")  # the body-size sweep (issue 19, items 2 and 8)
+HALF_LOAD = ("10k", "50k")  # sizes with a p99 target at half load
+WRK_MEMORY = 400_000_000  # bytes of pre-signed requests one wrk run loads
 T0 = time.monotonic()
 
 
@@ -68,6 +75,7 @@ class Bench:
         self.r: dict = {"notes": [], "commands": {}}
         self.stub_port = free_port()
         self.stub = f"http://127.0.0.1:{self.stub_port}"
+        self.pg_admin, self.slack_secret = PG_ADMIN, SLACK_SIGNING
 
     # ---------------------------------------------------------------- environment
     def base_env(self, name: str, **extra: str) -> dict[str, str]:
@@ -137,8 +145,10 @@ class Bench:
     # ---------------------------------------------------------------- pools
     def pools(self) -> None:
         log(f"writing request pools in {self.work}")
-        sizes = {"10k": (10_000, 12_000 if self.a.quick else 45_000),
+        sizes = {"1k": (1_000, 12_000 if self.a.quick else 45_000),
+                 "10k": (10_000, 12_000 if self.a.quick else 45_000),
                  "50k": (50_000, 3_000 if self.a.quick else 12_000),
+                 "500k": (500_000, 300 if self.a.quick else 1_200),
                  "esc": (1_500, 30_000)}
         self.pool: dict[str, Pool] = {}
         for name, (target, count) in sizes.items():
@@ -155,18 +165,22 @@ class Bench:
         self.r["commands"]["wrk"] = ("wrk -t1 -c16 -d{d}s --timeout 5s -s bench/req.lua <url>/webhooks/generic "
                                      "(POOL/START/COUNT select unused pre-signed requests; DELAY_MS paces)")
         res: dict = {}
-        for size in ("10k", "50k"):
+        for size in SIZES:
             pool = self.pool[size]
+            want = min(30_000, int(WRK_MEMORY / pool.body_bytes))  # wrk holds its slice in memory
             sat: dict[str, list[dict]] = {"bare": [], "bridge": []}
             for rnd in range(rounds):
                 for name, srv in (("bare", bare), ("bridge", bridge)):
                     consume = name == "bridge"
-                    wrk(srv.url, pool, 1, consume=consume)  # warm-up
-                    r = wrk(srv.url, pool, d, consume=consume, server=srv)
+                    wrk(srv.url, pool, 1, consume=consume, want=want)  # warm-up
+                    r = wrk(srv.url, pool, d, consume=consume, server=srv, want=want)
                     sat[name].append(r)
                     log(f"ingest {size} round {rnd + 1} {name}: {r['rps']:.0f} rps p99 {r['p99']:.1f} ms "
                         f"cpu {r['cpu_us']:.0f} µs/req steal {r['steal']:.1f}%")
             ratio = [b["rps"] / a["rps"] for a, b in zip(sat["bare"], sat["bridge"], strict=True)]
+            if size not in HALF_LOAD:
+                res[size] = {"sat": sat, "ratio": ratio}
+                continue
             half_rate = 0.5 * median([r["rps"] for r in sat["bridge"]])
             half: dict[str, list[dict]] = {"bare": [], "bridge": []}
             delay = 16_000 / half_rate
@@ -201,34 +215,54 @@ class Bench:
             import psycopg
 
             with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+                for name in (PG_DB, *PG_DBS.values()):
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         except Exception as exc:  # pragma: no cover - reported, never fatal
             self.r["notes"].append(f"could not drop the PostgreSQL database {PG_DB}: {exc}")
 
     def pg(self) -> None:
+        """The bare app, the bridge on SQLite and on PostgreSQL with ``synchronous_commit=on`` set on its
+        database (whatever the server's default), 10 KB, alternating in each round."""
         import psycopg
 
         self.drop_pg()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {PG_DB}")
+            conn.execute(f"ALTER DATABASE {PG_DB} SET synchronous_commit = on")
             self.r["pg_version"] = conn.execute("SHOW server_version").fetchone()[0]
-            self.r["pg_sync"] = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        with psycopg.connect(PG_URL) as conn:  # what a new session of the bridge's database gets
+            self.r["pg_settings"] = {k: conn.execute(f"SHOW {k}").fetchone()[0]
+                                     for k in ("synchronous_commit", "fsync", "wal_sync_method", "full_page_writes",
+                                               "autovacuum", "shared_buffers")}
+        self.r["pg_sync"] = self.r["pg_settings"]["synchronous_commit"]
         pgsrv, _ = self.bridge_server("pg", DATABASE_URL=PG_URL)
+        bare = self.server("bare-pg", "bench.bare_app:app", self.base_env("bare-pg"), ready="/")
         sqlite_srv = self.ingest_bridge
         pool = self.pool["10k"]
         pg_pool = Pool(pool.path, pool.record, pool.size, pool.body_bytes)  # its own store and queue: reuse ids
-        out: dict[str, list[dict]] = {"sqlite": [], "pg": []}
+        out: dict[str, list[dict]] = {"bare": [], "sqlite": [], "pg": []}
         for rnd in range(self.a.rounds):
-            for name, srv, p in (("sqlite", sqlite_srv, pool), ("pg", pgsrv, pg_pool)):
-                wrk(srv.url, p, 1)
-                r = wrk(srv.url, p, self.a.duration, server=srv)
+            for name, srv, p in (("bare", bare, pool), ("sqlite", sqlite_srv, pool), ("pg", pgsrv, pg_pool)):
+                consume = name != "bare"
+                wrk(srv.url, p, 1, consume=consume)
+                r = wrk(srv.url, p, self.a.duration, server=srv, consume=consume)
                 out[name].append(r)
                 log(f"store {name} round {rnd + 1}: {r['rps']:.0f} rps p99 {r['p99']:.1f} ms")
-        self.r["pg"] = {**out, "ratio": [b["rps"] / a["rps"] for a, b in zip(out["sqlite"], out["pg"], strict=True)]}
+        self.r["pg"] = {**out, "ratio": [b["rps"] / a["rps"] for a, b in zip(out["sqlite"], out["pg"], strict=True)],
+                        "bare_ratio": [b["rps"] / a["rps"] for a, b in zip(out["bare"], out["pg"], strict=True)]}
+        bare.stop()
         pgsrv.stop()
         sqlite_srv.stop()
         self.drop_pg()
         self.redis().flushdb()
+
+    # ---------------------------------------------------------------- item 3. the grown store
+    def grown(self) -> None:
+        """Empty vs a million inbox rows, SQLite then PostgreSQL (bench/rounds.py)."""
+        self.r["grown"] = {"rows": self.a.grown_rows, "stores": {}}
+        for store in ("sqlite", "pg"):
+            self.r["grown"]["stores"][store] = grown_round(self, store, self.a.grown_rows, log)
+            self.redis().flushdb()
 
     # ---------------------------------------------------------------- 3/4. end to end
     def post_events(self, url: str, n: int, prefix: str, workers: int = 8) -> list[dict]:
@@ -307,35 +341,10 @@ class Bench:
             self.r["slack_actions"] = {"missing": True}
             return
         cases = [p.name for p in (Path(srv.env["BRIDGE_DATA_DIR"]) / "outbox").iterdir()][:50] or ["c-none"]
-        path = self.work / "pool-slack.bin"
-        reqs = []
-        ts = str(int(time.time()))
-        for i in range(2000):
-            payload = {"type": "block_actions", "user": {"id": f"U{i % 3}"}, "channel": {"id": "C0BENCH"},
-                       "actions": [{"action_id": "take_case", "value": cases[i % len(cases)]}]}
-            body = ("payload=" + urllib.parse.quote(json.dumps(payload))).encode()
-            sig = "v0=" + hmac.new(SLACK_SIGNING.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-            head = (f"POST /slack/actions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded"
-                    f"\r\nContent-Length: {len(body)}\r\nX-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {sig}"
-                    "\r\n\r\n").encode()
-            reqs.append(head + body)
-        record = max(len(r) for r in reqs) + 16
-        with path.open("wb") as out:
-            for req in reqs:
-                out.write(b"%08d" % len(req) + req + b" " * (record - 8 - len(req)))
-        pool = Pool(path, record, len(reqs), 0)
+        clicks = slack_pool(self.work / "pool-slack.bin", cases, SLACK_SIGNING)
         ingest_rate = self.r.get("ingest", {}).get("10k", {}).get("half_rate", 200)
         # Ingest at half load on the side (esc pool), Slack clicks on 4 paced connections meanwhile.
-        side = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{int(self.a.duration) + 1}s",
-                                 "-s", str(Path(__file__).with_name("req.lua")),
-                                 f"{srv.url}/webhooks/generic"], stdout=subprocess.DEVNULL, env={
-            **os.environ, "POOL": str(self.pool["esc"].path), "RECORD": str(self.pool["esc"].record),
-            "START": str(self.pool["esc"].next), "COUNT": "8000", "DELAY_MS": f"{16_000 / ingest_rate:.2f}"})
-        self.pool["esc"].used(self.pool["esc"].next, 8000)
-        time.sleep(0.5)
-        r = wrk(srv.url, pool, self.a.duration, conns=4, delay_ms=40,
-                consume=False, want=len(reqs))
-        side.wait(self.a.duration + 30)
+        r = clicks_under_ingest(srv, clicks, self.pool["esc"], ingest_rate, self.a.duration)
         self.r["slack_actions"] = r
         log(f"slack actions: p99 {r['p99']:.1f} ms non2xx {r['non2xx']}")
 
@@ -460,7 +469,7 @@ class Bench:
                                self.work / "stubs.log").start())
         wait_http(f"{self.stub}/_bench/stats", 20, stub.proc)
         self.pools()
-        for phase in ("ingest", "pg", "e2e", "scale", "glue", "footprint"):
+        for phase in ("ingest", "pg", "grown", "e2e", "scale", "glue", "footprint"):
             if phase in self.a.skip:
                 continue
             log(f"--- {phase}")
@@ -534,21 +543,26 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per measured wrk run")
     ap.add_argument("--backlog", type=int, default=60, help="queued escalations per drain run")
+    ap.add_argument("--grown-rows", type=int, default=1_000_000, help="inbox rows of the grown store")
     ap.add_argument("--skip", nargs="*", default=[], help="phases to skip")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    ap.add_argument("--results", help="where the figures go (JSON; default bench/results/run.json, "
+                    "run-quick.json for --quick); `python -m bench.report` renders the page from it")
     ap.add_argument("--keep", action="store_true", help="keep the temporary work directory (logs, databases)")
     a = ap.parse_args()
     a.e2e_n, a.drain_cap, a.glue_duration, a.recover_cap, a.cold_runs = 25, 30.0, 6.0, 25.0, 8
     if a.quick:
         a.rounds, a.duration, a.backlog, a.e2e_n, a.drain_cap, a.glue_duration, a.cold_runs = 1, 2.0, 60, 10, 30, 3, 3
+        a.grown_rows = min(a.grown_rows, 100_000)
     bench = Bench(a)
     try:
         bench.run()
     finally:
         bench.cleanup()
     bench.r["machine"], bench.r["versions"], bench.r["args"] = machine(), versions(), vars(a)
-    from bench.report import write
+    from bench.report import save, write
 
+    save(bench.r, Path(a.results or ROOT / "bench" / "results" / ("run-quick.json" if a.quick else "run.json")))
     write(bench.r, Path(a.out), quick=a.quick)
 
 

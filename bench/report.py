@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 
 from bench.harness import median, pct, span
+from bench.report_store import grown_lines, grown_summary, kb, pg_lines, sweep_lines
 
 MIN_CALLS = {"zendesk": 1, "slack": 1, "jira": 0}  # per non-bug escalation; see the doc for why
 
@@ -70,6 +72,7 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
         rows.append(("`bridge --help` cold start (≤ 0.5 s)", f"{m:.2f} s [{lo:.2f}–{hi:.2f}]",
                      "hyperfine median [min–max]",
                      _ok(m <= 0.5)))
+    rows += grown_summary(r)
     glue = r.get("glue")
     if glue:
         s, f = glue["slow"], glue["failing"]
@@ -92,19 +95,21 @@ def chart(r: dict, path: Path) -> bool:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     ing = r.get("ingest", {})
     ax = axes[0][0]
-    sizes = [s for s in ("10k", "50k") if s in ing]
+    sizes = list(ing)
     for i, name in enumerate(("bare", "bridge")):
         vals = [median(_vals(ing[s]["sat"][name], "rps")) for s in sizes]
         ax.bar([j + i * 0.38 for j in range(len(sizes))], vals, 0.38, label=name)
-    ax.set_xticks([j + 0.19 for j in range(len(sizes))], [f"{s[:2]} KB" for s in sizes])
-    ax.set_title("Ingest: max sustained req/s (median of rounds)")
+    ax.set_xticks([j + 0.19 for j in range(len(sizes))], [kb(s) for s in sizes])
+    ax.set_yscale("log")
+    ax.set_title("Ingest: max sustained req/s by body size (log)")
     ax.legend()
     ax = axes[0][1]
+    sizes = [s for s in sizes if "half" in ing[s]]
     for i, name in enumerate(("bare", "bridge")):
         vals = [median(_vals(ing[s]["half"][name], "p99")) for s in sizes]
         ax.bar([j + i * 0.38 for j in range(len(sizes))], vals, 0.38, label=name)
     ax.axhline(15, color="red", ls="--", lw=1, label="target 15 ms")
-    ax.set_xticks([j + 0.19 for j in range(len(sizes))], [f"{s[:2]} KB" for s in sizes])
+    ax.set_xticks([j + 0.19 for j in range(len(sizes))], [kb(s) for s in sizes])
     ax.set_title("p99 ack (ms) at half the bridge's max rate")
     ax.legend()
     ax = axes[1][0]
@@ -141,6 +146,22 @@ def table(rows: list[tuple], head: tuple) -> str:
     return "\n".join(out)
 
 
+RESULTS = Path(__file__).resolve().parent / "results" / "run.json"
+
+
+def save(r: dict, path: Path) -> None:
+    """The run's figures as JSON (``started`` as ISO 8601), so the page can be rendered again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {**r, "started": r["started"].isoformat()} if isinstance(r.get("started"), datetime) else r
+    path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def load(path: Path = RESULTS) -> dict:
+    r = json.loads(path.read_text())
+    r["started"] = datetime.fromisoformat(r["started"])
+    return r
+
+
 def write(r: dict, out: Path, quick: bool = False) -> None:
     rows = summary_rows(r)
     text_table = table(rows, ("measure (target)", "bridge", "context", "target"))
@@ -149,7 +170,7 @@ def write(r: dict, out: Path, quick: bool = False) -> None:
     has_chart = chart(r, svg)
     m, v = r["machine"], r["versions"]
     steals = [x["steal"] for s in r.get("ingest", {}).values()
-              for k in ("sat", "half") for n in s[k].values() for x in n]
+              for k in ("sat", "half") for n in s.get(k, {}).values() for x in n]
     doc = [
         "# Performance",
         "",
@@ -176,7 +197,8 @@ def write(r: dict, out: Path, quick: bool = False) -> None:
     if has_chart:
         doc += [f"![benchmark chart]({svg.name})", ""]
     doc += sections(r)
-    doc += ["## Exact commands", "", "```sh", "bench/run                      # the whole suite, < 10 minutes",
+    doc += ["## Exact commands", "", "```sh", "bench/run                      # the whole suite, about 20 minutes",
+            "python -m bench.report         # the page again from bench/results/run.json, no benchmark run",
             "bench/run --quick              # smoke test",
             f"# web (Procfile `web`, loopback): {r['commands'].get('web', '')}",
             "# bare baseline: the same command with bench.bare_app:app; glue baseline: bench.glue_app:app",
@@ -195,35 +217,28 @@ def sections(r: dict) -> list[str]:
     if ing:
         b = r["body_bytes"]
         doc += ["## 1. Ingest: bridge vs a bare Flask app on the same gunicorn configuration", "",
-                f"Signed generic webhooks (Standard Webhooks, unique `event_id` each, {b['10k']} and {b['50k']} byte "
-                "bodies, `handoff.requested` with a transcript) into `POST /webhooks/generic`: verify, parse, store "
+                "Signed generic webhooks (Standard Webhooks, unique `event_id` each, "
+                + ", ".join(str(b[s]) for s in ing) + " byte bodies, `handoff.requested` with a transcript) into `POST /webhooks/generic`: verify, parse, store "
                 "(SQLite WAL, `synchronous=FULL` as the product configures it), enqueue to RQ (Redis db 14), "
                 "202. No queue "
                 "workers run during this phase. Bare: `bench/bare_app.py` reads the body and answers 202. 16 "
                 "connections; "
                 "half load = 16 connections paced (closed loop) at half the bridge's median max rate, for "
-                "both servers.", ""]
+                "both servers (at the sizes with a target).", ""]
         rows = []
         for size, x in ing.items():
             for name in ("bare", "bridge"):
-                s, h = x["sat"][name], x["half"][name]
-                rows.append((f"{size[:2]} KB", name, span(_vals(s, "rps")), span(_vals(s, "p99"), "{:.1f}"),
-                             span(_vals(s, "cpu_us")), span(_vals(h, "rps")), span(_vals(h, "p50"), "{:.1f}"),
-                             span(_vals(h, "p99"), "{:.1f}"),
+                s, h = x["sat"][name], x.get("half", {}).get(name, [])
+                rows.append((kb(size), name, span(_vals(s, "rps")), span(_vals(s, "p99"), "{:.1f}"),
+                             span(_vals(s, "cpu_us")), span(_vals(h, "rps")) if h else "–",
+                             span(_vals(h, "p50"), "{:.1f}") if h else "–",
+                             span(_vals(h, "p99"), "{:.1f}") if h else "–",
                              sum(_vals(s + h, "non2xx")) + sum(_vals(s + h, "errors"))))
-            rows.append((f"{size[:2]} KB", "**bridge ÷ bare**", span(x["ratio"], "{:.2f}"), "", "", "", "",
-                         "p99 ×" + span(x["p99_ratio"], "{:.2f}"), ""))
+            rows.append((kb(size), "**bridge ÷ bare**", span(x["ratio"], "{:.2f}"), "", "", "", "",
+                         "p99 ×" + span(x["p99_ratio"], "{:.2f}") if "p99_ratio" in x else "", ""))
         doc += [table(rows, ("body", "server", "max req/s", "p99 ms at max", "worker CPU µs/req", "half-load req/s",
                              "p50 ms", "p99 ms", "non-2xx + socket errors")), ""]
-        if "pg" in r:
-            pg = r["pg"]
-            doc += ["### PostgreSQL instead of SQLite (10 KB, same run, alternating)", "",
-                    table([(n, span(_vals(pg[n], "rps")), span(_vals(pg[n], "p99"), "{:.1f}"),
-                            span(_vals(pg[n], "cpu_us")))
-                           for n in ("sqlite", "pg")], ("store", "max req/s", "p99 ms", "web worker CPU µs/req")),
-                    "", f"PostgreSQL ÷ SQLite max rate per round: {span(pg['ratio'], '{:.2f}')}. "
-                    "Both durable on commit "
-                    "(SQLite `synchronous=FULL`; PostgreSQL `synchronous_commit=on`).", ""]
+        doc += sweep_lines(r) + pg_lines(r)
     sa = r.get("slack_actions")
     if sa:
         doc += ["## 2. Slack actions ack", ""]
@@ -297,6 +312,7 @@ def sections(r: dict) -> list[str]:
                              f"{y['completed']}/{y['total_acked']}" if "completed" in y else "–"))
         doc += [table(rows, ("vendors", "server", "events", "req/s", "p50 ms", "p99 ms", "non-2xx/errors", "lost",
                              "bridge completed")), ""]
+    doc += grown_lines(r)
     if r.get("rss_web") or r.get("cold"):
         doc += ["## 6. Footprint", ""]
         if r.get("rss_web"):
@@ -369,7 +385,10 @@ def extra_sections() -> str:
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] == ["--sustained"]:
+    if not sys.argv[1:]:  # the whole page again from bench/results/run.json (no benchmark runs)
+        run = load()
+        write(run, Path(__file__).resolve().parents[1] / "docs" / "performance.md", quick=run["args"]["quick"])
+    elif sys.argv[1:] == ["--sustained"]:
         page = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
         text = page.read_text()
         from bench.drain import DRAIN

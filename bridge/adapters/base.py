@@ -90,6 +90,9 @@ class Inbound:
     headers: Mapping[str, str]
     query: Mapping[str, str] = field(default_factory=dict)
     now: float = 0.0  # unix seconds; injected so signature windows are testable
+    # What the adapter already read from this delivery (the parsed body), so that naming the unused
+    # fields after ``parse`` does not parse the whole body a second time.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")

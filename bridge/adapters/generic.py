@@ -12,6 +12,7 @@ sender's typo is answered in the 202 (``"ignored": [...]``) instead of losing ev
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -39,13 +40,16 @@ class GenericAdapter(Adapter):
         data = load_json(inbound.body, max_depth)
         if not isinstance(data, dict):
             raise MalformedPayload("the body must be a JSON object")
+        inbound.memo["json"] = data  # read only from here on (validation does not change it)
         return [validate_event(data)]
 
     def ignored(self, inbound: Inbound, max_depth: int = 64) -> list[str]:
-        try:
-            data = load_json(inbound.body, max_depth)
-        except MalformedPayload:
-            return []
+        data = inbound.memo.get("json")
+        if data is None:
+            try:
+                data = load_json(inbound.body, max_depth)
+            except MalformedPayload:
+                return []
         return unknown_fields(data)
 
 
@@ -62,32 +66,39 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)
+def _field(model: type[BaseModel], key: str) -> tuple[bool, type[BaseModel] | None]:
+    """Whether ``model`` has the field ``key``, and the model its value holds: worked out once per
+    (model, key), not once per message of a long transcript."""
+    found = model.model_fields.get(key)
+    return (found is not None, _model_of(found.annotation) if found is not None else None)
+
+
 def unknown_fields(data: Any, model: type[BaseModel] = Event, prefix: str = "") -> list[str]:
-    """Dotted paths of the keys the canonical model does not know, in document order. Items of a list
-    share one path (``conversation.messages[].mood``); free-form objects (``customer.attributes``)
-    have no unknown keys."""
-    found: list[str] = []
+    """Dotted paths of the keys the canonical model does not know, in document order (the first
+    ``MAX_NAMED``). Items of a list share one path (``conversation.messages[].mood``); free-form
+    objects (``customer.attributes``) have no unknown keys."""
+    found: dict[str, None] = {}  # ordered, and a repeat is one lookup however many were found
+    _walk(data, model, prefix, found)
+    return list(found)[:MAX_NAMED]
+
+
+def _walk(data: Any, model: type[BaseModel], prefix: str, found: dict[str, None]) -> None:
     if not isinstance(data, dict):
-        return found
+        return
     for key, value in data.items():
-        path = f"{prefix}{key}"
-        field = model.model_fields.get(key) if isinstance(key, str) else None
-        if field is None:
-            if path not in found:
-                found.append(path)
-            continue
-        inner = _model_of(field.annotation)
-        if inner is None:
-            continue
-        items = value if isinstance(value, list) else [value]
-        suffix = "[]" if isinstance(value, list) else ""
-        for item in items:
-            for name in unknown_fields(item, inner, f"{path}{suffix}."):
-                if name not in found:
-                    found.append(name)
+        known, inner = _field(model, key) if isinstance(key, str) else (False, None)
+        if not known:
+            found.setdefault(f"{prefix}{key}")
+        elif inner is not None:
+            items = value if isinstance(value, list) else [value]
+            path = f"{prefix}{key}{'[]' if isinstance(value, list) else ''}."
+            for item in items:
+                _walk(item, inner, path, found)
+                if len(found) >= MAX_NAMED:
+                    return
         if len(found) >= MAX_NAMED:
-            break
-    return found[:MAX_NAMED]
+            return
 
 
 def suggestion(path: str, model: type[BaseModel] = Event) -> str | None:

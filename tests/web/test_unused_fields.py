@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
@@ -34,6 +35,31 @@ def test_unknown_fields_are_named_with_the_field_meant() -> None:
     assert suggestion("evidence.network") == "evidence.network_requests"
     assert suggestion("evidence.steps") == "evidence.steps_to_reproduce"
     assert unknown_fields(generic_event(customer={"id": "c", "attributes": {"anything": {"goes": 1}}})) == []
+
+
+def test_a_long_transcript_names_each_unknown_field_once_and_at_most_fifty() -> None:
+    event = generic_event()
+    message = dict(event["conversation"]["messages"][0])
+    event["conversation"]["messages"] = [dict(message, id=f"m{i}") for i in range(3000)]
+    event["conversation"]["messages"][2500]["mood"] = "annoyed"  # deep in the list: still found
+    event["conversation"]["messages"][2999]["mood"] = "calm"
+    assert unknown_fields(event) == ["conversation.messages[].mood"]
+    crowded = generic_event(**{f"extra_{i}": i for i in range(80)})
+    assert unknown_fields(crowded) == [f"extra_{i}" for i in range(50)]  # the first fifty, in order
+
+
+def test_the_body_is_parsed_once_per_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.adapters import base, generic
+
+    calls: list[int] = []
+    real = base.load_json
+    monkeypatch.setattr(generic, "load_json", lambda body, depth=64: calls.append(1) or real(body, depth))
+    inbound = base.Inbound(body=dumps(typo_event()), headers={})
+    adapter = generic.GenericAdapter()
+    adapter.parse(inbound)
+    assert adapter.ignored(inbound)[0] == "conversation.messages[].mood"
+    assert calls == [1]
+    assert adapter.ignored(base.Inbound(body=dumps(typo_event()), headers={}))  # on its own it parses
 
 
 def test_the_202_lists_them_and_the_inbox_keeps_the_body(client: FlaskClient, rt: Runtime) -> None:

@@ -125,14 +125,14 @@ def grown_lines(r: dict) -> list[str]:
 
 
 # Measured once by hand (not by bench/run) on a copy of the grown SQLite store with 20,000 rows
-# received and not processed (half of them handed over), in process, before and after migration 0011.
+# received and not processed (half of them handed over), in process, before and after migration 0012.
 INDEX_FIX = [
     "What the round found: no statement of the request path, the dispatcher or the Slack actions reads more "
     "because of the processed rows (every plan above is an index search; the intake's dedupe is the unique "
     "index on `key`). What does grow is the cost of the statements that look for *received* rows when many "
     "wait (the round ingests with no worker, so both stores hold thousands): SQLite, with no statistics, "
     "answered a job's claim of its conversation and the dispatcher's look at a conversation's waiting rows "
-    "through `(state, next_attempt_at)`, reading every due row. Migration 0011 replaces `ix_inbox_case_id` "
+    "through `(state, next_attempt_at)`, reading every due row. Migration 0012 replaces `ix_inbox_case_id` "
     "with `(case_id, state)` and `(state, queued_at)` with `(state, queued_at, next_attempt_at)`; the claim "
     "compares `coalesce(next_attempt_at, received_at)` so no planner ranges over the backlog, and "
     "`waiting_rows` asks SQL only for case and state. With 20,000 rows waiting (1,000,000 processed): "
@@ -147,7 +147,7 @@ INDEX_FIX = [
     "PostgreSQL had the same problem for another reason: on a big inbox the statistics say `received` is rare "
     "and, with the default threshold (10 % of the table), stay so while tens of thousands of received rows "
     "pile up; the claim then went through an index led by `state` (11 ms on the grown store against 1.4 ms "
-    "on the empty one in the run before the fix). Migration 0012 has the inbox analyzed after every 5,000 "
+    "on the empty one in the run before the fix). Migration 0013 has the inbox analyzed after every 5,000 "
     "changed rows; with fresh statistics the same statement uses `(case_id, state)`.", "",
     "What stays on PostgreSQL: the unique index on `key` (74 MB at a million rows) takes each new key at a "
     "random place, so after every checkpoint an insert writes full-page images of the leaves it touches: "
@@ -169,5 +169,5 @@ def probe_lines(probe: dict[str, Any]) -> list[str]:
     analyzed = any(x.get("analyzed") for x in probe["grown"].values())
     return ["Statements (median ms of 15 in process, each in a transaction rolled back; plan on the grown "
             "store" + ("; this PostgreSQL server runs with `autovacuum=off`, so the inbox is analyzed by hand "
-                       "first, as autovacuum would have done after 5,000 changed rows (migration 0012)"
+                       "first, as autovacuum would have done after 5,000 changed rows (migration 0013)"
                        if analyzed else "") + "):", "", *_table(rows, ("statement", "empty ms", "grown ms", "access path on the grown store"))]

@@ -202,7 +202,7 @@ def probe(url: str, repeat: int = 15) -> dict[str, dict]:
     if store.dialect == "postgresql":
         with store.engine.connect() as conn:
             if conn.exec_driver_sql("SHOW autovacuum").scalar() == "off":
-                # What autovacuum would have done after 5,000 changed rows (migration 0012); this server
+                # What autovacuum would have done after 5,000 changed rows (migration 0013); this server
                 # runs without it, so the fill's statistics (every row processed) would stay forever.
                 conn.exec_driver_sql("ANALYZE inbox")
                 conn.commit()

@@ -79,7 +79,7 @@ class InboxRow(Base):
         Index("ix_inbox_state_next", "state", "next_attempt_at"),
         # Each statement of a job or the dispatcher matches more columns of one of these than of any
         # other, so even SQLite (no statistics) reads only the rows it wants, not the whole backlog
-        # of received rows (migration 0011).
+        # of received rows (migration 0012).
         Index("ix_inbox_case_state", "case_id", "state"),
         Index("ix_inbox_state_queued_next", "state", "queued_at", "next_attempt_at"),
         Index("ix_inbox_batch", "batch"),

@@ -9,14 +9,14 @@ whole backlog (claim_case_inbox 11 ms on a million-row store against 1.4 ms on a
 30,000 rows waiting); once analyzed it uses (case_id, state). SQLite keeps no statistics: nothing
 to do there.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -12,14 +12,14 @@ due row through ix_inbox_state_next for each claim and each take (about 34 and 4
 waiting rows); PostgreSQL, whose statistics say few rows are ``received``, filtered the same rows
 through ix_inbox_state_received.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

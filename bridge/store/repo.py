@@ -233,7 +233,7 @@ def due_inbox(session: Session, now: datetime, limit: int = 100) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def _due_deliveries_stmt(by_case: bool) -> Any:
+def _due_deliveries_stmt() -> Any:
     before = aliased(DeliveryRow)
     now = bindparam("now")
     settled = (
@@ -242,28 +242,35 @@ def _due_deliveries_stmt(by_case: bool) -> Any:
         .where(before.status.in_((DONE, DEAD)))
         .exists()
     )
-    stmt = select(DeliveryRow.id).where(
+    return select(DeliveryRow.id).where(
         DeliveryRow.status == PENDING,
         DeliveryRow.next_attempt_at <= now,
         or_(DeliveryRow.claimed_until.is_(None), DeliveryRow.claimed_until < now),
         or_(DeliveryRow.after.is_(None), settled),
-    )
-    if by_case:
-        stmt = stmt.where(DeliveryRow.case_id == bindparam("case_id"))
-    return stmt.order_by(DeliveryRow.id).limit(bindparam("limit"))
+    ).order_by(DeliveryRow.id).limit(bindparam("limit"))
 
 
 # Built once: the worker asks after every delivery, and building the statement (not running it)
 # was most of the cost.
-_DUE_DELIVERIES = {by_case: _due_deliveries_stmt(by_case) for by_case in (False, True)}
+_DUE_DELIVERIES = _due_deliveries_stmt()
+_CASE_STEPS = select(DeliveryRow.id, DeliveryRow.step, DeliveryRow.after, DeliveryRow.status,
+                     DeliveryRow.next_attempt_at, DeliveryRow.claimed_until).where(
+    DeliveryRow.case_id == bindparam("case_id")).order_by(DeliveryRow.id)
 
 
 def due_deliveries(session: Session, now: datetime, limit: int = 100, case_id: str | None = None) -> list[int]:
     """Pending deliveries whose time has come and whose prerequisite step is settled."""
-    params: dict[str, Any] = {"now": now, "limit": limit}
-    if case_id is not None:
-        params["case_id"] = case_id
-    return list(session.scalars(_DUE_DELIVERIES[case_id is not None], params))
+    if case_id is None:
+        return list(session.scalars(_DUE_DELIVERIES, {"now": now, "limit": limit}))
+    # One case has a handful of steps: read them through the case index and decide here. In SQL,
+    # with a backlog waiting, SQLite's planner took the (status, next_attempt_at) index and read
+    # every due step of every case after each delivery (39 % of a job process's time at 40,000).
+    rows = session.execute(_CASE_STEPS, {"case_id": case_id}).all()
+    settled = {row.step for row in rows if row.status in (DONE, DEAD)}
+    return [row.id for row in rows
+            if row.status == PENDING and row.next_attempt_at <= now
+            and (row.claimed_until is None or row.claimed_until < now)
+            and (row.after is None or row.after in settled)][:limit]
 
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:

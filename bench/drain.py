@@ -273,7 +273,7 @@ def section(path: Path = RESULTS) -> str:
     lines = ["", DRAIN, ""]
     if "drain" in r:
         runs = r["drain"]["runs"]
-        one = {run["store"]: run["rate"] for run in runs if run["processes"] == 1}
+        one = {(run["store"], run["backlog"]): run["rate"] for run in runs if run["processes"] == 1}
         lines += [f"`python -m bench.drain` ({r['drain']['at']}, {r['drain']['cores']} cores; method in its "
                   "docstring): a backlog of accepted hand-offs, then `bridge worker --processes K`, until every "
                   "event is processed and every step it planned is done at instant stub vendors (one job per "
@@ -283,7 +283,7 @@ def section(path: Path = RESULTS) -> str:
                   "| × one process | CPU ms per handoff (all processes) | peak RSS per process (MB) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for run in runs:
-            base = one.get(run["store"])
+            base = one.get((run["store"], run["backlog"]))
             ratio = f"{run['rate'] / base:.2f}" if base else "–"
             lines.append(f"| {run['store']} | {run['processes']} | {run['handoffs']:,}/{run['backlog']:,}"
                          f"{'' if run['complete'] else ' (cut)'} | {run['steps_per_handoff']} | {run['seconds']} "

@@ -156,12 +156,8 @@ def shared_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
 @pytest.fixture
 def vendor_bridge(shared_bridge: Bridge) -> Iterator[Bridge]:
     """The shared deployment with both stubs answering normally again, and a fresh tally scope."""
-    shared_bridge.zendesk.recover()
-    shared_bridge.slack.recover()
-    shared_bridge.scope = set()
-    yield shared_bridge
-    shared_bridge.zendesk.recover()
-    shared_bridge.slack.recover()
+    yield shared_bridge.recover()
+    shared_bridge.recover(scope=False)
 
 
 def _pg_schema() -> str:

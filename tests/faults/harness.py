@@ -310,6 +310,16 @@ class Bridge:
         }
         (tmp / "logs").mkdir(exist_ok=True)
 
+    def recover(self, scope: bool = True) -> Bridge:
+        """Every stub answering normally again and, with ``scope``, a fresh tally scope (a shared
+        deployment between two cases)."""
+        for stub in (self.zendesk, self.slack, self.jira):
+            if stub is not None:
+                stub.recover()
+        if scope:
+            self.scope = set()
+        return self
+
     # --- processes -------------------------------------------------------------------------
     def start(self, workers: int = 1, web: bool = True) -> None:
         """Release phase, web and workers; gunicorn boots while the migrations run."""

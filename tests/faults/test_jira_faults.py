@@ -31,12 +31,8 @@ def jira_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
 
 @pytest.fixture
 def bridge(jira_bridge: Bridge) -> Iterator[Bridge]:
-    for stub in (jira_bridge.zendesk, jira_bridge.slack, jira_bridge.jira):
-        stub.recover()
-    jira_bridge.scope = set()
-    yield jira_bridge
-    for stub in (jira_bridge.zendesk, jira_bridge.slack, jira_bridge.jira):
-        stub.recover()
+    yield jira_bridge.recover()
+    jira_bridge.recover(scope=False)
 
 
 def bug_report(bug: str, customer: int = 1) -> dict[str, Any]:

@@ -42,10 +42,7 @@ def loop_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
 
 @pytest.fixture
 def bridge(loop_bridge: Bridge) -> Iterator[Bridge]:
-    for stub in (loop_bridge.zendesk, loop_bridge.slack, loop_bridge.jira):
-        stub.recover()
-    loop_bridge.scope = set()
-    yield loop_bridge
+    yield loop_bridge.recover()
 
 
 # --- driving ------------------------------------------------------------------------------------

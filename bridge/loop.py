@@ -158,7 +158,12 @@ def apply_zendesk(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
             loop_repo.record_csat_sample(s, ticket_id, snapshot.score, snapshot.at or rt.clock())
             return Outcome(["baseline_csat"])
         return Outcome(["unknown_ticket"])
+    # Deliveries about one ticket apply one after another (Zendesk sends them concurrently and
+    # retries them): the ticket's state is locked first (on SQLite its insert-or-nothing takes the
+    # write lock), then the case is read again, so the second sees what the first wrote and an
+    # older change stays stale.
     state = loop_repo.ticket_state(s, case, ticket_id, rt.clock())
+    case = repo.lock_case(s, case.id) or case
     if snapshot is not None:
         changes = zd.diff(snapshot, state.status, state.assignee_id, state.csat, state.comment_ids or [])
     outcome = Outcome()

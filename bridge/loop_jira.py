@@ -52,7 +52,8 @@ def apply_jira(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
         # Remembered first: an issue that joins the version later still hears of it (see below).
         loop_repo.record_release(s, vid or name, name, _when(data, now))
         outcome = Outcome()
-        for issue in loop_repo.issues_with_version(s, vid, name):
+        for listed in sorted(loop_repo.issues_with_version(s, vid, name), key=lambda r: r.key):
+            issue = loop_repo.jira_issue(s, listed.key, now)  # locked and re-read, in key order
             outcome.results.append(_released(s, issue, vid or name, name, _when(data, now), _actor(data)))
         return outcome if outcome.results else Outcome(["unknown_version"])
     if kind not in ("jira:issue_updated", "jira:issue_created"):

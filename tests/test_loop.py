@@ -431,3 +431,46 @@ def test_a_repeated_status_still_moves_its_time_so_an_older_reopen_is_stale(vcli
     assert get_case(rt, case_id).status == RESOLVED
     assert results(rt)[-1] == ("ignored", "stale")
     assert not timeline(rt, case_id, "ticket.reopened")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_rt(request: pytest.FixtureRequest, settings: Settings) -> Runtime:
+    from bridge.runtime import install
+    from bridge.store.migrate import upgrade
+
+    if request.param == "postgres":
+        settings = settings.with_overrides(database_url=request.getfixturevalue("pg_url"))
+    runtime = install(Runtime.build(settings))
+    upgrade(runtime.store)
+    return runtime
+
+
+def test_concurrent_deliveries_about_one_ticket_apply_one_after_another(any_rt: Runtime) -> None:
+    """A solve (t+5) is being applied, not yet committed, when an older reopen (t+3) is picked up
+    by another worker: the reopen waits for the solve and is stale, instead of applying over it."""
+    import threading
+    import time
+
+    rt = any_rt
+    rt.clock = Clock(T0)
+    client = make_client(rt)
+    body = dumps(generic_event())
+    case = str(client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"])
+    loop.run_due(rt)
+    post_zendesk(client, rt, status(case, T0 + timedelta(minutes=2), "solved", "open"))
+    reopen = json.dumps(status(case, T0 + timedelta(minutes=3), "open", "solved")).encode()
+    assert client.post("/events/zendesk", data=reopen, headers=zd_headers(reopen, invocation="r")).status_code == 200
+    with rt.store.session() as s:
+        reopen_id = max(s.scalars(select(VendorEventRow.id)))
+    done: list[str] = []
+    with rt.store.session() as first:
+        solve = json.dumps(status(case, T0 + timedelta(minutes=5), "solved", "open")).encode()
+        assert loop.apply_delivery(rt, first, "zendesk", solve).results == ["unchanged"]
+        second = threading.Thread(target=lambda: done.append(loop.process_vendor_event(reopen_id, rt)))
+        second.start()
+        time.sleep(0.5)  # the second worker reaches the ticket while the first holds it
+        first.commit()
+    second.join(30)
+    row = get_case(rt, case)
+    assert done == ["ignored"] and results(rt)[-1] == ("ignored", "stale")
+    assert row.status == RESOLVED and "ticket.reopened" not in kinds(rt, case)

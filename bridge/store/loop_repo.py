@@ -149,12 +149,13 @@ def cases_for_issue(session: Session, key: str) -> list[CaseRow]:
 
 
 def ticket_state(session: Session, case: CaseRow, ticket_id: str, now: datetime) -> TicketStateRow:
-    state = session.get(TicketStateRow, case.id)
-    if state is None:
-        state = TicketStateRow(case_id=case.id, ticket_id=ticket_id, comment_ids=[], replies=[], updated_at=now)
-        session.add(state)
-        session.flush()
-    return state
+    """The ticket's applied state, row-locked until commit and read fresh (PostgreSQL): two
+    deliveries about one ticket apply one after the other, the second seeing what the first wrote.
+    Created when missing without racing a concurrent creator (insert-or-nothing, then read)."""
+    values = dict(case_id=case.id, ticket_id=ticket_id, comment_ids=[], replies=[], updated_at=now)
+    session.execute(_insert(session, TicketStateRow, values).on_conflict_do_nothing(index_elements=["case_id"]))
+    return session.scalars(select(TicketStateRow).where(TicketStateRow.case_id == case.id).with_for_update()
+                           .execution_options(populate_existing=True)).one()
 
 
 # --- reconciler ------------------------------------------------------------------------------
@@ -192,12 +193,11 @@ def stale_reconciles(
 # --- Jira issues -----------------------------------------------------------------------------
 
 def jira_issue(session: Session, key: str, now: datetime) -> JiraIssueRow:
-    row = session.get(JiraIssueRow, key)
-    if row is None:
-        row = JiraIssueRow(key=key, fix_versions=[], released=[], updated_at=now)
-        session.add(row)
-        session.flush()
-    return row
+    """The issue's applied state, row-locked and read fresh like ``ticket_state``."""
+    values = dict(key=key, fix_versions=[], released=[], updated_at=now)
+    session.execute(_insert(session, JiraIssueRow, values).on_conflict_do_nothing(index_elements=["key"]))
+    return session.scalars(select(JiraIssueRow).where(JiraIssueRow.key == key).with_for_update()
+                           .execution_options(populate_existing=True)).one()
 
 
 def issues_with_version(session: Session, version_id: str, version_name: str) -> list[JiraIssueRow]:

@@ -278,9 +278,10 @@ def get_case(session: Session, case_id: str) -> CaseRow | None:
 
 
 def lock_case(session: Session, case_id: str) -> CaseRow | None:
-    """The case, row-locked until commit (PostgreSQL): two jobs folding events into one case
-    serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
-    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).first()
+    """The case, row-locked until commit and re-read (PostgreSQL): two jobs folding events into one
+    case serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
+    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
+                           .execution_options(populate_existing=True)).first()  # as committed, not as cached
 
 
 def delete_old_inbox(session: Session, cutoff: datetime, limit: int = 5000) -> int:

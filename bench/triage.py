@@ -52,6 +52,21 @@ def judged(examples: list[Example]) -> tuple[dict[str, Verdict], list[float]]:
     return out, per_message
 
 
+def caches_after(examples: list[Example]) -> float:
+    """What the judge's caches hold after judging every conversation once (a worker's steady
+    state on varied traffic): Python memory still allocated, from tracemalloc."""
+    import tracemalloc
+
+    cfg, model = trigger_config.load(), judge.load()
+    tracemalloc.start()
+    try:
+        for e in examples:
+            judge.judge(e.event, cfg, model)
+        return round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+    finally:
+        tracemalloc.stop()
+
+
 def confusion(examples: list[Example], verdicts: dict[str, Verdict]) -> dict[str, dict[str, int]]:
     """Per trigger, over conversations: predicted vs labelled (required, or allowed counts as fine)."""
     table: dict[str, dict[str, int]] = {}
@@ -108,6 +123,7 @@ def main() -> None:
             report["cost_ms_per_message"] = {"p50": round(cost[len(cost) // 2], 3),
                                              "p95": round(cost[int(len(cost) * 0.95)], 3)}
     report["model_load_mb"] = round(model_mb, 1)
+    report["caches_mb_after_corpus"] = caches_after(train + test)
     if not args.no_curve:
         report["learning_curve"] = learning_curve()
     args.out.parent.mkdir(parents=True, exist_ok=True)

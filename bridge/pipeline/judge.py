@@ -25,6 +25,8 @@ from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +41,9 @@ UNCERTAIN_BAND = 0.5  # a score above this share of its threshold, without cross
 
 @dataclass(frozen=True)
 class Model:
-    """Weights by feature name, kept compact: one row index per name into a flat float array
-    (a Python tuple per feature would cost ~10x the memory in every worker)."""
+    """Weights by feature name, kept compact: one row index per name into one float32 column per
+    trigger (a Python tuple per feature would cost ~10x the memory in every worker). Each column
+    ends with a zero row that unknown features point at, so a score is summed without a branch."""
 
     triggers: tuple[str, ...]
     roles: dict[str, str]
@@ -49,7 +52,7 @@ class Model:
     co: float
     assist: float
     rows: dict[str, int]
-    table: array[float]
+    columns: tuple[array[float], ...]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Model:
@@ -59,28 +62,30 @@ class Model:
         table.frombytes(base64.b64decode(data["weights"]))
         if sys.byteorder != "little":
             table.byteswap()
+        width = len(triggers)
+        columns = tuple(table[j::width] + array("f", [0.0]) for j in range(width))
         return cls(triggers=triggers, roles=dict(data["roles"]), intercepts=dict(data["intercepts"]),
                    thresholds=dict(data["thresholds"]), co=float(data["co"]), assist=float(data.get("assist", 1.0)),
-                   rows=rows, table=table)
+                   rows=rows, columns=columns)
 
     def weight(self, name: str, j: int) -> float:
         row = self.rows.get(name)
-        return 0.0 if row is None else self.table[row * len(self.triggers) + j]
+        return 0.0 if row is None else self.columns[j][row]
 
     def scores(self, features: dict[str, float], role: str) -> dict[str, float]:
         """Probability per trigger that reads messages of this role."""
         mine = [(j, t) for j, t in enumerate(self.triggers) if self.roles[t] == role]
         if not mine:
             return {}
-        sums = {t: self.intercepts[t] for _, t in mine}
-        width, table, rows = len(self.triggers), self.table, self.rows
-        for name, value in features.items():
-            row = rows.get(name)
-            if row is not None:
-                base = row * width
-                for j, trigger in mine:
-                    sums[trigger] += table[base + j] * value
-        return {t: 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, s)))) for t, s in sums.items()}
+        # Every step below iterates in C (map over the dict, the column's __getitem__, mul): a
+        # message has thousands of n-gram features and this runs at every message.
+        rows = list(map(self.rows.get, features, repeat(len(self.rows))))
+        values = list(features.values())
+        out = {}
+        for j, trigger in mine:
+            total = self.intercepts[trigger] + sum(map(mul, map(self.columns[j].__getitem__, rows), values))
+            out[trigger] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, total))))
+        return out
 
     def top_words(self, features: dict[str, float], trigger: str, k: int = 3) -> list[str]:
         """The word features that pushed this trigger's score up the most (for the evidence)."""

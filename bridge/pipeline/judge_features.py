@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain, repeat
 
 from bridge.events import Event, Message
 from bridge.pipeline import judge_lexicon, trigger_rules
@@ -46,27 +47,36 @@ _NUMBER = re.compile(r"\d[\d.,]*")
 _QUESTION = re.compile(r"[?？]")
 _JA = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
+# The caches below serve re-judging a growing transcript (the worker judges a conversation again at
+# every update), not the whole traffic: a text's n-grams cost ~25 KB, so 4,096 cached texts grew a
+# worker by ~100 MB. A few conversations' worth of texts, and the words that recur everywhere.
+TEXTS, WORDS = 512, 4096
 
-@lru_cache(maxsize=4096)
+
+@lru_cache(maxsize=TEXTS)
 def text_features(text: str, prefix: str, chars: bool = True) -> tuple[tuple[str, float], ...]:
     """Character 2–4-grams of each word (with boundary marks) and word 1–2-grams of one text.
 
     Cached by text: re-judging a growing transcript costs lookups, not re-extraction."""
     body = fold(trigger_rules.prose(text))[:2000]
     words = _WORD.findall(body)
-    names = {f"{prefix}w:{w}" for w in words} | {f"{prefix}w:{a} {b}" for a, b in zip(words, words[1:], strict=False)}
-    grams: set[str] = set()
-    if chars:
-        for w in words:
-            marked = f" {w} "
-            for n in (2, 3, 4):
-                grams.update(f"{prefix}:{marked[i:i + n]}" for i in range(len(marked) - n + 1))
+    # In order of appearance, each once (dict keys): deterministic whatever the hash seed.
+    names = dict.fromkeys([f"{prefix}w:{w}" for w in words]
+                          + [f"{prefix}w:{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+    grams = dict.fromkeys(chain.from_iterable(map(_grams, words, repeat(prefix)))) if chars else {}
     # Each block is a unit vector (as TF-IDF's l2 norm does): a long message does not outweigh a
     # short one by the number of its n-grams.
-    out = [(name, 1.0 / len(names) ** 0.5) for name in sorted(names)]
-    out += [(name, 1.0 / len(grams) ** 0.5) for name in sorted(grams)]
+    out = list(zip(names, repeat(1.0 / len(names) ** 0.5))) if names else []
+    out += zip(grams, repeat(1.0 / len(grams) ** 0.5)) if grams else []
     out += [(f"{prefix}k:{name}", 1.0) for name in concept_features(body)]
     return tuple(out)
+
+
+@lru_cache(maxsize=WORDS)
+def _grams(word: str, prefix: str) -> tuple[str, ...]:
+    """Character 2–4-grams of one word with boundary marks, named (cached: words recur)."""
+    marked = f" {word} "
+    return tuple(f"{prefix}:{marked[i:i + n]}" for n in (2, 3, 4) for i in range(len(marked) - n + 1))
 
 
 _SENTENCE_END = re.compile(r"[.!?。！？\n]+")
@@ -84,7 +94,7 @@ def concept_features(folded: str) -> list[str]:
     return sorted(names)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=TEXTS)
 def _words(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(fold(text)))
 
@@ -98,7 +108,7 @@ def _repeats(text: str, previous: str) -> bool:
     return len(now & old) / len(now | old) >= 0.8 or (len(old) >= 8 and old <= now)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=TEXTS)
 def _vader_compound(text: str) -> float:
     return float(_vader().polarity_scores(trigger_rules.own_voice(text))["compound"])  # type: ignore[attr-defined]
 
@@ -117,7 +127,7 @@ def _customer_rules(text: str, kinds: tuple[str, ...], cfg: TriggerConfig) -> tu
     return _customer_rules_cached(text, kinds, _key(cfg))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=TEXTS)
 def _customer_rules_cached(text: str, kinds: tuple[str, ...], cfg_id: int) -> tuple[bool, bool, bool]:
     """The precise detectors on one customer text (cached: a transcript is re-judged as it grows)."""
     cfg = _CONFIGS[cfg_id]
@@ -131,7 +141,7 @@ def _mood(text: str, cfg: TriggerConfig, english: bool, after_repeat: bool) -> t
     return _mood_cached(text, _key(cfg), english, after_repeat)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=TEXTS)
 def _mood_cached(text: str, cfg_id: int, english: bool, after_repeat: bool) -> trigger_rules.Mood:
     return trigger_rules.mood(text, _CONFIGS[cfg_id], english=english, after_repeat=after_repeat)
 

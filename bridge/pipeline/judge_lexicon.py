@@ -11,6 +11,7 @@ anywhere for Japanese.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "PERSON": (
@@ -131,6 +132,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 def fold(text: str) -> str:
     """Lower case, no accents, one space: "Atención" and "atencion" are the same word here."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
+    if decomposed.isascii():  # nothing to strip (most English turns)
+        return " ".join(decomposed.split())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.split())
 
@@ -159,21 +162,28 @@ RUN_ON = 12  # a word this long may be several run together ("iwanttospeaktoahum
 
 def concepts(folded: str) -> set[str]:
     """The concepts a folded text (``judge_features.fold``) mentions."""
-    found: set[str] = set()
-    for word in folded.split():
-        word = word.strip(".,;:!?¡¿()[]\"'«»“”")
-        starts = range(len(word) - 2) if len(word) >= RUN_ON and word.isascii() else (0,)
-        for start in starts:
-            for n in LENGTHS:
-                if n < 4 and start:
-                    continue  # inside a run-on word, only prefixes long enough to mean something
-                if start + n > len(word):
-                    break
-                hit = PREFIXES.get(word[start:start + n])
-                if hit:
-                    found |= hit
+    found: set[str] = set().union(*map(_word_concepts, folded.split()))
     padded = f" {folded} "
     for phrase, concept in PHRASES:
         if concept not in found and phrase in padded:
             found.add(concept)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _word_concepts(word: str) -> frozenset[str]:
+    """The concepts whose word prefixes start this word (or, in a run-on word, start inside it);
+    cached: the same words come back in every conversation."""
+    found: set[str] = set()
+    word = word.strip(".,;:!?¡¿()[]\"'«»“”")
+    starts = range(len(word) - 2) if len(word) >= RUN_ON and word.isascii() else (0,)
+    for start in starts:
+        for n in LENGTHS:
+            if n < 4 and start:
+                continue  # inside a run-on word, only prefixes long enough to mean something
+            if start + n > len(word):
+                break
+            hit = PREFIXES.get(word[start:start + n])
+            if hit:
+                found |= hit
+    return frozenset(found)

@@ -63,4 +63,5 @@ def test_scores_are_probabilities_and_the_model_is_compact() -> None:
     scores = model.scores(features, message.role)
     assert set(scores) == {t for t, role in model.roles.items() if role == "customer"}
     assert all(0.0 < p < 1.0 for p in scores.values())
-    assert model.table.itemsize == 4 and len(model.table) == len(model.rows) * len(model.triggers)
+    assert len(model.columns) == len(model.triggers)
+    assert all(c.itemsize == 4 and len(c) == len(model.rows) + 1 and c[-1] == 0.0 for c in model.columns)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -46,6 +46,9 @@ from bridge.store.models import (
     VendorEventRow,
 )
 from connectors.base import PermanentError, RetryableError
+
+if TYPE_CHECKING:
+    from bridge.loop_reconcile import TicketSource
 
 log = logging.getLogger("bridge.loop")
 
@@ -295,7 +298,7 @@ def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: zd
 
 # --- reconciler ----------------------------------------------------------------------------------
 
-def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: Any = None) -> str:
+def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSource | None = None) -> str:
     """Poll one live bridge ticket and apply what its webhooks may have missed
     (``bridge.loop_reconcile``; the job keeps this name)."""
     from bridge import loop_reconcile

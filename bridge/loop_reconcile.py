@@ -35,7 +35,7 @@ from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import TicketStateRow
 from connectors.base import PermanentError, RetryableError
-from connectors.zendesk_audits import Audit, AuditRead
+from connectors.zendesk_audits import Audit, AuditRead, audits_after
 
 log = logging.getLogger("bridge.loop")
 
@@ -43,9 +43,10 @@ log = logging.getLogger("bridge.loop")
 class TicketSource(Protocol):
     """What the reconciler needs from the Zendesk connector (read-only calls)."""
 
-    def ticket_audits(self, ticket_id: str, page: str | None = None) -> AuditRead:
-        """The ticket's audits, oldest first, from the page the cursor ``page`` names (see
-        ``connectors.zendesk_audits``); raises ``RetryableError`` or ``PermanentError``."""
+    def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> AuditRead:
+        """The ticket's audits, oldest first, from the page the cursor ``page`` names, comment
+        authors' roles filled in for the audits after ``after`` (see ``connectors.zendesk_audits``);
+        raises ``RetryableError`` or ``PermanentError``."""
         ...
 
     def ticket_activity(self, ticket_id: str) -> dict[str, Any]:
@@ -101,32 +102,22 @@ def _new_audits(source: TicketSource, case_id: str, ticket_id: str, last: str | 
     """The audits after ``last``, reading from the page ``page`` names."""
     read: AuditRead | None = None
     try:
-        read = source.ticket_audits(ticket_id, page)
+        read = source.ticket_audits(ticket_id, page, last)
     except PermanentError:
         if page is None:
             raise
         # A stored cursor Zendesk refuses (400: expired or malformed): read from the first page.
-    newer = _after(read["audits"], last) if read is not None else None
+    newer = audits_after(read["audits"], last) if read is not None else None
     if newer is None and page is not None:
         log.info("bridge.loop.audit_cursor_reset", extra={"case": case_id, "ticket": ticket_id})
-        read = source.ticket_audits(ticket_id, None)
-        newer = _after(read["audits"], last)
+        read = source.ticket_audits(ticket_id, None, last)
+        newer = audits_after(read["audits"], last)
     assert read is not None
     if newer is None:  # the last audit applied is not in the list at all: the ids say which came later
         newer = [a for a in read["audits"] if _later(a["id"], last)]
     if read["more"]:
         log.info("bridge.loop.audits_left", extra={"case": case_id, "ticket": ticket_id, "read": len(newer)})
     return newer
-
-
-def _after(audits: list[Audit], last: str | None) -> list[Audit] | None:
-    """The audits after the one ``last`` names, in Zendesk's order; None when it is not there."""
-    if last is None:
-        return list(audits)
-    for index, audit in enumerate(audits):
-        if audit["id"] == last:
-            return audits[index + 1:]
-    return None
 
 
 def _later(ident: str, than: str | None) -> bool:

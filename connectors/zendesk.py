@@ -28,7 +28,15 @@ from bridge.pipeline.render import (
 from bridge.pipeline.sanitize import scrub
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
-from connectors.zendesk_audits import STAFF_ROLES, AuditRead, comment_authors, mark_staff, next_cursor, page_audits
+from connectors.zendesk_audits import (
+    STAFF_ROLES,
+    AuditRead,
+    audits_after,
+    comment_authors,
+    mark_staff,
+    next_cursor,
+    page_audits,
+)
 
 # Zendesk truncates or rejects very large comments (the documented cap is 64 KB of comment
 # text); stay well under it and let the transcript give way first.
@@ -407,11 +415,12 @@ class ZendeskConnector:
             ],
         }
 
-    def ticket_audits(self, ticket_id: str, page: str | None = None) -> AuditRead:
+    def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> AuditRead:
         """The ticket's audits, oldest first, from the page the cursor ``page`` names (None: the
         first), at most MAX_AUDIT_PAGES pages (``more`` says pages are left). Each audit carries the
         cursor that read its page, so the reconciler can start the next poll on the page of the last
-        audit it applied. Comment authors are looked up once each: staff means role agent or admin."""
+        audit it applied (``after``). The authors of public comments after that one are looked up,
+        once each: staff means role agent or admin."""
         try:
             audits, more, cursor = [], False, page
             for _ in range(MAX_AUDIT_PAGES):
@@ -422,7 +431,9 @@ class ZendeskConnector:
                     break
             else:
                 more = True
-            mark_staff(audits, self._staff(comment_authors(audits)))
+            fresh = audits_after(audits, after)
+            fresh = audits if fresh is None else fresh
+            mark_staff(fresh, self._staff(comment_authors(fresh)))
         except (RetryableError, PermanentError):
             raise
         except Exception as exc:

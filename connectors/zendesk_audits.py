@@ -139,13 +139,24 @@ def next_cursor(data: Mapping[str, Any]) -> str | None:
     return _id(meta.get("after_cursor"))
 
 
+def audits_after(audits: list[Audit], last: str | None) -> list[Audit] | None:
+    """The audits after the one ``last`` names, in Zendesk's order; None when it is not there."""
+    if last is None:
+        return list(audits)
+    for index, audit in enumerate(audits):
+        if audit["id"] == last:
+            return audits[index + 1:]
+    return None
+
+
 def comment_authors(audits: Iterable[Audit]) -> set[str]:
+    """Authors whose role decides something: of public comments (a private note is never a reply)."""
     return {e["comment"]["author_id"] for a in audits for e in a["events"]
-            if e["kind"] == "comment" and e["comment"]["author_id"]}
+            if e["kind"] == "comment" and e["comment"]["public"] and e["comment"]["author_id"]}
 
 
 def mark_staff(audits: Iterable[Audit], staff: Mapping[str, bool]) -> None:
-    """Set each comment's ``is_staff`` from the author roles looked up (unknown author: not staff)."""
+    """Set each comment's ``is_staff`` from the author roles looked up (not looked up: not staff)."""
     for audit in audits:
         for event in audit["events"]:
             if event["kind"] == "comment":

@@ -238,7 +238,7 @@ class FakeZendesk:
     def __init__(self, snapshot: dict[str, Any]) -> None:
         self.snapshot, self.calls = snapshot, 0
 
-    def ticket_audits(self, ticket_id: str, page: str | None = None) -> dict[str, Any]:
+    def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> dict[str, Any]:
         from connectors.base import PermanentError
 
         raise PermanentError('Zendesk 403: {"error": "Forbidden"}')

@@ -71,7 +71,7 @@ class Audits:
         self.refuse: set[str] = set()  # page cursors answered 400
         self.snapshots = 0
 
-    def ticket_audits(self, ticket_id: str, page: str | None = None) -> dict[str, Any]:
+    def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> dict[str, Any]:
         self.reads.append(page)
         if self.fail is not None:
             raise self.fail

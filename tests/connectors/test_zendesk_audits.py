@@ -65,7 +65,7 @@ def pages(rsps: responses.RequestsMock) -> None:
              match=[responses.matchers.query_param_matcher({"page[size]": "100"})])
     rsps.add(responses.GET, AUDITS, json=SECOND_PAGE,
              match=[responses.matchers.query_param_matcher({"page[size]": "100", "page[after]": CURSOR})])
-    for user, role in ((777, "agent"), (902, "agent"), (555, "end-user")):
+    for user, role in ((902, "agent"), (555, "end-user")):
         rsps.add(responses.GET, f"{BASE}/users/{user}.json", json={"user": {"id": user, "role": role}})
 
 
@@ -88,7 +88,15 @@ def test_audits_are_read_page_by_page_as_plain_data() -> None:
     assert reopened[1:] == [{"kind": "status", "status_from": "solved", "status_to": "open"},
                             {"kind": "assignee", "assignee_id": None}]
     assert rated == [{"kind": "csat", "score": "bad", "csat_comment": "slow"}]  # one rating, not two
-    assert len(users) == 3  # each comment author looked up once
+    assert len(users) == 2  # each public comment's author looked up once (a private note is never a reply)
+
+
+def test_only_the_authors_after_the_last_audit_applied_are_looked_up() -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        pages(rsps)
+        read = connector().ticket_audits("42", after="110")
+        users = [c.request.url.rsplit("/", 1)[-1] for c in rsps.calls if "/users/" in c.request.url]
+    assert users == ["555.json"] and len(read["audits"]) == 4
 
 
 def test_a_read_starts_on_the_page_its_cursor_names() -> None:
@@ -105,7 +113,6 @@ def test_an_offset_paginated_answer_is_one_page() -> None:
     with responses.RequestsMock() as rsps:
         rsps.add(responses.GET, AUDITS, json={"audits": FIRST_PAGE["audits"][:1], "count": 1, "next_page": None,
                                               "previous_page": None})
-        rsps.add(responses.GET, f"{BASE}/users/777.json", json={"user": {"id": 777, "role": "agent"}})
         read = connector().ticket_audits("42")
     assert [a["id"] for a in read["audits"]] == ["100"] and read["more"] is False
 

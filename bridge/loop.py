@@ -7,7 +7,8 @@ Jobs (ids are their only argument, like ``bridge.jobs``):
   (``unknown_ticket``, ``own_change``, ``stale``, ``duplicate``, ``not_human``, ...). Unknown tickets
   are never an error: Zendesk pauses webhooks that fail often.
 * ``reconcile_ticket(case_id)`` polls a live bridge ticket every ``RECONCILE_EVERY`` and applies
-  what the webhooks missed, through the same code (so a repeat changes nothing).
+  what the webhooks missed, read from the ticket's audits, through the same code (so a repeat
+  changes nothing): ``bridge.loop_reconcile``.
 
 Rules applied to each Zendesk change, in order:
 1. Changes made by the bridge's own API user (``ZENDESK_BRIDGE_USER_ID``) are ignored (no loops).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -45,6 +46,9 @@ from bridge.store.models import (
     VendorEventRow,
 )
 from connectors.base import PermanentError, RetryableError
+
+if TYPE_CHECKING:
+    from bridge.loop_reconcile import TicketSource
 
 log = logging.getLogger("bridge.loop")
 
@@ -92,11 +96,11 @@ def process_vendor_event(ident: int | str, rt: Runtime | None = None) -> str:
             s.commit()
     except Exception as exc:
         return _record_failure(rt, ident, exc)
-    _after_commit(rt, outcome)
+    after_commit(rt, outcome)
     return "processed" if outcome.applied else "ignored"
 
 
-def _after_commit(rt: Runtime, outcome: Outcome) -> None:
+def after_commit(rt: Runtime, outcome: Outcome) -> None:
     """Slow follow-ups (a KB draft may call an LLM) run outside the transaction, each idempotent."""
     from bridge import kb
 
@@ -193,6 +197,10 @@ def apply_change(
     if change.kind == "csat":
         if state.csat_at is not None and at < state.csat_at:
             return "stale"
+        if (change.score, change.csat_comment or None) == (state.csat, state.csat_comment or None):
+            if state.csat_at is None or at > state.csat_at:
+                state.csat_at = at  # the rating holds as of this later time (as for a status)
+            return "unchanged"  # the same rating seen again (a trigger, then the audit that logged it)
         state.csat, state.csat_comment, state.csat_at = change.score, change.csat_comment, at
         repo.add_timeline(s, case.id, "csat.rated", _actor(change.actor_id), at,
                           {"score": change.score, "comment": change.csat_comment or "", "ticket_id": change.ticket_id})
@@ -290,55 +298,12 @@ def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: zd
 
 # --- reconciler ----------------------------------------------------------------------------------
 
-class TicketSource(Protocol):
-    """What the reconciler needs from the Zendesk connector (one read-only call per ticket)."""
-
-    def ticket_activity(self, ticket_id: str) -> dict[str, Any]:
-        """The ticket as a snapshot: ``id``, ``external_id``, ``status``, ``assignee_id``,
-        ``updated_at``, ``satisfaction_rating`` {``score``, ``comment``} and ``comments``: each
-        {``id``, ``author_id``, ``public``, ``body``, ``created_at``, ``via`` {``channel``},
-        ``is_staff`` (author role is agent/admin), ``macro_ids`` (from the comment's audit)}."""
-        ...
-
-
-def _source(rt: Runtime) -> TicketSource | None:
-    import connectors
-
-    connector = connectors.connector_for("zendesk", rt.settings)
-    return connector if hasattr(connector, "ticket_activity") else None  # dry run: nothing to poll
-
-
 def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSource | None = None) -> str:
-    """Poll one live bridge ticket and apply what its webhooks may have missed."""
-    rt = rt or rt_module.current()
-    now = rt.clock()
-    with rt.store.session() as s:
-        case = repo.get_case(s, case_id)
-        ticket_id = str((case.refs or {}).get(loop_repo.ZENDESK_TICKET) or "") if case else ""
-        if case is None or not ticket_id or ticket_id.startswith("dry-run:"):
-            return "skipped"
-        state = loop_repo.ticket_state(s, case, ticket_id, now)
-        # Push the next poll first: a failing poll must not make the runner spin on this case.
-        state.next_reconcile_at = now + loop_repo.RECONCILE_EVERY
-        s.commit()
-    source = source or _source(rt)
-    if source is None:
-        return "skipped"
-    try:
-        snapshot = source.ticket_activity(ticket_id)
-    except Exception as exc:
-        log.warning("bridge.loop.reconcile_failed", extra={"case": case_id, "error": type(exc).__name__})
-        return "failed"
-    snapshot.setdefault("id", ticket_id)
-    snapshot.setdefault("external_id", case_id)
-    with rt.store.session() as s:
-        outcome = apply_zendesk(rt, s, snapshot)
-        state = s.get(TicketStateRow, case_id)
-        if state is not None:
-            state.reconciled_at = rt.clock()
-        s.commit()
-    _after_commit(rt, outcome)
-    return outcome.result
+    """Poll one live bridge ticket and apply what its webhooks may have missed
+    (``bridge.loop_reconcile``; the job keeps this name)."""
+    from bridge import loop_reconcile
+
+    return loop_reconcile.reconcile_ticket(case_id, rt, source)
 
 
 def job_sources() -> list[Any]:

@@ -12,6 +12,9 @@ Three inputs produce the same ``TicketChange`` list:
   ``body``, ``is_staff``}), e.g. fired on "Satisfaction changed" and "Status changed".
 * **The reconciler's snapshot** of a ticket (``ZendeskConnector.ticket_activity``), same shape plus
   ``comments``: a list of comments.
+* **The ticket's audits** (``ZendeskConnector.ticket_audits``, plain data from
+  ``connectors.zendesk_audits``): one change per event of each audit, with the audit's own time and
+  author (``changes_from_audit``), so every transition between two polls is seen, in order.
 
 Snapshots are diffed against what the bridge last applied, so they are safe to repeat.
 """
@@ -22,11 +25,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.config import Settings
 from bridge.events import Event
 from bridge.pipeline.completeness import ITEMS
+
+if TYPE_CHECKING:
+    from connectors.zendesk_audits import Audit
 
 SOLVED_STATES = frozenset({"solved", "closed"})
 OPEN_STATES = frozenset({"new", "open", "pending", "hold", "on-hold"})
@@ -218,6 +224,28 @@ def snapshot_from(data: Mapping[str, Any]) -> Snapshot | None:
         csat_comment=str(satisfaction.get("comment") or "") or None,
         comments=tuple(c for c in (_comment(raw, at) for raw in comments) if c is not None),
     )
+
+
+def changes_from_audit(audit: Audit, ticket_id: str, external_id: str | None) -> list[TicketChange]:
+    """The changes one audit made, in its order, each with the audit's time and author. A rating
+    that is not good or bad (``offered``) is no change; a comment keeps its own author."""
+    at = parse_time(audit["at"])
+    base = dict(ticket_id=ticket_id, external_id=external_id, at=at, actor_id=audit["author_id"])
+    changes: list[TicketChange] = []
+    for event in audit["events"]:
+        if event["kind"] == "status":
+            changes.append(TicketChange("status", status_from=norm_status(event.get("status_from")),
+                                        status_to=norm_status(event.get("status_to")), **base))
+        elif event["kind"] == "assignee":
+            changes.append(TicketChange("assignee", assignee_id=event.get("assignee_id"), **base))
+        elif event["kind"] == "csat" and (score := norm_score(event.get("score"))):
+            changes.append(TicketChange("csat", score=score, csat_comment=event.get("csat_comment") or None, **base))
+        elif event["kind"] == "comment" and "comment" in event:
+            raw = event["comment"]
+            comment = Comment(id=raw["id"], author_id=raw["author_id"], public=raw["public"], body=raw["body"],
+                              is_staff=raw["is_staff"], via=raw["via"], at=at, macro_ids=tuple(raw["macro_ids"]))
+            changes.append(TicketChange("comment", comment=comment, **{**base, "actor_id": comment.author_id}))
+    return changes
 
 
 # --- judgments on replies ----------------------------------------------------------------------

@@ -28,11 +28,22 @@ from bridge.pipeline.render import (
 from bridge.pipeline.sanitize import scrub
 from connectors.base import Context, PermanentError, Result, RetryableError, Step, parse_retry_after
 from connectors.fetch import BlockedURL, FetchError, fetch, fetch_allowlist
+from connectors.zendesk_audits import (
+    STAFF_ROLES,
+    AuditRead,
+    audits_after,
+    comment_authors,
+    mark_staff,
+    next_cursor,
+    page_audits,
+)
 
 # Zendesk truncates or rejects very large comments (the documented cap is 64 KB of comment
 # text); stay well under it and let the transcript give way first.
 BODY_LIMIT = 60_000
 MAX_ATTACHMENTS = 10
+AUDIT_PAGE_SIZE = 100  # the most a cursor-paginated page holds
+MAX_AUDIT_PAGES = 10  # per read: a longer history goes on from there at the next poll
 
 
 def _subject(package: Package) -> str:
@@ -384,10 +395,7 @@ class ZendeskConnector:
         try:
             ticket = self.client.tickets(id=int(ticket_id))
             comments = list(self.client.tickets.comments(int(ticket_id)))
-            staff: dict[int, bool] = {}
-            for author in {c.author_id for c in comments if c.author_id}:
-                user = self.client.users(id=author)
-                staff[author] = getattr(user, "role", "end-user") in ("agent", "admin")
+            staff = self._staff({str(c.author_id) for c in comments if c.author_id})
         except (RetryableError, PermanentError):
             raise
         except Exception as exc:
@@ -402,10 +410,61 @@ class ZendeskConnector:
             "comments": [
                 {"id": c.id, "author_id": c.author_id, "public": bool(c.public), "body": c.body or "",
                  "created_at": str(c.created_at), "via": {"channel": _via_channel(c)},
-                 "is_staff": staff.get(c.author_id, False), "macro_ids": []}
+                 "is_staff": staff.get(str(c.author_id), False), "macro_ids": []}
                 for c in comments
             ],
         }
+
+    def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> AuditRead:
+        """The ticket's audits, oldest first, from the page the cursor ``page`` names (None: the
+        first), at most MAX_AUDIT_PAGES pages (``more`` says pages are left). Each audit carries the
+        cursor that read its page, so the reconciler can start the next poll on the page of the last
+        audit it applied (``after``). The authors of public comments after that one are looked up,
+        once each: staff means role agent or admin."""
+        try:
+            audits, more, cursor = [], False, page
+            for _ in range(MAX_AUDIT_PAGES):
+                data = self._audit_page(ticket_id, cursor)
+                audits += page_audits(data, cursor)
+                cursor = next_cursor(data)
+                if cursor is None:
+                    break
+            else:
+                more = True
+            fresh = audits_after(audits, after)
+            fresh = audits if fresh is None else fresh
+            mark_staff(fresh, self._staff(comment_authors(fresh)))
+        except (RetryableError, PermanentError):
+            raise
+        except Exception as exc:
+            raise _classify(exc) from exc
+        return {"audits": audits, "more": more}
+
+    def _audit_page(self, ticket_id: str, after: str | None) -> dict[str, Any]:
+        """One page of ``GET /api/v2/tickets/{id}/audits`` (cursor pagination).
+
+        zenpy quirks: ``tickets.audits(ticket=)`` follows the pages itself and keeps each page's
+        cursor to itself, so a poll could only ever start from the first page; and zenpy joins query
+        values into the URL unencoded, which would corrupt a base64 cursor (``+``, ``=``). So the
+        URL is zenpy's own (``ZENPY_FORCE_*`` honoured), the query goes through requests, and the GET
+        is zenpy's (auth, the session's host rewrite and 429 hook, its error answers)."""
+        api = self.client.tickets
+        url = api._build_url(api.endpoint.audits(int(ticket_id)))
+        params: dict[str, Any] = {"page[size]": AUDIT_PAGE_SIZE}
+        if after:
+            params["page[after]"] = after
+        data = api._get(url, raw_response=True, params=params).json()
+        if not isinstance(data, dict):
+            raise ValueError("Zendesk audits: the answer is not a JSON object")
+        return data
+
+    def _staff(self, authors: set[str]) -> dict[str, bool]:
+        """Author id → on the support side (role agent or admin); one lookup per author."""
+        staff: dict[str, bool] = {}
+        for author in sorted(a for a in authors if a.isdigit()):
+            user = self.client.users(id=int(author))
+            staff[author] = getattr(user, "role", "end-user") in STAFF_ROLES
+        return staff
 
     def existing_ticket(self, external_id: str) -> str | None:
         for ticket in self.client.tickets(external_id=external_id):

@@ -233,8 +233,15 @@ def test_agent_reasking_what_the_package_had_is_recorded(vclient: FlaskClient, r
 
 
 class FakeZendesk:
+    """A Zendesk whose audits this token may not read (403): the reconciler falls back to the snapshot."""
+
     def __init__(self, snapshot: dict[str, Any]) -> None:
         self.snapshot, self.calls = snapshot, 0
+
+    def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> dict[str, Any]:
+        from connectors.base import PermanentError
+
+        raise PermanentError('Zendesk 403: {"error": "Forbidden"}')
 
     def ticket_activity(self, ticket_id: str) -> dict[str, Any]:
         self.calls += 1

@@ -236,6 +236,10 @@ class TicketStateRow(Base):
     replies: Mapped[list[Any]] = mapped_column(JSON, default=list)  # redacted human replies (KB drafts)
     next_reconcile_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     reconciled_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    # The reconciler's cursor: the last audit it applied and the page[after] cursor of that audit's
+    # page (None: the first page), where the next poll starts reading.
+    audit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    audit_page: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TZ)
 
 

@@ -99,3 +99,22 @@ def test_uploads_match_the_spec(mock_connector: tuple[ZendeskConnector, list[dic
     zendesk, violations = mock_connector
     zendesk.client.attachments.upload(b"hello", target_name="transcript.txt", content_type="text/plain")
     assert violations == []
+
+
+def test_audits_read_matches_the_spec(mock_connector: tuple[ZendeskConnector, list[dict[str, Any]]]) -> None:
+    """The reconciler's read: GET /api/v2/tickets/{ticket_id}/audits with cursor pagination, and the
+    author lookup of each comment. Prism answers the spec's example (offset-style: one page)."""
+    zendesk, violations = mock_connector
+    read = zendesk.ticket_audits("666")
+    assert read["more"] is False and read["audits"], read
+    [audit] = read["audits"]  # the spec's example: a private comment and a trigger's status change
+    assert [e["kind"] for e in audit["events"]] == ["comment", "status"]
+    assert violations == []
+
+
+def test_a_resumed_audits_read_matches_the_spec(
+    mock_connector: tuple[ZendeskConnector, list[dict[str, Any]]]
+) -> None:
+    zendesk, violations = mock_connector
+    zendesk.ticket_audits("666", page="MTUwMTYwNzUyMi4wfHwxMzQ3NTMxNjcxfA==")
+    assert violations == []

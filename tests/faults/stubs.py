@@ -12,6 +12,7 @@ An ``Act`` can answer a status with headers (429 + Retry-After, 5xx), delay the 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -219,17 +221,54 @@ def _reset(handler: BaseHTTPRequestHandler) -> None:
 
 
 class ZendeskStub(VendorStub):
-    """The Zendesk endpoints the live connector calls; tickets keyed by their external_id."""
+    """The Zendesk endpoints the live connector calls; tickets keyed by their external_id.
+
+    Each ticket keeps its audits as Zendesk lists them (``GET tickets/{id}/audits``, cursor
+    pagination with opaque base64 cursors, pages of at most ``audit_page_size``): the API user's
+    creation and notes are logged as the connector makes them; ``add_audit`` writes what people did
+    in Zendesk. ``users`` holds roles for the author lookup (anyone else is an end user)."""
 
     name = "zendesk"
+    API_USER = 777  # the bridge's API user: the author of what the connector does
 
     def __init__(self) -> None:
         super().__init__()
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.audits: dict[int, list[dict[str, Any]]] = {}
+        self.users: dict[int, str] = {self.API_USER: "agent"}
+        self.audit_page_size = 100
         self.idempotency: dict[str, int] = {}  # Idempotency-Key → ticket id (Zendesk keeps keys for hours)
         self.idempotency_hits = 0
         self.next_id = 1000
+        self.next_audit = 90_000
+
+    def add_audit(self, ticket_id: int, author: int, events: list[dict[str, Any]], at: datetime | None = None,
+                  channel: str = "web") -> int:
+        """Log one update of the ticket (events in Zendesk's audit shape); returns the audit id."""
+        with self.lock:
+            self.next_audit += 10
+            ident = self.next_audit
+            when = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.audits.setdefault(ticket_id, []).append(
+                {"id": ident, "ticket_id": ticket_id, "created_at": when, "author_id": author,
+                 "via": {"channel": channel}, "metadata": {"system": {}, "custom": {}}, "events": events})
+            return ident
+
+    @staticmethod
+    def _cursor(index: int) -> str:
+        return base64.b64encode(f"after:{index:04d}".encode()).decode()  # ends in '=': must survive the query
+
+    def _audit_page(self, ticket_id: int, args: dict[str, Any]) -> dict[str, Any]:
+        audits = self.audits.get(ticket_id, [])
+        after = str(args.get("page[after]") or "")
+        start = int(base64.b64decode(after).decode().split(":")[1]) if after else 0
+        size = min(int(args.get("page[size]") or 100), self.audit_page_size)
+        end = min(start + size, len(audits))
+        return {"audits": audits[start:end],
+                "meta": {"has_more": end < len(audits), "after_cursor": self._cursor(end),
+                         "before_cursor": self._cursor(start)},
+                "links": {"next": None, "prev": None}}
 
     @property
     def url(self) -> str:
@@ -245,6 +284,10 @@ class ZendeskStub(VendorStub):
             return "uploads"
         if p.endswith("/comments.json"):
             return "tickets.comments"
+        if p.endswith("/audits.json"):
+            return "tickets.audits"
+        if p.startswith("users/") and method == "GET":
+            return "users.show"
         if p.startswith("tickets/") and method == "PUT":
             return "tickets.update"
         return f"{method} {p}"
@@ -269,10 +312,20 @@ class ZendeskStub(VendorStub):
                 if key:
                     self.idempotency[key] = self.next_id
                 ticket = {**(args.get("ticket") or {}), "id": self.next_id}
-                ticket.pop("comment", None)
+                comment = ticket.pop("comment", None) or {}
                 ticket.pop("_idempotency_key", None)
                 self.tickets[self.next_id] = ticket
+                self.add_audit(self.next_id, self.API_USER, [
+                    {"id": self.next_id * 10, "type": "Comment", "author_id": self.API_USER,
+                     "public": bool(comment.get("public")), "body": str(comment.get("body", ""))[:200]},
+                    {"id": self.next_id * 10 + 1, "type": "Create", "field_name": "status", "value": "open"}],
+                    channel="api")
                 return 201, {"ticket": ticket}
+            if op == "tickets.audits":
+                return 200, self._audit_page(int(path.split("/")[-2]), args)
+            if op == "users.show":
+                user = int(path.rsplit("/", 1)[-1].removesuffix(".json"))
+                return 200, {"user": {"id": user, "role": self.users.get(user, "end-user")}}
             if op == "tickets.comments":
                 ticket_id = int(path.split("/")[-2])
                 return 200, {"comments": self.comments.get(ticket_id, []), "next_page": None}
@@ -282,6 +335,10 @@ class ZendeskStub(VendorStub):
                 if comment:
                     self.next_id += 1
                     self.comments.setdefault(ticket_id, []).append({"id": self.next_id, **comment})
+                    self.add_audit(ticket_id, self.API_USER, [
+                        {"id": self.next_id, "type": "Comment", "author_id": self.API_USER,
+                         "public": bool(comment.get("public")), "body": str(comment.get("body", ""))[:200]}],
+                        channel="api")
                 return 200, {"ticket": self.tickets.get(ticket_id, {"id": ticket_id})}
             return 404, {"error": "RecordNotFound"}
 

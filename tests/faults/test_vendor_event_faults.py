@@ -21,6 +21,7 @@ import requests
 
 from tests.faults.conftest import case, deployment
 from tests.faults.harness import Bridge, event
+from tests.faults.stubs import Act
 from tests.faults.test_faults import finish
 from tests.faults.test_jira_faults import bug_report, new_bug
 
@@ -406,3 +407,102 @@ def test_shuffled_concurrent_histories_end_right(bridge: Bridge, observed: list[
     for status_, acknowledged, replied, reopened, acks in ends:
         assert status_ == "resolved" and acknowledged and replied == 1 and acks == 1
         assert reopened <= 1  # 0 when the reopen arrived after the newer solve (stale): never twice
+
+
+# --- the reconciler -----------------------------------------------------------------------------
+
+def poll_due(bridge: Bridge, case_id: str, ticket: str) -> datetime | None:
+    """Bring the ticket's next reconciler poll forward to now (instead of waiting RECONCILE_EVERY);
+    the workers' sweeper hands it to RQ. Returns the last poll's time, to wait for the next."""
+    from bridge.store import loop_repo, repo
+
+    now = datetime.now(UTC)
+    with bridge.store.session() as s:
+        case_row = repo.get_case(s, case_id)
+        state = loop_repo.ticket_state(s, case_row, ticket, now)
+        state.next_reconcile_at, last = now - timedelta(seconds=5), state.reconciled_at
+        s.commit()
+    return last
+
+
+def polled(bridge: Bridge, case_id: str, after: datetime | None, timeout: float = 30) -> Any:
+    """Until the reconciler applied a poll later than ``after``: the ticket's state."""
+    from bridge.store.models import TicketStateRow
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with bridge.store.session() as s:
+            state = s.get(TicketStateRow, case_id)
+            if state is not None and state.reconciled_at is not None and (after is None or
+                                                                          state.reconciled_at > after):
+                s.expunge(state)
+                return state
+        assert time.monotonic() < deadline, "the reconciler did not poll"
+        time.sleep(0.2)
+
+
+@case("V12", "every Zendesk webhook about a ticket is lost while the agent replies and solves (t+1) and the "
+      "customer writes back, reopening it (t+2); the bridge's own API user then sets it pending; the reconciler's "
+      "first audits read is throttled (429, Retry-After 30); audits come 2 to a page",
+      "the throttled poll applies nothing, falls back to nothing and is not retried before its next poll; the next "
+      "poll reads every page of the audits and records the solve and the reopen at their audit times and authors "
+      "(case escalated, resolved_at set, one agent.replied, the customer's comment no reply, the bridge's own "
+      "change ignored); a poll after it reads from the last audit's page and changes nothing")
+def test_reconciler_recovers_lost_solve_and_reopen_from_audits(bridge: Bridge, observed: list[str]) -> None:
+    from bridge.store import repo
+
+    zendesk, customer = bridge.zendesk, 5150
+    case_id, ticket = escalated(bridge, observed)
+    zendesk.users[int(AGENT)] = "agent"
+    solved_at, reopened_at = T + timedelta(minutes=1), T + timedelta(minutes=2)
+    zendesk.add_audit(int(ticket), int(AGENT), [
+        {"id": 501, "type": "Comment", "author_id": int(AGENT), "public": True,
+         "body": "Your workspace is in the EU region now; the export works again."},
+        {"id": 502, "type": "Change", "field_name": "status", "previous_value": "open", "value": "solved"}],
+        at=solved_at)
+    zendesk.add_audit(int(ticket), customer, [
+        {"id": 511, "type": "Comment", "author_id": customer, "public": True, "body": "It still fails for me."},
+        {"id": 512, "type": "Change", "field_name": "status", "previous_value": "solved", "value": "open",
+         "via": {"channel": "rule", "source": {"rel": "trigger"}}}], at=reopened_at, channel="email")
+    zendesk.add_audit(int(ticket), zendesk.API_USER, [
+        {"id": 521, "type": "Change", "field_name": "status", "previous_value": "open", "value": "pending"}],
+        at=T + timedelta(minutes=3), channel="api")
+    zendesk.audit_page_size = 2
+    try:
+        zendesk.program("tickets.audits", Act(status=429, headers={"Retry-After": "30"}))
+        before_calls = len(zendesk.calls)
+        poll_due(bridge, case_id, ticket)
+        deadline = time.monotonic() + 30
+        while zendesk.count("tickets.audits") == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # three sweeps: a throttled poll must not come back before its next poll
+        first = [(c.op, c.answered) for c in zendesk.calls[before_calls:]]
+        _, counts = story(bridge, case_id)
+        assert first == [("tickets.audits", "status 429")], first
+        assert "ticket.solved" not in counts
+
+        last = poll_due(bridge, case_id, ticket)
+        state = polled(bridge, case_id, last)
+        second = [c for c in zendesk.calls[before_calls:] if c.op == "tickets.audits"][1:]
+        row, counts = story(bridge, case_id)
+        with bridge.store.session() as s:
+            entries = [(t.kind, t.at, t.actor) for t in repo.timeline_of(s, case_id) if t.kind.startswith("ticket.")]
+        told = [f"{kind} at t+{(at - T).seconds // 60} by {actor}" for kind, at, actor in entries]
+        observed.append(f"first poll: {first}; second poll: {len(second)} audit pages read, {told}, case "
+                        f"{row.status}, resolved_at t+{(row.resolved_at - T).seconds // 60}, agent.replied "
+                        f"×{counts.get('agent.replied', 0)}; cursor at the last audit {state.audit_id}")
+        assert entries == [("ticket.solved", solved_at, f"zendesk:{AGENT}"),
+                           ("ticket.reopened", reopened_at, f"zendesk:{customer}")]
+        assert row.status == "escalated" and row.resolved_at == solved_at and counts.get("agent.replied") == 1
+        assert len(second) == 2 and state.audit_id == str(zendesk.audits[int(ticket)][-1]["id"])
+
+        before = counts
+        third = poll_due(bridge, case_id, ticket)
+        polled(bridge, case_id, third)
+        reads = [c.args for c in zendesk.calls[before_calls:] if c.op == "tickets.audits"][3:]
+        _, after = story(bridge, case_id)
+        observed.append(f"third poll: {len(reads)} page read, from its page[after] cursor: "
+                        f"{bool(reads and reads[0].get('page[after]'))}; timeline unchanged: {after == before}")
+        assert after == before and len(reads) == 1 and reads[0].get("page[after]")
+    finally:
+        zendesk.audit_page_size = 100

@@ -59,7 +59,10 @@ def test_fixture_facts(name: str) -> None:
     assert event.customer.id == expected["customer"]["id"]
     assert event.customer.email == expected["customer"]["email"]
     assert event.customer.name == expected["customer"]["name"]
-    assert event.handoff is not None if expected["is_handoff"] and "handoff_signals" in expected else True
+    if expected["is_handoff"] and "handoff_signals" in expected:
+        assert event.handoff is not None
+    elif not expected["is_handoff"]:
+        assert event.handoff is None
     urls = [a.url for m in event.conversation.messages for a in m.attachments]
     assert urls == expected["evidence_urls"]
     assert all("<p>" not in m.text for m in event.conversation.messages)  # HTML bodies become text

@@ -159,7 +159,27 @@ def test_huge_transcripts_respect_every_limit(count: int, size: int) -> None:
 
 
 def test_builders_are_pure() -> None:
+    """Same input, same request; the package is never changed, and a built request shares nothing
+    with the next one (a caller that edits what it got cannot change a later build)."""
+    import copy
+
     package = _package()
-    assert build_alert(package, {}) == build_alert(package, {})
-    assert build_bug(package, {}) == build_bug(package, {})
-    assert build_ticket(package, {}) == build_ticket(package, {})
+    before = copy.deepcopy(package)
+    for build in (build_alert, build_bug, build_ticket):
+        first = build(package, {})
+        assert package == before, build.__name__
+        expected = copy.deepcopy(first)
+        _scribble(first)
+        assert build(package, {}) == expected, build.__name__
+
+
+def _scribble(value: Any) -> None:
+    """Change every mutable container in a built request in place."""
+    if isinstance(value, dict):
+        for key in list(value):
+            _scribble(value[key])
+        value["scribbled"] = True
+    elif isinstance(value, list):
+        for item in value:
+            _scribble(item)
+        value.append("scribbled")

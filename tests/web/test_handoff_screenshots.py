@@ -87,5 +87,6 @@ def test_the_ticket_bug_and_alert_as_their_readers_see_them(browser: Any, served
     text = page.locator("body").inner_text()
     for part in must_show:
         assert part in text, part
-    assert "daniel.mwangi@" not in text if name != "ticket" else True
+    if name != "ticket":  # the ticket is where the agent needs the address; the others must not show it
+        assert "daniel.mwangi@" not in text
     _shoot(page, tmp_path / f"{name}.png", f"handoff-{name}.png", 2400 if name != "alert" else 1800)

@@ -23,10 +23,12 @@ bot message that answers the recognised turn, so it stays there as ``confidence`
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,37 +50,81 @@ from bridge.config import Settings
 from bridge.events import Event
 from connectors.base import RetryableError
 
+log = logging.getLogger("bridge.adapters.botframework")
+
 SLUG = "botframework"
 DEFAULT_AUDIENCE = "https://api.botframework.com"
 DEFAULT_JWKS_URL = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
 JWKS_TTL = 24 * 3600
+UNKNOWN_KID_EVERY = 300  # seconds between fetches caused by a kid we do not hold
 ISSUERS = re.compile(r"^https://(sts\.windows\.net/(?P<t1>[^/]+)/|login\.microsoftonline\.com/(?P<t2>[^/]+)/v2\.0)$")
 URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
 # ---- authentication ----------------------------------------------------------------------------
 
+@dataclass
+class _KeySet:
+    keys: dict[str, Any]
+    fetched: float  # time.monotonic() of the fetch that gave these keys
+    tried: float  # of the last fetch attempt, whatever came of it
+    refreshing: bool = False
+
+
 class KeySource:
-    """Signing keys by ``kid``: from configuration, or the identity platform's JWKS cached for a day."""
+    """Signing keys by ``kid``: from configuration, or the identity platform's JWKS.
 
-    def __init__(self) -> None:
+    Microsoft rolls its signing keys without notice, so (as the Bot Framework SDKs do) a token
+    signed with a ``kid`` we do not hold makes us fetch the set again — at most once per
+    ``UNKNOWN_KID_EVERY``, so tokens with made-up kids cannot make us hammer the endpoint. A set
+    older than ``JWKS_TTL`` keeps answering while a background thread fetches the next one: after
+    the first fetch, requests never wait on the endpoint except for a key we have not seen."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._sets: dict[str, _KeySet] = {}
+        self._clock = clock
 
-    def keys(self, settings: Settings) -> dict[str, Any]:
+    def keys(self, settings: Settings, kid: str | None = None) -> dict[str, Any]:
         inline = settings.get("BOTFRAMEWORK_JWKS").strip()
         if inline:
             return self._parse(inline if inline.startswith("{") else Path(inline).read_text())
         url = v.base_url(settings, "BOTFRAMEWORK_JWKS_URL", DEFAULT_JWKS_URL)
+        now = self._clock()
         with self._lock:
-            cached = self._cache.get(url)
-            if cached and cached[0] > time.monotonic():
-                return cached[1]
-        document = v.get_json(v.session(), url)
-        keys = self._parse(json.dumps(document))
+            held = self._sets.get(url)
+            rolled = bool(held and kid and kid not in held.keys and now - held.tried >= UNKNOWN_KID_EVERY)
+            stale = bool(held and now - held.fetched > JWKS_TTL and not held.refreshing
+                         and now - held.tried >= UNKNOWN_KID_EVERY)
+            if held is not None and (rolled or stale):
+                held.tried = now  # one fetch per window, whatever the number of requests asking
+            if held is not None and stale and not rolled:
+                held.refreshing = True
+                threading.Thread(target=self._refresh, args=(url,), name="botframework-jwks", daemon=True).start()
+        if held is None or rolled:
+            # The first request waits; so does one signed with a key we have not seen (Microsoft
+            # rolled its keys). A failure is a 503 either way: it says nothing about the sender.
+            return self._fetch(url).keys
+        return held.keys
+
+    def _fetch(self, url: str) -> _KeySet:
+        try:
+            keys = self._parse(json.dumps(v.get_json(v.session(), url)))
+        finally:
+            with self._lock:
+                if url in self._sets:
+                    self._sets[url].refreshing = False
+        now = self._clock()
+        fresh = _KeySet(keys, now, now)
         with self._lock:
-            self._cache[url] = (time.monotonic() + JWKS_TTL, keys)
-        return keys
+            self._sets[url] = fresh
+        return fresh
+
+    def _refresh(self, url: str) -> None:
+        try:
+            self._fetch(url)
+        except Exception as exc:  # the held keys keep answering; the next request past the TTL retries
+            log.warning("bridge.botframework.jwks_refresh_failed", extra={"error": type(exc).__name__})
 
     @staticmethod
     def _parse(text: str) -> dict[str, Any]:
@@ -87,6 +133,15 @@ class KeySource:
             if key.key_id:
                 found[key.key_id] = key.key
         return found
+
+
+def token_kid(token: str) -> str:
+    """The ``kid`` (or ``x5t``) of a JWT's header, unverified; "" when it has none we can use."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return ""
+    return next((h for h in (header.get("kid"), header.get("x5t")) if isinstance(h, str) and h), "")
 
 
 def verify_token(token: str, app_ids: Sequence[str], keys: dict[str, Any], now: float, skew: int,
@@ -292,7 +347,7 @@ class BotFrameworkAdapter(Adapter):
             raise Unauthorized("missing bearer token")
         settings = self.settings()
         try:
-            keys = self._keys.keys(settings)
+            keys = self._keys.keys(settings, token_kid(token.strip()))
         except (v.FetchFailed, RetryableError, OSError, ValueError, jwt.PyJWTError) as exc:
             # Our failure to fetch Microsoft's keys says nothing about the sender: 503, and it retries.
             raise Unavailable(f"Bot Framework signing keys unavailable: {type(exc).__name__}") from None

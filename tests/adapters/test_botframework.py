@@ -306,3 +306,115 @@ def test_voice_and_rich_turns_count_in_the_transcript() -> None:
     assert len(messages) == before + 4
     assert [m.text for m in messages[-4:]] == ["Let me check that.", "Reset your cache Show me how", "Still empty?",
                                                "yes it is still empty"]
+
+
+# ---- the identity platform's keys: rolled over, refreshed in the background ---------------------
+
+class _KeyServer:
+    """A JWKS endpoint on loopback whose keys the test changes, counting fetches; it can hold a
+    fetch (``hold``) or fail them (``status``)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.document, self.status, self.fetches = jwks("kid-a"), 200, 0
+        self.hold = threading.Event()
+        self.hold.set()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server.fetches += 1
+                server.hold.wait(10)
+                body = server.document.encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/keys"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def key_server():
+    server = _KeyServer()
+    yield server
+    server.hold.set()
+    server.http.shutdown()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _checker(settings: Settings, server: _KeyServer, clock: _Clock) -> bf.BotFrameworkAdapter:
+    checker = bf.BotFrameworkAdapter(settings.with_overrides(extra={"BOTFRAMEWORK_JWKS_URL": server.url}))
+    checker._keys = bf.KeySource(clock)
+    return checker
+
+
+def _verify(checker: bf.BotFrameworkAdapter, bearer: str) -> None:
+    now = int(time.time())
+    checker.verify(inbound(b"{}", {"Authorization": f"Bearer {bearer}"}, now=now), [APP_ID], 300)
+
+
+def test_a_rolled_over_key_is_fetched_at_once_and_made_up_kids_fetch_once(settings: Settings, key_server) -> None:
+    clock = _Clock()
+    checker = _checker(settings, key_server, clock)
+    _verify(checker, token(int(time.time()), kid="kid-a"))
+    key_server.document = jwks("kid-b")  # Microsoft rolled its keys
+    clock.now += bf.UNKNOWN_KID_EVERY
+    _verify(checker, token(int(time.time()), kid="kid-b"))  # was a 401 until the day-old set expired
+    assert key_server.fetches == 2
+    clock.now += bf.UNKNOWN_KID_EVERY
+    forged = [jwt.encode({"aud": "x"}, KEYS["kid-b"], algorithm="RS256", headers={"kid": f"made-up-{i}"})
+              for i in range(5)]
+    for bearer in forged:
+        with pytest.raises(Unauthorized):
+            _verify(checker, bearer)
+    assert key_server.fetches == 3  # one fetch for the whole burst of unknown kids
+
+
+def test_a_day_old_key_set_answers_while_the_next_is_fetched(settings: Settings, key_server) -> None:
+    clock = _Clock()
+    checker = _checker(settings, key_server, clock)
+    _verify(checker, token(int(time.time()), kid="kid-a"))
+    key_server.document, key_server.status = jwks("kid-a", "kid-b"), 200
+    key_server.hold.clear()  # the endpoint is slow now
+    clock.now += bf.JWKS_TTL + 1
+    started = time.monotonic()
+    _verify(checker, token(int(time.time()), kid="kid-a"))  # answered from the held set
+    assert time.monotonic() - started < 5 and not key_server.hold.is_set()
+    key_server.hold.set()
+    deadline = time.monotonic() + 10
+    while key_server.fetches < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert key_server.fetches == 2  # fetched in the background
+    _verify(checker, token(int(time.time()), kid="kid-b"))
+    assert key_server.fetches == 2  # kid-b came with the background fetch
+
+
+def test_a_failed_background_refresh_keeps_the_held_keys(settings: Settings, key_server) -> None:
+    clock = _Clock()
+    checker = _checker(settings, key_server, clock)
+    _verify(checker, token(int(time.time()), kid="kid-a"))
+    key_server.status = 500
+    clock.now += bf.JWKS_TTL + 1
+    _verify(checker, token(int(time.time()), kid="kid-a"))
+    deadline = time.monotonic() + 10
+    while key_server.fetches < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
+    _verify(checker, token(int(time.time()), kid="kid-a"))  # still verifies with the held keys
+    assert key_server.fetches == 2  # and does not retry on every request

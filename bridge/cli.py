@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,12 +135,26 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     rt.settings = settings = settings.with_overrides(host=host, port=port)  # links name the address served
     click.echo(f"Recovery Bridge on http://{host}:{port} (store: {rt.store.dialect}, queue: {rt.queue.kind})", err=True)
     click.echo(_login_hint(rt), err=True)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="recovery-bridge",
                        max_request_body_size=settings.max_body_bytes + 1)
+    except _Terminated:
+        # A platform stopping the process (a deploy, a scale-down) sends SIGTERM and waits before
+        # SIGKILL (Heroku 30 s): finish the running jobs rather than leave their claims to expire.
+        click.echo("SIGTERM: finishing the running jobs", err=True)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if runner:
-            runner.stop()
+            runner.stop(settings.shutdown_grace)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: leave the server loop (raised from the signal handler)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated()
 
 
 def _login_hint(rt: Runtime) -> str:

@@ -102,6 +102,7 @@ class Settings:
     sweep_age: int = 30
     job_timeout: int = 120
     lease_seconds: int = 300
+    shutdown_grace: int = 25  # seconds `bridge serve` lets running jobs finish after SIGTERM
     webhook_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Everything else (vendor credentials and endpoints, platform API URLs) by env name.
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -173,6 +174,7 @@ class Settings:
             sweep_age=_int(env, "BRIDGE_SWEEP_AGE", 30, 0),
             job_timeout=_int(env, "BRIDGE_JOB_TIMEOUT", 120, 1),
             lease_seconds=_int(env, "BRIDGE_LEASE_SECONDS", 300, 1),
+            shutdown_grace=_int(env, "BRIDGE_SHUTDOWN_GRACE", 25, 0),
             webhook_secrets=secrets,
             extra={k: v for k, v in env.items() if not k.endswith("_WEBHOOK_SECRET")},
         )

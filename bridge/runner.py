@@ -58,18 +58,32 @@ class Runner:
         self._running: set[tuple[str, Any]] = set()
         self._backlog = False
         self._lock = threading.Lock()
+        self._started: set[tuple[str, Any]] = set()  # running on a pool thread now
+        self._idle = threading.Condition()
         self._last_pass = time.monotonic()
         self._last_purge = -PURGE_EVERY
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 10) -> bool:
+        """Stop handing out work and let the jobs already running finish, for up to ``timeout``
+        seconds (a job cut off holds its claim until the lease runs out, then runs again). Jobs
+        handed over but not started are dropped: they never claimed anything and stay due.
+        True when nothing was left running."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self.wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._idle:
+            while self._started and time.monotonic() < deadline:
+                self._idle.wait(max(0.0, deadline - time.monotonic()))
+            left = len(self._started)
+        if left:
+            log.warning("bridge.runner.stopped_with_jobs_running", extra={"running": left})
+        return not left
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -140,11 +154,16 @@ class Runner:
                 self._running.discard(job)
 
     def _run(self, source: jobs.JobSource, ident: Any, job: tuple[str, Any]) -> None:
+        with self._idle:
+            self._started.add(job)
         try:
             source.run(ident, self.rt)  # a failure is recorded on its row and retried when due
         except Exception:
             log.exception("bridge.runner.job_error")
         finally:
+            with self._idle:
+                self._started.discard(job)
+                self._idle.notify_all()
             with self._lock:
                 self._running.discard(job)
                 backlog, self._backlog = self._backlog, False

@@ -173,3 +173,40 @@ def test_readiness_tells_a_stalled_runner_from_a_stopped_one(app: Any, rt: Runti
         assert answer.get_json()["checks"]["scheduler"].startswith("in-process worker stalled")
     finally:
         runner.stop()
+
+
+def test_stop_lets_a_running_job_finish_and_gives_up_at_its_deadline(client: FlaskClient, rt: Runtime,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bridge serve` on SIGTERM: the step being delivered finishes and is recorded (instead of
+    holding its claim until the lease runs out); one that outlasts the grace is left to its lease."""
+    case = post(client, "conv-stop")
+    started, gate = threading.Event(), threading.Event()
+    real = jobs.deliver
+
+    def deliver(delivery_id: int, runtime: Runtime | None = None) -> str:
+        started.set()
+        gate.wait(20)
+        return real(delivery_id, runtime)
+
+    monkeypatch.setattr(jobs, "deliver", deliver)
+    runner = Runner(rt, poll_seconds=0.05, threads=1)
+    runner.start()
+    assert wait_for(started.is_set, 10)
+    threading.Timer(0.5, gate.set).start()
+    assert runner.stop(timeout=10) is True  # waited for the step
+    with rt.store.session() as s:
+        rows = [(row.status, row.claimed_until) for row in s.query(DeliveryRow).filter_by(case_id=case)]
+    assert any(status == "done" for status, _ in rows)
+    assert all(claimed is None for _, claimed in rows), rows  # no claim left to expire
+
+    other = post(client, "conv-stop-2")
+    started.clear()
+    gate.clear()
+    runner = Runner(rt, poll_seconds=0.05, threads=1)
+    runner.start()
+    assert wait_for(started.is_set, 10)
+    began = time.monotonic()
+    assert runner.stop(timeout=0.5) is False  # the grace ran out with the step still running
+    assert time.monotonic() - began < 5
+    gate.set()
+    assert other

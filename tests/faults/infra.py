@@ -22,13 +22,17 @@ class TcpProxy:
     target that refuses the connection is passed over for the next, as a load balancer does
     (nginx's ``proxy_next_upstream error``). ``cut()`` resets every forwarded connection and refuses
     new ones (accepted, then reset at once: what a stopped server looks like to a client) until
-    ``restore()``. ``forwarded`` counts the connections each target took."""
+    ``restore()``. ``lose_answers(i, n)`` drops the next ``n`` answers of target ``i`` on the way
+    back (the client's connection is reset once the answer arrives). ``forwarded`` counts the
+    connections each target took, ``lost`` the answers dropped."""
 
     def __init__(self, *targets: tuple[str, int]) -> None:
         assert targets, "a proxy needs somewhere to forward to"
         self.targets = list(targets)
         self.forwarded = [0] * len(targets)
         self.turn = 0
+        self.to_lose = [0] * len(targets)
+        self.lost = 0
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -58,11 +62,12 @@ class TcpProxy:
                 _reset(client)
                 continue
             with self.lock:
-                self.pairs.append((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+                self.pairs.append((client, upstream[1]))
+            threading.Thread(target=self._pump, args=(client, *upstream), daemon=True).start()
 
-    def _connect(self) -> socket.socket | None:
-        """A connection to the next target in turn that takes one (None: every target refused)."""
+    def _connect(self) -> tuple[int, socket.socket] | None:
+        """A connection to the next target in turn that takes one, with the target's index (None:
+        every target refused)."""
         first, self.turn = self.turn, (self.turn + 1) % len(self.targets)
         for n in range(len(self.targets)):
             index = (first + n) % len(self.targets)
@@ -71,10 +76,15 @@ class TcpProxy:
             except OSError:
                 continue
             self.forwarded[index] += 1
-            return upstream
+            return index, upstream
         return None
 
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+    def lose_answers(self, target: int, n: int) -> None:
+        with self.lock:
+            self.to_lose[target] += n
+
+    def _pump(self, a: socket.socket, index: int, b: socket.socket) -> None:
+        """Client ``a`` ⇄ upstream ``b`` (target ``index``) until either side closes."""
         peers = {a: b, b: a}
         try:
             while not self.stopping.is_set():
@@ -83,6 +93,12 @@ class TcpProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is b and self.to_lose[index]:
+                        with self.lock:
+                            if self.to_lose[index]:
+                                self.to_lose[index] -= 1
+                                self.lost += 1
+                                return  # the answer goes nowhere; both connections are reset below
                     peers[sock].sendall(data)
         except (OSError, ValueError):  # ValueError: cut() closed a socket under select()
             return

@@ -106,6 +106,33 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process in kB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def comm(pid: int) -> str:
+    """The kernel's name of a process (``bridge-jobs-1``, ``gunicorn``; 15 characters at most)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
 def pid_of_client(port: int, run_id: str) -> int | None:
     """The process of this run that owns the loopback client socket whose local port is ``port``."""
     inode = None

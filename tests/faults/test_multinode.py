@@ -172,5 +172,10 @@ def test_two_nodes_lose_a_web_and_a_worker_and_balance(make_bridge: Any, observe
     settling = time.monotonic()
     tally = bridge.wait_settled(timeout=float(os.environ.get("FAULTS_SETTLE_SECONDS", "240")))
     settled = f"{time.monotonic() - settling:.0f} s after the last event"
-    dead = [d["kind"] for d in bridge.dead_letters() if d["case"] in bridge.accepted_cases()] if tally.dead else []
-    finish(bridge, observed, timeout=5, settled=settled, dead_letters={k: dead.count(k) for k in sorted(set(dead))})
+    letters = [d for d in bridge.dead_letters() if d["case"] in bridge.accepted_cases()] if tally.dead else []
+    dead = [d["kind"] for d in letters]
+    kinds = {k: dead.count(k) for k in sorted(set(dead))}
+    print(f"MULTI settled {settled}; dead letters {kinds}")
+    for d in letters:
+        print(f"  dead {d['kind']} attempts={d['attempts']} {d['last_error'][:300]!r}")
+    finish(bridge, observed, timeout=5, settled=settled, dead_letters=kinds)

@@ -193,6 +193,7 @@ def test_soak_stays_flat_and_balanced(make_bridge: Any) -> None:
         load_ended = time.monotonic() - started
         bridge.scope = set(handoffs)
         tally = bridge.wait_settled(timeout=300)
+        settled = time.monotonic() - started - load_ended
     finally:
         done.set()
         watcher.join(15)
@@ -205,7 +206,7 @@ def test_soak_stays_flat_and_balanced(make_bridge: Any) -> None:
     balance = [
         f"seed {seed}; sent {RATE * seconds:.0f} events in {load_ended / 60:.1f} min ({len(handoffs)} hand-offs), "
         f"{gave_up} given up by the sender after its retries",
-        f"hand-offs: {tally.line()}",
+        f"hand-offs: {tally.line()}; settled {settled:.0f} s after the load",
         f"routine events processed: {len(routine) - len(unprocessed) - dead} of {len(routine)}, "
         f"dead-lettered {dead}",
         f"faults injected: {counts}",

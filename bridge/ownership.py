@@ -21,7 +21,7 @@ from bridge.pipeline.route import next_in_rotation, next_level, speaks
 from bridge.pipeline.route_config import Member, Routing, Team, primary_language
 from bridge.runtime import Runtime
 from bridge.store import repo
-from bridge.store.models import ACKNOWLEDGED, ESCALATED, PENDING, CaseRow, DeliveryRow
+from bridge.store.models import ACKNOWLEDGED, DEAD, DONE, ESCALATED, PENDING, CaseRow, DeliveryRow
 
 LIVE_WINDOW = timedelta(minutes=10)  # a customer who wrote this recently is "still there"
 
@@ -222,6 +222,23 @@ def is_live(event: Event, now: datetime) -> bool:
     return bool(last and last.sent_at and now - last.sent_at <= LIVE_WINDOW)
 
 
+def _alert_posted(rt: Runtime, s: Session, case: CaseRow) -> bool:
+    """Whether the case's Slack alert went out (False: it is dead). The bug can be filed while the
+    alert still waits for Slack, and the update that adds the bug link needs the posted message: while
+    the alert is pending this raises ``RetryableError`` due just after the alert's next attempt, so
+    each attempt of the alert costs the update at most one."""
+    from connectors.base import RetryableError
+
+    alert = next((d for d in repo.deliveries_of(s, case.id) if d.step == "slack.alert"), None)
+    if alert is None or alert.status == DONE:
+        return True
+    if alert.status == DEAD:
+        return False
+    ready = max(t for t in (alert.next_attempt_at, alert.claimed_until) if t is not None)
+    raise RetryableError("the Slack alert is not posted yet: the bug link is added once it is",
+                         retry_after=max((ready - rt.clock()).total_seconds(), 0.0) + 1.0)
+
+
 def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> dict[str, Any] | None:
     """Extra refs a step needs at run time, or None when it has become unnecessary."""
     base = delivery.step.split("#", 1)[0]
@@ -248,6 +265,8 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
         target = delivery.step.split(".", 1)[0]
         if bug.startswith("dry-run") and connectors.is_configured(target, rt.settings):
             return None  # a live ticket or alert gets no link to a bug that was only written to the outbox
+        if delivery.step == "slack.update#bug" and not _alert_posted(rt, s, case):
+            return None  # the alert was never posted: a replayed one is built with the bug link
     if base != "slack.page":
         return {}
     if case.acknowledged_at is not None or case.status not in (ESCALATED,):

@@ -95,7 +95,7 @@ def channel_safe_url(url: str | None, customer: Customer | None = None) -> str |
 
 
 # Identifiers and machine fields stay as they are (a conversation id is how the case is found).
-_KEEP = frozenset({"id", "event_id", "type", "role", "kind", "sent_at", "occurred_at", "renewal_date",
+_KEEP = frozenset({"id", "case_id", "event_id", "type", "role", "kind", "sent_at", "occurred_at", "renewal_date",
                    "schema_version", "content_type", "language", "locale", "channel", "currency", "at"})
 
 

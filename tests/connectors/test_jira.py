@@ -678,3 +678,13 @@ def test_an_issue_created_before_its_attachments_failed_is_never_lost(settings: 
             step = next(d for d in repo.deliveries_of(s, case) if d.step == "jira.bug")
             assert (step.status, step.external_id) == ("done", "SUP-1")
         assert jira.creates() == 1 and jira.attachments["SUP-1"]
+
+
+def test_the_case_label_is_the_case_id_even_when_it_reads_as_a_card_number() -> None:
+    # A case id is 20 hex characters: now and then a run of its digits passes the card check (the
+    # multi-node fault run met c-5f…c, labelled rb-c-5f[card_ending_6971]c). The label is how a retry
+    # finds the issue an ambiguous create made, so it must be the case id as it is.
+    case_id = "c-5f4111111111111111c"
+    bug = build_bug(package_for(bug_event(), case_id=case_id), {"zendesk.ticket": "42"})
+    assert f"rb-{case_id}" in bug["labels"]
+    assert case_id in bug["_comment"]

@@ -106,6 +106,33 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process in kB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def comm(pid: int) -> str:
+    """The kernel's name of a process (``bridge-jobs-1``, ``gunicorn``; 15 characters at most)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
 def pid_of_client(port: int, run_id: str) -> int | None:
     """The process of this run that owns the loopback client socket whose local port is ``port``."""
     inode = None
@@ -244,6 +271,7 @@ class Tally:
     stray_effects: list[str] = field(default_factory=list)
     tickets: int = 0
     alerts: int = 0
+    bugs: int | None = None  # Jira issues filed for the cases (None: Jira is off)
 
     @property
     def balanced(self) -> bool:
@@ -252,7 +280,8 @@ class Tally:
 
     def line(self) -> str:
         text = (f"accepted {self.accepted_cases} = delivered once {self.delivered} + dead-lettered {self.dead}"
-                f" (tickets {self.tickets}, alerts {self.alerts})")
+                f" (tickets {self.tickets}, alerts {self.alerts}"
+                + ("" if self.bugs is None else f", bugs {self.bugs}") + ")")
         problems = {"unsettled": self.unsettled, "duplicated": self.duplicated,
                     "missing effect": self.missing_effect, "stray effects": self.stray_effects}
         bad = "; ".join(f"{k}: {len(v)} {v[:3]}" for k, v in problems.items() if v)
@@ -271,7 +300,8 @@ class Bridge:
         self.zendesk = zendesk
         self.slack = slack
         self.database_url = database_url
-        self.web: subprocess.Popen[bytes] | None = None
+        self.web: subprocess.Popen[bytes] | None = None  # the web instance ``post`` talks to (``port``)
+        self.webs: list[subprocess.Popen[bytes]] = []  # every web instance started
         self.workers: list[subprocess.Popen[bytes]] = []
         self.port = 0
         self.sent: list[Sent] = []
@@ -324,9 +354,7 @@ class Bridge:
     def start(self, workers: int = 1, web: bool = True) -> None:
         """Release phase, web and workers; gunicorn boots while the migrations run."""
         if web:
-            self.port = free_port()
-            argv = procfile_web(self.env | {"BRIDGE_HOST": "127.0.0.1", "PORT": str(self.port)})
-            self.web = self._spawn("web", argv, REPO)
+            self.web, self.port = self.spawn_web()
         self.upgrade()
         procs = [self.start_worker() for _ in range(workers)]
         if web:
@@ -339,23 +367,32 @@ class Bridge:
         return subprocess.Popen(argv, env=self.env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
+    def spawn_web(self, name: str = "web") -> tuple[subprocess.Popen[bytes], int]:
+        """One more web instance, the Procfile's ``web:`` line on a port of its own (not waited for)."""
+        port = free_port()
+        proc = self._spawn(name, procfile_web(self.env | {"BRIDGE_HOST": "127.0.0.1", "PORT": str(port)}), REPO)
+        self.webs.append(proc)
+        return proc, port
+
     def upgrade(self) -> None:
         """The Procfile's release phase: ``bridge db upgrade``."""
         done = subprocess.run([str(BIN / "bridge"), "db", "upgrade"], env=self.env, cwd=self.tmp,
                               capture_output=True, timeout=120)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
 
-    def wait_web(self) -> None:
-        """Until gunicorn (the Procfile's ``web:`` line) answers /healthz."""
-        assert self.web is not None
+    def wait_web(self, proc: subprocess.Popen[bytes] | None = None, port: int | None = None) -> None:
+        """Until gunicorn (the Procfile's ``web:`` line) answers /healthz: ``proc`` on ``port``, by
+        default the instance ``post`` talks to."""
+        proc, port = proc or self.web, port or self.port
+        assert proc is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     return
             except requests.RequestException:
                 pass
-            assert self.web.poll() is None, self.log_tail("web")
+            assert proc.poll() is None, self.log_tail("web")
             time.sleep(0.1)
         raise RuntimeError("gunicorn did not answer /healthz\n" + self.log_tail("web"))
 
@@ -393,7 +430,7 @@ class Bridge:
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
     def stop(self) -> None:
-        for proc in [*self.workers, *([self.web] if self.web else [])]:
+        for proc in [*self.workers, *self.webs]:
             if proc.poll() is None:
                 with contextlib.suppress(OSError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -418,6 +455,17 @@ class Bridge:
             self.sent.append(sent)
             if self.scope is not None and sent.case and 200 <= sent.status < 300:
                 self.scope.add(sent.case)
+        return sent
+
+    def deliver(self, event: dict[str, Any], attempts: int = 8, timeout: float = 10) -> Sent:
+        """A platform's delivery of one event: the same webhook id on every attempt, retried with
+        backoff (0.5 s doubling, at most 4 s) after a connection error or a 5xx; the last answer."""
+        msg_id = f"msg_{uuid.uuid4().hex[:16]}"
+        for n in range(attempts):
+            sent = self.post(event, timeout=timeout, msg_id=msg_id)
+            if 0 < sent.status < 500:
+                break
+            time.sleep(min(0.5 * 2**n, 4.0))
         return sent
 
     def post_many(self, events: Iterable[dict[str, Any]], threads: int = 8) -> list[Sent]:
@@ -501,20 +549,27 @@ class Bridge:
         cases = self.test_cases() if cases is None else cases
         states = self.states(cases)
         t = Tally(accepted_cases=len(cases))
+        bugs = self.bug_refs(cases) if self.jira is not None else {}
+        t.bugs = 0 if self.jira is not None else None
         for case in sorted(cases):
             st = states[case]
             tickets = len(self.zendesk.tickets_for(case))
             alerts = len(self.slack.posts_with_key(f"{case}-slack.alert"))
+            filed = len(self.jira.issues_labelled(f"rb-{case}")) if self.jira is not None else 0
             t.tickets += tickets
             t.alerts += alerts
+            if t.bugs is not None:
+                t.bugs += filed
             dead = any(v == "dead" for v in st.values())
-            done = st.get("zendesk.ticket") == "done" and st.get("slack.alert") == "done"
-            if tickets > 1 or alerts > 1:
+            done = st.get("zendesk.ticket") == "done" and st.get("slack.alert") == "done" and \
+                st.get("jira.bug", "done") == "done"
+            if tickets > 1 or alerts > 1 or filed > 1:
                 t.duplicated.append(case)
             if not dead and not done:
                 t.unsettled.append(case)
             elif done and not dead:
-                if tickets == 1 and alerts == 1:
+                # A bug step is done with the issue it filed, or the open issue of the same bug it joined.
+                if tickets == 1 and alerts == 1 and (case not in bugs or bugs[case] in self.jira.issues):
                     t.delivered += 1
                 else:
                     t.missing_effect.append(case)
@@ -523,7 +578,22 @@ class Bridge:
         everything = self.accepted_cases()  # on a shared deployment: every test's accepted cases
         t.stray_effects = [e for e in self.zendesk.external_ids() if e not in everything]
         t.stray_effects += [k for k in self.slack.all_keys() if k.rsplit("-slack.", 1)[0] not in everything]
+        if self.jira is not None:
+            with self.jira.lock:
+                labels = {label for issue in self.jira.issues.values() for label in issue["fields"].get("labels") or []}
+            t.stray_effects += [label for label in labels if label.startswith("rb-c-") and label[3:] not in everything]
         return t
+
+    def bug_refs(self, cases: set[str]) -> dict[str, str | None]:
+        """The Jira issue key each case's done ``jira.bug`` step recorded."""
+        from sqlalchemy import select
+
+        from bridge.store.models import DeliveryRow
+
+        with self.store.session() as s:
+            rows = s.execute(select(DeliveryRow.case_id, DeliveryRow.external_id)
+                             .where(DeliveryRow.step == "jira.bug", DeliveryRow.status == "done"))
+            return {case: key for case, key in rows if case in cases}
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """``bridge dlq list --json``: a JSON array, one object per dead letter."""

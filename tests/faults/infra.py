@@ -1,5 +1,6 @@
-"""Infrastructure faults for the suite: a TCP proxy in front of PostgreSQL that a test can cut, and
-slow-loris clients that trickle a request to the web process one byte at a time.
+"""Infrastructure faults for the suite: a TCP proxy that a test can cut (in front of PostgreSQL) or
+that spreads connections round-robin over several web instances (the load balancer of the multi-node
+run), and slow-loris clients that trickle a request to the web process one byte at a time.
 
 Nothing here touches the machine's shared PostgreSQL server: the proxy only forwards (and drops)
 the connections of the deployment under test.
@@ -17,12 +18,21 @@ from dataclasses import dataclass, field
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to ``target``. ``cut()`` resets every forwarded connection and
-    refuses new ones (accepted, then reset at once: what a stopped server looks like to a client)
-    until ``restore()``."""
+    """Forwards 127.0.0.1:<port> to ``targets``, one connection to each in turn (round-robin); a
+    target that refuses the connection is passed over for the next, as a load balancer does
+    (nginx's ``proxy_next_upstream error``). ``cut()`` resets every forwarded connection and refuses
+    new ones (accepted, then reset at once: what a stopped server looks like to a client) until
+    ``restore()``. ``lose_answers(i, n)`` drops the next ``n`` answers of target ``i`` on the way
+    back (the client's connection is reset once the answer arrives). ``forwarded`` counts the
+    connections each target took, ``lost`` the answers dropped."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
+    def __init__(self, *targets: tuple[str, int]) -> None:
+        assert targets, "a proxy needs somewhere to forward to"
+        self.targets = list(targets)
+        self.forwarded = [0] * len(targets)
+        self.turn = 0
+        self.to_lose = [0] * len(targets)
+        self.lost = 0
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -34,7 +44,7 @@ class TcpProxy:
         self.stopping = threading.Event()
         self.cuts = 0
         self.refused = 0
-        threading.Thread(target=self._accept, name="pg-proxy", daemon=True).start()
+        threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
 
     def _accept(self) -> None:
         while not self.stopping.is_set():
@@ -47,16 +57,34 @@ class TcpProxy:
                     self.refused += 1
                 _reset(client)
                 continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=3)
-            except OSError:
+            upstream = self._connect()
+            if upstream is None:
                 _reset(client)
                 continue
             with self.lock:
-                self.pairs.append((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+                self.pairs.append((client, upstream[1]))
+            threading.Thread(target=self._pump, args=(client, *upstream), daemon=True).start()
 
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+    def _connect(self) -> tuple[int, socket.socket] | None:
+        """A connection to the next target in turn that takes one, with the target's index (None:
+        every target refused)."""
+        first, self.turn = self.turn, (self.turn + 1) % len(self.targets)
+        for n in range(len(self.targets)):
+            index = (first + n) % len(self.targets)
+            try:
+                upstream = socket.create_connection(self.targets[index], timeout=3)
+            except OSError:
+                continue
+            self.forwarded[index] += 1
+            return index, upstream
+        return None
+
+    def lose_answers(self, target: int, n: int) -> None:
+        with self.lock:
+            self.to_lose[target] += n
+
+    def _pump(self, a: socket.socket, index: int, b: socket.socket) -> None:
+        """Client ``a`` ⇄ upstream ``b`` (target ``index``) until either side closes."""
         peers = {a: b, b: a}
         try:
             while not self.stopping.is_set():
@@ -65,6 +93,12 @@ class TcpProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is b and self.to_lose[index]:
+                        with self.lock:
+                            if self.to_lose[index]:
+                                self.to_lose[index] -= 1
+                                self.lost += 1
+                                return  # the answer goes nowhere; both connections are reset below
                     peers[sock].sendall(data)
         except (OSError, ValueError):  # ValueError: cut() closed a socket under select()
             return

@@ -223,8 +223,6 @@ def test_sigterm_during_a_batch(make_bridge: Any, observed: list[str], signals: 
       "requests in flight are answered, later ones are refused at connect (never a 2xx for an event not "
       "stored); every 2xx'd event is stored; after the resend every event is delivered once")
 def test_sigterm_to_the_web_process(make_bridge: Any, observed: list[str]) -> None:
-    from tests.faults.harness import REPO, free_port, procfile_web
-
     bridge = make_bridge(workers=1)
     events = [event() for _ in range(30)]
     results: list[Any] = [None] * len(events)
@@ -247,9 +245,7 @@ def test_sigterm_to_the_web_process(make_bridge: Any, observed: list[str]) -> No
                     f"{sum(1 for st in stored.values() if st)} of {len(acked)}")
     assert all(r.status == 0 or 200 <= r.status < 300 for r in results)
     assert all(stored[r.case] for r in acked)
-    bridge.port = free_port()
-    bridge.web = bridge._spawn("web-2", procfile_web(bridge.env | {"BRIDGE_HOST": "127.0.0.1",
-                                                                   "PORT": str(bridge.port)}), REPO)
+    bridge.web, bridge.port = bridge.spawn_web("web-2")
     bridge.wait_web()
     resent = [bridge.post(e) for e, r in zip(events, results, strict=True) if not 200 <= r.status < 300]
     assert all(s.status == 202 for s in resent)

@@ -131,3 +131,18 @@ def test_same_bug_storm_makes_one_issue(bridge: Bridge, observed: list[str]) -> 
     assert len(issues) == 1 and keys == set(issues) and all(st == "done" for st, _ in steps.values())
     comments = bridge.jira.comments.get(issues[0], [])
     assert len(comments) == 2 and all(any(c in body for c in cases) for body in comments), comments
+
+
+@case("J8", "the bug is filed before the Slack alert is posted: Slack answers 503 to the alert twice (Jira is quick)",
+      "the alert's thread update (bug link) waits for the alert instead of failing for want of it: no dead letter, "
+      "one alert, updated in place once with the bug")
+def test_bug_filed_before_the_alert_is_posted(bridge: Bridge, observed: list[str]) -> None:
+    bridge.slack.program("chat.postMessage", Act(status=503), Act(status=503))
+    before = bridge.slack.count("chat.update")
+    sent = bridge.post(bug_report(new_bug()))
+    assert sent.status == 202 and sent.case
+    finish(bridge, observed, timeout=90)
+    steps = {d["kind"]: d["last_error"] for d in bridge.dead_letters() if d["case"] == sent.case}
+    updates = bridge.slack.count("chat.update") - before
+    observed.append(f"dead letters {steps}; chat.update calls {updates}")
+    assert not steps and updates == 1

@@ -34,7 +34,7 @@ import pytest
 import requests
 
 from tests.conftest import require_service
-from tests.faults.harness import Bridge, RedisServer, alive, children, kill_marked, marked_pids
+from tests.faults.harness import Bridge, RedisServer, alive, children, kill_marked, marked_pids, percentile, rss_kb
 from tests.faults.stubs import SlackStub, ZendeskStub
 from tests.helpers import dumps, signed_headers
 
@@ -165,16 +165,6 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bridg
             _drop_schemas([schema_url])
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -196,15 +186,8 @@ def _sample(bridge: Bridge, started: float) -> Sample:
     for n, proc in enumerate(bridge.workers):
         for pid in children(proc.pid):
             if alive(pid):
-                rss[f"worker{n}:{pid}"] = _rss_kb(pid)
+                rss[f"worker{n}:{pid}"] = rss_kb(pid)
     return Sample(round(time.monotonic() - started, 1), queued, int(inbox) + int(steps), rss)
-
-
-def _p(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def test_sustained_load_keeps_up(deployment: Bridge, tmp_path: Path) -> None:
@@ -286,7 +269,7 @@ def test_sustained_load_keeps_up(deployment: Bridge, tmp_path: Path) -> None:
     from bridge.store.models import CaseRow, DeliveryRow, InboxRow
 
     report.accepted = len(accepted_keys)
-    report.ack_p99_ms = round(_p(acks, 0.99) * 1000, 1)
+    report.ack_p99_ms = round(percentile(acks, 0.99) * 1000, 1)
     with bridge.store.session() as s:
         states = dict(s.execute(select(InboxRow.key, InboxRow.state)).all())
         done = {(d.case_id, d.step): d.updated_at for d in s.scalars(
@@ -309,8 +292,8 @@ def test_sustained_load_keeps_up(deployment: Bridge, tmp_path: Path) -> None:
             tickets.append(done[(case, "zendesk.ticket")].timestamp() - sent)
         if (case, "slack.alert") in done:
             alerts.append(done[(case, "slack.alert")].timestamp() - sent)
-    report.ticket_p95_s, report.ticket_max_s = round(_p(tickets, 0.95), 2), round(max(tickets, default=0), 2)
-    report.alert_p95_s, report.alert_max_s = round(_p(alerts, 0.95), 2), round(max(alerts, default=0), 2)
+    report.ticket_p95_s, report.ticket_max_s = round(percentile(tickets, 0.95), 2), round(max(tickets, default=0), 2)
+    report.alert_p95_s, report.alert_max_s = round(percentile(alerts, 0.95), 2), round(max(alerts, default=0), 2)
     report.max_queued = max((x.queued for x in samples), default=0)
     report.max_queue_ratio = round(max((x.queued / max(x.unprocessed, 1) for x in samples), default=0.0), 2)
     report.hung_kills = sum(bridge.log_tail(f"worker-{n}", 10**9).count("bridge.worker.job_killed")

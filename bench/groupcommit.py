@@ -1,0 +1,259 @@
+"""Group commit, before and after, in one run (issue 19, items 1 and 5).
+
+``python -m bench.groupcommit [--before REV] [--rounds 3] [--duration 5] [--stores sqlite pg]``
+
+Three servers side by side, each the Procfile's gunicorn line (2 processes × 4 threads, loopback):
+the bare Flask app, the bridge at ``--before`` (default: the commit before group commit, exported
+with ``git archive`` and run from there) and the bridge as checked out. Each bridge has its own
+empty store (SQLite ``synchronous=FULL``; then PostgreSQL with ``synchronous_commit=on``) and the
+same 50 escalated cases. In every round the servers take turns (bare, before, after): 10 KB signed
+webhooks at the maximum rate (16 connections); then paced at half the *before* bridge's median
+maximum (the same offered load for both), and the *after* bridge also at half its own maximum; then
+Slack ``take_case`` clicks on 4 paced connections while escalations arrive at that same half load.
+No queue worker runs. Ratios are taken per round. Figures go to bench/results/groupcommit.json;
+``section()`` renders them into docs/performance.md (``python -m bench.report --sustained``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import tarfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import payloads
+from bench.harness import PY, ROOT, Pool, Server, free_port, median, span, wrk
+from bench.rounds import clicks_under_ingest, escalated_cases, seed_cases, slack_pool
+
+RESULTS = Path(__file__).resolve().parent / "results" / "groupcommit.json"
+PG_DBS = {"before": "bench_gc_before", "after": "bench_gc_after"}
+HEADER = "## Group commit: before and after"
+
+
+def _copy(pool: Pool) -> Pool:
+    return Pool(pool.path, pool.record, pool.size, pool.body_bytes)
+
+
+class Run:
+    def __init__(self, a: argparse.Namespace) -> None:
+        from bench.__main__ import Bench
+
+        self.a = a
+        self.bench = Bench(argparse.Namespace(keep=False))
+        self.work = self.bench.work
+        self.old = self.work / "before-src"
+
+    def say(self, msg: str) -> None:
+        print(msg, flush=True)
+
+    # ------------------------------------------------------------------ setup
+    def export_before(self) -> str:
+        rev = subprocess.run(["git", "rev-parse", "--short", self.a.before], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        tar = self.work / "before.tar"
+        subprocess.run(["git", "archive", "-o", str(tar), rev], cwd=ROOT, check=True)
+        with tarfile.open(tar) as t:
+            t.extractall(self.old, filter="data")
+        return rev
+
+    def pools(self) -> None:
+        self.pool: dict[str, Pool] = {}
+        for name, (size, count, prefix) in {"10k": (10_000, 45_000, "g"), "esc": (1_500, 30_000, "e")}.items():
+            path = self.work / f"pool-{name}.bin"
+            record, body = payloads.write_pool(path, size, count, prefix)
+            self.pool[name] = Pool(path, record, count, body)
+
+    def bridge(self, variant: str, store: str) -> Server:
+        extra: dict[str, str] = {}
+        if store == "pg":
+            import psycopg
+
+            db = f"{PG_DBS[variant]}"
+            with psycopg.connect(self.bench.pg_admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {db}")
+                conn.execute(f"ALTER DATABASE {db} SET synchronous_commit = on")
+            extra["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{db}"
+        env = self.bench.base_env(f"gc-{store}-{variant}", **extra)
+        src = self.old if variant == "before" else ROOT
+        if variant == "before":
+            env["PYTHONPATH"] = str(self.old)  # ahead of the editable install of the checkout
+        subprocess.run([str(PY), "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env, cwd=src, check=True,
+                       capture_output=True, timeout=120)
+        self.seed(env, store)
+        port = free_port()
+        cmd = Server.command("wsgi:app", port)
+        cmd[1:1] = ["--chdir", str(src)]
+        srv = Server(f"gc-{store}-{variant}", cmd, env, self.work / f"gc-{store}-{variant}.log", port=port)
+        return self.bench.track(srv.start())  # type: ignore[return-value]
+
+    def seed(self, env: dict[str, str], store: str) -> None:
+        now = datetime.now(UTC)
+        if store == "pg":
+            import psycopg
+
+            with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+                seed_cases(lambda sql, args, c=conn: c.execute(sql, args), now, "%s")
+            return
+        with sqlite3.connect(Path(env["BRIDGE_DATA_DIR"]) / "bridge.db") as db:
+            seed_cases(db.execute, now.replace(tzinfo=None), "?")
+
+    def pg_commits(self) -> dict[str, int]:
+        """Transactions committed so far in each bridge's database. A backend reports its counts at
+        most once a second, and an idle one only after 10 s: wait that out first."""
+        import psycopg
+
+        time.sleep(11)
+        with psycopg.connect(self.bench.pg_admin, autocommit=True) as conn:
+            return {v: int(conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
+                                        (db,)).fetchone()[0]) for v, db in PG_DBS.items()}
+
+    # ------------------------------------------------------------------ one store
+    def store_round(self, store: str, bare: Server) -> dict[str, Any]:
+        servers = {"bare": bare, "before": self.bridge("before", store), "after": self.bridge("after", store)}
+        pools = {v: _copy(self.pool["10k"]) for v in servers}
+        d = self.a.duration
+        sat: dict[str, list[dict]] = {v: [] for v in servers}
+        sent = {v: 0 for v in servers}
+        commits0 = self.pg_commits() if store == "pg" else {}
+        for rnd in range(self.a.rounds):
+            for v, srv in servers.items():
+                sent[v] += wrk(srv.url, pools[v], 1, consume=v != "bare")["requests"]
+                r = wrk(srv.url, pools[v], d, server=srv, consume=v != "bare")
+                sat[v].append(r)
+                sent[v] += r["requests"]
+                self.say(f"{store} round {rnd + 1} {v}: {r['rps']:.0f} rps p99 {r['p99']:.1f} ms "
+                         f"cpu {r['cpu_us']:.0f} µs/req")
+        per_request = {}
+        if store == "pg":
+            commits1 = self.pg_commits()
+            per_request = {v: (commits1[v] - commits0[v]) / max(sent[v], 1) for v in commits1}
+        rate = 0.5 * median([r["rps"] for r in sat["before"]])
+        own = 0.5 * median([r["rps"] for r in sat["after"]])
+        half: dict[str, list[dict]] = {v: [] for v in (*servers, "after-own")}
+        for rnd in range(self.a.rounds):
+            for v, srv, at in (*((v, s, rate) for v, s in servers.items()), ("after-own", servers["after"], own)):
+                r = wrk(srv.url, pools[v.split("-")[0]], d, delay_ms=16_000 / at, server=srv,
+                        consume=v != "bare")
+                half[v].append(r)
+                self.say(f"{store} half round {rnd + 1} {v} at {at:.0f}/s: {r['rps']:.0f} rps "
+                         f"p50 {r['p50']:.1f} p99 {r['p99']:.1f} ms")
+        clicks = slack_pool(self.work / f"pool-slack-{store}.bin", escalated_cases(), self.bench.slack_secret)
+        side = {v: _copy(self.pool["esc"]) for v in ("before", "after")}
+        slack: dict[str, list[dict]] = {v: [] for v in side}
+        for rnd in range(self.a.rounds):
+            for v in side:
+                r = clicks_under_ingest(servers[v], clicks, side[v], rate, d)
+                slack[v].append(r)
+                self.say(f"{store} slack round {rnd + 1} {v}: p50 {r['p50']:.1f} p99 {r['p99']:.1f} ms "
+                         f"non2xx {r['non2xx']}")
+        for v in ("before", "after"):
+            servers[v].stop()
+        out: dict[str, Any] = {"sat": sat, "half": half, "rate": rate, "own_rate": own, "slack": slack,
+                               "commits_per_request": per_request}
+        out["ratio"] = {v: [b["rps"] / a["rps"] for a, b in zip(sat["bare"], sat[v], strict=True)]
+                        for v in ("before", "after")}
+        out["after_over_before"] = {
+            "max rps": [b["rps"] / a["rps"] for a, b in zip(sat["before"], sat["after"], strict=True)],
+            "p99 at half load": [b["p99"] / a["p99"] for a, b in zip(half["before"], half["after"], strict=True)],
+            "Slack p99": [b["p99"] / a["p99"] for a, b in zip(slack["before"], slack["after"], strict=True)],
+        }
+        return out
+
+    def run(self) -> dict[str, Any]:
+        from bench.__main__ import machine, versions
+
+        r: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine(), "versions": versions(),
+                             "args": vars(self.a), "stores": {}}
+        r["before"] = self.export_before()
+        self.pools()
+        self.bench.redis().flushdb()
+        bare = self.bench.server("gc-bare", "bench.bare_app:app", self.bench.base_env("gc-bare"), ready="/")
+        for store in self.a.stores:
+            r["stores"][store] = self.store_round(store, bare)
+            self.bench.redis().flushdb()
+        bare.stop()
+        if "pg" in self.a.stores:
+            import psycopg
+
+            with psycopg.connect(self.bench.pg_admin, autocommit=True) as conn:
+                for db in PG_DBS.values():
+                    conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        r["load_end"] = Path("/proc/loadavg").read_text().split()[0]
+        return r
+
+
+# ---------------------------------------------------------------------- the page
+def _v(runs: list[dict], key: str) -> list[float]:
+    return [x[key] for x in runs]
+
+
+def section(path: Path = RESULTS) -> str:
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+    m = r["machine"]
+    names = {"sqlite": "SQLite (`synchronous=FULL`)", "pg": "PostgreSQL (`synchronous_commit=on`)"}
+    doc = ["", HEADER, "",
+           f"`python -m bench.groupcommit` ({r['started'][:16].replace('T', ' ')} UTC, {r['args']['rounds']} rounds "
+           f"of {r['args']['duration']:.0f} s; method in its docstring): the bridge at {r['before']} (one commit per "
+           f"request) and at {r['versions'].get('git', '?')} (group commit) side by side with the bare app, taking "
+           "turns in each round, each bridge on its own empty store. Offered half load is the same for both "
+           "bridges (half the *before* bridge's maximum); the Slack clicks run while escalations arrive at that "
+           f"rate. The machine was shared: {m['cores']} vCPUs with two other sessions and CI runs (load average "
+           f"{m['load']} at the start, {r.get('load_end', '?')} at the end), so absolute figures are noisy; read "
+           "the per-round ratios. Shown as median [min–max] over the rounds.", ""]
+    for store, x in r["stores"].items():
+        sat, half, slack = x["sat"], x["half"], x["slack"]
+        rows = [
+            ("max req/s, 16 connections", span(_v(sat["bare"], "rps")), span(_v(sat["before"], "rps")),
+             span(_v(sat["after"], "rps")), span(x["after_over_before"]["max rps"], "{:.2f}")),
+            ("bridge ÷ bare, per round (≥ 0.6)", "", span(x["ratio"]["before"], "{:.2f}"),
+             span(x["ratio"]["after"], "{:.2f}"), ""),
+            ("web worker CPU µs/req at max", span(_v(sat["bare"], "cpu_us")), span(_v(sat["before"], "cpu_us")),
+             span(_v(sat["after"], "cpu_us")), ""),
+            (f"p99 ms at {x['rate']:.0f} req/s (half the before max; ≤ 15)", span(_v(half["bare"], "p99"), "{:.1f}"),
+             span(_v(half["before"], "p99"), "{:.1f}"), span(_v(half["after"], "p99"), "{:.1f}"),
+             span(x["after_over_before"]["p99 at half load"], "{:.2f}")),
+            (f"p99 ms at {x['own_rate']:.0f} req/s (half the after max)", "", "",
+             span(_v(half["after-own"], "p99"), "{:.1f}"), ""),
+            ("Slack clicks p99 ms under that half-load ingest (≤ 50)", "", span(_v(slack["before"], "p99"), "{:.1f}"),
+             span(_v(slack["after"], "p99"), "{:.1f}"), span(x["after_over_before"]["Slack p99"], "{:.2f}")),
+            ("Slack clicks p50 ms", "", span(_v(slack["before"], "p50"), "{:.1f}"),
+             span(_v(slack["after"], "p50"), "{:.1f}"), ""),
+        ]
+        if x.get("commits_per_request"):
+            c = x["commits_per_request"]
+            rows.append(("PostgreSQL commits per request at max rate (`pg_stat_database`)", "",
+                         f"{c['before']:.2f}", f"{c['after']:.2f}", ""))
+        doc += [f"### {names.get(store, store)}, 10 KB", "",
+                "| measure (target) | bare | before | after | after ÷ before per round |", "|---|---|---|---|---|",
+                *[f"| {' | '.join(row)} |" for row in rows], ""]
+    return "\n".join(doc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.groupcommit", description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--before", default="b53d73d", help="the commit to compare with (default: before group commit)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--stores", nargs="+", default=["sqlite", "pg"], choices=["sqlite", "pg"])
+    ap.add_argument("--results", default=str(RESULTS))
+    a = ap.parse_args()
+    run = Run(a)
+    try:
+        r = run.run()
+    finally:
+        run.bench.cleanup()
+    Path(a.results).write_text(json.dumps(r, indent=1, default=str) + "\n")
+    print(section(Path(a.results)))
+
+
+if __name__ == "__main__":
+    main()

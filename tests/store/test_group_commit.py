@@ -1,11 +1,15 @@
 """Group commit: concurrent webhooks share one durable commit, each answered only once its rows are
 committed; duplicates stay exact inside a batch and across batches; a bad request in a batch fails
-alone; a lone request commits at once, in its own thread. On SQLite and PostgreSQL."""
+alone; a lone request commits at once, in its own thread. On SQLite and PostgreSQL; then the SQLite
+writer lock that lets the batches of two web processes follow each other without SQLite's backoff."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bridge import create_app
 from bridge.config import Settings
 from bridge.runtime import Runtime
-from bridge.store import repo
+from bridge.store import group_commit, repo
 from bridge.store.migrate import upgrade
 from tests.helpers import HeldCommit, dumps, generic_event, signed_headers
 
@@ -150,21 +154,11 @@ def test_a_failing_request_in_a_batch_fails_alone(rt: Runtime, app: Flask, monke
 
 def test_a_row_violating_a_constraint_fails_only_its_own_request(rt: Runtime, commits: list[int]) -> None:
     """Without the web layer: units inserting inbox rows, one of them missing a NOT NULL column."""
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
-
-    def unit(key: str, platform: str | None) -> Any:
-        row = dict(key=key, platform=platform, sender_event_id=key, event_type="handoff.requested", case_id="c-1",
-                   body=b"{}", headers={}, event={}, received_at=now, state="received", attempts=0,
-                   next_attempt_at=now, updated_at=now)
-        return lambda s: repo.insert_inbox(s, row)
-
     outcomes: dict[str, Any] = {}
 
     def run(key: str, platform: str | None) -> None:
         try:
-            outcomes[key] = rt.store.group.run(unit(key, platform))
+            outcomes[key] = rt.store.group.run(_insert_unit(key, platform))
         except Exception as exc:
             outcomes[key] = exc
 
@@ -193,3 +187,66 @@ def test_a_unit_may_neither_commit_nor_roll_back(rt: Runtime) -> None:
 def _inbox_count(rt: Runtime) -> int:
     with rt.store.session() as s:
         return int(s.execute(text("SELECT count(*) FROM inbox")).scalar() or 0)
+
+
+@pytest.fixture
+def sqlite_rt(settings: Settings) -> Runtime:
+    runtime = Runtime.build(settings)
+    upgrade(runtime.store)
+    return runtime
+
+
+def _writer_path(rt: Runtime) -> str:
+    return f"{rt.store.engine.url.database}-writer"
+
+
+def test_sqlite_batches_of_two_processes_wait_for_each_other_on_the_writer_lock(
+    sqlite_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's batch holds the writer lock (an open file description of its own, as a
+    second web process has): this batch retries until it is released, then commits."""
+
+    polls: list[bool] = []
+    with open(_writer_path(sqlite_rt), "a+b") as other:
+        sqlite_rt.store.group.run(lambda s: None)  # creates the lock file's handle of this process
+        fcntl.flock(other, fcntl.LOCK_EX)
+
+        def poll(_seconds: float) -> None:
+            committed = _inbox_count(sqlite_rt)
+            polls.append(committed == 0)
+            fcntl.flock(other, fcntl.LOCK_UN)  # the other process's commit is done
+
+        monkeypatch.setattr(group_commit.time, "sleep", poll)
+        assert sqlite_rt.store.group.run(_insert_unit("k-1")) is True
+    assert polls == [True]  # waited once, before writing anything
+    assert _inbox_count(sqlite_rt) == 1
+
+
+def test_sqlite_writer_lock_held_too_long_is_a_503(sqlite_rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    monkeypatch.setattr(group_commit, "WRITER_TIMEOUT", 0.0)
+    client = create_app(rt=sqlite_rt).test_client()
+    sqlite_rt.store.group.run(lambda s: None)
+    with open(_writer_path(sqlite_rt), "a+b") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        body = dumps(generic_event())
+        response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "store_unavailable"
+    assert _inbox_count(sqlite_rt) == 0
+    assert client.post("/webhooks/generic", data=body, headers=signed_headers(body)).status_code == 202
+
+
+def test_sqlite_without_a_writer_lock_file_still_commits(sqlite_rt: Runtime) -> None:
+    """The lock only shortens waits; SQLite's own lock keeps writers apart without it."""
+    os.mkdir(_writer_path(sqlite_rt))  # a folder where the lock file would be: it cannot be opened
+    assert sqlite_rt.store.group.run(_insert_unit("k-1")) is True
+    assert sqlite_rt.store.group.run(_insert_unit("k-2")) is True
+    assert _inbox_count(sqlite_rt) == 2
+
+
+def _insert_unit(key: str, platform: str | None = "generic") -> Any:
+    now = datetime.now(UTC)
+    row = dict(key=key, platform=platform, sender_event_id=key, event_type="handoff.requested", case_id="c-1",
+               body=b"{}", headers={}, event={}, received_at=now, state="received", attempts=0,
+               next_attempt_at=now, updated_at=now)
+    return lambda s: repo.insert_inbox(s, row)

@@ -10,8 +10,11 @@ same 50 escalated cases. In every round the servers take turns (bare, before, af
 webhooks at the maximum rate (16 connections); then paced at half the *before* bridge's median
 maximum (the same offered load for both), and the *after* bridge also at half its own maximum; then
 Slack ``take_case`` clicks on 4 paced connections while escalations arrive at that same half load.
-No queue worker runs. Ratios are taken per round. Figures go to bench/results/groupcommit.json;
-``section()`` renders them into docs/performance.md (``python -m bench.report --sustained``).
+No queue worker runs. Ratios are taken per round. First, unless ``--no-store-step``, the store
+step alone in process (``store_step``): the same code committing per request and through the
+group committer, 2 processes × 4 threads on one SQLite file. Figures go to
+bench/results/groupcommit.json; ``section()`` renders them into docs/performance.md
+(``python -m bench.report --sustained``).
 """
 
 from __future__ import annotations
@@ -171,6 +174,8 @@ class Run:
         r: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine(), "versions": versions(),
                              "args": vars(self.a), "stores": {}}
         r["before"] = self.export_before()
+        if self.a.store_step:
+            r["store_step"] = store_steps(self.a.rounds, self.work)
         self.pools()
         self.bench.redis().flushdb()
         bare = self.bench.server("gc-bare", "bench.bare_app:app", self.bench.base_env("gc-bare"), ready="/")
@@ -186,6 +191,84 @@ class Run:
                     conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         r["load_end"] = Path("/proc/loadavg").read_text().split()[0]
         return r
+
+
+# ---------------------------------------------------------------------- the store step alone
+def _spin(ms: float) -> None:
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+
+
+def _step_child(url: str, mode: str, threads: int, n: int, cpu_ms: float, out: Any) -> None:
+    import os
+    import threading
+
+    from bridge.store import repo
+    from bridge.store.db import Store
+
+    store, lat = Store(url), []
+    body = b"x" * 10_000
+
+    def one(ti: int) -> None:
+        for i in range(n):
+            _spin(cpu_ms)  # the rest of a request, holding the GIL as parsing and Flask do
+            now = datetime.now(UTC)
+            key = f"k-{os.getpid()}-{ti}-{i}"
+            row = dict(key=key, platform="generic", sender_event_id=key, event_type="handoff.requested",
+                       case_id="c-1", body=body, headers={}, event={}, received_at=now, state="received",
+                       attempts=0, next_attempt_at=now, updated_at=now)
+            t = time.perf_counter()
+            if mode == "group":
+                store.group.run(lambda s, row=row: repo.insert_inbox(s, row))
+            else:  # what each request did before: its own session and commit
+                with store.session() as s:
+                    repo.insert_inbox(s, row)
+                    s.commit()
+            lat.append((time.perf_counter() - t) * 1000)
+
+    pool = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    out.put(lat)
+
+
+def store_step(url: str, mode: str, procs: int = 2, threads: int = 4, n: int = 300, cpu_ms: float = 1.0) -> dict:
+    """``procs`` forked processes × ``threads`` threads, each storing ``n`` 10 KB inbox rows after
+    ``cpu_ms`` of CPU: requests per second, and the store step's latency percentiles."""
+    import multiprocessing as mp
+
+    from bridge.store.db import Store, dispose_all
+    from bridge.store.migrate import upgrade
+
+    upgrade(Store(url))
+    dispose_all()
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    t0 = time.monotonic()
+    kids = [ctx.Process(target=_step_child, args=(url, mode, threads, n, cpu_ms, q)) for _ in range(procs)]
+    for k in kids:
+        k.start()
+    lat = sorted(x for _ in kids for x in q.get())
+    for k in kids:
+        k.join()
+    took = time.monotonic() - t0
+    p = {q_: lat[min(len(lat) - 1, int(q_ * len(lat)))] for q_ in (0.5, 0.9, 0.99)}
+    return {"rps": len(lat) / took, "p50": p[0.5], "p90": p[0.9], "p99": p[0.99], "max": lat[-1]}
+
+
+def store_steps(rounds: int, work: Path) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {"direct": [], "group": []}
+    for rnd in range(rounds):
+        for mode in out:
+            db = work / f"step-{mode}-{rnd}.db"
+            r = store_step(f"sqlite:///{db}", mode)
+            out[mode].append(r)
+            print(f"store step round {rnd + 1} {mode}: {r['rps']:.0f} req/s p50 {r['p50']:.2f} "
+                  f"p99 {r['p99']:.2f} ms", flush=True)
+    return out
 
 
 # ---------------------------------------------------------------------- the page
@@ -208,6 +291,20 @@ def section(path: Path = RESULTS) -> str:
            f"rate. The machine was shared: {m['cores']} vCPUs with two other sessions and CI runs (load average "
            f"{m['load']} at the start, {r.get('load_end', '?')} at the end), so absolute figures are noisy; read "
            "the per-round ratios. Shown as median [min–max] over the rounds.", ""]
+    step = r.get("store_step")
+    if step:
+        d, g = step["direct"], step["group"]
+        ratio = [b["rps"] / a["rps"] for a, b in zip(d, g, strict=True)]
+        doc += ["### The store step alone (SQLite, in process)", "",
+                "The same code both ways, without HTTP: 2 forked processes × 4 threads on one SQLite file, each "
+                "thread spending 1 ms of CPU (holding the GIL, as parsing does) and then storing a 10 KB inbox "
+                "row, 300 rows per thread; *direct* is what each request did before (its own session and commit), "
+                "*group* is `Store.group.run`. Latency is of the store step only.", "",
+                "| | req/s | store p50 ms | p90 ms | p99 ms |", "|---|---|---|---|---|",
+                *[f"| {name} | {span(_v(x, 'rps'))} | {span(_v(x, 'p50'), '{:.2f}')} | {span(_v(x, 'p90'), '{:.2f}')} "
+                  f"| {span(_v(x, 'p99'), '{:.1f}')} |" for name, x in (("direct", d), ("group", g))],
+                f"| group ÷ direct per round | {span(ratio, '{:.2f}')} | | | "
+                f"{span([b['p99'] / a['p99'] for a, b in zip(d, g, strict=True)], '{:.2f}')} |", ""]
     for store, x in r["stores"].items():
         sat, half, slack = x["sat"], x["half"], x["slack"]
         rows = [
@@ -245,6 +342,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--stores", nargs="+", default=["sqlite", "pg"], choices=["sqlite", "pg"])
     ap.add_argument("--results", default=str(RESULTS))
+    ap.add_argument("--no-store-step", dest="store_step", action="store_false",
+                    help="skip the in-process store-step comparison")
     a = ap.parse_args()
     run = Run(a)
     try:

@@ -76,6 +76,7 @@ class GroupCommit:
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
+        self._in_unit = threading.local()
         self._queue: list[_Waiter[Any]] = []
         self._leading = False
         old = getattr(self, "_writers", None)
@@ -86,6 +87,8 @@ class GroupCommit:
 
     def run(self, unit: Unit[T]) -> T:
         """Run ``unit`` in a shared transaction and return its result once that is committed."""
+        if getattr(self._in_unit, "active", False):
+            raise RuntimeError("a group-commit unit must not start another: it would wait for its own batch")
         me: _Waiter[T] = _Waiter(unit)
         with self._lock:
             self._queue.append(me)
@@ -171,7 +174,11 @@ class GroupCommit:
                     waiter.error = exc
                 return
             try:
-                results = [waiter.unit(s) for waiter in batch]
+                self._in_unit.active = True
+                try:
+                    results = [waiter.unit(s) for waiter in batch]
+                finally:
+                    self._in_unit.active = False
                 Session.commit(s)
             except Exception as exc:
                 Session.rollback(s)

@@ -184,6 +184,25 @@ def test_a_unit_may_neither_commit_nor_roll_back(rt: Runtime) -> None:
     assert rt.store.group.run(lambda s: s.execute(text("SELECT 1")).scalar()) == 1  # still usable
 
 
+def test_a_unit_may_not_start_another(rt: Runtime) -> None:
+    """It would queue behind the batch running it and wait forever: refused instead (in a thread of
+    its own, so that a hang fails this test rather than the run)."""
+    outcome: list[BaseException] = []
+
+    def nest() -> None:
+        try:
+            rt.store.group.run(lambda s: rt.store.group.run(lambda s2: None))
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=nest, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the nested unit hung"
+    assert "must not start another" in str(outcome[0])
+    assert rt.store.group.run(lambda s: 1) == 1
+
+
 def _inbox_count(rt: Runtime) -> int:
     with rt.store.session() as s:
         return int(s.execute(text("SELECT count(*) FROM inbox")).scalar() or 0)

@@ -1,10 +1,11 @@
 """Durable intake: turn verified, parsed events into inbox rows, then let the workers know.
 
-A 2xx means the row is committed. With RQ, the request does nothing more: the dispatcher in
-`bridge worker` moves committed rows to Redis in batches (one round trip per batch instead of
-two per request), so Redis being slow or down never touches the sender's ack. Without RQ, the
-in-process runner is woken. Storage failures propagate so the view answers 503 and the sender
-retries.
+A 2xx means the row is committed: concurrent requests of a process share one commit (group
+commit, bridge/store/group_commit.py), and each answers once the commit holding its rows is
+durable. With RQ, the request does nothing more: the dispatcher in `bridge worker` moves committed
+rows to Redis in batches (one round trip per batch instead of two per request), so Redis being slow
+or down never touches the sender's ack. Without RQ, the in-process runner is woken. Storage
+failures propagate so the view answers 503 and the sender retries.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bridge.events import Event
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import RECEIVED
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("bridge.intake")
 
@@ -76,23 +81,26 @@ class Accepted:
 def store_events(
     rt: Runtime, platform: str, body: bytes, headers: dict[str, str], events: Sequence[Event]
 ) -> list[Accepted]:
+    """Store the request's events in the process's next shared commit; return once it is durable."""
     now = rt.clock()
     body = stored_body(platform, body)
-    accepted: list[Accepted] = []
-    with rt.store.session() as s:
-        for event in events:
-            key = event_key(platform, event.event_id)
-            case_id = case_id_for(platform, event.conversation.id)
-            inserted = repo.insert_inbox(
-                s,
-                dict(
-                    key=key, platform=platform, sender_event_id=event.event_id, event_type=event.type,
-                    case_id=case_id, body=body, headers=headers, event=event.to_json(), received_at=now,
-                    state=RECEIVED, attempts=0, next_attempt_at=now, updated_at=now,
-                ),
-            )
-            accepted.append(Accepted(key, case_id, event.type, duplicate=not inserted))
-        s.commit()
+    # Built before joining the commit: the batch holds the write lock while its units run.
+    rows = [
+        dict(
+            key=event_key(platform, event.event_id), platform=platform, sender_event_id=event.event_id,
+            event_type=event.type, case_id=case_id_for(platform, event.conversation.id), body=body,
+            headers=headers, event=event.to_json(), received_at=now, state=RECEIVED, attempts=0,
+            next_attempt_at=now, updated_at=now,
+        )
+        for event in events
+    ]
+
+    def unit(s: Session) -> list[bool]:
+        return [repo.insert_inbox(s, row) for row in rows]
+
+    inserted = rt.store.group.run(unit)
+    accepted = [Accepted(row["key"], row["case_id"], row["event_type"], duplicate=not new)
+                for row, new in zip(rows, inserted, strict=True)]
     for item in accepted:
         if item.duplicate:
             log.info("bridge.intake.duplicate", extra={"key": item.key, "platform": platform})

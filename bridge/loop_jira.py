@@ -139,10 +139,12 @@ def approve_update(rt: Runtime, note_id: int, by: str) -> str | None:
     it to the customer is the ``zendesk.update`` delivery step's job (a public reply)."""
     from sqlalchemy import update as sql_update
 
+    from bridge.ownership import enqueue, follow_up
     from bridge.store.models import APPROVED, CaseNoteRow
 
     now = rt.clock()
-    with rt.store.session() as s:
+
+    def unit(s: Session) -> tuple[str, str, list[str]] | None:
         took = s.execute(
             sql_update(CaseNoteRow)
             .where(CaseNoteRow.id == note_id, CaseNoteRow.kind == NOTE_UPDATE, CaseNoteRow.status == DRAFTED)
@@ -153,12 +155,11 @@ def approve_update(rt: Runtime, note_id: int, by: str) -> str | None:
         note = s.get(CaseNoteRow, note_id)
         assert note is not None
         repo.add_timeline(s, note.case_id, "update.sent", by, now, {"text": note.text, "by": by})
-        text, case_id = note.text, note.case_id
-        from bridge.ownership import follow_up
+        return note.text, note.case_id, follow_up(s, note.case_id, ["zendesk.reply"], now, payload={"text": note.text})
 
-        created = follow_up(s, case_id, ["zendesk.reply"], now, payload={"text": text})
-        s.commit()
-    from bridge.ownership import enqueue
-
+    done = rt.store.group.run(unit)
+    if done is None:
+        return None
+    text, case_id, created = done
     enqueue(rt, case_id, created)
     return text

@@ -66,6 +66,11 @@ def _route_with(case: CaseRow, team: Team, user: str | None, acknowledged: bool,
     }).to_json()
 
 
+def _fresh(s: Session, case_id: str) -> CaseRow | None:
+    """The case as stored now: another unit of the same shared commit may have loaded it earlier."""
+    return s.get(CaseRow, case_id, populate_existing=True)
+
+
 def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: int = 0,
               payload: dict[str, Any] | None = None) -> list[str]:
     """Create instances of repeatable steps; the caller enqueues them after commit.
@@ -103,95 +108,100 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
     ``actor`` is who clicked when that is not ``user`` (a lead taking it for a member on the page);
     ``name`` is the display name Slack gave for someone outside the roster."""
     now = rt.clock()
-    with rt.store.session() as s:
+    routing = rt.routing()  # outside the shared commit: a reload parses the file
+
+    def unit(s: Session) -> tuple[Change, list[str]]:
         won = s.execute(
             update(CaseRow)
             .where(CaseRow.id == case_id, CaseRow.status == ESCALATED, CaseRow.acknowledged_at.is_(None))
             .values(owner=user, status=ACKNOWLEDGED, acknowledged_at=now, updated_at=now)
             .returning(CaseRow.id)
         ).first()
-        case = repo.get_case(s, case_id)
+        case = _fresh(s, case_id)
         if case is None:
-            return Change(False, None, "no such case")
-        if not won:
-            s.rollback()
+            return Change(False, None, "no such case"), []
+        if not won:  # the UPDATE matched nothing, so it wrote nothing
             if case.owner == user and case.acknowledged_at is not None:
-                return Change(True, user, "you already have this case")
+                return Change(True, user, "you already have this case"), []
             taken = f"already taken by <@{case.owner}>" if case.owner else f"this case is {case.status}"
-            if channel:
+            if channel:  # the sweeper queues the private answer
                 _answer(s, case_id, channel, user, f"Not taken: {taken}.", now)
-                s.commit()
-            return Change(False, case.owner, taken)
-        routing = rt.routing()
+            return Change(False, case.owner, taken), []
         team = _team(routing, case.team)
         case.route = _route_with(case, team, user, acknowledged=True, routing=routing, name=name)
         detail = {"owner": user, "via": via}
         if case.route.get("owner_name"):
             detail["owner_name"] = case.route["owner_name"]
         repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{actor or user}", now, detail)
-        created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"], now)
-        s.commit()
+        return Change(True, user, "taken"), follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"],
+                                                      now)
+
+    change, created = rt.store.group.run(unit)
     enqueue(rt, case_id, created)
-    return Change(True, user, "taken")
+    return change
 
 
 def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, channel: str | None = None,
              expected_owner: str | None = "*", name: str | None = None, via: str = "slack") -> Change:
     """Move the case to ``to`` (or, for "not mine", the next member on shift), compare-and-set."""
     now = rt.clock()
-    with rt.store.session() as s:
-        case = repo.get_case(s, case_id)
+    routing = rt.routing()
+
+    def unit(s: Session) -> tuple[Change, list[str]]:
+        case = _fresh(s, case_id)
         if case is None or case.status not in (ESCALATED, ACKNOWLEDGED):
-            return Change(False, case.owner if case else None, "this case is not open for reassignment")
-        team = _team(rt.routing(), case.team)
-        current = case.owner
-        if to is None:  # not mine: next in rotation, not the current owner nor whoever said so
+            return Change(False, case.owner if case else None, "this case is not open for reassignment"), []
+        team = _team(routing, case.team)
+        current, target = case.owner, to
+        if target is None:  # not mine: next in rotation, not the current owner nor whoever said so
             language = _language(Event.from_json(case.event))
             member = next_in_rotation(team, current, now, exclude=[x for x in (current, by) if x], language=language)
-            to = member.key if member else None
-            if to is None:
+            target = member.key if member else None
+            if target is None:
                 if channel:
                     _answer(s, case_id, channel, by, "Nobody else is on shift; the case stays where it is.", now)
-                    s.commit()
-                return Change(False, current, "nobody else is on shift")
+                return Change(False, current, "nobody else is on shift"), []
         expected = current if expected_owner == "*" else expected_owner
         moved = s.execute(
             update(CaseRow)
             .where(CaseRow.id == case_id, CaseRow.owner.is_(None) if expected is None else CaseRow.owner == expected)
-            .values(owner=to, updated_at=now)
+            .values(owner=target, updated_at=now)
             .returning(CaseRow.id)
         ).first()
-        if not moved:
-            s.rollback()
-            return Change(False, repo.get_case(s, case_id).owner, "the owner changed meanwhile; try again")  # type: ignore[union-attr]
-        case = repo.get_case(s, case_id)
+        case = _fresh(s, case_id)
         assert case is not None
-        case.route = _route_with(case, team, to, acknowledged=False, routing=rt.routing(), name=name)
+        if not moved:  # the UPDATE matched nothing, so it wrote nothing
+            return Change(False, case.owner, "the owner changed meanwhile; try again"), []
+        case.route = _route_with(case, team, target, acknowledged=False, routing=routing, name=name)
         repo.add_timeline(s, case_id, "case.reassigned", f"{via}:{by}", now,
-                          {"from": current, "to": to, "reason": reason})
-        created = follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"], now)
-        s.commit()
+                          {"from": current, "to": target, "reason": reason})
+        return Change(True, target, "reassigned"), follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"],
+                                                            now)
+
+    change, created = rt.store.group.run(unit)
     enqueue(rt, case_id, created)
-    return Change(True, to, "reassigned")
+    return change
 
 
 def denied(rt: Runtime, case_id: str, user: str, action: str, channel: str | None, name: str | None = None) -> Change:
     """A click by someone the routing file does not allow: nothing changes, the timeline says who
     tried what, and they get a private answer saying why."""
     now = rt.clock()
-    with rt.store.session() as s:
+
+    def unit(s: Session) -> tuple[Change, list[str]]:
         if repo.get_case(s, case_id) is None:
-            return Change(False, None, "no such case")
+            return Change(False, None, "no such case"), []
         detail = {"action": action, "user": user} | ({"name": name} if name else {})
         repo.add_timeline(s, case_id, "action.denied", f"slack:{user}", now, detail)
-        created: list[str] = []
-        if channel:
-            created = follow_up(s, case_id, ["slack.ephemeral"], now, payload={
-                "channel": channel, "user": user,
-                "text": f"Not done: the routing file does not allow you to {action} cases (slack_permissions)."})
-        s.commit()
+        created = follow_up(s, case_id, ["slack.ephemeral"], now, payload={
+            "channel": channel, "user": user,
+            "text": f"Not done: the routing file does not allow you to {action} cases (slack_permissions)."},
+        ) if channel else []
+        return Change(False, None, f"not allowed to {action}"), created
+
+    change, created = rt.store.group.run(unit)
     enqueue(rt, case_id, created)
-    return Change(False, None, f"not allowed to {action}")
+    return change
 
 
 def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: datetime) -> None:
@@ -199,6 +209,8 @@ def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: d
 
 
 def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
+    if not steps:
+        return
     from bridge.jobs import DELIVER
 
     with rt.store.session() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -62,3 +63,36 @@ def signed_headers(
 
 def dumps(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
+
+
+class HeldCommit:
+    """A commit held in flight on a store's group committer, so that requests queue behind it.
+
+    ``queued(n)`` waits until ``n`` requests wait (a bound, not a timing: it fails only if they
+    never arrive); leaving the block releases the commit, and the queued requests then share the
+    next one."""
+
+    def __init__(self, group: Any) -> None:
+        self.group = group
+        self._release = threading.Event()
+        self._started = threading.Event()
+
+    def _unit(self, _session: Any) -> None:
+        self._started.set()
+        self._release.wait(30)
+
+    def __enter__(self) -> HeldCommit:
+        self._thread = threading.Thread(target=self.group.run, args=(self._unit,))
+        self._thread.start()
+        assert self._started.wait(10), "the holding commit never started"
+        return self
+
+    def queued(self, n: int) -> None:
+        deadline = time.monotonic() + 20
+        while self.group.waiting < n:
+            assert time.monotonic() < deadline, f"{self.group.waiting} requests queued, expected {n}"
+            time.sleep(0.005)
+
+    def __exit__(self, *_: Any) -> None:
+        self._release.set()
+        self._thread.join(30)

@@ -105,9 +105,14 @@ class Store:
     """The engine plus a session factory; passed around instead of globals."""
 
     def __init__(self, url: str) -> None:
+        from bridge.store.group_commit import GroupCommit
+
         self.url = normalize_url(url)
         self._factory: sessionmaker[Session] | None = None
         self._pid = 0
+        # Writes a request must make durable before it answers go through here: concurrent
+        # requests of this process share one commit (bridge/store/group_commit.py).
+        self.group = GroupCommit(lambda: self.engine)
 
     @property
     def engine(self) -> Engine:

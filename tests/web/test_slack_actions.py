@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, text
 
 from bridge import create_app
 from bridge.config import Settings
@@ -23,7 +24,7 @@ from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
 from tests.connectors.slack_stub import slack_stub
-from tests.helpers import dumps, generic_event, signed_headers
+from tests.helpers import HeldCommit, dumps, generic_event, signed_headers
 
 SIGNING = "slack-signing-secret"
 ROUTING = """
@@ -233,6 +234,51 @@ def test_a_double_click_makes_exactly_one_owner(any_store_settings: Settings, tm
     for name in loser_notes:
         note = json.loads((rt.settings.outbox_dir / case_id / f"{name}.json").read_text())["request"]
         assert note["user"] != winner and f"already taken by <@{winner}>" in note["text"]
+
+
+def test_clicks_share_the_commit_of_concurrent_webhooks(any_store_settings: Settings, tmp_path: Path) -> None:
+    """Take-case clicks take the webhooks' group-commit path: queued behind a commit in flight, two
+    clicks on one case and a webhook share the next commit; one click wins, and each request is
+    answered only once what it wrote is committed (read from another engine right after the answer)."""
+    rt, client = _runtime(any_store_settings, tmp_path)
+    case_id = escalate(rt, client)
+    app = create_app(rt=rt)
+    other = create_engine(rt.store.url)
+    commits: list[int] = []
+    event.listen(rt.store.engine, "commit", lambda _conn: commits.append(1))
+    answers: dict[str, Any] = {}
+
+    def owner_committed() -> str | None:
+        with other.connect() as conn:
+            return conn.execute(text("SELECT owner FROM cases WHERE id = :c AND acknowledged_at IS NOT NULL"),
+                                {"c": case_id}).scalar()
+
+    def press(user: str) -> None:
+        answers[user] = (click(app.test_client(), action_body(case_id, user)).status_code, owner_committed())
+
+    def webhook() -> None:
+        body = dumps(generic_event(conversation_id="conv-2"))
+        answer = app.test_client().post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()
+        with other.connect() as conn:
+            answers["webhook"] = conn.execute(text("SELECT count(*) FROM inbox WHERE key = :k"),
+                                              {"k": answer["event"]}).scalar()
+
+    threads = [threading.Thread(target=press, args=(user,)) for user in ("U0ANA", "U0BEN")]
+    threads.append(threading.Thread(target=webhook))
+    with HeldCommit(rt.store.group) as held:
+        for thread in threads:
+            thread.start()
+        held.queued(3)
+    for thread in threads:
+        thread.join(30)
+    other.dispose()
+    assert len(commits) == 2  # the held commit, then both clicks and the webhook together
+    assert answers["webhook"] == 1
+    winner = case_of(rt, case_id).owner
+    assert winner in ("U0ANA", "U0BEN")
+    assert answers["U0ANA"] == answers["U0BEN"] == (200, winner)
+    assert kinds(rt, case_id).count("case.acknowledged") == 1
+    assert len([s for s in steps(rt, case_id) if s.startswith("slack.ephemeral#")]) == 1  # the loser is told
 
 
 def test_reassign_and_not_mine_move_the_case(env: tuple[Runtime, FlaskClient]) -> None:

@@ -1,0 +1,254 @@
+"""Group commit: the writes of concurrent requests in one process share one durable commit.
+
+A commit is the expensive part of a request that must be durable before it answers: an fsync of
+SQLite's WAL, a WAL flush on PostgreSQL. Databases amortize it the same way (leader/follower, no
+timer): a request that finds no commit in flight leads at once and commits only its own write, so a
+lone request waits for nothing; requests arriving while a commit is in flight queue, and when it
+completes the oldest of them leads the next batch, which takes every request queued by then. One
+transaction runs each queued *unit* (a function of the session) in arrival order, then commits once;
+a request returns only after the commit holding its writes, so "2xx only when durable" holds and a
+crash before the commit loses only requests that were never answered.
+
+Units run one after another in one transaction, so each sees the writes of those before it: a
+duplicate key inserted twice in one batch is found as exactly as across batches. If anything in a
+batch fails, the batch is rolled back and each of its requests runs its unit again in its own
+transaction, in its own thread: only the request whose write is bad gets the error, and an outage
+costs each request one attempt of its own, not a queue of them.
+
+On SQLite, the leaders of the web processes sharing one file also take turns on a lock file beside
+it (``_WriterLock``), so a batch starts as soon as the other process's batch is committed instead
+of after SQLite's growing sleeps.
+
+A unit may run twice (the batch, then alone), so it must do nothing but use the session it is given,
+and must neither commit nor roll back: that would end the others' writes too (the session refuses).
+Effects that must follow durability (enqueueing, waking a runner) belong to the caller, after
+``run`` returns.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("bridge.store.group_commit")
+
+T = TypeVar("T")
+Unit = Callable[[Session], T]
+
+
+class SharedSession(Session):
+    """The session a unit gets: commit and rollback belong to the committer."""
+
+    def commit(self) -> None:
+        raise RuntimeError("a group-commit unit must not commit: its batch commits once, after every unit")
+
+    def rollback(self) -> None:
+        raise RuntimeError("a group-commit unit must not roll back: that would undo the other units' writes")
+
+
+class _Waiter(Generic[T]):
+    __slots__ = ("unit", "done", "result", "error", "lead", "alone")
+
+    def __init__(self, unit: Unit[T]) -> None:
+        self.unit = unit
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.lead = False  # woken to lead the next batch
+        self.alone = False  # its batch failed: run the unit again in a transaction of its own
+
+
+class GroupCommit:
+    """One per store and process (see ``Store.group``)."""
+
+    def __init__(self, bind: Callable[[], Any]) -> None:
+        self._bind = bind  # the engine, looked up per call: a forked child gets its own
+        self._reset()
+        _instances.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._in_unit = threading.local()
+        self._queue: list[_Waiter[Any]] = []
+        self._leading = False
+        old = getattr(self, "_writers", None)
+        if isinstance(old, _WriterLock):
+            old.close()  # a forked child's copy: the parent's lock stays the parent's
+        self._writers: _WriterLock | None = None
+        self._refused = False  # the file system refused the writer lock: SQLite's own lock alone
+
+    def run(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in a shared transaction and return its result once that is committed."""
+        if getattr(self._in_unit, "active", False):
+            raise RuntimeError("a group-commit unit must not start another: it would wait for its own batch")
+        me: _Waiter[T] = _Waiter(unit)
+        with self._lock:
+            self._queue.append(me)
+            me.lead = not self._leading
+            self._leading = True
+        if not me.lead:
+            me.done.wait()
+        if me.lead:  # first in, or handed the lead: commit everything queued so far, then pass it on
+            self._lead()
+        if me.alone:
+            return self._alone(unit)
+        if me.error is not None:
+            raise me.error
+        return me.result  # type: ignore[return-value]
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued behind the commit in flight (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._queue)
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._commit(batch)
+        except BaseException:  # the leader's thread is ending: its followers try on their own
+            for waiter in batch:
+                waiter.alone = True
+            raise
+        finally:
+            with self._lock:
+                if self._queue:
+                    nxt = self._queue[0]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._leading = False
+            for waiter in batch:
+                waiter.done.set()
+
+    def _commit(self, batch: list[_Waiter[Any]]) -> None:
+        engine = self._bind()
+        writers = self._writer_lock(engine)
+        if writers is not None:
+            try:
+                writers.acquire(WRITER_TIMEOUT)
+            except TimeoutError as exc:  # what SQLite's own lock would answer after as long
+                for waiter in batch:
+                    waiter.error = exc
+                return
+            except OSError:
+                writers = self._no_writer_lock()
+        try:
+            self._commit_in(engine, batch)
+        finally:
+            if writers is not None:
+                writers.release()
+
+    def _writer_lock(self, engine: Any) -> _WriterLock | None:
+        path = engine.url.database
+        if engine.dialect.name != "sqlite" or path in (None, "", ":memory:") or self._refused:
+            return None
+        if self._writers is None or self._writers.path != f"{path}-writer":
+            try:
+                self._writers = _WriterLock(f"{path}-writer")
+            except OSError:
+                return self._no_writer_lock()
+        return self._writers
+
+    def _no_writer_lock(self) -> None:
+        """The lock only shortens waits (SQLite's own lock keeps writers apart): without it, go on."""
+        log.warning("bridge.store.group_commit.no_writer_lock", exc_info=True)
+        self._refused = True
+        return None
+
+    def _commit_in(self, engine: Any, batch: list[_Waiter[Any]]) -> None:
+        with SharedSession(engine, expire_on_commit=False) as s:
+            try:
+                s.connection()  # an unreachable store fails every request alike: no retries alone
+            except Exception as exc:
+                for waiter in batch:
+                    waiter.error = exc
+                return
+            try:
+                self._in_unit.active = True
+                try:
+                    results = [waiter.unit(s) for waiter in batch]
+                finally:
+                    self._in_unit.active = False
+                Session.commit(s)
+            except Exception as exc:
+                Session.rollback(s)
+                if len(batch) == 1:
+                    batch[0].error = exc
+                    return
+                log.warning("bridge.store.group_commit.batch_failed",
+                            extra={"requests": len(batch), "error": type(exc).__name__})
+                for waiter in batch:
+                    waiter.alone = True
+                return
+        for waiter, result in zip(batch, results, strict=True):
+            waiter.result = result
+
+    def _alone(self, unit: Unit[T]) -> T:
+        with Session(self._bind(), expire_on_commit=False) as s:
+            try:
+                result = unit(s)
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+            return result
+
+
+WRITER_TIMEOUT = 10.0  # as long as a statement waits for SQLite's own lock (busy_timeout)
+WRITER_POLL = 0.0005
+
+
+class _WriterLock:
+    """One batch at a time across the processes writing one SQLite file (the web workers).
+
+    SQLite lets one writer in; another that finds its lock taken sleeps and retries with a growing
+    backoff (1, 2, 5, 10 … 100 ms), and with group commit a whole batch of requests waits behind that
+    sleep: two web processes on one store answered the slowest percent of requests tens of ms late.
+    The leader takes this lock first instead, retried every half millisecond, so it reaches SQLite's
+    lock as soon as the other process's batch is committed. A timed wait, not a blocking ``flock``,
+    so a stuck holder costs a 503 after as long as SQLite itself would wait, not a hung request.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open(path, "a+b")  # noqa: SIM115 - held for the life of the process
+
+    def acquire(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"another process held {self.path} for {timeout:.0f} s") from None
+                time.sleep(WRITER_POLL)
+
+    def release(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_instances: weakref.WeakSet[GroupCommit] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with an empty queue and a fresh lock: a batch another thread of the
+    parent was leading at fork time is the parent's, and its lock is not inherited held."""
+    for committer in list(_instances):
+        committer._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

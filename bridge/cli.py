@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -139,22 +140,22 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="recovery-bridge",
                        max_request_body_size=settings.max_body_bytes + 1)
-    except _Terminated:
+    finally:
         # A platform stopping the process (a deploy, a scale-down) sends SIGTERM and waits before
         # SIGKILL (Heroku 30 s): finish the running jobs rather than leave their claims to expire.
-        click.echo("SIGTERM: finishing the running jobs", err=True)
-    finally:
         signal.signal(signal.SIGTERM, previous)
-        if runner:
-            runner.stop(settings.shutdown_grace)
-
-
-class _Terminated(Exception):
-    """SIGTERM arrived: leave the server loop (raised from the signal handler)."""
+        if runner and not runner.stop(settings.shutdown_grace):
+            # A job outlasted the grace: its pool thread would hold the interpreter's exit. Leave
+            # now; the job's claim runs out with its lease and another pass runs it again.
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    raise _Terminated()
+    """SIGTERM: leave the server loop as Ctrl-C does. waitress's loop ends on SystemExit (asyncore
+    re-raises it where it swallows other exceptions from a handler) and closes its sockets."""
+    click.echo("SIGTERM: finishing the running jobs", err=True)
+    raise SystemExit(0)
 
 
 def _login_hint(rt: Runtime) -> str:

@@ -26,8 +26,11 @@ def test_serve_on_embedded_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "GENERIC_WEBHOOK_SECRET")}
     env["BRIDGE_DATA_DIR"] = str(tmp_path / "var")
     bridge = Path(sys.executable).with_name("bridge")
+    # Its log goes to a file: a pipe nobody reads fills up and blocks the server's next write (the
+    # line it prints on SIGTERM included).
+    log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen([str(bridge), "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
@@ -52,4 +55,5 @@ def test_serve_on_embedded_defaults(tmp_path: Path) -> None:
         assert requests.get(response.json()["status"], timeout=5).json()["state"] == "processed"
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(30)
+        log.close()

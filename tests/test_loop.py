@@ -440,14 +440,13 @@ def test_a_repeated_status_still_moves_its_time_so_an_older_reopen_is_stale(vcli
     assert not timeline(rt, case_id, "ticket.reopened")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_rt(request: pytest.FixtureRequest, settings: Settings) -> Runtime:
+@pytest.fixture
+def any_rt(any_store_settings: Settings) -> Runtime:
+    """This module's settings (bridge user, secrets) on SQLite and on PostgreSQL."""
     from bridge.runtime import install
     from bridge.store.migrate import upgrade
 
-    if request.param == "postgres":
-        settings = settings.with_overrides(database_url=request.getfixturevalue("pg_url"))
-    runtime = install(Runtime.build(settings))
+    runtime = install(Runtime.build(any_store_settings))
     upgrade(runtime.store)
     return runtime
 

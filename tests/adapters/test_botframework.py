@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -19,7 +20,7 @@ from bridge.events import Decision, TriggerHit
 from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
 from bridge.runner import run_due
-from tests.adapters.support import FIXTURES, app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import FIXTURES, Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "botframework"
 USED = {"copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug", "handoff-status-accepted"}
@@ -311,43 +312,33 @@ def test_voice_and_rich_turns_count_in_the_transcript() -> None:
 # ---- the identity platform's keys: rolled over, refreshed in the background ---------------------
 
 class _KeyServer:
-    """A JWKS endpoint on loopback whose keys the test changes, counting fetches; it can hold a
-    fetch (``hold``) or fail them (``status``)."""
+    """A JWKS endpoint on loopback (the adapters' ``Stub``) whose keys the test changes; it can
+    hold a fetch (``hold``) or fail them (``status``)."""
 
     def __init__(self) -> None:
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        self.document, self.status, self.fetches = jwks("kid-a"), 200, 0
+        self.document, self.status = jwks("kid-a"), 200
         self.hold = threading.Event()
         self.hold.set()
-        server = self
+        self.stub = Stub({"/keys": self._answer})
+        self.url = f"{self.stub.url}/keys"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                server.fetches += 1
-                server.hold.wait(10)
-                body = server.document.encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def _answer(self, _query: dict[str, list[str]]) -> tuple[int, Any]:
+        self.hold.wait(10)
+        return self.status, json.loads(self.document)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/keys"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+    @property
+    def fetches(self) -> int:
+        return len(self.stub.requests)
 
 
 @pytest.fixture
 def key_server():
     server = _KeyServer()
-    yield server
-    server.hold.set()
-    server.http.shutdown()
+    with server.stub:
+        yield server
+        server.hold.set()
 
 
 class _Clock:

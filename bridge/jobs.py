@@ -29,6 +29,7 @@ from bridge.pipeline.sanitize import sanitize_decision, sanitize_event
 from bridge.pipeline.summary import summarize
 from bridge.runtime import Runtime
 from bridge.store import repo
+from bridge.store.bug_index import StoreBugIndex
 from bridge.store.models import CLOSED, DEAD, DONE, ESCALATED, OPEN, PROCESSED, CaseRow, DeliveryRow, InboxRow
 from bridge.web.auth import case_link
 from connectors.base import Context, PermanentError, Result, RetryableError
@@ -255,7 +256,7 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
                          **connectors.vendor_links(rt.settings, refs), **_times(case)}
                 request = step.build(package, {**refs, **links, **extra})
-                connector = connectors.connector_for(step.connector, rt.settings)
+                connector = connectors.connector_for(step.connector, rt.settings, StoreBugIndex(rt.store))
                 # An earlier effect is possible only after a failed (or replayed) attempt: that is
                 # when connectors look before they write. A replay keeps last_error, so it counts.
                 attempt = delivery.attempts + (1 if delivery.last_error and delivery.attempts == 1 else 0)

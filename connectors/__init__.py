@@ -13,7 +13,7 @@ from typing import Any
 from bridge.config import Settings
 from connectors.base import Connector, Step
 from connectors.botcallback import BotCallbackConnector, build_accepted, build_failed
-from connectors.jira import JiraConnector, build_bug, build_followup as build_bug_followup
+from connectors.jira import BugIndex, JiraConnector, build_bug, build_followup as build_bug_followup
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
 from connectors.slack_blocks import (
@@ -131,8 +131,13 @@ def is_configured(vendor: str, settings: Settings) -> bool:
     return all(settings.get(name) for name in CREDENTIALS.get(vendor, ("-",)))
 
 
-def connector_for(vendor: str, settings: Settings) -> Connector:
+def connector_for(vendor: str, settings: Settings, bugs: BugIndex | None = None) -> Connector:
+    """``bugs``: the bug index the live Jira connector files against (``bridge.store.bug_index``)."""
     live = LIVE.get(vendor)
     if live is not None and is_configured(vendor, settings):
+        if live is JiraConnector:
+            if bugs is None:
+                raise ValueError("the live Jira connector needs a bug index")
+            return JiraConnector(settings, bugs)
         return live(settings)  # type: ignore[no-any-return]
     return OutboxConnector(vendor, settings.outbox_dir, settings)

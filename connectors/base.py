@@ -75,10 +75,23 @@ class Context:
     instance: str = ""  # the delivery's step instance, e.g. "slack.update#2" (defaults to the step)
 
 
+class TypedRequest(Protocol):
+    """A builder's frozen request; ``to_json`` is its record in the dry-run outbox."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+Request = dict[str, Any] | TypedRequest
+
+
+def request_json(request: Request) -> dict[str, Any]:
+    return request if isinstance(request, dict) else request.to_json()
+
+
 @dataclass(frozen=True)
 class Step:
     name: str  # "zendesk.ticket"
-    build: Callable[[Package, dict[str, Any]], dict[str, Any]]  # pure: package, refs → request
+    build: Callable[[Package, dict[str, Any]], Request]  # pure: package, refs → request
     after: str | None = None
 
     @property
@@ -93,4 +106,4 @@ class Step:
 class Connector(Protocol):
     name: str
 
-    def send(self, step: Step, request: dict[str, Any], context: Context) -> Result: ...
+    def send(self, step: Step, request: Any, context: Context) -> Result: ...

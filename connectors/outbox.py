@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import Context, Result, Step
+from connectors.base import Context, Request, Result, Step, request_json
 
 if TYPE_CHECKING:
     from bridge.config import Settings
@@ -377,7 +377,8 @@ class OutboxConnector:
         self.outbox_dir = outbox_dir
         self.settings = settings
 
-    def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
+    def send(self, step: Step, request: Request, context: Context) -> Result:
+        request = request_json(request)
         folder = self.outbox_dir / context.case_id
         name = context.instance or step.name  # repeatable steps: one file per instance
         document = {"dry_run": True, "step": name, "idempotency_key": context.key, "request": request}

@@ -69,7 +69,7 @@ def _section(text: str, title: str) -> str:
 
 def test_steps_are_ordered_timestamped_and_not_customer_quotes() -> None:
     """Point 7."""
-    bug = build_bug(_package(SSO_MESSAGES, SSO_EVIDENCE, "product_bug"), {})["description"]
+    bug = build_bug(_package(SSO_MESSAGES, SSO_EVIDENCE, "product_bug"), {}).description
     steps = _section(bug, "Steps to reproduce")
     order = ["1. Open https://app.example.com/login?tenant=halden",
              "2. POST https://app.example.com/auth/saml/acs → 302 in 184 ms  ◀ redirect carrying "
@@ -89,7 +89,7 @@ def test_steps_are_ordered_timestamped_and_not_customer_quotes() -> None:
 def test_a_redirect_carrying_an_error_explains_the_failure_everywhere() -> None:
     """Point 7: render.py used to keep only responses >= 400, dropping the decisive 302."""
     package = _package(SSO_MESSAGES, SSO_EVIDENCE, "product_bug")
-    requests = _section(build_bug(package, {})["description"], "Requests that explain the failure")
+    requests = _section(build_bug(package, {}).description, "Requests that explain the failure")
     assert "POST https://app.example.com/auth/saml/acs → 302 in 184 ms (redirect carrying error=sso_state_mismatch)" \
         in requests
     assert "error=sso_state_mismatch&tenant=halden" in requests and "app.css" not in requests
@@ -104,10 +104,10 @@ def test_outage_evidence_from_any_status_and_earlier_tickets_linked() -> None:
     why = "says operational, but last_sync_at 2025-06-06T02:00:11Z is 3.3 days old at the time of the report; " \
           "queued_records: 18734"
     bug = build_bug(package, {"zendesk.url": "https://acme.zendesk.com"})
-    assert why in bug["description"] and "next_sync_at" in bug["description"]
-    assert "[Zendesk ticket #48211|https://acme.zendesk.com/agent/tickets/48211]" in bug["description"]
-    assert bug["_earlier_tickets"] == ["48211", "47002"]
-    assert bug["summary"].startswith("GET /v2/integrations/payroll-sync/status answers 200: says operational")
+    assert why in bug.description and "next_sync_at" in bug.description
+    assert "[Zendesk ticket #48211|https://acme.zendesk.com/agent/tickets/48211]" in bug.description
+    assert bug.earlier_tickets == ("48211", "47002")
+    assert bug.summary.startswith("GET /v2/integrations/payroll-sync/status answers 200: says operational")
     ticket = build_ticket(package, {})
     body = ticket["comment"]["body"]
     assert why in body and ticket["type"] == "incident"

@@ -315,7 +315,7 @@ class CsatSampleRow(Base):
 
 
 class BugFingerprintRow(Base):
-    """One bug fingerprint → the Jira issue filed for it (see connectors.jira_fingerprint).
+    """One bug fingerprint → the Jira issue filed for it (see connectors.jira.fingerprint).
 
     ``status``: ``creating`` while ``claimed_by`` (a case id) files the issue (``attempted_at`` set
     once a create was sent, so a retry after an ambiguous failure searches before it creates again),

@@ -76,13 +76,13 @@ def test_ticket_has_every_section_as_a_plain_private_comment() -> None:
 
 def test_bug_has_every_section_inside_noformat() -> None:
     bug = build_bug(_package(), {"zendesk.ticket": "12345"})
-    description = bug["description"]
+    description = bug.description
     for marker in SECTION_MARKERS:
         assert marker in description, marker
     assert description.startswith("Zendesk ticket:")
     assert "h3. Evidence\n{noformat}" in description
-    assert bug["issuetype"] == {"name": "Bug"} and "priority-urgent" in bug["labels"]
-    assert "\n" not in bug["summary"] and len(bug["summary"]) <= 255
+    assert bug.issue_type == "Bug" and "priority-urgent" in bug.labels
+    assert "\n" not in bug.summary and len(bug.summary) <= 255
 
 
 def test_the_channel_post_is_lean_and_carries_no_contact_details() -> None:
@@ -122,7 +122,7 @@ def test_hostile_customer_and_llm_text_is_inert_everywhere() -> None:
         assert raw not in alert
     assert "&lt;!channel&gt;" in alert and "&amp;" in alert
     assert "\u202e" not in alert
-    bug = build_bug(package, {})["description"]
+    bug = build_bug(package, {}).description
     # Jira: all customer/LLM text is inside noformat, and a "{noformat}" in it cannot close the block.
     assert bug.count("{noformat}") % 2 == 0 and "(noformat)" in bug
     for title_line in [line for line in bug.split("\n") if line.startswith("h3. ")]:
@@ -131,7 +131,7 @@ def test_hostile_customer_and_llm_text_is_inert_everywhere() -> None:
     assert "<img src=x onerror=alert(1)>" in body  # plain body keeps the text, Zendesk renders it as text
     assert "\u202e" not in body
     # Subjects and summaries never carry LLM text.
-    assert "evil" not in build_ticket(package, {})["subject"] and "evil" not in build_bug(package, {})["summary"]
+    assert "evil" not in build_ticket(package, {})["subject"] and "evil" not in build_bug(package, {}).summary
 
 
 def _long_messages(count: int, size: int) -> list[dict[str, Any]]:
@@ -149,7 +149,7 @@ def test_huge_transcripts_respect_every_limit(count: int, size: int) -> None:
             assert len(block["text"]["text"]) <= 3000
             assert "&am\n" not in block["text"]["text"]
     assert len(alert["text"]) <= 3000
-    description = build_bug(package, {})["description"]
+    description = build_bug(package, {}).description
     assert len(description) <= DESCRIPTION_LIMIT
     assert "h3. Summary" in description and "h3. Evidence" in description and "TypeError" in description
     body = build_ticket(package, {})["comment"]["body"]

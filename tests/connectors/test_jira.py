@@ -7,6 +7,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,10 +21,12 @@ from bridge.events import Event, Summary
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
 from bridge.store import bugs
+from bridge.store.bug_index import StoreBugIndex
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
 from connectors import STEPS, connector_for, fetch as fetch_module
 from connectors.base import Context, PermanentError, RetryableError
+from connectors.config import JiraConfig
 from connectors.jira import DESCRIPTION_LIMIT, JiraConnector, build_bug, target_priority
 from connectors.outbox import OutboxConnector
 from tests.connectors.misbehaving import BEHAVIOURS, MisbehavingServer
@@ -72,15 +75,15 @@ def package_for(event: dict[str, Any], case_id: str = "c-1", **kwargs: Any) -> A
 
 def test_summary_is_the_symptom_in_one_line() -> None:
     bug = build_bug(package_for(bug_event()), {"zendesk.ticket": "42"})
-    assert bug["summary"] == "TypeError: rows is null (row 17) at 2026-01-01T10:00:00Z — /reports/1 (app 4.1.0)"
-    assert "\n" not in bug["summary"] and len(bug["summary"]) <= 255
+    assert bug.summary == "TypeError: rows is null (row 17) at 2026-01-01T10:00:00Z — /reports/1 (app 4.1.0)"
+    assert "\n" not in bug.summary and len(bug.summary) <= 255
     without_evidence = bug_event(evidence={})
-    assert build_bug(package_for(without_evidence), {})["summary"].startswith("E1042")
+    assert build_bug(package_for(without_evidence), {}).summary.startswith("E1042")
 
 
 def test_description_is_what_an_engineer_needs() -> None:
     bug = build_bug(package_for(bug_event()), {"zendesk.ticket": "42"})
-    d = bug["description"]
+    d = bug.description
     assert d.startswith("Zendesk ticket: 42 · case {{c-1}}")
     for heading in ("h3. Symptom", "h3. Steps to reproduce", "h3. Expected vs actual", "h3. Environment",
                     "h3. Console errors", "h3. Requests that explain the failure", "h3. Page and session replay",
@@ -94,17 +97,17 @@ def test_description_is_what_an_engineer_needs() -> None:
     assert "Session replay: https://replay.example.com/s/1" in d
     assert "Customer 1 / Company 1 — plan Enterprise — MRR 1,000.00" in d
     assert "user1@example.com" not in d  # a bug is widely read: contact details stay in the ticket
-    assert bug["issuetype"] == {"name": "Bug"} and "project" not in bug  # the connector adds JIRA_PROJECT
-    assert {"recovery-bridge", "rb-c-1", "trigger-product_bug"} <= set(bug["labels"])
-    assert any(label.startswith("rb-bug-") for label in bug["labels"])
-    assert [f["name"] for f in bug["_attachments"]] == ["console-log.txt", "network-requests.json", "transcript.txt"]
-    assert json.loads(bug["_attachments"][1]["text"])[0]["status"] == 502
+    assert bug.issue_type == "Bug" and bug.project is None  # the connector adds JIRA_PROJECT
+    assert {"recovery-bridge", "rb-c-1", "trigger-product_bug"} <= set(bug.labels)
+    assert any(label.startswith("rb-bug-") for label in bug.labels)
+    assert [f.name for f in bug.attachments] == ["console-log.txt", "network-requests.json", "transcript.txt"]
+    assert json.loads(bug.attachments[1].text)[0]["status"] == 502
 
 
 def test_steps_from_the_evidence_are_not_marked_as_reconstructed() -> None:
     event = bug_event()
     event["evidence"]["steps_to_reproduce"] = ["Open Reports", "Click Export"]
-    d = build_bug(package_for(event), {})["description"]
+    d = build_bug(package_for(event), {}).description
     assert "From the session evidence:\n{noformat}\n1. Open Reports\n2. Click Export" in d
     assert "Reconstructed" not in d
 
@@ -124,13 +127,13 @@ def test_customer_log_and_llm_text_cannot_render_markup() -> None:
     package = package_for(event, summary=Summary(issue=HOSTILE, tried=HOSTILE, source="llm", model="m",
                                                  key_facts=["E1042"]))
     bug = build_bug(package, {"zendesk.ticket": HOSTILE})
-    for text in (bug["description"], bug["_comment"]):
+    for text in (bug.description, bug.comment):
         outside = _outside_noformat(text)
         assert text.count("{noformat}") % 2 == 0
         for raw in ("evil", "{color", "{code", "h1.", "[~"):
             assert raw not in outside, (raw, outside)
         assert "(noformat)" in text  # the customer's "{noformat}" cannot close the block
-    assert "evil" not in bug["summary"]  # the summary carries no LLM text either
+    assert "evil" not in bug.summary  # the summary carries no LLM text either
 
 
 def test_huge_reports_stay_within_jiras_limit() -> None:
@@ -138,25 +141,28 @@ def test_huge_reports_stay_within_jiras_limit() -> None:
     event["conversation"]["messages"] = [{"role": "customer", "text": f"m{i} " + "x{noformat}" * 300}
                                          for i in range(40)]
     event["evidence"]["console_logs"] = [{"level": "error", "message": f"E{i} " + "y" * 390} for i in range(1000)]
-    d = build_bug(package_for(event), {})["description"]
+    d = build_bug(package_for(event), {}).description
     assert len(d) <= DESCRIPTION_LIMIT and d.count("{noformat}") % 2 == 0
 
 
 def test_priority_follows_the_package_and_the_blast_radius() -> None:
-    settings = Settings(extra={"JIRA_BLAST_RADIUS": "3=High,10=Highest"})
-    assert target_priority(settings, "normal", 1) == "Medium"
-    assert target_priority(settings, "normal", 3) == "High"
-    assert target_priority(settings, "urgent", 3) == "Highest"  # never lowered
-    assert target_priority(settings, "low", 10) == "Highest"
-    assert target_priority(Settings(extra={"JIRA_PRIORITIES": "none"}), "urgent", 50) is None
+    config = JiraConfig.from_settings(Settings(extra={"JIRA_BLAST_RADIUS": "3=High,10=Highest"}))
+    assert target_priority(config, "normal", 1) == "Medium"
+    assert target_priority(config, "normal", 3) == "High"
+    assert target_priority(config, "urgent", 3) == "Highest"  # never lowered
+    assert target_priority(config, "low", 10) == "Highest"
+    assert target_priority(JiraConfig.from_settings(Settings(extra={"JIRA_PRIORITIES": "none"})), "urgent", 50) is None
 
 
-def test_without_credentials_the_outbox_is_used(tmp_path: Any) -> None:
-    assert isinstance(connector_for("jira", Settings(data_dir=tmp_path)), OutboxConnector)
+def test_without_credentials_the_outbox_is_used(tmp_path: Any, store: Store) -> None:
+    index = StoreBugIndex(store)
+    assert isinstance(connector_for("jira", Settings(data_dir=tmp_path), index), OutboxConnector)
     live = {k: v for k, v in CREDS.items() if k.startswith("JIRA")}
-    assert isinstance(connector_for("jira", Settings(data_dir=tmp_path, extra=live)), JiraConnector)
+    assert isinstance(connector_for("jira", Settings(data_dir=tmp_path, extra=live), index), JiraConnector)
     pat = {"JIRA_URL": JIRA, "JIRA_PAT": "p", "JIRA_PROJECT": "SUP"}
-    assert isinstance(connector_for("jira", Settings(data_dir=tmp_path, extra=pat)), JiraConnector)
+    assert isinstance(connector_for("jira", Settings(data_dir=tmp_path, extra=pat), index), JiraConnector)
+    with pytest.raises(ValueError, match="bug index"):  # the store is the caller's: connectors never open one
+        connector_for("jira", Settings(data_dir=tmp_path, extra=live))
 
 
 # --- a Jira that remembers ----------------------------------------------------------------------
@@ -279,7 +285,7 @@ def jira() -> Iterator[FakeJira]:
 
 
 def connector(settings: Settings, store: Store, **extra: str) -> JiraConnector:
-    return JiraConnector(settings.with_overrides(extra={**CREDS, **extra}), store=store)
+    return JiraConnector(settings.with_overrides(extra={**CREDS, **extra}), StoreBugIndex(store))
 
 
 def send(settings: Settings, store: Store, n: int = 1, refs: dict[str, Any] | None = None, **extra: str) -> Any:
@@ -298,15 +304,15 @@ def test_a_follow_up_becomes_one_comment_with_its_files(settings: Settings, stor
                 "evidence": {"console_logs": [{"level": "error", "message": "AuthStateError: state mismatch"}]}}
     refs = {"jira.bug": "SUP-1", "followup": followup, "unanswered": True, "taken": False}
     request = build_followup(package_for(bug_event()), refs)
-    assert request["issue"] == "SUP-1" and "Only the Finance group is affected." in request["comment"]
-    assert "AuthStateError: state mismatch" in request["comment"] and "x.png" in request["comment"]
+    assert request.issue == "SUP-1" and "Only the Finance group is affected." in request.comment
+    assert "AuthStateError: state mismatch" in request.comment and "x.png" in request.comment
     step, context = STEPS["jira.followup"], Context("c-1", "c-1-jira.followup#1", refs)
     connector(settings, store).send(step, request, context)
     connector(settings, store).send(step, request, Context("c-1", context.key, refs, 2))  # a retry
     [comment] = jira.comments["SUP-1"]
     assert "Only the Finance group is affected." in comment and "not attached: blocked" in comment
     with pytest.raises(PermanentError):  # no issue (the bug step died): nothing to comment on
-        connector(settings, store).send(step, {**request, "issue": None}, Context("c-2", "k", {}))
+        connector(settings, store).send(step, replace(request, issue=None), Context("c-2", "k", {}))
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -452,7 +458,8 @@ def test_client_errors_are_permanent_with_jiras_field_errors(settings: Settings,
     assert f"Jira {status}" in message and "components: Component name 'Exports' is not valid" in message
     assert "tok" not in message and "Authorization" not in message
     with store.session() as s:  # the claim is given up: the next report of the bug can file it
-        assert bugs.get(s, build_bug(package_for(bug_event()), {})["_fingerprint"]["value"]) is None
+        fp = build_bug(package_for(bug_event()), {}).fingerprint
+        assert fp is not None and bugs.get(s, fp.value) is None
 
 
 def test_a_garbage_2xx_is_ambiguous(settings: Settings, store: Store, jira: FakeJira) -> None:
@@ -686,5 +693,5 @@ def test_the_case_label_is_the_case_id_even_when_it_reads_as_a_card_number() -> 
     # finds the issue an ambiguous create made, so it must be the case id as it is.
     case_id = "c-5f4111111111111111c"
     bug = build_bug(package_for(bug_event(), case_id=case_id), {"zendesk.ticket": "42"})
-    assert f"rb-{case_id}" in bug["labels"]
-    assert case_id in bug["_comment"]
+    assert f"rb-{case_id}" in bug.labels
+    assert case_id in bug.comment

@@ -6,8 +6,8 @@ that passes here is one Jira's spec accepts. Spec defects are strict expected fa
 
 from __future__ import annotations
 
-import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,11 +18,12 @@ from bridge.config import Settings
 from bridge.events import Event, RouteInfo
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
+from bridge.store.bug_index import StoreBugIndex
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
 from connectors import STEPS
 from connectors.base import Context
-from connectors.jira import JiraConnector, build_bug
+from connectors.jira import BugCreate, JiraConnector, build_bug
 from tests.conftest import vendor_mock_url
 from tests.connectors.test_jira import bug_event
 
@@ -54,23 +55,23 @@ def mock_jira(settings: Settings) -> tuple[JiraConnector, list[dict[str, Any]]]:
     upgrade(store)
     extra = {"JIRA_URL": url, "JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "x", "JIRA_PROJECT": "SUP",
              "JIRA_SEARCH_LAG": "0", "ZENDESK_SUBDOMAIN": "acme", "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}
-    connector = JiraConnector(settings.with_overrides(extra=extra), store=store)
+    connector = JiraConnector(settings.with_overrides(extra=extra), StoreBugIndex(store))
     found: list[dict[str, Any]] = []
-    connector.client._session.mount("http://", Violations(found))
+    connector.client.sdk._session.mount("http://", Violations(found))
     return connector, found
 
 
-def _request(case: str = "c-contract", **extra: Any) -> dict[str, Any]:
+def _request(case: str = "c-contract", **extra: Any) -> BugCreate:
     event = Event.from_json(bug_event())
     route = RouteInfo(team="eng", jira_project="SUP", jira_components=["Exports"], jira_account_id="acc-1")
     package = build_package(case, "generic", event, decide(event), route=route)
-    return build_bug(package, {"zendesk.ticket": "901"}) | extra
+    return replace(build_bug(package, {"zendesk.ticket": "901"}), **extra)
 
 
 def test_create_with_links_and_watcher_matches_the_spec(mock_jira: tuple[JiraConnector, list[Any]]) -> None:
     jira, violations = mock_jira
     # Files go through add_attachment, whose spec is defective (below); everything else is checked here.
-    result = jira.send(STEPS["jira.bug"], _request(_attachments=[], _evidence=[]),
+    result = jira.send(STEPS["jira.bug"], _request(attachments=(), evidence=()),
                        Context("c-contract", "c-contract-jira.bug", {"zendesk.ticket": "901"}))
     assert result.external_id and not result.dry_run
     assert violations == []
@@ -78,12 +79,12 @@ def test_create_with_links_and_watcher_matches_the_spec(mock_jira: tuple[JiraCon
 
 def test_joining_an_open_issue_matches_the_spec(mock_jira: tuple[JiraConnector, list[Any]]) -> None:
     jira, violations = mock_jira
-    first = jira.send(STEPS["jira.bug"], _request("c-one", _attachments=[], _evidence=[]),
+    first = jira.send(STEPS["jira.bug"], _request("c-one", attachments=(), evidence=()),
                       Context("c-one", "c-one-jira.bug", {}))
     # The second report: issue state read, +1 comment (comments listed first), priority raised.
-    adapter = jira.client._session.get_adapter("http://")
+    adapter = jira.client.sdk._session.get_adapter("http://")
     adapter.calls.clear()
-    second = jira.send(STEPS["jira.bug"], _request("c-two", _attachments=[], _evidence=[], _priority="urgent"),
+    second = jira.send(STEPS["jira.bug"], _request("c-two", attachments=(), evidence=(), priority="urgent"),
                        Context("c-two", "c-two-jira.bug", {}))
     assert second.external_id == first.external_id
     key = first.external_id
@@ -97,7 +98,8 @@ def test_the_label_search_after_an_ambiguous_failure_matches_the_spec(
     mock_jira: tuple[JiraConnector, list[Any]],
 ) -> None:
     jira, violations = mock_jira
-    assert jira._search("c-contract", "rb-bug-0123456789abcdef") is not None  # Prism answers with generated issues
+    found = jira.filing._search("c-contract", "rb-bug-0123456789abcdef")
+    assert found is not None  # Prism answers with generated issues
     assert violations == []
 
 
@@ -105,5 +107,5 @@ def test_the_label_search_after_an_ambiguous_failure_matches_the_spec(
                           "type: array, so Prism answers 422", strict=True)
 def test_attachments_match_the_spec(mock_jira: tuple[JiraConnector, list[Any]]) -> None:
     jira, violations = mock_jira
-    jira.client.add_attachment(issue="SUP-1", attachment=io.BytesIO(b"hello"), filename="c-1-transcript.txt")
+    jira.client.add_attachment("SUP-1", "c-1-transcript.txt", b"hello")
     assert violations == []

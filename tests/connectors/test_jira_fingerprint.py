@@ -9,7 +9,7 @@ import pytest
 from bridge.events import Event
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
-from connectors.jira_fingerprint import (
+from connectors.jira.fingerprint import (
     fingerprint,
     major_version,
     normalize_route,

@@ -16,6 +16,7 @@ from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_decision
 from bridge.pipeline.triggers import decide
 from connectors import STEPS
+from connectors.base import request_json
 from tests.helpers import generic_event
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -95,7 +96,7 @@ ROWS = [row for row in _table() if row["steps"] != "prompts"]
 def test_every_builder_sends_what_the_table_says(row: dict[str, str]) -> None:
     package = _package()
     for step in _steps(row["steps"]):
-        sent = json.dumps(STEPS[step].build(package, dict(REFS)), ensure_ascii=False)
+        sent = json.dumps(request_json(STEPS[step].build(package, dict(REFS))), ensure_ascii=False)
         for kind in ("card numbers", "secrets", "e-mail, phone, IBAN"):
             if row[kind] in ("last four", "marker", "removed", "none"):
                 for value in _raw_values(kind):

@@ -65,4 +65,4 @@ def test_flags_lead_the_ticket_and_the_bug_and_tag_the_ticket() -> None:
     ticket = build_ticket(package, {})
     assert ticket["comment"]["body"].startswith("Check before you answer")
     assert {"rb_privacy_legal", "rb_unverified_answer"} <= set(ticket["tags"])
-    assert "The bot may have told the customer something wrong" in build_bug(package, {})["description"]
+    assert "The bot may have told the customer something wrong" in build_bug(package, {}).description

@@ -93,7 +93,7 @@ def test_a_redirect_carrying_an_error_explains_the_failure_everywhere() -> None:
     assert "POST https://app.example.com/auth/saml/acs → 302 in 184 ms (redirect carrying error=sso_state_mismatch)" \
         in requests
     assert "error=sso_state_mismatch&tenant=halden" in requests and "app.css" not in requests
-    body = build_ticket(package, {})["comment"]["body"]
+    body = build_ticket(package, {}).body
     assert "https://app.example.com/auth/saml/acs → 302 in 184 ms (redirect carrying error=sso_state_mismatch)" in body
 
 
@@ -109,8 +109,8 @@ def test_outage_evidence_from_any_status_and_earlier_tickets_linked() -> None:
     assert bug.earlier_tickets == ("48211", "47002")
     assert bug.summary.startswith("GET /v2/integrations/payroll-sync/status answers 200: says operational")
     ticket = build_ticket(package, {})
-    body = ticket["comment"]["body"]
-    assert why in body and ticket["type"] == "incident"
+    body = ticket.body
+    assert why in body and ticket.type == "incident"
     earlier = body[body.index("Earlier tickets"):body.index("Summary")]
     assert "#48211: the customer mentions it; link or merge it" in earlier
     assert "#47002: an earlier escalation of this customer" in earlier

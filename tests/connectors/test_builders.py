@@ -62,7 +62,7 @@ SECTION_MARKERS = [
 
 
 def test_ticket_has_every_section_as_a_plain_private_comment() -> None:
-    ticket = build_ticket(_package(), {})
+    ticket = build_ticket(_package(), {}).to_json()
     body = ticket["comment"]["body"]
     for marker in SECTION_MARKERS:
         assert marker in body, marker
@@ -127,11 +127,11 @@ def test_hostile_customer_and_llm_text_is_inert_everywhere() -> None:
     assert bug.count("{noformat}") % 2 == 0 and "(noformat)" in bug
     for title_line in [line for line in bug.split("\n") if line.startswith("h3. ")]:
         assert "evil" not in title_line
-    body = build_ticket(package, {})["comment"]["body"]
+    body = build_ticket(package, {}).body
     assert "<img src=x onerror=alert(1)>" in body  # plain body keeps the text, Zendesk renders it as text
     assert "\u202e" not in body
     # Subjects and summaries never carry LLM text.
-    assert "evil" not in build_ticket(package, {})["subject"] and "evil" not in build_bug(package, {}).summary
+    assert "evil" not in build_ticket(package, {}).subject and "evil" not in build_bug(package, {}).summary
 
 
 def _long_messages(count: int, size: int) -> list[dict[str, Any]]:
@@ -152,7 +152,7 @@ def test_huge_transcripts_respect_every_limit(count: int, size: int) -> None:
     description = build_bug(package, {}).description
     assert len(description) <= DESCRIPTION_LIMIT
     assert "h3. Summary" in description and "h3. Evidence" in description and "TypeError" in description
-    body = build_ticket(package, {})["comment"]["body"]
+    body = build_ticket(package, {}).body
     assert len(body) <= 60_000 and "Evidence" in body
     if count > 10:
         assert "omitted here for length" in description and "omitted here for length" in body

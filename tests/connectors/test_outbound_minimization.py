@@ -109,7 +109,7 @@ def test_every_builder_sends_what_the_table_says(row: dict[str, str]) -> None:
 
 def test_the_corpus_reaches_the_builders() -> None:
     """The agent keeps what they need to answer: the assertions above look at text that is there."""
-    ticket = json.dumps(STEPS["zendesk.ticket"].build(_package(), dict(REFS)), ensure_ascii=False)
+    ticket = json.dumps(request_json(STEPS["zendesk.ticket"].build(_package(), dict(REFS))), ensure_ascii=False)
     for value in (CONTACT["email"], CONTACT["iban"], EARLIER, "[card ending 1111]", "my password is [secret]"):
         assert value in ticket
 

@@ -56,7 +56,7 @@ def connector(**extra: str) -> ZendeskConnector:
 # --- builder ----------------------------------------------------------------------------------
 
 def test_ticket_fields_a_human_can_triage() -> None:
-    ticket = build_ticket(package_for(bug_event()), {})
+    ticket = build_ticket(package_for(bug_event()), {}).to_json()
     assert ticket["subject"] == "The export crashes with error E1042 since yesterday's update"
     assert ticket["type"] == "incident"
     assert {"recovery_bridge", "trigger_product_bug", "plan_enterprise_plus", "lang_en"} <= set(ticket["tags"])
@@ -92,7 +92,7 @@ def test_the_subject_is_the_customers_topic_never_a_triage_label(
         event["handoff"] = handoff
     decision = Decision(escalate=True, triggers=[TriggerHit(trigger="negative_sentiment", evidence="cancel"),
                                                  TriggerHit(trigger="low_confidence", evidence="0.3")])
-    ticket = build_ticket(build_package("c-1", "generic", Event.from_json(event), decision), {})
+    ticket = build_ticket(build_package("c-1", "generic", Event.from_json(event), decision), {}).to_json()
     assert ticket["subject"] == subject
     for internal in ("negative", "sentiment", "low_confidence", "Unhappy", "6250", "6,250", "[", "Brightwater"):
         assert internal not in ticket["subject"]
@@ -100,20 +100,20 @@ def test_the_subject_is_the_customers_topic_never_a_triage_label(
 
 
 def test_a_question_is_not_an_incident() -> None:
-    assert build_ticket(package_for(generic_event()), {})["type"] == "question"
+    assert build_ticket(package_for(generic_event()), {}).type == "question"
 
 
 def test_evidence_urls_are_collected_once() -> None:
     event = bug_event(evidence={"screenshots": [{"kind": "screenshot", "url": "https://cdn.example.com/a.png"}],
                                 "files": [{"kind": "console_log", "url": "https://cdn.example.com/a.png"}]})
-    assert build_ticket(package_for(event), {})["_evidence"] == [
+    assert build_ticket(package_for(event), {}).to_json()["_evidence"] == [
         {"url": "https://cdn.example.com/a.png", "kind": "screenshot", "name": ""}]
 
 
 def test_very_long_transcripts_ride_along_as_a_text_file() -> None:
     messages = [{"id": str(i), "role": "customer" if i % 2 else "bot", "text": f"message {i} " + "x" * 400}
                 for i in range(400)]
-    ticket = build_ticket(package_for(generic_event(messages=messages)), {})
+    ticket = build_ticket(package_for(generic_event(messages=messages)), {}).to_json()
     assert len(ticket["comment"]["body"]) <= 60_000
     assert "message 399" in ticket["comment"]["body"]  # the latest part stays inline
     [attachment] = ticket["_attachments"]
@@ -411,7 +411,7 @@ def test_a_later_file_rides_on_its_follow_up_note_once(evidence_host: str) -> No
                 "files": [{"kind": "screenshot", "url": f"{evidence_host}/later.png", "name": "later.png"}]}
     request = build_followup(package_for(bug_event()), {"zendesk.ticket": "42", "followup": followup,
                                                         "unanswered": True, "taken": True})
-    assert request["comment"]["public"] is False and "Screenshot attached." in request["comment"]["body"]
+    assert request.public is False and "Screenshot attached." in request.body
     context = Context("c-1", "c-1-zendesk.followup#1", {})
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), json={"upload": {"token": "tok-9"}})

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from connectors import zendesk as zendesk_module
 from connectors.base import PermanentError, RetryableError
-from connectors.zendesk_audits import audit_events
+from connectors.zendesk import connector as zendesk_module
+from connectors.zendesk.audits import audit_events
 from tests.connectors.test_zendesk import BASE, connector
 
 AUDITS = f"{BASE}/tickets/42/audits.json"

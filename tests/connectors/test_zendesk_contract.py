@@ -7,6 +7,7 @@ that passes here is one the vendor's spec accepts.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,7 +21,7 @@ from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
 from connectors import STEPS
 from connectors.base import Context
-from connectors.zendesk import ZendeskConnector, ZendeskSession, build_ticket
+from connectors.zendesk import TicketCreate, ZendeskConnector, ZendeskSession, build_ticket
 from tests.conftest import vendor_mock_url
 from tests.helpers import generic_event
 
@@ -59,9 +60,9 @@ def mock_connector() -> tuple[ZendeskConnector, list[dict[str, Any]]]:
     return ZendeskConnector(settings, session=session), violations
 
 
-def _request(**extra: Any) -> dict[str, Any]:
+def _request(**extra: Any) -> TicketCreate:
     event = Event.from_json(generic_event())
-    return build_ticket(build_package("c-contract", "generic", event, decide(event)), {}) | extra
+    return replace(build_ticket(build_package("c-contract", "generic", event, decide(event)), {}), **extra)
 
 
 def test_lookup_matches_the_spec(mock_connector: tuple[ZendeskConnector, list[dict[str, Any]]]) -> None:
@@ -76,7 +77,7 @@ def test_requester_and_create_match_the_spec(
 ) -> None:
     zendesk, violations = mock_connector
     monkeypatch.setattr(zendesk, "existing_ticket", lambda external_id: None)  # as for a new case
-    result = zendesk.send(STEPS["zendesk.ticket"], _request(_evidence=[]),
+    result = zendesk.send(STEPS["zendesk.ticket"], _request(evidence=()),
                           Context("c-contract", "c-contract-zendesk.ticket", {}))
     assert result.external_id and not result.dry_run
     assert violations == []
@@ -88,7 +89,7 @@ def test_custom_fields_match_the_spec(mock_connector: tuple[ZendeskConnector, li
     from zenpy.lib.api_objects import CustomField, Ticket
 
     zendesk, violations = mock_connector
-    zendesk.client.tickets.create(Ticket(subject="x", comment={"body": "y", "public": False},
+    zendesk.client.sdk.tickets.create(Ticket(subject="x", comment={"body": "y", "public": False},
                                          custom_fields=[CustomField(id=1, value="product_bug")]))
     assert violations == []
 
@@ -97,7 +98,7 @@ def test_custom_fields_match_the_spec(mock_connector: tuple[ZendeskConnector, li
                    strict=True)
 def test_uploads_match_the_spec(mock_connector: tuple[ZendeskConnector, list[dict[str, Any]]]) -> None:
     zendesk, violations = mock_connector
-    zendesk.client.attachments.upload(b"hello", target_name="transcript.txt", content_type="text/plain")
+    zendesk.client.sdk.attachments.upload(b"hello", target_name="transcript.txt", content_type="text/plain")
     assert violations == []
 
 

@@ -62,7 +62,7 @@ def test_privacy_and_legal_weight_in_any_language(text: str) -> None:
 def test_flags_lead_the_ticket_and_the_bug_and_tag_the_ticket() -> None:
     decision = Decision(escalate=True, triggers=[TriggerHit(trigger="low_confidence", evidence="0.38")])
     package = build_package("c-1", "generic", _event(RETENTION), decision)
-    ticket = build_ticket(package, {})
+    ticket = build_ticket(package, {}).to_json()
     assert ticket["comment"]["body"].startswith("Check before you answer")
     assert {"rb_privacy_legal", "rb_unverified_answer"} <= set(ticket["tags"])
     assert "The bot may have told the customer something wrong" in build_bug(package, {}).description

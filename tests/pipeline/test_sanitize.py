@@ -28,7 +28,7 @@ def _event() -> Event:
 def test_cards_and_tokens_are_masked_in_the_ticket_and_the_bug() -> None:
     decision = Decision(escalate=True, triggers=[TriggerHit(trigger="product_bug", evidence="error")])
     package = build_package("c-1", "generic", _event(), decision)
-    ticket = json.dumps(build_ticket(package, {}), ensure_ascii=False)
+    ticket = json.dumps(build_ticket(package, {}).to_json(), ensure_ascii=False)
     bug = json.dumps(build_bug(package, {}).to_json(), ensure_ascii=False)
     for text in (ticket, bug):
         assert CARD not in text and CARD.replace(" ", "") not in text and "kq9Vv0Qm3cTz8Lr2Xw1pYb6N" not in text

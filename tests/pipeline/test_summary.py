@@ -250,7 +250,7 @@ def test_the_summary_keeps_the_facts_behind_the_urgency_and_the_bots_reason(tmp_
     assert llm.source == "llm"
     _urgent_summary_checks(llm)
     assert "how many people are affected, deadlines" in stub.requests[0]["json"]["messages"][0]["content"]
-    body = build_ticket(build_package("c-1", "generic", event, DECISION, summary=llm), {})["comment"]["body"]
+    body = build_ticket(build_package("c-1", "generic", event, DECISION, summary=llm), {}).body
     summary_part = body[body.index("Summary"): body.index("Why escalated")]
     assert "The bot's reason for handing off: SSO loop for the whole tenant" in summary_part
     assert "- Our DPO needs this confirmation by 20 June." in summary_part

@@ -43,7 +43,7 @@ def test_the_channel_and_where_the_reply_goes(channel: str, messages: list[dict[
 
 def test_the_ticket_says_where_the_customer_waits_and_tags_the_reply_channel() -> None:
     decision = Decision(escalate=True, triggers=[TriggerHit(trigger="customer_requested_human", evidence="persona")])
-    ticket = build_ticket(build_package("c-1", "generic", _event("whatsapp", WHATSAPP), decision), {})
+    ticket = build_ticket(build_package("c-1", "generic", _event("whatsapp", WHATSAPP), decision), {}).to_json()
     body = ticket["comment"]["body"]
     head = body[: body.index("Summary")]
     assert "WhatsApp" in head and URL in head

@@ -15,8 +15,8 @@ from connectors.base import Connector, Step
 from connectors.botcallback import BotCallbackConnector, build_accepted, build_failed
 from connectors.jira import BugIndex, JiraConnector, build_bug, build_followup as build_bug_followup
 from connectors.outbox import OutboxConnector
-from connectors.slack import SlackConnector
-from connectors.slack_blocks import (
+from connectors.slack import (
+    SlackConnector,
     build_alert,
     build_dm,
     build_ephemeral,

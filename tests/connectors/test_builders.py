@@ -10,7 +10,7 @@ import pytest
 from bridge.events import Decision, Event, RouteInfo, Summary, TriggerHit
 from bridge.pipeline.package import build_package
 from connectors.jira import DESCRIPTION_LIMIT, build_bug
-from connectors.slack_blocks import build_alert
+from connectors.slack.blocks import build_alert
 from connectors.zendesk import build_ticket
 from tests.helpers import generic_event
 

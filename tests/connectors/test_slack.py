@@ -17,7 +17,7 @@ from connectors import STEPS, connector_for
 from connectors.base import Context, PermanentError, RetryableError
 from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector, verify_request
-from connectors.slack_blocks import build_alert, build_page, build_update
+from connectors.slack.blocks import build_alert, build_page, build_update
 from tests.connectors.slack_stub import slack_stub
 from tests.helpers import generic_event
 
@@ -206,7 +206,7 @@ def test_rotation() -> None:
 
 def test_a_retry_to_a_channel_name_finds_the_alert_by_its_id() -> None:
     """The default channel is `#support`: history is read by id, so the name is resolved first."""
-    from connectors import slack as slack_module
+    from connectors.slack import policy as slack_module
 
     slack_module._CHANNEL_IDS.clear()
     with slack_stub() as (stub, url):

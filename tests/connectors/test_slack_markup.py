@@ -17,7 +17,7 @@ from bridge.events import Event, RouteInfo
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
 from connectors import STEPS
-from connectors.slack_blocks import link, mention
+from connectors.slack.blocks import link, mention
 from tests.helpers import generic_event
 
 HOSTILE = "<!channel> <!here|here> <@U999> <!subteam^S1> <https://evil.example|Reset your password> &lt; x"

@@ -22,7 +22,7 @@ from bridge.config import Settings
 from bridge.runner import run_due
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
-from connectors.slack_blocks import escape as slack_escape
+from connectors.slack.blocks import escape as slack_escape
 from tests.fuzz.conftest import examples
 from tests.fuzz.platforms import ADMIN, ROUTES
 from tests.fuzz.tally import record

@@ -15,7 +15,7 @@ from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.summary import SummaryCache, extractive_summary, summarize
-from connectors.slack_blocks import build_alert
+from connectors.slack.blocks import build_alert
 from connectors.zendesk import build_ticket
 from tests.helpers import generic_event
 from tests.openai_stub import Reply, Stub, running_stub

@@ -103,6 +103,27 @@ class Step:
         return self.name.split(".", 1)[1]
 
 
+Handler = Callable[[Any, Any, Context], Result]  # (connector, request, context) → result
+
+
+def dispatch(connector: Any, handlers: dict[str, Handler], step: Step, request: Any, context: Context,
+             classify: Callable[[Exception], Exception]) -> Result:
+    """Run the handler registered for the step's action; a failure leaves as one of the two kinds
+    (``classify`` maps the vendor's own; what it does not know leaves as it is)."""
+    handler = handlers.get(step.action)
+    if handler is None:
+        raise PermanentError(f"{connector.name} cannot perform {step.name}")
+    try:
+        return handler(connector, request, context)
+    except (RetryableError, PermanentError):
+        raise
+    except Exception as exc:
+        error = classify(exc)
+        if error is exc:
+            raise
+        raise error from exc
+
+
 class Connector(Protocol):
     name: str
 

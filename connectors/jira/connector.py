@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.config import Settings
-from connectors.base import Context, PermanentError, Result, RetryableError, Step
+from connectors.base import Context, Handler, PermanentError, Result, RetryableError, Step, dispatch
 from connectors.config import JiraConfig
 from connectors.jira.build import (
     BugComment,
@@ -47,15 +47,7 @@ class JiraConnector:
         self.bugs = bugs
 
     def send(self, step: Step, request: Any, context: Context) -> Result:
-        handler = ACTIONS.get(step.action)
-        if handler is None:
-            raise PermanentError(f"jira cannot perform {step.name}")
-        try:
-            return handler(self, request, context)
-        except (RetryableError, PermanentError):
-            raise
-        except Exception as exc:
-            raise classify(exc) from exc
+        return dispatch(self, ACTIONS, step, request, context, classify)
 
     def file_bug(self, request: BugCreate, context: Context) -> Result:
         filed = self.filing.file(request, context)
@@ -162,7 +154,7 @@ def _attached(state: dict[str, Any] | None) -> set[str]:
 
 
 # Step action → handler: the request each one takes is the one its step's builder returns.
-ACTIONS: dict[str, Callable[[JiraConnector, Any, Context], Result]] = {
+ACTIONS: dict[str, Handler] = {
     "bug": JiraConnector.file_bug,
     "followup": JiraConnector.add_followup,
 }

@@ -3,11 +3,10 @@ re-escalation, answer privately; one handler per step action over the client and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bridge.config import Settings
-from connectors.base import Context, PermanentError, Result, Step
+from connectors.base import Context, Handler, PermanentError, Result, Step, dispatch
 from connectors.config import SlackConfig
 from connectors.slack.client import SlackClient, classify
 from connectors.slack.policy import find_posted, with_key
@@ -24,17 +23,9 @@ class SlackConnector:
         self.client = client or SlackClient(self.config)
 
     def send(self, step: Step, request: dict[str, Any], context: Context) -> Result:
-        handler = ACTIONS.get(step.action)
-        if handler is None:
-            raise PermanentError(f"slack cannot perform {step.name}")
         channel = request.get("channel") or self.config.channel
-        try:
-            return handler(self, dict(request, channel=channel), context)
-        except Exception as exc:
-            error = classify(exc, channel)
-            if error is exc:
-                raise
-            raise error from exc
+        return dispatch(self, ACTIONS, step, dict(request, channel=channel), context,
+                        lambda exc: classify(exc, channel))
 
     def post(self, request: dict[str, Any], context: Context) -> Result:
         payload = with_key({k: v for k, v in request.items() if k in POST_FIELDS and v is not None}, context.key)
@@ -86,7 +77,7 @@ def _sub(context: Context, part: str) -> Context:
 
 
 # Step action → handler.
-ACTIONS: dict[str, Callable[[SlackConnector, dict[str, Any], Context], Result]] = {
+ACTIONS: dict[str, Handler] = {
     **dict.fromkeys(("alert", "dm", "thread", "followup"), SlackConnector.post),
     "update": SlackConnector.update,
     "page": SlackConnector.page,

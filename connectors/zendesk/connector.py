@@ -3,13 +3,12 @@ the reconciler's reads (a ticket's snapshot, its audits)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import requests
 
 from bridge.config import Settings
-from connectors.base import Context, PermanentError, Result, RetryableError, Step
+from connectors.base import Context, Handler, PermanentError, Result, RetryableError, Step, dispatch
 from connectors.config import ZendeskConfig
 from connectors.files import EvidenceFile, GeneratedFile, fetch_evidence
 from connectors.zendesk.audits import (
@@ -44,15 +43,7 @@ class ZendeskConnector:
         self.client = ZendeskClient(self.config, session)
 
     def send(self, step: Step, request: Any, context: Context) -> Result:
-        handler = ACTIONS.get(step.action)
-        if handler is None:
-            raise PermanentError(f"zendesk cannot perform {step.name}")
-        try:
-            return handler(self, request, context)
-        except (RetryableError, PermanentError):
-            raise
-        except Exception as exc:
-            raise classify(exc) from exc
+        return dispatch(self, ACTIONS, step, request, context, classify)
 
     def create_ticket(self, request: TicketCreate, context: Context) -> Result:
         # Exactly once: on a first attempt the Idempotency-Key covers the create; after a failed or
@@ -171,7 +162,7 @@ class ZendeskConnector:
 
 
 # Step action → handler: the request each one takes is the one its step's builder returns.
-ACTIONS: dict[str, Callable[[ZendeskConnector, Any, Context], Result]] = {
+ACTIONS: dict[str, Handler] = {
     "ticket": ZendeskConnector.create_ticket,
     **dict.fromkeys(("link", "assign", "note", "reply", "followup"), ZendeskConnector.add_note),
 }

@@ -215,3 +215,15 @@ def test_a_retry_to_a_channel_name_finds_the_alert_by_its_id() -> None:
         again = connector(url).send(STEPS["slack.alert"], request, Context("c-1", "c-1-slack.alert", {}, 2))
         assert stub.methods() == ["chat.postMessage", "conversations.list", "conversations.history"]
     assert first.external_id == again.external_id == "CSUPPORT:" + first.external_id.split(":")[1]
+
+
+def test_a_post_carries_the_step_key_in_its_metadata() -> None:
+    from connectors.slack.policy import with_key
+
+    assert with_key({"channel": "C1", "text": "x"}, "c-1-slack.alert") == {
+        "channel": "C1", "text": "x",
+        "metadata": {"event_type": "bridge_case", "event_payload": {"key": "c-1-slack.alert"}}}
+    kept = {"event_type": "bridge_case", "event_payload": {"case": "c-1"}}
+    assert with_key({"metadata": kept}, "k")["metadata"] == {"event_type": "bridge_case",
+                                                            "event_payload": {"case": "c-1", "key": "k"}}
+    assert kept == {"event_type": "bridge_case", "event_payload": {"case": "c-1"}}  # the request is not changed

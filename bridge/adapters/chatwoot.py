@@ -12,19 +12,19 @@ The conversation's own ``priority`` (urgent | high | medium | low) becomes ``han
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
     handoff_priority,
-    load_json,
     validate_event as _validate,
 )
 from bridge.config import Settings
@@ -184,18 +184,23 @@ def build_event(payload: dict[str, Any], event: str, delivery: str | None) -> Ev
     return _validate(v.drop_empty(data))
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str, str | None], Event]] = {
-    "message_created": build_event,
-    "message_updated": build_event,
-    "conversation_created": build_event,
-    "conversation_updated": build_event,
-    "conversation_status_changed": build_event,
+def _handle(payload: dict[str, Any], d: Delivery) -> Event:
+    return build_event(payload, d.kind, v.opt_str(d.inbound.header("x-chatwoot-delivery")))
+
+
+EVENT_HANDLERS: dict[str, Handler] = {
+    "message_created": _handle,
+    "message_updated": _handle,
+    "conversation_created": _handle,
+    "conversation_updated": _handle,
+    "conversation_status_changed": _handle,
 }
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
 class ChatwootAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         scheme, _, digest = inbound.header("x-chatwoot-signature").strip().partition("=")
@@ -211,15 +216,10 @@ class ChatwootAdapter(Adapter):
         if not signing.matches_any([signing.hmac_digest(s.encode(), signed) for s in secrets], [presented]):
             raise Unauthorized("signature mismatch")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        payload = v.obj(load_json(inbound.body, max_depth), "the body")
-        event = payload.get("event")
-        if not isinstance(event, str):
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("event"), str):
             raise MalformedPayload("not a Chatwoot webhook (no 'event' key)")
-        handler = EVENT_HANDLERS.get(event)
-        if handler is None:
-            raise UnsupportedEvent(event)
-        return [handler(payload, event, v.opt_str(inbound.header("x-chatwoot-delivery")))]
+        return body["event"]
 
     def complete(self, event: Event, settings: Settings) -> Event:
         from bridge.adapters.fetch_chatwoot import complete

@@ -15,19 +15,19 @@ A handover of a conversation flagged ``"priority": "priority"`` gets ``handoff.p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
     handoff_priority,
-    load_json,
     validate_event as _validate,
 )
 from bridge.config import Settings
@@ -183,20 +183,24 @@ def build_event(notification_id: str, topic: str, item: dict[str, Any], app_id: 
     return _validate(v.drop_empty(data))
 
 
-def _updated(nid: str, topic: str, item: dict[str, Any], app_id: str | None) -> Event:
-    return build_event(nid, topic, item, app_id, "conversation.updated")
+def _build(item: dict[str, Any], d: Delivery, event_type: str, handoff: dict[str, Any] | None = None) -> Event:
+    return build_event(v.text_id(d.body, "id"), d.kind, item, v.opt_str(d.body.get("app_id")), event_type, handoff)
 
 
-def _assigned(nid: str, topic: str, item: dict[str, Any], app_id: str | None) -> Event:
+def _updated(item: dict[str, Any], d: Delivery) -> Event:
+    return _build(item, d, "conversation.updated")
+
+
+def _assigned(item: dict[str, Any], d: Delivery) -> Event:
     handoff = _handoff(item)
-    return build_event(nid, topic, item, app_id, "handoff.requested" if handoff else "conversation.updated", handoff)
+    return _build(item, d, "handoff.requested" if handoff else "conversation.updated", handoff)
 
 
-def _closed(nid: str, topic: str, item: dict[str, Any], app_id: str | None) -> Event:
-    return build_event(nid, topic, item, app_id, "conversation.closed")
+def _closed(item: dict[str, Any], d: Delivery) -> Event:
+    return _build(item, d, "conversation.closed")
 
 
-EVENT_HANDLERS: dict[str, Callable[[str, str, dict[str, Any], str | None], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "conversation.user.created": _updated,
     "conversation.user.replied": _updated,
     "conversation.admin.replied": _updated,
@@ -212,6 +216,7 @@ SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 class IntercomAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         scheme, _, digest = inbound.header("x-hub-signature").strip().partition("=")
@@ -225,19 +230,17 @@ class IntercomAdapter(Adapter):
         if not signing.matches_any(expected, [presented]):
             raise Unauthorized("signature mismatch")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = v.obj(load_json(inbound.body, max_depth), "the body")
-        if data.get("type") != "notification_event" or not isinstance(data.get("topic"), str):
+    def event_type(self, body: dict[str, Any]) -> str:
+        if body.get("type") != "notification_event" or not isinstance(body.get("topic"), str):
             raise MalformedPayload("not an Intercom notification_event (type/topic missing)")
-        topic = data["topic"]
-        handler = EVENT_HANDLERS.get(topic)
-        if handler is None:
-            raise UnsupportedEvent(topic)
-        nid = v.text_id(data, "id")
-        item = v.dig(data, "data", "item")
+        return body["topic"]
+
+    def subject(self, delivery: Delivery) -> dict[str, Any]:
+        v.text_id(delivery.body, "id")  # the notification id is the event id (422 when missing)
+        item = v.dig(delivery.body, "data", "item")
         if not isinstance(item, dict) or item.get("type", "conversation") != "conversation":
             raise MalformedPayload("data.item must be a conversation object")
-        return [handler(nid, topic, item, v.opt_str(data.get("app_id")))]
+        return item
 
     def complete(self, event: Event, settings: Settings) -> Event:
         from bridge.adapters.fetch_intercom import complete

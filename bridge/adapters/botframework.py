@@ -49,8 +49,8 @@ from bridge.adapters.base import (
     validate_event as _validate,
 )
 from bridge.config import Settings
+from bridge.errors import RetryableError
 from bridge.events import Event
-from connectors.base import RetryableError
 
 log = logging.getLogger("bridge.adapters.botframework")
 

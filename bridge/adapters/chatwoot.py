@@ -27,45 +27,15 @@ from bridge.adapters.base import (
     handoff_priority,
     validate_event as _validate,
 )
+from bridge.adapters.fetch import chatwoot as fetch
+from bridge.adapters.shapes.chatwoot import chat_message
 from bridge.config import Settings
 from bridge.events import Event
 
 SLUG = "chatwoot"
-MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
 
 
 # ---- payload → canonical -----------------------------------------------------------------------
-
-def _role(message_type: Any, sender: Any, sender_type: Any = None) -> str | None:
-    kind = MESSAGE_TYPES.get(message_type, message_type) if isinstance(message_type, int) else message_type
-    if kind == "incoming":
-        return "customer"
-    if kind in ("outgoing", "template"):
-        bot = v.dig(sender, "type") in ("agent_bot", "AgentBot") or sender_type == "AgentBot"
-        return "bot" if bot or kind == "template" else "agent"
-    return None  # activity lines ("Conversation was marked resolved") are not turns
-
-
-def chat_message(item: Any) -> dict[str, Any] | None:
-    """One Chatwoot message (webhook or API shape) as a turn; private notes and activities are skipped."""
-    if not isinstance(item, dict) or item.get("private") is True:
-        return None
-    role = _role(item.get("message_type"), item.get("sender"), item.get("sender_type"))
-    if role is None:
-        return None
-    attachments = []
-    for att in v.items(item.get("attachments")):
-        kind = v.dig(att, "file_type")
-        made = v.attachment(v.dig(att, "data_url"), v.dig(att, "file_name") or v.dig(att, "extension"),
-                            f"{kind}/{v.dig(att, 'extension') or '*'}" if kind in ("image", "video", "audio")
-                            else None, v.dig(att, "file_size"))
-        if made:
-            attachments.append(made)
-    text = item.get("content") if isinstance(item.get("content"), str) else ""
-    if not text and not attachments:
-        return None
-    return v.message(role, text, id=item.get("id"), sent_at=item.get("created_at"), attachments=attachments)
-
 
 def _with_nested(message: dict[str, Any], conv: dict[str, Any]) -> dict[str, Any]:
     """The message event as a turn source, with what only its copy in ``conversation.messages`` holds.
@@ -222,6 +192,4 @@ class ChatwootAdapter(Adapter):
         return body["event"]
 
     def complete(self, event: Event, settings: Settings) -> Event:
-        from bridge.adapters.fetch_chatwoot import complete
-
-        return complete(event, settings)
+        return fetch.complete(event, settings)

@@ -30,80 +30,16 @@ from bridge.adapters.base import (
     handoff_priority,
     validate_event as _validate,
 )
+from bridge.adapters.fetch import intercom as fetch
+from bridge.adapters.shapes.intercom import CUSTOMER_AUTHORS, role, transcript
 from bridge.config import Settings
 from bridge.events import Event
 
 SLUG = "intercom"
-DEFAULT_API_URL = "https://api.intercom.io"
-API_VERSION = "2.14"
-CUSTOMER_AUTHORS = {"user", "lead", "contact"}
 log = logging.getLogger("bridge.adapters.intercom")
 
 
 # ---- payload → canonical -----------------------------------------------------------------------
-
-def _role(author: Any) -> str:
-    kind = v.word(v.dig(author, "type"))
-    if kind in CUSTOMER_AUTHORS:
-        return "customer"
-    if kind == "bot" or v.dig(author, "from_ai_agent") is True:
-        return "bot"
-    return "agent" if kind in ("admin", "team") else "system"
-
-
-def _attachments(items: Any) -> list[dict[str, Any]]:
-    found = []
-    for item in items if isinstance(items, list) else []:
-        att = v.attachment(v.dig(item, "url"), v.dig(item, "name"), v.dig(item, "content_type"),
-                           v.dig(item, "filesize"))
-        if att:
-            found.append(att)
-    return found
-
-
-def _part_message(part: Any) -> dict[str, Any] | None:
-    """One conversation part as a turn; assignment/state parts without a body are not turns."""
-    if not isinstance(part, dict):
-        return None
-    text = v.html_to_text(part.get("body"))
-    attachments = _attachments(part.get("attachments"))
-    if part.get("part_type") == "note" or (not text and not attachments):
-        return None
-    return v.message(_role(part.get("author")), text, id=part.get("id"), sent_at=part.get("created_at"),
-                     attachments=attachments)
-
-
-def _sources(item: dict[str, Any]) -> list[dict[str, Any]]:
-    sources = []
-    for src in v.items(v.dig(item, "ai_agent", "content_sources", "content_sources")):
-        entry = v.drop_empty({"title": v.opt_str(v.dig(src, "title")), "url": v.opt_str(v.dig(src, "url"))})
-        if entry:
-            sources.append(entry)
-    return sources[:50]
-
-
-def transcript(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Opening message (``source``, or 1.x ``conversation_message``) plus every part with a body."""
-    messages: list[dict[str, Any]] = []
-    source = item.get("source") or item.get("conversation_message")
-    if isinstance(source, dict):
-        attachments = _attachments(source.get("attachments"))
-        # An e-mail or a form can open a conversation with a subject and no body (``source.subject``,
-        # or only the conversation's ``title``): that line is the customer's first turn.
-        text = v.html_to_text(source.get("body")) or v.html_to_text(source.get("subject")) or (
-            "" if attachments else v.html_to_text(item.get("title")))
-        if text or attachments:
-            messages.append(v.message(_role(source.get("author")), text, id=f"source-{source.get('id')}"
-                                      if source.get("id") else None, sent_at=item.get("created_at"),
-                                      attachments=attachments))
-    parts = v.dig(item, "conversation_parts", "conversation_parts") or []
-    messages.extend(m for m in map(_part_message, parts if isinstance(parts, list) else []) if m)
-    sources = _sources(item)
-    bots = [i for i, m in enumerate(messages) if m["role"] == "bot"]
-    if sources and bots:  # Fin's citations belong to its latest answer
-        messages[bots[-1]] = {**messages[bots[-1]], "sources": sources}
-    return v.trim_transcript(messages)
-
 
 def _customer(item: dict[str, Any]) -> dict[str, Any] | None:
     authors = [v.dig(item, "source", "author"), v.dig(item, "conversation_message", "author")]
@@ -140,7 +76,7 @@ def _handoff(item: dict[str, Any]) -> dict[str, Any] | None:
     assignment = next(
         (p for p in (parts if isinstance(parts, list) else [])
          if str(v.dig(p, "part_type") or "").startswith(("assignment", "default_assignment"))
-         and _role(v.dig(p, "author")) == "bot"),
+         and role(v.dig(p, "author")) == "bot"),
         None,
     )
     routed = v.dig(item, "ai_agent", "resolution_state") == "routed_to_team"
@@ -243,6 +179,4 @@ class IntercomAdapter(Adapter):
         return item
 
     def complete(self, event: Event, settings: Settings) -> Event:
-        from bridge.adapters.fetch_intercom import complete
-
-        return complete(event, settings)
+        return fetch.complete(event, settings)

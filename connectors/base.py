@@ -13,16 +13,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+# Re-exported: connectors and their callers import the failure kinds from here; the adapters' fetchers
+# raise the same classes from bridge.errors.
+from bridge.errors import (
+    DeliveryError as DeliveryError,
+    PermanentError as PermanentError,
+    RetryableError as RetryableError,
+)
 from bridge.events import Package
-
-
-class DeliveryError(Exception):
-    """A step that did not finish. ``external_id`` names what the vendor already holds despite the
-    failure (a Jira issue created before its attachments failed): it is recorded on the step, so the
-    steps after it and the next attempt use it instead of losing it."""
-
-    external_id: str | None = None
-
 
 MAX_RETRY_AFTER = 6 * 3600.0
 
@@ -45,16 +43,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-class RetryableError(DeliveryError):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentError(DeliveryError):
-    pass
 
 
 @dataclass(frozen=True)

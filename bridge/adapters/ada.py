@@ -12,18 +12,18 @@ rely on here, so message events stay flagged partial and the package says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
-    load_json,
     validate_event as _validate,
 )
 from bridge.config import Settings
@@ -67,12 +67,13 @@ def _customer(data: dict[str, Any], name: str | None = None) -> dict[str, Any] |
     }) or None
 
 
-def _event(envelope: dict[str, Any], event_id: str, kind: str, messages: list[dict[str, Any]],
+def _event(envelope: dict[str, Any], d: Delivery, kind: str, messages: list[dict[str, Any]],
            customer: dict[str, Any] | None, handoff: dict[str, Any] | None = None,
            channel: str | None = None) -> Event:
     data = envelope["data"]
+    fallback = f"{d.kind}:{data.get('conversation_id')}:{data.get('message_id') or envelope.get('timestamp')}"
     return _validate(v.drop_empty({
-        "event_id": event_id,
+        "event_id": v.clip(_svix_headers(d.inbound)["webhook-id"] or fallback, 200),
         "type": kind,
         "occurred_at": v.iso(envelope.get("timestamp")),
         "bot": {"platform": SLUG, "name": v.opt_str(data.get("ai_agent_domain"))},
@@ -87,11 +88,11 @@ def _event(envelope: dict[str, Any], event_id: str, kind: str, messages: list[di
     }))
 
 
-def parse_created(envelope: dict[str, Any], event_id: str) -> Event:
-    return _event(envelope, event_id, "conversation.updated", [], _customer(envelope["data"]))
+def parse_created(envelope: dict[str, Any], d: Delivery) -> Event:
+    return _event(envelope, d, "conversation.updated", [], _customer(envelope["data"]))
 
 
-def parse_message(envelope: dict[str, Any], event_id: str) -> Event:
+def parse_message(envelope: dict[str, Any], d: Delivery) -> Event:
     data = envelope["data"]
     author = data.get("author") if isinstance(data.get("author"), dict) else {}
     role = ROLES.get(v.word(author.get("role")) or "", "system")
@@ -102,15 +103,15 @@ def parse_message(envelope: dict[str, Any], event_id: str) -> Event:
     reason = f"Ada handed the conversation to {integration}"
     handoff = {"requested_by": "bot", "reason": reason} if integration else None
     name = v.opt_str(author.get("display_name")) if role == "customer" else None
-    return _event(envelope, event_id, "handoff.requested" if handoff else "conversation.updated", messages,
+    return _event(envelope, d, "handoff.requested" if handoff else "conversation.updated", messages,
                   _customer(data, name), handoff, v.opt_str(v.dig(data, "channel", "name")))
 
 
-def parse_ended(envelope: dict[str, Any], event_id: str) -> Event:
-    return _event(envelope, event_id, "conversation.closed", [], _customer(envelope["data"]))
+def parse_ended(envelope: dict[str, Any], d: Delivery) -> Event:
+    return _event(envelope, d, "conversation.closed", [], _customer(envelope["data"]))
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "v1.conversation.created": parse_created,
     "v1.conversation.message": parse_message,
     "v1.conversation.ended": parse_ended,
@@ -128,6 +129,7 @@ def _svix_headers(inbound: Inbound) -> dict[str, str]:
 
 class AdaAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         try:
@@ -135,18 +137,10 @@ class AdaAdapter(Adapter):
         except (signing.SignatureError, ValueError) as exc:
             raise Unauthorized(str(exc)) from None
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        envelope = v.obj(load_json(inbound.body, max_depth), "the body")
-        kind = envelope.get("type")
-        if not isinstance(kind, str) or not isinstance(envelope.get("data"), dict):
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("type"), str) or not isinstance(body.get("data"), dict):
             raise MalformedPayload("not an Ada webhook (type and data required)")
-        handler = EVENT_HANDLERS.get(kind)
-        if handler is None:
-            raise UnsupportedEvent(kind)
-        data = envelope["data"]
-        fallback = f"{kind}:{data.get('conversation_id')}:{data.get('message_id') or envelope.get('timestamp')}"
-        event_id = _svix_headers(inbound)["webhook-id"] or fallback
-        return [handler(envelope, v.clip(event_id, 200))]
+        return body["type"]
 
     def complete(self, event: Event, settings: Settings) -> Event:
         # No documented read API for the transcript: say so in the package instead of guessing.

@@ -31,18 +31,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bridge import signing
 from bridge.adapters import receipts, vendor_api
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
-    Unauthorized,
-    UnsupportedEvent,
     as_dict as _dict,
     drop_none as _drop_none,
     load_json,
-    presented_credentials,
+    require_token,
     sentiment_or_none,
     text_or_none as _text,
     validate_event,
@@ -100,7 +99,7 @@ def _attribute(attributes: dict[str, Any], names: Sequence[str], limit: int = 20
     return None
 
 
-def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
+def parse_code_hook(data: dict[str, Any], d: Delivery) -> Event:
     session_id = _text(data.get("sessionId"), 200)
     session_state = _dict(data.get("sessionState"))
     if not session_id or not session_state and "inputTranscript" not in data:
@@ -113,7 +112,7 @@ def parse_code_hook(data: dict[str, Any], body: bytes) -> Event:
     language = locale.replace("_", "-") if locale else None
     request_id = _text(session_state.get("originatingRequestId"), 100)
     source = _text(data.get("invocationSource"), 40) or "CodeHook"
-    anchor = request_id or hashlib.sha256(body).hexdigest()[:32]
+    anchor = request_id or hashlib.sha256(d.inbound.body).hexdigest()[:32]
     event_id = f"{session_id}:{anchor}:{source}"[:200]
 
     # Identity the bot collected as slots of the current intent (``{"value": {"interpretedValue"}}``)
@@ -189,25 +188,25 @@ def lex_response(request: dict[str, Any], handoff: bool, text: str, case: str | 
     }
 
 
+EVENT_HANDLERS: dict[str, Handler] = {"DialogCodeHook": parse_code_hook, "FulfillmentCodeHook": parse_code_hook}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
 class AmazonLexV2Adapter(Adapter):
     slug = "amazon-lex-v2"
+    handlers = EVENT_HANDLERS
+    emits = frozenset({"handoff.requested", "conversation.updated"})
+    not_an_object = "the body must be a JSON object (Lex V2 code hook event)"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound, bearer=True, header="x-bridge-token")
-        if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
-            raise Unauthorized("missing or wrong Bearer / X-Bridge-Token")
+        require_token(inbound, secrets, "missing or wrong Bearer / X-Bridge-Token", bearer=True,
+                      header="x-bridge-token")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = load_json(inbound.body, max_depth)
-        if not isinstance(data, dict):
-            raise MalformedPayload("the body must be a JSON object (Lex V2 code hook event)")
-        source = data.get("invocationSource")
+    def event_type(self, body: dict[str, Any]) -> str:
+        source = body.get("invocationSource")
         if not isinstance(source, str) or not source:
             raise MalformedPayload("invocationSource is missing: not a Lex V2 code hook event")
-        handler = EVENT_HANDLERS.get(source)
-        if handler is None:
-            raise UnsupportedEvent(source[:100])
-        return [handler(data, inbound.body)]
+        return source[:100]
 
     def respond(
         self, accepted: list[dict[str, Any]], events: Sequence[Event] | None = None, inbound: Inbound | None = None
@@ -224,7 +223,3 @@ class AmazonLexV2Adapter(Adapter):
         text = receipts.receipt(event.conversation.language if event else None)
         case = accepted[0].get("case") if accepted else None
         return lex_response(request, handoff, text, case), 200
-
-
-EVENT_HANDLERS = {"DialogCodeHook": parse_code_hook, "FulfillmentCodeHook": parse_code_hook}
-SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)

@@ -19,15 +19,15 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import ValidationError
 
-from bridge import jsonsafe
+from bridge import jsonsafe, signing
 from bridge.config import Settings
-from bridge.events import Event
+from bridge.events import Event, EventType
 
 
 class AdapterError(Exception):
@@ -98,18 +98,67 @@ class Inbound:
         return self.headers.get(name.lower(), "")
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What an event handler reads besides the object it handles: the whole decoded body, the event
+    type the adapter dispatched on, and the HTTP delivery (headers, raw bytes, clock)."""
+
+    inbound: Inbound
+    body: dict[str, Any]
+    kind: str
+
+
+# Every platform's event handlers have this one signature: the object to turn into an event (the
+# body, or the part of it the adapter's ``subject`` picks) and the delivery it came in.
+Handler = Callable[[dict[str, Any], Delivery], Event]
+
+
 class Adapter:
-    """Base class; subclasses set ``slug`` and implement ``verify`` and ``parse``."""
+    """Base class; subclasses set ``slug``, ``handlers`` and ``event_type`` and implement ``verify``.
+
+    ``parse`` is the same for every platform: decode the body (depth-limited), read its event type
+    (``event_type``: a 400 when the body is not the platform's shape), look the type up in the
+    adapter's explicit ``handlers`` (an unknown type is ``UnsupportedEvent``, answered 200), pick
+    what the handler reads (``subject``: checks that only matter for a known type go there) and call
+    the handler. ``emits`` declares the canonical event types the handlers can produce.
+    """
 
     slug: ClassVar[str] = ""
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    handlers: ClassVar[Mapping[str, Handler]] = {}
+    emits: ClassVar[frozenset[str]] = frozenset(get_args(EventType))
+    not_an_object: ClassVar[str] = "the body must be a JSON object"
     # Platforms that call synchronously and read the answer override ``respond``.
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         raise NotImplementedError
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+    def decode(self, inbound: Inbound, max_depth: int = 64) -> dict[str, Any]:
+        body = load_json(inbound.body, max_depth)
+        if not isinstance(body, dict):
+            raise MalformedPayload(self.not_an_object)
+        return body
+
+    def event_type(self, body: dict[str, Any]) -> str:
+        """The type to dispatch on; raise ``MalformedPayload`` when the body is not the platform's."""
         raise NotImplementedError
+
+    def subject(self, delivery: Delivery) -> dict[str, Any]:
+        """What the handler reads; called once the type is known to be handled."""
+        return delivery.body
+
+    def handler(self, kind: str) -> Handler:
+        found = self.handlers.get(kind)
+        if found is None:
+            raise UnsupportedEvent(kind)
+        return found
+
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        body = self.decode(inbound, max_depth)
+        kind = self.event_type(body)
+        handler = self.handler(kind)
+        delivery = Delivery(inbound, body, kind)
+        return [handler(self.subject(delivery), delivery)]
 
     def ignored(self, inbound: Inbound, max_depth: int = 64) -> list[str]:
         """Fields of the body the bridge does not use, named for the sender (``evidence.console_errors``).
@@ -123,7 +172,7 @@ class Adapter:
         """Worker side: fetch the rest of a transcript the webhook carried only in part.
 
         Called by the worker (never in the request path) when ``event.conversation.partial`` is set.
-        Raise ``connectors.base.RetryableError`` on a transient failure of the platform's API.
+        Raise ``bridge.errors.RetryableError`` on a transient failure of the platform's API.
         """
         return event
 
@@ -145,19 +194,20 @@ class Adapter:
 def presented_credentials(
     inbound: Inbound,
     *,
-    query_token: bool = False,
+    query: str | None = None,
     basic: bool = False,
     bearer: bool = False,
     header: str | None = None,
 ) -> list[bytes]:
     """The secrets a request presents, in the ways its platform can send one (and only those).
 
-    ``query_token``: ``?token=``; ``basic``: the whole ``user:password`` of HTTP basic auth;
-    ``bearer``: ``Authorization: Bearer``; ``header``: a static-token header such as
-    ``X-Bridge-Token``. Compare the result with ``signing.matches_any`` (constant time).
+    ``query``: a query parameter such as ``token`` (``?token=``); ``basic``: the whole
+    ``user:password`` of HTTP basic auth; ``bearer``: ``Authorization: Bearer``; ``header``: a
+    static-token header such as ``X-Bridge-Token``. Compare the result with ``signing.matches_any``
+    (constant time), or let ``require_token`` do both.
     """
     found: list[bytes] = []
-    if query_token and (token := inbound.query.get("token")):
+    if query and (token := inbound.query.get(query)):
         found.append(token.encode())
     auth = inbound.header("authorization")
     if basic and auth[:6].lower() == "basic ":
@@ -168,6 +218,28 @@ def presented_credentials(
     if header and (token := inbound.header(header)):
         found.append(token.encode())
     return found
+
+
+def require_token(
+    inbound: Inbound,
+    secrets: Sequence[str],
+    refusal: str,
+    *,
+    missing: str | None = None,
+    query: str | None = None,
+    basic: bool = False,
+    bearer: bool = False,
+    header: str | None = None,
+) -> None:
+    """For platforms that authenticate with a shared token rather than a signature: pass when a
+    credential the request presents (in the ways named, as ``presented_credentials``) equals one of
+    the configured secrets, compared in constant time; else ``Unauthorized`` (``missing`` when the
+    request presents none, ``refusal`` otherwise)."""
+    presented = presented_credentials(inbound, query=query, basic=basic, bearer=bearer, header=header)
+    if not presented:
+        raise Unauthorized(missing or refusal)
+    if not signing.matches_any([s.encode() for s in secrets], presented):
+        raise Unauthorized(refusal)
 
 
 def text_or_none(value: Any, limit: int = 100_000) -> str | None:

@@ -34,21 +34,23 @@ from typing import Any
 
 import jwt
 
+from bridge import runtime
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
     Unavailable,
     UnsupportedEvent,
     handoff_priority,
-    load_json,
     validate_event as _validate,
 )
 from bridge.config import Settings
+from bridge.errors import RetryableError
 from bridge.events import Event
-from connectors.base import RetryableError
 
 log = logging.getLogger("bridge.adapters.botframework")
 
@@ -289,7 +291,7 @@ def _base(activity: dict[str, Any], kind: str, messages: list[dict[str, Any]], v
     }))
 
 
-def parse_handoff_initiate(activity: dict[str, Any], set_locale: str | None) -> Event:
+def parse_handoff_initiate(activity: dict[str, Any], d: Delivery) -> Event:
     value = activity.get("value") if isinstance(activity.get("value"), dict) else {}
     messages, offline = _transcript(activity)
     by_customer = v.opt_str(value.get("va_LastTopic")) == "Escalate" and not value.get("reason")
@@ -300,21 +302,19 @@ def parse_handoff_initiate(activity: dict[str, Any], set_locale: str | None) -> 
         "topic": v.clip(v.opt_str(value.get("reason")) or v.opt_str(value.get("va_LastTopic")) or "", 200) or None,
         "priority": handoff_priority(value.get("priority", value.get("Priority"))),
     })
-    if set_locale and not activity.get("locale"):
-        activity = {**activity, "locale": set_locale}
-    elif not activity.get("locale"):
+    if not activity.get("locale"):
         first = next((m for m in v.items(v.dig(activity, "attachments", 0, "content", "activities"))
                       if v.dig(m, "from", "role") == "user" and v.dig(m, "locale")), None)
         activity = {**activity, "locale": v.dig(first, "locale")} if first else activity
     return _base(activity, "handoff.requested", messages, value, handoff, partial=bool(offline))
 
 
-def parse_message(activity: dict[str, Any], set_locale: str | None) -> Event:
+def parse_message(activity: dict[str, Any], d: Delivery) -> Event:
     message = turn(activity)
     return _base(activity, "conversation.updated", [message] if message else [], {}, None)
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str | None], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "handoff.initiate": parse_handoff_initiate,
     "message": parse_message,
 }
@@ -327,19 +327,32 @@ def _kind(activity: Any) -> str:
     return str(activity.get("name") or "") if activity.get("type") == "event" else str(activity.get("type") or "")
 
 
+def _chosen(body: dict[str, Any]) -> dict[str, Any]:
+    """The activity to act on: the body, or from a Direct Line activity set the handoff if there is
+    one, else its latest activity of a handled type."""
+    if isinstance(body.get("activities"), list):
+        activities = [a for a in body["activities"] if isinstance(a, dict)]
+        chosen = next((a for a in activities if _kind(a) == "handoff.initiate"), None)
+        chosen = chosen or next((a for a in reversed(activities) if _kind(a) in EVENT_HANDLERS), None)
+        if chosen is None:
+            raise UnsupportedEvent(_kind(activities[-1]) if activities else "empty activity set")
+        return chosen
+    if "type" in body:
+        return body
+    raise MalformedPayload("not a Bot Framework activity or Direct Line activity set")
+
+
 class BotFrameworkAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
+    emits = frozenset({"handoff.requested", "conversation.updated"})
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings  # None: the process's runtime settings, read on use
         self._keys = KeySource()
 
     def settings(self) -> Settings:
-        if self._settings is not None:
-            return self._settings
-        from bridge import runtime
-
-        return runtime.current().settings
+        return self._settings if self._settings is not None else runtime.current().settings
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         scheme, _, token = inbound.header("authorization").strip().partition(" ")
@@ -355,19 +368,8 @@ class BotFrameworkAdapter(Adapter):
         verify_token(token.strip(), secrets, keys, inbound.now, tolerance,
                      settings.get("BOTFRAMEWORK_AUDIENCE") or DEFAULT_AUDIENCE, tenants)
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        body = v.obj(load_json(inbound.body, max_depth), "the body")
-        if isinstance(body.get("activities"), list):  # Direct Line activity set: the handoff, if any, wins
-            activities = [a for a in body["activities"] if isinstance(a, dict)]
-            chosen = next((a for a in activities if _kind(a) == "handoff.initiate"), None)
-            chosen = chosen or next((a for a in reversed(activities) if _kind(a) in EVENT_HANDLERS), None)
-            if chosen is None:
-                raise UnsupportedEvent(_kind(activities[-1]) if activities else "empty activity set")
-        elif "type" in body:
-            chosen = body
-        else:
-            raise MalformedPayload("not a Bot Framework activity or Direct Line activity set")
-        handler = EVENT_HANDLERS.get(_kind(chosen))
-        if handler is None:
-            raise UnsupportedEvent(_kind(chosen) or "activity without type")
-        return [handler(chosen, None)]
+    def event_type(self, body: dict[str, Any]) -> str:
+        return _kind(_chosen(body)) or "activity without type"
+
+    def subject(self, delivery: Delivery) -> dict[str, Any]:
+        return _chosen(delivery.body)

@@ -25,22 +25,21 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from bridge import signing
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Handshake,
     Inbound,
     InvalidPayload,
     MalformedPayload,
-    Unauthorized,
     UnsupportedEvent,
     as_dict as _dict,
     drop_none as _drop_none,
-    load_json,
-    presented_credentials,
+    require_token,
     text_or_none as _text,
     validate_event,
 )
@@ -81,16 +80,16 @@ def customer_for(user_id: str) -> dict[str, Any] | None:
     return customer
 
 
-def parse_create_remote_user(data: dict[str, Any], inbound: Inbound) -> Event:
+def parse_create_remote_user(data: dict[str, Any], d: Delivery) -> Event:
     payload = _dict(data.get("payload"))
     raise Handshake({"id": user_id_for(payload)})
 
 
-def parse_ping(data: dict[str, Any], inbound: Inbound) -> Event:
+def parse_ping(data: dict[str, Any], d: Delivery) -> Event:
     raise Handshake({"ok": True})
 
 
-def parse_close_remote_ticket(data: dict[str, Any], inbound: Inbound) -> Event:
+def parse_close_remote_ticket(data: dict[str, Any], d: Delivery) -> Event:
     raise UnsupportedEvent("closeRemoteTicket")
 
 
@@ -105,14 +104,14 @@ def _history(messages: Any) -> list[dict[str, Any]]:
     return turns[-5000:]
 
 
-def parse_create_remote_conversation(data: dict[str, Any], inbound: Inbound) -> Event:
+def parse_create_remote_conversation(data: dict[str, Any], d: Delivery) -> Event:
     payload = _dict(data.get("payload"))
     title = _text(payload.get("title"), 200)
     description = _text(payload.get("description"), 2000)
     # Botpress sends no id and does not retry (plain axios), while the title is often a fixed text:
     # the id joins the body with the second it arrived, so two handoffs never share a case.
-    digest = hashlib.sha256(inbound.body).hexdigest()[:24]
-    conversation_id = f"bp-{digest}-{int(inbound.now)}"
+    digest = hashlib.sha256(d.inbound.body).hexdigest()[:24]
+    conversation_id = f"bp-{digest}-{int(d.inbound.now)}"
     asked = bool(HUMAN_REQUEST.search(f"{title or ''} {description or ''}"))
     note = "\n".join(t for t in (title, description) if t)
     history = _history(payload.get("messages"))
@@ -139,7 +138,7 @@ def _message_text(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_bot_sends_message(data: dict[str, Any], inbound: Inbound) -> Event:
+def parse_bot_sends_message(data: dict[str, Any], d: Delivery) -> Event:
     conversation_id = _text(data.get("remoteConversationId"), 200)
     if not conversation_id:
         raise InvalidPayload("remoteConversationId is missing", field="remoteConversationId")
@@ -151,7 +150,7 @@ def parse_bot_sends_message(data: dict[str, Any], inbound: Inbound) -> Event:
         attachments.append({"kind": "screenshot", "url": url})
     elif url := _text(payload.get("fileUrl"), 2000):
         attachments.append({"kind": "document", "url": url, "name": _text(payload.get("title"), 255)})
-    digest = hashlib.sha256(inbound.body).hexdigest()[:32]
+    digest = hashlib.sha256(d.inbound.body).hexdigest()[:32]
     message = {"id": f"bp-msg-{digest}", "role": "bot" if user_id == BOT_USER else "customer", "text": text,
                "attachments": attachments}
     event = {
@@ -165,7 +164,7 @@ def parse_bot_sends_message(data: dict[str, Any], inbound: Inbound) -> Event:
     return validate_event(_drop_none(event))
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], Inbound], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "createRemoteConversation": parse_create_remote_conversation,
     "botSendsMessage": parse_bot_sends_message,
     "createRemoteUser": parse_create_remote_user,
@@ -177,20 +176,17 @@ SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 class BotpressAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
+    emits = frozenset({"handoff.requested", "conversation.updated"})
+    not_an_object = "the body must be a Botpress HITL API object with a type"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound, query_token=True, basic=True)
-        if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
-            raise Unauthorized("missing or wrong Basic credentials / ?token=")
+        require_token(inbound, secrets, "missing or wrong Basic credentials / ?token=", query="token", basic=True)
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = load_json(inbound.body, max_depth)
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise MalformedPayload("the body must be a Botpress HITL API object with a type")
-        handler = EVENT_HANDLERS.get(data["type"])
-        if handler is None:
-            raise UnsupportedEvent(data["type"][:100])
-        return [handler(data, inbound)]
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("type"), str):
+            raise MalformedPayload(self.not_an_object)
+        return body["type"][:100]
 
     def respond(
         self, accepted: list[dict[str, Any]], events: Sequence[Event] | None = None, inbound: Inbound | None = None

@@ -12,60 +12,30 @@ The conversation's own ``priority`` (urgent | high | medium | low) becomes ``han
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
     handoff_priority,
-    load_json,
     validate_event as _validate,
 )
+from bridge.adapters.fetch import chatwoot as fetch
+from bridge.adapters.shapes.chatwoot import chat_message
 from bridge.config import Settings
 from bridge.events import Event
 
 SLUG = "chatwoot"
-MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
 
 
 # ---- payload → canonical -----------------------------------------------------------------------
-
-def _role(message_type: Any, sender: Any, sender_type: Any = None) -> str | None:
-    kind = MESSAGE_TYPES.get(message_type, message_type) if isinstance(message_type, int) else message_type
-    if kind == "incoming":
-        return "customer"
-    if kind in ("outgoing", "template"):
-        bot = v.dig(sender, "type") in ("agent_bot", "AgentBot") or sender_type == "AgentBot"
-        return "bot" if bot or kind == "template" else "agent"
-    return None  # activity lines ("Conversation was marked resolved") are not turns
-
-
-def chat_message(item: Any) -> dict[str, Any] | None:
-    """One Chatwoot message (webhook or API shape) as a turn; private notes and activities are skipped."""
-    if not isinstance(item, dict) or item.get("private") is True:
-        return None
-    role = _role(item.get("message_type"), item.get("sender"), item.get("sender_type"))
-    if role is None:
-        return None
-    attachments = []
-    for att in v.items(item.get("attachments")):
-        kind = v.dig(att, "file_type")
-        made = v.attachment(v.dig(att, "data_url"), v.dig(att, "file_name") or v.dig(att, "extension"),
-                            f"{kind}/{v.dig(att, 'extension') or '*'}" if kind in ("image", "video", "audio")
-                            else None, v.dig(att, "file_size"))
-        if made:
-            attachments.append(made)
-    text = item.get("content") if isinstance(item.get("content"), str) else ""
-    if not text and not attachments:
-        return None
-    return v.message(role, text, id=item.get("id"), sent_at=item.get("created_at"), attachments=attachments)
-
 
 def _with_nested(message: dict[str, Any], conv: dict[str, Any]) -> dict[str, Any]:
     """The message event as a turn source, with what only its copy in ``conversation.messages`` holds.
@@ -184,18 +154,23 @@ def build_event(payload: dict[str, Any], event: str, delivery: str | None) -> Ev
     return _validate(v.drop_empty(data))
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str, str | None], Event]] = {
-    "message_created": build_event,
-    "message_updated": build_event,
-    "conversation_created": build_event,
-    "conversation_updated": build_event,
-    "conversation_status_changed": build_event,
+def _handle(payload: dict[str, Any], d: Delivery) -> Event:
+    return build_event(payload, d.kind, v.opt_str(d.inbound.header("x-chatwoot-delivery")))
+
+
+EVENT_HANDLERS: dict[str, Handler] = {
+    "message_created": _handle,
+    "message_updated": _handle,
+    "conversation_created": _handle,
+    "conversation_updated": _handle,
+    "conversation_status_changed": _handle,
 }
 SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
 class ChatwootAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         scheme, _, digest = inbound.header("x-chatwoot-signature").strip().partition("=")
@@ -211,17 +186,10 @@ class ChatwootAdapter(Adapter):
         if not signing.matches_any([signing.hmac_digest(s.encode(), signed) for s in secrets], [presented]):
             raise Unauthorized("signature mismatch")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        payload = v.obj(load_json(inbound.body, max_depth), "the body")
-        event = payload.get("event")
-        if not isinstance(event, str):
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("event"), str):
             raise MalformedPayload("not a Chatwoot webhook (no 'event' key)")
-        handler = EVENT_HANDLERS.get(event)
-        if handler is None:
-            raise UnsupportedEvent(event)
-        return [handler(payload, event, v.opt_str(inbound.header("x-chatwoot-delivery")))]
+        return body["event"]
 
     def complete(self, event: Event, settings: Settings) -> Event:
-        from bridge.adapters.fetch_chatwoot import complete
-
-        return complete(event, settings)
+        return fetch.complete(event, settings)

@@ -14,10 +14,9 @@ conversation and the trigger engine decides; ``session:set_email`` adds the emai
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,11 +24,12 @@ from bridge import signing
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
-    load_json,
+    require_token,
     validate_event as _validate,
 )
 from bridge.config import Settings, api_url_env_name
@@ -97,25 +97,25 @@ def _event(envelope: dict[str, Any], event: str, kind: str, messages: list[dict[
     }))
 
 
-def parse_message(envelope: dict[str, Any], event: str) -> Event:
+def parse_message(envelope: dict[str, Any], d: Delivery) -> Event:
     turn = crisp_message(envelope["data"])
     customer = _customer(envelope["data"], str(envelope.get("website_id")))
-    return _event(envelope, event, "conversation.updated", [turn] if turn else [], customer)
+    return _event(envelope, d.kind, "conversation.updated", [turn] if turn else [], customer)
 
 
-def parse_set_email(envelope: dict[str, Any], event: str) -> Event:
+def parse_set_email(envelope: dict[str, Any], d: Delivery) -> Event:
     email = v.opt_str(envelope["data"].get("email"))
-    return _event(envelope, event, "conversation.updated", [],
+    return _event(envelope, d.kind, "conversation.updated", [],
                   _customer(envelope["data"], str(envelope.get("website_id")), email))
 
 
-def parse_state(envelope: dict[str, Any], event: str) -> Event:
+def parse_state(envelope: dict[str, Any], d: Delivery) -> Event:
     state = envelope["data"].get("state")
-    kind = "conversation.closed" if event == "session:removed" or state == "resolved" else "conversation.updated"
-    return _event(envelope, event, kind, [], _customer(envelope["data"], str(envelope.get("website_id"))))
+    kind = "conversation.closed" if d.kind == "session:removed" or state == "resolved" else "conversation.updated"
+    return _event(envelope, d.kind, kind, [], _customer(envelope["data"], str(envelope.get("website_id"))))
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "message:send": parse_message,
     "message:received": parse_message,
     "session:set_email": parse_set_email,
@@ -161,16 +161,13 @@ def _all_messages(http: Any, url: str, headers: dict[str, str], auth: tuple[str,
 
 class CrispAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
+    emits = frozenset({"conversation.updated", "conversation.closed"})
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         signature = inbound.header("x-crisp-signature").strip()
         if not signature:  # website hooks: the URL's ?key= is the only credential
-            key = inbound.query.get("key", "").encode()
-            found = False
-            for secret in secrets:
-                found |= bool(key) and hmac.compare_digest(secret.encode(), key)
-            if not found:
-                raise Unauthorized("no X-Crisp-Signature and no valid ?key=")
+            require_token(inbound, secrets, "no X-Crisp-Signature and no valid ?key=", query="key")
             return
         stamp = inbound.header("x-crisp-request-timestamp").strip()
         try:
@@ -186,15 +183,10 @@ class CrispAdapter(Adapter):
         if not signing.matches_any(expected, [presented]):
             raise Unauthorized("signature mismatch")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        envelope = v.obj(load_json(inbound.body, max_depth), "the body")
-        event = envelope.get("event")
-        if not isinstance(event, str) or not isinstance(envelope.get("data"), dict):
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("event"), str) or not isinstance(body.get("data"), dict):
             raise MalformedPayload("not a Crisp web hook (event and data required)")
-        handler = EVENT_HANDLERS.get(event)
-        if handler is None:
-            raise UnsupportedEvent(event)
-        return [handler(envelope, event)]
+        return body["event"]
 
     def complete(self, event: Event, settings: Settings) -> Event:
         """History and email from the REST API (``CRISP_API_IDENTIFIER``/``CRISP_API_KEY``, plugin tier)."""

@@ -29,17 +29,16 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bridge import signing
 from bridge.adapters import receipts, vendor_api
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
-    Unauthorized,
     drop_none as _drop_none,
     handoff_priority,
-    load_json,
-    presented_credentials,
+    require_token,
     sentiment_or_none,
     text_or_none as _text,
     validate_event,
@@ -107,7 +106,7 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
+def parse_webhook_request(data: dict[str, Any], d: Delivery) -> Event:
     session_info = data.get("sessionInfo") if isinstance(data.get("sessionInfo"), dict) else {}
     session = session_info.get("session") if isinstance(session_info.get("session"), str) else ""
     session_id = session.rstrip("/").rsplit("/", 1)[-1] if session else ""
@@ -120,7 +119,7 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
     queued = data.get("messages") if isinstance(data.get("messages"), list) else []
     language = _text(data.get("languageCode"), 20)
     response_id = _text(data.get("detectIntentResponseId"), 150)
-    event_id = response_id or "body-" + hashlib.sha256(body).hexdigest()[:40]
+    event_id = response_id or "body-" + hashlib.sha256(d.inbound.body).hexdigest()[:40]
 
     confidence = _number(intent.get("confidence"))
     if confidence is not None:
@@ -196,19 +195,22 @@ def parse_webhook_request(data: dict[str, Any], body: bytes) -> Event:
     return validate_event(_drop_none(event))
 
 
+EVENT_HANDLERS: dict[str, Handler] = {"WebhookRequest": parse_webhook_request}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
 class DialogflowCXAdapter(Adapter):
     slug = "dialogflow-cx"
+    handlers = EVENT_HANDLERS
+    emits = frozenset({"handoff.requested", "conversation.updated"})
+    not_an_object = "the body must be a JSON object (WebhookRequest)"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound, basic=True, header="x-bridge-token")
-        if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
-            raise Unauthorized("missing or wrong Basic credentials / X-Bridge-Token")
+        require_token(inbound, secrets, "missing or wrong Basic credentials / X-Bridge-Token", basic=True,
+                      header="x-bridge-token")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = load_json(inbound.body, max_depth)
-        if not isinstance(data, dict):
-            raise MalformedPayload("the body must be a JSON object (WebhookRequest)")
-        return [parse_webhook_request(data, inbound.body)]
+    def event_type(self, body: dict[str, Any]) -> str:
+        return "WebhookRequest"  # the only request Dialogflow CX sends a webhook
 
     def respond(
         self, accepted: list[dict[str, Any]], events: Sequence[Event] | None = None, inbound: Inbound | None = None
@@ -223,7 +225,3 @@ class DialogflowCXAdapter(Adapter):
             "fulfillmentResponse": {"messages": [{"text": {"text": [text]}}], "mergeBehavior": "APPEND"},
             "sessionInfo": {"parameters": {"bridge_case": answer.get("case"), "bridge_event": answer.get("event")}},
         }, 200
-
-
-EVENT_HANDLERS = {"WebhookRequest": parse_webhook_request}
-SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)

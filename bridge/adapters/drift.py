@@ -32,7 +32,7 @@ and ignored. Drift's webhook carries one message and no email, so events are ``p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,11 +42,12 @@ from bridge import signing
 from bridge.adapters import vendor_api
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     InvalidPayload,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
     as_dict as _dict,
     drop_none as _drop_none,
     load_json,
@@ -108,7 +109,7 @@ def _event(event_id: str, type_: str, conversation_id: Any, messages: list[dict[
     return validate_event(_drop_none(data))
 
 
-def parse_new_message(data: dict[str, Any]) -> Event:
+def parse_new_message(data: dict[str, Any], d: Delivery) -> Event:
     turn = to_message(data)
     author = _dict(data.get("author"))
     contact = _id(author.get("id")) if author.get("type") == "contact" else None
@@ -119,7 +120,7 @@ def parse_new_message(data: dict[str, Any]) -> Event:
                   [turn] if turn else [], contact)
 
 
-def parse_status_updated(data: dict[str, Any]) -> Event:
+def parse_status_updated(data: dict[str, Any], d: Delivery) -> Event:
     conversation_id = data.get("conversationId", data.get("id"))
     status = _text(data.get("status"), 40) or "unknown"
     closed = status.lower() == "closed"
@@ -127,7 +128,7 @@ def parse_status_updated(data: dict[str, Any]) -> Event:
                   "conversation.closed" if closed else "conversation.updated", conversation_id, [], None)
 
 
-def parse_participant_added(data: dict[str, Any]) -> Event:
+def parse_participant_added(data: dict[str, Any], d: Delivery) -> Event:
     conversation_id = data.get("conversationId", data.get("id"))
     added = vendor_api.items(data.get("addedParticipants")) or vendor_api.items(data.get("participants"))
     who = ", ".join(str(p) for p in added[:10]) if isinstance(added, list) else ""
@@ -138,7 +139,7 @@ def parse_participant_added(data: dict[str, Any]) -> Event:
     )
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "new_message": parse_new_message,
     "conversation_status_updated": parse_status_updated,
     "conversation_participant_added": parse_participant_added,
@@ -148,6 +149,8 @@ SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 class DriftAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
+    not_an_object = "the body must be a Drift webhook object with a type"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         presented: list[bytes] = []
@@ -164,17 +167,16 @@ class DriftAdapter(Adapter):
         if not presented or not all(signing.matches_any(expected, [token]) for token in presented):
             raise Unauthorized("missing or wrong verification token")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        payload = load_json(inbound.body, max_depth)
-        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-            raise MalformedPayload("the body must be a Drift webhook object with a type")
-        handler = EVENT_HANDLERS.get(payload["type"])
-        if handler is None:
-            raise UnsupportedEvent(payload["type"][:100])
-        data = payload.get("data")
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("type"), str):
+            raise MalformedPayload(self.not_an_object)
+        return body["type"][:100]
+
+    def subject(self, delivery: Delivery) -> dict[str, Any]:
+        data = delivery.body.get("data")
         if not isinstance(data, dict):
             raise InvalidPayload("data must be an object", field="data")
-        return [handler(data)]
+        return data
 
     def complete(self, event: Event, settings: Settings) -> Event:
         """Fetch the conversation's messages and the contact's email; on failure keep what we have."""

@@ -43,7 +43,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -54,14 +54,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from bridge.adapters import vendor_api
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     InvalidPayload,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
     as_dict as _dict,
     drop_none as _drop_none,
-    load_json,
     text_or_none as _text,
     validate_event,
 )
@@ -165,31 +165,31 @@ def _event(
     return validate_event(_drop_none(data))
 
 
-def parse_message_create(data: dict[str, Any], payload: dict[str, Any]) -> Event:
+def parse_message_create(data: dict[str, Any], d: Delivery) -> Event:
     message = _dict(data.get("message"))
     if not message:
         raise InvalidPayload("data.message is missing", field="data.message")
     turn = to_message(message)
     user_id = message.get("user_id") if message.get("actor_type") == "user" or not message.get("actor_type") else None
-    fallback_id = f"message_create:{message.get('conversation_id')}:{payload.get('action_time')}"
+    fallback_id = f"message_create:{message.get('conversation_id')}:{d.body.get('action_time')}"
     event_id = _text(message.get("id"), 200) or fallback_id
     return _event(event_id, "conversation.updated", message.get("conversation_id"), [turn] if turn else [],
-                  user_id or message.get("user_id"), occurred_at=payload.get("action_time"))
+                  user_id or message.get("user_id"), occurred_at=d.body.get("action_time"))
 
 
-def _conversation_event(key: str, type_: str):
-    def parse(data: dict[str, Any], payload: dict[str, Any]) -> Event:
+def _conversation_event(key: str, type_: str) -> Handler:
+    def parse(data: dict[str, Any], d: Delivery) -> Event:
         body = _dict(data.get(key))
         conversation = _dict(body.get("conversation"))
         conversation_id = conversation.get("conversation_id")
-        event_id = f"{payload.get('action')}:{conversation_id}:{payload.get('action_time')}"
+        event_id = f"{d.body.get('action')}:{conversation_id}:{d.body.get('action_time')}"
         return _event(event_id, type_, conversation_id, [], conversation.get("user_id"),
-                      occurred_at=payload.get("action_time"))
+                      occurred_at=d.body.get("action_time"))
 
     return parse
 
 
-def parse_assignment(data: dict[str, Any], payload: dict[str, Any]) -> Event:
+def parse_assignment(data: dict[str, Any], d: Delivery) -> Event:
     """A handoff when the conversation goes from no agent to an agent or a group.
 
     An assignment that names no target (unassigned), changes nothing, or moves the conversation from
@@ -200,19 +200,19 @@ def parse_assignment(data: dict[str, Any], payload: dict[str, Any]) -> Event:
     to_group = _text(body.get("to_group_id"), 200) or _text(conversation.get("assigned_group_id"), 200)
     to_agent = _text(body.get("to_agent_id"), 200) or _text(conversation.get("assigned_agent_id"), 200)
     from_group, from_agent = _text(body.get("from_group_id"), 200), _text(body.get("from_agent_id"), 200)
-    event_id = f"conversation_assignment:{conversation_id}:{payload.get('action_time')}"
+    event_id = f"conversation_assignment:{conversation_id}:{d.body.get('action_time')}"
     if not (to_group or to_agent) or (to_group, to_agent) == (from_group, from_agent) or from_agent:
         return _event(event_id, "conversation.updated", conversation_id, [], conversation.get("user_id"),
-                      occurred_at=payload.get("action_time"))
+                      occurred_at=d.body.get("action_time"))
     assignor = _text(body.get("assignor"), 40) or "system"
     target = f"group {to_group}" if to_group else f"agent {to_agent}"
     handoff = {"requested_by": "bot" if assignor in ("bot", "system") else None,
                "reason": f"Freshchat ({assignor}) assigned the conversation to {target}", "topic": to_group}
     return _event(event_id, "handoff.requested", conversation_id, [], conversation.get("user_id"),
-                  _drop_none(handoff), payload.get("action_time"))
+                  _drop_none(handoff), d.body.get("action_time"))
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "message_create": parse_message_create,
     "conversation_assignment": parse_assignment,
     "conversation_resolution": _conversation_event("resolve", "conversation.closed"),
@@ -223,6 +223,8 @@ SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 class FreshchatAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
+    not_an_object = "the body must be a Freshchat webhook object with an action"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         header = inbound.header("x-freshchat-signature").strip()
@@ -240,14 +242,13 @@ class FreshchatAdapter(Adapter):
                 continue
         raise Unauthorized("signature mismatch")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        payload = load_json(inbound.body, max_depth)
-        if not isinstance(payload, dict) or not isinstance(payload.get("action"), str):
-            raise MalformedPayload("the body must be a Freshchat webhook object with an action")
-        handler = EVENT_HANDLERS.get(payload["action"])
-        if handler is None:
-            raise UnsupportedEvent(payload["action"][:100])
-        return [handler(_dict(payload.get("data")), payload)]
+    def event_type(self, body: dict[str, Any]) -> str:
+        if not isinstance(body.get("action"), str):
+            raise MalformedPayload(self.not_an_object)
+        return body["action"][:100]
+
+    def subject(self, delivery: Delivery) -> dict[str, Any]:
+        return _dict(delivery.body.get("data"))
 
     def complete(self, event: Event, settings: Settings) -> Event:
         """Fetch the whole conversation and the user's profile; on any failure keep what we have."""

@@ -21,14 +21,32 @@ from typing import Any
 from pydantic import BaseModel
 
 from bridge import signing
-from bridge.adapters.base import Adapter, Inbound, MalformedPayload, Unauthorized, load_json, validate_event
+from bridge.adapters.base import (
+    Adapter,
+    Delivery,
+    Handler,
+    Inbound,
+    MalformedPayload,
+    Unauthorized,
+    load_json,
+    validate_event,
+)
 from bridge.events import Event
 
 MAX_NAMED = 50  # a body made of thousands of unknown keys gets the first 50 named
 
 
+def parse_event(data: dict[str, Any], d: Delivery) -> Event:
+    d.inbound.memo["json"] = data  # read only from here on (validation does not change it)
+    return validate_event(data)
+
+
+EVENT_HANDLERS: dict[str, Handler] = {"event": parse_event}
+
+
 class GenericAdapter(Adapter):
     slug = "generic"
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         try:
@@ -36,12 +54,10 @@ class GenericAdapter(Adapter):
         except signing.SignatureError as exc:
             raise Unauthorized(str(exc)) from None
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = load_json(inbound.body, max_depth)
-        if not isinstance(data, dict):
-            raise MalformedPayload("the body must be a JSON object")
-        inbound.memo["json"] = data  # read only from here on (validation does not change it)
-        return [validate_event(data)]
+    def event_type(self, body: dict[str, Any]) -> str:
+        # The body is the canonical event itself: its ``type`` is validated with the rest (422), so
+        # there is one handler and no type of it is ever "unsupported".
+        return "event"
 
     def ignored(self, inbound: Inbound, max_depth: int = 64) -> list[str]:
         data = inbound.memo.get("json")

@@ -15,95 +15,31 @@ A handover of a conversation flagged ``"priority": "priority"`` gets ``handoff.p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridge import signing
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
     Unauthorized,
-    UnsupportedEvent,
     handoff_priority,
-    load_json,
     validate_event as _validate,
 )
+from bridge.adapters.fetch import intercom as fetch
+from bridge.adapters.shapes.intercom import CUSTOMER_AUTHORS, role, transcript
 from bridge.config import Settings
 from bridge.events import Event
 
 SLUG = "intercom"
-DEFAULT_API_URL = "https://api.intercom.io"
-API_VERSION = "2.14"
-CUSTOMER_AUTHORS = {"user", "lead", "contact"}
 log = logging.getLogger("bridge.adapters.intercom")
 
 
 # ---- payload → canonical -----------------------------------------------------------------------
-
-def _role(author: Any) -> str:
-    kind = v.word(v.dig(author, "type"))
-    if kind in CUSTOMER_AUTHORS:
-        return "customer"
-    if kind == "bot" or v.dig(author, "from_ai_agent") is True:
-        return "bot"
-    return "agent" if kind in ("admin", "team") else "system"
-
-
-def _attachments(items: Any) -> list[dict[str, Any]]:
-    found = []
-    for item in items if isinstance(items, list) else []:
-        att = v.attachment(v.dig(item, "url"), v.dig(item, "name"), v.dig(item, "content_type"),
-                           v.dig(item, "filesize"))
-        if att:
-            found.append(att)
-    return found
-
-
-def _part_message(part: Any) -> dict[str, Any] | None:
-    """One conversation part as a turn; assignment/state parts without a body are not turns."""
-    if not isinstance(part, dict):
-        return None
-    text = v.html_to_text(part.get("body"))
-    attachments = _attachments(part.get("attachments"))
-    if part.get("part_type") == "note" or (not text and not attachments):
-        return None
-    return v.message(_role(part.get("author")), text, id=part.get("id"), sent_at=part.get("created_at"),
-                     attachments=attachments)
-
-
-def _sources(item: dict[str, Any]) -> list[dict[str, Any]]:
-    sources = []
-    for src in v.items(v.dig(item, "ai_agent", "content_sources", "content_sources")):
-        entry = v.drop_empty({"title": v.opt_str(v.dig(src, "title")), "url": v.opt_str(v.dig(src, "url"))})
-        if entry:
-            sources.append(entry)
-    return sources[:50]
-
-
-def transcript(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Opening message (``source``, or 1.x ``conversation_message``) plus every part with a body."""
-    messages: list[dict[str, Any]] = []
-    source = item.get("source") or item.get("conversation_message")
-    if isinstance(source, dict):
-        attachments = _attachments(source.get("attachments"))
-        # An e-mail or a form can open a conversation with a subject and no body (``source.subject``,
-        # or only the conversation's ``title``): that line is the customer's first turn.
-        text = v.html_to_text(source.get("body")) or v.html_to_text(source.get("subject")) or (
-            "" if attachments else v.html_to_text(item.get("title")))
-        if text or attachments:
-            messages.append(v.message(_role(source.get("author")), text, id=f"source-{source.get('id')}"
-                                      if source.get("id") else None, sent_at=item.get("created_at"),
-                                      attachments=attachments))
-    parts = v.dig(item, "conversation_parts", "conversation_parts") or []
-    messages.extend(m for m in map(_part_message, parts if isinstance(parts, list) else []) if m)
-    sources = _sources(item)
-    bots = [i for i, m in enumerate(messages) if m["role"] == "bot"]
-    if sources and bots:  # Fin's citations belong to its latest answer
-        messages[bots[-1]] = {**messages[bots[-1]], "sources": sources}
-    return v.trim_transcript(messages)
-
 
 def _customer(item: dict[str, Any]) -> dict[str, Any] | None:
     authors = [v.dig(item, "source", "author"), v.dig(item, "conversation_message", "author")]
@@ -140,7 +76,7 @@ def _handoff(item: dict[str, Any]) -> dict[str, Any] | None:
     assignment = next(
         (p for p in (parts if isinstance(parts, list) else [])
          if str(v.dig(p, "part_type") or "").startswith(("assignment", "default_assignment"))
-         and _role(v.dig(p, "author")) == "bot"),
+         and role(v.dig(p, "author")) == "bot"),
         None,
     )
     routed = v.dig(item, "ai_agent", "resolution_state") == "routed_to_team"
@@ -183,20 +119,24 @@ def build_event(notification_id: str, topic: str, item: dict[str, Any], app_id: 
     return _validate(v.drop_empty(data))
 
 
-def _updated(nid: str, topic: str, item: dict[str, Any], app_id: str | None) -> Event:
-    return build_event(nid, topic, item, app_id, "conversation.updated")
+def _build(item: dict[str, Any], d: Delivery, event_type: str, handoff: dict[str, Any] | None = None) -> Event:
+    return build_event(v.text_id(d.body, "id"), d.kind, item, v.opt_str(d.body.get("app_id")), event_type, handoff)
 
 
-def _assigned(nid: str, topic: str, item: dict[str, Any], app_id: str | None) -> Event:
+def _updated(item: dict[str, Any], d: Delivery) -> Event:
+    return _build(item, d, "conversation.updated")
+
+
+def _assigned(item: dict[str, Any], d: Delivery) -> Event:
     handoff = _handoff(item)
-    return build_event(nid, topic, item, app_id, "handoff.requested" if handoff else "conversation.updated", handoff)
+    return _build(item, d, "handoff.requested" if handoff else "conversation.updated", handoff)
 
 
-def _closed(nid: str, topic: str, item: dict[str, Any], app_id: str | None) -> Event:
-    return build_event(nid, topic, item, app_id, "conversation.closed")
+def _closed(item: dict[str, Any], d: Delivery) -> Event:
+    return _build(item, d, "conversation.closed")
 
 
-EVENT_HANDLERS: dict[str, Callable[[str, str, dict[str, Any], str | None], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "conversation.user.created": _updated,
     "conversation.user.replied": _updated,
     "conversation.admin.replied": _updated,
@@ -212,6 +152,7 @@ SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 class IntercomAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         scheme, _, digest = inbound.header("x-hub-signature").strip().partition("=")
@@ -225,21 +166,17 @@ class IntercomAdapter(Adapter):
         if not signing.matches_any(expected, [presented]):
             raise Unauthorized("signature mismatch")
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = v.obj(load_json(inbound.body, max_depth), "the body")
-        if data.get("type") != "notification_event" or not isinstance(data.get("topic"), str):
+    def event_type(self, body: dict[str, Any]) -> str:
+        if body.get("type") != "notification_event" or not isinstance(body.get("topic"), str):
             raise MalformedPayload("not an Intercom notification_event (type/topic missing)")
-        topic = data["topic"]
-        handler = EVENT_HANDLERS.get(topic)
-        if handler is None:
-            raise UnsupportedEvent(topic)
-        nid = v.text_id(data, "id")
-        item = v.dig(data, "data", "item")
+        return body["topic"]
+
+    def subject(self, delivery: Delivery) -> dict[str, Any]:
+        v.text_id(delivery.body, "id")  # the notification id is the event id (422 when missing)
+        item = v.dig(delivery.body, "data", "item")
         if not isinstance(item, dict) or item.get("type", "conversation") != "conversation":
             raise MalformedPayload("data.item must be a conversation object")
-        return [handler(nid, topic, item, v.opt_str(data.get("app_id")))]
+        return item
 
     def complete(self, event: Event, settings: Settings) -> Event:
-        from bridge.adapters.fetch_intercom import complete
-
-        return complete(event, settings)
+        return fetch.complete(event, settings)

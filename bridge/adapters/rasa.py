@@ -27,16 +27,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import signing
 from bridge.adapters import receipts, vendor_api
 from bridge.adapters.base import (
     Adapter,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
-    Unauthorized,
     drop_none as _drop_none,
-    load_json,
-    presented_credentials,
+    require_token,
     text_or_none as _text,
     validate_event,
 )
@@ -147,7 +146,7 @@ def _language(tracker: dict[str, Any], latest: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
+def parse_action_call(data: dict[str, Any], d: Delivery) -> Event:
     tracker = data.get("tracker")
     if not isinstance(tracker, dict):
         raise MalformedPayload("tracker is missing: not a Rasa action server call")
@@ -203,19 +202,21 @@ def parse_action_call(data: dict[str, Any], body: bytes) -> Event:
     return validate_event(_drop_none(event))
 
 
+EVENT_HANDLERS: dict[str, Handler] = {"action_call": parse_action_call}
+SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
+
+
 class RasaAdapter(Adapter):
     slug = "rasa"
+    handlers = EVENT_HANDLERS
+    emits = frozenset({"handoff.requested", "conversation.updated"})
+    not_an_object = "the body must be a JSON object (action server call)"
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = presented_credentials(inbound, query_token=True, basic=True)
-        if not presented or not signing.matches_any([s.encode() for s in secrets], presented):
-            raise Unauthorized("missing or wrong ?token= / Basic credentials")
+        require_token(inbound, secrets, "missing or wrong ?token= / Basic credentials", query="token", basic=True)
 
-    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        data = load_json(inbound.body, max_depth)
-        if not isinstance(data, dict):
-            raise MalformedPayload("the body must be a JSON object (action server call)")
-        return [parse_action_call(data, inbound.body)]
+    def event_type(self, body: dict[str, Any]) -> str:
+        return "action_call"  # the action server API has one request
 
     def respond(
         self, accepted: list[dict[str, Any]], events: Sequence[Event] | None = None, inbound: Inbound | None = None
@@ -226,7 +227,3 @@ class RasaAdapter(Adapter):
             return {"events": [], "responses": []}, 200
         text = receipts.receipt(event.conversation.language if event else None)
         return {"events": [{"event": "pause"}], "responses": [{"text": text}]}, 200
-
-
-EVENT_HANDLERS = {"action_call": parse_action_call}
-SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)

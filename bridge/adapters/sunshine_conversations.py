@@ -12,22 +12,24 @@ Events: ``conversation:message`` (one message; updates the conversation), ``swit
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridge.adapters import vendor_api as v
 from bridge.adapters.base import (
     Adapter,
     AdapterError,
+    Delivery,
+    Handler,
     Inbound,
     MalformedPayload,
-    Unauthorized,
     UnsupportedEvent,
-    load_json,
+    require_token,
     validate_event as _validate,
 )
+from bridge.adapters.fetch import sunshine_conversations as fetch
+from bridge.adapters.shapes.sunshine_conversations import customer_of, sc_message
 from bridge.config import Settings
 from bridge.events import Event
 
@@ -36,67 +38,6 @@ log = logging.getLogger("bridge.adapters.sunshine")
 
 
 # ---- payload → canonical -----------------------------------------------------------------------
-
-def content_text(content: Any) -> tuple[str, list[dict[str, Any]]]:
-    """Text and attachments of a message ``content`` (text, image, file, and the structured types)."""
-    if not isinstance(content, dict):
-        return "", []
-    kind = content.get("type")
-    text = v.opt_str(content.get("text")) or ""
-    attachments = []
-    if kind in ("image", "file"):
-        att = v.attachment(content.get("mediaUrl"), content.get("altText"), content.get("mediaType"),
-                           content.get("mediaSize"))
-        if att:
-            attachments.append(att)
-    elif not text and kind in ("carousel", "list", "form", "formResponse", "location", "template"):
-        text = f"[{kind}]"
-    if not text and kind == "formResponse":
-        text = "; ".join(str(f.get("text") or "") for f in v.items(content.get("fields")) if isinstance(f, dict))
-    return text, attachments
-
-
-def sc_message(item: Any) -> dict[str, Any] | None:
-    """A message (webhook or list-messages shape) as a turn."""
-    if not isinstance(item, dict):
-        return None
-    author = item.get("author") if isinstance(item.get("author"), dict) else {}
-    text, attachments = content_text(item.get("content"))
-    if not text and not attachments:
-        return None
-    if author.get("type") == "user":
-        role = "customer"
-    elif "AI" in v.items(author.get("subtypes")) or v.dig(item, "source", "type") in ("api:conversations", None):
-        role = "bot"
-    else:
-        role = "agent" if str(v.dig(item, "source", "type") or "").startswith("zd:") else "bot"
-    return v.message(role, text, id=item.get("id"), sent_at=item.get("received"), attachments=attachments)
-
-
-def customer_of(author: Any, app_id: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    user = v.dig(author, "user") if isinstance(v.dig(author, "user"), dict) else {}
-    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
-    metadata = user.get("metadata") if isinstance(user.get("metadata"), dict) else {}
-    name = " ".join(filter(None, [v.opt_str(profile.get("givenName")), v.opt_str(profile.get("surname"))]))
-    email = v.opt_str(profile.get("email")) or next(
-        (v.opt_str(i.get("value")) for i in v.items(user.get("identities")) if v.dig(i, "type") == "email"), None)
-    account = v.opt_str(metadata.get("accountId")) or v.opt_str(metadata.get("account_id"))
-    attributes = v.drop_empty({
-        **{k: val for k, val in (extra or {}).items() if isinstance(val, str | int | float | bool)},
-        "external_id": v.opt_str(user.get("externalId")),
-        "sunshine_app_id": app_id,
-    })
-    data = v.drop_empty({
-        "id": v.opt_str(v.dig(author, "userId")) or v.opt_str(user.get("id")),
-        "email": email,
-        "name": v.opt_str(v.dig(author, "displayName")) or name or None,
-        "locale": v.opt_str(profile.get("locale")),
-        "plan": v.opt_str(metadata.get("plan")),
-        "account": {"id": account} if account else None,
-        "attributes": attributes,
-    })
-    return data or None
-
 
 def _event(item: dict[str, Any], app_id: str | None, kind: str, messages: list[dict[str, Any]],
            customer: dict[str, Any] | None, handoff: dict[str, Any] | None = None) -> Event:
@@ -124,7 +65,12 @@ def _event(item: dict[str, Any], app_id: str | None, kind: str, messages: list[d
     return _validate(v.drop_empty(data))
 
 
-def parse_message(item: dict[str, Any], app_id: str | None) -> Event:
+def _app_id(d: Delivery) -> str | None:
+    return v.opt_str(v.dig(d.body, "app", "id"))
+
+
+def parse_message(item: dict[str, Any], d: Delivery) -> Event:
+    app_id = _app_id(d)
     msg = v.dig(item, "payload", "message")
     if not isinstance(msg, dict):
         raise MalformedPayload("events[].payload.message must be a JSON object")
@@ -152,7 +98,11 @@ def _switch_handoff(item: dict[str, Any], offered: bool) -> tuple[str, dict[str,
     return "handoff.requested", handoff, metadata
 
 
-def parse_pass_control(item: dict[str, Any], app_id: str | None, offered: bool = False) -> Event:
+def parse_pass_control(item: dict[str, Any], d: Delivery) -> Event:
+    return _control(item, _app_id(d), offered=False)
+
+
+def _control(item: dict[str, Any], app_id: str | None, offered: bool) -> Event:
     kind, handoff, metadata = _switch_handoff(item, offered)
     attributes = v.drop_empty({
         **{f"handoff_{k}" if k in ("reason",) else k: val for k, val in metadata.items()
@@ -166,16 +116,17 @@ def parse_pass_control(item: dict[str, Any], app_id: str | None, offered: bool =
     return _event(item, app_id, kind, [], customer or None, handoff)
 
 
-def parse_offer_control(item: dict[str, Any], app_id: str | None) -> Event:
-    return parse_pass_control(item, app_id, offered=True)
+def parse_offer_control(item: dict[str, Any], d: Delivery) -> Event:
+    return _control(item, _app_id(d), offered=True)
 
 
-def parse_control_change(item: dict[str, Any], app_id: str | None) -> Event:
+def parse_control_change(item: dict[str, Any], d: Delivery) -> Event:
+    app_id = _app_id(d)
     return _event(item, app_id, "conversation.updated", [], {"attributes": {"sunshine_app_id": app_id}}
                   if app_id else None)
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict[str, Any], str | None], Event]] = {
+EVENT_HANDLERS: dict[str, Handler] = {
     "conversation:message": parse_message,
     "switchboard:passControl": parse_pass_control,
     "switchboard:offerControl": parse_offer_control,
@@ -187,35 +138,30 @@ SUPPORTED_EVENTS = frozenset(EVENT_HANDLERS)
 
 class SunshineConversationsAdapter(Adapter):
     slug = SLUG
+    handlers = EVENT_HANDLERS
 
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
-        presented = inbound.header("x-api-key").encode()
-        if not presented:
-            raise Unauthorized("missing X-API-Key")
-        found = False
-        for secret in secrets:
-            found |= hmac.compare_digest(secret.encode(), presented)
-        if not found:
-            raise Unauthorized("X-API-Key does not match")
+        require_token(inbound, secrets, "X-API-Key does not match", missing="missing X-API-Key", header="x-api-key")
 
     def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
-        body = v.obj(load_json(inbound.body, max_depth), "the body")
+        # One delivery carries a batch of events (``events[]``), each with its own type: unknown ones
+        # are skipped, and one bad event must not lose its batch-mates (a 4xx is never retried).
+        body = self.decode(inbound, max_depth)
         items = body.get("events")
         if not isinstance(items, list) or not items:
             raise MalformedPayload("events must be a non-empty list")
-        app_id = v.opt_str(v.dig(body, "app", "id"))
         events: list[Event] = []
         ignored: list[str] = []
         failures: list[AdapterError] = []
         for item in items:
             kind = v.dig(item, "type")
-            handler = EVENT_HANDLERS.get(kind) if isinstance(kind, str) else None
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 ignored.append(str(kind))
                 continue
             try:
-                events.append(handler(item, app_id))
-            except AdapterError as exc:  # one bad event must not lose its batch-mates (no retry on 4xx)
+                events.append(handler(item, Delivery(inbound, body, kind)))
+            except AdapterError as exc:
                 failures.append(exc)
                 log.warning("bridge.inbound.event_skipped", extra={"platform": SLUG, "reason": str(exc)})
         if events:
@@ -225,6 +171,4 @@ class SunshineConversationsAdapter(Adapter):
         raise UnsupportedEvent(",".join(sorted(set(ignored))))
 
     def complete(self, event: Event, settings: Settings) -> Event:
-        from bridge.adapters.fetch_sunshine_conversations import complete
-
-        return complete(event, settings)
+        return fetch.complete(event, settings)

@@ -18,7 +18,8 @@ import requests
 
 from bridge.adapters.base import InvalidPayload, MalformedPayload
 from bridge.config import ConfigError, check_vendor_url
-from connectors.base import RetryableError
+from bridge.errors import RetryableError
+from bridge.events import Customer
 
 TIMEOUT = (5, 10)  # connect, read (seconds)
 MAX_TEXT = 100_000
@@ -272,8 +273,6 @@ def get_dict(http: requests.Session, url: str, params: Any = None) -> dict[str, 
 
 def mark_partial(event: Any, reason: str, url: str | None = None) -> Any:
     """The event as it is, flagged so the package says the transcript is partial (and links to it)."""
-    from bridge.events import Customer
-
     customer = event.customer or Customer()
     attributes = {**customer.attributes, "transcript_partial": True, "transcript_error": reason[:300]}
     conversation = event.conversation

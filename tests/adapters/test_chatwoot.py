@@ -10,11 +10,11 @@ import pytest
 
 from bridge.adapters import chatwoot
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
-from bridge.adapters.fetch_chatwoot import messages_path
+from bridge.adapters.fetch.chatwoot import messages_path
 from bridge.config import Settings
+from bridge.errors import RetryableError
 from bridge.intake import case_id_for
 from bridge.runner import run_due
-from connectors.base import RetryableError
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "chatwoot"

@@ -12,9 +12,9 @@ import pytest
 from bridge.adapters import crisp
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
+from bridge.errors import RetryableError
 from bridge.intake import case_id_for
 from bridge.runner import run_due
-from connectors.base import RetryableError
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "crisp"

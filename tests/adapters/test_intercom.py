@@ -11,12 +11,12 @@ import pytest
 
 from bridge.adapters import intercom
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
-from bridge.adapters.fetch_intercom import contact_path, conversation_path
+from bridge.adapters.fetch.intercom import contact_path, conversation_path
 from bridge.config import Settings
+from bridge.errors import RetryableError
 from bridge.events import Event
 from bridge.intake import case_id_for
 from bridge.runner import run_due
-from connectors.base import RetryableError
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
 from tests.conftest import shared_path
 

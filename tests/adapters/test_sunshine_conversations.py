@@ -8,11 +8,11 @@ import pytest
 
 from bridge.adapters import sunshine_conversations as sc
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
-from bridge.adapters.fetch_sunshine_conversations import messages_path, user_path
+from bridge.adapters.fetch.sunshine_conversations import messages_path, user_path
 from bridge.config import Settings
+from bridge.errors import RetryableError
 from bridge.intake import case_id_for
 from bridge.runner import run_due
-from connectors.base import RetryableError
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
 from tests.conftest import shared_path
 

@@ -53,7 +53,9 @@ def test_the_body_is_parsed_once_per_delivery(monkeypatch: pytest.MonkeyPatch) -
 
     calls: list[int] = []
     real = base.load_json
-    monkeypatch.setattr(generic, "load_json", lambda body, depth=64: calls.append(1) or real(body, depth))
+    counting = lambda body, depth=64: calls.append(1) or real(body, depth)  # noqa: E731
+    for module in (base, generic):  # parse decodes in the base class, ignored in the generic adapter
+        monkeypatch.setattr(module, "load_json", counting)
     inbound = base.Inbound(body=dumps(typo_event()), headers={})
     adapter = generic.GenericAdapter()
     adapter.parse(inbound)

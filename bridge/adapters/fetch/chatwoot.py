@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge.adapters import vendor_api as v
+from bridge.adapters.shapes.chatwoot import chat_message
 from bridge.config import Settings, api_url_env_name
 from bridge.events import Customer, Event, Message
 from bridge.pipeline.transcript import merge_messages
@@ -47,8 +48,6 @@ def _pages(http: Any, url: str, headers: dict[str, str]) -> tuple[list[dict[str,
 
 
 def complete(event: Event, settings: Settings) -> Event:
-    from bridge.adapters.chatwoot import chat_message
-
     customer = event.customer or Customer()
     account = v.opt_str(customer.attributes.get("chatwoot_account_id")) or settings.get("CHATWOOT_ACCOUNT_ID")
     token = settings.get("CHATWOOT_API_TOKEN")

@@ -7,13 +7,12 @@ import logging
 from urllib.parse import quote
 
 from bridge.adapters import vendor_api as v
+from bridge.adapters.shapes.intercom import API_VERSION, DEFAULT_API_URL, transcript
 from bridge.config import Settings, api_url_env_name
-from bridge.events import Customer, Event
+from bridge.events import Customer, Event, Message
 from bridge.pipeline.transcript import merge_messages
 
 log = logging.getLogger("bridge.adapters.intercom")
-DEFAULT_API_URL = "https://api.intercom.io"
-API_VERSION = "2.14"
 
 
 def conversation_path(conversation_id: str) -> str:
@@ -25,8 +24,6 @@ def contact_path(contact_id: str) -> str:
 
 
 def complete(event: Event, settings: Settings) -> Event:
-    from bridge.adapters.intercom import transcript
-
     token = settings.get("INTERCOM_ACCESS_TOKEN")
     try:
         if not token:
@@ -53,7 +50,5 @@ def complete(event: Event, settings: Settings) -> Event:
     return event.model_copy(update={"conversation": conversation, "customer": customer})
 
 
-def _message(data: dict) -> object:
-    from bridge.events import Message
-
+def _message(data: dict) -> Message:
     return Message.model_validate(data)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge.adapters import vendor_api as v
+from bridge.adapters.shapes.sunshine_conversations import customer_of, sc_message
 from bridge.config import Settings, api_url_env_name
 from bridge.events import Customer, Event, Message
 from bridge.pipeline.transcript import merge_messages
@@ -50,8 +51,6 @@ def _all_messages(http: Any, url: str, auth: tuple[str, str]) -> list[dict[str, 
 
 
 def complete(event: Event, settings: Settings) -> Event:
-    from bridge.adapters.sunshine_conversations import customer_of, sc_message
-
     customer = event.customer or Customer()
     app_id = v.opt_str(customer.attributes.get("sunshine_app_id")) or settings.get("SUNSHINE_CONVERSATIONS_APP_ID")
     key_id = settings.get("SUNSHINE_CONVERSATIONS_KEY_ID")

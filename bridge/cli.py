@@ -119,9 +119,9 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     import waitress
 
     from bridge import create_app
-    from bridge.runner import Runner
     from bridge.runtime import Runtime, install
     from bridge.store.migrate import upgrade
+    from bridge.worker.runner import Runner
 
     settings = _dev_generic_secret(_settings())
     rt = _checked(install(Runtime.build(settings)))
@@ -211,13 +211,13 @@ def _burst(rt: Runtime) -> None:
     """Dispatch, sweep, move due retries, run everything queued, then exit."""
     from rq.scheduler import RQScheduler
 
-    from bridge import jobs
     from bridge.queue import RQQueue
+    from bridge.worker import handover
     from bridge.worker.jobs_process import BridgeWorker
 
     assert isinstance(rt.queue, RQQueue)
-    jobs.dispatch(rt)
-    jobs.sweep(rt)
+    handover.dispatch(rt)
+    handover.sweep(rt)
     scheduler = RQScheduler(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer)
     if scheduler.acquire_locks():
         scheduler.enqueue_scheduled_jobs()
@@ -377,8 +377,8 @@ def dlq_list(as_json: bool) -> None:
 @click.option("--all-dead", is_flag=True, help="Replay every dead letter.")
 def replay(ident: str | None, all_dead: bool) -> None:
     """Send a dead event (hb-…) or delivery (dl-N) through again; safe to repeat."""
-    from bridge import jobs
     from bridge.store import repo
+    from bridge.worker import handover
 
     if bool(ident) == all_dead:
         raise click.UsageError("give exactly one of ID or --all-dead")
@@ -394,9 +394,9 @@ def replay(ident: str | None, all_dead: bool) -> None:
             idents = [r.key for r in inbox] + [f"dl-{d.id}" for d in deliveries] + [f"ve-{v}" for v in vendor]
     else:
         idents = [ident or ""]
-    replayed = [i for i in idents if jobs.replay(i, rt)]
+    replayed = [i for i in idents if handover.replay(i, rt)]
     if rt.queue.kind == "in-process":
-        from bridge.runner import run_due
+        from bridge.worker.runner import run_due
 
         run_due(rt)  # no `bridge serve` may be running: do the work now
     for i in replayed:
@@ -409,7 +409,7 @@ def replay(ident: str | None, all_dead: bool) -> None:
 @click.option("--days", type=int, default=None, help="Retention in days (default BRIDGE_RETENTION_DAYS or 90).")
 def purge(days: int | None) -> None:
     """Scrub payloads and transcripts of cases older than the retention period (metrics stay)."""
-    from bridge import privacy
+    from bridge.worker import privacy
 
     rt = _runtime(migrate=True)
     for line in privacy.purge(rt, days or privacy.retention_days(rt)).lines():
@@ -421,7 +421,7 @@ def purge(days: int | None) -> None:
 @click.option("--customer-id", "customer_ids", multiple=True, help="The customer's platform id (repeatable).")
 def forget(emails: tuple[str, ...], customer_ids: tuple[str, ...]) -> None:
     """Erase one customer's personal data from the store and the outbox; list the vendors' copies."""
-    from bridge import privacy
+    from bridge.worker import privacy
 
     if not emails and not customer_ids:
         raise click.UsageError("give --email or --customer-id")

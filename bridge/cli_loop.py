@@ -245,8 +245,8 @@ class Seeder:
         (the order ``repo.due_deliveries`` gives, worked out from one read of the case's steps)."""
         from sqlalchemy import select
 
-        from bridge import jobs
         from bridge.store.models import DEAD, DONE, PENDING, RECEIVED, DeliveryRow, InboxRow
+        from bridge.worker import jobs
 
         if events and keys is None:
             with self.rt.store.session() as s:

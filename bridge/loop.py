@@ -1,6 +1,6 @@
 """Close the loop: apply Zendesk and Jira events to cases (``docs/timeline.md``), reconcile.
 
-Jobs (ids are their only argument, like ``bridge.jobs``):
+Jobs (ids are their only argument, like ``bridge.worker.jobs``):
 
 * ``process_vendor_event(id)`` applies one stored ``vendor_events`` row. Every outcome that is not
   a crash settles the row: ``processed`` (something changed) or ``ignored`` with a ``result``
@@ -304,36 +304,3 @@ def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSour
     from bridge import loop_reconcile
 
     return loop_reconcile.reconcile_ticket(case_id, rt, source)
-
-
-def job_sources() -> list[Any]:
-    """This module's durable job kinds, as ``bridge.jobs.JobSource`` lines."""
-    from bridge.jobs import JobSource
-
-    return [
-        JobSource(PROCESS_VENDOR_EVENT, process_vendor_event, loop_repo.due_vendor_events,
-                  loop_repo.stale_vendor_events),
-        JobSource(RECONCILE_TICKET, reconcile_ticket, loop_repo.due_reconciles, loop_repo.stale_reconciles),
-    ]
-
-
-def run_due(rt: Runtime) -> int:
-    """Run everything due: ``bridge.runner.run_due``, plus this module's jobs while ``bridge.jobs``
-    does not list them yet (seed-demo and tests call this)."""
-    from bridge import jobs, runner
-
-    ran = 0
-    registered = {source.job for source in jobs.sources()}
-    extra = [source for source in job_sources() if source.job not in registered]
-    while True:
-        step = runner.run_due(rt)
-        now = rt.clock()
-        for source in extra:
-            with rt.store.session() as s:
-                ids = source.due(s, now)
-            for ident in ids:
-                source.run(ident, rt)
-                step += 1
-        ran += step
-        if not step:
-            return ran

@@ -35,7 +35,7 @@ from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import TicketStateRow
 from connectors.base import PermanentError, RetryableError
-from connectors.zendesk_audits import Audit, AuditRead, audits_after
+from connectors.zendesk.audits import Audit, AuditRead, audits_after
 
 log = logging.getLogger("bridge.loop")
 
@@ -45,7 +45,7 @@ class TicketSource(Protocol):
 
     def ticket_audits(self, ticket_id: str, page: str | None = None, after: str | None = None) -> AuditRead:
         """The ticket's audits, oldest first, from the page the cursor ``page`` names, comment
-        authors' roles filled in for the audits after ``after`` (see ``connectors.zendesk_audits``);
+        authors' roles filled in for the audits after ``after`` (see ``connectors.zendesk.audits``);
         raises ``RetryableError`` or ``PermanentError``."""
         ...
 

@@ -13,7 +13,7 @@ Three inputs produce the same ``TicketChange`` list:
 * **The reconciler's snapshot** of a ticket (``ZendeskConnector.ticket_activity``), same shape plus
   ``comments``: a list of comments.
 * **The ticket's audits** (``ZendeskConnector.ticket_audits``, plain data from
-  ``connectors.zendesk_audits``): one change per event of each audit, with the audit's own time and
+  ``connectors.zendesk.audits``): one change per event of each audit, with the audit's own time and
   author (``changes_from_audit``), so every transition between two polls is seen, in order.
 
 Snapshots are diffed against what the bridge last applied, so they are safe to repeat.
@@ -32,7 +32,7 @@ from bridge.events import Event
 from bridge.pipeline.completeness import ITEMS
 
 if TYPE_CHECKING:
-    from connectors.zendesk_audits import Audit
+    from connectors.zendesk.audits import Audit
 
 SOLVED_STATES = frozenset({"solved", "closed"})
 OPEN_STATES = frozenset({"new", "open", "pending", "hold", "on-hold"})

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bridge.events import Event, RouteInfo
 from bridge.pipeline.route import next_in_rotation, next_level, speaks
 from bridge.pipeline.route_config import Member, Routing, Team, primary_language
+from bridge.queue import DELIVER
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import ACKNOWLEDGED, DEAD, DONE, ESCALATED, PENDING, CaseRow, DeliveryRow
@@ -211,8 +212,6 @@ def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: d
 def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
     if not steps:
         return
-    from bridge.jobs import DELIVER
-
     with rt.store.session() as s:
         ids = [d.id for d in repo.deliveries_of(s, case_id) if d.step in steps and d.status == PENDING]
     for delivery_id in ids:

@@ -1,6 +1,6 @@
 """The job queue: RQ when REDIS_URL is set, the store itself otherwise.
 
-Both run the same job functions in ``bridge.jobs`` with ids as their only arguments. The store is
+Both run the same job functions in ``bridge.worker.jobs`` with ids as their only arguments. The store is
 the source of truth either way (attempts, next attempt, dead letters), so losing Redis loses no
 work: the sweeper re-enqueues whatever the store says is due and Redis no longer holds. Retries are
 scheduled by the job itself (so a vendor's Retry-After is honoured), not by RQ's ``Retry``.
@@ -27,7 +27,16 @@ from typing import Any, Protocol
 
 log = logging.getLogger("bridge.queue")
 
-JOB_MODULE = "bridge.jobs"
+JOB_MODULE = "bridge.worker.jobs"
+PROCESS, PROCESS_BATCH, DELIVER = "process_event", "process_events", "deliver"  # jobs in JOB_MODULE
+# RQ keeps each job's function as a dotted path in Redis and imports it when a worker takes the job.
+# Jobs enqueued before a module moved (issue 18) still name the old path: the worker maps it here.
+# A path may leave this table once no deployment can hold such a job (failed jobs are kept 7 days).
+MOVED = {
+    "bridge.jobs.process_event": f"{JOB_MODULE}.process_event",
+    "bridge.jobs.process_events": f"{JOB_MODULE}.process_events",
+    "bridge.jobs.deliver": f"{JOB_MODULE}.deliver",
+}
 URGENT, ROUTINE = "urgent", "routine"
 # RQ statuses of a job that will still run (or is running) without anyone's help.
 _WAITING = {"queued", "scheduled", "deferred"}
@@ -35,6 +44,11 @@ _WAITING = {"queued", "scheduled", "deferred"}
 # delete each job on success, which costs more round trips than letting it expire.)
 RESULT_TTL = 60
 FAILURE_TTL = int(timedelta(days=7).total_seconds())
+
+
+def job_function(func_name: str) -> str:
+    """Where a job's function lives now, given the dotted path it was enqueued with."""
+    return MOVED.get(func_name, func_name)
 
 
 def job_id(queue: str, job: str, arg: str | int, attempt: int = 0) -> str:

@@ -55,7 +55,7 @@ STEPS: dict[str, Step] = {
         Step("zendesk.reply", build_reply, after="zendesk.ticket"),
         Step("slack.thread", build_thread, after="slack.alert"),
         # What the customer sends after the escalation, one instance per follow-up; instance k
-        # waits for k-1 (bridge.followups sets each row's prerequisite), so they arrive in order.
+        # waits for k-1 (bridge.worker.followups sets each row's prerequisite), so they arrive in order.
         Step("zendesk.followup", build_followup, after="zendesk.ticket"),
         Step("slack.followup", build_thread_followup, after="slack.alert"),
         Step("jira.followup", build_bug_followup, after="jira.bug"),

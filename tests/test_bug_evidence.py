@@ -11,10 +11,10 @@ from bridge import create_app
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from connectors.jira import build_bug
 from connectors.zendesk import build_ticket
 from tests.helpers import dumps, generic_event, signed_headers

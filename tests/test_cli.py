@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from bridge import create_app
 from bridge.cli import main
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from connectors.outbox import OutboxConnector
 from tests.helpers import SECRET, dumps, generic_event, signed_headers
 

@@ -166,8 +166,8 @@ def test_triage_of_a_handshake_says_so_without_a_traceback(cli_env: dict[str, st
 def test_metrics_labels_stay_bounded(client: FlaskClient, rt: Runtime) -> None:
     from datetime import UTC, datetime
 
-    from bridge.runner import run_due
     from bridge.store.models import DeliveryRow
+    from bridge.worker.runner import run_due
 
     body = dumps(generic_event())
     case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]

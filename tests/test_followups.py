@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 
 from bridge import create_app
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from connectors.outbox import OutboxConnector
 from tests.helpers import dumps, generic_event, signed_headers
 

@@ -12,13 +12,15 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from bridge import create_app, jobs
+from bridge import create_app
 from bridge.config import Settings
-from bridge.runner import Runner, run_due
+from bridge.pipeline import triggers
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import CaseRow, DeliveryRow, InboxRow
+from bridge.worker import handover, jobs
+from bridge.worker.runner import Runner, run_due
 from connectors.base import PermanentError
 from connectors.outbox import OutboxConnector
 from tests.helpers import dumps, generic_event, signed_headers
@@ -211,10 +213,10 @@ def test_failing_step_retries_then_dies_and_replay_finishes_once(
     assert [d.id for d in dead] == [ticket.id]
 
     monkeypatch.undo()
-    assert jobs.replay(f"dl-{ticket.id}", rt)
+    assert handover.replay(f"dl-{ticket.id}", rt)
     run_due(rt)
     assert deliveries(rt, answer["case"])["zendesk.ticket"].status == "done"
-    assert not jobs.replay(f"dl-{ticket.id}", rt)  # not dead any more: nothing to do
+    assert not handover.replay(f"dl-{ticket.id}", rt)  # not dead any more: nothing to do
     assert len(deliveries(rt, answer["case"])) == 2
     assert (rt.settings.outbox_dir / answer["case"] / "zendesk.ticket.json").exists()
 
@@ -232,7 +234,7 @@ def test_failing_event_dies_and_replays_into_one_case(
     env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, client = env
-    monkeypatch.setattr(jobs.triggers, "decide", lambda *a: (_ for _ in ()).throw(ValueError("engine bug")))
+    monkeypatch.setattr(triggers, "decide", lambda *a: (_ for _ in ()).throw(ValueError("engine bug")))
     answer = send(client, generic_event())
     run_due(rt)
     with rt.store.session() as s:
@@ -241,10 +243,10 @@ def test_failing_event_dies_and_replays_into_one_case(
         assert row.last_error == "ValueError: engine bug"
         assert s.scalar(select(func.count()).select_from(CaseRow)) == 0  # rolled back each time
     monkeypatch.undo()
-    assert jobs.replay(answer["event"], rt)
+    assert handover.replay(answer["event"], rt)
     run_due(rt)
     assert case_of(rt, answer["case"]).status == "escalated"
-    assert jobs.replay(answer["event"], rt) is False
+    assert handover.replay(answer["event"], rt) is False
     assert len(deliveries(rt, answer["case"])) == 2
 
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from bridge import create_app, jobs
+from bridge import create_app
 from bridge.config import Settings
 from bridge.events import Decision, Event
 from bridge.pipeline import llm_judge, triggers
@@ -21,6 +21,7 @@ from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import ESCALATED, OPEN, PROCESSED, CaseRow
+from bridge.worker import jobs
 from tests.helpers import dumps, generic_event, signed_headers
 from tests.openai_stub import Reply, Stub, running_stub
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import kb, loop
+from bridge import kb
 from bridge.runtime import Runtime
 from bridge.store import loop_repo
+from bridge.worker.runner import run_due
 from tests.helpers import dumps, generic_event, signed_headers
 from tests.test_loop import T0, comment, kinds, post_zendesk, settings, status, vclient  # noqa: F401
 
@@ -34,7 +35,7 @@ def clock(rt: Runtime) -> Any:
 def escalate(client: FlaskClient, rt: Runtime, messages: list[dict[str, Any]], conversation: str = "gap-1") -> str:
     body = dumps(generic_event(type_="conversation.updated", conversation_id=conversation, messages=messages))
     case_id = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
-    loop.run_due(rt)
+    run_due(rt)
     return str(case_id)
 
 

@@ -9,8 +9,8 @@ import logging
 from flask.testing import FlaskClient
 
 from bridge.logs import CaseFilter, JSONFormatter, case_context
-from bridge.runner import run_due
 from bridge.runtime import Runtime
+from bridge.worker.runner import run_due
 from tests.helpers import OTHER_SECRET, SECRET, dumps, generic_event, signed_headers
 
 

@@ -23,6 +23,7 @@ from bridge.store.models import (
     CsatSampleRow,
     VendorEventRow,
 )
+from bridge.worker.runner import run_due
 from tests.helpers import SECRET, dumps, generic_event, signed_headers
 from tests.test_vendor_events import JIRA_SECRET, ZD_SECRET, make_client, zd_headers
 
@@ -63,7 +64,7 @@ def case_id(vclient: FlaskClient, rt: Runtime) -> str:
     body = dumps(generic_event())
     response = vclient.post("/webhooks/generic", data=body, headers=signed_headers(body))
     assert response.status_code == 202
-    loop.run_due(rt)
+    run_due(rt)
     return str(response.get_json()["case"])
 
 
@@ -72,7 +73,7 @@ def post_zendesk(client: FlaskClient, rt: Runtime, payload: dict[str, Any], invo
     headers = zd_headers(body, invocation=invocation or uuid.uuid4().hex)
     response = client.post("/events/zendesk", data=body, headers=headers)
     assert response.status_code == 200
-    loop.run_due(rt)
+    run_due(rt)
     return response.get_json()
 
 
@@ -283,7 +284,7 @@ def post_jira(client: FlaskClient, rt: Runtime, payload: dict[str, Any]) -> None
                            headers={"Content-Type": "application/json", "X-Bridge-Webhook-Secret": JIRA_SECRET,
                                     "X-Atlassian-Webhook-Identifier": uuid.uuid4().hex})
     assert response.status_code == 200
-    loop.run_due(rt)
+    run_due(rt)
 
 
 def link_bug(rt: Runtime, case: str, key: str) -> None:
@@ -323,7 +324,7 @@ def test_jira_release_reaches_every_linked_case_and_approval(vclient: FlaskClien
 
     body = dumps(generic_event(conversation_id="conv-2", customer={"email": "bo@example.com"}))
     other = vclient.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
-    loop.run_due(rt)
+    run_due(rt)
     for case in (case_id, other):
         link_bug(rt, case, "BUG-9")
     issue = {"key": "BUG-9", "fields": {"resolution": {"name": "Fixed"},
@@ -362,7 +363,7 @@ def test_a_crashing_event_is_retried_then_dead_never_lost(vclient: FlaskClient, 
         assert loop_repo.revive_vendor_event(s, row.id, T0)
         s.commit()
     monkeypatch.undo()
-    loop.run_due(rt)
+    run_due(rt)
     assert results(rt) == [("processed", "applied")]
 
 
@@ -370,13 +371,12 @@ def test_resolved_bug_notes_are_delivered_and_the_reply_waits_for_approval(
     vclient: FlaskClient, rt: Runtime, case_id: str
 ) -> None:
     from bridge.loop_jira import approve_update
-    from bridge.runner import run_due as run_all
 
     link_bug(rt, case_id, "BUG-7")
     issue = {"key": "BUG-7", "fields": {"resolution": {"name": "Done"}}}
     for _ in range(2):
         post_jira(vclient, rt, {"webhookEvent": "jira:issue_updated", "issue": issue})
-    run_all(rt)
+    run_due(rt)
     with rt.store.session() as s:
         done = {d.step.split("#")[0]: d for d in repo.deliveries_of(s, case_id) if "#" in d.step}
     assert {"zendesk.note", "slack.thread"} <= set(done) and "zendesk.reply" not in done
@@ -389,7 +389,7 @@ def test_resolved_bug_notes_are_delivered_and_the_reply_waits_for_approval(
     approved = approve_update(rt, int(button["value"]), by="slack:U0ANA")
     assert approved
     assert approve_update(rt, int(button["value"]), by="slack:U0ANA") is None  # a second click sends nothing
-    run_all(rt)
+    run_due(rt)
     with rt.store.session() as s:
         replies = [d for d in repo.deliveries_of(s, case_id) if d.step.startswith("zendesk.reply#")]
     assert len(replies) == 1 and replies[0].status == "done"
@@ -462,7 +462,7 @@ def test_concurrent_deliveries_about_one_ticket_apply_one_after_another(any_rt: 
     client = make_client(rt)
     body = dumps(generic_event())
     case = str(client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"])
-    loop.run_due(rt)
+    run_due(rt)
     post_zendesk(client, rt, status(case, T0 + timedelta(minutes=2), "solved", "open"))
     reopen = json.dumps(status(case, T0 + timedelta(minutes=3), "open", "solved")).encode()
     assert client.post("/events/zendesk", data=reopen, headers=zd_headers(reopen, invocation="r")).status_code == 200

@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bridge import privacy
 from bridge.cli import main
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import InboxRow
+from bridge.worker import privacy
+from bridge.worker.runner import run_due
 from tests.helpers import SECRET, dumps, generic_event, signed_headers
 
 

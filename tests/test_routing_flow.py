@@ -14,10 +14,10 @@ from bridge import create_app
 from bridge.cli import main
 from bridge.config import Settings
 from bridge.pipeline.route_config import RoutingError
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from tests.helpers import SECRET, dumps, generic_event, signed_headers
 
 ROUTING = """
@@ -169,7 +169,7 @@ def test_two_escalations_at_the_same_instant_get_different_owners(
     import threading
     import time
 
-    from bridge import jobs
+    from bridge.worker import jobs
 
     path = tmp_path / "routing.yaml"
     path.write_text(ROUTING)

@@ -15,13 +15,14 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
-from bridge import create_app, jobs
+from bridge import create_app
 from bridge.config import Settings
 from bridge.queue import RQQueue, job_id
 from bridge.runtime import Runtime, install
 from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import InboxRow
+from bridge.worker import handover
 from connectors.outbox import OutboxConnector
 from tests.helpers import dumps, generic_event, signed_headers
 
@@ -32,7 +33,7 @@ def work(rt: Runtime, max_jobs: int | None = None) -> None:
     """Drain the queues with a real RQ worker (in this process, so the test's runtime is used)."""
     assert isinstance(rt.queue, RQQueue)
     install(rt)
-    jobs.dispatch(rt)  # what the dispatcher process of `bridge worker` does every 100 ms
+    handover.dispatch(rt)  # what the dispatcher process of `bridge worker` does every 100 ms
     SimpleWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer).work(
         burst=True, with_scheduler=max_jobs is None, max_jobs=max_jobs
     )
@@ -69,7 +70,7 @@ def test_handoff_flows_through_rq_workers_and_postgres(rq_rt: Runtime) -> None:
     answer = post(rq_rt, generic_event())
     assert isinstance(rq_rt.queue, RQQueue)
     assert rq_rt.queue.length() == 0  # the request only commits; Redis is not on the ack path
-    assert jobs.dispatch(rq_rt) == 1
+    assert handover.dispatch(rq_rt) == 1
     assert rq_rt.queue.urgent.job_ids == [job_id(rq_rt.queue.name, "process_event", answer["event"])]
     assert rq_rt.queue.routine.job_ids == []  # a handoff request is urgent
     work(rq_rt)
@@ -84,8 +85,8 @@ def test_duplicate_enqueues_collapse_into_one_job(rq_rt: Runtime) -> None:
     event = generic_event()
     first = post(rq_rt, event)
     post(rq_rt, event)
-    assert jobs.dispatch(rq_rt) == 1
-    assert jobs.dispatch(rq_rt) == 0  # a row is handed over once: a second dispatcher finds nothing
+    assert handover.dispatch(rq_rt) == 1
+    assert handover.dispatch(rq_rt) == 0  # a row is handed over once: a second dispatcher finds nothing
     assert isinstance(rq_rt.queue, RQQueue)
     assert rq_rt.queue.length() == 1
     rq_rt.queue.enqueue("process_event", first["event"])
@@ -102,14 +103,14 @@ def test_a_waiting_backlog_is_never_enqueued_twice_only_what_redis_lost(rq_setti
         answers = [post(rt, generic_event(type_="conversation.updated", conversation_id=f"conv-{i}",
                                           messages=[{"role": "customer", "text": "How do I export a report?"}]))
                    for i in range(40)]
-        assert jobs.dispatch(rt) == 40
+        assert handover.dispatch(rt) == 40
         for _ in range(3):
-            assert jobs.sweep(rt) == 0 and jobs.dispatch(rt) == 0
+            assert handover.sweep(rt) == 0 and handover.dispatch(rt) == 0
         assert rt.queue.length() == 1 and rt.queue.routine.count == 1  # routine updates travel by fifty
         rt.queue.routine.empty()  # Redis lost everything still waiting
         rt.queue.redis.delete(f"rq:job:{job_id(rt.queue.name, 'process_events', answers[0]['event'])}")
-        assert jobs.sweep(rt) == 40  # ... so every row is enqueued again, once
-        assert jobs.sweep(rt) == 0 and rt.queue.length() == 40
+        assert handover.sweep(rt) == 40  # ... so every row is enqueued again, once
+        assert handover.sweep(rt) == 0 and rt.queue.length() == 40
         work(rt)
         with rt.store.session() as s:
             assert {repo.get_inbox(s, a["event"]).state for a in answers} == {"processed"}  # type: ignore[union-attr]
@@ -122,7 +123,7 @@ def test_escalations_run_before_routine_updates(rq_rt: Runtime) -> None:
                                          messages=[{"role": "customer", "text": "Where is the CSV export?"}]))
                for i in range(12)]
     handoff = post(rq_rt, generic_event(conversation_id="needs-a-person"))
-    assert jobs.dispatch(rq_rt) == 13
+    assert handover.dispatch(rq_rt) == 13
     assert isinstance(rq_rt.queue, RQQueue)
     assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (1, 1)  # the 12 updates in one batch
     work(rq_rt, max_jobs=3)  # the handoff and its two delivery steps, before any routine update
@@ -138,10 +139,10 @@ def test_a_conversation_has_one_waiting_job_per_queue_however_many_updates_arriv
         talk += [{"id": f"c{n}", "role": "customer", "text": f"Question {n}: where is the export button?"},
                  {"id": f"b{n}", "role": "bot", "text": "Projects → ⋯ → Export.", "confidence": 0.9}]
         case = post(rq_rt, generic_event(type_="conversation.updated", conversation_id="busy", messages=list(talk)))
-        assert jobs.dispatch(rq_rt) == 1
+        assert handover.dispatch(rq_rt) == 1
     assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (0, 1)  # one job folds all six
     post(rq_rt, generic_event(conversation_id="busy", messages=list(talk)))  # a handoff request: urgent
-    assert jobs.dispatch(rq_rt) == 1
+    assert handover.dispatch(rq_rt) == 1
     assert (rq_rt.queue.urgent.count, rq_rt.queue.routine.count) == (1, 1)
     work(rq_rt, max_jobs=1)  # the urgent job folds all seven events at once
     with rq_rt.store.session() as s:
@@ -160,7 +161,7 @@ def test_updates_waiting_for_one_conversation_are_judged_once_on_the_newest_tran
     ]
     answers = [post(rq_rt, generic_event(type_="conversation.updated", conversation_id="one-chat",
                                          messages=talk[: n + 2])) for n in range(0, 6, 2)]
-    assert jobs.dispatch(rq_rt) == 3
+    assert handover.dispatch(rq_rt) == 3
     work(rq_rt, max_jobs=1)  # the first job folds all three updates
     with rq_rt.store.session() as s:
         assert {repo.get_inbox(s, a["event"]).state for a in answers} == {"processed"}  # type: ignore[union-attr]
@@ -191,7 +192,7 @@ def test_failures_retry_on_rq_then_dead_letter_then_replay(rq_rt: Runtime, monke
     monkeypatch.undo()
     with rq_rt.store.session() as s:
         _, dead = repo.dead_letters(s)
-    assert jobs.replay(f"dl-{dead[0].id}", rq_rt)
+    assert handover.replay(f"dl-{dead[0].id}", rq_rt)
     work(rq_rt)
     assert statuses(rq_rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
 
@@ -265,7 +266,7 @@ def test_redis_down_at_intake_still_accepts_and_processes_after_it_returns(setti
         with rt.store.session() as s:
             assert [repo.get_inbox(s, a["event"]).state for a in answers] == ["received"] * 3  # type: ignore[union-attr]
         redis.start()  # empty: everything queued before the outage is gone too
-        assert jobs.dispatch(rt) == 3
+        assert handover.dispatch(rt) == 3
         work(rt)
         for answer in answers:
             assert statuses(rt, answer["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
@@ -328,7 +329,7 @@ def test_retry_after_schedules_the_next_attempt_on_the_rq_scheduler(
     assert scheduled == [job_id(rq_rt.queue.name, "deliver", ticket.id, attempt=1)]
     assert ticket.status == "pending" and ticket.attempts == 1
     assert FailedJobRegistry(queue=rq_rt.queue.urgent).count == 0  # a recorded failure is not an RQ failure
-    assert jobs.sweep(rq_rt) == 0  # the scheduled retry is alive in Redis: the sweeper leaves it
+    assert handover.sweep(rq_rt) == 0  # the scheduled retry is alive in Redis: the sweeper leaves it
 
 
 def test_workers_refuse_a_redis_that_may_evict_jobs(settings: Settings, tmp_path: Any) -> None:
@@ -348,3 +349,21 @@ def test_workers_refuse_a_redis_that_may_evict_jobs(settings: Settings, tmp_path
         assert CliRunner().invoke(main, ["worker", "--burst"], env=env).exit_code == 0
     finally:
         redis.stop()
+
+
+def test_a_job_enqueued_under_its_path_from_before_the_move_still_runs(rq_rt: Runtime) -> None:
+    """RQ keeps the function's dotted path in Redis: a job queued by a bridge from before issue 18
+    names ``bridge.jobs.process_event``, and the upgraded worker still runs it (``queue.MOVED``)."""
+    from bridge.store.models import PROCESSED
+    from bridge.worker.jobs_process import BridgeWorker
+
+    answer = post(rq_rt, generic_event())
+    assert isinstance(rq_rt.queue, RQQueue)
+    rq_rt.queue.urgent.enqueue("bridge.jobs.process_event", answer["event"])
+    install(rq_rt)
+    BridgeWorker(rq_rt.queue.queues, connection=rq_rt.queue.redis, serializer=rq_rt.queue.serializer).work(
+        burst=True, max_jobs=1
+    )
+    with rq_rt.store.session() as s:
+        row = repo.get_inbox(s, answer["event"])
+        assert row is not None and row.state == PROCESSED

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.queue import RQQueue
-from bridge.runner import STALL_AFTER
 from bridge.wording import reason
+from bridge.worker.runner import STALL_AFTER
 
 bp = Blueprint("health", __name__)
 

@@ -50,7 +50,7 @@ class Dispatcher:
         return True
 
     def _purge(self) -> None:
-        from bridge import privacy
+        from bridge.worker import privacy
 
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))
@@ -61,7 +61,7 @@ class Dispatcher:
         self.stopping = True
 
     def run(self) -> None:
-        from bridge import jobs
+        from bridge.worker import handover
 
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
@@ -72,7 +72,7 @@ class Dispatcher:
             while not self.stopping:
                 started = time.monotonic()
                 try:
-                    jobs.dispatch(self.rt)
+                    handover.dispatch(self.rt)
                     if started - last_tick >= SCHEDULER_TICK:
                         last_tick = started
                         if self.scheduler.acquired_locks != set(self.scheduler._queue_names) and \
@@ -84,7 +84,7 @@ class Dispatcher:
                             self.scheduler.enqueue_scheduled_jobs()
                     if started - last_sweep >= self.rt.settings.sweep_interval:
                         last_sweep = started
-                        jobs.sweep(self.rt)
+                        handover.sweep(self.rt)
                     if started - last_purge >= 3600:
                         last_purge = started
                         self.purge_in_background()

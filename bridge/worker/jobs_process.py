@@ -13,8 +13,11 @@ import time
 from typing import Any, Protocol
 
 from rq import SimpleWorker
+from rq.job import Job
+from rq.utils import import_attribute
 
 from bridge.config import Settings
+from bridge.queue import job_function
 
 DEADLINE_GRACE = 5.0  # seconds past a job's own timeout before the supervisor kills its process
 FALLBACK_TIMEOUT = 180  # RQ's default, for a job enqueued without one
@@ -26,10 +29,21 @@ class Deadline(Protocol):
     value: float
 
 
+class MovedJob(Job):
+    """A job whose function may have been enqueued under a path that has moved since."""
+
+    @property
+    def func(self) -> Any:
+        if self.func_name is None or self.instance is not None:
+            return super().func
+        return import_attribute(job_function(self.func_name))
+
+
 class BridgeWorker(SimpleWorker):
     """RQ's in-process worker, telling the supervisor when the current job must be over."""
 
     deadline: Deadline | None = None
+    job_class = MovedJob
 
     # RQ's pub/sub command thread (send_kill_horse_command, send_stop_job_command) is not used
     # here: the supervisor stops jobs. Without it the process stays single-threaded, and a warm

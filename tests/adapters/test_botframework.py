@@ -19,7 +19,7 @@ from bridge.config import Settings
 from bridge.events import Decision, TriggerHit
 from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
-from bridge.runner import run_due
+from bridge.worker.runner import run_due
 from tests.adapters.support import FIXTURES, Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "botframework"

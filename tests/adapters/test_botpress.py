@@ -12,7 +12,7 @@ from bridge.adapters import botpress
 from bridge.adapters.base import Handshake, InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.adapters.botpress import BotpressAdapter
 from bridge.config import Settings
-from bridge.runner import run_due
+from bridge.worker.runner import run_due
 from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "botpress"

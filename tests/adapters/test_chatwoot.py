@@ -14,7 +14,7 @@ from bridge.adapters.fetch.chatwoot import messages_path
 from bridge.config import Settings
 from bridge.errors import RetryableError
 from bridge.intake import case_id_for
-from bridge.runner import run_due
+from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "chatwoot"

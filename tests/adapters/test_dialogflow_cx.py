@@ -17,7 +17,7 @@ from bridge.cli import main
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.priority import prioritize
-from bridge.runner import run_due
+from bridge.worker.runner import run_due
 from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "dialogflow-cx"

@@ -15,7 +15,7 @@ from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized,
 from bridge.adapters.freshchat import FreshchatAdapter
 from bridge.config import Settings
 from bridge.intake import case_id_for
-from bridge.runner import run_due
+from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 
 SLUG = "freshchat"

@@ -12,7 +12,7 @@ from bridge.adapters.fetch.sunshine_conversations import messages_path, user_pat
 from bridge.config import Settings
 from bridge.errors import RetryableError
 from bridge.intake import case_id_for
-from bridge.runner import run_due
+from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
 from tests.conftest import shared_path
 

@@ -595,10 +595,11 @@ class FakeZendesk:
 
 
 def test_two_customers_one_bug_through_the_jobs_and_replays_change_nothing(settings: Settings) -> None:
-    from bridge import create_app, jobs
-    from bridge.runner import run_due
+    from bridge import create_app
     from bridge.runtime import Runtime
     from bridge.store import repo
+    from bridge.worker import handover
+    from bridge.worker.runner import run_due
     from tests.helpers import dumps, signed_headers
 
     rt = Runtime.build(settings.with_overrides(extra={**ZCREDS, **CREDS}))
@@ -641,7 +642,7 @@ def test_two_customers_one_bug_through_the_jobs_and_replays_change_nothing(setti
                 s.get(type(repo.deliveries_of(s, cases[0])[0]), ident).status = "dead"
             s.commit()
         for ident in ids:
-            assert jobs.replay(f"dl-{ident}", rt)
+            assert handover.replay(f"dl-{ident}", rt)
         run_due(rt)
         assert (dict(jira.issues), jira.comments["SUP-1"], jira.attachments["SUP-1"], zendesk.notes) == snapshot
         assert jira.creates() == 1 and len(zendesk.tickets) == 2
@@ -652,10 +653,11 @@ def test_an_issue_created_before_its_attachments_failed_is_never_lost(settings: 
     """Jira created the issue, then every attachment upload failed until the step died: the key is
     kept on the step and the case, the Zendesk note links the issue (not "no bug could be filed"),
     and a replay once Jira is well finishes the same issue."""
-    from bridge import create_app, jobs
-    from bridge.runner import run_due
+    from bridge import create_app
     from bridge.runtime import Runtime
     from bridge.store import repo
+    from bridge.worker import handover
+    from bridge.worker.runner import run_due
     from tests.helpers import dumps, signed_headers
 
     rt = Runtime.build(settings.with_overrides(extra={**ZCREDS, **CREDS}))
@@ -679,7 +681,7 @@ def test_an_issue_created_before_its_attachments_failed_is_never_lost(settings: 
         assert "Engineering bug filed: SUP-1" in note
 
         jira.attach_status = None
-        assert jobs.replay(f"dl-{ident}", rt)
+        assert handover.replay(f"dl-{ident}", rt)
         run_due(rt)
         with rt.store.session() as s:
             step = next(d for d in repo.deliveries_of(s, case) if d.step == "jira.bug")

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from bridge import create_app
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from connectors.outbox import mrkdwn_to_markdown, render_markdown
 from tests.helpers import dumps, generic_event, signed_headers
 

@@ -342,11 +342,12 @@ def test_evidence_zendesk_refuses_to_store_is_listed_and_the_ticket_is_still_mad
 # --- through the jobs -------------------------------------------------------------------------
 
 def test_one_ticket_per_case_through_the_jobs_and_replays_change_nothing(settings: Settings) -> None:
-    from bridge import create_app, jobs
-    from bridge.runner import run_due
+    from bridge import create_app
     from bridge.runtime import Runtime
     from bridge.store import repo
     from bridge.store.migrate import upgrade
+    from bridge.worker import handover
+    from bridge.worker.runner import run_due
     from tests.helpers import dumps, signed_headers
 
     rt = Runtime.build(settings.with_overrides(extra=CREDS))
@@ -379,7 +380,7 @@ def test_one_ticket_per_case_through_the_jobs_and_replays_change_nothing(setting
             row = s.get(type(ticket), ticket.id)
             row.status, row.last_error = "dead", "RetryableError: Zendesk 503"
             s.commit()
-        assert jobs.replay(f"dl-{ticket.id}", rt)
+        assert handover.replay(f"dl-{ticket.id}", rt)
         run_due(rt)
     assert len(created) == 1 and created[0]["external_id"] == answer["case"]
     with rt.store.session() as s:
@@ -448,10 +449,10 @@ def test_ticket_activity_for_the_reconciler() -> None:
 
 def test_a_live_ticket_gets_no_note_about_a_bug_that_was_only_dry_run(settings: Settings) -> None:
     from bridge import create_app
-    from bridge.runner import run_due
     from bridge.runtime import Runtime
     from bridge.store import repo
     from bridge.store.migrate import upgrade
+    from bridge.worker.runner import run_due
     from tests.helpers import dumps, signed_headers
 
     rt = Runtime.build(settings.with_overrides(extra=CREDS))  # Zendesk live, Jira not configured

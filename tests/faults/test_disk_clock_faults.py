@@ -232,8 +232,8 @@ def effects(zendesk: Any, slack: Any, case_id: str) -> tuple[int, int]:
       "the jumped worker takes the step over (attempt 2) and finds the ticket by external_id instead of making "
       "another: one ticket, one alert, the step done")
 def test_clock_jump_forward_voids_a_lease_but_not_exactly_once(clock_world: Any, observed: list[str]) -> None:
-    from bridge import jobs, runner
     from bridge.store import repo
+    from bridge.worker import jobs, runner
 
     (a, b), post, zendesk, slack = clock_world
     zendesk.program("tickets.create", Act(delay=1.5))
@@ -265,7 +265,7 @@ def test_clock_jump_forward_voids_a_lease_but_not_exactly_once(clock_world: Any,
       "the retry becomes due and runs once (attempt 2, nothing marked dead by the jump); the repeat is still a "
       "duplicate (dedupe is by event id, not time): one ticket, one alert")
 def test_clock_jump_forward_runs_waiting_retries_once(clock_world: Any, observed: list[str]) -> None:
-    from bridge import runner
+    from bridge.worker import runner
 
     (a, _), post, zendesk, slack = clock_world
     zendesk.program("tickets.create", Act(status=429, headers={"Retry-After": "3600"}))
@@ -291,8 +291,8 @@ def test_clock_jump_forward_runs_waiting_retries_once(clock_world: Any, observed
       "passes the times set before the jump (a backward step delays them by its size), then each runs once: "
       "one ticket, one alert")
 def test_clock_jump_backward_delays_but_never_doubles(clock_world: Any, observed: list[str]) -> None:
-    from bridge import jobs, runner
     from bridge.store import repo
+    from bridge.worker import jobs, runner
 
     (a, _), post, zendesk, slack = clock_world
     a.clock.frozen = datetime.now(UTC)  # type: ignore[attr-defined]

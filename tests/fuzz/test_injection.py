@@ -19,9 +19,9 @@ from markupsafe import escape
 
 from bridge import create_app
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from connectors.slack.blocks import escape as slack_escape
 from tests.fuzz.conftest import examples
 from tests.fuzz.platforms import ADMIN, ROUTES

@@ -14,9 +14,9 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from bridge import create_app
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from tests.fuzz.conftest import examples
 from tests.fuzz.platforms import ADMIN, ROUTES
 from tests.fuzz.strategies import ODD_STRINGS

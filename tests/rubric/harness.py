@@ -138,8 +138,8 @@ def play(scenario: Scenario, rt: Any, app: Any, clock: _Clock) -> tuple[str, lis
     """Post the event and the follow-ups signed, run the pipeline after each, then the routed owner
     takes the case. Returns the case id and the status URLs of the events."""
     from bridge import ownership
-    from bridge.runner import run_due
     from bridge.store import repo
+    from bridge.worker.runner import run_due
     from tests.helpers import signed_headers
 
     client = app.test_client()

@@ -15,10 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge.recovery_model import Breakdown, Point, RecoveryReport, Row, Series, Value
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.web import pages
+from bridge.worker.runner import run_due
 from tests.helpers import dumps, generic_event, signed_headers
 
 NOW = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 
 from bridge import create_app, ownership
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime, install
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from tests.connectors.test_outbox import _case
 
 ROUTING = """

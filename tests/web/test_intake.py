@@ -91,7 +91,7 @@ def test_twenty_concurrent_copies_make_one_row_and_one_case(
     assert sorted(code for code, _ in results) == [200] * 19 + [202]
     assert len({(a["event"], a["case"]) for _, a in results}) == 1
     assert count(rt) == 1
-    from bridge.runner import run_due
+    from bridge.worker.runner import run_due
 
     run_due(rt)
     assert count(rt, CaseRow) == 1
@@ -297,7 +297,7 @@ def test_handoff_answer_carries_questions_in_the_conversations_language(client: 
 
 
 def test_status_endpoint_carries_questions_once_the_case_escalated(client: FlaskClient, rt: Runtime) -> None:
-    from bridge.runner import run_due
+    from bridge.worker.runner import run_due
 
     answer = post(client, dumps(_billing_handoff("en"))).get_json()
     assert "needs_more" not in client.get(answer["status"]).get_json()  # not decided yet

@@ -16,11 +16,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from bridge import create_app
 from bridge.cli_pages import user_hash
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.web import auth
+from bridge.worker.runner import run_due
 from tests.helpers import dumps, generic_event, signed_headers
 from tests.web.pages_seed import HOSTILE, NOW, close_loop, install_fake_report, seed_case, with_pages
 

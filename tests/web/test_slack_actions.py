@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, event, text
 
 from bridge import create_app
 from bridge.config import Settings
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from tests.connectors.slack_stub import slack_stub
 from tests.helpers import HeldCommit, dumps, generic_event, signed_headers
 

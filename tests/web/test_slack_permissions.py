@@ -13,10 +13,10 @@ from bridge import create_app
 from bridge.config import Settings
 from bridge.pipeline.permissions import allows
 from bridge.pipeline.route_config import RoutingError, load_routing
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
+from bridge.worker.runner import run_due
 from tests.web.test_slack_actions import ROUTING, SIGNING, action_body, case_of, click, escalate, kinds
 
 PERMISSIONS = """

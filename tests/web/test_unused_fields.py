@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 
 from bridge.adapters.generic import suggestion, unknown_fields
 from bridge.cli import main
-from bridge.runner import run_due
 from bridge.runtime import Runtime
 from bridge.store import repo
+from bridge.worker.runner import run_due
 from tests.helpers import dumps, generic_event, signed_headers
 
 TYPOS = {"console_errors": [{"level": "error", "message": "TypeError: x is undefined"}],

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from bridge import privacy
 from bridge.config import Settings
 from bridge.queue import RQQueue, job_id
 from bridge.runtime import Runtime
 from bridge.store import db
 from bridge.store.migrate import upgrade
+from bridge.worker import privacy
 from bridge.worker.dispatcher import Dispatcher
 from tests.helpers import generic_event
 from tests.test_rq import empty, post

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import jobs
-from bridge.runner import Runner
 from bridge.runtime import Runtime
 from bridge.store.models import DeliveryRow
+from bridge.worker import jobs
+from bridge.worker.runner import Runner
 from tests.helpers import dumps, generic_event, signed_headers
 
 
@@ -92,7 +92,7 @@ def test_a_slow_purge_does_not_hold_up_the_cases(client: FlaskClient, rt: Runtim
     # The hourly retention purge scans every old case; on a big store it takes a while. It used to
     # run on the dispatch thread, right after the first pass: the event picked up by that pass was
     # processed, and the deliveries it planned waited until the purge was over.
-    from bridge import privacy
+    from bridge.worker import privacy
 
     gate, purging = threading.Event(), threading.Event()
 
@@ -116,7 +116,7 @@ def test_a_slow_purge_does_not_hold_up_the_cases(client: FlaskClient, rt: Runtim
 
 
 def test_the_purge_runs_once_an_hour_and_never_twice_at_once(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge import privacy
+    from bridge.worker import privacy
 
     gate, calls = threading.Event(), []
 

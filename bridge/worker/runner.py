@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
 
-from bridge import jobs
 from bridge.queue import InProcessQueue
 from bridge.runtime import Runtime
+from bridge.worker import handover
 
 log = logging.getLogger("bridge.runner")
 THREADS = 4
@@ -33,7 +33,7 @@ def run_due(rt: Runtime, limit: int = 100) -> int:
     while True:
         now = rt.clock()
         batch = []
-        for source in jobs.sources():
+        for source in handover.sources():
             with rt.store.session() as s:
                 batch += [(source, ident) for ident in source.due(s, now)[:limit]]
         if not batch:
@@ -101,7 +101,7 @@ class Runner:
         """Hand every due job that is not already running to the pool; returns how many."""
         now = self.rt.clock()
         handed = 0
-        for source in jobs.sources():
+        for source in handover.sources():
             with self.rt.store.session() as s:
                 due = source.due(s, now)[:limit]
             for ident in due:
@@ -143,7 +143,7 @@ class Runner:
         return self._submit(self._purge, PURGE)
 
     def _purge(self, job: tuple[str, Any]) -> None:
-        from bridge import privacy
+        from bridge.worker import privacy
 
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))
@@ -153,7 +153,7 @@ class Runner:
             with self._lock:
                 self._running.discard(job)
 
-    def _run(self, source: jobs.JobSource, ident: Any, job: tuple[str, Any]) -> None:
+    def _run(self, source: handover.JobSource, ident: Any, job: tuple[str, Any]) -> None:
         with self._idle:
             self._started.add(job)
         try:

@@ -1,0 +1,271 @@
+"""Queue entry points. Each takes an id, claims its row, calls the pipeline or a connector, records.
+
+A job that fails records the attempt and schedules the next one itself, after the backoff interval
+or the vendor's Retry-After, whichever is longer; on its last attempt (or on a permanent error) it
+marks the row dead. Jobs never raise for a recorded failure, so RQ's own retry and failed registry
+stay out of the way and the store is the one truth. The in-process runner calls the same functions.
+
+RQ stores each job's function by its dotted path (``bridge.worker.jobs.deliver``): see
+``bridge.queue.MOVED`` before renaming or moving one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+
+import connectors
+from bridge import ownership, runtime as rt_module
+from bridge.events import Decision, Event, RouteInfo, Summary
+from bridge.logs import case_context
+from bridge.pipeline.package import build_package
+from bridge.pipeline.sanitize import sanitize_event
+from bridge.pipeline.summary import summarize
+from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH
+from bridge.runtime import Runtime
+from bridge.store import repo
+from bridge.store.bug_index import StoreBugIndex
+from bridge.store.models import DEAD, DONE, PROCESSED, CaseRow, DeliveryRow, InboxRow
+from bridge.web.auth import case_link
+from bridge.worker import escalate
+from connectors.base import Context, PermanentError, Result, RetryableError
+
+log = logging.getLogger("bridge.jobs")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def process_event(key: str, rt: Runtime | None = None) -> str:
+    """Fold one accepted event into its case; escalate and plan deliveries when warranted."""
+    rt = rt or rt_module.current()
+    with rt.store.session() as s:
+        row = repo.get_inbox(s, key)
+        case_id = row.case_id if row else None
+    with case_context(case_id):
+        return _process_event(key, rt)
+
+
+def _process_event(key: str, rt: Runtime) -> str:
+    with rt.store.session() as s:
+        keys = [row.key for row in repo.claim_case_inbox(s, key, rt.clock(), rt.settings.lease_seconds)]
+        s.commit()
+    if not keys:
+        return "skipped"
+    try:
+        with rt.store.session() as s:
+            rows = repo.inbox_rows(s, keys)
+            ready = escalate.fold_into_case(rt, s, rows)
+            row_case = rows[0].case_id
+            now = rt.clock()
+            for row in rows:
+                row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now
+            s.commit()
+    except Exception as exc:
+        outcomes = {each: _record_failure(rt, InboxRow, each, exc) for each in keys}
+        return outcomes.get(key, "retry")
+    log.info("bridge.event.processed", extra={"key": key, "folded": len(keys), "escalated_steps": len(ready)})
+    for delivery_id in ready:
+        rt.queue.enqueue(DELIVER, delivery_id)
+    if ready:
+        _enqueue_scheduled(rt, row_case, ["slack.page#1"])
+    return "processed"
+
+
+
+def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
+    """Run one outbound step of a case, exactly once as far as the vendor lets us check."""
+    rt = rt or rt_module.current()
+    with rt.store.session() as s:
+        row = s.get(DeliveryRow, delivery_id)
+        case_id = row.case_id if row else None
+    with case_context(case_id):
+        return _deliver(delivery_id, rt)
+
+
+def _deliver(delivery_id: int, rt: Runtime) -> str:
+    with rt.store.session() as s:
+        claimed = repo.claim_delivery(s, delivery_id, rt.clock(), rt.settings.lease_seconds)
+        s.commit()
+    if not claimed:
+        return "skipped"
+    try:
+        summary = _summary_for(rt, delivery_id)
+        with rt.store.session() as s:
+            delivery = s.get(DeliveryRow, delivery_id)
+            case = repo.get_case(s, delivery.case_id) if delivery else None
+            assert delivery is not None and case is not None
+            step = connectors.step_for(delivery.step)
+            extra = ownership.prepare(rt, s, case, delivery)
+            if extra is None:  # no longer needed (e.g. a page for a case someone took meanwhile)
+                result = Result(external_id="skipped: no longer needed", dry_run=True)
+            else:
+                decision = Decision.model_validate(case.decision or {"escalate": True})
+                route_info = RouteInfo.model_validate(case.route) if case.route else None
+                event = Event.from_json(case.event)
+                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info,
+                                        previous_tickets=repo.earlier_tickets(s, case))
+                refs = repo.refs_of(s, case.id, case.refs)
+                links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
+                         **connectors.vendor_links(rt.settings, refs), **_times(case)}
+                request = step.build(package, {**refs, **links, **extra})
+                connector = connectors.connector_for(step.connector, rt.settings, StoreBugIndex(rt.store))
+                # An earlier effect is possible only after a failed (or replayed) attempt: that is
+                # when connectors look before they write. A replay keeps last_error, so it counts.
+                attempt = delivery.attempts + (1 if delivery.last_error and delivery.attempts == 1 else 0)
+                context = Context(case.id, f"{case.id}-{delivery.step}", refs, attempt, delivery.step)
+                result = connector.send(step, request, context)
+            now = rt.clock()
+            delivery.status, delivery.external_id, delivery.dry_run = DONE, result.external_id, result.dry_run
+            delivery.claimed_until, delivery.last_error, delivery.updated_at = None, None, now
+            new_refs = {delivery.step: result.external_id}
+            if result.url:
+                new_refs[f"{delivery.step}.url"] = result.url
+            repo.merge_refs(s, case.id, new_refs)
+            repo.add_timeline(
+                s, case.id, "delivery.done", f"connector:{step.connector}", now,
+                {"step": delivery.step, "external_id": result.external_id, "dry_run": result.dry_run},
+            )
+            follow_ups = ownership.after(rt, s, case, delivery, extra or {})
+            s.commit()
+    except Exception as exc:
+        return _record_failure(rt, DeliveryRow, delivery_id, exc)
+    log.info("bridge.delivery.done", extra={"step": delivery.step, "external_id": result.external_id,
+                                            "dry_run": result.dry_run, "attempts": delivery.attempts})
+    _release_dependents(rt, delivery.case_id)
+    _enqueue_scheduled(rt, delivery.case_id, follow_ups)
+    return "done"
+
+
+def _times(case: CaseRow) -> dict[str, str]:
+    """When the case was escalated and taken: builders show the owner the reply time promised."""
+    return {name: at.isoformat() for name, at in (("case.escalated_at", case.escalated_at),
+                                                  ("case.acknowledged_at", case.acknowledged_at)) if at}
+
+
+def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:
+    """Steps due later (re-escalation pages) go to the queue's scheduler at their time."""
+    if not steps:
+        return
+    with rt.store.session() as s:
+        due = [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
+    for delivery_id, at in due:
+        rt.queue.enqueue(DELIVER, delivery_id, at=at)
+
+
+def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
+    """The case's summary, made once (an LLM call may take seconds: no transaction is held open)."""
+    with rt.store.session() as s:
+        delivery = s.get(DeliveryRow, delivery_id)
+        case = repo.get_case(s, delivery.case_id) if delivery else None
+        assert case is not None
+        if case.summary:
+            return Summary.model_validate(case.summary)
+        case_id, decision = case.id, Decision.model_validate(case.decision)
+        event = sanitize_event(Event.from_json(case.event))  # the extractive summary quotes the customer
+    summary = summarize(event, decision, rt.settings, case_id=case_id)
+    with rt.store.session() as s:
+        s.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None))
+                  .values(summary=summary.to_json()))
+        s.commit()
+    return summary
+
+
+def _release_dependents(rt: Runtime, case_id: str) -> None:
+    """Enqueue the case's steps that are due now that one of its steps is settled."""
+    with rt.store.session() as s:
+        ready = repo.due_deliveries(s, rt.clock(), case_id=case_id)
+    for other in ready:
+        rt.queue.enqueue(DELIVER, other)
+
+
+REACH_A_PERSON = ("zendesk.ticket", "slack.alert")  # the steps that tell a person about the case
+
+
+def _tell_the_bot_nobody_came(s: Any, case_id: str, now: datetime) -> list[str]:
+    """When every step that reaches a person is a dead letter, the hand-off failed: plan one
+    ``handoff.failed`` to the bot (``bot.failed#1``: once, however the steps died)."""
+    repo.lock_case(s, case_id)  # two steps dying at once: the second sees the first (PostgreSQL)
+    steps = {d.step: d.status for d in repo.deliveries_of(s, case_id) if d.step in REACH_A_PERSON}
+    if not steps or any(status != DEAD for status in steps.values()):
+        return []
+    repo.add_timeline(s, case_id, "handoff.failed", "bridge:worker", now,
+                      {"dead": sorted(steps), "told": "bot"})
+    return ownership.follow_up(s, case_id, ["bot.failed#1"], now)
+
+
+def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], ident: str | int, exc: Exception) -> str:
+    """Store the failed attempt and schedule the next one, or settle the row as dead."""
+    permanent = isinstance(exc, PermanentError)
+    retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+    with rt.store.session() as s:
+        row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else s.get(DeliveryRow, int(ident))
+        failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent, retry_after)
+        if model is DeliveryRow and getattr(exc, "external_id", None):
+            row.external_id = str(exc.external_id)  # the vendor holds it already: never lose it
+            repo.merge_refs(s, row.case_id, {row.step: row.external_id})
+        next_at = row.next_attempt_at
+        if failure.dead:
+            detail: dict[str, Any] = {"error": _describe(exc)[:500], "attempts": failure.attempts}
+            if model is DeliveryRow:
+                detail["step"] = row.step
+            repo.add_timeline(s, row.case_id, "delivery.dead" if model is DeliveryRow else "event.dead",
+                              "bridge:worker", rt.clock(), detail)
+            if model is DeliveryRow and row.step in REACH_A_PERSON:
+                _tell_the_bot_nobody_came(s, row.case_id, rt.clock())  # enqueued with the dependents below
+        s.commit()
+    log.warning(
+        "bridge.job.failed",
+        extra={"job": model.__tablename__, "id": ident, "attempts": failure.attempts, "dead": failure.dead,
+               "retry_in": failure.retry_in},
+        exc_info=not isinstance(exc, (RetryableError, PermanentError)),
+    )
+    if failure.dead:
+        if model is DeliveryRow:
+            _release_dependents(rt, row.case_id)
+        return DEAD
+    try:
+        urgent = True
+        if model is InboxRow:
+            with rt.store.session() as s:
+                urgent = repo.inbox_urgent(s, str(ident))
+        rt.queue.enqueue(PROCESS if model is InboxRow else DELIVER, ident, at=next_at, attempt=failure.attempts,
+                         urgent=urgent)
+    except Exception:  # the sweeper re-enqueues it when it is due
+        log.warning("bridge.job.reschedule_failed", extra={"id": ident})
+    return "retry"
+
+
+def process_events(leader: str, rt: Runtime | None = None) -> str:
+    """A batch of routine updates: each conversation in it is folded and judged on its own.
+
+    The batch keeps within half the job's timeout: what is left when that budget is spent moves to
+    a new batch job at the back of the routine queue, so a slow store never turns a batch into a
+    timeout."""
+    rt = rt or rt_module.current()
+    with rt.store.session() as s:
+        rows = repo.batch_rows(s, leader)
+    firsts: dict[str, str] = {}
+    for key, case_id in rows:
+        firsts.setdefault(case_id, key)
+    budget = time.monotonic() + rt.settings.job_timeout / 2
+    done = 0
+    for key in firsts.values():
+        if time.monotonic() > budget:
+            break
+        process_event(key, rt)
+        done += 1
+    if done < len(firsts):
+        with rt.store.session() as s:
+            rest = [key for key, _ in repo.batch_rows(s, leader)]
+            if rest:
+                repo.set_batch(s, rest[0], rest)
+            s.commit()
+        if rest:
+            rt.queue.enqueue(PROCESS_BATCH, rest[0], urgent=False)
+    return f"{done} of {len(firsts)} conversations"

@@ -372,7 +372,10 @@ def test_csat_out_of_order_latest_wins(bridge: Bridge, observed: list[str]) -> N
         csat = s.get(TicketStateRow, case_id).csat
     observed.append(f"events {[r for _, r in settled]}; csat {csat}, csat.rated ×{counts.get('csat.rated', 0)}")
     assert csat == "good" and counts.get("csat.rated") == 1
-    assert settled[0] == ("processed", "applied") and all(st == "ignored" for st, _ in settled[1:])
+    # The two deliveries of 'good' are separate jobs and may run in either order (the ticket's state
+    # lock serializes them): one applies, the other finds nothing to change; both 'bad' are stale.
+    assert sorted(settled[:2]) == [("ignored", "no_change"), ("processed", "applied")]
+    assert settled[2:] == [("ignored", "stale"), ("ignored", "stale")]
 
 
 @case("V11", "three cases' Zendesk histories (a reply, solve, reopen, solve, assignee) shuffled together and "

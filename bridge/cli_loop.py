@@ -117,7 +117,7 @@ def kb_group() -> None:
 @click.option("--status", type=click.Choice(["suggested", "done"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 def kb_list(status: str | None, as_json: bool) -> None:
-    from bridge import kb
+    from bridge.loop import kb
 
     rows = kb.listing(_runtime(), status)
     if not rows and not as_json:
@@ -135,7 +135,7 @@ def kb_list(status: str | None, as_json: bool) -> None:
 @click.option("--url", default=None, help="Link to the article that was written or changed.")
 def kb_done(ident: int, by: str, url: str | None) -> None:
     """Mark suggestion ID as done: the KB change is made (counts as a conversion)."""
-    from bridge import kb
+    from bridge.loop import kb
 
     if not kb.mark_done(_runtime(), ident, by, url):
         click.echo(f"{ident} is not an open KB suggestion", err=True)
@@ -392,7 +392,7 @@ class Seeder:
         self._vendor(response, case_id)
 
     def _vendor(self, response: Any, case_id: str | None) -> None:
-        from bridge.loop import process_vendor_event
+        from bridge.loop.jobs import process_vendor_event
 
         ident = (response.get_json() or {}).get("received")
         if ident is not None:
@@ -515,8 +515,8 @@ def _write(seeder: Seeder, item: Planned) -> None:
 def seed(rt: Any, days: int = 30, cases: int = 200, seed_value: int = 7,
          progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Write ``cases`` conversations over the last ``days`` days; returns what it made, by kind."""
-    from bridge import kb
-    from bridge.loop_jira import approve_update
+    from bridge.loop import kb
+    from bridge.loop.jira import approve_update
     from bridge.store import loop_repo
 
     real_now = rt.clock()

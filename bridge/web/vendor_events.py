@@ -35,6 +35,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import intake, jsonsafe
+from bridge.loop.jobs import PROCESS_VENDOR_EVENT
 from bridge.runtime import Runtime
 from bridge.signing import SignatureError, hmac_digest, matches_any
 from bridge.store import loop_repo
@@ -44,7 +45,7 @@ from bridge.web.errors import ApiError
 bp = Blueprint("vendor_events", __name__)
 log = logging.getLogger("bridge.vendor_events")
 
-JOB = "bridge.loop.process_vendor_event"
+JOB = PROCESS_VENDOR_EVENT
 # Zendesk's published secret for webhooks tested in the admin UI before they exist: fine for a
 # test, refused when BRIDGE_ENV=production.
 ZENDESK_TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="

@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bridge.events import Event
-from bridge.loop import Outcome
-from bridge.loop_zendesk import parse_time
+from bridge.loop.outcome import Outcome
+from bridge.loop.ownership import enqueue, follow_up
+from bridge.loop.replies import parse_time
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import DRAFTED, INTENDED, NOTE_SLACK, NOTE_UPDATE, NOTE_ZENDESK, CaseRow, JiraIssueRow
@@ -98,8 +99,6 @@ def _customer_update(case: CaseRow, key: str, version: str | None) -> str:
 
 def _notify(s: Session, case: CaseRow, reason: str, note: str, draft: str | None, at: datetime) -> None:
     """Record each note once per reason, and queue its delivery (a redelivered event adds nothing)."""
-    from bridge.ownership import follow_up
-
     draft_id = loop_repo.add_note(s, case.id, NOTE_UPDATE, reason, draft, DRAFTED, at) if draft else None
     if draft_id:
         repo.add_timeline(s, case.id, "update.drafted", "bridge:loop", at, {"text": draft, "by": "bridge:loop"})
@@ -139,7 +138,6 @@ def approve_update(rt: Runtime, note_id: int, by: str) -> str | None:
     it to the customer is the ``zendesk.update`` delivery step's job (a public reply)."""
     from sqlalchemy import update as sql_update
 
-    from bridge.ownership import enqueue, follow_up
     from bridge.store.models import APPROVED, CaseNoteRow
 
     now = rt.clock()

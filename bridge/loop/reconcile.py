@@ -4,7 +4,7 @@ Zendesk webhooks can be lost (paused after failures, a bridge outage longer than
 and a ticket polled as a snapshot (status, assignee, rating, comments) hides whatever happened
 between two polls: a solve and a reopen in between look like nothing. So every ``RECONCILE_EVERY``
 a live bridge ticket's audits are read after the last one applied, and every change in them is
-applied in audit order, with the audit's own time and author, through ``loop.apply_change``, the
+applied in audit order, with the audit's own time and author, through ``zendesk.apply_change``, the
 code the webhooks go through:
 
 * a change a webhook already applied comes out ``unchanged``, ``stale`` or ``duplicate``;
@@ -30,7 +30,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from bridge import loop, loop_zendesk as zd, runtime as rt_module
+from bridge import runtime as rt_module
+from bridge.loop import replies as zd, zendesk
+from bridge.loop.outcome import Outcome, after_commit
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import TicketStateRow
@@ -93,7 +95,7 @@ def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSour
     with rt.store.session() as s:
         outcome = apply_audits(rt, s, case_id, ticket_id, audits)
         s.commit()
-    loop.after_commit(rt, outcome)
+    after_commit(rt, outcome)
     return outcome.result
 
 
@@ -129,18 +131,18 @@ def _later(ident: str, than: str | None) -> bool:
     return ident != than
 
 
-def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: list[Audit]) -> loop.Outcome:
+def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: list[Audit]) -> Outcome:
     """Apply every change of these audits in order and move the cursor past the last one."""
     case = repo.get_case(s, case_id)
     if case is None or case.escalated_at is None:
-        return loop.Outcome(["unknown_ticket"])
-    # The same locks, in the same order, as a webhook about this ticket (``loop.apply_zendesk``).
+        return Outcome(["unknown_ticket"])
+    # The same locks, in the same order, as a webhook about this ticket (``zendesk.apply_zendesk``).
     state = loop_repo.ticket_state(s, case, ticket_id, rt.clock())
     case = repo.lock_case(s, case.id) or case
-    outcome = loop.Outcome()
+    outcome = Outcome()
     for audit in audits:
         for change in zd.changes_from_audit(audit, ticket_id, case_id):
-            outcome.results.append(loop.apply_change(rt, s, case, state, change, outcome))
+            outcome.results.append(zendesk.apply_change(rt, s, case, state, change, outcome))
     # Another poll may have applied more meanwhile (the sweeper and a dispatcher racing): the cursor
     # never moves back (applying an audit twice changes nothing, but would cost a read).
     if audits and _later(audits[-1]["id"], state.audit_id):
@@ -150,7 +152,7 @@ def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: 
 
 
 def _reconcile_snapshot(rt: Runtime, source: TicketSource, case_id: str, ticket_id: str) -> str:
-    """The fallback: the ticket as it is now, diffed against what was applied (``loop.apply_zendesk``)."""
+    """The fallback: the ticket as it is now, diffed against what was applied (``zendesk.apply_zendesk``)."""
     try:
         snapshot = source.ticket_activity(ticket_id)
     except Exception as exc:
@@ -159,10 +161,10 @@ def _reconcile_snapshot(rt: Runtime, source: TicketSource, case_id: str, ticket_
     snapshot.setdefault("id", ticket_id)
     snapshot.setdefault("external_id", case_id)
     with rt.store.session() as s:
-        outcome = loop.apply_zendesk(rt, s, snapshot)
+        outcome = zendesk.apply_zendesk(rt, s, snapshot)
         state = s.get(TicketStateRow, case_id)
         if state is not None:
             state.reconciled_at = rt.clock()
         s.commit()
-    loop.after_commit(rt, outcome)
+    after_commit(rt, outcome)
     return outcome.result

@@ -1,14 +1,4 @@
-"""Close the loop: apply Zendesk and Jira events to cases (``docs/timeline.md``), reconcile.
-
-Jobs (ids are their only argument, like ``bridge.worker.jobs``):
-
-* ``process_vendor_event(id)`` applies one stored ``vendor_events`` row. Every outcome that is not
-  a crash settles the row: ``processed`` (something changed) or ``ignored`` with a ``result``
-  (``unknown_ticket``, ``own_change``, ``stale``, ``duplicate``, ``not_human``, ...). Unknown tickets
-  are never an error: Zendesk pauses webhooks that fail often.
-* ``reconcile_ticket(case_id)`` polls a live bridge ticket every ``RECONCILE_EVERY`` and applies
-  what the webhooks missed, read from the ticket's audits, through the same code (so a repeat
-  changes nothing): ``bridge.loop_reconcile``.
+"""Apply Zendesk ticket changes to cases (``docs/timeline.md``).
 
 Rules applied to each Zendesk change, in order:
 1. Changes made by the bridge's own API user (``ZENDESK_BRIDGE_USER_ID``) are ignored (no loops).
@@ -23,125 +13,24 @@ Rules applied to each Zendesk change, in order:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bridge import jsonsafe, loop_zendesk as zd, runtime as rt_module
 from bridge.events import Event
+from bridge.loop import replies as zd
+from bridge.loop.outcome import Outcome
 from bridge.pipeline.redact import Redactor
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
-from bridge.store.models import (
-    ACKNOWLEDGED,
-    ESCALATED,
-    IGNORED,
-    PROCESSED,
-    RESOLVED,
-    CaseRow,
-    TicketStateRow,
-    VendorEventRow,
-)
-from connectors.base import PermanentError, RetryableError
-
-if TYPE_CHECKING:
-    from bridge.loop_reconcile import TicketSource
+from bridge.store.models import ACKNOWLEDGED, ESCALATED, RESOLVED, CaseRow, TicketStateRow
 
 log = logging.getLogger("bridge.loop")
 
-PROCESS_VENDOR_EVENT = "bridge.loop.process_vendor_event"
-RECONCILE_TICKET = "bridge.loop.reconcile_ticket"
 MAX_SEEN_COMMENTS = 500
 MAX_REPLIES, MAX_REPLY_CHARS = 10, 2000
-
-
-@dataclass
-class Outcome:
-    """What applying one delivery did: the row's ``result`` and follow-ups to run after commit."""
-
-    results: list[str] = field(default_factory=list)
-    kb_cases: list[str] = field(default_factory=list)
-
-    @property
-    def applied(self) -> bool:
-        return "applied" in self.results
-
-    @property
-    def result(self) -> str:
-        if not self.results:
-            return "no_change"
-        return ",".join(sorted(set(self.results)))[:200]
-
-
-# --- jobs ----------------------------------------------------------------------------------------
-
-def process_vendor_event(ident: int | str, rt: Runtime | None = None) -> str:
-    rt = rt or rt_module.current()
-    ident = int(ident)
-    with rt.store.session() as s:
-        claimed = loop_repo.claim_vendor_event(s, ident, rt.clock(), rt.settings.lease_seconds)
-        s.commit()
-    if not claimed:
-        return "skipped"
-    try:
-        with rt.store.session() as s:
-            row = s.get(VendorEventRow, ident)
-            assert row is not None
-            outcome = apply_delivery(rt, s, row.source, row.body)
-            row.state = PROCESSED if outcome.applied else IGNORED
-            row.result, row.claimed_until, row.last_error, row.updated_at = outcome.result, None, None, rt.clock()
-            s.commit()
-    except Exception as exc:
-        return _record_failure(rt, ident, exc)
-    after_commit(rt, outcome)
-    return "processed" if outcome.applied else "ignored"
-
-
-def after_commit(rt: Runtime, outcome: Outcome) -> None:
-    """Slow follow-ups (a KB draft may call an LLM) run outside the transaction, each idempotent."""
-    from bridge import kb
-
-    for case_id in outcome.kb_cases:
-        try:
-            kb.suggest_for_case(rt, case_id)
-        except Exception:  # the next solve or `bridge kb` can draft it again; never fail the event
-            log.exception("bridge.loop.kb_suggest_failed", extra={"case": case_id})
-
-
-def _record_failure(rt: Runtime, ident: int, exc: Exception) -> str:
-    retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-    with rt.store.session() as s:
-        row = s.get(VendorEventRow, ident)
-        assert row is not None
-        dead = loop_repo.fail_vendor_event(row, f"{type(exc).__name__}: {exc}", rt.clock(),
-                                           rt.settings.retry_intervals, isinstance(exc, PermanentError), retry_after)
-        next_at, attempts = row.next_attempt_at, row.attempts
-        s.commit()
-    log.warning("bridge.loop.failed", extra={"id": ident, "attempts": attempts, "dead": dead}, exc_info=True)
-    if dead:
-        return "dead"
-    try:
-        rt.queue.enqueue(PROCESS_VENDOR_EVENT, ident, at=next_at, attempt=attempts)
-    except Exception:  # the sweeper finds it
-        log.warning("bridge.loop.reschedule_failed", extra={"id": ident})
-    return "retry"
-
-
-def apply_delivery(rt: Runtime, s: Session, source: str, body: bytes) -> Outcome:
-    try:
-        data = jsonsafe.loads(body, rt.settings.max_json_depth)
-    except jsonsafe.JSONError:
-        return Outcome(["invalid_json"])
-    if not isinstance(data, dict):
-        return Outcome(["invalid_payload"])
-    if source == "jira":
-        from bridge import loop_jira
-
-        return loop_jira.apply_jira(rt, s, data)
-    return apply_zendesk(rt, s, data)
 
 
 # --- Zendesk -------------------------------------------------------------------------------------
@@ -294,13 +183,3 @@ def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: zd
             repo.add_timeline(s, case.id, "case.acknowledged", actor, at,
                               {"owner": case.owner, "via": "zendesk", "zendesk_user": change.assignee_id})
     return "applied"
-
-
-# --- reconciler ----------------------------------------------------------------------------------
-
-def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSource | None = None) -> str:
-    """Poll one live bridge ticket and apply what its webhooks may have missed
-    (``bridge.loop_reconcile``; the job keeps this name)."""
-    from bridge import loop_reconcile
-
-    return loop_reconcile.reconcile_ticket(case_id, rt, source)

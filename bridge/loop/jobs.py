@@ -18,7 +18,8 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from bridge import jsonsafe, runtime as rt_module
+from bridge import runtime as rt_module
+from bridge.adapters import jsonsafe
 from bridge.loop import jira, zendesk
 from bridge.loop.outcome import Outcome, after_commit
 from bridge.loop.reconcile import reconcile_ticket

@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import jsonsafe
+from bridge.adapters import jsonsafe
 from bridge.loop import ownership
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime

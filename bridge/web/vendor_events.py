@@ -34,7 +34,8 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import intake, jsonsafe
+from bridge import intake
+from bridge.adapters import jsonsafe
 from bridge.loop.jobs import PROCESS_VENDOR_EVENT
 from bridge.runtime import Runtime
 from bridge.signing import SignatureError, hmac_digest, matches_any

@@ -378,7 +378,7 @@ class Seeder:
     def zendesk(self, at: datetime, payload: dict[str, Any], case_id: str | None = None) -> None:
         if at > self.until:
             return  # not happened yet
-        from bridge.web.vendor_events import zendesk_signature
+        from bridge.adapters.vendor.zendesk import zendesk_signature
 
         body = json.dumps(payload).encode()
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

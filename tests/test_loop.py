@@ -146,7 +146,8 @@ def test_an_older_useful_reply_arriving_late_wins(vclient: FlaskClient, rt: Runt
 
 
 def test_holding_macro_and_phrases_are_configurable(settings: Settings) -> None:
-    from bridge.loop.replies import Comment, is_holding
+    from bridge.adapters.vendor.changes import Comment
+    from bridge.loop.replies import is_holding
 
     s = settings.with_overrides(extra={"ZENDESK_HOLDING_MACROS": "42", "BRIDGE_HOLDING_PHRASES": "un momento|wait"})
     macro = Comment("1", "9", True, "A long and useful answer " * 3, True, None, None, ("42",))

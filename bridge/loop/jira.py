@@ -9,81 +9,70 @@ The draft goes out on release; on resolution only when the issue has no fix vers
 else to wait for). Each (case, kind, issue/version) is recorded once, so Jira's retries and
 repeated ``issue_updated`` events change nothing.
 
-Payloads (Jira Cloud webhooks): ``jira:issue_updated`` / ``jira:issue_created`` with ``issue``
-{``key``, ``fields`` {``resolution``, ``resolutiondate``, ``fixVersions``}}, ``user``,
-``timestamp`` (ms); ``jira:version_released`` with ``version`` {``id``, ``name``}.
+The changes arrive typed (``IssueChanged``, ``VersionReleased``): ``bridge.adapters.vendor.jira``
+reads Jira's payloads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bridge.adapters.vendor.changes import Change, IssueChanged, VersionReleased
 from bridge.events import Event
 from bridge.loop.outcome import Outcome
 from bridge.loop.ownership import enqueue, follow_up
-from bridge.loop.replies import parse_time
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import DRAFTED, INTENDED, NOTE_SLACK, NOTE_UPDATE, NOTE_ZENDESK, CaseRow, JiraIssueRow
 
 
-def _when(data: dict[str, Any], fallback: datetime) -> datetime:
-    stamp = data.get("timestamp")
-    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-        return datetime.fromtimestamp(stamp / 1000, UTC)
-    return fallback
+def apply_jira(rt: Runtime, s: Session, changes: Sequence[Change]) -> Outcome:
+    outcome = Outcome()
+    for change in changes:
+        if isinstance(change, VersionReleased):
+            outcome.results += _version_released(rt, s, change).results
+        elif isinstance(change, IssueChanged):
+            outcome.results += _issue_changed(rt, s, change).results
+    return outcome
 
 
-def _actor(data: dict[str, Any]) -> str:
-    user = data.get("user") if isinstance(data.get("user"), dict) else {}
-    return f"jira:{user.get('accountId') or user.get('name') or 'webhook'}"
-
-
-def apply_jira(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
-    kind = str(data.get("webhookEvent") or "")
+def _version_released(rt: Runtime, s: Session, change: VersionReleased) -> Outcome:
     now = rt.clock()
-    if kind == "jira:version_released":
-        version = data.get("version") if isinstance(data.get("version"), dict) else {}
-        vid, name = str(version.get("id") or ""), str(version.get("name") or "")
-        if not vid and not name:
-            return Outcome(["no_version"])
-        # Remembered first: an issue that joins the version later still hears of it (see below).
-        loop_repo.record_release(s, vid or name, name, _when(data, now))
-        outcome = Outcome()
-        for listed in sorted(loop_repo.issues_with_version(s, vid, name), key=lambda r: r.key):
-            issue = loop_repo.jira_issue(s, listed.key, now)  # locked and re-read, in key order
-            outcome.results.append(_released(s, issue, vid or name, name, _when(data, now), _actor(data)))
-        return outcome if outcome.results else Outcome(["unknown_version"])
-    if kind not in ("jira:issue_updated", "jira:issue_created"):
-        return Outcome(["unsupported_event"])
-    issue_data = data.get("issue") if isinstance(data.get("issue"), dict) else {}
-    key = str(issue_data.get("key") or "")
-    if not key or not loop_repo.cases_for_issue(s, key):
+    vid, name, at, actor = change.id, change.name, change.at or now, f"jira:{change.actor}"
+    # Remembered first: an issue that joins the version later still hears of it (see below).
+    loop_repo.record_release(s, vid or name, name, at)
+    outcome = Outcome()
+    for listed in sorted(loop_repo.issues_with_version(s, vid, name), key=lambda r: r.key):
+        issue = loop_repo.jira_issue(s, listed.key, now)  # locked and re-read, in key order
+        outcome.results.append(_released(s, issue, vid or name, name, at, actor))
+    return outcome if outcome.results else Outcome(["unknown_version"])
+
+
+def _issue_changed(rt: Runtime, s: Session, change: IssueChanged) -> Outcome:
+    now = rt.clock()
+    at, actor = change.at or now, f"jira:{change.actor}"
+    if not loop_repo.cases_for_issue(s, change.key):
         return Outcome(["unknown_issue"])
-    fields = issue_data.get("fields") if isinstance(issue_data.get("fields"), dict) else {}
-    issue = loop_repo.jira_issue(s, key, now)
-    versions = [v for v in fields.get("fixVersions") or [] if isinstance(v, dict)]
-    issue.fix_versions = [{"id": str(v.get("id") or ""), "name": str(v.get("name") or "")} for v in versions]
+    issue = loop_repo.jira_issue(s, change.key, now)
+    issue.fix_versions = [{"id": v.id, "name": v.name} for v in change.fix_versions]
     issue.updated_at = now
     outcome = Outcome()
-    resolution = fields.get("resolution")
-    if isinstance(resolution, dict) and issue.resolved_at is None:
-        issue.resolution = str(resolution.get("name") or "Resolved")[:200]
-        issue.resolved_at = parse_time(fields.get("resolutiondate")) or _when(data, now)
-        outcome.results.append(_resolved(s, issue, _actor(data)))
-    elif resolution is None and issue.resolved_at is not None:
+    if change.resolved is True and issue.resolved_at is None:
+        issue.resolution = change.resolution[:200]
+        issue.resolved_at = change.resolved_at or at
+        outcome.results.append(_resolved(s, issue, actor))
+    elif change.resolved is False and issue.resolved_at is not None:
         issue.resolution, issue.resolved_at = None, None  # reopened in Jira: a later resolve counts again
     # Released: as the update says, or announced before this update reached us (Jira sends
     # version_released and issue_updated independently, and either may come first).
     announced = loop_repo.released_versions(s, issue.fix_versions)
-    for version in versions:
-        vid = str(version.get("id") or version.get("name") or "")
-        if version.get("released") is True or vid in announced:
-            outcome.results.append(_released(s, issue, vid, str(version.get("name") or vid),
-                                             announced.get(vid) or _when(data, now), _actor(data)))
+    for version in change.fix_versions:
+        vid = version.id or version.name
+        if version.released or vid in announced:
+            outcome.results.append(_released(s, issue, vid, version.name or vid, announced.get(vid) or at, actor))
     return outcome if outcome.results else Outcome(["no_change"])
 
 

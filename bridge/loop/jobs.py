@@ -19,7 +19,9 @@ import logging
 from sqlalchemy.orm import Session
 
 from bridge import runtime as rt_module
-from bridge.adapters import jsonsafe
+from bridge.adapters.base import Inbound, MalformedPayload, UnsupportedEvent
+from bridge.adapters.vendor import VENDOR_ADAPTERS
+from bridge.adapters.vendor.base import Ignored
 from bridge.loop import jira, zendesk
 from bridge.loop.outcome import Outcome, after_commit
 from bridge.loop.reconcile import reconcile_ticket
@@ -77,12 +79,16 @@ def _record_failure(rt: Runtime, ident: int, exc: Exception) -> str:
 
 
 def apply_delivery(rt: Runtime, s: Session, source: str, body: bytes) -> Outcome:
+    """Parse a stored delivery with its vendor's adapter and apply the typed changes."""
+    adapter = VENDOR_ADAPTERS["jira" if source == "jira" else "zendesk"]
     try:
-        data = jsonsafe.loads(body, rt.settings.max_json_depth)
-    except jsonsafe.JSONError:
-        return Outcome(["invalid_json"])
-    if not isinstance(data, dict):
-        return Outcome(["invalid_payload"])
+        changes = adapter.parse(Inbound(body=body, headers={}), rt.settings.max_json_depth)
+    except MalformedPayload as exc:
+        return Outcome([exc.code])
+    except UnsupportedEvent:
+        return Outcome(["unsupported_event"])
+    except Ignored as exc:
+        return Outcome([exc.result])
     if source == "jira":
-        return jira.apply_jira(rt, s, data)
-    return zendesk.apply_zendesk(rt, s, data)
+        return jira.apply_jira(rt, s, changes)
+    return zendesk.apply_zendesk(rt, s, changes)

@@ -31,7 +31,8 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from bridge import runtime as rt_module
-from bridge.loop import replies as zd, zendesk
+from bridge.adapters.vendor import zendesk as vendor_zendesk
+from bridge.loop import zendesk
 from bridge.loop.outcome import Outcome, after_commit
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
@@ -141,7 +142,7 @@ def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: 
     case = repo.lock_case(s, case.id) or case
     outcome = Outcome()
     for audit in audits:
-        for change in zd.changes_from_audit(audit, ticket_id, case_id):
+        for change in vendor_zendesk.changes_from_audit(audit, ticket_id, case_id):
             outcome.results.append(zendesk.apply_change(rt, s, case, state, change, outcome))
     # Another poll may have applied more meanwhile (the sweeper and a dispatcher racing): the cursor
     # never moves back (applying an audit twice changes nothing, but would cost a read).
@@ -160,8 +161,9 @@ def _reconcile_snapshot(rt: Runtime, source: TicketSource, case_id: str, ticket_
         return "failed"
     snapshot.setdefault("id", ticket_id)
     snapshot.setdefault("external_id", case_id)
+    parsed = vendor_zendesk.snapshot_from(snapshot)
     with rt.store.session() as s:
-        outcome = zendesk.apply_zendesk(rt, s, snapshot)
+        outcome = zendesk.apply_zendesk(rt, s, [parsed] if parsed else [])
         state = s.get(TicketStateRow, case_id)
         if state is not None:
             state.reconciled_at = rt.clock()

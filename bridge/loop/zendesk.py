@@ -13,12 +13,13 @@ Rules applied to each Zendesk change, in order:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from bridge.adapters.vendor.changes import Change, Comment, Snapshot, TicketChange
 from bridge.events import Event
 from bridge.loop import replies as zd
 from bridge.loop.outcome import Outcome
@@ -35,12 +36,10 @@ MAX_REPLIES, MAX_REPLY_CHARS = 10, 2000
 
 # --- Zendesk -------------------------------------------------------------------------------------
 
-def apply_zendesk(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
-    event_style = str(data.get("type") or "").startswith("zen:event-type:ticket.")
-    changes = zd.from_ticket_event(data) if event_style else []
-    snapshot = None if event_style else zd.snapshot_from(data)
-    if event_style and not changes:
-        return Outcome(["unsupported_event"])
+def apply_zendesk(rt: Runtime, s: Session, parsed: Sequence[Change]) -> Outcome:
+    """Apply one delivery: ticket changes, or a snapshot diffed against what was applied."""
+    changes = [c for c in parsed if isinstance(c, TicketChange)]
+    snapshot = next((c for c in parsed if isinstance(c, Snapshot)), None)
     if snapshot is None and not changes:
         return Outcome(["no_ticket"])
     ticket_id = changes[0].ticket_id if changes else snapshot.ticket_id  # type: ignore[union-attr]
@@ -71,7 +70,7 @@ def _actor(user: str | None) -> str:
 
 
 def apply_change(
-    rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow, change: zd.TicketChange, outcome: Outcome
+    rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow, change: TicketChange, outcome: Outcome
 ) -> str:
     own = zd.bridge_user(rt.settings)
     at = change.at or rt.clock()
@@ -97,7 +96,7 @@ def apply_change(
     return "unsupported_change"
 
 
-def _apply_comment(rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow, comment: zd.Comment,
+def _apply_comment(rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow, comment: Comment,
                    at: datetime) -> str:
     seen = list(state.comment_ids or [])
     if comment.id in seen:
@@ -128,7 +127,7 @@ def _apply_comment(rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow
     return "applied"
 
 
-def _apply_status(s: Session, case: CaseRow, state: TicketStateRow, change: zd.TicketChange, at: datetime,
+def _apply_status(s: Session, case: CaseRow, state: TicketStateRow, change: TicketChange, at: datetime,
                   outcome: Outcome) -> str:
     if state.status_at is not None and at < state.status_at:
         return "stale"
@@ -154,7 +153,7 @@ def _apply_status(s: Session, case: CaseRow, state: TicketStateRow, change: zd.T
     return "status_recorded"
 
 
-def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: zd.TicketChange, at: datetime) -> str:
+def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: TicketChange, at: datetime) -> str:
     if state.assignee_at is not None and at < state.assignee_at:
         return "stale"
     if change.assignee_id == state.assignee_id:

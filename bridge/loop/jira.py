@@ -18,14 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session
-
 from bridge.adapters.vendor.changes import Change, IssueChanged, VersionReleased
 from bridge.events import Event
 from bridge.loop.outcome import Outcome
 from bridge.loop.ownership import enqueue, follow_up
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, repo
+from bridge.store import loop_repo, loop_state, repo
+from bridge.store.db import Session
 from bridge.store.models import DRAFTED, INTENDED, NOTE_SLACK, NOTE_UPDATE, NOTE_ZENDESK, CaseRow, JiraIssueRow
 
 
@@ -57,15 +56,13 @@ def _issue_changed(rt: Runtime, s: Session, change: IssueChanged) -> Outcome:
     if not loop_repo.cases_for_issue(s, change.key):
         return Outcome(["unknown_issue"])
     issue = loop_repo.jira_issue(s, change.key, now)
-    issue.fix_versions = [{"id": v.id, "name": v.name} for v in change.fix_versions]
-    issue.updated_at = now
+    loop_state.set_fix_versions(issue, [{"id": v.id, "name": v.name} for v in change.fix_versions], now)
     outcome = Outcome()
     if change.resolved is True and issue.resolved_at is None:
-        issue.resolution = change.resolution[:200]
-        issue.resolved_at = change.resolved_at or at
+        loop_state.resolve_issue(issue, change.resolution[:200], change.resolved_at or at)
         outcome.results.append(_resolved(s, issue, actor))
     elif change.resolved is False and issue.resolved_at is not None:
-        issue.resolution, issue.resolved_at = None, None  # reopened in Jira: a later resolve counts again
+        loop_state.resolve_issue(issue, None, None)  # reopened in Jira: a later resolve counts again
     # Released: as the update says, or announced before this update reached us (Jira sends
     # version_released and issue_updated independently, and either may come first).
     announced = loop_repo.released_versions(s, issue.fix_versions)
@@ -109,9 +106,8 @@ def _resolved(s: Session, issue: JiraIssueRow, actor: str) -> str:
 
 
 def _released(s: Session, issue: JiraIssueRow, vid: str, name: str, at: datetime, actor: str) -> str:
-    if vid in (issue.released or []):
+    if not loop_state.mark_released(issue, vid):
         return "duplicate"
-    issue.released = [*(issue.released or []), vid]
     reason = f"jira.released:{issue.key}:{vid}"
     for case in loop_repo.cases_for_issue(s, issue.key):
         repo.add_timeline(s, case.id, "jira.released", actor, at, {"key": issue.key, "version": name})
@@ -125,22 +121,12 @@ def approve_update(rt: Runtime, note_id: int, by: str) -> str | None:
 
     Returns the approved text, or None when the draft is unknown or was already approved. Sending
     it to the customer is the ``zendesk.update`` delivery step's job (a public reply)."""
-    from sqlalchemy import update as sql_update
-
-    from bridge.store.models import APPROVED, CaseNoteRow
-
     now = rt.clock()
 
     def unit(s: Session) -> tuple[str, str, list[str]] | None:
-        took = s.execute(
-            sql_update(CaseNoteRow)
-            .where(CaseNoteRow.id == note_id, CaseNoteRow.kind == NOTE_UPDATE, CaseNoteRow.status == DRAFTED)
-            .values(status=APPROVED, by=by, updated_at=now)
-        ).rowcount
-        if not took:
+        note = loop_repo.approve_draft(s, note_id, by, now)
+        if note is None:
             return None
-        note = s.get(CaseNoteRow, note_id)
-        assert note is not None
         repo.add_timeline(s, note.case_id, "update.sent", by, now, {"text": note.text, "by": by})
         return note.text, note.case_id, follow_up(s, note.case_id, ["zendesk.reply"], now, payload={"text": note.text})
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.orm import Session
-
 from bridge import runtime as rt_module
 from bridge.adapters.base import Inbound, MalformedPayload, UnsupportedEvent
 from bridge.adapters.vendor import VENDOR_ADAPTERS
@@ -27,7 +25,7 @@ from bridge.loop.outcome import Outcome, after_commit
 from bridge.loop.reconcile import reconcile_ticket
 from bridge.runtime import Runtime
 from bridge.store import loop_repo
-from bridge.store.models import IGNORED, PROCESSED, VendorEventRow
+from bridge.store.db import Session
 from connectors.base import PermanentError, RetryableError
 
 log = logging.getLogger("bridge.loop")
@@ -47,11 +45,10 @@ def process_vendor_event(ident: int | str, rt: Runtime | None = None) -> str:
         return "skipped"
     try:
         with rt.store.session() as s:
-            row = s.get(VendorEventRow, ident)
+            row = loop_repo.get_vendor_event(s, ident)
             assert row is not None
             outcome = apply_delivery(rt, s, row.source, row.body)
-            row.state = PROCESSED if outcome.applied else IGNORED
-            row.result, row.claimed_until, row.last_error, row.updated_at = outcome.result, None, None, rt.clock()
+            loop_repo.settle_vendor_event(s, ident, outcome.applied, outcome.result, rt.clock())
             s.commit()
     except Exception as exc:
         return _record_failure(rt, ident, exc)
@@ -62,11 +59,9 @@ def process_vendor_event(ident: int | str, rt: Runtime | None = None) -> str:
 def _record_failure(rt: Runtime, ident: int, exc: Exception) -> str:
     retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
     with rt.store.session() as s:
-        row = s.get(VendorEventRow, ident)
-        assert row is not None
-        dead = loop_repo.fail_vendor_event(row, f"{type(exc).__name__}: {exc}", rt.clock(),
-                                           rt.settings.retry_intervals, isinstance(exc, PermanentError), retry_after)
-        next_at, attempts = row.next_attempt_at, row.attempts
+        dead, next_at, attempts = loop_repo.fail_vendor_event_id(
+            s, ident, f"{type(exc).__name__}: {exc}", rt.clock(), rt.settings.retry_intervals,
+            isinstance(exc, PermanentError), retry_after)
         s.commit()
     log.warning("bridge.loop.failed", extra={"id": ident, "attempts": attempts, "dead": dead}, exc_info=True)
     if dead:

@@ -28,15 +28,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
-
+import connectors
 from bridge import runtime as rt_module
 from bridge.adapters.vendor import zendesk as vendor_zendesk
 from bridge.loop import zendesk
 from bridge.loop.outcome import Outcome, after_commit
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, repo
-from bridge.store.models import TicketStateRow
+from bridge.store import loop_repo, loop_state, repo
+from bridge.store.db import Session
 from connectors.base import PermanentError, RetryableError
 from connectors.zendesk.audits import Audit, AuditRead, audits_after
 
@@ -61,8 +60,6 @@ class TicketSource(Protocol):
 
 
 def _source(rt: Runtime) -> TicketSource | None:
-    import connectors
-
     connector = connectors.connector_for("zendesk", rt.settings)
     return connector if hasattr(connector, "ticket_audits") else None  # dry run: nothing to poll
 
@@ -78,7 +75,7 @@ def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSour
             return "skipped"
         state = loop_repo.ticket_state(s, case, ticket_id, now)
         # Push the next poll first: a failing poll must not make the runner spin on this case.
-        state.next_reconcile_at = now + loop_repo.RECONCILE_EVERY
+        loop_state.schedule_reconcile(state, now + loop_repo.RECONCILE_EVERY)
         cursor = (state.audit_id, state.audit_page)
         s.commit()
     source = source or _source(rt)
@@ -146,9 +143,8 @@ def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: 
             outcome.results.append(zendesk.apply_change(rt, s, case, state, change, outcome))
     # Another poll may have applied more meanwhile (the sweeper and a dispatcher racing): the cursor
     # never moves back (applying an audit twice changes nothing, but would cost a read).
-    if audits and _later(audits[-1]["id"], state.audit_id):
-        state.audit_id, state.audit_page = audits[-1]["id"], audits[-1]["page"]
-    state.reconciled_at = state.updated_at = rt.clock()
+    moved = bool(audits) and _later(audits[-1]["id"], state.audit_id)
+    loop_state.reconciled(state, (audits[-1]["id"], audits[-1]["page"]) if moved else None, rt.clock())
     return outcome
 
 
@@ -164,9 +160,7 @@ def _reconcile_snapshot(rt: Runtime, source: TicketSource, case_id: str, ticket_
     parsed = vendor_zendesk.snapshot_from(snapshot)
     with rt.store.session() as s:
         outcome = zendesk.apply_zendesk(rt, s, [parsed] if parsed else [])
-        state = s.get(TicketStateRow, case_id)
-        if state is not None:
-            state.reconciled_at = rt.clock()
+        loop_repo.mark_reconciled(s, case_id, rt.clock())
         s.commit()
     after_commit(rt, outcome)
     return outcome.result

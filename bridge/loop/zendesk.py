@@ -16,17 +16,15 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
-
 from bridge.adapters.vendor.changes import Change, Comment, Snapshot, TicketChange
 from bridge.events import Event
 from bridge.loop import replies as zd
 from bridge.loop.outcome import Outcome
 from bridge.pipeline.redact import Redactor
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, repo
-from bridge.store.models import ACKNOWLEDGED, ESCALATED, RESOLVED, CaseRow, TicketStateRow
+from bridge.store import loop_repo, loop_state, ownership_repo, repo
+from bridge.store.db import Session
+from bridge.store.models import CaseRow, TicketStateRow
 
 log = logging.getLogger("bridge.loop")
 
@@ -61,7 +59,7 @@ def apply_zendesk(rt: Runtime, s: Session, parsed: Sequence[Change]) -> Outcome:
     outcome = Outcome()
     for change in changes:
         outcome.results.append(apply_change(rt, s, case, state, change, outcome))
-    state.updated_at = rt.clock()
+    loop_state.touch_state(state, rt.clock())
     return outcome
 
 
@@ -87,9 +85,9 @@ def apply_change(
             return "stale"
         if (change.score, change.csat_comment or None) == (state.csat, state.csat_comment or None):
             if state.csat_at is None or at > state.csat_at:
-                state.csat_at = at  # the rating holds as of this later time (as for a status)
+                loop_state.hold_csat(state, at)  # the rating holds as of this later time (as for a status)
             return "unchanged"  # the same rating seen again (a trigger, then the audit that logged it)
-        state.csat, state.csat_comment, state.csat_at = change.score, change.csat_comment, at
+        loop_state.set_csat(state, change.score, change.csat_comment, at)
         repo.add_timeline(s, case.id, "csat.rated", _actor(change.actor_id), at,
                           {"score": change.score, "comment": change.csat_comment or "", "ticket_id": change.ticket_id})
         return "applied"
@@ -98,10 +96,8 @@ def apply_change(
 
 def _apply_comment(rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow, comment: Comment,
                    at: datetime) -> str:
-    seen = list(state.comment_ids or [])
-    if comment.id in seen:
+    if not loop_state.remember_comment(state, comment.id, MAX_SEEN_COMMENTS):
         return "duplicate"
-    state.comment_ids = (seen + [comment.id])[-MAX_SEEN_COMMENTS:]
     if comment.author_id is not None and comment.author_id == zd.bridge_user(rt.settings):
         return "own_change"
     if not zd.is_human_reply(comment, rt.settings):
@@ -115,15 +111,14 @@ def _apply_comment(rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow
         "comment_id": comment.id, "reasked": reasked,
     })
     if not holding:
-        if case.first_response_at is None or at < case.first_response_at:
-            case.first_response_at = at  # an older reply arriving late still wins (out of order)
+        loop_state.first_response(case, at)
         redactor = Redactor()
         if event and event.customer:
             redactor.add_known(event.customer.name, "NAME")
             redactor.add_known(event.customer.email, "EMAIL")
         reply = {"id": comment.id, "at": at.isoformat(), "text": redactor.redact(comment.body[:MAX_REPLY_CHARS])}
-        state.replies = (list(state.replies or []) + [reply])[-MAX_REPLIES:]
-    case.updated_at = rt.clock()
+        loop_state.add_reply(state, reply, MAX_REPLIES)
+    loop_state.touch_case(case, rt.clock())
     return "applied"
 
 
@@ -135,20 +130,19 @@ def _apply_status(s: Session, case: CaseRow, state: TicketStateRow, change: Tick
     before = state.status or change.status_from
     if not to or to == state.status:
         if to and (state.status_at is None or at > state.status_at):
-            state.status_at = at  # the status holds as of this later time: an older change is stale
+            loop_state.hold_status(state, at)
         return "unchanged"
-    state.status, state.status_at = to, at
+    loop_state.set_status(state, to, at)
     actor = _actor(change.actor_id)
     if to in zd.SOLVED_STATES and before not in zd.SOLVED_STATES:
         repo.add_timeline(s, case.id, "ticket.solved", actor, at, {"ticket_id": change.ticket_id, "from": before})
-        case.status, case.resolved_at, case.updated_at = RESOLVED, at, at
+        loop_state.solved(case, at)
         outcome.kb_cases.append(case.id)
         return "applied"
     if to in zd.OPEN_STATES and before in zd.SOLVED_STATES:
         repo.add_timeline(s, case.id, "ticket.reopened", actor, at,
                           {"ticket_id": change.ticket_id, "from": before, "to": to})
-        # Back to the humans; escalated_at, acknowledged_at, first_response_at stay as they were.
-        case.status, case.updated_at = ESCALATED, at
+        loop_state.reopened(case, at)
         return "applied"
     return "status_recorded"
 
@@ -158,27 +152,15 @@ def _apply_assignee(s: Session, case: CaseRow, state: TicketStateRow, change: Ti
         return "stale"
     if change.assignee_id == state.assignee_id:
         return "unchanged"
-    state.assignee_id, state.assignee_at = change.assignee_id, at
+    loop_state.set_assignee(state, change.assignee_id, at)
     actor = _actor(change.actor_id)
     repo.add_timeline(s, case.id, "ticket.assignee", actor, at,
                       {"ticket_id": change.ticket_id, "assignee_id": change.assignee_id})
-    if change.assignee_id and case.acknowledged_at is None:
-        # Someone took the ticket in Zendesk before anyone pressed "take" in Slack: that is the
-        # acknowledgement. Compare-and-set, so a Slack take racing with it wins or loses cleanly.
-        # Events arrive in any order: an assignment that reaches us after a solve is the take too
-        # (Zendesk solves only assigned tickets); the case stays resolved.
-        took = s.execute(
-            update(CaseRow)
-            .where(CaseRow.id == case.id, CaseRow.acknowledged_at.is_(None), CaseRow.status == ESCALATED)
-            .values(status=ACKNOWLEDGED, acknowledged_at=at, updated_at=at)
-            .execution_options(synchronize_session="fetch")
-        ).rowcount or s.execute(
-            update(CaseRow)
-            .where(CaseRow.id == case.id, CaseRow.acknowledged_at.is_(None), CaseRow.status == RESOLVED)
-            .values(acknowledged_at=at, updated_at=at)
-            .execution_options(synchronize_session="fetch")
-        ).rowcount
-        if took:
-            repo.add_timeline(s, case.id, "case.acknowledged", actor, at,
-                              {"owner": case.owner, "via": "zendesk", "zendesk_user": change.assignee_id})
+    # Someone took the ticket in Zendesk before anyone pressed "take" in Slack: that is the
+    # acknowledgement. Compare-and-set, so a Slack take racing with it wins or loses cleanly.
+    # Events arrive in any order: an assignment that reaches us after a solve is the take too
+    # (Zendesk solves only assigned tickets); the case stays resolved.
+    if change.assignee_id and case.acknowledged_at is None and ownership_repo.acknowledge_case(s, case.id, at):
+        repo.add_timeline(s, case.id, "case.acknowledged", actor, at,
+                          {"owner": case.owner, "via": "zendesk", "zendesk_user": change.assignee_id})
     return "applied"

@@ -77,6 +77,7 @@ def llm_draft(rt: Runtime, case: CaseRow, replies: list[str]) -> tuple[str, str]
     api_key = rt.settings.get("OPENAI_API_KEY", "").strip()
     if not api_key:
         return None
+    # Lazy for start-up speed: the openai SDK is heavy and only needed with a key.
     from bridge.pipeline import llm
 
     event = Event.from_json(case.event)

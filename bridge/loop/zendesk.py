@@ -12,13 +12,12 @@ Rules applied to each Zendesk change, in order:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from bridge.adapters.vendor.changes import Change, Comment, Snapshot, TicketChange
 from bridge.events import Event
-from bridge.loop import replies as zd
+from bridge.loop import replies
 from bridge.loop.outcome import Outcome
 from bridge.pipeline.redact import Redactor
 from bridge.runtime import Runtime
@@ -26,13 +25,9 @@ from bridge.store import loop_repo, loop_state, ownership_repo, repo
 from bridge.store.db import Session
 from bridge.store.models import CaseRow, TicketStateRow
 
-log = logging.getLogger("bridge.loop")
-
 MAX_SEEN_COMMENTS = 500
 MAX_REPLIES, MAX_REPLY_CHARS = 10, 2000
 
-
-# --- Zendesk -------------------------------------------------------------------------------------
 
 def apply_zendesk(rt: Runtime, s: Session, parsed: Sequence[Change]) -> Outcome:
     """Apply one delivery: ticket changes, or a snapshot diffed against what was applied."""
@@ -55,7 +50,7 @@ def apply_zendesk(rt: Runtime, s: Session, parsed: Sequence[Change]) -> Outcome:
     state = loop_repo.ticket_state(s, case, ticket_id, rt.clock())
     case = repo.lock_case(s, case.id) or case
     if snapshot is not None:
-        changes = zd.diff(snapshot, state.status, state.assignee_id, state.csat, state.comment_ids or [])
+        changes = replies.diff(snapshot, state.status, state.assignee_id, state.csat, state.comment_ids or [])
     outcome = Outcome()
     for change in changes:
         outcome.results.append(apply_change(rt, s, case, state, change, outcome))
@@ -70,7 +65,7 @@ def _actor(user: str | None) -> str:
 def apply_change(
     rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow, change: TicketChange, outcome: Outcome
 ) -> str:
-    own = zd.bridge_user(rt.settings)
+    own = replies.bridge_user(rt.settings)
     at = change.at or rt.clock()
     if change.kind == "comment" and change.comment is not None:
         return _apply_comment(rt, s, case, state, change.comment, at)
@@ -98,14 +93,14 @@ def _apply_comment(rt: Runtime, s: Session, case: CaseRow, state: TicketStateRow
                    at: datetime) -> str:
     if not loop_state.remember_comment(state, comment.id, MAX_SEEN_COMMENTS):
         return "duplicate"
-    if comment.author_id is not None and comment.author_id == zd.bridge_user(rt.settings):
+    if comment.author_id is not None and comment.author_id == replies.bridge_user(rt.settings):
         return "own_change"
-    if not zd.is_human_reply(comment, rt.settings):
+    if not replies.is_human_reply(comment, rt.settings):
         return "not_human"
     at = comment.at or at
-    holding = zd.is_holding(comment, rt.settings)
+    holding = replies.is_holding(comment, rt.settings)
     event = Event.from_json(case.event) if case.event else None
-    reasked = zd.reasked(comment, event)
+    reasked = replies.reasked(comment, event)
     repo.add_timeline(s, case.id, "agent.replied", _actor(comment.author_id), at, {
         "ticket_id": state.ticket_id, "author_id": comment.author_id, "holding": holding,
         "comment_id": comment.id, "reasked": reasked,
@@ -134,12 +129,12 @@ def _apply_status(s: Session, case: CaseRow, state: TicketStateRow, change: Tick
         return "unchanged"
     loop_state.set_status(state, to, at)
     actor = _actor(change.actor_id)
-    if to in zd.SOLVED_STATES and before not in zd.SOLVED_STATES:
+    if to in replies.SOLVED_STATES and before not in replies.SOLVED_STATES:
         repo.add_timeline(s, case.id, "ticket.solved", actor, at, {"ticket_id": change.ticket_id, "from": before})
         loop_state.solved(case, at)
         outcome.kb_cases.append(case.id)
         return "applied"
-    if to in zd.OPEN_STATES and before in zd.SOLVED_STATES:
+    if to in replies.OPEN_STATES and before in replies.SOLVED_STATES:
         repo.add_timeline(s, case.id, "ticket.reopened", actor, at,
                           {"ticket_id": change.ticket_id, "from": before, "to": to})
         loop_state.reopened(case, at)

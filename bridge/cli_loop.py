@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from bridge.recovery_model import METRICS, RecoveryReport
+from bridge.metrics.model import METRICS, RecoveryReport
 
 
 def _runtime() -> Any:
@@ -83,7 +83,7 @@ def render_table(report: RecoveryReport) -> str:
 def report(since: str, until_text: str | None, team: str | None, trigger: str | None, platform: str | None,
            owner: str | None, granularity: str, as_csv: bool, as_json: bool) -> None:
     """Print the recovery metrics (definitions: docs/metrics.md)."""
-    from bridge.recovery import build_report, flat_rows, parse_since
+    from bridge.metrics.report import build_report, flat_rows, parse_since
 
     rt = _runtime()
     now = rt.clock()

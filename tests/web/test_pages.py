@@ -254,7 +254,7 @@ def test_dashboard_draws_every_metric_and_passes_filters(
     assert filters == {"team": "billing", "trigger": "product_bug", "platform": "generic"}
     assert html.count('<svg class="trend"') == 9
     metrics = re.findall(r'<g class="series s\d" data-metric="([^"]+)"', html)
-    from bridge.recovery_model import METRICS
+    from bridge.metrics.model import METRICS
 
     assert sorted(metrics) == sorted(METRICS)
     # 14 series x 4 days, minus the two days without CSAT: missing is not zero.

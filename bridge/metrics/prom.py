@@ -19,8 +19,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bridge.recovery import build_report
-from bridge.recovery_model import METRICS
+from bridge.metrics.model import METRICS
+from bridge.metrics.report import build_report
 from bridge.runtime import Runtime
 from bridge.store import loop_repo
 from bridge.store.models import RECEIVED, InboxRow

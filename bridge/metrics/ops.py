@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from sqlalchemy import func, select
 
 from bridge.runtime import Runtime
-from bridge.store.models import DEAD, RECEIVED, CaseRow, DeliveryRow, InboxRow
+from bridge.store import metrics_repo
 
 
 def step_label(step: str) -> str:
@@ -37,33 +36,30 @@ class Metrics:
 
     def exposition(self, rt: Runtime) -> bytes:
         with rt.store.session() as s:
-            for state, count in s.execute(select(InboxRow.state, func.count()).group_by(InboxRow.state)):
-                self.inbox.labels(state).set(count)
-            rows = s.execute(select(DeliveryRow.step, DeliveryRow.status, func.count())
-                             .group_by(DeliveryRow.step, DeliveryRow.status))
-            by_step: dict[tuple[str, str], int] = {}
-            for step, status, count in rows:
-                key = (step_label(step), status)
-                by_step[key] = by_step.get(key, 0) + count
-            for (step, status), count in by_step.items():
-                self.deliveries.labels(step, status).set(count)
-            for status, count in s.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status)):
-                self.cases.labels(status).set(count)
-            self.dead.labels("event").set(s.scalar(select(func.count()).where(InboxRow.state == DEAD)) or 0)
-            self.dead.labels("delivery").set(s.scalar(select(func.count()).where(DeliveryRow.status == DEAD)) or 0)
-            oldest = s.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.state == RECEIVED))
-            self.oldest.set((rt.clock() - oldest).total_seconds() if oldest else 0)
-            retries: dict[str, float] = {}
-            failures: dict[str, float] = {}
-            for step, attempts in s.execute(select(DeliveryRow.step, func.sum(DeliveryRow.attempts - 1))
-                                            .where(DeliveryRow.attempts > 1).group_by(DeliveryRow.step)):
-                connector = step.split(".", 1)[0]
-                retries[connector] = retries.get(connector, 0) + float(attempts or 0)
-            for step, count in s.execute(select(DeliveryRow.step, func.count()).where(DeliveryRow.status == DEAD)
-                                         .group_by(DeliveryRow.step)):
-                connector = step.split(".", 1)[0]
-                failures[connector] = failures.get(connector, 0) + count
-            for connector in ("zendesk", "slack", "jira"):
-                self.retries.labels(connector).set(retries.get(connector, 0))
-                self.failures.labels(connector).set(failures.get(connector, 0))
+            counts = metrics_repo.queue_counts(s)
+        for state, count in counts.inbox.items():
+            self.inbox.labels(state).set(count)
+        by_step: dict[tuple[str, str], int] = {}
+        for (step, status), count in counts.deliveries.items():
+            key = (step_label(step), status)
+            by_step[key] = by_step.get(key, 0) + count
+        for (step, status), count in by_step.items():
+            self.deliveries.labels(step, status).set(count)
+        for status, count in counts.cases.items():
+            self.cases.labels(status).set(count)
+        self.dead.labels("event").set(counts.dead_events)
+        self.dead.labels("delivery").set(counts.dead_deliveries)
+        oldest = counts.oldest_received
+        self.oldest.set((rt.clock() - oldest).total_seconds() if oldest else 0)
+        retries: dict[str, float] = {}
+        failures: dict[str, float] = {}
+        for step, attempts in counts.retries.items():
+            connector = step.split(".", 1)[0]
+            retries[connector] = retries.get(connector, 0) + attempts
+        for step, count in counts.dead_by_step.items():
+            connector = step.split(".", 1)[0]
+            failures[connector] = failures.get(connector, 0) + count
+        for connector in ("zendesk", "slack", "jira"):
+            self.retries.labels(connector).set(retries.get(connector, 0))
+            self.failures.labels(connector).set(failures.get(connector, 0))
         return generate_latest(self.registry)

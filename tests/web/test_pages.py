@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge import create_app
-from bridge.cli_pages import user_hash
+from bridge.cli.users import user_hash
 from bridge.config import Settings
 from bridge.runtime import Runtime
 from bridge.store import repo

@@ -1,17 +1,20 @@
 """``bridge report``: the recovery metrics as a table, CSV or JSON (definitions: docs/metrics.md).
 
-The report itself (``bridge.metrics.report``) is imported inside the command, for start-up speed.
+The report (``bridge.metrics``) is imported inside the functions, for start-up speed.
 """
 
 from __future__ import annotations
 
 import csv
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from bridge.cli.common import runtime
-from bridge.metrics.model import METRICS, RecoveryReport
+
+if TYPE_CHECKING:
+    from bridge.metrics.model import RecoveryReport
 
 
 def _fmt(metric: str, value: float | None) -> str:
@@ -27,6 +30,8 @@ def _fmt(metric: str, value: float | None) -> str:
 
 
 def render_table(report: RecoveryReport) -> str:
+    from bridge.metrics.model import METRICS  # start-up speed: pydantic loads only for this command
+
     lines = [f"Recovery report {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC"
              + (f"  filters: {report.filters}" if report.filters else "")]
     width = max(len(m) for m in METRICS) + 2

@@ -16,7 +16,7 @@ from bridge.metrics.facts import DUPLICATE_WINDOW, WINDOW, CaseFacts, _link, sam
 from bridge.metrics.report import build_report
 from bridge.runtime import Runtime
 from bridge.store.models import CaseFactsRow, CaseRow, KbSuggestionRow
-from tests.test_recovery import SINCE, T0, UNTIL, seed, tl
+from tests.metrics.test_report import SINCE, T0, UNTIL, seed, tl
 
 
 @pytest.fixture

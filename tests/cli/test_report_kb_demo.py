@@ -76,7 +76,7 @@ def test_seed_demo_is_quiet_uses_several_platforms_and_the_example_routing(env: 
     from bridge.cli import main
 
     (tmp_path / "examples").mkdir()
-    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "routing.yaml", tmp_path / "examples")
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "routing.yaml", tmp_path / "examples")
     runner = CliRunner()
     seeded = runner.invoke(main, ["seed-demo", "--days", "14", "--cases", "40", "--seed", "5"], env=env)
     assert seeded.exit_code == 0, seeded.output

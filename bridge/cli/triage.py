@@ -17,6 +17,8 @@ the local judge is uncertain or the bot hands off (``bridge.pipeline.llm_judge``
 ``triage`` is a click group whose first argument is either a subcommand (``eval``, ``train``) or
 belongs to the file-judging command (an option, a file name): ``TriageGroup`` routes it. A file
 named like a subcommand is given as ``./eval``.
+
+The judges, the corpus tools and the store are imported inside the functions, for start-up speed.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -45,7 +45,6 @@ class WebhookCase:
     secret: str = ""  # what ``post`` signs with unless told otherwise
     sign: Signer = unsigned
     secrets: tuple[str, ...] = ()  # configured on the app by ``app``; default: (secret,)
-    extra: Mapping[str, str] = field(default_factory=dict)  # settings.extra every app of the case needs
 
     # ---- fixtures ------------------------------------------------------------------------------
 
@@ -119,9 +118,8 @@ class WebhookCase:
 
     def app(self, settings: Settings, secrets: tuple[str, ...] | None = None,
             **extra: str) -> tuple[support.Runtime, FlaskClient]:
-        """A migrated app + runtime with the platform's secrets (and the case's settings) configured."""
-        return support.app_for(settings, self.slug, secrets or self.secrets or (self.secret,),
-                               **{**self.extra, **extra})
+        """A migrated app + runtime with the platform's secrets (and ``extra`` settings) configured."""
+        return support.app_for(settings, self.slug, secrets or self.secrets or (self.secret,), **extra)
 
     def post(self, client: FlaskClient, body: Body, secret: str | None = None, *,
              headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None,

@@ -82,7 +82,7 @@ def main() -> None:
         os.environ.update(env)
         from bridge import create_app
         from bridge.config import Settings
-        from bridge.recovery import build_report
+        from bridge.metrics.report import build_report
         from bridge.runtime import Runtime
 
         rt = Runtime.build(Settings.from_env())

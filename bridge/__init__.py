@@ -16,8 +16,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     from flask import Flask
 
     from bridge.config import ConfigError, Settings
-    from bridge.metrics import Metrics
-    from bridge.recovery_prom import register_recovery_metrics
+    from bridge.metrics.ops import Metrics
+    from bridge.metrics.prom import register_recovery_metrics
     from bridge.runtime import Runtime
     from bridge.secret_policy import refusal
     from bridge.web import api, errors, health, pages, slack_actions, vendor_events, webhooks

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from bridge import create_app
 from bridge.adapters import ADAPTERS
 from bridge.cli import main
+from bridge.cli.sender import UNSIGNABLE, credentials
 from bridge.config import Settings
 from bridge.runtime import Runtime, install
-from bridge.sender import UNSIGNABLE, credentials
 from bridge.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]

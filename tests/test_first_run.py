@@ -95,7 +95,7 @@ def test_login_link_command_and_its_refusal_when_a_login_exists(cli_env: dict[st
 
 
 def test_user_hash_says_how_to_quote_the_dollar_signs() -> None:
-    from bridge.cli_pages import user_hash
+    from bridge.cli.users import user_hash
 
     result = CliRunner().invoke(user_hash, ["ana", "--password", "s3cret-pass"])
     assert "$" in result.stdout

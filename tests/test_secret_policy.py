@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from bridge import create_app
-from bridge.cli import main, new_whsec
+from bridge.cli import main
+from bridge.cli.serve import new_whsec
 from bridge.config import ConfigError, Settings
 from bridge.secret_policy import problems
 from bridge.signing import SignatureError, verify_standard_webhook

@@ -164,7 +164,7 @@ class TimelineRow(Base):
 
 
 class CaseFactsRow(Base):
-    """The recovery report's judgment of one case (``recovery.CaseFacts`` before linking), kept while
+    """The recovery report's judgment of one case (``metrics.facts.CaseFacts`` before linking), kept while
     its ``stamp`` (the case's times, its report-relevant timeline and KB suggestion) is unchanged: a
     report over months of history reads these instead of judging every transcript again."""
 

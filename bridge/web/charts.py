@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from bridge.recovery_model import Breakdown, RecoveryReport, Row
+from bridge.metrics.model import Breakdown, RecoveryReport, Row
 
 Kind = Literal["count", "rate", "seconds"]
 

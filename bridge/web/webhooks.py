@@ -15,7 +15,7 @@ from bridge import intake
 from bridge.adapters import get_adapter
 from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayload, Unauthorized, UnsupportedEvent
 from bridge.events import Event
-from bridge.metrics import Metrics
+from bridge.metrics.ops import Metrics
 from bridge.pipeline import trigger_config, triggers
 from bridge.pipeline.completeness import needs_more
 from bridge.runtime import Runtime

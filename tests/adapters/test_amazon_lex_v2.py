@@ -8,43 +8,49 @@ from typing import Any
 import pytest
 
 from bridge.adapters import amazon_lex_v2
-from bridge.adapters.amazon_lex_v2 import AmazonLexV2Adapter
 from bridge.adapters.base import MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
 from bridge.worker.runner import run_due
-from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "amazon-lex-v2"
-ADAPTER = AmazonLexV2Adapter()
 SECRET = "lex-shim-token-5d1c"
 NAME = "fallback-negative-sentiment"
 
 
+def bearer(body: bytes, secret: str) -> Credentials:
+    # The Lambda shim in front of the bridge presents the token as a bearer token.
+    return {"Authorization": f"Bearer {secret}"}, {}
+
+
+CASE = WebhookCase(SLUG, SECRET, bearer)
+ADAPTER = CASE.adapter
+
+
 def request(**changes: Any) -> dict[str, Any]:
-    body, _ = load(SLUG, NAME)
-    return {**json.loads(body), **changes}
+    return {**CASE.data(NAME), **changes}
 
 
 def parse(data: dict[str, Any]) -> Event:
-    return ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    return CASE.parse_one(data)
 
 
 def auth(secret: str = SECRET) -> dict[str, str]:
-    return {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}
+    return bearer(b"", secret)[0]
 
 
 def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
-    assert fixture_names(SLUG) == {NAME}
+    assert CASE.fixture_names() == {NAME}
     assert {"DialogCodeHook", "FulfillmentCodeHook"} == amazon_lex_v2.SUPPORTED_EVENTS
     assert parse(request(invocationSource="DialogCodeHook")).type == "handoff.requested"
 
 
 def test_fixture_facts() -> None:
-    body, meta = load(SLUG, NAME)
-    event = ADAPTER.parse(inbound(body, headers_of(meta)))[0]
+    [event], meta = CASE.parse_fixture(NAME)
     expected = meta["expected"]
     assert (event.type == "handoff.requested") is expected["is_handoff"]
     assert event.conversation.id == expected["session_id"] and event.conversation.partial is True
@@ -113,7 +119,7 @@ def test_an_ordinary_intent_only_updates_and_lex_carries_on() -> None:
     data["sessionState"]["intent"] = {"name": "CheckBalance", "state": "InProgress", "slots": {}}
     event = parse(data)
     assert event.type == "conversation.updated" and event.handoff is None
-    body, _ = ADAPTER.respond([], events=[event], inbound=inbound(json.dumps(data).encode())) or ({}, 0)
+    body, _ = ADAPTER.respond([], events=[event], inbound=CASE.inbound(data)) or ({}, 0)
     assert body["sessionState"]["dialogAction"] == {"type": "Delegate"}
     assert body["sessionState"]["intent"]["name"] == "CheckBalance" and "messages" not in body
 
@@ -130,8 +136,8 @@ def test_a_handoff_intent_or_attribute_is_the_customer_asking() -> None:
 def test_the_response_closes_the_intent_with_the_receipt_and_keeps_the_session() -> None:
     data = request(bot={**request()["bot"], "localeId": "fr_FR"})
     event = parse(data)
-    body, status = ADAPTER.respond([{"event": "k", "case": "c-9"}], events=[event],
-                                   inbound=inbound(json.dumps(data).encode())) or ({}, 0)
+    body, status = ADAPTER.respond([{"event": "k", "case": "c-9"}], events=[event], inbound=CASE.inbound(data)) \
+        or ({}, 0)
     state = body["sessionState"]
     assert status == 200 and state["dialogAction"] == {"type": "Close"}
     assert state["intent"]["name"] == "FallbackIntent" and state["intent"]["state"] == "Fulfilled"
@@ -145,38 +151,34 @@ def test_unknown_invocation_sources_are_acknowledged_and_non_lex_bodies_rejected
         parse(request(invocationSource="TranscriptionHook"))
     for body in (b"[]", b'{"sessionId": "x"}', json.dumps({"invocationSource": "DialogCodeHook"}).encode()):
         with pytest.raises(MalformedPayload):
-            ADAPTER.parse(inbound(body))
+            CASE.parse(body)
 
 
 def test_shim_token_auth_with_rotation() -> None:
-    body, _ = load(SLUG, NAME)
-    ADAPTER.verify(inbound(body, auth()), [SECRET], 300)
-    ADAPTER.verify(inbound(body, {"X-Bridge-Token": SECRET}), ["older", SECRET], 300)
+    CASE.verify(NAME, auth(), [SECRET])
+    CASE.verify(NAME, {"X-Bridge-Token": SECRET}, ["older", SECRET])
     for headers in ({}, auth("forged"), {"Authorization": "Basic " + SECRET}):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, headers), [SECRET], 300)
+            CASE.verify(NAME, headers, [SECRET])
 
 
 def test_http_answers_a_lex_response_and_the_same_on_a_retry(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (SECRET,))
-    body, _ = load(SLUG, NAME)
-    first = client.post("/webhooks/amazon-lex-v2", data=body, headers=auth())
-    assert first.status_code == 200
+    _, client = CASE.app(settings)
+    first = CASE.check_webhook(client, NAME, 200)
     answer = first.get_json()
     assert answer["sessionState"]["dialogAction"]["type"] == "Close"
     assert answer["messages"][0]["content"].startswith("A specialist has your conversation")
-    again = client.post("/webhooks/amazon-lex-v2", data=body, headers=auth())
+    again = CASE.post(client, NAME)
     assert again.status_code == 200 and again.get_json() == answer
-    assert client.post("/webhooks/amazon-lex-v2", data=body, headers=auth("forged")).status_code == 401
-    assert client.post("/webhooks/amazon-lex-v2", data=b"{]", headers=auth()).status_code == 400
-    unknown = json.dumps(request(invocationSource="SomethingNew")).encode()
-    assert client.post("/webhooks/amazon-lex-v2", data=unknown, headers=auth()).status_code == 200
+    assert CASE.post(client, NAME, "forged").status_code == 401
+    assert CASE.post(client, b"{]").status_code == 400
+    assert CASE.post(client, request(invocationSource="SomethingNew")).status_code == 200
 
 
 def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settings) -> None:
-    rt, client = app_for(settings, SLUG, (SECRET,))
-    body, meta = load(SLUG, NAME)
-    assert client.post("/webhooks/amazon-lex-v2", data=body, headers=auth()).status_code == 200
+    rt, client = CASE.app(settings)
+    meta = CASE.meta(NAME)
+    CASE.check_webhook(client, NAME, 200)
     run_due(rt)
     made = ticket(rt, case_id_for(SLUG, meta["expected"]["session_id"]))
     rendered = json.dumps(made, ensure_ascii=False)

@@ -20,7 +20,8 @@ from bridge.events import Decision, TriggerHit
 from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
 from bridge.worker.runner import run_due
-from tests.adapters.support import FIXTURES, Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import FIXTURES, Stub, inbound, ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "botframework"
 USED = {"copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug", "handoff-status-accepted"}
@@ -48,21 +49,24 @@ def adapter(settings: Settings, keyset: str | None = None, **extra: str) -> bf.B
     return bf.BotFrameworkAdapter(settings.with_overrides(extra=extra))
 
 
-PARSER = bf.BotFrameworkAdapter(Settings())
+def jwt_bearer(body: bytes, app_id: str, bearer: str | None = None, anonymous: bool = False) -> Credentials:
+    # Bot Framework presents a JWT from Microsoft's identity platform (here: signed with kid-a, which
+    # the app's BOTFRAMEWORK_JWKS holds); the configured secret lists the accepted bot app ids.
+    if anonymous:
+        return {}, {}
+    return {"Authorization": f"Bearer {bearer or token(int(time.time()), appid=app_id)}"}, {}
 
 
-def parse(name: str):
-    body, meta = load(SLUG, name)
-    return PARSER.parse(inbound(body, headers_of(meta))), meta
+CASE = WebhookCase(SLUG, APP_ID, jwt_bearer)
 
 
 def test_every_fixture_is_used() -> None:
-    assert fixture_names(SLUG) == USED
+    assert CASE.fixture_names() == USED
 
 
 @pytest.mark.parametrize("name", ["copilot-studio-handoff-initiate", "sdk-handoff-initiate-bug"])
 def test_fixture_facts(name: str) -> None:
-    [event], meta = parse(name)
+    [event], meta = CASE.parse_fixture(name)
     expected = meta["expected"]
     assert event.type == "handoff.requested" and event.conversation.partial is False
     assert event.conversation.id == expected["conversation_id"]
@@ -78,7 +82,7 @@ def test_fixture_facts(name: str) -> None:
 
 
 def test_copilot_studio_set_picks_the_handoff_and_reads_confidence() -> None:
-    [event], meta = parse("copilot-studio-handoff-initiate")
+    [event], meta = CASE.parse_fixture("copilot-studio-handoff-initiate")
     expected = meta["expected"]
     assert event.event_id == "Gx4WqT2pLb8K3nVd0Rz5Am-eu|0000006"  # not the ordinary bot message beside it
     assert event.handoff.requested_by == "customer"  # expected trigger: customer_requested_human
@@ -91,7 +95,7 @@ def test_copilot_studio_set_picks_the_handoff_and_reads_confidence() -> None:
 
 
 def test_sdk_event_carries_bug_evidence() -> None:
-    [event], meta = parse("sdk-handoff-initiate-bug")
+    [event], meta = CASE.parse_fixture("sdk-handoff-initiate-bug")
     expected = meta["expected"]
     assert event.handoff.topic == expected["trigger"] and event.handoff.requested_by == "bot"
     assert len(event.evidence.console_logs) == expected["console_log_lines"]
@@ -107,11 +111,11 @@ def test_sdk_event_carries_bug_evidence() -> None:
 
 
 def test_the_handoff_context_priority_lands_in_handoff_priority_and_raises_the_package_priority() -> None:
-    [event], _ = parse("sdk-handoff-initiate-bug")
+    [event], _ = CASE.parse_fixture("sdk-handoff-initiate-bug")
     assert event.handoff.priority == "high"  # value.priority, the SDK bot's agent-hub context
     bug = Decision(escalate=True, at_message=3, triggers=[TriggerHit(trigger="product_bug", message_index=3)])
     assert prioritize(event, bug) == ("high", "high: product_bug (normal) ≥ high Bot Framework handoff priority")
-    [studio], _ = parse("copilot-studio-handoff-initiate")
+    [studio], _ = CASE.parse_fixture("copilot-studio-handoff-initiate")
     assert studio.handoff.priority is None  # no va_* variable is a priority
 
 
@@ -129,17 +133,17 @@ def test_bridge_parse_prints_the_handoff_priority() -> None:
 def test_handoff_priority_words(context: dict, expected: str | None) -> None:
     activity = {"type": "event", "name": "handoff.initiate", "id": "a9", "conversation": {"id": "c9"},
                 "value": {"va_Phrases": ["I need a person now"], **context}}
-    [event] = PARSER.parse(inbound(json.dumps(activity).encode()))
+    event = CASE.parse_one(activity)
     assert event.handoff.priority == expected
 
 
 def test_handoff_status_is_the_golden_outbound_shape_and_is_ignored_inbound() -> None:
-    body, meta = load(SLUG, "handoff-status-accepted")
+    body, meta = CASE.load("handoff-status-accepted")
     data = json.loads(body)
     assert data["value"]["state"] in meta["expected"]["allowed_states"]
     assert data["conversation"]["id"] == meta["expected"]["conversation_id"]
     with pytest.raises(UnsupportedEvent) as info:
-        PARSER.parse(inbound(body))
+        CASE.parse(body)
     assert info.value.event_type == "handoff.status"
 
 
@@ -147,7 +151,7 @@ def test_handoff_status_is_the_golden_outbound_shape_and_is_ignored_inbound() ->
 def test_every_declared_event_type_parses(kind: str) -> None:
     activity = {"type": "event", "name": kind} if kind != "message" else {"type": "message", "text": "Hallo 👋"}
     activity |= {"id": "a1", "conversation": {"id": "c1"}, "from": {"id": "u1", "role": "user"}}
-    [event] = PARSER.parse(inbound(json.dumps(activity).encode()))
+    event = CASE.parse_one(activity)
     assert event.type == ("handoff.requested" if kind == "handoff.initiate" else "conversation.updated")
 
 
@@ -155,43 +159,43 @@ def test_offline_or_missing_transcript() -> None:
     activity = {"type": "event", "name": "handoff.initiate", "id": "a2", "conversation": {"id": "c2"},
                 "attachments": [{"name": "transcript", "contentType": "application/json",
                                  "contentUrl": "https://bot.example.com/t/1"}]}
-    [event] = PARSER.parse(inbound(json.dumps(activity).encode()))
+    event = CASE.parse_one(activity)
     assert event.conversation.partial is True and event.conversation.messages == []
     bare = {"type": "event", "name": "handoff.initiate", "conversation": {"id": "c3"},
             "timestamp": "2025-03-18T13:07:03.0520001Z",
             "value": {"va_Phrases": ["Ich möchte einen Menschen sprechen"]}}
-    [event] = PARSER.parse(inbound(json.dumps(bare).encode()))
+    event = CASE.parse_one(bare)
     assert [m.text for m in event.conversation.messages] == ["Ich möchte einen Menschen sprechen"]
     assert event.occurred_at is not None
 
 
 def test_malformed_and_unsupported() -> None:
     with pytest.raises(MalformedPayload):
-        PARSER.parse(inbound(b'{"foo": 1}'))
+        CASE.parse(b'{"foo": 1}')
     with pytest.raises(MalformedPayload):
-        PARSER.parse(inbound(b"[]"))
+        CASE.parse(b"[]")
     with pytest.raises(InvalidPayload) as info:
-        PARSER.parse(inbound(b'{"type": "event", "name": "handoff.initiate"}'))
+        CASE.parse(b'{"type": "event", "name": "handoff.initiate"}')
     assert info.value.field == "conversation.id"
     with pytest.raises(UnsupportedEvent):
-        PARSER.parse(inbound(b'{"type": "typing", "conversation": {"id": "c"}}'))
+        CASE.parse(b'{"type": "typing", "conversation": {"id": "c"}}')
     with pytest.raises(UnsupportedEvent):
-        PARSER.parse(inbound(b'{"activities": [], "watermark": "1"}'))
+        CASE.parse(b'{"activities": [], "watermark": "1"}')
 
 
 # ---- JWT ---------------------------------------------------------------------------------------
 
 def test_fixture_token_verifies_against_its_test_jwks(settings: Settings) -> None:
-    body, meta = load(SLUG, "sdk-handoff-initiate-bug")
-    sig = meta["signature"]
+    name = "sdk-handoff-initiate-bug"
+    sig = CASE.meta(name)["signature"]
     checker = adapter(settings, json.dumps(sig["test_jwks"]), BOTFRAMEWORK_TENANT_IDS=TENANT)
-    checker.verify(inbound(body, headers_of(meta), now=sig["verify_at_unix"]), [sig["validate"]["appid_expected"]],
+    checker.verify(CASE.inbound(name, now=sig["verify_at_unix"]), [sig["validate"]["appid_expected"]],
                    sig["validate"]["clock_skew_seconds"])
     exp = sig["jwt_claims"]["exp"]
     with pytest.raises(Unauthorized):  # stale
-        checker.verify(inbound(body, headers_of(meta), now=exp + 301), [APP_ID], 300)
+        checker.verify(CASE.inbound(name, now=exp + 301), [APP_ID], 300)
     with pytest.raises(Unauthorized):  # "future": not valid yet
-        checker.verify(inbound(body, headers_of(meta), now=sig["jwt_claims"]["nbf"] - 301), [APP_ID], 300)
+        checker.verify(CASE.inbound(name, now=sig["jwt_claims"]["nbf"] - 301), [APP_ID], 300)
 
 
 def check(settings: Settings, bearer: str | None, now: int, app_ids=(APP_ID,), keyset: str | None = None,
@@ -236,10 +240,8 @@ def test_a_token_header_of_the_wrong_types_is_a_401(settings: Settings, header: 
     forged = base64.urlsafe_b64encode(json.dumps(header).encode()).decode().rstrip("=") + f".{payload}.{signature}"
     with pytest.raises(Unauthorized):
         check(settings, forged, now)
-    rt, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS=jwks("kid-a"))
-    response = client.post("/webhooks/botframework", data=b"{}", headers={"Content-Type": "application/json",
-                                                                         "Authorization": f"Bearer {forged}"})
-    assert response.status_code == 401
+    rt, client = CASE.app(settings, BOTFRAMEWORK_JWKS=jwks("kid-a"))
+    assert CASE.post(client, b"{}", bearer=forged).status_code == 401
 
 
 def test_unreachable_key_endpoint_is_a_503_not_a_401(settings: Settings) -> None:
@@ -247,37 +249,31 @@ def test_unreachable_key_endpoint_is_a_503_not_a_401(settings: Settings) -> None
     checker = bf.BotFrameworkAdapter(settings.with_overrides(extra={"BOTFRAMEWORK_JWKS_URL": "http://127.0.0.1:9/keys"}))
     with pytest.raises(bf.Unavailable):
         checker.verify(inbound(b"{}", {"Authorization": f"Bearer {token(1)}"}, now=1), [APP_ID], 300)
-    _, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS_URL="http://127.0.0.1:9/keys")
-    answer = post(client, load(SLUG, "sdk-handoff-initiate-bug")[0], token(int(time.time())))
+    _, client = CASE.app(settings, BOTFRAMEWORK_JWKS_URL="http://127.0.0.1:9/keys")
+    answer = CASE.post(client, "sdk-handoff-initiate-bug")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
     assert answer.get_json()["error"]["code"] == "verification_unavailable"
 
 
 # ---- HTTP and end to end -----------------------------------------------------------------------
 
-def post(client, body: bytes, bearer: str | None):
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {bearer}"} if bearer else {})
-    return client.post("/webhooks/botframework", data=body, headers=headers)
-
-
 def test_http_statuses(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS=jwks("kid-a"))
+    _, client = CASE.app(settings, BOTFRAMEWORK_JWKS=jwks("kid-a"))
     now = int(time.time())
-    body, _ = load(SLUG, "copilot-studio-handoff-initiate")
-    assert post(client, body, token(now)).status_code == 202
-    assert post(client, body, token(now)).status_code == 200
-    assert post(client, body, None).status_code == 401
-    assert post(client, body, token(now - 7200)).status_code == 401
-    assert post(client, b"{oops", token(now)).status_code == 400
-    assert post(client, b'{"type": "event", "name": "handoff.initiate"}', token(now)).status_code == 422
-    answer = post(client, load(SLUG, "handoff-status-accepted")[0], token(now))
+    body = CASE.body("copilot-studio-handoff-initiate")
+    assert CASE.post(client, body, bearer=token(now)).status_code == 202
+    assert CASE.post(client, body, bearer=token(now)).status_code == 200
+    assert CASE.post(client, body, anonymous=True).status_code == 401
+    assert CASE.post(client, body, bearer=token(now - 7200)).status_code == 401
+    assert CASE.post(client, b"{oops", bearer=token(now)).status_code == 400
+    assert CASE.post(client, b'{"type": "event", "name": "handoff.initiate"}', bearer=token(now)).status_code == 422
+    answer = CASE.post(client, "handoff-status-accepted", bearer=token(now))
     assert answer.status_code == 200 and answer.get_json() == {"ignored": "handoff.status"}
 
 
 def test_end_to_end_handoff_reaches_the_outbox_with_the_inline_transcript(settings: Settings) -> None:
-    rt, client = app_for(settings, SLUG, (APP_ID,), BOTFRAMEWORK_JWKS=jwks("kid-a"))
-    body, _ = load(SLUG, "sdk-handoff-initiate-bug")
-    assert post(client, body, token(int(time.time()))).status_code == 202
+    rt, client = CASE.app(settings, BOTFRAMEWORK_JWKS=jwks("kid-a"))
+    CASE.check_webhook(client, "sdk-handoff-initiate-bug")
     run_due(rt)
     made = ticket(rt, case_id_for(SLUG, "a:1RzB7xK0qN3m9TfW2cVd8pLh"))
     document = json.dumps(made, ensure_ascii=False)
@@ -288,7 +284,7 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_inline_transcript(settin
 
 
 def test_voice_and_rich_turns_count_in_the_transcript() -> None:
-    activity = json.loads(load(SLUG, "sdk-handoff-initiate-bug")[0])
+    activity = CASE.data("sdk-handoff-initiate-bug")
     items = activity["attachments"][0]["content"]["activities"]
     before = len(bf.parse_handoff_initiate(activity, None).conversation.messages)
     user = next(a for a in items if a.get("from", {}).get("role") == "user")

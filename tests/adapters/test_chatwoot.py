@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
+from typing import Any
 
 import pytest
 
@@ -15,11 +17,11 @@ from bridge.config import Settings
 from bridge.errors import RetryableError
 from bridge.intake import case_id_for
 from bridge.worker.runner import run_due
-from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import Stub, ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "chatwoot"
 USED = {"agent-bot-message-created-human-request", "conversation-status-changed-handoff"}
-ADAPTER = chatwoot.ChatwootAdapter()
 SECRET = "cw_test_secret_5d1f0a9e77b2c3a4"
 
 
@@ -28,18 +30,22 @@ def sign(body: bytes, ts: int, secret: str = SECRET) -> dict[str, str]:
     return {"X-Chatwoot-Signature": f"sha256={digest}", "X-Chatwoot-Timestamp": str(ts)}
 
 
-def parse(name: str):
-    body, meta = load(SLUG, name)
-    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+def delivery(body: bytes, secret: str, ts: int | None = None, delivery: str = "d-1") -> Credentials:
+    # X-Chatwoot-Delivery is the event id: the same delivery id is the same event.
+    return {"X-Chatwoot-Delivery": delivery, **sign(body, int(time.time()) if ts is None else ts, secret)}, {}
+
+
+CASE = WebhookCase(SLUG, SECRET, delivery)
+ADAPTER = CASE.adapter
 
 
 def test_every_fixture_is_used() -> None:
-    assert fixture_names(SLUG) == USED
+    assert CASE.fixture_names() == USED
 
 
 @pytest.mark.parametrize("name", sorted(USED))
 def test_fixture_facts(name: str) -> None:
-    [event], meta = parse(name)
+    [event], meta = CASE.parse_fixture(name)
     expected = meta["expected"]
     assert event.event_id == meta["signature"]["delivery_id"]  # X-Chatwoot-Delivery, stable across retries
     assert event.conversation.id == str(expected["conversation_display_id"])
@@ -55,7 +61,7 @@ def test_fixture_facts(name: str) -> None:
 
 
 def test_message_created_updates_the_conversation() -> None:
-    [event], meta = parse("agent-bot-message-created-human-request")
+    [event], meta = CASE.parse_fixture("agent-bot-message-created-human-request")
     assert event.type == "conversation.updated"
     [message] = event.conversation.messages
     assert message.role == "customer" and "talk to a person" in message.text
@@ -65,7 +71,7 @@ def test_message_created_updates_the_conversation() -> None:
 
 
 def test_pending_to_open_is_the_handoff() -> None:
-    [event], meta = parse("conversation-status-changed-handoff")
+    [event], meta = CASE.parse_fixture("conversation-status-changed-handoff")
     assert event.type == "handoff.requested"
     assert event.handoff.requested_by == "customer" and event.handoff.topic == meta["expected"]["team"]
     assert event.handoff.reason == "customer_requested_human"
@@ -73,38 +79,38 @@ def test_pending_to_open_is_the_handoff() -> None:
     assert event.customer.attributes["labels"] == meta["expected"]["labels"]
 
 
-def mutate(name: str, **changes) -> bytes:
-    data = json.loads(load(SLUG, name)[0])
+def mutate(name: str, **changes: Any) -> dict[str, Any]:
+    data = CASE.data(name)
     data.update(changes)
-    return json.dumps(data).encode()
+    return data
 
 
 @pytest.mark.parametrize("kind", sorted(chatwoot.SUPPORTED_EVENTS))
 def test_every_declared_event_parses(kind: str) -> None:
     name = "agent-bot-message-created-human-request" if kind.startswith("message_") else \
         "conversation-status-changed-handoff"
-    [event] = ADAPTER.parse(inbound(mutate(name, event=kind)))
+    event = CASE.parse_one(mutate(name, event=kind))
     assert event.conversation.id == "318"
 
 
 @pytest.mark.parametrize(("given", "expected"), [
     (None, None), ("urgent", "urgent"), ("high", "high"), ("medium", "normal"), ("low", "low")])
 def test_the_conversation_priority_becomes_the_handoff_priority(given: str | None, expected: str | None) -> None:
-    [event] = ADAPTER.parse(inbound(mutate("conversation-status-changed-handoff", priority=given)))
+    event = CASE.parse_one(mutate("conversation-status-changed-handoff", priority=given))
     assert event.type == "handoff.requested" and event.handoff.priority == expected
 
 
 def test_resolved_closes_and_open_to_pending_does_not_hand_off() -> None:
     resolved = mutate("conversation-status-changed-handoff", status="resolved",
                       changed_attributes=[{"status": {"previous_value": "open", "current_value": "resolved"}}])
-    assert ADAPTER.parse(inbound(resolved))[0].type == "conversation.closed"
+    assert CASE.parse_one(resolved).type == "conversation.closed"
     back = mutate("conversation-status-changed-handoff",
                   changed_attributes=[{"status": {"previous_value": "open", "current_value": "pending"}}])
-    assert ADAPTER.parse(inbound(back))[0].type == "conversation.updated"
+    assert CASE.parse_one(back).type == "conversation.updated"
 
 
 def test_older_versions_without_delivery_header_or_account_still_parse() -> None:
-    data = json.loads(load(SLUG, "conversation-status-changed-handoff")[0])
+    data = CASE.data("conversation-status-changed-handoff")
     for key in ("meta", "additional_attributes", "changed_attributes", "custom_attributes", "labels"):
         data.pop(key)
     data["messages"] = [{"id": 1, "content": None, "message_type": 0, "created_at": 1741684424,
@@ -112,7 +118,7 @@ def test_older_versions_without_delivery_header_or_account_still_parse() -> None
                                           "extension": "png"}]},
                         {"id": 2, "content": "note", "message_type": 1, "private": True},
                         {"id": 3, "content": "Conversation was reopened", "message_type": 2}]
-    [event] = ADAPTER.parse(inbound(json.dumps(data).encode()))
+    event = CASE.parse_one(data)
     assert event.event_id.startswith("conversation_status_changed:318:")
     assert [m.attachments[0].kind for m in event.conversation.messages] == ["screenshot"]
     assert event.evidence.screenshots[0].url == "https://cw.example.com/s.png"
@@ -120,13 +126,13 @@ def test_older_versions_without_delivery_header_or_account_still_parse() -> None
 
 def test_unknown_event_is_acknowledged_and_malformed_is_refused() -> None:
     with pytest.raises(UnsupportedEvent):
-        ADAPTER.parse(inbound(b'{"event": "webwidget_triggered", "id": 1}'))
+        CASE.parse(b'{"event": "webwidget_triggered", "id": 1}')
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b'{"id": 1}'))
+        CASE.parse(b'{"id": 1}')
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b'{"event": "message_created", "conversation": "x"}'))
+        CASE.parse(b'{"event": "message_created", "conversation": "x"}')
     with pytest.raises(InvalidPayload) as info:
-        ADAPTER.parse(inbound(b'{"event": "conversation_updated", "status": "open"}'))
+        CASE.parse(b'{"event": "conversation_updated", "status": "open"}')
     assert info.value.field == "id"
 
 
@@ -134,18 +140,18 @@ def test_unknown_event_is_acknowledged_and_malformed_is_refused() -> None:
 
 @pytest.mark.parametrize("name", sorted(USED))
 def test_fixture_signature_verifies_at_its_clock(name: str) -> None:
-    body, meta = load(SLUG, name)
+    body, meta = CASE.load(name)
     sig = meta["signature"]
     assert sign(body, sig["timestamp"], sig["secret"])["X-Chatwoot-Signature"] == sig["header_value"]
-    ADAPTER.verify(inbound(body, headers_of(meta), now=sig["verify_at_unix"]), [sig["secret"]], 300)
+    CASE.verify(name, secrets=[sig["secret"]], now=sig["verify_at_unix"])
 
 
-def check(body: bytes, headers: dict[str, str], now: float, secrets=(SECRET,)) -> None:
-    ADAPTER.verify(inbound(body, headers, now=now), list(secrets), 300)
+def check(body: bytes, headers: dict[str, str], now: float, secrets: tuple[str, ...] = (SECRET,)) -> None:
+    CASE.verify(body, headers, secrets, now=now)
 
 
 def test_stale_future_forged_missing_and_rotated() -> None:
-    body, meta = load(SLUG, "conversation-status-changed-handoff")
+    body, meta = CASE.load("conversation-status-changed-handoff")
     now = meta["signature"]["verify_at_unix"]
     check(body, sign(body, now - 299), now)
     for headers in (sign(body, now - 301), sign(body, now + 301), sign(body, now, "forged"), sign(b"x", now), {},
@@ -190,7 +196,7 @@ def cw_settings(settings: Settings, url: str) -> Settings:
 
 
 def test_fetch_pages_back_through_the_history(settings: Settings) -> None:
-    [event], _ = parse("conversation-status-changed-handoff")
+    [event], _ = CASE.parse_fixture("conversation-status-changed-handoff")
     with Stub({messages_path("3", "318"): paged}) as stub:
         done = ADAPTER.complete(event, cw_settings(settings, stub.url))
     assert done.conversation.partial is False
@@ -201,14 +207,14 @@ def test_fetch_pages_back_through_the_history(settings: Settings) -> None:
 
 
 def test_fetch_fills_a_missing_email(settings: Settings) -> None:
-    [event], _ = parse("conversation-status-changed-handoff")
+    [event], _ = CASE.parse_fixture("conversation-status-changed-handoff")
     event = event.model_copy(update={"customer": event.customer.model_copy(update={"email": None})})
     with Stub({messages_path("3", "318"): paged}) as stub:
         assert ADAPTER.complete(event, cw_settings(settings, stub.url)).customer.email == "from-api@example.com"
 
 
 def test_fetch_failures(settings: Settings) -> None:
-    [event], _ = parse("conversation-status-changed-handoff")
+    [event], _ = CASE.parse_fixture("conversation-status-changed-handoff")
     with Stub({messages_path("3", "318"): lambda q: (500, {})}) as stub, pytest.raises(RetryableError):
         ADAPTER.complete(event, cw_settings(settings, stub.url))
     with Stub({messages_path("3", "318"): lambda q: (401, {})}) as stub:
@@ -221,34 +227,24 @@ def test_fetch_failures(settings: Settings) -> None:
 
 # ---- HTTP and end to end -----------------------------------------------------------------------
 
-def post(client, body: bytes, ts: int, secret: str = SECRET, delivery: str = "d-1"):
-    headers = {"Content-Type": "application/json", "X-Chatwoot-Delivery": delivery, **sign(body, ts, secret)}
-    return client.post("/webhooks/chatwoot", data=body, headers=headers)
-
-
 def test_http_statuses(settings: Settings) -> None:
-    import time
-
-    _, client = app_for(settings, SLUG, (SECRET,))
+    _, client = CASE.app(settings)
     now = int(time.time())
-    body, _ = load(SLUG, "agent-bot-message-created-human-request")
-    assert post(client, body, now).status_code == 202
-    assert post(client, body, now).status_code == 200  # same delivery id
-    assert post(client, body, now - 3600).status_code == 401
-    assert post(client, body, now, "forged").status_code == 401
-    assert post(client, b"[1, 2", now, delivery="d-2").status_code == 400
-    assert post(client, b'{"event": "conversation_updated"}', now, delivery="d-3").status_code == 422
-    answer = post(client, b'{"event": "contact_created", "id": 5}', now, delivery="d-4")
+    body = CASE.body("agent-bot-message-created-human-request")
+    assert CASE.post(client, body, ts=now).status_code == 202
+    assert CASE.post(client, body, ts=now).status_code == 200  # same delivery id
+    assert CASE.post(client, body, ts=now - 3600).status_code == 401
+    assert CASE.post(client, body, "forged", ts=now).status_code == 401
+    assert CASE.post(client, b"[1, 2", ts=now, delivery="d-2").status_code == 400
+    assert CASE.post(client, b'{"event": "conversation_updated"}', ts=now, delivery="d-3").status_code == 422
+    answer = CASE.post(client, b'{"event": "contact_created", "id": 5}', ts=now, delivery="d-4")
     assert answer.status_code == 200 and answer.get_json() == {"ignored": "contact_created"}
 
 
 def test_end_to_end_handoff_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
-    import time
-
-    body, _ = load(SLUG, "conversation-status-changed-handoff")
     with Stub({messages_path("3", "318"): paged}) as stub:
-        rt, client = app_for(settings, SLUG, (SECRET,), CHATWOOT_API_URL=stub.url, CHATWOOT_API_TOKEN="cw-token")
-        assert post(client, body, int(time.time())).status_code == 202
+        rt, client = CASE.app(settings, CHATWOOT_API_URL=stub.url, CHATWOOT_API_TOKEN="cw-token")
+        CASE.check_webhook(client, "conversation-status-changed-handoff")
         run_due(rt)
     document = json.dumps(ticket(rt, case_id_for(SLUG, "318")), ensure_ascii=False)
     assert "It keeps spinning." in document and "export my invoices to CSV" in document
@@ -257,14 +253,14 @@ def test_end_to_end_handoff_reaches_the_outbox_with_the_fetched_transcript(setti
 def test_a_file_only_message_takes_its_files_from_the_conversation_list() -> None:
     # message_created's body has content null and no attachments; its copy in conversation.messages
     # carries the files (issue 21). Any message id, any file: nothing here is keyed to a fixture.
-    body = json.loads(load(SLUG, "agent-bot-message-created-human-request")[0])
+    body = CASE.data("agent-bot-message-created-human-request")
     body.update(id=90001, content=None)
     body.pop("attachments", None)
     copy = {**body["conversation"]["messages"][0], "id": 90001, "content": None,
             "attachments": [{"file_type": "image", "extension": "png", "file_size": 2048,
                              "data_url": "https://files.example.com/rails/blobs/shot-90001.png"}]}
     body["conversation"]["messages"] = [copy]
-    [event] = ADAPTER.parse(inbound(json.dumps(body).encode()))
+    event = CASE.parse_one(body)
     [turn] = event.conversation.messages
     assert turn.role == "customer" and turn.attachments[0].url.endswith("shot-90001.png")
     assert [s.url for s in event.evidence.screenshots] == ["https://files.example.com/rails/blobs/shot-90001.png"]

@@ -15,11 +15,11 @@ from bridge.config import Settings
 from bridge.errors import RetryableError
 from bridge.intake import case_id_for
 from bridge.worker.runner import run_due
-from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import Stub, ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "crisp"
 USED = {"message-send-human-request", "message-send-file-screenshot"}
-ADAPTER = crisp.CrispAdapter()
 SECRET = "crisp_test_signing_secret_b64e91"
 WEBSITE = "42286ab3-b29a-4fde-8538-da0ae501d825"
 
@@ -29,18 +29,21 @@ def sign(body: bytes, stamp_ms: int, secret: str = SECRET) -> dict[str, str]:
     return {"X-Crisp-Request-Timestamp": str(stamp_ms), "X-Crisp-Signature": digest}
 
 
-def parse(name: str):
-    body, meta = load(SLUG, name)
-    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+def plugin_hook(body: bytes, secret: str, stamp: int | None = None) -> Credentials:
+    return sign(body, int(time.time() * 1000) if stamp is None else stamp, secret), {}
+
+
+CASE = WebhookCase(SLUG, SECRET, plugin_hook)
+ADAPTER = CASE.adapter
 
 
 def test_every_fixture_is_used() -> None:
-    assert fixture_names(SLUG) == USED
+    assert CASE.fixture_names() == USED
 
 
 @pytest.mark.parametrize("name", sorted(USED))
 def test_fixture_facts(name: str) -> None:
-    [event], meta = parse(name)
+    [event], meta = CASE.parse_fixture(name)
     expected = meta["expected"]
     assert event.conversation.id == expected["session_id"]
     assert event.customer.attributes["crisp_website_id"] == WEBSITE
@@ -49,7 +52,7 @@ def test_fixture_facts(name: str) -> None:
 
 
 def test_human_request_is_left_to_the_trigger_engine() -> None:
-    [event], meta = parse("message-send-human-request")
+    [event], meta = CASE.parse_fixture("message-send-human-request")
     assert event.type == "conversation.updated"  # Crisp has no handoff event
     assert event.customer.name == meta["expected"]["customer"]["nickname"]
     assert event.customer.email is meta["expected"]["customer"]["email"]
@@ -58,7 +61,7 @@ def test_human_request_is_left_to_the_trigger_engine() -> None:
 
 
 def test_file_message_is_screenshot_evidence() -> None:
-    [event], meta = parse("message-send-file-screenshot")
+    [event], meta = CASE.parse_fixture("message-send-file-screenshot")
     [shot] = event.evidence.screenshots
     assert (shot.name, shot.content_type) == (meta["expected"]["file"]["name"], meta["expected"]["file"]["mime"])
 
@@ -71,8 +74,8 @@ def envelope(event: str, **data) -> bytes:
 
 @pytest.mark.parametrize("kind", sorted(crisp.SUPPORTED_EVENTS))
 def test_every_declared_event_type_parses(kind: str) -> None:
-    [event] = ADAPTER.parse(inbound(envelope(kind, type="text", content="hé", **{"from": "operator"},
-                                             email="v@example.com", state="resolved", fingerprint=1)))
+    event = CASE.parse_one(envelope(kind, type="text", content="hé", **{"from": "operator"},
+                                    email="v@example.com", state="resolved", fingerprint=1))
     expected = "conversation.closed" if kind in ("session:set_state", "session:removed") else "conversation.updated"
     assert event.type == expected
     if kind == "session:set_email":
@@ -83,11 +86,11 @@ def test_every_declared_event_type_parses(kind: str) -> None:
 
 def test_unknown_and_malformed() -> None:
     with pytest.raises(UnsupportedEvent):
-        ADAPTER.parse(inbound(envelope("people:profile:created")))
+        CASE.parse(envelope("people:profile:created"))
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b'{"event": "message:send"}'))
+        CASE.parse(b'{"event": "message:send"}')
     with pytest.raises(InvalidPayload) as info:
-        ADAPTER.parse(inbound(b'{"website_id": "w", "event": "message:send", "data": {"content": "x"}}'))
+        CASE.parse(b'{"website_id": "w", "event": "message:send", "data": {"content": "x"}}')
     assert info.value.field == "data.session_id"
 
 
@@ -95,11 +98,11 @@ def test_unknown_and_malformed() -> None:
 
 @pytest.mark.parametrize("name", sorted(USED))
 def test_fixture_signature_verifies_at_its_clock(name: str) -> None:
-    body, meta = load(SLUG, name)
+    body, meta = CASE.load(name)
     stamp = int(meta["headers"]["X-Crisp-Request-Timestamp"])
     assert sign(body, stamp, meta["signature"]["secret"])["X-Crisp-Signature"] == meta["signature"]["header_value"]
     now = meta["signature"]["verify_at_unix_ms"] / 1000
-    ADAPTER.verify(inbound(body, headers_of(meta), now=now), [meta["signature"]["secret"]], 300)
+    CASE.verify(name, secrets=[meta["signature"]["secret"]], now=now)
 
 
 def test_signature_over_a_reserialized_body() -> None:
@@ -107,27 +110,27 @@ def test_signature_over_a_reserialized_body() -> None:
     compact = envelope("message:send", content="Grüße, 你好", type="text", **{"from": "user"})
     pretty = json.dumps(json.loads(compact), indent=2, ensure_ascii=True).encode()
     now = 1741684421.5
-    ADAPTER.verify(inbound(pretty, sign(compact, int(now * 1000)), now=now), [SECRET], 300)
+    CASE.verify(pretty, sign(compact, int(now * 1000)), [SECRET], now=now)
 
 
 def test_stale_future_forged_missing_and_rotated() -> None:
-    body, meta = load(SLUG, "message-send-human-request")
+    body, meta = CASE.load("message-send-human-request")
     now = meta["signature"]["verify_at_unix_ms"] / 1000
     ms = int(now * 1000)
     for headers in (sign(body, ms - 301_000), sign(body, ms + 301_000), sign(body, ms, "forged"), sign(b"{}", ms),
                     {"X-Crisp-Signature": "zz", "X-Crisp-Request-Timestamp": str(ms)},
                     {"X-Crisp-Signature": sign(body, ms)["X-Crisp-Signature"]}, {}):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, headers, now=now), [SECRET], 300)
-    ADAPTER.verify(inbound(body, sign(body, ms, "old"), now=now), ["new", "old"], 300)
+            CASE.verify(body, headers, [SECRET], now=now)
+    CASE.verify(body, sign(body, ms, "old"), ["new", "old"], now=now)
 
 
 def test_website_hooks_use_the_url_key() -> None:
-    body, _ = load(SLUG, "message-send-human-request")
-    ADAPTER.verify(inbound(body, {}, query={"key": "old"}), ["new", "old"], 300)
+    body = CASE.body("message-send-human-request")
+    CASE.verify(body, {}, ["new", "old"], query={"key": "old"})
     for query in ({}, {"key": ""}, {"key": "wrong"}):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, {}, query=query), ["new", "old"], 300)
+            CASE.verify(body, {}, ["new", "old"], query=query)
 
 
 # ---- fetcher -----------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ def crisp_settings(settings: Settings, url: str) -> Settings:
 
 
 def test_fetch_history_and_email(settings: Settings) -> None:
-    [event], _ = parse("message-send-human-request")
+    [event], _ = CASE.parse_fixture("message-send-human-request")
     with Stub({ROOT + "/messages": lambda q: (200, HISTORY), ROOT + "/meta": lambda q: (200, META)}) as stub:
         done = ADAPTER.complete(event, crisp_settings(settings, stub.url))
     assert [m.role for m in done.conversation.messages] == ["customer", "bot", "customer"]
@@ -165,21 +168,16 @@ def test_fetch_history_and_email(settings: Settings) -> None:
 
 # ---- HTTP and end to end -----------------------------------------------------------------------
 
-def post(client, body: bytes, secret: str = SECRET, stamp: int | None = None):
-    headers = {"Content-Type": "application/json", **sign(body, stamp or int(time.time() * 1000), secret)}
-    return client.post("/webhooks/crisp", data=body, headers=headers)
-
-
 def test_http_statuses(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (SECRET,))
-    body, _ = load(SLUG, "message-send-human-request")
-    assert post(client, body).status_code == 202
-    assert post(client, body).status_code == 200
-    assert post(client, body, "forged").status_code == 401
-    assert post(client, body, stamp=int(time.time() * 1000) - 3_600_000).status_code == 401
-    assert post(client, b"{]").status_code == 400
-    assert post(client, b'{"website_id": "w", "event": "message:send", "data": {}}').status_code == 422
-    answer = post(client, envelope("people:profile:created"))
+    _, client = CASE.app(settings)
+    body = CASE.body("message-send-human-request")
+    assert CASE.post(client, body).status_code == 202
+    assert CASE.post(client, body).status_code == 200
+    assert CASE.post(client, body, "forged").status_code == 401
+    assert CASE.post(client, body, stamp=int(time.time() * 1000) - 3_600_000).status_code == 401
+    assert CASE.post(client, b"{]").status_code == 400
+    assert CASE.post(client, b'{"website_id": "w", "event": "message:send", "data": {}}').status_code == 422
+    answer = CASE.post(client, envelope("people:profile:created"))
     assert answer.status_code == 200 and answer.get_json() == {"ignored": "people:profile:created"}
     unsigned = client.post(f"/webhooks/crisp?key={SECRET}", data=envelope("session:set_email", email="a@example.com"),
                            headers={"Content-Type": "application/json"})
@@ -188,11 +186,9 @@ def test_http_statuses(settings: Settings) -> None:
 
 def test_end_to_end_request_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
     # Crisp has no handoff event: the trigger engine reads the customer's request for a person.
-    body, _ = load(SLUG, "message-send-human-request")
     with Stub({ROOT + "/messages": lambda q: (200, HISTORY), ROOT + "/meta": lambda q: (200, META)}) as stub:
-        rt, client = app_for(settings, SLUG, (SECRET,), CRISP_API_URL=stub.url, CRISP_API_IDENTIFIER="i",
-                             CRISP_API_KEY="k")
-        assert post(client, body).status_code == 202
+        rt, client = CASE.app(settings, CRISP_API_URL=stub.url, CRISP_API_IDENTIFIER="i", CRISP_API_KEY="k")
+        CASE.check_webhook(client, "message-send-human-request")
         run_due(rt)
     document = json.dumps(ticket(rt, case_id_for(SLUG, SESSION)), ensure_ascii=False)
     assert "export my invoices to CSV" in document and "priya.raman@example.com" in document
@@ -203,7 +199,7 @@ def test_fetch_reads_every_page(settings: Settings) -> None:
     items = HISTORY["data"]
     pages = {None: [items[2], items[3]], str(items[2]["timestamp"]): [items[0], items[1]],
              str(items[0]["timestamp"]): []}
-    [event], _ = parse("message-send-human-request")
+    [event], _ = CASE.parse_fixture("message-send-human-request")
     routes = {ROOT + "/messages": lambda q: (200, {"error": False, "data": pages[(q.get("timestamp_before") or
                                                                                    [None])[0]]}),
               ROOT + "/meta": lambda q: (200, META)}

@@ -12,16 +12,16 @@ from click.testing import CliRunner
 
 from bridge.adapters import dialogflow_cx
 from bridge.adapters.base import MalformedPayload, Unauthorized
-from bridge.adapters.dialogflow_cx import DialogflowCXAdapter
 from bridge.cli import main
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
+from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
 from bridge.worker.runner import run_due
-from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "dialogflow-cx"
-ADAPTER = DialogflowCXAdapter()
 SECRET = "df-bridge:test-pass-7c1e42"
 OLD_SECRET = "df-bridge:old-pass-0000"
 USED = {"billing-exception-handoff", "live-agent-handoff-low-confidence"}
@@ -29,18 +29,27 @@ LOW_CONFIDENCE = Decision(escalate=True, at_message=2, triggers=[
     TriggerHit(trigger="low_confidence", message_index=2, evidence="confidence 0.12 < 0.50", score=0.12)])
 
 
+def basic_auth(body: bytes, credentials: str) -> Credentials:
+    # The agent's webhook is configured with HTTP basic (user:password), as the fixtures record.
+    encoded = base64.b64encode(credentials.encode()).decode()
+    return {"Authorization": f"Basic {encoded}"}, {}
+
+
+CASE = WebhookCase(SLUG, SECRET, basic_auth)
+ADAPTER = CASE.adapter
+
+
 def parse(name: str) -> tuple[Event, dict[str, Any]]:
-    body, meta = load(SLUG, name)
-    return ADAPTER.parse(inbound(body, headers_of(meta)))[0], meta
+    [event], meta = CASE.parse_fixture(name)
+    return event, meta
 
 
 def basic(credentials: str) -> dict[str, str]:
-    encoded = base64.b64encode(credentials.encode()).decode()
-    return {"Content-Type": "application/json", "Authorization": f"Basic {encoded}"}
+    return basic_auth(b"", credentials)[0]
 
 
 def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
-    assert fixture_names(SLUG) == USED
+    assert CASE.fixture_names() == USED
     assert {"WebhookRequest"} == dialogflow_cx.SUPPORTED_EVENTS
 
 
@@ -93,15 +102,14 @@ def test_billing_handoff_keeps_intent_and_the_structured_billing_facts() -> None
 
 def low_and_angry(**changes: Any) -> dict[str, Any]:
     """The locked-out customer's turn at intent confidence 0.12 and sentiment -0.9, in English."""
-    body, _ = load(SLUG, "live-agent-handoff-low-confidence")
-    data = json.loads(body)
+    data = CASE.data("live-agent-handoff-low-confidence")
     data["intentInfo"]["confidence"] = 0.12
     data["sentimentAnalysisResult"] = {"score": -0.9, "magnitude": 0.9}
     return {**data, **changes}
 
 
 def test_platform_confidence_goes_on_the_answer_and_sentiment_on_the_customer_turn() -> None:
-    event = ADAPTER.parse(inbound(json.dumps(low_and_angry()).encode()))[0]
+    event = CASE.parse_one(low_and_angry())
     said, answer = event.conversation.messages[0], event.conversation.messages[1]
     assert event.conversation.language == "en"
     assert said.role == "customer" and said.sentiment == -0.9 and said.confidence is None
@@ -111,7 +119,7 @@ def test_platform_confidence_goes_on_the_answer_and_sentiment_on_the_customer_tu
 
 def test_without_bot_text_the_confidence_stays_with_the_customer_turn() -> None:
     messages = [m for m in low_and_angry()["messages"] if "text" not in m]  # only the liveAgentHandoff
-    event = ADAPTER.parse(inbound(json.dumps(low_and_angry(messages=messages)).encode()))[0]
+    event = CASE.parse_one(low_and_angry(messages=messages))
     [said] = event.conversation.messages
     assert said.role == "customer" and said.confidence == 0.12 and said.sentiment == -0.9
 
@@ -119,11 +127,11 @@ def test_without_bot_text_the_confidence_stays_with_the_customer_turn() -> None:
 def test_scores_out_of_range_are_clamped_and_junk_is_dropped() -> None:
     data = low_and_angry(sentimentAnalysisResult={"score": -1.7, "magnitude": 3})
     data["intentInfo"]["confidence"] = 1.4
-    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    event = CASE.parse_one(data)
     assert event.conversation.messages[0].sentiment == -1.0 and event.conversation.messages[1].confidence == 1.0
     data = low_and_angry(sentimentAnalysisResult={"score": "very bad"})
     data["intentInfo"]["confidence"] = True
-    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    event = CASE.parse_one(data)
     assert event.conversation.messages[0].sentiment is None and event.conversation.messages[1].confidence is None
 
 
@@ -131,17 +139,17 @@ def test_scores_out_of_range_are_clamped_and_junk_is_dropped() -> None:
 def test_a_priority_in_the_handoff_metadata_becomes_the_handoff_priority(given: str, expected: str | None) -> None:
     data = low_and_angry()
     data["messages"][1]["liveAgentHandoff"]["metadata"]["priority"] = given
-    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    event = CASE.parse_one(data)
     assert event.handoff is not None and event.handoff.priority == expected
 
 
 def test_the_platform_sentiment_raises_the_package_priority_and_is_named() -> None:
-    event = ADAPTER.parse(inbound(json.dumps(low_and_angry()).encode()))[0]
+    event = CASE.parse_one(low_and_angry())
     priority, reason = prioritize(event, LOW_CONFIDENCE)  # alone, a low_confidence miss would be low
     assert priority == "high"
     assert reason == "high: Dialogflow CX sentiment −0.9 at message 1 (high)"
     calm = low_and_angry(sentimentAnalysisResult={"score": -0.3, "magnitude": 0.3})
-    event = ADAPTER.parse(inbound(json.dumps(calm).encode()))[0]
+    event = CASE.parse_one(calm)
     assert prioritize(event, LOW_CONFIDENCE) == ("low", "low: low_confidence (low)")
 
 
@@ -155,12 +163,11 @@ def test_bridge_parse_prints_the_platform_signals(tmp_path: Path) -> None:
 
 
 def test_a_turn_without_handoff_only_updates_and_gets_an_empty_webhook_response() -> None:
-    body, _ = load(SLUG, "billing-exception-handoff")
-    data = json.loads(body)
+    data = CASE.data("billing-exception-handoff")
     data["messages"] = data["messages"][:1]
     data["fulfillmentInfo"] = {"tag": "lookup-order"}
     del data["sentimentAnalysisResult"], data["intentInfo"]
-    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    event = CASE.parse_one(data)
     assert event.type == "conversation.updated" and event.handoff is None
     assert event.customer is None or "sentiment" not in event.customer.attributes
     assert ADAPTER.respond([{"event": "k", "case": "c"}], events=[event]) == ({}, 200)
@@ -169,7 +176,7 @@ def test_a_turn_without_handoff_only_updates_and_gets_an_empty_webhook_response(
 def test_older_or_minimal_requests_parse_defensively() -> None:
     minimal = {"sessionInfo": {"session": "projects/p/locations/l/agents/a/environments/e/sessions/s-1"},
                "fulfillmentInfo": {"tag": "escalate"}, "text": "ayúdame 🙏" * 20_000}
-    event = ADAPTER.parse(inbound(json.dumps(minimal).encode()))[0]
+    event = CASE.parse_one(minimal)
     assert event.conversation.id == "s-1" and event.type == "handoff.requested"
     assert event.customer is not None and event.customer.email is None
     assert len(event.conversation.messages[0].text) == 100_000
@@ -179,17 +186,17 @@ def test_older_or_minimal_requests_parse_defensively() -> None:
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"sessionInfo": {"session": 5}}', b"not json"])
 def test_not_a_webhook_request_is_malformed(body: bytes) -> None:
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(body))
+        CASE.parse(body)
 
 
 def test_basic_auth_verifies_with_rotation_and_rejects_forged_or_missing() -> None:
-    body, meta = load(SLUG, "billing-exception-handoff")
-    ADAPTER.verify(inbound(body, headers_of(meta)), [SECRET], 300)
-    ADAPTER.verify(inbound(body, headers_of(meta)), [OLD_SECRET, SECRET], 300)
-    ADAPTER.verify(inbound(body, {"X-Bridge-Token": "static-token"}), ["static-token"], 300)
+    name = "billing-exception-handoff"
+    CASE.verify(name, secrets=[SECRET])
+    CASE.verify(name, secrets=[OLD_SECRET, SECRET])
+    CASE.verify(name, {"X-Bridge-Token": "static-token"}, ["static-token"])
     for headers in ({}, basic("df-bridge:wrong"), {"Authorization": "Basic !!!"}, {"Authorization": "Bearer x"}):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, headers), [SECRET], 300)
+            CASE.verify(name, headers, [SECRET])
 
 
 @pytest.mark.parametrize(
@@ -206,35 +213,33 @@ def test_the_receipt_speaks_the_conversation_language(language: str, expected: s
 
 
 def test_http_answers_a_webhook_response_then_the_same_ids_on_a_retry(settings: Settings) -> None:
-    rt, client = app_for(settings, SLUG, (OLD_SECRET, SECRET))
-    body, meta = load(SLUG, "live-agent-handoff-low-confidence")
-    first = client.post("/webhooks/dialogflow-cx", data=body, headers=headers_of(meta))
+    rt, client = CASE.app(settings, (OLD_SECRET, SECRET))
+    name = "live-agent-handoff-low-confidence"
+    first = CASE.post_as_recorded(client, name)
     assert first.status_code == 200
     text = first.get_json()["fulfillmentResponse"]["messages"][0]["text"]["text"][0]
     assert text == "A specialist has your conversation and all its details; you'll hear from us soon."
-    again = client.post("/webhooks/dialogflow-cx", data=body, headers=headers_of(meta))
+    again = CASE.post_as_recorded(client, name)
     assert again.status_code == 200 and again.get_json() == first.get_json()
 
 
 def test_http_rejections(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (SECRET,))
-    body, meta = load(SLUG, "billing-exception-handoff")
-    assert client.post("/webhooks/dialogflow-cx", data=body, headers=basic("df-bridge:forged")).status_code == 401
+    _, client = CASE.app(settings)
+    body = CASE.body("billing-exception-handoff")
+    assert CASE.post(client, body, "df-bridge:forged").status_code == 401
     unsigned = {"Content-Type": "application/json"}
-    assert client.post("/webhooks/dialogflow-cx", data=body, headers=unsigned).status_code == 401
-    assert client.post("/webhooks/dialogflow-cx", data=b"{", headers=headers_of(meta)).status_code == 400
+    assert client.post(CASE.url, data=body, headers=unsigned).status_code == 401
+    assert CASE.post(client, b"{").status_code == 400
 
 
 def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settings) -> None:
-    rt, client = app_for(settings, SLUG, (SECRET,))
-    body, meta = load(SLUG, "billing-exception-handoff")
-    response = client.post("/webhooks/dialogflow-cx", data=body, headers=headers_of(meta))
+    rt, client = CASE.app(settings)
+    meta = CASE.meta("billing-exception-handoff")
+    response = CASE.post_as_recorded(client, "billing-exception-handoff")
     assert response.status_code == 200
+    # The receipt names the case the intake opened for this session (respond() gets the parsed events).
     case_id = response.get_json()["sessionInfo"]["parameters"]["bridge_case"]
-    if case_id is None:  # until the intake passes the parsed events to respond()
-        from bridge.intake import case_id_for
-
-        case_id = case_id_for(SLUG, meta["expected"]["session_id"])
+    assert case_id == case_id_for(SLUG, meta["expected"]["session_id"])
     run_due(rt)
     rendered = json.dumps(ticket(rt, case_id), ensure_ascii=False)
     assert "before my card statement closes on the 20th" in rendered
@@ -242,15 +247,15 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settin
 
 def test_identity_from_form_and_oddly_named_session_parameters() -> None:
     # No user object in a WebhookRequest: the e-mail sits wherever the agent's author put it.
-    data = json.loads(load(SLUG, "billing-exception-handoff")[0])
+    data = CASE.data("billing-exception-handoff")
     data["sessionInfo"]["parameters"] = {"Customer-Name": "Ana Ruiz", "contact": "ana.ruiz@example.org"}
     data["pageInfo"] = {"displayName": "Collect contact", "formInfo": {"parameterInfo": [
         {"displayName": "Email Address", "required": True, "state": "FILLED", "value": "ana@example.com"},
         {"displayName": "phone-number", "state": "FILLED", "value": "+34 600 000 000"}]}}
-    [event] = ADAPTER.parse(inbound(json.dumps(data).encode()))
+    event = CASE.parse_one(data)
     assert event.customer.email == "ana@example.com"  # a known name wins over an e-mail-shaped value
     assert event.customer.name == "Ana Ruiz" and event.customer.phone == "+34 600 000 000"
     assert event.customer.attributes["form_parameters"]["Email Address"] == "ana@example.com"
     data["pageInfo"] = {}
-    [event] = ADAPTER.parse(inbound(json.dumps(data).encode()))
+    event = CASE.parse_one(data)
     assert event.customer.email == "ana.ruiz@example.org"  # @sys.email under any name

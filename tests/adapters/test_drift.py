@@ -9,17 +9,25 @@ import pytest
 
 from bridge.adapters import drift
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
-from bridge.adapters.drift import DriftAdapter
 from bridge.config import Settings
 from bridge.intake import case_id_for
 from bridge.worker.runner import run_due
-from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import Stub, ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "drift"
-ADAPTER = DriftAdapter()
 NAME = "new-message-billing"
-BODY, META = load(SLUG, NAME)
+
+
+def verification_token(body: bytes, token: str) -> Credentials:
+    # Drift also repeats the token in the body ("token"): ``envelope`` writes the same one there.
+    return {"X-Verification-Token": token}, {}
+
+
+BODY, META = WebhookCase(SLUG).load(NAME)
 TOKEN = META["signature"]["value"]
+CASE = WebhookCase(SLUG, TOKEN, verification_token)
+ADAPTER = CASE.adapter
 CONVERSATION = str(META["expected"]["conversation_id"])
 CONTACT = str(META["expected"]["customer"]["contact_id"])
 
@@ -29,23 +37,22 @@ def envelope(type_: str, data: dict[str, Any], token: str = TOKEN) -> bytes:
 
 
 def headers(token: str = TOKEN) -> dict[str, str]:
-    return {"Content-Type": "application/json", "X-Verification-Token": token}
+    return verification_token(b"", token)[0]
 
 
 def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
-    assert fixture_names(SLUG) == {NAME}
+    assert CASE.fixture_names() == {NAME}
     assert {"new_message", "conversation_status_updated", "conversation_participant_added"} == drift.SUPPORTED_EVENTS
-    closed = ADAPTER.parse(inbound(envelope("conversation_status_updated",
-                                            {"conversationId": 3190455021, "status": "closed"})))[0]
-    added = ADAPTER.parse(inbound(envelope("conversation_participant_added",
-                                           {"conversationId": 3190455021, "addedParticipants": [555]})))[0]
+    closed = CASE.parse_one(envelope("conversation_status_updated", {"conversationId": 3190455021, "status": "closed"}))
+    added = CASE.parse_one(envelope("conversation_participant_added",
+                                    {"conversationId": 3190455021, "addedParticipants": [555]}))
     assert closed.type == "conversation.closed" and added.type == "handoff.requested"
     assert closed.conversation.id == added.conversation.id == CONVERSATION
 
 
 def test_fixture_facts() -> None:
-    event = ADAPTER.parse(inbound(BODY, headers_of(META)))[0]
-    expected = META["expected"]
+    [event], meta = CASE.parse_fixture(NAME)
+    expected = meta["expected"]
     # The contact asks for a refund: billing_exception is the trigger engine's call on this text.
     assert event.type == "conversation.updated" and expected["is_handoff"]
     assert "refund" in event.conversation.messages[0].text
@@ -57,27 +64,27 @@ def test_fixture_facts() -> None:
 
 
 def test_bot_agent_and_note_messages_and_bad_shapes() -> None:
-    bot = ADAPTER.parse(inbound(envelope("new_message", {"id": 1, "conversationId": 2, "body": "Hi 👋",
-                                                         "author": {"id": 9, "type": "user", "bot": True}})))[0]
-    note = ADAPTER.parse(inbound(envelope("new_message", {"id": 3, "conversationId": 2, "body": "check",
-                                                          "type": "private_note", "author": {"type": "user"}})))[0]
+    bot = CASE.parse_one(envelope("new_message", {"id": 1, "conversationId": 2, "body": "Hi 👋",
+                                                  "author": {"id": 9, "type": "user", "bot": True}}))
+    note = CASE.parse_one(envelope("new_message", {"id": 3, "conversationId": 2, "body": "check",
+                                                   "type": "private_note", "author": {"type": "user"}}))
     assert bot.conversation.messages[0].role == "bot" and bot.customer is None
     assert note.conversation.messages[0].role == "system"
     with pytest.raises(UnsupportedEvent):
-        ADAPTER.parse(inbound(envelope("button_action", {})))
+        CASE.parse(envelope("button_action", {}))
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b'{"data": {}}'))
+        CASE.parse(b'{"data": {}}')
     with pytest.raises(InvalidPayload):
-        ADAPTER.parse(inbound(envelope("new_message", {"id": 1, "body": "no conversation"})))
+        CASE.parse(envelope("new_message", {"id": 1, "body": "no conversation"}))
 
 
 def test_verification_token_with_rotation_and_forgeries() -> None:
-    ADAPTER.verify(inbound(BODY, headers_of(META)), [TOKEN], 300)
-    ADAPTER.verify(inbound(BODY, {}), ["old-token", TOKEN], 300)  # the body's copy alone
+    CASE.verify(NAME, secrets=[TOKEN])
+    CASE.verify(BODY, {}, ["old-token", TOKEN])  # the body's copy alone
     for body, hdrs in ((BODY, headers("forged")), (envelope("new_message", {}, "forged"), {}),
                        (envelope("new_message", {}, ""), {}), (b"not json", {})):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, hdrs), [TOKEN], 300)
+            CASE.verify(body, hdrs, [TOKEN])
 
 
 def stub_routes(count: int) -> dict[str, Any]:
@@ -97,7 +104,7 @@ def stub_routes(count: int) -> dict[str, Any]:
 
 
 def test_complete_follows_the_cursor_and_fetches_the_contact(settings: Settings) -> None:
-    event = ADAPTER.parse(inbound(BODY))[0]
+    event = CASE.parse_one(BODY)
     with Stub(stub_routes(120)) as stub:
         full = ADAPTER.complete(event, settings.with_overrides(extra={"DRIFT_API_URL": stub.url,
                                                                       "DRIFT_API_TOKEN": "tok"}))
@@ -110,24 +117,23 @@ def test_complete_follows_the_cursor_and_fetches_the_contact(settings: Settings)
 
 
 def test_http(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, ("next-drift-verification-token", TOKEN))
-    first = client.post("/webhooks/drift", data=BODY, headers=headers_of(META))
+    _, client = CASE.app(settings, ("next-drift-verification-token", TOKEN))
+    first = CASE.post_as_recorded(client, NAME)
     assert first.status_code == 202
-    again = client.post("/webhooks/drift", data=BODY, headers=headers_of(META))
+    again = CASE.post_as_recorded(client, NAME)
     assert again.status_code == 200 and again.get_json()["event"] == first.get_json()["event"]
-    assert client.post("/webhooks/drift", data=BODY, headers=headers("forged")).status_code == 401
-    assert client.post("/webhooks/drift", data=envelope("button_action", {}), headers=headers()).status_code == 200
-    bad = envelope("new_message", {"id": 5})
-    assert client.post("/webhooks/drift", data=bad, headers=headers()).status_code == 422
+    assert CASE.post(client, BODY, "forged").status_code == 401
+    assert CASE.post(client, envelope("button_action", {})).status_code == 200
+    assert CASE.post(client, envelope("new_message", {"id": 5})).status_code == 422
 
 
 def test_handoff_reaches_the_dry_run_ticket_with_the_fetched_transcript(settings: Settings) -> None:
     with Stub(stub_routes(3)) as stub:
-        rt, client = app_for(settings, SLUG, (TOKEN,), DRIFT_API_URL=stub.url, DRIFT_API_TOKEN="tok")
-        assert client.post("/webhooks/drift", data=BODY, headers=headers_of(META)).status_code == 202
+        rt, client = CASE.app(settings, DRIFT_API_URL=stub.url, DRIFT_API_TOKEN="tok")
+        assert CASE.post_as_recorded(client, NAME).status_code == 202
         added = envelope("conversation_participant_added", {"conversationId": int(CONVERSATION),
                                                             "addedParticipants": [555]})
-        assert client.post("/webhooks/drift", data=added, headers=headers()).status_code == 202
+        CASE.check_webhook(client, added)
         run_due(rt)
     rendered = json.dumps(ticket(rt, case_id_for(SLUG, CONVERSATION)), ensure_ascii=False)
     assert "turn 0" in rendered and "Please refund the duplicate." in rendered
@@ -140,7 +146,7 @@ def test_message_types_from_the_message_model() -> None:
     def turn(type_: str, **extra: Any) -> list[Any]:
         data = {"id": 11, "conversationId": 2, "body": "text", "type": type_, "createdAt": 1741970440005,
                 "author": {"id": 9, "type": "user", "bot": False}, **extra}
-        return ADAPTER.parse(inbound(envelope("new_message", data)))[0].conversation.messages
+        return CASE.parse_one(envelope("new_message", data)).conversation.messages
 
     assert [(m.role, m.text) for m in turn("chat")] == [("agent", "text")]
     assert turn("chat")[0].sent_at is not None and turn("chat")[0].sent_at.year == 2025  # createdAt in ms
@@ -150,7 +156,7 @@ def test_message_types_from_the_message_model() -> None:
 
 
 def test_the_fetch_reads_pagination_beside_or_inside_data(settings: Settings) -> None:
-    event = ADAPTER.parse(inbound(BODY))[0]
+    event = CASE.parse_one(BODY)
     history = [{"id": i, "conversationId": int(CONVERSATION), "body": f"turn {i}", "createdAt": 1741970000000 + i,
                 "type": "chat", "author": {"id": int(CONTACT), "type": "contact", "bot": False}} for i in range(60)]
 

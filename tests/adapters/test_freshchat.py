@@ -12,16 +12,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from bridge.adapters import freshchat
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
-from bridge.adapters.freshchat import FreshchatAdapter
 from bridge.config import Settings
 from bridge.intake import case_id_for
 from bridge.worker.runner import run_due
-from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import Stub, ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "freshchat"
-ADAPTER = FreshchatAdapter()
 NAME = "message-create-human-request"
-BODY, META = load(SLUG, NAME)
+BODY, META = WebhookCase(SLUG).load(NAME)
 FIXTURE_KEY = META["signature"]["test_public_key_pem"]
 CONVERSATION = META["expected"]["conversation_id"]
 USER = META["expected"]["customer"]["user_id"]
@@ -30,9 +29,19 @@ OTHER_PEM = OTHER_KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def sign(body: bytes, key: rsa.RSAPrivateKey = OTHER_KEY) -> dict[str, str]:
+def rsa_signed(body: bytes, public_pem: str, key: rsa.RSAPrivateKey = OTHER_KEY) -> Credentials:
+    # Freshchat signs with its private key; the bridge is configured with the public one
+    # (``public_pem``, the case's secret), so the test signs with the private half it holds.
     signature = key.sign(body, padding.PKCS1v15(), hashes.SHA256())
-    return {"Content-Type": "application/json", "X-Freshchat-Signature": base64.b64encode(signature).decode()}
+    return {"X-Freshchat-Signature": base64.b64encode(signature).decode()}, {}
+
+
+CASE = WebhookCase(SLUG, OTHER_PEM, rsa_signed, secrets=(OTHER_PEM, FIXTURE_KEY))
+ADAPTER = CASE.adapter
+
+
+def sign(body: bytes, key: rsa.RSAPrivateKey = OTHER_KEY) -> dict[str, str]:
+    return rsa_signed(body, OTHER_PEM, key)[0]
 
 
 def conversation_event(action: str, key: str, **body: Any) -> dict[str, Any]:
@@ -45,20 +54,20 @@ ASSIGNMENT = conversation_event("conversation_assignment", "assignment", assigno
 
 
 def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
-    assert fixture_names(SLUG) == {NAME}
+    assert CASE.fixture_names() == {NAME}
     assert {"message_create", "conversation_assignment", "conversation_resolution",
                                           "conversation_reopen"} == freshchat.SUPPORTED_EVENTS
-    kinds = {action: ADAPTER.parse(inbound(json.dumps(conversation_event(action, key)).encode()))[0].type
+    kinds = {action: CASE.parse_one(conversation_event(action, key)).type
              for action, key in (("conversation_resolution", "resolve"), ("conversation_reopen", "reopen"))}
     assert kinds == {"conversation_resolution": "conversation.closed", "conversation_reopen": "conversation.updated"}
-    handoff = ADAPTER.parse(inbound(json.dumps(ASSIGNMENT).encode()))[0]
+    handoff = CASE.parse_one(ASSIGNMENT)
     assert handoff.type == "handoff.requested" and handoff.handoff is not None
     assert handoff.handoff.topic == "grp-billing" and handoff.conversation.id == CONVERSATION
 
 
 def test_fixture_facts() -> None:
-    event = ADAPTER.parse(inbound(BODY, headers_of(META)))[0]
-    expected = META["expected"]
+    [event], meta = CASE.parse_fixture(NAME)
+    expected = meta["expected"]
     # A customer's message: whether it escalates is the trigger engine's call (it asks for a person).
     assert event.type == "conversation.updated" and expected["is_handoff"]
     assert "talk to a person" in event.conversation.messages[0].text
@@ -74,31 +83,31 @@ def test_older_payloads_private_notes_and_attachments() -> None:
            "data": {"message": {"msg_parts": [{"properties": {"text": "Older 📦 payload"}, "part_type": "text"}],
                                 "id": "m-old", "conversation_id": "c-old", "message_type": "private",
                                 "actor_type": "agent", "created_time": "2018-10-19T10:16:07.973Z"}}}
-    event = ADAPTER.parse(inbound(json.dumps(old).encode()))[0]
+    event = CASE.parse_one(old)
     assert event.conversation.messages[0].text == "(private note) Older 📦 payload"
     assert event.conversation.messages[0].role == "system"
     image = json.loads(BODY)
     image["data"]["message"]["message_parts"].append({"image": {"url": "https://cdn.example.com/shot.png"}})
-    event = ADAPTER.parse(inbound(json.dumps(image).encode()))[0]
+    event = CASE.parse_one(image)
     assert event.evidence is not None and event.evidence.screenshots[0].url == "https://cdn.example.com/shot.png"
 
 
 def test_bad_shapes() -> None:
     with pytest.raises(UnsupportedEvent):
-        ADAPTER.parse(inbound(b'{"action": "user_update", "data": {}}'))
+        CASE.parse(b'{"action": "user_update", "data": {}}')
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b'{"data": {}}'))
+        CASE.parse(b'{"data": {}}')
     with pytest.raises(InvalidPayload):
-        ADAPTER.parse(inbound(b'{"action": "message_create", "data": {"message": {"id": "x"}}}'))
+        CASE.parse(b'{"action": "message_create", "data": {"message": {"id": "x"}}}')
 
 
 def test_rsa_signature_from_the_fixture_with_rotation_and_forgeries() -> None:
-    ADAPTER.verify(inbound(BODY, headers_of(META)), [FIXTURE_KEY], 300)
-    ADAPTER.verify(inbound(BODY, headers_of(META)), [OTHER_PEM, FIXTURE_KEY.replace("\n", "\\n")], 300)
-    ADAPTER.verify(inbound(BODY, sign(BODY)), [FIXTURE_KEY, OTHER_PEM], 300)
-    for headers in ({}, sign(BODY + b" "), {"X-Freshchat-Signature": "***"}, headers_of(META)):
+    CASE.verify(NAME, secrets=[FIXTURE_KEY])
+    CASE.verify(NAME, secrets=[OTHER_PEM, FIXTURE_KEY.replace("\n", "\\n")])
+    CASE.verify(BODY, sign(BODY), [FIXTURE_KEY, OTHER_PEM])
+    for headers in ({}, sign(BODY + b" "), {"X-Freshchat-Signature": "***"}, CASE.headers(NAME)):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(BODY, headers), [OTHER_PEM, "not a key"], 300)
+            CASE.verify(BODY, headers, [OTHER_PEM, "not a key"])
 
 
 def stub_routes(pages: list[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def history(count: int) -> list[dict[str, Any]]:
 
 
 def test_complete_fetches_every_page_and_the_users_email(settings: Settings) -> None:
-    event = ADAPTER.parse(inbound(BODY))[0]
+    event = CASE.parse_one(BODY)
     old = history(70)
     with Stub(stub_routes([old[:50], old[50:]])) as stub:
         full = ADAPTER.complete(event, settings.with_overrides(extra={
@@ -134,7 +143,7 @@ def test_complete_fetches_every_page_and_the_users_email(settings: Settings) -> 
 
 
 def test_a_failing_fetch_keeps_the_partial_event(settings: Settings) -> None:
-    event = ADAPTER.parse(inbound(BODY))[0]
+    event = CASE.parse_one(BODY)
     with Stub({}) as stub:
         kept = ADAPTER.complete(event, settings.with_overrides(extra={
             "FRESHCHAT_API_URL": f"{stub.url}/v2", "FRESHCHAT_API_TOKEN": "tok"}))
@@ -143,25 +152,22 @@ def test_a_failing_fetch_keeps_the_partial_event(settings: Settings) -> None:
 
 
 def test_http(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (OTHER_PEM, FIXTURE_KEY))
-    first = client.post("/webhooks/freshchat", data=BODY, headers=headers_of(META))
+    _, client = CASE.app(settings)
+    first = CASE.post_as_recorded(client, NAME)
     assert first.status_code == 202
-    again = client.post("/webhooks/freshchat", data=BODY, headers=headers_of(META))
+    again = CASE.post_as_recorded(client, NAME)
     assert again.status_code == 200 and again.get_json()["event"] == first.get_json()["event"]
     assert again.get_json()["duplicate"] is True
-    assert client.post("/webhooks/freshchat", data=BODY + b" ", headers=headers_of(META)).status_code == 401
-    unknown = b'{"action": "agent_status_update", "data": {}}'
-    assert client.post("/webhooks/freshchat", data=unknown, headers=sign(unknown)).status_code == 200
-    assert client.post("/webhooks/freshchat", data=b"{", headers=sign(b"{")).status_code == 400
+    assert client.post(CASE.url, data=BODY + b" ", headers=CASE.headers(NAME)).status_code == 401
+    assert CASE.post(client, b'{"action": "agent_status_update", "data": {}}').status_code == 200
+    assert CASE.post(client, b"{").status_code == 400
 
 
 def test_handoff_reaches_the_dry_run_ticket_with_the_fetched_transcript(settings: Settings) -> None:
     with Stub(stub_routes([history(4)])) as stub:
-        rt, client = app_for(settings, SLUG, (OTHER_PEM, FIXTURE_KEY),
-                             FRESHCHAT_API_URL=f"{stub.url}/v2", FRESHCHAT_API_TOKEN="tok")
-        assert client.post("/webhooks/freshchat", data=BODY, headers=headers_of(META)).status_code == 202
-        assignment = json.dumps(ASSIGNMENT).encode()
-        assert client.post("/webhooks/freshchat", data=assignment, headers=sign(assignment)).status_code == 202
+        rt, client = CASE.app(settings, FRESHCHAT_API_URL=f"{stub.url}/v2", FRESHCHAT_API_TOKEN="tok")
+        assert CASE.post_as_recorded(client, NAME).status_code == 202
+        CASE.check_webhook(client, ASSIGNMENT)
         run_due(rt)
     rendered = json.dumps(ticket(rt, case_id_for(SLUG, CONVERSATION)), ensure_ascii=False)
     assert "turn 0" in rendered and "talk to a person please?" in rendered and "ana@example.com" in rendered
@@ -182,21 +188,21 @@ def test_a_key_as_freshchat_admin_shows_it_verifies_a_pkcs1v15_sha256_signature(
                            "message_parts": [{"text": {"content": "Test 2"}}], "actor_type": "user",
                            "conversation_id": "c-1", "user_id": "u-1"}}}).encode()
     signed = {"X-Freshchat-Signature": base64.b64encode(key.sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()}
-    ADAPTER.verify(inbound(body, signed), [shown], 300)
-    ADAPTER.verify(inbound(body, signed), [OTHER_PEM, shown], 300)
+    CASE.verify(body, signed, [shown])
+    CASE.verify(body, signed, [OTHER_PEM, shown])
     for tampered in (body.replace(b"Test 2", b"Test 3"), body + b"\n"):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(tampered, signed), [shown], 300)
+            CASE.verify(tampered, signed, [shown])
     pss = {"X-Freshchat-Signature": base64.b64encode(key.sign(
         body, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.MAX_LENGTH), hashes.SHA256())).decode()}
     with pytest.raises(Unauthorized):  # another padding is another scheme
-        ADAPTER.verify(inbound(body, pss), [shown], 300)
-    event = ADAPTER.parse(inbound(body))[0]
+        CASE.verify(body, pss, [shown])
+    event = CASE.parse_one(body)
     assert event.conversation.messages[0].text == "Test 2" and event.conversation.messages[0].role == "customer"
 
 
 def test_the_message_list_is_followed_through_link_href_and_stops_without_it(settings: Settings) -> None:
-    event = ADAPTER.parse(inbound(BODY))[0]
+    event = CASE.parse_one(BODY)
     old = history(120)
     with Stub(stub_routes([old[:50], old[50:100], old[100:]])) as stub:
         full = ADAPTER.complete(event, settings.with_overrides(extra={
@@ -222,7 +228,7 @@ def test_nested_parts_videos_url_buttons_and_system_messages() -> None:
         {"video": {"url": "https://cdn.example.com/clip.mp4", "content_type": "video/mp4"}},
     ]
     message["message_type"] = "system"
-    event = ADAPTER.parse(inbound(json.dumps(payload).encode()))[0]
+    event = CASE.parse_one(payload)
     turn = event.conversation.messages[0]
     assert turn.role == "system" and turn.text == "Pick one\nBilling FAQ: https://example.com/faq"
     assert event.evidence is not None
@@ -232,8 +238,7 @@ def test_nested_parts_videos_url_buttons_and_system_messages() -> None:
 
 
 def assignment(**body: Any) -> Any:
-    return ADAPTER.parse(inbound(json.dumps(conversation_event("conversation_assignment", "assignment",
-                                                               **body)).encode()))[0]
+    return CASE.parse_one(conversation_event("conversation_assignment", "assignment", **body))
 
 
 def test_assignment_shapes_handoff_only_from_no_agent_to_a_human() -> None:

@@ -10,26 +10,34 @@ import pytest
 
 from bridge.adapters import rasa
 from bridge.adapters.base import MalformedPayload, Unauthorized
-from bridge.adapters.rasa import RasaAdapter
 from bridge.config import Settings
 from bridge.events import Event
 from bridge.intake import case_id_for
 from bridge.worker.runner import run_due
-from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
+from tests.adapters.support import ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 
 SLUG = "rasa"
-ADAPTER = RasaAdapter()
 TOKEN = "rasa_test_token_18aa2c"
 USED = {"action-handoff-billing", "action-handoff-low-confidence"}
 
 
+def token_query(body: bytes, token: str) -> Credentials:
+    # The action endpoint URL configured in Rasa carries the token (?token=), as the fixtures record.
+    return {}, {"token": token}
+
+
+CASE = WebhookCase(SLUG, TOKEN, token_query)
+ADAPTER = CASE.adapter
+
+
 def parse(name: str) -> tuple[Event, dict[str, Any]]:
-    body, meta = load(SLUG, name)
-    return ADAPTER.parse(inbound(body, headers_of(meta), query=meta["transport"]["query"]))[0], meta
+    [event], meta = CASE.parse_fixture(name)  # with the recorded ?token= query
+    return event, meta
 
 
 def test_every_fixture_is_used_and_every_declared_event_is_covered() -> None:
-    assert fixture_names(SLUG) == USED
+    assert CASE.fixture_names() == USED
     assert {"action_call"} == rasa.SUPPORTED_EVENTS
 
 
@@ -59,8 +67,7 @@ def _nlu(item: dict[str, Any]) -> float:
 @pytest.mark.parametrize("name", sorted(USED))
 def test_each_user_turns_confidence_goes_on_the_bot_text_that_answers_it(name: str) -> None:
     event, _ = parse(name)
-    body, _ = load(SLUG, name)
-    turns = [e for e in json.loads(body)["tracker"]["events"] if e["event"] in ("user", "bot")]
+    turns = [e for e in CASE.data(name)["tracker"]["events"] if e["event"] in ("user", "bot")]
     expected, asked = [], None
     for index, item in enumerate(turns):
         if item["event"] == "user":
@@ -75,8 +82,7 @@ def test_each_user_turns_confidence_goes_on_the_bot_text_that_answers_it(name: s
 
 def low_confidence_tracker(confidence: float) -> dict[str, Any]:
     """The locked-out conversation, in English, with the NLU confidence of the turns set to ``confidence``."""
-    body, _ = load(SLUG, "action-handoff-low-confidence")
-    data = json.loads(body)
+    data = CASE.data("action-handoff-low-confidence")
     users = [e for e in data["tracker"]["events"] if e["event"] == "user"]
     users[0]["parse_data"]["intent"]["confidence"] = confidence  # answered by the bot
     users[-1]["parse_data"]["intent"] = {"name": "complain", "confidence": confidence}  # ran the handoff
@@ -85,7 +91,7 @@ def low_confidence_tracker(confidence: float) -> dict[str, Any]:
 
 
 def test_an_english_turn_at_0_12_carries_it_on_the_answer_or_on_the_unanswered_turn() -> None:
-    event = ADAPTER.parse(inbound(json.dumps(low_confidence_tracker(0.12)).encode()))[0]
+    event = CASE.parse_one(low_confidence_tracker(0.12))
     first, answer = event.conversation.messages[0], event.conversation.messages[1]
     last = event.conversation.messages[-1]
     assert first.role == "customer" and first.confidence is None
@@ -99,7 +105,7 @@ def test_a_user_event_without_parse_data_takes_latest_message_when_it_is_that_me
     users = [e for e in data["tracker"]["events"] if e["event"] == "user"]
     del users[-1]["parse_data"], users[0]["parse_data"]
     data["tracker"]["latest_message"]["intent"] = {"name": "complain", "confidence": 0.08}
-    messages = ADAPTER.parse(inbound(json.dumps(data).encode()))[0].conversation.messages
+    messages = CASE.parse_one(data).conversation.messages
     assert messages[-1].confidence == 0.08 and messages[-1].intent == "complain"
     assert messages[0].intent is None and messages[1].confidence is None  # not the latest: nothing to read
 
@@ -123,10 +129,9 @@ def test_billing_facts_come_from_the_slots() -> None:
 
 
 def test_other_actions_update_the_conversation_and_answer_nothing_to_say() -> None:
-    body, _ = load(SLUG, "action-handoff-billing")
-    data = json.loads(body)
+    data = CASE.data("action-handoff-billing")
     data["next_action"] = "action_lookup_payments"
-    event = ADAPTER.parse(inbound(json.dumps(data).encode()))[0]
+    event = CASE.parse_one(data)
     assert event.type == "conversation.updated" and event.handoff is None
     assert ADAPTER.respond([], events=[event]) == ({"events": [], "responses": []}, 200)
 
@@ -134,64 +139,62 @@ def test_other_actions_update_the_conversation_and_answer_nothing_to_say() -> No
 def test_trackers_without_events_and_long_unicode_transcripts() -> None:
     bare = {"next_action": "action_handoff_to_human", "sender_id": "s-ü",
             "tracker": {"latest_message": {"text": "¿Puedo hablar con una persona?", "metadata": {"language": "es"}}}}
-    event = ADAPTER.parse(inbound(json.dumps(bare).encode()))[0]
+    event = CASE.parse_one(bare)
     assert [m.text for m in event.conversation.messages] == ["¿Puedo hablar con una persona?"]
     assert event.conversation.language == "es"
     body, status = ADAPTER.respond([], events=[event]) or ({}, 0)
     assert "especialista" in body["responses"][0]["text"]
     many = [{"event": "user", "text": f"mensaje {i} 😊", "timestamp": 1_700_000_000 + i} for i in range(6000)]
     long = {**bare, "tracker": {"events": many, "slots": None}}
-    event = ADAPTER.parse(inbound(json.dumps(long).encode()))[0]
+    event = CASE.parse_one(long)
     assert len(event.conversation.messages) == 5000 and event.conversation.messages[-1].text == "mensaje 5999 😊"
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"tracker": {}}', b'{"tracker": 1, "sender_id": "x"}'])
 def test_not_an_action_call_is_malformed(body: bytes) -> None:
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(body))
+        CASE.parse(body)
 
 
 def test_token_and_basic_auth_with_rotation() -> None:
-    body, _ = load(SLUG, "action-handoff-billing")
-    ADAPTER.verify(inbound(body, query={"token": TOKEN}), [TOKEN], 300)
-    ADAPTER.verify(inbound(body, query={"token": TOKEN}), ["new-token", TOKEN], 300)
+    body = CASE.body("action-handoff-billing")
+    CASE.verify(body, {}, [TOKEN], query={"token": TOKEN})
+    CASE.verify(body, {}, ["new-token", TOKEN], query={"token": TOKEN})
     basic = {"Authorization": "Basic " + base64.b64encode(b"rasa:pw").decode()}
-    ADAPTER.verify(inbound(body, basic), ["rasa:pw"], 300)
+    CASE.verify(body, basic, ["rasa:pw"])
     for query, headers in (({}, {}), ({"token": "forged"}, {}), ({}, {"Authorization": "Basic rasa:pw"})):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, headers, query=query), [TOKEN, "rasa:pw"], 300)
+            CASE.verify(body, headers, [TOKEN, "rasa:pw"], query=query)
 
 
 def test_http_pauses_the_bot_with_a_receipt_and_repeats_on_a_retry(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (TOKEN,))
-    body, meta = load(SLUG, "action-handoff-low-confidence")
-    first = client.post(f"/webhooks/rasa?token={TOKEN}", data=body, headers=headers_of(meta))
-    assert first.status_code == 200
+    _, client = CASE.app(settings)
+    first = CASE.check_webhook(client, "action-handoff-low-confidence", 200)
     answer = first.get_json()
     assert answer["events"] == [{"event": "pause"}] and "specialist" in answer["responses"][0]["text"]
-    again = client.post(f"/webhooks/rasa?token={TOKEN}", data=body, headers=headers_of(meta))
+    again = CASE.post(client, "action-handoff-low-confidence")
     assert again.status_code == 200 and again.get_json() == answer
 
 
 def test_http_rejections(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, (TOKEN,))
-    body, meta = load(SLUG, "action-handoff-billing")
-    assert client.post("/webhooks/rasa?token=forged", data=body, headers=headers_of(meta)).status_code == 401
-    assert client.post("/webhooks/rasa", data=body, headers=headers_of(meta)).status_code == 401
-    assert client.post(f"/webhooks/rasa?token={TOKEN}", data=b"[1]", headers=headers_of(meta)).status_code == 400
+    _, client = CASE.app(settings)
+    body = CASE.body("action-handoff-billing")
+    assert CASE.post(client, body, "forged").status_code == 401
+    assert client.post(CASE.url, data=body, headers={"Content-Type": "application/json"}).status_code == 401
+    assert CASE.post(client, b"[1]").status_code == 400
 
 
 def test_handoff_reaches_the_dry_run_ticket_with_the_whole_transcript(settings: Settings) -> None:
-    rt, client = app_for(settings, SLUG, (TOKEN,))
-    body, meta = load(SLUG, "action-handoff-billing")
-    assert client.post(f"/webhooks/rasa?token={TOKEN}", data=body, headers=headers_of(meta)).status_code == 200
+    rt, client = CASE.app(settings)
+    meta = CASE.meta("action-handoff-billing")
+    CASE.check_webhook(client, "action-handoff-billing", 200)
     run_due(rt)
     rendered = json.dumps(ticket(rt, case_id_for(SLUG, meta["expected"]["conversation_id"])), ensure_ascii=False)
     assert "charged twice for my March renewal" in rendered and "before my card statement closes" in rendered
 
 
 def test_rich_bot_answers_are_turns_and_slots_under_other_names_are_identity() -> None:
-    data = json.loads(load(SLUG, "action-handoff-billing")[0])
+    data = CASE.data("action-handoff-billing")
     tracker = data["tracker"]
     tracker["slots"] = {"contact_email": "li.wei@example.com", "full_name": "Li Wei"}
     before = len(rasa.parse_action_call(data, b"").conversation.messages)

@@ -13,28 +13,32 @@ from bridge.config import Settings
 from bridge.errors import RetryableError
 from bridge.intake import case_id_for
 from bridge.worker.runner import run_due
-from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, spec, ticket
+from tests.adapters.support import Stub, spec, ticket
+from tests.adapters.webhook import Credentials, WebhookCase
 from tests.conftest import shared_path
 
 SLUG = "sunshine-conversations"
 USED = {"conversation-message-human-request", "switchboard-passcontrol-billing", "conversation-messages-list-billing"}
-ADAPTER = sc.SunshineConversationsAdapter()
 SECRET = "sc_whsec_test_3b7e19a4c2d84f06a1"
 APP = "65f1c0a2b3d4e5f60718293a"
 
 
-def parse(name: str):
-    body, meta = load(SLUG, name)
-    return ADAPTER.parse(inbound(body, headers_of(meta))), meta
+def api_key(body: bytes, key: str) -> Credentials:
+    # The integration's webhook secret, sent as it is in X-API-Key (no signature, no timestamp).
+    return {"X-API-Key": key}, {}
+
+
+CASE = WebhookCase(SLUG, SECRET, api_key)
+ADAPTER = CASE.adapter
 
 
 def test_every_fixture_is_used() -> None:
-    assert fixture_names(SLUG) == USED
+    assert CASE.fixture_names() == USED
 
 
 @pytest.mark.parametrize("name", ["conversation-message-human-request", "switchboard-passcontrol-billing"])
 def test_fixture_facts(name: str) -> None:
-    events, meta = parse(name)
+    events, meta = CASE.parse_fixture(name)
     expected = meta["expected"]
     assert [e.event_id for e in events] == expected["event_ids"]
     [event] = events
@@ -47,7 +51,7 @@ def test_fixture_facts(name: str) -> None:
 
 
 def test_customer_message_updates_with_full_user() -> None:
-    [event], meta = parse("conversation-message-human-request")
+    [event], meta = CASE.parse_fixture("conversation-message-human-request")
     expected = meta["expected"]
     assert event.type == "conversation.updated"
     assert event.customer.email == expected["customer"]["email"]
@@ -59,7 +63,7 @@ def test_customer_message_updates_with_full_user() -> None:
 
 
 def test_pass_control_is_a_handoff_with_its_metadata() -> None:
-    [event], meta = parse("switchboard-passcontrol-billing")
+    [event], meta = CASE.parse_fixture("switchboard-passcontrol-billing")
     assert event.type == "handoff.requested"
     assert event.handoff.requested_by == "bot" and event.handoff.topic == "billing_exception"
     assert "$499.00" in event.handoff.reason
@@ -75,14 +79,14 @@ def envelope(*events: dict) -> bytes:
 
 
 def event_of(name: str) -> dict:
-    return json.loads(load(SLUG, name)[0])["events"][0]
+    return CASE.data(name)["events"][0]
 
 
 @pytest.mark.parametrize("kind", sorted(sc.SUPPORTED_EVENTS))
 def test_every_declared_event_type_parses(kind: str) -> None:
     base = event_of("conversation-message-human-request" if kind == "conversation:message"
                     else "switchboard-passcontrol-billing")
-    [event] = ADAPTER.parse(inbound(envelope(base | {"type": kind})))
+    event = CASE.parse_one(envelope(base | {"type": kind}))
     expected = "handoff.requested" if kind in ("switchboard:passControl", "switchboard:offerControl") \
         else "conversation.updated"
     assert event.type == expected
@@ -91,11 +95,11 @@ def test_every_declared_event_type_parses(kind: str) -> None:
 def test_offer_names_the_pending_integration_and_ticket_closed_closes() -> None:
     offer = event_of("switchboard-passcontrol-billing") | {"type": "switchboard:offerControl"}
     offer["payload"] = {"conversation": {"id": "c1", "pendingSwitchboardIntegration": {"name": "zd-agentWorkspace"}}}
-    [event] = ADAPTER.parse(inbound(envelope(offer)))
+    event = CASE.parse_one(envelope(offer))
     assert event.handoff.reason == "the bot offered control to zd-agentWorkspace"
     closed = event_of("switchboard-passcontrol-billing")
     closed["payload"] = {"conversation": {"id": "c1"}, "reason": "ticketClosed"}
-    assert ADAPTER.parse(inbound(envelope(closed)))[0].type == "conversation.closed"
+    assert CASE.parse_one(envelope(closed)).type == "conversation.closed"
 
 
 def test_a_batch_gives_one_event_each_and_skips_what_it_cannot_use() -> None:
@@ -107,7 +111,7 @@ def test_a_batch_gives_one_event_each_and_skips_what_it_cannot_use() -> None:
     image["payload"]["message"]["author"] = {"type": "user", "userId": "u1", "displayName": "Zoë 李"}
     broken = {"id": "e3", "type": "conversation:message", "payload": {"conversation": {"id": "c"}}}
     other = {"id": "e4", "type": "conversation:read", "payload": {}}
-    events = ADAPTER.parse(inbound(envelope(message, image, broken, other)))
+    events = CASE.parse(envelope(message, image, broken, other))
     assert [e.event_id for e in events] == ["ccf0858e96ad4b4dba0a3743", "e2"]
     assert events[1].evidence.screenshots[0].url == "https://media.example.com/s.png"
     assert events[1].customer.name == "Zoë 李" and events[1].customer.email is None
@@ -115,15 +119,15 @@ def test_a_batch_gives_one_event_each_and_skips_what_it_cannot_use() -> None:
 
 def test_batches_of_nothing_useful() -> None:
     with pytest.raises(UnsupportedEvent):
-        ADAPTER.parse(inbound(envelope({"id": "e", "type": "conversation:read"})))
+        CASE.parse(envelope({"id": "e", "type": "conversation:read"}))
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(envelope({"id": "e", "type": "conversation:message", "payload": {}})))
+        CASE.parse(envelope({"id": "e", "type": "conversation:message", "payload": {}}))
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b'{"events": []}'))
+        CASE.parse(b'{"events": []}')
     with pytest.raises(MalformedPayload):
-        ADAPTER.parse(inbound(b"\xff\xfe"))
+        CASE.parse(b"\xff\xfe")
     with pytest.raises(InvalidPayload) as info:
-        ADAPTER.parse(inbound(envelope({"id": "e", "type": "switchboard:passControl", "payload": {}})))
+        CASE.parse(envelope({"id": "e", "type": "switchboard:passControl", "payload": {}}))
     assert info.value.field == "payload.conversation.id"
 
 
@@ -131,25 +135,24 @@ def test_batches_of_nothing_useful() -> None:
 
 @pytest.mark.parametrize("name", ["conversation-message-human-request", "switchboard-passcontrol-billing"])
 def test_fixture_key_verifies(name: str) -> None:
-    body, meta = load(SLUG, name)
-    ADAPTER.verify(inbound(body, headers_of(meta)), [meta["signature"]["secret"]], 300)
+    CASE.verify(name, secrets=[CASE.meta(name)["signature"]["secret"]])
 
 
 def test_wrong_missing_and_rotated_keys() -> None:
-    body, _ = load(SLUG, "switchboard-passcontrol-billing")
+    body = CASE.body("switchboard-passcontrol-billing")
     for headers in ({}, {"X-API-Key": ""}, {"X-API-Key": SECRET + "x"}, {"X-API-Key": SECRET[:-1]},
                     {"Authorization": SECRET}):
         with pytest.raises(Unauthorized):
-            ADAPTER.verify(inbound(body, headers), [SECRET], 300)
-    ADAPTER.verify(inbound(body, {"X-API-Key": "old"}), ["new", "old"], 300)
+            CASE.verify(body, headers, [SECRET])
+    CASE.verify(body, {"X-API-Key": "old"}, ["new", "old"])
     # No timestamp exists: the clock plays no part (stale/future cannot be detected; dedupe on events[].id).
-    ADAPTER.verify(inbound(body, {"X-API-Key": SECRET}, now=10**10), [SECRET], 300)
+    CASE.verify(body, {"X-API-Key": SECRET}, [SECRET], now=10**10)
 
 
 # ---- fetcher -----------------------------------------------------------------------------------
 
 def listing() -> dict:
-    return json.loads(load(SLUG, "conversation-messages-list-billing")[0])
+    return CASE.data("conversation-messages-list-billing")
 
 
 def two_pages(query: dict) -> tuple[int, dict]:
@@ -173,8 +176,8 @@ def user_answer(query: dict) -> tuple[int, dict]:
 
 
 def test_companion_listing_gives_the_whole_transcript(settings: Settings) -> None:
-    [event], _ = parse("switchboard-passcontrol-billing")
-    meta = load(SLUG, "conversation-messages-list-billing")[1]
+    [event], _ = CASE.parse_fixture("switchboard-passcontrol-billing")
+    meta = CASE.meta("conversation-messages-list-billing")
     assert meta["transport"]["path"] == messages_path(APP, event.conversation.id)
     routes = {messages_path(APP, event.conversation.id): lambda q: (200, listing()),
               user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
@@ -192,7 +195,7 @@ def test_companion_listing_gives_the_whole_transcript(settings: Settings) -> Non
 
 
 def test_fetch_follows_page_before(settings: Settings) -> None:
-    [event], _ = parse("switchboard-passcontrol-billing")
+    [event], _ = CASE.parse_fixture("switchboard-passcontrol-billing")
     routes = {messages_path(APP, event.conversation.id): two_pages,
               user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
     with Stub(routes) as stub:
@@ -216,7 +219,7 @@ def test_the_paging_and_paths_the_fetcher_uses_are_the_specs() -> None:
 
 
 def test_fetch_failures(settings: Settings) -> None:
-    [event], _ = parse("switchboard-passcontrol-billing")
+    [event], _ = CASE.parse_fixture("switchboard-passcontrol-billing")
     path = messages_path(APP, event.conversation.id)
     with Stub({path: lambda q: (429, {})}) as stub, pytest.raises(RetryableError):
         ADAPTER.complete(event, sc_settings(settings, stub.url))
@@ -228,36 +231,31 @@ def test_fetch_failures(settings: Settings) -> None:
 
 # ---- HTTP and end to end -----------------------------------------------------------------------
 
-def post(client, body: bytes, key: str = SECRET):
-    return client.post("/webhooks/sunshine-conversations", data=body,
-                       headers={"Content-Type": "application/json", "X-API-Key": key})
-
-
 def test_http_statuses(settings: Settings) -> None:
-    _, client = app_for(settings, SLUG, ("rotated-out-sunshine-secret", SECRET))
-    body, _ = load(SLUG, "conversation-message-human-request")
-    assert post(client, body).status_code == 202
-    assert post(client, body).status_code == 200
-    assert post(client, body, "nope").status_code == 401
-    assert post(client, b"{").status_code == 400
-    assert post(client, envelope({"id": "e", "type": "switchboard:passControl", "payload": {}})).status_code == 422
-    answer = post(client, envelope({"id": "e", "type": "conversation:read", "payload": {}}))
+    _, client = CASE.app(settings, ("rotated-out-sunshine-secret", SECRET))
+    body = CASE.body("conversation-message-human-request")
+    assert CASE.post(client, body).status_code == 202
+    assert CASE.post(client, body).status_code == 200
+    assert CASE.post(client, body, "nope").status_code == 401
+    assert CASE.post(client, b"{").status_code == 400
+    bad = envelope({"id": "e", "type": "switchboard:passControl", "payload": {}})
+    assert CASE.post(client, bad).status_code == 422
+    answer = CASE.post(client, envelope({"id": "e", "type": "conversation:read", "payload": {}}))
     assert answer.status_code == 200 and answer.get_json() == {"ignored": "conversation:read"}
     batch = json.loads(body)
     batch["events"].append(event_of("switchboard-passcontrol-billing"))
-    answer = post(client, json.dumps(batch).encode())
+    answer = CASE.post(client, batch)
     assert answer.status_code == 202 and len(answer.get_json()["events"]) == 2
     assert answer.get_json()["events"][0].get("duplicate") is True
 
 
 def test_end_to_end_pass_control_reaches_the_outbox_with_the_fetched_transcript(settings: Settings) -> None:
-    body, _ = load(SLUG, "switchboard-passcontrol-billing")
     conversation_id = "8e4f3a2b1c0d9e8f7a6b5c4d"
     routes = {messages_path(APP, conversation_id): two_pages, user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
     with Stub(routes) as stub:
-        rt, client = app_for(settings, SLUG, (SECRET,), SUNSHINE_CONVERSATIONS_API_URL=stub.url,
-                             SUNSHINE_CONVERSATIONS_KEY_ID="k", SUNSHINE_CONVERSATIONS_KEY_SECRET="s")
-        assert post(client, body).status_code == 202
+        rt, client = CASE.app(settings, SUNSHINE_CONVERSATIONS_API_URL=stub.url, SUNSHINE_CONVERSATIONS_KEY_ID="k",
+                              SUNSHINE_CONVERSATIONS_KEY_SECRET="s")
+        CASE.check_webhook(client, "switchboard-passcontrol-billing")
         run_due(rt)
     document = json.dumps(ticket(rt, case_id_for(SLUG, conversation_id)), ensure_ascii=False)
     assert "Please refund the duplicate." in document and "I was charged twice" in document
@@ -269,13 +267,13 @@ def test_end_to_end_pass_control_reaches_the_outbox_with_the_fetched_transcript(
 ])
 def test_a_handoff_without_transcript_is_flagged_on_the_case_and_in_the_ticket(settings: Settings, answer, flag,
                                                                                 words) -> None:
-    body, _ = load(SLUG, "switchboard-passcontrol-billing")  # pass-control: no message in the payload
     conversation_id = "8e4f3a2b1c0d9e8f7a6b5c4d"
     routes = {messages_path(APP, conversation_id): answer, user_path(APP, "8b3c4d5e6f708192a3b4c5d6"): user_answer}
     with Stub(routes) as stub:
-        rt, client = app_for(settings, SLUG, (SECRET,), SUNSHINE_CONVERSATIONS_API_URL=stub.url,
-                             SUNSHINE_CONVERSATIONS_KEY_ID="k", SUNSHINE_CONVERSATIONS_KEY_SECRET="s")
-        assert post(client, body).status_code == 202
+        rt, client = CASE.app(settings, SUNSHINE_CONVERSATIONS_API_URL=stub.url, SUNSHINE_CONVERSATIONS_KEY_ID="k",
+                              SUNSHINE_CONVERSATIONS_KEY_SECRET="s")
+        # pass-control: no message in the payload
+        CASE.check_webhook(client, "switchboard-passcontrol-billing")
         run_due(rt)
     case_id = case_id_for(SLUG, conversation_id)
     document = ticket(rt, case_id)

@@ -125,8 +125,8 @@ def test_hostile_customer_and_llm_text_is_inert_everywhere() -> None:
     bug = build_bug(package, {}).description
     # Jira: all customer/LLM text is inside noformat, and a "{noformat}" in it cannot close the block.
     assert bug.count("{noformat}") % 2 == 0 and "(noformat)" in bug
-    for title_line in [line for line in bug.split("\n") if line.startswith("h3. ")]:
-        assert "evil" not in title_line
+    titles = [line for line in bug.split("\n") if line.startswith("h3. ")]
+    assert titles and not [line for line in titles if "evil" in line]
     body = build_ticket(package, {}).body
     assert "<img src=x onerror=alert(1)>" in body  # plain body keeps the text, Zendesk renders it as text
     assert "\u202e" not in body
@@ -144,10 +144,8 @@ def test_huge_transcripts_respect_every_limit(count: int, size: int) -> None:
     package = _package(_long_messages(count, size))
     alert = build_alert(package, {})
     assert len(alert["blocks"]) <= 50
-    for block in alert["blocks"]:
-        if block["type"] == "section" and "text" in block:
-            assert len(block["text"]["text"]) <= 3000
-            assert "&am\n" not in block["text"]["text"]
+    sections = [block["text"]["text"] for block in alert["blocks"] if block["type"] == "section" and "text" in block]
+    assert sections and all(len(text) <= 3000 and "&am\n" not in text for text in sections)
     assert len(alert["text"]) <= 3000
     description = build_bug(package, {}).description
     assert len(description) <= DESCRIPTION_LIMIT

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from bridge.adapters import ADAPTERS
-from bridge.sender import credentials
+from bridge.cli.sender import credentials
 from tests.adapters.support import FIXTURES
 from tests.helpers import generic_event
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli_package import package as package_command
+from bridge.cli.package import package as package_command
 from bridge.events import Decision, Event, Summary, TriggerHit
 from bridge.pipeline.package import build_package
 from bridge.pipeline.priority import prioritize

@@ -1,6 +1,6 @@
 """Seed data for the page tests: cases made through the real pipeline, then the loop closed by
 timeline rows and case columns (what the Zendesk and Slack event handlers record), and a small
-recovery report that stands in for ``bridge.recovery.build_report`` where a test needs fixed numbers.
+recovery report that stands in for ``bridge.metrics.report.build_report`` where a test needs fixed numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bridge.recovery_model import Breakdown, Point, RecoveryReport, Row, Series, Value
+from bridge.metrics.model import Breakdown, Point, RecoveryReport, Row, Series, Value
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.web import pages
@@ -106,7 +106,7 @@ def fake_report(since: datetime, until: datetime, filters: dict[str, str], granu
 
 
 def install_fake_report(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """Make ``bridge.recovery.build_report`` the fake for this test; returns the calls it gets."""
+    """Make ``bridge.metrics.report.build_report`` the fake for this test; returns the calls it gets."""
     calls: list[tuple[Any, ...]] = []
 
     def build_report(session: Any, since: datetime, until: datetime, filters: dict[str, str],
@@ -114,7 +114,7 @@ def install_fake_report(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]
         calls.append((since, until, dict(filters), granularity))
         return fake_report(since, until, filters, granularity)
 
-    module = types.ModuleType("bridge.recovery")
+    module = types.ModuleType("bridge.metrics.report")
     module.build_report = build_report  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bridge.recovery", module)
+    monkeypatch.setitem(sys.modules, "bridge.metrics.report", module)
     return calls

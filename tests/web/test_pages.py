@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge import create_app
-from bridge.cli_pages import user_hash
+from bridge.cli.users import user_hash
 from bridge.config import Settings
 from bridge.runtime import Runtime
 from bridge.store import repo
@@ -254,7 +254,7 @@ def test_dashboard_draws_every_metric_and_passes_filters(
     assert filters == {"team": "billing", "trigger": "product_bug", "platform": "generic"}
     assert html.count('<svg class="trend"') == 9
     metrics = re.findall(r'<g class="series s\d" data-metric="([^"]+)"', html)
-    from bridge.recovery_model import METRICS
+    from bridge.metrics.model import METRICS
 
     assert sorted(metrics) == sorted(METRICS)
     # 14 series x 4 days, minus the two days without CSAT: missing is not zero.

@@ -23,7 +23,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from bridge import create_app
-from bridge.recovery_model import METRICS, RecoveryReport
+from bridge.metrics.model import METRICS, RecoveryReport
 from bridge.runtime import Runtime
 from bridge.web import auth
 from bridge.web.charts import TREND_CHARTS
@@ -132,10 +132,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Runt
     upgrade(rt.store)
     monkeypatch = pytest.MonkeyPatch()
     try:
-        from bridge.recovery import build_report  # the real metrics when they exist
+        from bridge.metrics.report import build_report  # the real metrics when they exist
     except ImportError:
         install_fake_report(monkeypatch)
-        from bridge.recovery import build_report
+        from bridge.metrics.report import build_report
     app = with_pages(create_app(rt=rt))
     bug_case = seed_month(app, rt)
     server = make_server("127.0.0.1", 0, app, threaded=True)

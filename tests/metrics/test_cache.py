@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bridge import recovery_cache
-from bridge.recovery import DUPLICATE_WINDOW, WINDOW, CaseFacts, _link, build_report, same_issue
+from bridge.metrics import cache as recovery_cache
+from bridge.metrics.facts import DUPLICATE_WINDOW, WINDOW, CaseFacts, _link, same_issue
+from bridge.metrics.report import build_report
 from bridge.runtime import Runtime
 from bridge.store.models import CaseFactsRow, CaseRow, KbSuggestionRow
-from tests.test_recovery import SINCE, T0, UNTIL, seed, tl
+from tests.metrics.test_report import SINCE, T0, UNTIL, seed, tl
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_changes_to_a_case_its_timeline_or_its_kb_suggestion_are_seen(seeded: Ru
 def test_a_new_version_of_the_judgment_redoes_every_case(seeded: Runtime, monkeypatch: object) -> None:
     _report(seeded)
     calls: list[str] = []
-    from bridge import recovery
+    from bridge.metrics import facts as recovery
 
     real = recovery.judge
 

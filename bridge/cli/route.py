@@ -5,6 +5,7 @@ the rules of ``ROUTING_FILE`` (or ``--routing``), and prints the team, the one o
 tried and every member's reason. ``bridge route --replay --since 30d`` re-routes the escalated
 cases in the store with the current (or a candidate) routing file and prints what would change,
 so a rule can be tested on real traffic before it goes live. Both are read-only.
+The adapters, the package builder and the store are imported inside the functions, for start-up speed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 
 import click
 
-from bridge.config import ConfigError, Settings
+from bridge.cli.common import fail, load_settings
+from bridge.config import Settings
 from bridge.pipeline.route import RouteDecision, RouteFacts, route
 from bridge.pipeline.route_config import Routing, RoutingError, default_routing, load_routing
 
@@ -48,16 +50,6 @@ def _parse_at(text: str | None) -> datetime:
     return at
 
 
-def _settings() -> Settings:
-    from dotenv import load_dotenv
-
-    load_dotenv(Path.cwd() / ".env", override=False)
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def _routing(settings: Settings, override: Path | None) -> tuple[Routing, str]:
     path = str(override) if override else settings.get("ROUTING_FILE", "").strip()
     try:
@@ -67,11 +59,6 @@ def _routing(settings: Settings, override: Path | None) -> tuple[Routing, str]:
     except RoutingError as exc:
         click.echo(f"routing file refused:\n{exc}", err=True)
         sys.exit(2)
-
-
-def _fail(message: str) -> None:
-    click.echo(message, err=True)
-    sys.exit(2)
 
 
 @click.command("route")
@@ -88,7 +75,7 @@ def route_command(file: Path | None, as_json: bool, routing_path: Path | None, a
     """Print the routing decision for a generic event FILE and why, or --replay stored cases."""
     if replay == (file is not None):
         raise click.UsageError("give either an event FILE or --replay")
-    settings = _settings()
+    settings = load_settings()
     routing, source = _routing(settings, routing_path)
     if replay:
         _replay(settings, routing, source, parse_since(since), _parse_at(at), as_json, explain)
@@ -105,7 +92,7 @@ def _route_file(file: Path, routing: Routing, source: str, now: datetime, as_jso
     try:
         event = validate_event(load_json(file.read_bytes()))
     except AdapterError as exc:
-        _fail(f"{file.name}: {exc}")
+        fail(f"{file.name}: {exc}", one_line=False)
         return
     decision = decide(event)
     priority = build_package(f"cli-{event.conversation.id}", "generic", event, decision).priority
@@ -160,25 +147,17 @@ class _Replayed:
 
 def _replay(settings: Settings, routing: Routing, source: str, window: timedelta, now: datetime,
             as_json: bool, explain: bool) -> None:
-    from sqlalchemy import or_, select
-    from sqlalchemy.exc import SQLAlchemyError
-
     from bridge.runtime import Runtime
-    from bridge.store.models import CaseRow
+    from bridge.store.admin_repo import StoreReadError, cases_escalated_or_created_since
+    from bridge.wording import reason
 
     rt = Runtime.build(settings)
     cutoff = now - window
     try:
-        with rt.store.session() as session:
-            rows = session.scalars(select(CaseRow).where(
-                or_(CaseRow.escalated_at >= cutoff, CaseRow.created_at >= cutoff))).all()
-            session.expunge_all()
-    except SQLAlchemyError as exc:
-        from bridge.wording import reason
-
-        _fail(f"cannot read cases from the store ({rt.store.dialect}): {reason(exc)}; "
-              "has it been created (bridge serve / bridge worker migrate it)?")
-        return
+        rows = cases_escalated_or_created_since(rt.store, cutoff)
+    except StoreReadError as exc:
+        fail(f"cannot read cases from the store ({rt.store.dialect}): {reason(exc.cause)}; "
+             "has it been created (bridge serve / bridge worker migrate it)?", one_line=False)
     rows = sorted((r for r in rows if r.escalated_at or r.team or (r.decision or {}).get("escalate")),
                   key=lambda r: r.escalated_at or r.created_at)
     replayed = _simulate(rows, routing)

@@ -14,7 +14,9 @@ from bridge import secret_policy
 from bridge.adapters import ADAPTERS
 from bridge.config import ConfigError, Settings, secret_env_name
 from bridge.pipeline import trigger_config
+from bridge.pipeline.route_config import RoutingError
 from bridge.runtime import Runtime
+from bridge.web import auth
 from bridge.wording import reason
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -74,8 +76,6 @@ def run_checks(settings: Settings) -> Iterator[tuple[str, str, str]]:
 
 
 def _routing(rt: Runtime) -> Iterator[tuple[str, str, str]]:
-    from bridge.pipeline.route_config import RoutingError
-
     path = rt.settings.get("ROUTING_FILE", "").strip()
     try:
         routing = rt.routing()
@@ -95,8 +95,6 @@ def _routing(rt: Runtime) -> Iterator[tuple[str, str, str]]:
 
 
 def _login(settings: Settings) -> Iterator[tuple[str, str, str]]:
-    from bridge.web import auth
-
     try:
         users = auth.users(settings)
     except ConfigError as exc:
@@ -132,12 +130,10 @@ def _public_url(settings: Settings) -> Iterator[tuple[str, str, str]]:
     if not url:
         message = ("BRIDGE_PUBLIC_URL unset: case links in tickets, bugs and Slack are relative and do not open "
                    "from there; set it to the address people reach the bridge at")
-        from bridge.web.auth import cookie_secure
-
-        if cookie_secure(settings):
+        if auth.cookie_secure(settings):
             message += (f". Bound to {settings.host}, the session cookie is sent over https only: sign in through "
                         "https (a TLS proxy), or set an http:// BRIDGE_PUBLIC_URL to allow plain http")
-        yield "public url", WARN if live or cookie_secure(settings) else OK, message
+        yield "public url", WARN if live or auth.cookie_secure(settings) else OK, message
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

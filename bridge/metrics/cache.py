@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from bridge.store import facts_repo
 from bridge.store.models import CaseRow, KbSuggestionRow, TimelineRow
 
-VERSION = "f1"  # bump when ``recovery.judge`` or ``CaseFacts`` change: every cached judgment is redone
+if TYPE_CHECKING:  # the session is only handed on to store functions
+    from sqlalchemy.orm import Session
+
+VERSION = "f1"  # bump when ``facts.judge`` or ``CaseFacts`` change: every cached judgment is redone
 
 Judge = Callable[[CaseRow, Sequence[TimelineRow], KbSuggestionRow | None], Any]
 

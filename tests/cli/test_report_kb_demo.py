@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli_loop import kb_group, report, seed_demo
+from bridge.cli.demo import seed_demo
+from bridge.cli.kb import kb_group
+from bridge.cli.report import report
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def test_seed_demo_is_quiet_uses_several_platforms_and_the_example_routing(env: 
     from bridge.cli import main
 
     (tmp_path / "examples").mkdir()
-    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "routing.yaml", tmp_path / "examples")
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "routing.yaml", tmp_path / "examples")
     runner = CliRunner()
     seeded = runner.invoke(main, ["seed-demo", "--days", "14", "--cases", "40", "--seed", "5"], env=env)
     assert seeded.exit_code == 0, seeded.output
@@ -100,7 +102,7 @@ def test_seed_demo_is_quiet_uses_several_platforms_and_the_example_routing(env: 
 
 
 def test_seed_reports_progress_per_conversation(env: dict[str, str]) -> None:
-    from bridge.cli_loop import seed
+    from bridge.cli.demo import seed
     from bridge.config import Settings
     from bridge.runtime import Runtime, install
     from bridge.store.migrate import upgrade

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from bridge.recovery import build_report, percentile
+from bridge.metrics.report import build_report, percentile
 from bridge.runtime import Runtime
 from bridge.store.models import CaseRow, CsatSampleRow, KbSuggestionRow, TimelineRow
 
@@ -221,7 +221,7 @@ def test_empty_store_gives_none_not_zero(rt: Runtime) -> None:
 def test_prometheus_collector_exposes_the_figures(seeded: Runtime) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from bridge.recovery_prom import register_recovery_metrics
+    from bridge.metrics.prom import register_recovery_metrics
 
     seeded.clock = lambda: UNTIL  # type: ignore[method-assign]
     registry = CollectorRegistry()
@@ -238,7 +238,7 @@ def test_csv_rows_have_their_own_denominators_and_whole_counts(seeded: Runtime) 
     import csv
     import io
 
-    from bridge.recovery import flat_rows
+    from bridge.metrics.report import flat_rows
 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["dimension", "key", "metric", "value", "numerator", "denominator"])

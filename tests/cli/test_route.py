@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli_route import parse_since, route_command
+from bridge.cli.route import parse_since, route_command
 from bridge.config import Settings
 from bridge.runtime import Runtime
 from bridge.store.migrate import upgrade

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from bridge.web.auth import hash_password
-
 
 @click.command("user-hash")
 @click.argument("name", required=False)
@@ -17,6 +15,8 @@ def user_hash(name: str | None, password: str) -> None:
         raise click.BadParameter("a user name cannot be empty or contain ':', ',' or spaces", param_hint="NAME")
     if len(password) < 8:
         raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    from bridge.web.auth import hash_password  # start-up speed: Flask loads only for this command
+
     hashed = hash_password(password)
     entry = f"{name}:{hashed}" if name else hashed
     click.echo(entry)

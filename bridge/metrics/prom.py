@@ -11,19 +11,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from bridge.recovery import build_report
-from bridge.recovery_model import METRICS
+from bridge.metrics.model import METRICS
+from bridge.metrics.report import build_report
 from bridge.runtime import Runtime
-from bridge.store import loop_repo
-from bridge.store.models import RECEIVED, InboxRow
+from bridge.store import loop_repo, metrics_repo
 
 log = logging.getLogger("bridge.recovery_prom")
 
@@ -50,7 +48,7 @@ class RecoveryCollector(Collector):
         with self.rt.store.session() as s:
             report = build_report(s, now - self.window, now, settings=self.rt.settings)
             dead, oldest_vendor = loop_repo.vendor_event_health(s, now)
-            oldest_inbox: Any = s.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.state == RECEIVED))
+            oldest_inbox = metrics_repo.oldest_unprocessed_event(s)
         recovery = GaugeMetricFamily("bridge_recovery", "Recovery figures over a trailing window (docs/metrics.md)",
                                      labels=["metric", "window"])
         for metric in METRICS:
@@ -81,8 +79,6 @@ def _age(now: Any, at: Any) -> float | None:
     if at is None:
         return None
     if at.tzinfo is None:  # SQLite aggregates come back naive (UTC)
-        from datetime import UTC
-
         at = at.replace(tzinfo=UTC)
     return float((now - at).total_seconds())
 

@@ -17,6 +17,8 @@ the local judge is uncertain or the bot hands off (``bridge.pipeline.llm_judge``
 ``triage`` is a click group whose first argument is either a subcommand (``eval``, ``train``) or
 belongs to the file-judging command (an option, a file name): ``TriageGroup`` routes it. A file
 named like a subcommand is given as ``./eval``.
+
+The judges, the corpus tools and the store are imported inside the functions, for start-up speed.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bridge.cli_route import parse_since
-from bridge.config import ConfigError, Settings
+from bridge.cli.common import fail, load_settings
+from bridge.cli.route import parse_since
+from bridge.config import Settings
 
 if TYPE_CHECKING:
     from bridge.pipeline.llm_judge import JudgeOptions
@@ -68,27 +71,12 @@ class TriageGroup(click.Group):
         return ("" if name == _FILES else name), command, rest
 
 
-def _settings() -> Settings:
-    from dotenv import load_dotenv
-
-    load_dotenv(Path.cwd() / ".env", override=False)
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _fail(message: str) -> None:
-    click.echo(message, err=True)
-    sys.exit(2)
-
-
 def _judge(settings: Settings, mode: str) -> JudgeOptions:
     from bridge.pipeline.llm_judge import options_from_settings
 
     options = options_from_settings(settings, mode)
     if mode != "local" and not options.api_key:
-        _fail(f"bridge triage: --judge {mode} needs OPENAI_API_KEY, which is not set")
+        fail(f"bridge triage: --judge {mode} needs OPENAI_API_KEY, which is not set")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     return options
 
@@ -131,7 +119,7 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
     if replay == bool(files):
         raise click.UsageError("give conversation FILE... or --replay")
     window = parse_since(since) if replay else None
-    options = _judge(_settings(), mode)
+    options = _judge(load_settings(), mode)
     if replay:
         assert window is not None
         _replay(options, window, _at(at), as_json)
@@ -170,12 +158,12 @@ def train(corpus: Path | None, out: Path | None) -> None:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        _fail("bridge triage train needs scikit-learn: pip install -e '.[train]'")
+        fail("bridge triage train needs scikit-learn: pip install -e '.[train]'")
         return
     if not (root / "labels.json").exists():
-        _fail(f"no corpus in {root} (give one with --corpus DIR)")
+        fail(f"no corpus in {root} (give one with --corpus DIR)")
         return
-    model, report = judge_train.train(root, trigger_config.from_settings(_settings()))
+    model, report = judge_train.train(root, trigger_config.from_settings(load_settings()))
     target = out or judge_train.shipped_path()
     judge_train.write(model, target)
     click.echo(json.dumps({"model": str(target), **report}, ensure_ascii=False))
@@ -200,12 +188,12 @@ def eval_command(mode: str, split: str, corpus: Path | None, ask_all: bool, miss
     from bridge.pipeline.triage_eval import default_corpus, load_corpus, report, score, summary_line
     from bridge.pipeline.triggers import decide
 
-    options = _judge(_settings(), mode)
+    options = _judge(load_settings(), mode)
     root = corpus or default_corpus()
     try:
         labels, files = load_corpus(root, split)
     except ValueError as exc:
-        _fail(f"{exc}" if corpus else f"{exc} (give the corpus folder with --corpus DIR)")
+        fail(f"{exc}" if corpus else f"{exc} (give the corpus folder with --corpus DIR)", one_line=False)
         return
     local_preds: dict[str, dict[str, Any]] = {}
     preds: dict[str, dict[str, Any]] = {}
@@ -321,23 +309,16 @@ def _rejudge(rows: list[Any], options: JudgeOptions) -> list[_Rejudged]:
 
 
 def _replay(options: JudgeOptions, window: timedelta, now: datetime, as_json: bool) -> None:
-    from sqlalchemy import or_, select
-    from sqlalchemy.exc import SQLAlchemyError
-
     from bridge.runtime import Runtime
-    from bridge.store.models import CaseRow
+    from bridge.store.admin_repo import StoreReadError, cases_created_or_updated_since
 
-    rt = Runtime.build(_settings())
+    rt = Runtime.build(load_settings())
     cutoff = now - window
     try:
-        with rt.store.session() as session:
-            rows = session.scalars(select(CaseRow).where(or_(CaseRow.created_at >= cutoff,
-                                                             CaseRow.updated_at >= cutoff))).all()
-            session.expunge_all()
-    except SQLAlchemyError as exc:
-        _fail(f"cannot read cases from the store ({rt.store.dialect}): {exc.__class__.__name__}; "
-              "has it been created (bridge serve / bridge worker migrate it)?")
-        return
+        rows = cases_created_or_updated_since(rt.store, cutoff)
+    except StoreReadError as exc:
+        fail(f"cannot read cases from the store ({rt.store.dialect}): {exc.cause.__class__.__name__}; "
+             "has it been created (bridge serve / bridge worker migrate it)?", one_line=False)
     items = _rejudge(sorted(rows, key=lambda r: (r.created_at, r.id)), options)
     changed = [i for i in items if i.changes]
     kinds = {k: sum(k in i.changes for i in changed) for k in ("escalate", "triggers", "message")}

@@ -2,6 +2,7 @@
 
 Offline by default: the trigger engine and the extractive summary run locally and nothing is sent
 anywhere. ``--llm`` asks the configured OpenAI-compatible endpoint for the summary (redacted first).
+The pipeline is imported inside the command, for start-up speed.
 """
 
 from __future__ import annotations

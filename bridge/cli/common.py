@@ -1,0 +1,65 @@
+"""What every ``bridge`` command shares: settings from the environment, a checked runtime, and
+the exit-2 failure line."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from bridge.config import ConfigError, Settings, load_dotenv_file
+
+if TYPE_CHECKING:
+    from bridge.runtime import Runtime
+
+
+def load_settings() -> Settings:
+    """The settings of ``.env`` and the environment; a bad value exits naming it."""
+    load_dotenv_file()
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def checked(rt: Runtime) -> Runtime:
+    """Refuse to start on unsafe configuration, naming the reason."""
+    # Imported here, for start-up speed: `bridge --help` loads no queue or routing code.
+    from bridge.pipeline.route_config import RoutingError
+    from bridge.queue import RQQueue
+    from bridge.secret_policy import refusal
+
+    weak = refusal(rt.settings)
+    if weak:
+        raise click.ClickException(weak)
+    try:
+        rt.routing()
+    except RoutingError as exc:
+        raise click.ClickException(f"invalid ROUTING_FILE:\n{exc}") from None
+    if isinstance(rt.queue, RQQueue):
+        policy = rt.queue.eviction_policy()
+        if policy not in (None, "noeviction"):
+            raise click.ClickException(
+                f"Redis maxmemory-policy is {policy!r}: Redis may evict queued jobs under memory pressure. "
+                "Set it to 'noeviction' (CONFIG SET maxmemory-policy noeviction).")
+    return rt
+
+
+def runtime(migrate: bool = False) -> Runtime:
+    """The installed runtime of these settings, checked; with ``migrate``, the schema upgraded first."""
+    # Imported here, for start-up speed (the runtime pulls in the store and the queue).
+    from bridge.runtime import Runtime, install
+
+    rt = checked(install(Runtime.build(load_settings())))
+    if migrate:
+        from bridge.store.migrate import upgrade
+
+        upgrade(rt.store)
+    return rt
+
+
+def fail(message: str, *, one_line: bool = True) -> NoReturn:
+    """Say why on stderr and exit 2 (a usage or input problem, not a crash)."""
+    click.echo(message.replace("\n", " ") if one_line else message, err=True)
+    sys.exit(2)

@@ -1,0 +1,158 @@
+"""The store's read functions behind ``/metrics`` (``metrics_repo``), the operator's commands
+(``admin_repo``) and ``bridge seed-demo`` (``demo_repo``), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bridge.config import Settings
+from bridge.runtime import Runtime
+from bridge.store import admin_repo, demo_repo, metrics_repo
+from bridge.store.db import Store
+from bridge.store.migrate import upgrade
+from bridge.store.models import (
+    DEAD,
+    DONE,
+    DRAFTED,
+    NOTE_UPDATE,
+    PENDING,
+    PROCESSED,
+    RECEIVED,
+    CaseNoteRow,
+    CaseRow,
+    DeliveryRow,
+    InboxRow,
+    VendorEventRow,
+)
+
+NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def _inbox(key: str, case: str, state: str, received: datetime) -> InboxRow:
+    return InboxRow(key=key, platform="generic", sender_event_id=key, event_type="conversation.updated", case_id=case,
+                    body=b"{}", headers={}, event={}, received_at=received, state=state, attempts=0,
+                    next_attempt_at=received, updated_at=received)
+
+
+def _delivery(case: str, step: str, status: str, attempts: int = 1, at: datetime = NOW,
+              after: str | None = None) -> DeliveryRow:
+    return DeliveryRow(case_id=case, step=step, status=status, after=after, attempts=attempts, next_attempt_at=at,
+                       created_at=NOW, updated_at=NOW, dry_run=True)
+
+
+def _case(ident: str, created: datetime, status: str = "open", escalated: datetime | None = None,
+          updated: datetime | None = None) -> CaseRow:
+    return CaseRow(id=ident, platform="generic", conversation_id=ident, status=status, event={}, created_at=created,
+                   updated_at=updated or created, escalated_at=escalated)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite aggregates come back naive (UTC)
+
+
+@pytest.fixture
+def rt(any_store_settings: Settings) -> Runtime:
+    rt = Runtime.build(any_store_settings)
+    upgrade(rt.store)
+    return rt
+
+
+def test_queue_counts_count_every_row_by_state(rt: Runtime) -> None:
+    with rt.store.session() as s:
+        s.add_all([
+            _inbox("k1", "c-1", RECEIVED, NOW - 2 * HOUR), _inbox("k2", "c-1", RECEIVED, NOW - HOUR),
+            _inbox("k3", "c-2", PROCESSED, NOW - 3 * HOUR), _inbox("k4", "c-2", DEAD, NOW - 4 * HOUR),
+            _delivery("c-1", "zendesk.ticket", DONE), _delivery("c-1", "slack.page#1", PENDING, attempts=3),
+            _delivery("c-2", "slack.page#2", DEAD, attempts=5), _delivery("c-2", "jira.bug", DEAD, attempts=2),
+            _case("c-1", NOW), _case("c-2", NOW, status="resolved"),
+        ])
+        s.commit()
+        counts = metrics_repo.queue_counts(s)
+        oldest = metrics_repo.oldest_unprocessed_event(s)
+    assert counts.inbox == {RECEIVED: 2, PROCESSED: 1, DEAD: 1}
+    assert counts.deliveries == {("zendesk.ticket", DONE): 1, ("slack.page#1", PENDING): 1,
+                                 ("slack.page#2", DEAD): 1, ("jira.bug", DEAD): 1}
+    assert counts.cases == {"open": 1, "resolved": 1}
+    assert (counts.dead_events, counts.dead_deliveries) == (1, 2)
+    assert counts.retries == {"slack.page#1": 2.0, "slack.page#2": 4.0, "jira.bug": 1.0}
+    assert counts.dead_by_step == {"slack.page#2": 1, "jira.bug": 1}
+    assert oldest is not None and _aware(oldest) == NOW - 2 * HOUR
+    assert counts.oldest_received == oldest
+
+
+def test_an_empty_store_counts_nothing(rt: Runtime) -> None:
+    with rt.store.session() as s:
+        counts = metrics_repo.queue_counts(s)
+        assert metrics_repo.oldest_unprocessed_event(s) is None
+    assert counts == metrics_repo.QueueCounts()
+
+
+def test_dead_letters_of_every_kind(rt: Runtime) -> None:
+    with rt.store.session() as s:
+        s.add_all([
+            _inbox("k1", "c-1", DEAD, NOW), _inbox("k2", "c-1", RECEIVED, NOW),
+            _delivery("c-1", "slack.alert", DEAD), _delivery("c-1", "zendesk.ticket", DONE),
+            VendorEventRow(source="zendesk", delivery_id="d-1", event_type="ticket.solved", body=b"{}", headers={},
+                           received_at=NOW, state=DEAD, attempts=5, next_attempt_at=NOW, updated_at=NOW),
+            VendorEventRow(source="jira", delivery_id="d-2", event_type="jira:issue_updated", body=b"{}", headers={},
+                           received_at=NOW, state=PROCESSED, attempts=1, next_attempt_at=NOW, updated_at=NOW),
+        ])
+        s.commit()
+        inbox, deliveries, vendor = admin_repo.dead_letters(s)
+        assert [r.key for r in inbox] == ["k1"]
+        assert [d.step for d in deliveries] == ["slack.alert"]
+        assert [v.delivery_id for v in vendor] == ["d-1"]
+
+
+def test_replay_windows_pick_their_cases_and_detach_them(rt: Runtime) -> None:
+    cutoff = NOW - 24 * HOUR
+    with rt.store.session() as s:
+        s.add_all([
+            _case("new", NOW),
+            _case("old-escalated-late", NOW - 48 * HOUR, escalated=NOW - HOUR),
+            _case("old-updated-late", NOW - 48 * HOUR, updated=NOW - HOUR),
+            _case("old", NOW - 48 * HOUR),
+        ])
+        s.commit()
+    routed = admin_repo.cases_escalated_or_created_since(rt.store, cutoff)
+    judged = admin_repo.cases_created_or_updated_since(rt.store, cutoff)
+    assert sorted(c.id for c in routed) == ["new", "old-escalated-late"]
+    assert sorted(c.id for c in judged) == ["new", "old-updated-late"]
+    assert routed[0].event == {}  # readable after the session closed
+
+
+def test_an_unreadable_store_is_a_store_read_error(tmp_path: object) -> None:
+    store = Store(f"sqlite:///{tmp_path}/never-created.db")  # no tables: the query fails
+    with pytest.raises(admin_repo.StoreReadError) as raised:
+        admin_repo.cases_created_or_updated_since(store, NOW)
+    assert "cases" in str(raised.value.cause)
+
+
+def test_the_seeders_reads(rt: Runtime) -> None:
+    with rt.store.session() as s:
+        s.add_all([
+            _inbox("k2", "c-1", RECEIVED, NOW), _inbox("k1", "c-1", RECEIVED, NOW), _inbox("k3", "c-1", PROCESSED, NOW),
+            _inbox("k4", "c-2", RECEIVED, NOW),
+            _delivery("c-1", "zendesk.ticket", DONE), _delivery("c-1", "slack.alert", PENDING, after="zendesk.ticket"),
+            _delivery("c-2", "slack.page#1", PENDING, at=NOW + HOUR), _delivery("c-2", "slack.page#2", PENDING,
+                                                                               at=NOW + 2 * HOUR),
+            CaseNoteRow(case_id="c-1", kind=NOTE_UPDATE, reason="r1", text="t", status=DRAFTED, created_at=NOW,
+                        updated_at=NOW),
+            CaseNoteRow(case_id="c-2", kind=NOTE_UPDATE, reason="r2", text="t", status="approved", created_at=NOW,
+                        updated_at=NOW),
+        ])
+        s.commit()
+        assert demo_repo.received_event_keys(s, "c-1") == ["k2", "k1"]  # arrival order
+        steps = demo_repo.delivery_steps(s, "c-1")
+        assert [(r.step, r.after, r.status) for r in steps] == [("zendesk.ticket", None, DONE),
+                                                                 ("slack.alert", "zendesk.ticket", PENDING)]
+        first = demo_repo.next_due_delivery(s, NOW + 3 * HOUR, set())
+        assert first is not None and first.case_id == "c-1"  # due at NOW, before the pages
+        second = demo_repo.next_due_delivery(s, NOW + 3 * HOUR, {first.id})
+        assert second is not None and second.case_id == "c-2" and second.id != first.id
+        assert demo_repo.next_due_delivery(s, NOW - HOUR, set()) is None
+        drafted = demo_repo.drafted_updates(s)
+    assert [(case, _aware(created)) for _, case, created in drafted] == [("c-1", NOW)]

@@ -36,6 +36,8 @@ MOVED = {
     "bridge.jobs.process_event": f"{JOB_MODULE}.process_event",
     "bridge.jobs.process_events": f"{JOB_MODULE}.process_events",
     "bridge.jobs.deliver": f"{JOB_MODULE}.deliver",
+    "bridge.loop.process_vendor_event": "bridge.loop.jobs.process_vendor_event",
+    "bridge.loop.reconcile_ticket": "bridge.loop.jobs.reconcile_ticket",
 }
 URGENT, ROUTINE = "urgent", "routine"
 # RQ statuses of a job that will still run (or is running) without anyone's help.

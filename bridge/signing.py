@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 DEFAULT_TOLERANCE = 300
 MIN_KEY_BYTES = 16  # a shorter HMAC key can be guessed; bridge.secret_policy refuses to start with one
@@ -47,6 +48,53 @@ def check_timestamp(timestamp: str | None, now: float, tolerance: int = DEFAULT_
     if ts > now + tolerance:
         raise SignatureError("timestamp in the future")
     return ts
+
+
+def check_iso_timestamp(value: str, now: float, tolerance: int = DEFAULT_TOLERANCE) -> float:
+    """Parse an ISO 8601 timestamp with an offset (``Z`` or ``+hh:mm``) and enforce the window in
+    both directions; returns unix seconds."""
+    text = (value or "").strip()
+    if not text:
+        raise SignatureError("missing timestamp")
+    try:
+        parsed = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise SignatureError("timestamp is not ISO 8601") from None
+    if parsed.tzinfo is None:
+        raise SignatureError("timestamp has no offset")
+    ts = parsed.timestamp()
+    if ts < now - tolerance:
+        raise SignatureError("timestamp too old")
+    if ts > now + tolerance:
+        raise SignatureError("timestamp in the future")
+    return ts
+
+
+def verify_base64_hmac(message: bytes, signature: str, secrets: Sequence[str]) -> None:
+    """``signature`` is base64(HMAC-SHA256(secret, message)) for one of the secrets, each used as
+    the UTF-8 string it is (not decoded)."""
+    try:
+        presented = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError("signature is not base64") from None
+    if not matches_any([hmac_digest(s.encode(), message) for s in secrets], [presented]):
+        raise SignatureError("signature mismatch")
+
+
+def verify_hub_signature(body: bytes, header: str, secrets: Sequence[str]) -> None:
+    """``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>`` for one of the secrets."""
+    scheme, _, value = header.strip().partition("=")
+    if scheme != "sha256" or not value:
+        raise SignatureError("X-Hub-Signature is not sha256=<hex>")
+    presented = value.strip().lower().encode()
+    if not matches_any([hmac_digest(s.encode(), body).hex().encode() for s in secrets], [presented]):
+        raise SignatureError("signature mismatch")
+
+
+def verify_shared_secret(token: str, secrets: Sequence[str]) -> None:
+    """For senders that cannot sign: the secret itself, compared in constant time."""
+    if not matches_any([s.encode() for s in secrets], [token.encode()]):
+        raise SignatureError("shared secret mismatch")
 
 
 def standard_webhook_key(secret: str) -> bytes:

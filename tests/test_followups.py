@@ -192,7 +192,7 @@ def test_no_ping_once_a_human_has_answered(env: tuple[Runtime, FlaskClient]) -> 
 
 def test_a_follow_up_brings_its_facts_into_the_summary(env: tuple[Runtime, FlaskClient]) -> None:
     """Issue 16, point 4: "the new detail they supplied" is in the summary of every later step."""
-    from bridge import ownership
+    from bridge.loop import ownership
 
     rt, client = env
     case_id = send(client, generic_event(event_id="e1"))["case"]

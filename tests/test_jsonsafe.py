@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.jsonsafe import JSONError, loads
+from bridge.adapters.jsonsafe import JSONError, loads
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import kb
+from bridge.loop import kb
 from bridge.runtime import Runtime
 from bridge.store import loop_repo
 from bridge.worker.runner import run_due

@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bridge import loop
 from bridge.config import Settings
+from bridge.loop import jobs as loop, zendesk as loop_zendesk
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import (
@@ -146,7 +146,8 @@ def test_an_older_useful_reply_arriving_late_wins(vclient: FlaskClient, rt: Runt
 
 
 def test_holding_macro_and_phrases_are_configurable(settings: Settings) -> None:
-    from bridge.loop_zendesk import Comment, is_holding
+    from bridge.adapters.vendor.changes import Comment
+    from bridge.loop.replies import is_holding
 
     s = settings.with_overrides(extra={"ZENDESK_HOLDING_MACROS": "42", "BRIDGE_HOLDING_PHRASES": "un momento|wait"})
     macro = Comment("1", "9", True, "A long and useful answer " * 3, True, None, None, ("42",))
@@ -320,7 +321,7 @@ def test_jira_resolved_without_fix_version_notifies_and_drafts(vclient: FlaskCli
 
 def test_jira_release_reaches_every_linked_case_and_approval(vclient: FlaskClient, rt: Runtime,
                                                              case_id: str) -> None:
-    from bridge.loop_jira import approve_update
+    from bridge.loop.jira import approve_update
 
     body = dumps(generic_event(conversation_id="conv-2", customer={"email": "bo@example.com"}))
     other = vclient.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
@@ -354,7 +355,7 @@ def test_a_crashing_event_is_retried_then_dead_never_lost(vclient: FlaskClient, 
     def boom(*args: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(loop, "apply_zendesk", boom)
+    monkeypatch.setattr(loop_zendesk, "apply_zendesk", boom)
     post_zendesk(vclient, rt, status(case_id, T0, "SOLVED", "OPEN"))
     with rt.store.session() as s:
         row = s.scalars(select(VendorEventRow)).one()
@@ -370,7 +371,7 @@ def test_a_crashing_event_is_retried_then_dead_never_lost(vclient: FlaskClient, 
 def test_resolved_bug_notes_are_delivered_and_the_reply_waits_for_approval(
     vclient: FlaskClient, rt: Runtime, case_id: str
 ) -> None:
-    from bridge.loop_jira import approve_update
+    from bridge.loop.jira import approve_update
 
     link_bug(rt, case_id, "BUG-7")
     issue = {"key": "BUG-7", "fields": {"resolution": {"name": "Done"}}}
@@ -480,3 +481,13 @@ def test_concurrent_deliveries_about_one_ticket_apply_one_after_another(any_rt: 
     row = get_case(rt, case)
     assert done == ["ignored"] and results(rt)[-1] == ("ignored", "stale")
     assert row.status == RESOLVED and "ticket.reopened" not in kinds(rt, case)
+
+
+@pytest.mark.parametrize("old", ["bridge.loop.process_vendor_event", "bridge.loop.reconcile_ticket"])
+def test_a_loop_job_enqueued_before_the_move_still_resolves(old: str) -> None:
+    """RQ stores each job's dotted path: paths from before ``bridge/loop/`` map to the jobs now."""
+    from rq.utils import import_attribute
+
+    from bridge.queue import job_function
+
+    assert import_attribute(job_function(old)) is getattr(loop, old.rsplit(".", 1)[1])

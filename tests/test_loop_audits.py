@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import loop
 from bridge.config import Settings
+from bridge.loop import jobs as loop
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
 from bridge.store.models import ESCALATED, RESOLVED, TicketStateRow

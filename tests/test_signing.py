@@ -93,3 +93,28 @@ def test_every_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(signing.SignatureError):
         signing.verify_standard_webhook(BODY, headers, [SECRET, OTHER_SECRET], NOW)
     assert len(calls) == 2
+
+
+def test_iso_timestamps_need_an_offset_and_the_window() -> None:
+    now = datetime(2026, 11, 2, 10, 0, tzinfo=UTC).timestamp()
+    assert signing.check_iso_timestamp("2026-11-02T10:00:00Z", now) == now
+    assert signing.check_iso_timestamp("2026-11-02T11:00:00+01:00", now) == now
+    for value, why in (("", "missing timestamp"), ("1762077600", "timestamp is not ISO 8601"),
+                       ("2026-11-02T10:00:00", "timestamp has no offset"),
+                       ("2026-11-02T09:54:59Z", "timestamp too old"),
+                       ("2026-11-02T10:05:01Z", "timestamp in the future")):
+        with pytest.raises(signing.SignatureError, match=why):
+            signing.check_iso_timestamp(value, now)
+
+
+def test_base64_hmac_and_hub_signature_take_any_configured_secret() -> None:
+    digest = signing.hmac_digest(b"two", b"message")
+    signing.verify_base64_hmac(b"message", base64.b64encode(digest).decode(), ("one", "two"))
+    signing.verify_hub_signature(b"message", f"sha256={digest.hex().upper()}", ("one", "two"))
+    with pytest.raises(signing.SignatureError, match="signature is not base64"):
+        signing.verify_base64_hmac(b"message", digest.hex() + "%", ("two",))
+    with pytest.raises(signing.SignatureError, match="signature mismatch"):
+        signing.verify_hub_signature(b"other", f"sha256={digest.hex()}", ("two",))
+    signing.verify_shared_secret("two", ("one", "two"))
+    with pytest.raises(signing.SignatureError, match="shared secret mismatch"):
+        signing.verify_shared_secret("three", ("one", "two"))

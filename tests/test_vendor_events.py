@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bridge import create_app
+from bridge.adapters.vendor.zendesk import ZENDESK_TEST_SECRET, zendesk_signature
 from bridge.config import Settings
 from bridge.runtime import Runtime, install
 from bridge.store import loop_repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import VendorEventRow
 from bridge.web import vendor_events
-from bridge.web.vendor_events import ZENDESK_TEST_SECRET, zendesk_signature
 from tests.helpers import SECRET
 
 ZD_SECRET = "zd-signing-secret"

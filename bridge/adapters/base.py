@@ -25,7 +25,8 @@ from typing import Any, ClassVar, get_args
 
 from pydantic import ValidationError
 
-from bridge import jsonsafe, signing
+from bridge import signing
+from bridge.adapters import jsonsafe
 from bridge.config import Settings
 from bridge.events import Event, EventType
 

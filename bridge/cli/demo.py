@@ -130,8 +130,8 @@ def _write(seeder: Seeder, item: Planned) -> None:
 def seed(rt: Any, days: int = 30, cases: int = 200, seed_value: int = 7,
          progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Write ``cases`` conversations over the last ``days`` days; returns what it made, by kind."""
-    from bridge import kb
-    from bridge.loop_jira import approve_update
+    from bridge.loop import kb
+    from bridge.loop.jira import approve_update
     from bridge.store import demo_repo, loop_repo
 
     real_now = rt.clock()

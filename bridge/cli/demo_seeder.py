@@ -226,7 +226,7 @@ class Seeder:
     def zendesk(self, at: datetime, payload: dict[str, Any], case_id: str | None = None) -> None:
         if at > self.until:
             return  # not happened yet
-        from bridge.web.vendor_events import zendesk_signature
+        from bridge.adapters.vendor.zendesk import zendesk_signature
 
         body = json.dumps(payload).encode()
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -240,7 +240,7 @@ class Seeder:
         self._vendor(response, case_id)
 
     def _vendor(self, response: Any, case_id: str | None) -> None:
-        from bridge.loop import process_vendor_event
+        from bridge.loop.jobs import process_vendor_event
 
         ident = (response.get_json() or {}).get("received")
         if ident is not None:

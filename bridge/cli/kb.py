@@ -22,7 +22,7 @@ def kb_group() -> None:
 @click.option("--status", type=click.Choice(["suggested", "done"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 def kb_list(status: str | None, as_json: bool) -> None:
-    from bridge import kb
+    from bridge.loop import kb
 
     rows = kb.listing(runtime(migrate=True), status)
     if not rows and not as_json:
@@ -40,7 +40,7 @@ def kb_list(status: str | None, as_json: bool) -> None:
 @click.option("--url", default=None, help="Link to the article that was written or changed.")
 def kb_done(ident: int, by: str, url: str | None) -> None:
     """Mark suggestion ID as done: the KB change is made (counts as a conversion)."""
-    from bridge import kb
+    from bridge.loop import kb
 
     if not kb.mark_done(runtime(migrate=True), ident, by, url):
         click.echo(f"{ident} is not an open KB suggestion", err=True)

@@ -12,8 +12,14 @@ from sqlalchemy.orm import Session
 
 from bridge.store.models import (
     ACKNOWLEDGED,
+    APPROVED,
     DEAD,
+    DRAFTED,
     ESCALATED,
+    IGNORED,
+    KB_DONE,
+    NOTE_UPDATE,
+    PROCESSED,
     RECEIVED,
     RESOLVED,
     CaseNoteRow,
@@ -104,6 +110,29 @@ def fail_vendor_event(
     return False
 
 
+def get_vendor_event(session: Session, ident: int) -> VendorEventRow | None:
+    return session.get(VendorEventRow, ident)
+
+
+def settle_vendor_event(session: Session, ident: int, applied: bool, result: str, now: datetime) -> None:
+    """A delivery applied (``processed``) or judged to change nothing (``ignored``), with its result."""
+    row = session.get(VendorEventRow, ident)
+    assert row is not None
+    row.state = PROCESSED if applied else IGNORED
+    row.result, row.claimed_until, row.last_error, row.updated_at = result, None, None, now
+
+
+def fail_vendor_event_id(
+    session: Session, ident: int, error: str, now: datetime, intervals: Sequence[int], permanent: bool,
+    retry_after: float | None = None,
+) -> tuple[bool, datetime, int]:
+    """``fail_vendor_event`` on the row ``ident``: (dead, its next attempt, attempts so far)."""
+    row = session.get(VendorEventRow, ident)
+    assert row is not None
+    dead = fail_vendor_event(row, error, now, intervals, permanent, retry_after)
+    return dead, row.next_attempt_at, row.attempts
+
+
 def revive_vendor_event(session: Session, ident: int, now: datetime) -> bool:
     stmt = (
         update(VendorEventRow)
@@ -156,6 +185,22 @@ def ticket_state(session: Session, case: CaseRow, ticket_id: str, now: datetime)
     session.execute(_insert(session, TicketStateRow, values).on_conflict_do_nothing(index_elements=["case_id"]))
     return session.scalars(select(TicketStateRow).where(TicketStateRow.case_id == case.id).with_for_update()
                            .execution_options(populate_existing=True)).one()
+
+
+def ticket_state_of(session: Session, case_id: str) -> TicketStateRow | None:
+    """The ticket's applied state as it is, unlocked (None before any event or poll)."""
+    return session.get(TicketStateRow, case_id)
+
+
+def mark_reconciled(session: Session, case_id: str, now: datetime) -> None:
+    state = session.get(TicketStateRow, case_id)
+    if state is not None:
+        state.reconciled_at = now
+
+
+def detach(session: Session, row: Any) -> None:
+    """Keep a row readable after its session closes (its attributes as loaded)."""
+    session.expunge(row)
 
 
 # --- reconciler ------------------------------------------------------------------------------
@@ -249,6 +294,16 @@ def notes_of(session: Session, case_id: str) -> list[CaseNoteRow]:
     return list(session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_id == case_id).order_by(CaseNoteRow.id)))
 
 
+def approve_draft(session: Session, note_id: int, by: str, now: datetime) -> CaseNoteRow | None:
+    """Approve a drafted customer update once (compare-and-set); None when unknown or approved already."""
+    took = session.execute(
+        update(CaseNoteRow)
+        .where(CaseNoteRow.id == note_id, CaseNoteRow.kind == NOTE_UPDATE, CaseNoteRow.status == DRAFTED)
+        .values(status=APPROVED, by=by, updated_at=now)
+    ).rowcount
+    return session.get(CaseNoteRow, note_id) if took else None
+
+
 # --- KB suggestions --------------------------------------------------------------------------
 
 def insert_suggestion(session: Session, values: dict[str, Any]) -> int | None:
@@ -270,6 +325,17 @@ def suggestions(session: Session, status: str | None = None) -> list[KbSuggestio
 
 def suggestion_for_case(session: Session, case_id: str) -> KbSuggestionRow | None:
     return session.scalars(select(KbSuggestionRow).where(KbSuggestionRow.case_id == case_id)).first()
+
+
+def mark_suggestion_done(
+    session: Session, ident: int, by: str, url: str | None, now: datetime
+) -> KbSuggestionRow | None:
+    """The KB change is made; the suggestion, or None when it is unknown or already done."""
+    row = session.get(KbSuggestionRow, ident)
+    if row is None or row.status == KB_DONE:
+        return None
+    row.status, row.done_at, row.done_by, row.kb_url = KB_DONE, now, by, url or row.kb_url
+    return row
 
 
 # --- CSAT baseline ---------------------------------------------------------------------------

@@ -178,7 +178,7 @@ class CaseFactsRow(Base):
 
 # --- Closing the loop (migration 0005): vendor events back, ticket state, KB suggestions, notes ---
 
-# Case-note kinds and states (bridge.loop, bridge.kb).
+# Case-note kinds and states (bridge.loop.jira, bridge.loop.kb).
 NOTE_ZENDESK, NOTE_SLACK, NOTE_UPDATE = "zendesk.note", "slack.thread", "customer.update"
 INTENDED, DRAFTED, APPROVED = "intended", "drafted", "approved"
 # KB suggestion states.

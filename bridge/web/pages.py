@@ -325,7 +325,7 @@ def _me(members: list[tuple[str, str, str]]) -> str:
 def take_case(case_id: str) -> ResponseReturnValue:
     from flask import flash
 
-    from bridge import ownership
+    from bridge.loop import ownership
 
     auth.check_csrf()
     with _rt().store.session() as s:
@@ -353,7 +353,7 @@ def take_case(case_id: str) -> ResponseReturnValue:
 def reassign_case(case_id: str) -> ResponseReturnValue:
     from flask import flash
 
-    from bridge import ownership
+    from bridge.loop import ownership
 
     auth.check_csrf()
     with _rt().store.session() as s:

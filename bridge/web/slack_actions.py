@@ -16,7 +16,8 @@ from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import jsonsafe, ownership
+from bridge.adapters import jsonsafe
+from bridge.loop import ownership
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
 from bridge.safeint import ascii_int
@@ -118,7 +119,7 @@ def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None, 
     elif kind == "not_mine":
         result = ownership.reassign(rt, case_id, None, by=user, reason="not_mine", channel=channel)
     elif kind == "approve_update" and (update_id := ascii_int(action.get("value"))) is not None:
-        from bridge.loop_jira import approve_update
+        from bridge.loop.jira import approve_update
 
         approved = approve_update(rt, update_id, by=f"slack:{user}")
         log.info("bridge.slack.action", extra={"case": case_id, "action": kind, "ok": approved is not None})

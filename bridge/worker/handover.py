@@ -36,7 +36,7 @@ class JobSource:
 
 def sources() -> list[JobSource]:
     """The explicit registry of durable job kinds (one line per kind)."""
-    from bridge import loop
+    from bridge.loop import jobs as loop
     from bridge.store import loop_repo
 
     return [
@@ -185,7 +185,7 @@ def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]]) -> list
 
 def replay(ident: str, rt: Runtime | None = None) -> bool:
     """Bring a dead inbox row (``hb-…``), delivery (``dl-<n>``) or vendor event (``ve-<n>``) back."""
-    from bridge import loop
+    from bridge.loop import jobs as loop
     from bridge.store import loop_repo
     from bridge.store.models import VendorEventRow
 

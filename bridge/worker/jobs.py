@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import update
 
 import connectors
-from bridge import ownership, runtime as rt_module
+from bridge import runtime as rt_module
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
+from bridge.loop import ownership
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import summarize

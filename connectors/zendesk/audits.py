@@ -1,4 +1,4 @@
-"""Zendesk ticket audits as plain data for the reconciler (``bridge.loop_reconcile``).
+"""Zendesk ticket audits as plain data for the reconciler (``bridge.loop.reconcile``).
 
 ``connectors.zendesk.client`` reads the pages with zenpy; this module only turns one page's JSON into the
 ``Audit`` records below, keeping the events the loop applies. No SDK here and no vendor JSON past it.

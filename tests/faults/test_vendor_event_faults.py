@@ -59,7 +59,7 @@ def escalated(bridge: Bridge, observed: list[str], bug: bool = False) -> tuple[s
 
 def zd_post(bridge: Bridge, payload: dict[str, Any], invocation: str | None = None,
             age: float = 0) -> tuple[int, dict[str, Any]]:
-    from bridge.web.vendor_events import zendesk_signature
+    from bridge.adapters.vendor.zendesk import zendesk_signature
 
     body = json.dumps(payload).encode()
     stamp = (datetime.now(UTC) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -137,7 +137,7 @@ def runtime(workdir: Path, clock: Any = None, **extra: str) -> tuple[Any, Any]:
 def play(scenario: Scenario, rt: Any, app: Any, clock: _Clock) -> tuple[str, list[str]]:
     """Post the event and the follow-ups signed, run the pipeline after each, then the routed owner
     takes the case. Returns the case id and the status URLs of the events."""
-    from bridge import ownership
+    from bridge.loop import ownership
     from bridge.store import repo
     from bridge.worker.runner import run_due
     from tests.helpers import signed_headers

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bridge import create_app, ownership
+from bridge import create_app
 from bridge.config import Settings
+from bridge.loop import ownership
 from bridge.runtime import Runtime, install
 from bridge.store import repo
 from bridge.store.migrate import upgrade

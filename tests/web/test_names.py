@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import create_app, ownership
+from bridge import create_app
 from bridge.config import Settings
+from bridge.loop import ownership
 from bridge.people import People
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade

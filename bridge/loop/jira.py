@@ -9,80 +9,67 @@ The draft goes out on release; on resolution only when the issue has no fix vers
 else to wait for). Each (case, kind, issue/version) is recorded once, so Jira's retries and
 repeated ``issue_updated`` events change nothing.
 
-Payloads (Jira Cloud webhooks): ``jira:issue_updated`` / ``jira:issue_created`` with ``issue``
-{``key``, ``fields`` {``resolution``, ``resolutiondate``, ``fixVersions``}}, ``user``,
-``timestamp`` (ms); ``jira:version_released`` with ``version`` {``id``, ``name``}.
+The changes arrive typed (``IssueChanged``, ``VersionReleased``): ``bridge.adapters.vendor.jira``
+reads Jira's payloads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy.orm import Session
-
+from bridge.adapters.vendor.changes import Change, IssueChanged, VersionReleased
 from bridge.events import Event
-from bridge.loop import Outcome
-from bridge.loop_zendesk import parse_time
+from bridge.loop.outcome import Outcome
+from bridge.loop.ownership import enqueue, follow_up
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, repo
+from bridge.store import loop_repo, loop_state, repo
+from bridge.store.db import Session
 from bridge.store.models import DRAFTED, INTENDED, NOTE_SLACK, NOTE_UPDATE, NOTE_ZENDESK, CaseRow, JiraIssueRow
 
 
-def _when(data: dict[str, Any], fallback: datetime) -> datetime:
-    stamp = data.get("timestamp")
-    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-        return datetime.fromtimestamp(stamp / 1000, UTC)
-    return fallback
-
-
-def _actor(data: dict[str, Any]) -> str:
-    user = data.get("user") if isinstance(data.get("user"), dict) else {}
-    return f"jira:{user.get('accountId') or user.get('name') or 'webhook'}"
-
-
-def apply_jira(rt: Runtime, s: Session, data: dict[str, Any]) -> Outcome:
-    kind = str(data.get("webhookEvent") or "")
-    now = rt.clock()
-    if kind == "jira:version_released":
-        version = data.get("version") if isinstance(data.get("version"), dict) else {}
-        vid, name = str(version.get("id") or ""), str(version.get("name") or "")
-        if not vid and not name:
-            return Outcome(["no_version"])
-        # Remembered first: an issue that joins the version later still hears of it (see below).
-        loop_repo.record_release(s, vid or name, name, _when(data, now))
-        outcome = Outcome()
-        for listed in sorted(loop_repo.issues_with_version(s, vid, name), key=lambda r: r.key):
-            issue = loop_repo.jira_issue(s, listed.key, now)  # locked and re-read, in key order
-            outcome.results.append(_released(s, issue, vid or name, name, _when(data, now), _actor(data)))
-        return outcome if outcome.results else Outcome(["unknown_version"])
-    if kind not in ("jira:issue_updated", "jira:issue_created"):
-        return Outcome(["unsupported_event"])
-    issue_data = data.get("issue") if isinstance(data.get("issue"), dict) else {}
-    key = str(issue_data.get("key") or "")
-    if not key or not loop_repo.cases_for_issue(s, key):
-        return Outcome(["unknown_issue"])
-    fields = issue_data.get("fields") if isinstance(issue_data.get("fields"), dict) else {}
-    issue = loop_repo.jira_issue(s, key, now)
-    versions = [v for v in fields.get("fixVersions") or [] if isinstance(v, dict)]
-    issue.fix_versions = [{"id": str(v.get("id") or ""), "name": str(v.get("name") or "")} for v in versions]
-    issue.updated_at = now
+def apply_jira(rt: Runtime, s: Session, changes: Sequence[Change]) -> Outcome:
     outcome = Outcome()
-    resolution = fields.get("resolution")
-    if isinstance(resolution, dict) and issue.resolved_at is None:
-        issue.resolution = str(resolution.get("name") or "Resolved")[:200]
-        issue.resolved_at = parse_time(fields.get("resolutiondate")) or _when(data, now)
-        outcome.results.append(_resolved(s, issue, _actor(data)))
-    elif resolution is None and issue.resolved_at is not None:
-        issue.resolution, issue.resolved_at = None, None  # reopened in Jira: a later resolve counts again
+    for change in changes:
+        if isinstance(change, VersionReleased):
+            outcome.results += _version_released(rt, s, change).results
+        elif isinstance(change, IssueChanged):
+            outcome.results += _issue_changed(rt, s, change).results
+    return outcome
+
+
+def _version_released(rt: Runtime, s: Session, change: VersionReleased) -> Outcome:
+    now = rt.clock()
+    vid, name, at, actor = change.id, change.name, change.at or now, f"jira:{change.actor}"
+    # Remembered first: an issue that joins the version later still hears of it (see below).
+    loop_repo.record_release(s, vid or name, name, at)
+    outcome = Outcome()
+    for listed in sorted(loop_repo.issues_with_version(s, vid, name), key=lambda r: r.key):
+        issue = loop_repo.jira_issue(s, listed.key, now)  # locked and re-read, in key order
+        outcome.results.append(_released(s, issue, vid or name, name, at, actor))
+    return outcome if outcome.results else Outcome(["unknown_version"])
+
+
+def _issue_changed(rt: Runtime, s: Session, change: IssueChanged) -> Outcome:
+    now = rt.clock()
+    at, actor = change.at or now, f"jira:{change.actor}"
+    if not loop_repo.cases_for_issue(s, change.key):
+        return Outcome(["unknown_issue"])
+    issue = loop_repo.jira_issue(s, change.key, now)
+    loop_state.set_fix_versions(issue, [{"id": v.id, "name": v.name} for v in change.fix_versions], now)
+    outcome = Outcome()
+    if change.resolved is True and issue.resolved_at is None:
+        loop_state.resolve_issue(issue, change.resolution[:200], change.resolved_at or at)
+        outcome.results.append(_resolved(s, issue, actor))
+    elif change.resolved is False and issue.resolved_at is not None:
+        loop_state.resolve_issue(issue, None, None)  # reopened in Jira: a later resolve counts again
     # Released: as the update says, or announced before this update reached us (Jira sends
     # version_released and issue_updated independently, and either may come first).
     announced = loop_repo.released_versions(s, issue.fix_versions)
-    for version in versions:
-        vid = str(version.get("id") or version.get("name") or "")
-        if version.get("released") is True or vid in announced:
-            outcome.results.append(_released(s, issue, vid, str(version.get("name") or vid),
-                                             announced.get(vid) or _when(data, now), _actor(data)))
+    for version in change.fix_versions:
+        vid = version.id or version.name
+        if version.released or vid in announced:
+            outcome.results.append(_released(s, issue, vid, version.name or vid, announced.get(vid) or at, actor))
     return outcome if outcome.results else Outcome(["no_change"])
 
 
@@ -98,8 +85,6 @@ def _customer_update(case: CaseRow, key: str, version: str | None) -> str:
 
 def _notify(s: Session, case: CaseRow, reason: str, note: str, draft: str | None, at: datetime) -> None:
     """Record each note once per reason, and queue its delivery (a redelivered event adds nothing)."""
-    from bridge.ownership import follow_up
-
     draft_id = loop_repo.add_note(s, case.id, NOTE_UPDATE, reason, draft, DRAFTED, at) if draft else None
     if draft_id:
         repo.add_timeline(s, case.id, "update.drafted", "bridge:loop", at, {"text": draft, "by": "bridge:loop"})
@@ -121,9 +106,8 @@ def _resolved(s: Session, issue: JiraIssueRow, actor: str) -> str:
 
 
 def _released(s: Session, issue: JiraIssueRow, vid: str, name: str, at: datetime, actor: str) -> str:
-    if vid in (issue.released or []):
+    if not loop_state.mark_released(issue, vid):
         return "duplicate"
-    issue.released = [*(issue.released or []), vid]
     reason = f"jira.released:{issue.key}:{vid}"
     for case in loop_repo.cases_for_issue(s, issue.key):
         repo.add_timeline(s, case.id, "jira.released", actor, at, {"key": issue.key, "version": name})
@@ -137,23 +121,12 @@ def approve_update(rt: Runtime, note_id: int, by: str) -> str | None:
 
     Returns the approved text, or None when the draft is unknown or was already approved. Sending
     it to the customer is the ``zendesk.update`` delivery step's job (a public reply)."""
-    from sqlalchemy import update as sql_update
-
-    from bridge.ownership import enqueue, follow_up
-    from bridge.store.models import APPROVED, CaseNoteRow
-
     now = rt.clock()
 
     def unit(s: Session) -> tuple[str, str, list[str]] | None:
-        took = s.execute(
-            sql_update(CaseNoteRow)
-            .where(CaseNoteRow.id == note_id, CaseNoteRow.kind == NOTE_UPDATE, CaseNoteRow.status == DRAFTED)
-            .values(status=APPROVED, by=by, updated_at=now)
-        ).rowcount
-        if not took:
+        note = loop_repo.approve_draft(s, note_id, by, now)
+        if note is None:
             return None
-        note = s.get(CaseNoteRow, note_id)
-        assert note is not None
         repo.add_timeline(s, note.case_id, "update.sent", by, now, {"text": note.text, "by": by})
         return note.text, note.case_id, follow_up(s, note.case_id, ["zendesk.reply"], now, payload={"text": note.text})
 

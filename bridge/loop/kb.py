@@ -21,7 +21,7 @@ from bridge.events import Event
 from bridge.pipeline.redact import Redactor
 from bridge.runtime import Runtime
 from bridge.store import loop_repo, repo
-from bridge.store.models import KB_DONE, SUGGESTED, CaseRow, KbSuggestionRow, TicketStateRow
+from bridge.store.models import SUGGESTED, CaseRow
 
 log = logging.getLogger("bridge.kb")
 
@@ -77,6 +77,7 @@ def llm_draft(rt: Runtime, case: CaseRow, replies: list[str]) -> tuple[str, str]
     api_key = rt.settings.get("OPENAI_API_KEY", "").strip()
     if not api_key:
         return None
+    # Lazy for start-up speed: the openai SDK is heavy and only needed with a key.
     from bridge.pipeline import llm
 
     event = Event.from_json(case.event)
@@ -108,13 +109,13 @@ def suggest_for_case(rt: Runtime, case_id: str) -> int | None:
     """Draft and record the KB suggestion of a solved content-gap case; idempotent per case."""
     with rt.store.session() as s:
         case = repo.get_case(s, case_id)
-        state = s.get(TicketStateRow, case_id)
+        state = loop_repo.ticket_state_of(s, case_id)
         if case is None or not is_content_gap(case) or case.first_response_at is None or case.resolved_at is None:
             return None
         if loop_repo.suggestion_for_case(s, case_id) is not None:
             return None
         replies = [str(r.get("text") or "") for r in (state.replies if state else []) or [] if r.get("text")]
-        s.expunge(case)
+        loop_repo.detach(s, case)
     if not replies:
         return None
     drafted = llm_draft(rt, case, replies)
@@ -134,10 +135,9 @@ def mark_done(rt: Runtime, ident: int, by: str, url: str | None = None) -> bool:
     """The KB change is made (Slack button or ``bridge kb done``); False if unknown or already done."""
     now = rt.clock()
     with rt.store.session() as s:
-        row = s.get(KbSuggestionRow, ident)
-        if row is None or row.status == KB_DONE:
+        row = loop_repo.mark_suggestion_done(s, ident, by, url, now)
+        if row is None:
             return False
-        row.status, row.done_at, row.done_by, row.kb_url = KB_DONE, now, by, url or row.kb_url
         repo.add_timeline(s, row.case_id, "kb.done", by, now, {"id": ident, "by": by})
         s.commit()
     return True

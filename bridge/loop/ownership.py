@@ -8,21 +8,22 @@ dead-letters like any other step. Nothing here calls a vendor.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
+import connectors
 from bridge.events import Event, RouteInfo
+from bridge.pipeline.completeness import language_of
 from bridge.pipeline.route import next_in_rotation, next_level, speaks
 from bridge.pipeline.route_config import Member, Routing, Team, primary_language
 from bridge.queue import DELIVER
 from bridge.runtime import Runtime
-from bridge.store import repo
+from bridge.store import ownership_repo, repo
+from bridge.store.db import Session
 from bridge.store.models import ACKNOWLEDGED, DEAD, DONE, ESCALATED, PENDING, CaseRow, DeliveryRow
+from connectors import step_for
+from connectors.base import RetryableError
 
 LIVE_WINDOW = timedelta(minutes=10)  # a customer who wrote this recently is "still there"
 
@@ -67,11 +68,6 @@ def _route_with(case: CaseRow, team: Team, user: str | None, acknowledged: bool,
     }).to_json()
 
 
-def _fresh(s: Session, case_id: str) -> CaseRow | None:
-    """The case as stored now: another unit of the same shared commit may have loaded it earlier."""
-    return s.get(CaseRow, case_id, populate_existing=True)
-
-
 def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: int = 0,
               payload: dict[str, Any] | None = None) -> list[str]:
     """Create instances of repeatable steps; the caller enqueues them after commit.
@@ -80,27 +76,7 @@ def follow_up(s: Session, case_id: str, steps: list[str], now: datetime, delay: 
     gets a new instance numbered by its row id, which the database makes unique: counting existing
     rows instead would give two simultaneous clicks the same number, and one would vanish.
     """
-    from connectors import step_for
-
-    created = []
-    for step in steps:
-        after = step_for(step).after
-        if "#" in step:
-            repo.ensure_deliveries(s, case_id, [(step, after, delay)], now)
-            row = s.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case_id,
-                                                      DeliveryRow.step == step)).one()
-        else:
-            row = DeliveryRow(case_id=case_id, step=f"{step}#new-{uuid.uuid4().hex}", after=after, status=PENDING,
-                              attempts=0, next_attempt_at=now + timedelta(seconds=delay), created_at=now,
-                              updated_at=now, dry_run=False)
-            s.add(row)
-            s.flush()
-            row.step = f"{step}#{row.id}"
-        if payload is not None:
-            row.payload = payload
-        created.append(row.step)
-    s.flush()
-    return created
+    return [ownership_repo.step_instance(s, case_id, step, step_for(step).after, now, delay, payload) for step in steps]
 
 
 def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str | None = None,
@@ -112,13 +88,8 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
     routing = rt.routing()  # outside the shared commit: a reload parses the file
 
     def unit(s: Session) -> tuple[Change, list[str]]:
-        won = s.execute(
-            update(CaseRow)
-            .where(CaseRow.id == case_id, CaseRow.status == ESCALATED, CaseRow.acknowledged_at.is_(None))
-            .values(owner=user, status=ACKNOWLEDGED, acknowledged_at=now, updated_at=now)
-            .returning(CaseRow.id)
-        ).first()
-        case = _fresh(s, case_id)
+        won = ownership_repo.take_case(s, case_id, user, now)
+        case = ownership_repo.fresh_case(s, case_id)
         if case is None:
             return Change(False, None, "no such case"), []
         if not won:  # the UPDATE matched nothing, so it wrote nothing
@@ -129,10 +100,11 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
                 _answer(s, case_id, channel, user, f"Not taken: {taken}.", now)
             return Change(False, case.owner, taken), []
         team = _team(routing, case.team)
-        case.route = _route_with(case, team, user, acknowledged=True, routing=routing, name=name)
+        route = _route_with(case, team, user, acknowledged=True, routing=routing, name=name)
+        ownership_repo.set_route(case, route)
         detail = {"owner": user, "via": via}
-        if case.route.get("owner_name"):
-            detail["owner_name"] = case.route["owner_name"]
+        if route.get("owner_name"):
+            detail["owner_name"] = route["owner_name"]
         repo.add_timeline(s, case_id, "case.acknowledged", f"{via}:{actor or user}", now, detail)
         return Change(True, user, "taken"), follow_up(s, case_id, ["slack.update", "zendesk.assign", "bot.callback"],
                                                       now)
@@ -149,7 +121,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
     routing = rt.routing()
 
     def unit(s: Session) -> tuple[Change, list[str]]:
-        case = _fresh(s, case_id)
+        case = ownership_repo.fresh_case(s, case_id)
         if case is None or case.status not in (ESCALATED, ACKNOWLEDGED):
             return Change(False, case.owner if case else None, "this case is not open for reassignment"), []
         team = _team(routing, case.team)
@@ -163,17 +135,12 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
                     _answer(s, case_id, channel, by, "Nobody else is on shift; the case stays where it is.", now)
                 return Change(False, current, "nobody else is on shift"), []
         expected = current if expected_owner == "*" else expected_owner
-        moved = s.execute(
-            update(CaseRow)
-            .where(CaseRow.id == case_id, CaseRow.owner.is_(None) if expected is None else CaseRow.owner == expected)
-            .values(owner=target, updated_at=now)
-            .returning(CaseRow.id)
-        ).first()
-        case = _fresh(s, case_id)
+        moved = ownership_repo.move_case(s, case_id, expected, target, now)
+        case = ownership_repo.fresh_case(s, case_id)
         assert case is not None
         if not moved:  # the UPDATE matched nothing, so it wrote nothing
             return Change(False, case.owner, "the owner changed meanwhile; try again"), []
-        case.route = _route_with(case, team, target, acknowledged=False, routing=routing, name=name)
+        ownership_repo.set_route(case, _route_with(case, team, target, acknowledged=False, routing=routing, name=name))
         repo.add_timeline(s, case_id, "case.reassigned", f"{via}:{by}", now,
                           {"from": current, "to": target, "reason": reason})
         return Change(True, target, "reassigned"), follow_up(s, case_id, ["slack.update", "zendesk.assign", "slack.dm"],
@@ -222,8 +189,6 @@ def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:
 
 def _language(event: Event) -> str | None:
     """The customer's language as rosters list it: ``es``, not ``es-MX`` (nobody "speaks" es-MX)."""
-    from bridge.pipeline.completeness import language_of
-
     declared = event.conversation.language or (event.customer.locale if event.customer else None)
     return primary_language(declared) or language_of(event)
 
@@ -238,8 +203,6 @@ def _alert_posted(rt: Runtime, s: Session, case: CaseRow) -> bool:
     alert still waits for Slack, and the update that adds the bug link needs the posted message: while
     the alert is pending this raises ``RetryableError`` due just after the alert's next attempt, so
     each attempt of the alert costs the update at most one."""
-    from connectors.base import RetryableError
-
     alert = next((d for d in repo.deliveries_of(s, case.id) if d.step == "slack.alert"), None)
     if alert is None or alert.status == DONE:
         return True
@@ -260,8 +223,6 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
         return {"note": extra}
     if base in ("zendesk.followup", "slack.followup", "jira.followup"):
         if base == "jira.followup":
-            import connectors
-
             bug = str(repo.refs_of(s, case.id, case.refs).get("jira.bug") or "")
             if not bug or (bug.startswith("dry-run") and connectors.is_configured("jira", rt.settings)):
                 return None  # no bug was filed (or only written to the outbox): nothing to comment on
@@ -270,8 +231,6 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
     if base == "slack.alert":
         return {"live": is_live(Event.from_json(case.event), rt.clock())}
     if delivery.step in ("zendesk.link", "slack.update#bug"):
-        import connectors
-
         bug = str(repo.refs_of(s, case.id, case.refs).get("jira.bug") or "")
         target = delivery.step.split(".", 1)[0]
         if bug.startswith("dry-run") and connectors.is_configured(target, rt.settings):

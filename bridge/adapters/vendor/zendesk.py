@@ -1,6 +1,13 @@
-"""Zendesk events in the loop's own vocabulary, and the judgments made on agent replies.
+"""Zendesk events back: verified with ``bridge.signing`` and parsed into ``TicketChange`` / ``Snapshot``.
 
-Three inputs produce the same ``TicketChange`` list:
+Verification (https://developer.zendesk.com/documentation/webhooks/verifying/):
+``X-Zendesk-Webhook-Signature`` = base64(HMAC-SHA256(secret, timestamp_header + raw_body)), no
+separator. The timestamp header is ISO 8601 (``2026-07-22T10:00:00Z``): it is HMACed exactly as
+received and parsed only for the ±``BRIDGE_TIMESTAMP_TOLERANCE`` window. The secret is used as the
+string Zendesk shows (not base64-decoded). Dedupe key: ``X-Zendesk-Webhook-Invocation-Id``, else the
+event ``id`` in the body, else a hash of the body.
+
+Four inputs produce the same ``TicketChange`` list:
 
 * **Ticket event webhooks** (``"type": "zen:event-type:ticket.*"``): one change per event.
   ``ticket.comment_added`` → comment, ``ticket.status_changed`` → status,
@@ -21,51 +28,25 @@ Snapshots are diffed against what the bridge last applied, so they are safe to r
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from bridge.config import Settings
-from bridge.events import Event
-from bridge.pipeline.completeness import ITEMS
+from bridge.adapters.base import Delivery, Inbound, Unauthorized, UnsupportedEvent
+from bridge.adapters.vendor.base import Ignored, VendorAdapter, VendorHandler
+from bridge.adapters.vendor.changes import Change, Comment, Snapshot, TicketChange
+from bridge.signing import SignatureError, check_iso_timestamp, hmac_digest, verify_base64_hmac
 
 if TYPE_CHECKING:
     from connectors.zendesk.audits import Audit
 
-SOLVED_STATES = frozenset({"solved", "closed"})
-OPEN_STATES = frozenset({"new", "open", "pending", "hold", "on-hold"})
-# Comments arriving through these channels are written by machines (triggers, automations, the
-# API, AI agents), whoever the author is: they are never a human response.
-MACHINE_CHANNELS = frozenset({"api", "rule", "automation", "answer_bot", "ai_agent", "system"})
-
-# Holding replies: "we got it, wait". Used when BRIDGE_HOLDING_PHRASES is unset (it replaces them).
-DEFAULT_HOLDING_PHRASES = (
-    "looking into it", "looking into this", "look into this", "we have received your",
-    "we've received your", "we received your", "thanks for your patience", "thank you for your patience",
-    "get back to you", "will update you", "we'll update you", "let me check", "checking with the team",
-    "escalated to our team", "passed this on", "bear with us", "as soon as possible",
-)
-# A reply longer than this is judged on its content, not on a polite holding sentence inside it.
-HOLDING_MAX_CHARS = 280
-
-# "Did the agent ask for something the package already had?" — English request patterns per
-# completeness item. A hit only counts when the package had that item (see reasked()).
-_ASK = r"(?:could|can|would|will)\s+you|please|may\s+i\s+(?:have|get)|what\s+is|what's|which|send\s+(?:me|us)"
-REASK_PATTERNS: dict[str, re.Pattern[str]] = {
-    item: re.compile(rf"(?:{_ASK}).{{0,60}}(?:{words})", re.I | re.S)
-    for item, words in {
-        "contact": r"your\s+(?:e-?mail|phone)|e-?mail\s+address|phone\s+number",
-        "account": r"account\s+(?:id|name|number|email)|workspace\s+(?:id|name|url)",
-        "steps": r"steps\s+to\s+reproduce|what\s+steps|walk\s+(?:me|us)\s+through",
-        "error": r"error\s+message|the\s+error|what\s+error|error\s+code",
-        "environment": r"browser|app\s+version|which\s+version|what\s+device|operating\s+system",
-        "visual": r"screenshot|screen\s+recording|screen\s+shot|recording",
-        "amount": r"invoice\s+(?:number|id)|order\s+(?:number|id)|the\s+amount|charge\s+amount",
-        "issue": r"describe\s+(?:the|your)\s+(?:issue|problem)|what\s+(?:the|your)\s+(?:issue|problem)",
-    }.items()
-}
+# Zendesk's published secret for webhooks tested in the admin UI before they exist: fine for a
+# test, refused when BRIDGE_ENV=production.
+ZENDESK_TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+TICKET_EVENT = "zen:event-type:ticket."
+SNAPSHOT = "snapshot"  # a trigger body or a reconciler snapshot: no ``zen:event-type:ticket.*`` type
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -113,47 +94,6 @@ def norm_score(value: Any) -> str | None:
         return "bad"
     return None  # "offered", "unoffered", neutral: not a rating
 
-
-@dataclass(frozen=True)
-class Comment:
-    id: str
-    author_id: str | None
-    public: bool
-    body: str
-    is_staff: bool | None  # None: unknown (trigger payloads)
-    via: str | None
-    at: datetime | None
-    macro_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TicketChange:
-    kind: str  # "comment" | "status" | "assignee" | "csat"
-    ticket_id: str
-    external_id: str | None
-    at: datetime | None  # vendor time of the change
-    actor_id: str | None
-    status_from: str | None = None
-    status_to: str | None = None
-    assignee_id: str | None = None
-    score: str | None = None
-    csat_comment: str | None = None
-    comment: Comment | None = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A ticket as a trigger or the reconciler sees it; diffed against the stored state."""
-
-    ticket_id: str
-    external_id: str | None
-    at: datetime | None
-    actor_id: str | None
-    status: str | None = None
-    assignee_id: str | None = None
-    score: str | None = None
-    csat_comment: str | None = None
-    comments: tuple[Comment, ...] = field(default_factory=tuple)
 
 
 def _comment(data: Mapping[str, Any], at: datetime | None) -> Comment | None:
@@ -248,75 +188,58 @@ def changes_from_audit(audit: Audit, ticket_id: str, external_id: str | None) ->
     return changes
 
 
-# --- judgments on replies ----------------------------------------------------------------------
 
-def _ids(settings: Settings, name: str) -> frozenset[str]:
-    return frozenset(part.strip() for part in settings.get(name, "").split(",") if part.strip())
+# --- the adapter -------------------------------------------------------------------------------
 
-
-def bridge_user(settings: Settings) -> str | None:
-    return settings.get("ZENDESK_BRIDGE_USER_ID", "").strip() or None
+def zendesk_signature(body: bytes, timestamp: str, secret: str) -> str:
+    """The ``X-Zendesk-Webhook-Signature`` value for a body (tests, seed-demo, docs)."""
+    return base64.b64encode(hmac_digest(secret.encode(), timestamp.encode() + body)).decode()
 
 
-def machine_authors(settings: Settings) -> frozenset[str]:
-    """The bridge's own API user and any bot users (``ZENDESK_BOT_USER_IDS``)."""
-    ids = set(_ids(settings, "ZENDESK_BOT_USER_IDS"))
-    if (own := bridge_user(settings)) is not None:
-        ids.add(own)
-    return frozenset(ids)
+def _ticket_event(body: dict[str, Any], delivery: Delivery) -> list[Change]:
+    changes = from_ticket_event(body)
+    if not changes:  # no ticket id, or a comment without one
+        raise UnsupportedEvent(delivery.kind)
+    return [*changes]
 
 
-def holding_phrases(settings: Settings) -> tuple[str, ...]:
-    raw = settings.get("BRIDGE_HOLDING_PHRASES", "").strip()
-    if not raw:
-        return DEFAULT_HOLDING_PHRASES
-    return tuple(p.strip().lower() for p in raw.split("|") if p.strip())
+def _snapshot(body: dict[str, Any], delivery: Delivery) -> list[Change]:
+    snapshot = snapshot_from(body)
+    if snapshot is None:
+        raise Ignored("no_ticket")
+    return [snapshot]
 
 
-def is_human_reply(comment: Comment, settings: Settings) -> bool:
-    """A public comment by a person on the support side: not the customer, not a bot or the API."""
-    if not comment.public:
-        return False
-    if comment.author_id is not None and comment.author_id in machine_authors(settings):
-        return False
-    if comment.via is not None and comment.via in MACHINE_CHANNELS:
-        return False
-    return comment.is_staff is not False
+class ZendeskEvents(VendorAdapter):
+    source = "zendesk"
+    handlers: ClassVar[Mapping[str, VendorHandler]] = {
+        f"{TICKET_EVENT}status_changed": _ticket_event,
+        f"{TICKET_EVENT}agent_assignment_changed": _ticket_event,
+        f"{TICKET_EVENT}comment_added": _ticket_event,
+        SNAPSHOT: _snapshot,
+    }
 
+    def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int, production: bool = False) -> None:
+        usable = [s for s in secrets if not (production and s == ZENDESK_TEST_SECRET)]
+        if not usable:
+            raise Unauthorized("no usable secret configured")
+        signature = inbound.header("X-Zendesk-Webhook-Signature")
+        if not signature:
+            raise Unauthorized("missing signature")
+        timestamp = inbound.header("X-Zendesk-Webhook-Signature-Timestamp")
+        try:
+            check_iso_timestamp(timestamp, inbound.now, tolerance)
+            verify_base64_hmac(timestamp.encode() + inbound.body, signature, usable)
+        except SignatureError as exc:
+            raise Unauthorized(str(exc)) from None
 
-def is_holding(comment: Comment, settings: Settings) -> bool:
-    """A holding reply: made with a holding macro, or short and built around a holding phrase."""
-    if set(comment.macro_ids) & _ids(settings, "ZENDESK_HOLDING_MACROS"):
-        return True
-    text = " ".join(comment.body.split()).lower()
-    if len(text) > HOLDING_MAX_CHARS:
-        return False
-    return any(phrase in text for phrase in holding_phrases(settings))
+    def event_type(self, body: dict[str, Any]) -> str:
+        kind = str(body.get("type") or "")
+        return kind if kind.startswith(TICKET_EVENT) else SNAPSHOT
 
+    def stored_type(self, body: dict[str, Any]) -> str:
+        return str(body.get("type") or body.get("bridge_event") or "ticket")
 
-def reasked(comment: Comment, event: Event | None) -> list[str]:
-    """Completeness items the agent asked the customer for although the package had them."""
-    if event is None:
-        return []
-    text = comment.body
-    return [item for item, pattern in REASK_PATTERNS.items() if pattern.search(text) and ITEMS[item].check(event)]
-
-
-def diff(snapshot: Snapshot, status: str | None, assignee: str | None, csat: str | None,
-         seen_comments: Iterable[str]) -> list[TicketChange]:
-    """The changes a snapshot implies against the stored state (nothing when it is not newer)."""
-    base = dict(ticket_id=snapshot.ticket_id, external_id=snapshot.external_id, at=snapshot.at,
-                actor_id=snapshot.actor_id)
-    changes: list[TicketChange] = []
-    seen = set(seen_comments)
-    for comment in sorted(snapshot.comments, key=lambda c: c.at or datetime.min.replace(tzinfo=UTC)):
-        if comment.id not in seen:
-            changes.append(TicketChange("comment", comment=comment,
-                                        **{**base, "at": comment.at or snapshot.at, "actor_id": comment.author_id}))
-    if snapshot.status and snapshot.status != status:
-        changes.append(TicketChange("status", status_from=status, status_to=snapshot.status, **base))
-    if snapshot.assignee_id and snapshot.assignee_id != assignee:
-        changes.append(TicketChange("assignee", assignee_id=snapshot.assignee_id, **base))
-    if snapshot.score and snapshot.score != csat:
-        changes.append(TicketChange("csat", score=snapshot.score, csat_comment=snapshot.csat_comment, **base))
-    return changes
+    def delivery_id(self, inbound: Inbound, body: dict[str, Any]) -> str:
+        found = inbound.header("X-Zendesk-Webhook-Invocation-Id").strip() or str(body.get("id") or "")
+        return found or "sha256:" + hashlib.sha256(inbound.body).hexdigest()

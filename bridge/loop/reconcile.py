@@ -4,7 +4,7 @@ Zendesk webhooks can be lost (paused after failures, a bridge outage longer than
 and a ticket polled as a snapshot (status, assignee, rating, comments) hides whatever happened
 between two polls: a solve and a reopen in between look like nothing. So every ``RECONCILE_EVERY``
 a live bridge ticket's audits are read after the last one applied, and every change in them is
-applied in audit order, with the audit's own time and author, through ``loop.apply_change``, the
+applied in audit order, with the audit's own time and author, through ``zendesk.apply_change``, the
 code the webhooks go through:
 
 * a change a webhook already applied comes out ``unchanged``, ``stale`` or ``duplicate``;
@@ -28,12 +28,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
-
-from bridge import loop, loop_zendesk as zd, runtime as rt_module
+import connectors
+from bridge import runtime as rt_module
+from bridge.adapters.vendor import zendesk as vendor_zendesk
+from bridge.loop import zendesk
+from bridge.loop.outcome import Outcome, after_commit
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, repo
-from bridge.store.models import TicketStateRow
+from bridge.store import loop_repo, loop_state, repo
+from bridge.store.db import Session
 from connectors.base import PermanentError, RetryableError
 from connectors.zendesk.audits import Audit, AuditRead, audits_after
 
@@ -58,8 +60,6 @@ class TicketSource(Protocol):
 
 
 def _source(rt: Runtime) -> TicketSource | None:
-    import connectors
-
     connector = connectors.connector_for("zendesk", rt.settings)
     return connector if hasattr(connector, "ticket_audits") else None  # dry run: nothing to poll
 
@@ -75,7 +75,7 @@ def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSour
             return "skipped"
         state = loop_repo.ticket_state(s, case, ticket_id, now)
         # Push the next poll first: a failing poll must not make the runner spin on this case.
-        state.next_reconcile_at = now + loop_repo.RECONCILE_EVERY
+        loop_state.schedule_reconcile(state, now + loop_repo.RECONCILE_EVERY)
         cursor = (state.audit_id, state.audit_page)
         s.commit()
     source = source or _source(rt)
@@ -93,7 +93,7 @@ def reconcile_ticket(case_id: str, rt: Runtime | None = None, source: TicketSour
     with rt.store.session() as s:
         outcome = apply_audits(rt, s, case_id, ticket_id, audits)
         s.commit()
-    loop.after_commit(rt, outcome)
+    after_commit(rt, outcome)
     return outcome.result
 
 
@@ -129,28 +129,27 @@ def _later(ident: str, than: str | None) -> bool:
     return ident != than
 
 
-def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: list[Audit]) -> loop.Outcome:
+def apply_audits(rt: Runtime, s: Session, case_id: str, ticket_id: str, audits: list[Audit]) -> Outcome:
     """Apply every change of these audits in order and move the cursor past the last one."""
     case = repo.get_case(s, case_id)
     if case is None or case.escalated_at is None:
-        return loop.Outcome(["unknown_ticket"])
-    # The same locks, in the same order, as a webhook about this ticket (``loop.apply_zendesk``).
+        return Outcome(["unknown_ticket"])
+    # The same locks, in the same order, as a webhook about this ticket (``zendesk.apply_zendesk``).
     state = loop_repo.ticket_state(s, case, ticket_id, rt.clock())
     case = repo.lock_case(s, case.id) or case
-    outcome = loop.Outcome()
+    outcome = Outcome()
     for audit in audits:
-        for change in zd.changes_from_audit(audit, ticket_id, case_id):
-            outcome.results.append(loop.apply_change(rt, s, case, state, change, outcome))
+        for change in vendor_zendesk.changes_from_audit(audit, ticket_id, case_id):
+            outcome.results.append(zendesk.apply_change(rt, s, case, state, change, outcome))
     # Another poll may have applied more meanwhile (the sweeper and a dispatcher racing): the cursor
     # never moves back (applying an audit twice changes nothing, but would cost a read).
-    if audits and _later(audits[-1]["id"], state.audit_id):
-        state.audit_id, state.audit_page = audits[-1]["id"], audits[-1]["page"]
-    state.reconciled_at = state.updated_at = rt.clock()
+    moved = bool(audits) and _later(audits[-1]["id"], state.audit_id)
+    loop_state.reconciled(state, (audits[-1]["id"], audits[-1]["page"]) if moved else None, rt.clock())
     return outcome
 
 
 def _reconcile_snapshot(rt: Runtime, source: TicketSource, case_id: str, ticket_id: str) -> str:
-    """The fallback: the ticket as it is now, diffed against what was applied (``loop.apply_zendesk``)."""
+    """The fallback: the ticket as it is now, diffed against what was applied (``zendesk.apply_zendesk``)."""
     try:
         snapshot = source.ticket_activity(ticket_id)
     except Exception as exc:
@@ -158,11 +157,10 @@ def _reconcile_snapshot(rt: Runtime, source: TicketSource, case_id: str, ticket_
         return "failed"
     snapshot.setdefault("id", ticket_id)
     snapshot.setdefault("external_id", case_id)
+    parsed = vendor_zendesk.snapshot_from(snapshot)
     with rt.store.session() as s:
-        outcome = loop.apply_zendesk(rt, s, snapshot)
-        state = s.get(TicketStateRow, case_id)
-        if state is not None:
-            state.reconciled_at = rt.clock()
+        outcome = zendesk.apply_zendesk(rt, s, [parsed] if parsed else [])
+        loop_repo.mark_reconciled(s, case_id, rt.clock())
         s.commit()
-    loop.after_commit(rt, outcome)
+    after_commit(rt, outcome)
     return outcome.result

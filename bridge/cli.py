@@ -32,9 +32,9 @@ def _settings() -> Settings:
 
 def _checked(rt: Runtime) -> Runtime:
     """Refuse to start on unsafe configuration, naming the reason."""
+    from bridge.config.secret_policy import refusal
     from bridge.pipeline.route_config import RoutingError
     from bridge.queue import RQQueue
-    from bridge.secret_policy import refusal
 
     weak = refusal(rt.settings)
     if weak:

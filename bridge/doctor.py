@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import connectors
-from bridge import secret_policy
 from bridge.adapters import ADAPTERS
-from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.config import ConfigError, Settings, secret_env_name, secret_policy
 from bridge.pipeline import trigger_config
 from bridge.runtime import Runtime
 from bridge.wording import reason

@@ -2,7 +2,7 @@
 
 Server-rendered (Jinja2, autoescaped), readable without JavaScript; charts are inline SVG.
 The dashboard and the case list need a login; a case page opens with a login or a signed,
-expiring link (``auth.case_link``), which is how Zendesk, Jira and Slack link to it.
+expiring link (``bridge.config.keys.case_link``), which is how Zendesk, Jira and Slack link to it.
 """
 
 from __future__ import annotations

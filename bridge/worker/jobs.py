@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 import connectors
 from bridge import ownership, runtime as rt_module
+from bridge.config.keys import case_link
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
 from bridge.pipeline.package import build_package
@@ -30,7 +31,6 @@ from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.bug_index import StoreBugIndex
 from bridge.store.models import DEAD, DONE, PROCESSED, CaseRow, DeliveryRow, InboxRow
-from bridge.web.auth import case_link
 from bridge.worker import escalate
 from connectors.base import Context, PermanentError, Result, RetryableError
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bridge.config import ConfigError, Settings, load_dotenv_file, secret_env_name
-from bridge.wording import plain_error
+from bridge.errors import plain_error
 
 if TYPE_CHECKING:
     from bridge.runtime import Runtime

@@ -174,7 +174,7 @@ def _replay(settings: Settings, routing: Routing, source: str, window: timedelta
                 or_(CaseRow.escalated_at >= cutoff, CaseRow.created_at >= cutoff))).all()
             session.expunge_all()
     except SQLAlchemyError as exc:
-        from bridge.wording import reason
+        from bridge.errors import reason
 
         _fail(f"cannot read cases from the store ({rt.store.dialect}): {reason(exc)}; "
               "has it been created (bridge serve / bridge worker migrate it)?")

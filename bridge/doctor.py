@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import connectors
 from bridge.adapters import ADAPTERS
 from bridge.config import ConfigError, Settings, secret_env_name, secret_policy
+from bridge.errors import reason
 from bridge.pipeline import trigger_config
 from bridge.runtime import Runtime
-from bridge.wording import reason
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 

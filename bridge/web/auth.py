@@ -28,7 +28,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge.config import ConfigError, Settings
 from bridge.config.keys import secret_key, sign_case, subkey
-from bridge.safeint import ascii_int
+from bridge.web.safeint import ascii_int
 
 HASH_METHOD = "pbkdf2:sha256:600000"
 SESSION_LIFETIME = timedelta(hours=12)

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 from markupsafe import Markup, escape
 
 from bridge.config import Settings
+from bridge.errors import plain_error
 from bridge.web.charts import duration
-from bridge.wording import plain_error
 
 STEP_LABELS = {
     "zendesk.ticket": "Zendesk ticket",

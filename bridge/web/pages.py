@@ -17,16 +17,16 @@ from sqlalchemy import String, cast, func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from bridge.errors import plain_error
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
 from bridge.people import People, customer_name
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
-from bridge.safeint import ascii_int
 from bridge.store import repo
 from bridge.store.models import CaseRow, InboxRow
 from bridge.web import auth, case_view, charts, sessions
-from bridge.wording import plain_error
+from bridge.web.safeint import ascii_int
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")

@@ -19,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge import jsonsafe, ownership
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
-from bridge.safeint import ascii_int
 from bridge.web.errors import ApiError
+from bridge.web.safeint import ascii_int
 
 bp = Blueprint("slack_actions", __name__)
 log = logging.getLogger("bridge.slack")

@@ -34,12 +34,13 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import intake, jsonsafe
+from bridge import jsonsafe
 from bridge.runtime import Runtime
 from bridge.signing import SignatureError, hmac_digest, matches_any
 from bridge.store import loop_repo
 from bridge.store.models import RECEIVED
 from bridge.web.errors import ApiError
+from bridge.worker import intake
 
 bp = Blueprint("vendor_events", __name__)
 log = logging.getLogger("bridge.vendor_events")

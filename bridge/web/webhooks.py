@@ -11,7 +11,6 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import intake
 from bridge.adapters import get_adapter
 from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayload, Unauthorized, UnsupportedEvent
 from bridge.events import Event
@@ -21,6 +20,7 @@ from bridge.pipeline.completeness import needs_more
 from bridge.runtime import Runtime
 from bridge.web.auth import event_status_url
 from bridge.web.errors import ApiError
+from bridge.worker import intake
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("bridge.inbound")

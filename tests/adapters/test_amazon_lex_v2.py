@@ -12,8 +12,8 @@ from bridge.adapters.amazon_lex_v2 import AmazonLexV2Adapter
 from bridge.adapters.base import MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
-from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
 

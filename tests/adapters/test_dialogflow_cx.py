@@ -232,7 +232,7 @@ def test_handoff_reaches_the_dry_run_ticket_with_the_transcript(settings: Settin
     assert response.status_code == 200
     case_id = response.get_json()["sessionInfo"]["parameters"]["bridge_case"]
     if case_id is None:  # until the intake passes the parsed events to respond()
-        from bridge.intake import case_id_for
+        from bridge.worker.intake import case_id_for
 
         case_id = case_id_for(SLUG, meta["expected"]["session_id"])
     run_due(rt)

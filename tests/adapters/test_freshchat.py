@@ -14,7 +14,7 @@ from bridge.adapters import freshchat
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.adapters.freshchat import FreshchatAdapter
 from bridge.config import Settings
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, app_for, fixture_names, headers_of, inbound, load, ticket
 

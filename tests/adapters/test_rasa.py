@@ -13,7 +13,7 @@ from bridge.adapters.base import MalformedPayload, Unauthorized
 from bridge.adapters.rasa import RasaAdapter
 from bridge.config import Settings
 from bridge.events import Event
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import app_for, fixture_names, headers_of, inbound, load, ticket
 

@@ -6,15 +6,10 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, false, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from bridge.store.models import (
-    ACKNOWLEDGED,
-    ESCALATED,
-    CaseRow,
-    TimelineRow,
-)
+from bridge.store.models import ACKNOWLEDGED, CLOSED, ESCALATED, OPEN, CaseRow, TimelineRow
 
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
@@ -100,3 +95,60 @@ def earlier_tickets(session: Session, case: CaseRow, limit: int = 5) -> list[str
         if ticket.isdigit() and ticket not in found:
             found.append(ticket)
     return found
+
+
+def relock_case(session: Session, case: CaseRow) -> CaseRow | None:
+    """``lock_case`` again after a commit, reading the row as it is now, not as this session last wrote it."""
+    case_id = case.id
+    session.expire(case)
+    return lock_case(session, case_id)
+
+
+def open_case(session: Session, case_id: str, platform: str, conversation_id: str, event: dict[str, Any],
+              now: datetime) -> CaseRow:
+    """A new case for a conversation, open, holding its first event."""
+    case = CaseRow(id=case_id, platform=platform, conversation_id=conversation_id, status=OPEN, triggers=[],
+                   refs={}, event=event, created_at=now, updated_at=now)
+    session.add(case)
+    return case
+
+
+def close_case(case: CaseRow, now: datetime) -> None:
+    case.status, case.closed_at = CLOSED, now
+
+
+def set_transcript(case: CaseRow, event: dict[str, Any], now: datetime | None = None) -> None:
+    """The folded conversation the case holds (``now``: when it changed, if it counts as an update)."""
+    case.event = event
+    if now is not None:
+        case.updated_at = now
+
+
+def remember_customer(case: CaseRow, customer_id: str | None, email: str | None) -> None:
+    case.customer_id = customer_id or case.customer_id
+    case.customer_email = email or case.customer_email
+
+
+def escalate_case(case: CaseRow, now: datetime, triggers: list[str], decision: dict[str, Any], priority: str | None,
+                  team: str, owner: str | None, route: dict[str, Any]) -> None:
+    """The case is with a human now: why, how urgent, which team and who owns it."""
+    case.status, case.escalated_at = ESCALATED, now
+    case.triggers, case.decision = triggers, decision
+    case.priority, case.team = priority, team
+    case.owner = owner
+    case.route = route
+
+
+def save_summary(session: Session, case_id: str, summary: dict[str, Any]) -> None:
+    """Keep the case's summary unless another job kept one first."""
+    session.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None)).values(summary=summary))
+
+
+def drop_summary(case: CaseRow) -> None:
+    """Forget the summary so it is made again when next needed (SQL NULL: a Python None would
+    store JSON null)."""
+    case.summary = null()
+
+
+def replace_summary(case: CaseRow, summary: dict[str, Any]) -> None:
+    case.summary = summary

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from bridge.store.attempts import free
+from bridge.store.cases import add_timeline, merge_refs
 from bridge.store.models import (
     DEAD,
     DONE,
@@ -139,3 +140,33 @@ def revive_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
         .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_until=None, updated_at=now)
     )
     return bool(session.execute(stmt).rowcount)
+
+
+def get_delivery(session: Session, delivery_id: int) -> DeliveryRow | None:
+    return session.get(DeliveryRow, delivery_id)
+
+
+def record_delivery_done(session: Session, delivery: DeliveryRow, external_id: str | None, dry_run: bool,
+                         url: str | None, connector: str, now: datetime) -> None:
+    """The step is done: its vendor id (and link) join the case's refs, the timeline says so."""
+    delivery.status, delivery.external_id, delivery.dry_run = DONE, external_id, dry_run
+    delivery.claimed_until, delivery.last_error, delivery.updated_at = None, None, now
+    new_refs: dict[str, Any] = {delivery.step: external_id}
+    if url:
+        new_refs[f"{delivery.step}.url"] = url
+    merge_refs(session, delivery.case_id, new_refs)
+    add_timeline(session, delivery.case_id, "delivery.done", f"connector:{connector}", now,
+                 {"step": delivery.step, "external_id": external_id, "dry_run": dry_run})
+
+
+def record_external_id(session: Session, delivery: DeliveryRow, external_id: str) -> None:
+    """What the vendor holds despite a failed attempt: kept on the step and in the case's refs."""
+    delivery.external_id = external_id
+    merge_refs(session, delivery.case_id, {delivery.step: external_id})
+
+
+def set_payload_once(session: Session, case_id: str, step: str, payload: dict[str, Any]) -> None:
+    """What a follow-up step carries; a step planned before keeps its own."""
+    row = session.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case_id, DeliveryRow.step == step)).one()
+    if row.payload is None:
+        row.payload = payload

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -195,3 +196,15 @@ def revive_inbox(session: Session, key: str, now: datetime) -> bool:
                 queued_at=now, batch=None)  # the replay enqueues it; if that fails, the sweeper does
     )
     return bool(session.execute(stmt).rowcount)
+
+
+def mark_processed(rows: Sequence[InboxRow], now: datetime) -> None:
+    for row in rows:
+        row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now
+
+
+def insert_all(rows: Sequence[dict[str, Any]]) -> Callable[[Session], list[bool]]:
+    """A group-commit unit inserting these accepted events: per row, False for a duplicate."""
+    def unit(session: Session) -> list[bool]:
+        return [insert_inbox(session, row) for row in rows]
+    return unit

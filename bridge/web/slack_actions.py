@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge import jsonsafe, ownership
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
+from bridge.store.db import StoreError
 from bridge.web.errors import ApiError
 from bridge.web.safeint import ascii_int
 
@@ -57,7 +57,7 @@ def actions() -> ResponseReturnValue:
     try:
         for action in clicks:
             _apply(rt, _clean(action), user, channel, name)
-    except SQLAlchemyError:
+    except StoreError:
         log.exception("bridge.slack.store_failed")
         raise ApiError(503, "store_unavailable", "the action could not be recorded; try again",
                        {"Retry-After": "2"}) from None

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.adapters import get_adapter
 from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayload, Unauthorized, UnsupportedEvent
@@ -18,6 +17,7 @@ from bridge.metrics import Metrics
 from bridge.pipeline import trigger_config, triggers
 from bridge.pipeline.completeness import needs_more
 from bridge.runtime import Runtime
+from bridge.store.db import StoreError
 from bridge.web.auth import event_status_url
 from bridge.web.errors import ApiError
 from bridge.worker import intake
@@ -145,7 +145,7 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
         return jsonify({"ignored": "no actionable event"}), 200
     try:
         accepted = intake.store_events(rt, slug, body, intake.audit_headers(request.headers.items()), events)
-    except (SQLAlchemyError, OSError) as exc:
+    except (StoreError, OSError) as exc:
         log.error("bridge.inbound.store_failed", extra={"platform": slug, "error": type(exc).__name__})
         raise ApiError(503, "store_unavailable", "the event could not be stored; retry later",
                        {"Retry-After": "5"}) from None

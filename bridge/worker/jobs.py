@@ -23,13 +23,13 @@ from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
-from bridge.pipeline.summary import summarize
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.bug_index import StoreBugIndex
 from bridge.store.models import DEAD, CaseRow, DeliveryRow, InboxRow
 from bridge.worker import escalate
+from bridge.worker.summarizer import summarize
 from connectors.base import Context, PermanentError, Result, RetryableError
 
 log = logging.getLogger("bridge.jobs")

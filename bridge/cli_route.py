@@ -23,7 +23,8 @@ import click
 
 from bridge.config import ConfigError, Settings
 from bridge.pipeline.route import RouteDecision, RouteFacts, route
-from bridge.pipeline.route_config import Routing, RoutingError, default_routing, load_routing
+from bridge.pipeline.route_config import Routing, RoutingError
+from bridge.pipeline.routing_file import default_routing, load_routing
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

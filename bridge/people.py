@@ -120,7 +120,7 @@ _ROUTINGS: dict[tuple[str, float], Any] = {}
 
 def _routing(settings: Settings) -> Any:
     """The routing in force, read once per version of the file (an outbox write must not parse YAML)."""
-    from bridge.pipeline.route_config import routing_for
+    from bridge.pipeline.routing_file import routing_for
 
     path = settings.get("ROUTING_FILE", "").strip()
     try:

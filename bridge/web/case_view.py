@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from markupsafe import Markup, escape
 
 from bridge.config import Settings
+from bridge.config.people import People
 from bridge.errors import plain_error
 from bridge.web.charts import duration
 
@@ -115,8 +116,6 @@ def describe(kind: str, detail: dict[str, Any], people: Any = None) -> tuple[str
     d = detail or {}
     step = step_label(str(d.get("step", "")))
     if people is None:
-        from bridge.people import People
-
         people = People()
 
     def who(value: Any) -> str:
@@ -195,8 +194,6 @@ def timeline(
 ) -> list[Entry]:
     """Timeline rows plus every inbound event (``received``: at, event type, platform), by time."""
     if people is None:
-        from bridge.people import People
-
         people = People()
     entries = [
         Entry(at, "event.received", "bot", "Event received", f"{event_type} from {platform}",

@@ -16,9 +16,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from bridge.config.people import customer_name
 from bridge.errors import plain_error
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
-from bridge.people import People, customer_name
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.recovery_model import DIMENSIONS, METRICS, RecoveryReport
@@ -26,6 +26,7 @@ from bridge.store import case_list, repo
 from bridge.store.models import CaseRow
 from bridge.web import auth, case_view, charts, sessions
 from bridge.web.safeint import ascii_int
+from connectors.names import people_for
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -183,7 +184,7 @@ def dashboard() -> ResponseReturnValue:
     by = by if by in dimensions else dimensions[0]
     labels: dict[str, str] = {}
     if by == "owner":  # owners are keyed by Slack id: show their names
-        people = People.of(_rt().settings, _rt().routing())
+        people = people_for(_rt().settings, _rt().routing())
         labels = {row.key: people.slack_name(row.key) for b in report.breakdowns if b.dimension == "owner"
                   for row in b.rows}
     table_metrics, table_rows = charts.breakdown_table(report, by, labels)
@@ -213,7 +214,7 @@ def cases() -> ResponseReturnValue:
     with _rt().store.session() as s:
         total, page, rows = case_list.page_of_cases(s, status, filters, trigger, page, PAGE_SIZE)
     query = {k: v for k, v in request.args.items() if k != "page"}
-    people = People.of(_rt().settings, _rt().routing())
+    people = people_for(_rt().settings, _rt().routing())
     listed = [
         {"case": c, "customer": customer_name((c.event or {}).get("customer") or {"email": c.customer_email}),
          "topic": case_view.topic_of(c), "owner": people.owner(c.owner, (c.route or {}).get("owner_name"))
@@ -262,7 +263,7 @@ def case(case_id: str) -> ResponseReturnValue:
     event = sanitize_event(Event.from_json(row.event))  # no card number or token on the page either
     channel = package.route.channel if package and package.route else None
     highlighted = {hit.message_index for hit in package.decision.triggers} if package else set()
-    people = People.of(settings, _rt().routing())
+    people = people_for(settings, _rt().routing())
     route = package.route if package else None
     keep = {k: request.args[k] for k in ("sig", "exp") if k in request.args}
     return render_template(
@@ -320,7 +321,7 @@ def take_case(case_id: str) -> ResponseReturnValue:
         flash("Pick someone from the roster.", "error")
         return redirect(url_for("pages.case", case_id=case_id))
     result = ownership.take(_rt(), case_id, who, via="web", actor=auth.current_user())
-    people = People.of(_rt().settings, _rt().routing())
+    people = people_for(_rt().settings, _rt().routing())
     if result.ok:
         flash(f"{people.slack_name(who)} owns the case now.", "ok")
     else:
@@ -351,7 +352,7 @@ def reassign_case(case_id: str) -> ResponseReturnValue:
     by = _me(members)
     result = ownership.reassign(_rt(), case_id, to or None, by=by, reason="reassign" if to else "not_mine",
                                 expected_owner=expected, via="web")
-    people = People.of(_rt().settings, _rt().routing())
+    people = people_for(_rt().settings, _rt().routing())
     if result.ok:
         flash(f"Reassigned to {people.slack_name(result.owner)}.", "ok")
     elif "owner changed" in result.message:

@@ -28,6 +28,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge.config import ConfigError, Settings
 from bridge.config.keys import secret_key, sign_case, subkey
+from bridge.web import sessions
 from bridge.web.safeint import ascii_int
 
 HASH_METHOD = "pbkdf2:sha256:600000"
@@ -186,8 +187,6 @@ def _runtime() -> Any:
 
 
 def login(name: str, via: str = "") -> None:
-    from bridge.web import sessions
-
     rt = _runtime()
     session.clear()
     session.permanent = True
@@ -201,8 +200,6 @@ def login(name: str, via: str = "") -> None:
 
 def logout() -> None:
     """End the session here and in the store: the same cookie sent again (copied, stolen) is no login."""
-    from bridge.web import sessions
-
     sessions.end(_runtime(), str(session.get("sid") or ""))
     session.clear()
     g.pop("bridge_user", None)
@@ -215,8 +212,6 @@ def current_user() -> str | None:
 
 
 def _current_user() -> str | None:
-    from bridge.web import sessions
-
     name = session.get("user")
     if not isinstance(name, str):
         return None

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -305,8 +305,6 @@ def _me(members: list[tuple[str, str, str]]) -> str:
 @bp.post("/cases/<case_id>/take")
 @auth.login_required
 def take_case(case_id: str) -> ResponseReturnValue:
-    from flask import flash
-
     from bridge import ownership
 
     auth.check_csrf()
@@ -333,8 +331,6 @@ def take_case(case_id: str) -> ResponseReturnValue:
 @bp.post("/cases/<case_id>/reassign")
 @auth.login_required
 def reassign_case(case_id: str) -> ResponseReturnValue:
-    from flask import flash
-
     from bridge import ownership
 
     auth.check_csrf()

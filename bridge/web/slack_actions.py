@@ -21,6 +21,7 @@ from bridge.runtime import Runtime
 from bridge.store.db import StoreError
 from bridge.web.errors import ApiError
 from bridge.web.safeint import ascii_int
+from connectors.slack import verify_request
 
 bp = Blueprint("slack_actions", __name__)
 log = logging.getLogger("bridge.slack")
@@ -39,8 +40,6 @@ def actions() -> ResponseReturnValue:
         raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY} bytes")
     body = request.get_data(cache=True)  # raw bytes first: the signature covers exactly these
     secrets = _secrets(rt)
-    from connectors.slack import verify_request
-
     if not secrets or not verify_request(body, request.headers.get("X-Slack-Request-Timestamp", ""),
                                          request.headers.get("X-Slack-Signature", ""), secrets, time.time()):
         raise ApiError(401, "unauthorized", "invalid or missing Slack signature")

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.adapters import get_adapter
 from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayload, Unauthorized, UnsupportedEvent
+from bridge.adapters.generic import suggestion
 from bridge.events import Event
 from bridge.metrics import Metrics
 from bridge.pipeline import trigger_config, triggers
@@ -76,8 +77,6 @@ def _ignored(adapter: Any, inbound: Inbound, rt: Runtime, slug: str) -> dict[str
         return {}
     if not names:
         return {}
-    from bridge.adapters.generic import suggestion
-
     log.info("bridge.inbound.ignored_fields", extra={"platform": slug, "fields": ",".join(names)})
     hints = {name: hint for name in names if (hint := suggestion(name))}
     return {"ignored": names} | ({"did_you_mean": hints} if hints else {})

@@ -26,9 +26,9 @@ from bridge.pipeline.sanitize import sanitize_event
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH
 from bridge.runtime import Runtime
 from bridge.store import repo
-from bridge.store.bug_index import StoreBugIndex
 from bridge.store.models import DEAD, CaseRow, DeliveryRow, InboxRow
 from bridge.worker import escalate
+from bridge.worker.bug_index import StoreBugIndex
 from bridge.worker.summarizer import summarize
 from connectors.base import Context, PermanentError, Result, RetryableError
 

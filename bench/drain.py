@@ -197,13 +197,13 @@ def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[s
         del os.environ[name]
     os.environ.update(clean_env(BRIDGE_DATA_DIR=str(work), **vendor_env(stub), **({"DATABASE_URL": url} if url else {})))
     import connectors
-    from bridge import create_app, intake, signing
+    from bridge import create_app, signing
     from bridge.config import Settings
     from bridge.pipeline import triggers
     from bridge.runtime import Runtime, install
     from bridge.store import repo
     from bridge.store.migrate import upgrade
-    from bridge.worker import jobs
+    from bridge.worker import intake, jobs
 
     rt = install(Runtime.build(Settings.from_env()))
     upgrade(rt.store)

@@ -16,10 +16,10 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     from flask import Flask
 
     from bridge.config import ConfigError, Settings
+    from bridge.config.secret_policy import refusal
     from bridge.metrics.ops import Metrics
     from bridge.metrics.prom import register_recovery_metrics
     from bridge.runtime import Runtime
-    from bridge.secret_policy import refusal
     from bridge.web import api, errors, health, pages, slack_actions, vendor_events, webhooks
 
     settings = settings or (rt.settings if rt else Settings.from_env())

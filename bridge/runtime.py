@@ -36,7 +36,8 @@ class Runtime:
         """The routing in force. An edit to ROUTING_FILE takes effect on the next escalation; an
         edit that breaks the file is logged and the last good routing stays in force (at start, a
         broken file is refused: see ``check_routing``)."""
-        from bridge.pipeline.route_config import RoutingError, routing_for
+        from bridge.pipeline.route_config import RoutingError
+        from bridge.pipeline.routing_file import routing_for
 
         path = self.settings.get("ROUTING_FILE", "").strip()
         try:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 DEFAULT_TOLERANCE = 300
-MIN_KEY_BYTES = 16  # a shorter HMAC key can be guessed; bridge.secret_policy refuses to start with one
+MIN_KEY_BYTES = 16  # a shorter HMAC key can be guessed; bridge.config.secret_policy refuses to start with one
 
 
 class SignatureError(Exception):

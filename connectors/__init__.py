@@ -132,7 +132,7 @@ def is_configured(vendor: str, settings: Settings) -> bool:
 
 
 def connector_for(vendor: str, settings: Settings, bugs: BugIndex | None = None) -> Connector:
-    """``bugs``: the bug index the live Jira connector files against (``bridge.store.bug_index``)."""
+    """``bugs``: the bug index the live Jira connector files against (``bridge.worker.bug_index``)."""
     live = LIVE.get(vendor)
     if live is not None and is_configured(vendor, settings):
         if live is JiraConnector:

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Context, Request, Result, Step, request_json
+from connectors.names import people_for
 from connectors.rendering import Rendering, rendering
 
 if TYPE_CHECKING:
     from bridge.config import Settings
-    from bridge.people import People
+    from bridge.config.people import People
 
 
 def _atomic_write(path: Path, text: str, durable: bool = True) -> None:
@@ -43,11 +44,7 @@ def _atomic_write(path: Path, text: str, durable: bool = True) -> None:
 
 
 def _people(settings: Settings | None) -> People | None:
-    if settings is None:
-        return None
-    from bridge.people import People
-
-    return People.of(settings)
+    return people_for(settings) if settings is not None else None
 
 
 # --- Markdown --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bridge.people import People
+    from bridge.config.people import People
 
 # --- what a rendering is made of ----------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from bench.grown import fill_sqlite
 from bench.report_store import grown_summary, kb, probe_lines, sweep_lines
-from bridge import intake
 from bridge.store import repo
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
+from bridge.worker import intake
 
 
 def test_grown_rows_are_what_the_intake_writes(tmp_path: Path) -> None:

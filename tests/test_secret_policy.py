@@ -13,9 +13,9 @@ from bridge import create_app
 from bridge.cli import main
 from bridge.cli.serve import new_whsec
 from bridge.config import ConfigError, Settings
-from bridge.secret_policy import problems
+from bridge.config.keys import secret_key
+from bridge.config.secret_policy import problems
 from bridge.signing import SignatureError, verify_standard_webhook
-from bridge.web.auth import secret_key
 from tests.helpers import SECRET
 
 WEAK_WHSEC = {

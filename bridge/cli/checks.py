@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import connectors
-from bridge import secret_policy
 from bridge.adapters import ADAPTERS
-from bridge.config import ConfigError, Settings, secret_env_name
+from bridge.config import ConfigError, Settings, secret_env_name, secret_policy
+from bridge.errors import reason
 from bridge.pipeline import trigger_config
 from bridge.pipeline.route_config import RoutingError
 from bridge.runtime import Runtime
 from bridge.web import auth
-from bridge.wording import reason
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 

@@ -26,9 +26,9 @@ def load_settings() -> Settings:
 def checked(rt: Runtime) -> Runtime:
     """Refuse to start on unsafe configuration, naming the reason."""
     # Imported here, for start-up speed: `bridge --help` loads no queue or routing code.
+    from bridge.config.secret_policy import refusal
     from bridge.pipeline.route_config import RoutingError
     from bridge.queue import RQQueue
-    from bridge.secret_policy import refusal
 
     weak = refusal(rt.settings)
     if weak:

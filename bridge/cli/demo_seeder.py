@@ -128,7 +128,7 @@ class Seeder:
 
     def chat(self, at: datetime, scenario: str, conversation: str, customer: dict[str, Any], *,
              platform: str = "generic", close: bool = False, proactive: bool = False) -> str:
-        from bridge.intake import case_id_for
+        from bridge.worker.intake import case_id_for
 
         self.clock.now = at
         messages = _messages(scenario, at, proactive)
@@ -283,6 +283,6 @@ class Seeder:
 
 
 def _case_of(platform: str, conversation: str) -> str:
-    from bridge.intake import case_id_for
+    from bridge.worker.intake import case_id_for
 
     return case_id_for(platform, conversation)

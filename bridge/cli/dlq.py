@@ -10,7 +10,7 @@ import json
 import click
 
 from bridge.cli.common import fail, runtime
-from bridge.wording import plain_error
+from bridge.errors import plain_error
 
 
 @click.group()

@@ -21,10 +21,10 @@ import click
 @click.option("--llm", is_flag=True, help="Use the LLM summary when OPENAI_API_KEY is set (network call).")
 def package(file: Path, source: str | None, as_json: bool, llm: bool) -> None:
     """Print the handoff package of an event FILE as Markdown (or --json)."""
+    from bridge.adapters.files import load_events
     from bridge.pipeline import triggers
     from bridge.pipeline.package import build_package
     from bridge.pipeline.render import markdown
-    from bridge.pipeline.triage import load_events
 
     try:
         events = load_events(file, source)
@@ -41,7 +41,7 @@ def package(file: Path, source: str | None, as_json: bool, llm: bool) -> None:
     summary = None
     if llm:
         from bridge.config import ConfigError, Settings
-        from bridge.pipeline.summary import summarize
+        from bridge.worker.summarizer import summarize
 
         try:
             settings = Settings.from_env()

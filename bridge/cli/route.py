@@ -25,7 +25,8 @@ import click
 from bridge.cli.common import fail, load_settings
 from bridge.config import Settings
 from bridge.pipeline.route import RouteDecision, RouteFacts, route
-from bridge.pipeline.route_config import Routing, RoutingError, default_routing, load_routing
+from bridge.pipeline.route_config import Routing, RoutingError
+from bridge.pipeline.routing_file import default_routing, load_routing
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -147,9 +148,9 @@ class _Replayed:
 
 def _replay(settings: Settings, routing: Routing, source: str, window: timedelta, now: datetime,
             as_json: bool, explain: bool) -> None:
+    from bridge.errors import reason
     from bridge.runtime import Runtime
     from bridge.store.admin_repo import StoreReadError, cases_escalated_or_created_since
-    from bridge.wording import reason
 
     rt = Runtime.build(settings)
     cutoff = now - window

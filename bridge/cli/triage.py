@@ -125,7 +125,7 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
         _replay(options, window, _at(at), as_json)
         return
     from bridge.adapters.base import Handshake
-    from bridge.pipeline.triage import triage_file
+    from bridge.adapters.files import triage_file
 
     status = 0
     for path in files:
@@ -183,8 +183,8 @@ def train(corpus: Path | None, out: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The scores as one JSON document.")
 def eval_command(mode: str, split: str, corpus: Path | None, ask_all: bool, misses: bool, as_json: bool) -> None:
     """Score the judge on the corpus (recall, false escalation, trigger exactness, on time)."""
+    from bridge.adapters.files import load_conversation
     from bridge.pipeline import llm_judge
-    from bridge.pipeline.triage import load_conversation
     from bridge.pipeline.triage_eval import default_corpus, load_corpus, report, score, summary_line
     from bridge.pipeline.triggers import decide
 

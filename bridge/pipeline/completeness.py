@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.events import Completeness, Event
+from bridge.pipeline.evidence import reference_time, telling_requests
 
 LANGUAGES = ("en", "es", "de", "fr", "pt", "it", "nl", "ja")
 
@@ -143,8 +144,6 @@ def _has_steps(event: Event) -> bool:
 
 
 def _has_error(event: Event) -> bool:
-    from bridge.pipeline.evidence import reference_time, telling_requests
-
     ev = event.evidence
     if ev and (
         any((log.level or "").lower() in ("error", "fatal", "critical") for log in ev.console_logs)

@@ -144,12 +144,10 @@ def stated_reasons(event: Event, found: list[str], cfg: TriggerConfig) -> list[T
     """On a bot's hand-off that the transcript already explains, the triggers its stated reason
     names too (a bot that hands off a "disputed duplicate charge" names billing_exception), never
     the ``bot_handoff`` fallback."""
-    from bridge.pipeline import triggers
-
     if event.type != "handoff.requested":
         return []
     at = _handoff_index(event.conversation.messages)
-    return [hit for hit in triggers.handoff_hits(event.handoff, at, cfg)
+    return [hit for hit in trigger_rules.handoff_hits(event.handoff, at, cfg)
             if hit.trigger != "bot_handoff" and hit.trigger not in found]
 
 
@@ -201,8 +199,6 @@ def first_escalation(steps: list[tuple[dict[str, float], set[str], set[str]]], t
 
 def judge(event: Event, cfg: TriggerConfig, model: Model | None = None) -> Decision:
     """Feed the messages one at a time; escalate after the first one at which a trigger fires."""
-    from bridge.pipeline import triggers  # the hand-off mapping lives with the rest of the rules
-
     model = model or load()
     seen: list[tuple[Message, dict[str, float], dict[str, float]]] = []
     found = None
@@ -224,6 +220,6 @@ def judge(event: Event, cfg: TriggerConfig, model: Model | None = None) -> Decis
         return Decision(escalate=True, triggers=hits, at_message=index, uncertain=uncertain)
     if event.type == "handoff.requested":
         at = _handoff_index(event.conversation.messages)
-        return Decision(escalate=True, triggers=triggers.handoff_hits(event.handoff, at, cfg), at_message=at,
+        return Decision(escalate=True, triggers=trigger_rules.handoff_hits(event.handoff, at, cfg), at_message=at,
                         uncertain=True)
     return Decision(escalate=False, uncertain=uncertain)

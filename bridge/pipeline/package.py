@@ -1,7 +1,7 @@
 """Build the handoff package from a case's merged conversation and the engine's decision.
 
 Pure: everything here is derived from the event and the decision. The summary is the one part
-that may come from outside (the LLM, via ``bridge.pipeline.summary.summarize`` in the worker);
+that may come from outside (the LLM, via ``bridge.worker.summarizer.summarize``);
 without one, the deterministic extractive summary is used, so a package is always complete.
 """
 

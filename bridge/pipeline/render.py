@@ -25,7 +25,9 @@ from bridge.events import (
     Summary,
 )
 from bridge.pipeline.evidence import telling_requests
+from bridge.pipeline.flags import flags_text
 from bridge.pipeline.sanitize import scrub
+from bridge.pipeline.waiting import waiting_text
 
 ROLE_LABEL = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -228,9 +230,6 @@ def sections(package: Package, transcript_budget: int | None = None, contact: bo
         transcript_title += " (transcript missing from the hand-off: not fetchable from the platform)"
     elif package.transcript_partial:
         transcript_title += " (partial: the platform did not return the whole conversation)"
-    from bridge.pipeline.flags import flags_text
-    from bridge.pipeline.waiting import waiting_text
-
     check = [("Check before you answer", flags_text(package.flags))] if package.flags else []
     earlier = earlier_text(package)
     return [

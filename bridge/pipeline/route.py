@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bridge.events import Decision, Event, Priority, RouteInfo
+from bridge.pipeline.completeness import language_of
 from bridge.pipeline.evidence import failure_evidence
 from bridge.pipeline.route_config import (
     PRIORITIES,
@@ -56,8 +57,6 @@ class RouteFacts(_Frozen):
     @classmethod
     def from_event(cls, event: Event, decision: Decision, priority: str, platform: str | None = None) -> RouteFacts:
         """``platform`` is the case's platform slug when known (the bot's own label otherwise)."""
-        from bridge.pipeline.completeness import language_of
-
         customer, account = event.customer, event.customer.account if event.customer else None
         device = event.evidence.device if event.evidence else None
         # A declared tag wins even outside the languages the package templates know (a "ko" customer

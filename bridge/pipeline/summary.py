@@ -1,32 +1,21 @@
 """The handoff summary: issue, what the bot tried, customer state, suggested topic, next step.
 
-``summarize`` calls the LLM only when ``OPENAI_API_KEY`` is set, on a redacted transcript, and
-falls back to ``extractive_summary`` (pure, deterministic) on any failure: the handoff never fails
+The worker's ``summarize`` calls the LLM only when ``OPENAI_API_KEY`` is set, on a redacted
+transcript, and falls back to ``extractive_summary`` (pure, deterministic) on any failure: the handoff never fails
 because of the summary. The LLM answer is data. It fills five text fields and nothing else; unknown
 keys ("priority": "urgent") are dropped, and priority, routing and owner are computed elsewhere
 from the event alone. Renderers escape summary text exactly like customer text.
 
-Cache: LLM results are kept per case in a small in-process LRU and, when a data directory is
-given, as JSON files under ``<BRIDGE_DATA_DIR>/cache/summary/`` so separate RQ worker processes on
-one machine share them. The key hashes case id, model, endpoint and the redacted prompt, so a
-transcript that grew gets a fresh summary. Failures are remembered in memory for a few minutes so
-the case's later delivery steps do not each wait out the same timeout.
+Pure: the prompt (``build_prompt``) and what is taken from an answer (``from_llm``) are here; the
+call, its cache and its timeout are the worker's (``bridge.worker.summarizer.summarize``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import tempfile
-import threading
-import time
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
-from bridge.config import Settings
 from bridge.events import Decision, Event, Summary
 from bridge.pipeline.opening import lead_trigger
 from bridge.pipeline.redact import Redactor
@@ -222,81 +211,7 @@ def build_prompt(event: Event, decision: Decision, max_messages: int = 60) -> tu
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}], redactor
 
 
-class SummaryCache:
-    """Thread-safe LRU of LLM summaries, optionally mirrored to JSON files in a directory."""
-
-    def __init__(self, size: int = 256, failure_ttl: float = 300.0) -> None:
-        self.size, self.failure_ttl = size, failure_ttl
-        self._items: OrderedDict[str, Summary] = OrderedDict()
-        self._failures: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, directory: Path | None) -> Summary | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        path = directory / f"{key}.json" if directory else None
-        if path and path.is_file():
-            try:
-                summary = Summary.model_validate(json.loads(path.read_text(encoding="utf-8")), strict=False)
-            except (OSError, ValueError):
-                return None
-            self._remember(key, summary)
-            return summary
-        return None
-
-    def put(self, key: str, summary: Summary, directory: Path | None) -> None:
-        self._remember(key, summary)
-        if directory is None:
-            return
-        try:  # best effort: a read-only disk costs a second LLM call, never the handoff
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(summary.to_json(), ensure_ascii=False))
-            os.replace(tmp, directory / f"{key}.json")
-        except OSError:
-            pass
-
-    def _remember(self, key: str, summary: Summary) -> None:
-        with self._lock:
-            self._items[key] = summary
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def failed(self, key: str) -> str | None:
-        with self._lock:
-            entry = self._failures.get(key)
-            if entry and time.monotonic() - entry[0] < self.failure_ttl:
-                return entry[1]
-            self._failures.pop(key, None)
-            return None
-
-    def fail(self, key: str, reason: str) -> None:
-        with self._lock:
-            self._failures[key] = (time.monotonic(), reason)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._failures.clear()
-
-
-CACHE = SummaryCache()
-
-
-def _timeout(settings: Settings) -> float:
-    raw = settings.get("OPENAI_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else 15.0
-    except ValueError:
-        value = 15.0
-    return max(0.1, min(value, 15.0))
-
-
-def _from_llm(data: dict[str, Any], fallback: Summary, model: str, counts: dict[str, int]) -> Summary:
+def from_llm(data: dict[str, Any], fallback: Summary, model: str, counts: dict[str, int]) -> Summary:
     values = {name: clean(data[name]) if isinstance(data.get(name), str) else "" for name in FIELDS}
     if not values["issue"] or sum(bool(v) for v in values.values()) < 3:
         raise ValueError("answer misses required fields")
@@ -313,46 +228,3 @@ def _from_llm(data: dict[str, Any], fallback: Summary, model: str, counts: dict[
         model=model,
         redacted=counts,
     )
-
-
-def summarize(
-    event: Event,
-    decision: Decision,
-    settings: Settings,
-    *,
-    case_id: str | None = None,
-    cache: SummaryCache = CACHE,
-) -> Summary:
-    """The package summary. Network I/O only when OPENAI_API_KEY is set; never raises for the LLM."""
-    fallback = extractive_summary(event, decision)
-    api_key = settings.get("OPENAI_API_KEY", "").strip()
-    if not api_key:
-        return fallback
-    from bridge.pipeline import llm  # imported lazily: the openai package loads only when used
-
-    model = settings.get("OPENAI_MODEL", "").strip() or DEFAULT_MODEL
-    base_url = settings.get("OPENAI_BASE_URL", "").strip() or None
-    messages, redactor = build_prompt(event, decision)
-    identity = json.dumps([PROMPT_VERSION, case_id or event.conversation.id, model, base_url, messages])
-    key = hashlib.sha256(identity.encode()).hexdigest()[:40]
-    directory = settings.data_dir / "cache" / "summary"
-    cached = cache.get(key, directory)
-    if cached is not None:
-        return cached
-    if (reason := cache.failed(key)) is not None:
-        return fallback.model_copy(update={"note": reason})
-    try:
-        data = llm.chat_json(
-            api_key=api_key, base_url=base_url, model=model, messages=messages, schema=SCHEMA,
-            timeout=_timeout(settings), retries=1,
-        )
-        summary = _from_llm(data, fallback, model, redactor.counts)
-    except llm.LLMError as exc:
-        reason = f"LLM summary unavailable ({exc}); extractive summary used"
-    except Exception as exc:  # noqa: BLE001 - the handoff must not fail because of the summary
-        reason = f"LLM summary unusable ({type(exc).__name__}); extractive summary used"
-    else:
-        cache.put(key, summary, directory)
-        return summary
-    cache.fail(key, reason)
-    return fallback.model_copy(update={"note": reason, "redacted": redactor.counts})

@@ -1,4 +1,5 @@
-"""``bridge triage``: run the trigger engine incrementally over a saved conversation.
+"""``bridge triage``: run the trigger engine incrementally over a conversation (pure: the file is read
+by ``bridge.adapters.files``).
 
 With ``judge`` options whose mode is ``llm`` or ``both`` (and a key), the LLM judge is asked where it
 applies (see ``bridge.pipeline.llm_judge``); the line then says which judge decided and, when the LLM's
@@ -7,43 +8,12 @@ answer was not used, why.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from bridge.adapters import ADAPTERS
-from bridge.adapters.base import AdapterError, Inbound, UnsupportedEvent, load_json, validate_event
 from bridge.events import Event
-from bridge.pipeline import llm_judge, transcript
+from bridge.pipeline import llm_judge
 from bridge.pipeline.trigger_config import TriggerConfig
 from bridge.pipeline.triggers import decide
-
-
-def load_events(path: Path, source: str | None) -> list[Event]:
-    body = path.read_bytes()
-    if source and source != "generic":
-        adapter = ADAPTERS.get(source)
-        if adapter is None:
-            raise ValueError(f"unknown source {source!r}")
-        try:
-            return adapter.parse(Inbound(body=body, headers={}))
-        except (AdapterError, UnsupportedEvent) as exc:
-            raise ValueError(str(exc)) from None
-    try:
-        return [validate_event(load_json(body))]
-    except AdapterError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def load_conversation(path: Path, source: str | None = None) -> Event:
-    """The file's conversation as one merged event (a platform payload may carry several)."""
-    events = load_events(path, source)
-    if not events:
-        raise ValueError("no event in this file")
-    merged: Event | None = None
-    for event in events:
-        merged = transcript.merge(merged, event)
-    assert merged is not None
-    return merged
 
 
 def judge_event(
@@ -57,15 +27,15 @@ def judge_event(
     return llm_judge.run(event, local, judge, call=call)
 
 
-def triage_file(
-    path: Path, source: str | None = None, config: TriggerConfig | None = None,
-    judge: llm_judge.JudgeOptions | None = None,
+def triage_line(
+    name: str, event: Event, config: TriggerConfig | None = None, judge: llm_judge.JudgeOptions | None = None,
 ) -> dict[str, Any]:
-    """One line of ``bridge triage``: the engine fed the file's conversation message by message."""
-    outcome = judge_event(load_conversation(path, source), config, judge)
+    """One line of ``bridge triage`` for the conversation of file ``name``, fed message by message
+    (``bridge.adapters.files.triage_file`` reads the file)."""
+    outcome = judge_event(event, config, judge)
     decision = outcome.decision
     line: dict[str, Any] = {
-        "file": path.name,
+        "file": name,
         "escalate": decision.escalate,
         "triggers": decision.trigger_ids,
         "at_message": decision.at_message,

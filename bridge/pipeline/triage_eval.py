@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bridge.pipeline import triage_score
+
 SPLITS = ("test", "train", "all")
 
 
@@ -45,8 +47,6 @@ def load_corpus(root: Path, split: str = "test") -> tuple[dict[str, dict[str, An
 def score(labels: Mapping[str, Mapping[str, Any]], predictions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """Scores of ``predictions`` (file name -> {escalate, triggers, at_message}) against ``labels``:
     ``triage_score.score`` (the evaluation set's definitions), as the dict ``report`` prints."""
-    from bridge.pipeline import triage_score
-
     result = triage_score.score(labels, [{"file": name, **pred} for name, pred in predictions.items()])
     return {
         "files": result.files, "positives": result.positives, "negatives": result.negatives,

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
-from bridge.events import Message
+from bridge.events import Handoff, Message, TriggerHit
 from bridge.pipeline.trigger_config import Patterns, TriggerConfig
 
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
@@ -203,3 +203,22 @@ def repeats(text: str, previous: str | None, threshold: float) -> bool:
     if not now or not old:
         return False
     return (len(old) > 40 and old in now) or SequenceMatcher(None, now, old).ratio() >= threshold
+
+
+# --- the bot's own hand-off ----------------------------------------------------------------------
+
+def _hit(trigger: str, index: int | None, evidence: str) -> TriggerHit:
+    # Trigger ids come from code or from the validated config, so they are always in TRIGGERS.
+    return TriggerHit.model_validate({"trigger": trigger, "message_index": index, "evidence": evidence})
+
+
+def handoff_hits(handoff: Handoff | None, index: int | None, cfg: TriggerConfig) -> list[TriggerHit]:
+    """The bot's own hand-off, mapped onto the vocabulary; ``bot_handoff`` only as the fallback."""
+    reason = (handoff.reason if handoff else None) or ""
+    text = " ".join(part for part in (reason, handoff.topic if handoff else None) if part)
+    ids: list[str] = []
+    if handoff and handoff.requested_by == "customer":
+        ids.append("customer_requested_human")
+    ids += [trigger for trigger, patterns in cfg.reason_map if patterns.search(text) and trigger not in ids]
+    evidence = f"handoff.requested: {reason or 'the bot handed off without a reason'}"
+    return [_hit(trigger, index, evidence) for trigger in ids or ["bot_handoff"]]

@@ -11,7 +11,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+StoreError = SQLAlchemyError  # what a failed read or write raises, for callers outside the store
 
 _lock = threading.Lock()
 _engines: dict[tuple[str, int], Engine] = {}

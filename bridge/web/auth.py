@@ -3,12 +3,9 @@
 - ``BRIDGE_ADMIN_TOKEN`` signs in as ``admin``; ``BRIDGE_USERS`` = ``name:pbkdf2-hash,...`` (made
   by ``bridge user-hash``) signs in named users. A session remembers a fingerprint of the secret
   it was opened with, so changing a password or the token ends the sessions opened with the old one.
-- The Flask session is signed with ``BRIDGE_SECRET_KEY``; unset, a key kept in the data dir
-  (``<BRIDGE_DATA_DIR>/session-secret-key``, made on first use) is used, which suits one machine.
+- The Flask session is signed with ``BRIDGE_SECRET_KEY`` (``bridge.config.keys.secret_key``).
 - Every POST carries the session's CSRF token.
-- ``case_link(settings, case_id, now)`` is a link to one case page that works without a login
-  until it expires (``BRIDGE_CASE_LINK_TTL``, default 30 days): HMAC-SHA256 over the case id and
-  the expiry, with a key derived from the secret key.
+- ``verify_case_link`` checks the signed case links ``bridge.config.keys.case_link`` makes.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import base64
 import functools
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -31,41 +27,14 @@ from flask import Flask, abort, current_app, g, redirect, request, session, url_
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge.config import ConfigError, Settings
-from bridge.safeint import ascii_int
+from bridge.config.keys import secret_key, sign_case, subkey
+from bridge.web import sessions
+from bridge.web.safeint import ascii_int
 
 HASH_METHOD = "pbkdf2:sha256:600000"
-DEFAULT_CASE_LINK_TTL = 30 * 24 * 3600
 SESSION_LIFETIME = timedelta(hours=12)
 ADMIN = "admin"
 F = TypeVar("F", bound=Callable[..., Any])
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-# --- secrets -----------------------------------------------------------------------------------
-
-def secret_key(settings: Settings) -> str:
-    """``BRIDGE_SECRET_KEY``, or the development key kept in the data dir (made on first use)."""
-    configured = settings.get("BRIDGE_SECRET_KEY", "").strip()
-    if configured:
-        return configured
-    path = settings.data_dir / "session-secret-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        fresh.write_text(secrets.token_urlsafe(48) + "\n")
-        fresh.chmod(0o600)
-        try:  # two processes starting at once: the first link wins, both read the same key
-            os.link(fresh, path)
-        except FileExistsError:
-            pass
-        finally:
-            fresh.unlink(missing_ok=True)
-    return path.read_text().strip()
-
-
-def _subkey(settings: Settings, purpose: str) -> bytes:
-    return hmac.new(secret_key(settings).encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def users(settings: Settings) -> dict[str, str]:
@@ -108,7 +77,7 @@ def _fingerprint(settings: Settings, name: str, via: str = "") -> str | None:
         material = "user:" + users(settings)[name]
     else:
         return None
-    return hmac.new(_subkey(settings, "session"), material.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(subkey(settings, "session"), material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def authenticate(settings: Settings, name: str, password: str) -> str | None:
@@ -218,8 +187,6 @@ def _runtime() -> Any:
 
 
 def login(name: str, via: str = "") -> None:
-    from bridge.web import sessions
-
     rt = _runtime()
     session.clear()
     session.permanent = True
@@ -233,8 +200,6 @@ def login(name: str, via: str = "") -> None:
 
 def logout() -> None:
     """End the session here and in the store: the same cookie sent again (copied, stolen) is no login."""
-    from bridge.web import sessions
-
     sessions.end(_runtime(), str(session.get("sid") or ""))
     session.clear()
     g.pop("bridge_user", None)
@@ -247,8 +212,6 @@ def current_user() -> str | None:
 
 
 def _current_user() -> str | None:
-    from bridge.web import sessions
-
     name = session.get("user")
     if not isinstance(name, str):
         return None
@@ -297,30 +260,6 @@ def check_csrf() -> None:
 
 # --- signed case links -------------------------------------------------------------------------
 
-def case_link_ttl(settings: Settings) -> int:
-    raw = settings.get("BRIDGE_CASE_LINK_TTL", "").strip()
-    if not raw:
-        return DEFAULT_CASE_LINK_TTL
-    match = _DURATION.match(raw.lower())
-    if not match or int(match.group(1)) <= 0:
-        raise ConfigError(f"BRIDGE_CASE_LINK_TTL must be a positive number of seconds (or 12h, 30d), got {raw!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-def sign_case(settings: Settings, case_id: str, expires: int) -> str:
-    mac = hmac.new(_subkey(settings, "case-link"), f"{case_id}\n{expires}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
-def case_link(settings: Settings, case_id: str, now: datetime) -> str:
-    """A link to the case page that works without a login until it expires."""
-    expires = int(now.timestamp()) + case_link_ttl(settings)
-    query = urlencode({"sig": sign_case(settings, case_id, expires), "exp": expires})
-    path = f"/cases/{case_id}?{query}"
-    base = settings.get("BRIDGE_PUBLIC_URL", "").strip().rstrip("/")
-    return f"{base}{path}" if base else path
-
-
 def verify_case_link(settings: Settings, case_id: str, sig: str, exp: str, now: datetime) -> bool:
     expires = ascii_int(exp, 12)  # a signed link's expiry is a unix time, never longer
     if expires is None or expires < now.timestamp():
@@ -333,7 +272,7 @@ def verify_case_link(settings: Settings, case_id: str, sig: str, exp: str, now: 
 def sign_event_status(settings: Settings, key: str) -> str:
     """The status URL's capability: an event key is derived from the sender's event id, so knowing
     the id must not be enough to read the case, its state and the questions for the customer."""
-    mac = hmac.new(_subkey(settings, "event-status"), key.encode(), hashlib.sha256).digest()[:16]
+    mac = hmac.new(subkey(settings, "event-status"), key.encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 

@@ -7,6 +7,7 @@ plain strings here; the template escapes it.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -16,9 +17,14 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
+from bridge.adapters import ADAPTERS
+from bridge.adapters.base import Inbound
+from bridge.adapters.generic import suggestion
 from bridge.config import Settings
+from bridge.config.people import People
+from bridge.errors import plain_error
 from bridge.web.charts import duration
-from bridge.wording import plain_error
+from connectors.outbox import read_outbox, rendering
 
 STEP_LABELS = {
     "zendesk.ticket": "Zendesk ticket",
@@ -115,8 +121,6 @@ def describe(kind: str, detail: dict[str, Any], people: Any = None) -> tuple[str
     d = detail or {}
     step = step_label(str(d.get("step", "")))
     if people is None:
-        from bridge.people import People
-
         people = People()
 
     def who(value: Any) -> str:
@@ -195,8 +199,6 @@ def timeline(
 ) -> list[Entry]:
     """Timeline rows plus every inbound event (``received``: at, event type, platform), by time."""
     if people is None:
-        from bridge.people import People
-
         people = People()
     entries = [
         Entry(at, "event.received", "bot", "Event received", f"{event_type} from {platform}",
@@ -222,10 +224,6 @@ def unused_fields(bodies: list[tuple[str, bytes | None]]) -> list[tuple[str, str
     """Fields the sender sent that the bridge did not use, over every event of the case, each once,
     with the field it most likely meant: ``[("evidence.console_errors", "evidence.console_logs")]``.
     The bodies are the inbox's verbatim copies (scrubbed ones after the retention period say nothing)."""
-    from bridge.adapters import ADAPTERS
-    from bridge.adapters.base import Inbound
-    from bridge.adapters.generic import suggestion
-
     seen: dict[str, str | None] = {}
     for platform, body in bodies:
         adapter = ADAPTERS.get(platform)
@@ -239,8 +237,6 @@ def unused_fields(bodies: list[tuple[str, bytes | None]]) -> list[tuple[str, str
 def slack_html(text: str) -> Markup:
     """Slack mrkdwn as the Slack client shows it: bold, italic, strike, code, links, mentions, line
     breaks. Everything is escaped first; only http(s) links become anchors."""
-    import html
-
     tokens: list[str] = []
 
     def control(match: re.Match[str]) -> str:
@@ -267,8 +263,6 @@ def slack_html(text: str) -> Markup:
 
 def outbox(settings: Settings, case_id: str, people: Any) -> list[Any]:
     """The case's dry-run outbox, rendered as the Markdown files beside the JSON (same renderings)."""
-    from connectors.outbox import read_outbox, rendering
-
     url = f"{settings.base_url}/cases/{case_id}"
     found = read_outbox(settings.outbox_dir, case_id)
     return [rendering(step, request, case_id, url, people) for step, request in found]

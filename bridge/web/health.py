@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bridge.errors import reason
 from bridge.queue import RQQueue
-from bridge.wording import reason
 from bridge.worker.runner import STALL_AFTER
 
 bp = Blueprint("health", __name__)

@@ -2,7 +2,7 @@
 
 Server-rendered (Jinja2, autoescaped), readable without JavaScript; charts are inline SVG.
 The dashboard and the case list need a login; a case page opens with a login or a signed,
-expiring link (``auth.case_link``), which is how Zendesk, Jira and Slack link to it.
+expiring link (``bridge.config.keys.case_link``), which is how Zendesk, Jira and Slack link to it.
 """
 
 from __future__ import annotations
@@ -11,22 +11,22 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import String, cast, func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from bridge.config.people import customer_name
+from bridge.errors import plain_error
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
 from bridge.metrics.model import DIMENSIONS, METRICS, RecoveryReport
-from bridge.people import People, customer_name
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
-from bridge.safeint import ascii_int
-from bridge.store import repo
-from bridge.store.models import CaseRow, InboxRow
+from bridge.store import case_list, repo
+from bridge.store.models import CaseRow
 from bridge.web import auth, case_view, charts, sessions
-from bridge.wording import plain_error
+from bridge.web.safeint import ascii_int
+from connectors.names import people_for
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -150,10 +150,9 @@ def period_from_args(now: datetime) -> tuple[datetime, datetime, int | None]:
     return now - timedelta(days=days), now, days
 
 
-def _options(column: Any) -> list[str]:
+def _options(column: str) -> list[str]:
     with _rt().store.session() as s:
-        values = s.scalars(select(column).where(column.is_not(None)).distinct().order_by(column))
-        return [v for v in values if v][:200]
+        return case_list.options(s, column)
 
 
 def _report(since: datetime, until: datetime, filters: dict[str, str], granularity: str) -> RecoveryReport:
@@ -177,8 +176,7 @@ def dashboard() -> ResponseReturnValue:
         granularity, automatic = chosen, False
     else:
         with _rt().store.session() as s:
-            seen = int(s.scalar(select(func.count()).select_from(CaseRow).where(
-                CaseRow.created_at >= since, CaseRow.created_at < until)) or 0)
+            seen = case_list.created_between(s, since, until)
         granularity, automatic = charts.auto_granularity(seen, (until - since).total_seconds() / 86400), True
     report = _report(since, until, filters, granularity)
     dimensions = charts.dimensions_present(report, DIMENSIONS) or ["trigger"]
@@ -186,7 +184,7 @@ def dashboard() -> ResponseReturnValue:
     by = by if by in dimensions else dimensions[0]
     labels: dict[str, str] = {}
     if by == "owner":  # owners are keyed by Slack id: show their names
-        people = People.of(_rt().settings, _rt().routing())
+        people = people_for(_rt().settings, _rt().routing())
         labels = {row.key: people.slack_name(row.key) for b in report.breakdowns if b.dimension == "owner"
                   for row in b.rows}
     table_metrics, table_rows = charts.breakdown_table(report, by, labels)
@@ -195,7 +193,7 @@ def dashboard() -> ResponseReturnValue:
     return render_template(
         "pages/dashboard.html",
         report=report, since=since, until=until, days=days, periods=PERIODS, granularity=granularity,
-        filters=filters, teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), triggers=TRIGGERS,
+        filters=filters, teams=_options("team"), platforms=_options("platform"), triggers=TRIGGERS,
         metrics=METRICS, trends=[charts.line_chart(spec, report) for spec in charts.TREND_CHARTS],
         periods_list=charts.periods_of(report), series={s.metric: s for s in report.series},
         dimensions=dimensions, by=by, bars=charts.breakdown_charts(report, by, labels),
@@ -213,24 +211,10 @@ def cases() -> ResponseReturnValue:
     filters = {name: _arg(name) for name in ("team", "platform", "owner") if _arg(name)}
     trigger = _arg("trigger", TRIGGERS)
     page = max(1, ascii_int(_arg("page"), 100) or 1)
-    stmt = select(CaseRow)
-    if status == "all":
-        pass
-    elif status:
-        stmt = stmt.where(CaseRow.status == status)
-    else:
-        stmt = stmt.where(CaseRow.escalated_at.is_not(None))
-    for name, value in filters.items():
-        stmt = stmt.where(getattr(CaseRow, name) == value)
-    if trigger:
-        stmt = stmt.where(cast(CaseRow.triggers, String).contains(f'"{trigger}"'))
     with _rt().store.session() as s:
-        total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        page = min(page, max(1, -(-total // PAGE_SIZE)))  # past the end: the last page
-        order = func.coalesce(CaseRow.escalated_at, CaseRow.created_at).desc()
-        rows = list(s.scalars(stmt.order_by(order, CaseRow.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+        total, page, rows = case_list.page_of_cases(s, status, filters, trigger, page, PAGE_SIZE)
     query = {k: v for k, v in request.args.items() if k != "page"}
-    people = People.of(_rt().settings, _rt().routing())
+    people = people_for(_rt().settings, _rt().routing())
     listed = [
         {"case": c, "customer": customer_name((c.event or {}).get("customer") or {"email": c.customer_email}),
          "topic": case_view.topic_of(c), "owner": people.owner(c.owner, (c.route or {}).get("owner_name"))
@@ -240,7 +224,7 @@ def cases() -> ResponseReturnValue:
     return render_template(
         "pages/cases.html", rows=listed, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
         status=status, statuses=STATUSES, filters=filters, trigger=trigger, triggers=TRIGGERS,
-        teams=_options(CaseRow.team), platforms=_options(CaseRow.platform), query=query,
+        teams=_options("team"), platforms=_options("platform"), query=query,
     )
 
 
@@ -265,9 +249,7 @@ def case(case_id: str) -> ResponseReturnValue:
             return render_template("pages/error.html", code=404, name="No such case",
                                    message=f"There is no case {case_id}."), 404
         deliveries = repo.deliveries_of(s, case_id)
-        inbox = list(s.execute(
-            select(InboxRow.received_at, InboxRow.event_type, InboxRow.platform, InboxRow.body)
-            .where(InboxRow.case_id == case_id).order_by(InboxRow.id)))
+        inbox = case_list.received_of(s, case_id)
         received = [(at, kind, platform) for at, kind, platform, _ in inbox]
         unused = case_view.unused_fields([(platform, body) for _, _, platform, body in inbox])
         timeline_rows = repo.timeline_of(s, case_id)
@@ -281,7 +263,7 @@ def case(case_id: str) -> ResponseReturnValue:
     event = sanitize_event(Event.from_json(row.event))  # no card number or token on the page either
     channel = package.route.channel if package and package.route else None
     highlighted = {hit.message_index for hit in package.decision.triggers} if package else set()
-    people = People.of(settings, _rt().routing())
+    people = people_for(settings, _rt().routing())
     route = package.route if package else None
     keep = {k: request.args[k] for k in ("sig", "exp") if k in request.args}
     return render_template(
@@ -323,7 +305,6 @@ def _me(members: list[tuple[str, str, str]]) -> str:
 @bp.post("/cases/<case_id>/take")
 @auth.login_required
 def take_case(case_id: str) -> ResponseReturnValue:
-    from flask import flash
 
     from bridge.loop import ownership
 
@@ -339,7 +320,7 @@ def take_case(case_id: str) -> ResponseReturnValue:
         flash("Pick someone from the roster.", "error")
         return redirect(url_for("pages.case", case_id=case_id))
     result = ownership.take(_rt(), case_id, who, via="web", actor=auth.current_user())
-    people = People.of(_rt().settings, _rt().routing())
+    people = people_for(_rt().settings, _rt().routing())
     if result.ok:
         flash(f"{people.slack_name(who)} owns the case now.", "ok")
     else:
@@ -351,7 +332,6 @@ def take_case(case_id: str) -> ResponseReturnValue:
 @bp.post("/cases/<case_id>/reassign")
 @auth.login_required
 def reassign_case(case_id: str) -> ResponseReturnValue:
-    from flask import flash
 
     from bridge.loop import ownership
 
@@ -370,7 +350,7 @@ def reassign_case(case_id: str) -> ResponseReturnValue:
     by = _me(members)
     result = ownership.reassign(_rt(), case_id, to or None, by=by, reason="reassign" if to else "not_mine",
                                 expected_owner=expected, via="web")
-    people = People.of(_rt().settings, _rt().routing())
+    people = people_for(_rt().settings, _rt().routing())
     if result.ok:
         flash(f"Reassigned to {people.slack_name(result.owner)}.", "ok")
     elif "owner changed" in result.message:

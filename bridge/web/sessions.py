@@ -17,11 +17,8 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-
 from bridge.runtime import Runtime
-from bridge.store.models import LoginThrottleRow, WebSessionRow
+from bridge.store import logins
 
 WINDOW = timedelta(minutes=15)
 USER_LIMIT = 5
@@ -38,8 +35,7 @@ def start(rt: Runtime, user: str, now: datetime, lifetime: timedelta) -> str:
     """A new session for ``user``; the id goes into the cookie, its hash into the store."""
     session_id = secrets.token_urlsafe(32)
     with rt.store.session() as s:
-        s.execute(delete(WebSessionRow).where(WebSessionRow.expires_at < now))
-        s.add(WebSessionRow(id=_hash(session_id), user=user[:200], created_at=now, expires_at=now + lifetime))
+        logins.add_web_session(s, _hash(session_id), user[:200], now, now + lifetime)
         s.commit()
     return session_id
 
@@ -48,14 +44,14 @@ def alive(rt: Runtime, session_id: str, user: str, now: datetime) -> bool:
     if not session_id:
         return False
     with rt.store.session() as s:
-        row = s.get(WebSessionRow, _hash(session_id))
+        row = logins.web_session(s, _hash(session_id))
         return row is not None and row.user == user and row.expires_at > now
 
 
 def end(rt: Runtime, session_id: str) -> None:
     if session_id:
         with rt.store.session() as s:
-            s.execute(delete(WebSessionRow).where(WebSessionRow.id == _hash(session_id)))
+            logins.delete_web_session(s, _hash(session_id))
             s.commit()
 
 
@@ -75,7 +71,7 @@ def _limit(key: str) -> int:
 def retry_after(rt: Runtime, throttle_keys: Sequence[str], now: datetime) -> int | None:
     """Seconds until another try is allowed, or None when it is allowed now."""
     with rt.store.session() as s:
-        rows = s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.key.in_(list(throttle_keys)))).all()
+        rows = logins.throttle_rows(s, throttle_keys)
     waits = [(row.window_start + WINDOW - now).total_seconds() for row in rows
              if row.failures >= _limit(row.key) and row.window_start + WINDOW > now]
     return max(1, math.ceil(max(waits))) if waits else None
@@ -84,20 +80,10 @@ def retry_after(rt: Runtime, throttle_keys: Sequence[str], now: datetime) -> int
 def failed(rt: Runtime, throttle_keys: Sequence[str], now: datetime) -> None:
     for key in throttle_keys:
         with rt.store.session() as s:
-            row = s.get(LoginThrottleRow, key)
-            if row is None:
-                s.add(LoginThrottleRow(key=key, failures=1, window_start=now))
-            elif row.window_start + WINDOW <= now:
-                row.failures, row.window_start = 1, now
-            else:
-                row.failures += 1
-            try:
-                s.commit()
-            except IntegrityError:  # another process counted the first failure at the same moment
-                s.rollback()
+            logins.count_failure(s, key, now, WINDOW)
 
 
 def succeeded(rt: Runtime, key: str) -> None:
     with rt.store.session() as s:
-        s.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key == key))
+        logins.clear_throttle(s, key)
         s.commit()

@@ -14,14 +14,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.adapters import jsonsafe
 from bridge.loop import ownership
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
-from bridge.safeint import ascii_int
+from bridge.store.db import StoreError
 from bridge.web.errors import ApiError
+from bridge.web.safeint import ascii_int
+from connectors.slack import verify_request
 
 bp = Blueprint("slack_actions", __name__)
 log = logging.getLogger("bridge.slack")
@@ -40,8 +41,6 @@ def actions() -> ResponseReturnValue:
         raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY} bytes")
     body = request.get_data(cache=True)  # raw bytes first: the signature covers exactly these
     secrets = _secrets(rt)
-    from connectors.slack import verify_request
-
     if not secrets or not verify_request(body, request.headers.get("X-Slack-Request-Timestamp", ""),
                                          request.headers.get("X-Slack-Signature", ""), secrets, time.time()):
         raise ApiError(401, "unauthorized", "invalid or missing Slack signature")
@@ -58,7 +57,7 @@ def actions() -> ResponseReturnValue:
     try:
         for action in clicks:
             _apply(rt, _clean(action), user, channel, name)
-    except SQLAlchemyError:
+    except StoreError:
         log.exception("bridge.slack.store_failed")
         raise ApiError(503, "store_unavailable", "the action could not be recorded; try again",
                        {"Retry-After": "2"}) from None

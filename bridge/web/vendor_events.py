@@ -21,7 +21,6 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import intake
 from bridge.adapters.base import Inbound, MalformedPayload, Unauthorized
 from bridge.adapters.vendor import VENDOR_ADAPTERS, VendorAdapter
 from bridge.loop.jobs import PROCESS_VENDOR_EVENT
@@ -29,6 +28,7 @@ from bridge.runtime import Runtime
 from bridge.store import loop_repo
 from bridge.store.models import RECEIVED
 from bridge.web.errors import ApiError
+from bridge.worker import intake
 
 bp = Blueprint("vendor_events", __name__)
 log = logging.getLogger("bridge.vendor_events")

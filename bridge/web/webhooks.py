@@ -9,18 +9,19 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 
-from bridge import intake
 from bridge.adapters import get_adapter
 from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayload, Unauthorized, UnsupportedEvent
+from bridge.adapters.generic import suggestion
 from bridge.events import Event
 from bridge.metrics.ops import Metrics
 from bridge.pipeline import trigger_config, triggers
 from bridge.pipeline.completeness import needs_more
 from bridge.runtime import Runtime
+from bridge.store.db import StoreError
 from bridge.web.auth import event_status_url
 from bridge.web.errors import ApiError
+from bridge.worker import intake
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("bridge.inbound")
@@ -76,8 +77,6 @@ def _ignored(adapter: Any, inbound: Inbound, rt: Runtime, slug: str) -> dict[str
         return {}
     if not names:
         return {}
-    from bridge.adapters.generic import suggestion
-
     log.info("bridge.inbound.ignored_fields", extra={"platform": slug, "fields": ",".join(names)})
     hints = {name: hint for name in names if (hint := suggestion(name))}
     return {"ignored": names} | ({"did_you_mean": hints} if hints else {})
@@ -145,7 +144,7 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
         return jsonify({"ignored": "no actionable event"}), 200
     try:
         accepted = intake.store_events(rt, slug, body, intake.audit_headers(request.headers.items()), events)
-    except (SQLAlchemyError, OSError) as exc:
+    except (StoreError, OSError) as exc:
         log.error("bridge.inbound.store_failed", extra={"platform": slug, "error": type(exc).__name__})
         raise ApiError(503, "store_unavailable", "the event could not be stored; retry later",
                        {"Retry-After": "5"}) from None

@@ -15,7 +15,7 @@ from bridge.pipeline.route import RouteFacts, route
 from bridge.pipeline.sanitize import sanitize_decision
 from bridge.runtime import Runtime
 from bridge.store import repo
-from bridge.store.models import CLOSED, ESCALATED, OPEN, CaseRow, DeliveryRow, InboxRow
+from bridge.store.models import CLOSED, OPEN, CaseRow, InboxRow
 from bridge.worker import followups
 from connectors.base import RetryableError
 
@@ -32,11 +32,7 @@ def fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     case = repo.lock_case(s, first.case_id)
     events = [Event.from_json(row.event) for row in rows]
     if case is None:
-        case = CaseRow(
-            id=first.case_id, platform=first.platform, conversation_id=events[0].conversation.id, status=OPEN,
-            triggers=[], refs={}, event=events[0].to_json(), created_at=now, updated_at=now,
-        )
-        s.add(case)
+        case = repo.open_case(s, first.case_id, first.platform, events[0].conversation.id, events[0].to_json(), now)
         repo.add_timeline(s, case.id, "case.opened", actor, now, {"event": first.key})
         previous = None
     else:
@@ -47,19 +43,19 @@ def fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
         merged = transcript.merge(merged, event)
         asked = asked or event.type == "handoff.requested"
         if event.type == "conversation.closed" and case.status == OPEN:
-            case.status, case.closed_at = CLOSED, now
+            repo.close_case(case, now)
             repo.add_timeline(s, case.id, "case.closed", actor, now, {"event": row.key})
     assert merged is not None
     if asked and merged.type != "handoff.requested":
         merged = merged.model_copy(update={"type": "handoff.requested"})  # a folded handoff request stands
-    case.event, case.updated_at = merged.to_json(), now
+    repo.set_transcript(case, merged.to_json(), now)
     if case.status not in (OPEN, CLOSED):
         # Already with a human: what the customer adds reaches them (ticket, thread, bug, timeline),
         # even when the platform reports it with the conversation's close.
         _remember_customer(case, merged)
         created = followups.record(s, case, followups.added(previous, merged), now, merged)
         return [d for d in repo.due_deliveries(s, now, case_id=case.id)
-                if s.get(DeliveryRow, d).step in created] if created else []
+                if repo.get_delivery(s, d).step in created] if created else []
     if event.type == "conversation.closed":
         return []
     config = trigger_config.from_settings(rt.settings)
@@ -75,7 +71,7 @@ def fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
         if event.conversation.partial:
             merged, decision = _with_full_transcript(rt, row, previous, merged, decision, config)
         merged = transcript.flag_missing(before, merged)  # a hand-off with no transcript says so
-        case.event = merged.to_json()
+        repo.set_transcript(case, merged.to_json())
     _remember_customer(case, merged)
     if not decision.escalate:
         return []
@@ -98,8 +94,7 @@ def _ask_llm_judge(
     case_id, judged = case.id, case.event
     s.commit()
     decision = llm_judge.judge(merged, local, judge)
-    s.expire(case)  # read the row as it is now, not as this session last wrote it
-    case = repo.lock_case(s, case_id)
+    case = repo.relock_case(s, case)  # the row as it is now, not as this session last wrote it
     if case is None or case.status not in (OPEN, CLOSED) or case.event != judged:
         log.info("bridge.judge.superseded", extra={"case": case_id})
         return None, None
@@ -108,8 +103,7 @@ def _ask_llm_judge(
 
 def _remember_customer(case: CaseRow, event: Event) -> None:
     if event.customer:
-        case.customer_id = event.customer.id or case.customer_id
-        case.customer_email = event.customer.email or case.customer_email
+        repo.remember_customer(case, event.customer.id, event.customer.email)
 
 
 def _with_full_transcript(
@@ -146,11 +140,8 @@ def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any
     team = route(facts, routing, now, {}, {}).team.id  # which team: rules and hours, never the load
     repo.lock_routing(s, team)  # until commit: the next escalation into this team sees this owner
     routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s))
-    case.status, case.escalated_at = ESCALATED, now
-    case.triggers, case.decision = decision.trigger_ids, decision.to_json()
-    case.priority, case.team = routed.priority, routed.team.id
-    case.owner = routed.owner.key if routed.owner else None
-    case.route = routed.info().to_json()
+    repo.escalate_case(case, now, decision.trigger_ids, decision.to_json(), routed.priority, routed.team.id,
+                       routed.owner.key if routed.owner else None, routed.info().to_json())
     repo.add_timeline(
         s, case.id, "case.escalated", "bridge:triggers", now,
         {"event": row.key, "triggers": decision.trigger_ids, "at_message": decision.at_message,

@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import null, select
-from sqlalchemy.orm import Session
-
 from bridge.events import Decision, Event, Evidence, File, Summary
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.pipeline.summary import extractive_summary
 from bridge.pipeline.transcript import added_evidence, message_key
 from bridge.store import repo
-from bridge.store.models import CaseRow, DeliveryRow
+from bridge.store.db import Session
+from bridge.store.models import CaseRow
 
 FOLLOWUP = "customer.followup"
 TEXT_CAP = 4000
@@ -100,11 +98,11 @@ def refresh_summary(case: CaseRow, merged: Event) -> None:
         return
     stored = Summary.model_validate(case.summary)
     if stored.source == "extractive":
-        case.summary = null()  # SQL NULL (a Python None would store JSON null): made again when needed
+        repo.drop_summary(case)  # made again when needed
         return
     fresh = extractive_summary(sanitize_event(merged), Decision.model_validate(case.decision or {"escalate": True}))
-    case.summary = stored.model_copy(update={"key_facts": fresh.key_facts, "urgency": fresh.urgency,
-                                             "bot_reason": fresh.bot_reason}).to_json()
+    repo.replace_summary(case, stored.model_copy(update={"key_facts": fresh.key_facts, "urgency": fresh.urgency,
+                                                         "bot_reason": fresh.bot_reason}).to_json())
 
 
 def record(s: Session, case: CaseRow, items: list[FollowUp], now: datetime, merged: Event | None = None) -> list[str]:
@@ -140,10 +138,7 @@ def record(s: Session, case: CaseRow, items: list[FollowUp], now: datetime, merg
             plan.append((f"jira.followup#{k}", _last(existing, "jira.followup") or "jira.bug"))
         repo.ensure_deliveries(s, case.id, [(step, after, 0) for step, after in plan], now)
         for step, _ in plan:
-            row = s.scalars(select(DeliveryRow).where(DeliveryRow.case_id == case.id,
-                                                      DeliveryRow.step == step)).one()
-            if row.payload is None:
-                row.payload = payload
+            repo.set_payload_once(s, case.id, step, payload)
             existing.append(step)
             created.append(step)
     s.flush()

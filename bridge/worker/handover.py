@@ -15,7 +15,6 @@ from bridge import runtime as rt_module
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH, RQQueue, job_id
 from bridge.runtime import Runtime
 from bridge.store import repo
-from bridge.store.models import DeliveryRow
 from bridge.worker import jobs
 
 
@@ -187,7 +186,6 @@ def replay(ident: str, rt: Runtime | None = None) -> bool:
     """Bring a dead inbox row (``hb-…``), delivery (``dl-<n>``) or vendor event (``ve-<n>``) back."""
     from bridge.loop import jobs as loop
     from bridge.store import loop_repo
-    from bridge.store.models import VendorEventRow
 
     rt = rt or rt_module.current()
     now = rt.clock()
@@ -200,10 +198,8 @@ def replay(ident: str, rt: Runtime | None = None) -> bool:
         else:
             job, arg, ok = PROCESS, ident, repo.revive_inbox(s, ident, now)
         if ok and job != loop.PROCESS_VENDOR_EVENT:
-            row: Any = s.get(DeliveryRow, arg) if job == DELIVER else repo.get_inbox(s, str(arg))
+            row: Any = repo.get_delivery(s, arg) if job == DELIVER else repo.get_inbox(s, str(arg))
             repo.add_timeline(s, row.case_id, "replayed", "cli:replay", now, {"id": ident})
-        elif ok:
-            assert s.get(VendorEventRow, arg) is not None
         s.commit()
     if ok:
         rt.queue.enqueue(job, arg)  # a replay is somebody waiting for it: urgent

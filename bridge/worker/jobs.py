@@ -16,23 +16,21 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-
 import connectors
 from bridge import runtime as rt_module
+from bridge.config.keys import case_link
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
 from bridge.loop import ownership
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
-from bridge.pipeline.summary import summarize
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH
 from bridge.runtime import Runtime
 from bridge.store import repo
-from bridge.store.bug_index import StoreBugIndex
-from bridge.store.models import DEAD, DONE, PROCESSED, CaseRow, DeliveryRow, InboxRow
-from bridge.web.auth import case_link
+from bridge.store.models import DEAD, CaseRow, DeliveryRow, InboxRow
 from bridge.worker import escalate
+from bridge.worker.bug_index import StoreBugIndex
+from bridge.worker.summarizer import summarize
 from connectors.base import Context, PermanentError, Result, RetryableError
 
 log = logging.getLogger("bridge.jobs")
@@ -63,9 +61,7 @@ def _process_event(key: str, rt: Runtime) -> str:
             rows = repo.inbox_rows(s, keys)
             ready = escalate.fold_into_case(rt, s, rows)
             row_case = rows[0].case_id
-            now = rt.clock()
-            for row in rows:
-                row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now
+            repo.mark_processed(rows, rt.clock())
             s.commit()
     except Exception as exc:
         outcomes = {each: _record_failure(rt, InboxRow, each, exc) for each in keys}
@@ -83,7 +79,7 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
     """Run one outbound step of a case, exactly once as far as the vendor lets us check."""
     rt = rt or rt_module.current()
     with rt.store.session() as s:
-        row = s.get(DeliveryRow, delivery_id)
+        row = repo.get_delivery(s, delivery_id)
         case_id = row.case_id if row else None
     with case_context(case_id):
         return _deliver(delivery_id, rt)
@@ -98,7 +94,7 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
     try:
         summary = _summary_for(rt, delivery_id)
         with rt.store.session() as s:
-            delivery = s.get(DeliveryRow, delivery_id)
+            delivery = repo.get_delivery(s, delivery_id)
             case = repo.get_case(s, delivery.case_id) if delivery else None
             assert delivery is not None and case is not None
             step = connectors.step_for(delivery.step)
@@ -121,17 +117,8 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
                 attempt = delivery.attempts + (1 if delivery.last_error and delivery.attempts == 1 else 0)
                 context = Context(case.id, f"{case.id}-{delivery.step}", refs, attempt, delivery.step)
                 result = connector.send(step, request, context)
-            now = rt.clock()
-            delivery.status, delivery.external_id, delivery.dry_run = DONE, result.external_id, result.dry_run
-            delivery.claimed_until, delivery.last_error, delivery.updated_at = None, None, now
-            new_refs = {delivery.step: result.external_id}
-            if result.url:
-                new_refs[f"{delivery.step}.url"] = result.url
-            repo.merge_refs(s, case.id, new_refs)
-            repo.add_timeline(
-                s, case.id, "delivery.done", f"connector:{step.connector}", now,
-                {"step": delivery.step, "external_id": result.external_id, "dry_run": result.dry_run},
-            )
+            repo.record_delivery_done(s, delivery, result.external_id, result.dry_run, result.url, step.connector,
+                                      rt.clock())
             follow_ups = ownership.after(rt, s, case, delivery, extra or {})
             s.commit()
     except Exception as exc:
@@ -162,7 +149,7 @@ def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:
 def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
     """The case's summary, made once (an LLM call may take seconds: no transaction is held open)."""
     with rt.store.session() as s:
-        delivery = s.get(DeliveryRow, delivery_id)
+        delivery = repo.get_delivery(s, delivery_id)
         case = repo.get_case(s, delivery.case_id) if delivery else None
         assert case is not None
         if case.summary:
@@ -171,8 +158,7 @@ def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
         event = sanitize_event(Event.from_json(case.event))  # the extractive summary quotes the customer
     summary = summarize(event, decision, rt.settings, case_id=case_id)
     with rt.store.session() as s:
-        s.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None))
-                  .values(summary=summary.to_json()))
+        repo.save_summary(s, case_id, summary.to_json())
         s.commit()
     return summary
 
@@ -205,11 +191,10 @@ def _record_failure(rt: Runtime, model: type[InboxRow] | type[DeliveryRow], iden
     permanent = isinstance(exc, PermanentError)
     retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
     with rt.store.session() as s:
-        row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else s.get(DeliveryRow, int(ident))
+        row: Any = repo.get_inbox(s, str(ident)) if model is InboxRow else repo.get_delivery(s, int(ident))
         failure = repo.fail(row, _describe(exc), rt.clock(), rt.settings.retry_intervals, permanent, retry_after)
         if model is DeliveryRow and getattr(exc, "external_id", None):
-            row.external_id = str(exc.external_id)  # the vendor holds it already: never lose it
-            repo.merge_refs(s, row.case_id, {row.step: row.external_id})
+            repo.record_external_id(s, row, str(exc.external_id))  # the vendor holds it already: never lose it
         next_at = row.next_attempt_at
         if failure.dead:
             detail: dict[str, Any] = {"error": _describe(exc)[:500], "attempts": failure.attempts}

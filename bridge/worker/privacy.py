@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-
 from bridge.runtime import Runtime
-from bridge.store import repo
-from bridge.store.models import ACKNOWLEDGED, ESCALATED, OPEN, CaseRow, InboxRow
+from bridge.store import erasure, repo
+from bridge.store.models import CaseRow
 
 DEFAULT_RETENTION_DAYS = 90
 VENDOR_REFS = ("zendesk.ticket", "jira.bug", "slack.alert", "slack.dm")
@@ -46,35 +44,11 @@ class Report:
         return out
 
 
-def _minimal_event(event: dict[str, Any]) -> dict[str, Any]:
-    conversation = event.get("conversation") or {}
-    return {"event_id": event.get("event_id") or "purged", "type": event.get("type") or "conversation.updated",
-            "conversation": {"id": conversation.get("id") or "purged", "messages": []}}
-
-
 def _scrub_case(s: Any, case: CaseRow, report: Report, rt: Runtime) -> None:
-    case.event = _minimal_event(case.event or {})
-    case.summary = None
-    case.customer_email = None
-    case.customer_id = None
-    if case.decision:  # the matched phrases quote the customer
-        case.decision = {**case.decision, "triggers": [
-            {**hit, "evidence": "(purged)"} for hit in case.decision.get("triggers", [])]}
-    for entry in repo.timeline_of(s, case.id):
-        if "evidence" in (entry.detail or {}) and entry.kind != "customer.followup":
-            entry.detail = {**entry.detail, "evidence": []}
-        if entry.kind == "customer.followup":  # what the customer wrote after the escalation
-            entry.detail = {**entry.detail, "text": "(purged)", "files": []}
-    for delivery in repo.deliveries_of(s, case.id):
-        if delivery.payload and delivery.step.split("#", 1)[0].endswith(".followup"):
-            delivery.payload = {"n": delivery.payload.get("n"), "purged": True}
     refs = case.refs or {}
     report.vendor_copies += [f"{case.id} {name}: {refs[name]}" for name in VENDOR_REFS
                              if refs.get(name) and not str(refs[name]).startswith("dry-run")]
-    rows = s.scalars(select(InboxRow).where(InboxRow.case_id == case.id)).all()
-    for row in rows:
-        row.body, row.headers, row.event = b"", {}, _minimal_event(row.event or {})
-    report.inbox_rows += len(rows)
+    report.inbox_rows += erasure.scrub_case(s, case)
     folder = rt.settings.outbox_dir / case.id
     if folder.exists():
         shutil.rmtree(folder)
@@ -87,17 +61,10 @@ def purge(rt: Runtime, days: int = DEFAULT_RETENTION_DAYS) -> Report:
     cutoff = rt.clock() - timedelta(days=days)
     report = Report()
     with rt.store.session() as s:
-        cases = s.scalars(select(CaseRow).where(CaseRow.updated_at < cutoff,
-                                                CaseRow.status.not_in((ESCALATED, ACKNOWLEDGED)))).all()
-        for case in cases:
+        for case in erasure.idle_cases(s, cutoff):
             if (case.event or {}).get("conversation", {}).get("messages") or case.summary or case.customer_email:
                 _scrub_case(s, case, report, rt)
-        # Inbox rows that never became a case (rejected late, or ignored) age out the same way.
-        for row in s.scalars(select(InboxRow).where(InboxRow.received_at < cutoff, InboxRow.body != b"")):
-            if row.case_id not in report.cases and (repo.get_case(s, row.case_id) is None or
-                                                    repo.get_case(s, row.case_id).status == OPEN):  # type: ignore[union-attr]
-                row.body, row.headers, row.event = b"", {}, _minimal_event(row.event or {})
-                report.inbox_rows += 1
+        report.inbox_rows += erasure.scrub_caseless_inbox(s, cutoff, report.cases)
         s.commit()
     report.inbox_deleted = delete_past_dedupe(rt)
     report.summary_files = _purge_files(rt.settings.data_dir / "cache" / "summary", cutoff)
@@ -135,17 +102,7 @@ def forget(rt: Runtime, emails: Iterable[str] = (), customer_ids: Iterable[str] 
     ids = [i.strip() for i in customer_ids if i.strip()]
     report = Report()
     with rt.store.session() as s:
-        candidates = s.scalars(select(CaseRow).where(or_(
-            CaseRow.customer_email.in_(emails) if emails else False,
-            CaseRow.customer_id.in_(ids) if ids else False,
-        ))).all()
-        # Also cases whose stored conversation names the customer without the indexed columns set.
-        for case in s.scalars(select(CaseRow)):
-            customer = (case.event or {}).get("customer") or {}
-            if case not in candidates and ((customer.get("email") or "").lower() in emails or
-                                           (customer.get("id") or "") in ids):
-                candidates.append(case)
-        for case in candidates:
+        for case in erasure.cases_of_customer(s, emails, ids):
             _scrub_case(s, case, report, rt)
         s.commit()
     return report

@@ -11,8 +11,8 @@ import pytest
 from bridge.adapters import ada
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
-from bridge.intake import case_id_for
 from bridge.signing import sign_standard_webhook
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import ticket
 from tests.adapters.webhook import Credentials, WebhookCase

@@ -11,8 +11,8 @@ from bridge.adapters import amazon_lex_v2
 from bridge.adapters.base import MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
-from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import ticket
 from tests.adapters.webhook import Credentials, WebhookCase

@@ -17,8 +17,8 @@ from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized,
 from bridge.cli import main
 from bridge.config import Settings
 from bridge.events import Decision, TriggerHit
-from bridge.intake import case_id_for
 from bridge.pipeline.priority import prioritize
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import FIXTURES, Stub, inbound, ticket
 from tests.adapters.webhook import Credentials, WebhookCase

@@ -15,7 +15,7 @@ from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized,
 from bridge.adapters.fetch.chatwoot import messages_path
 from bridge.config import Settings
 from bridge.errors import RetryableError
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, ticket
 from tests.adapters.webhook import Credentials, WebhookCase

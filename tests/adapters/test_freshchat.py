@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from bridge.adapters import freshchat
 from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized, UnsupportedEvent
 from bridge.config import Settings
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, ticket
 from tests.adapters.webhook import Credentials, WebhookCase

@@ -16,7 +16,7 @@ from bridge.adapters.fetch.intercom import contact_path, conversation_path
 from bridge.config import Settings
 from bridge.errors import RetryableError
 from bridge.events import Event
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, spec, ticket
 from tests.adapters.webhook import Credentials, WebhookCase

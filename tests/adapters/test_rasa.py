@@ -12,7 +12,7 @@ from bridge.adapters import rasa
 from bridge.adapters.base import MalformedPayload, Unauthorized
 from bridge.config import Settings
 from bridge.events import Event
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import ticket
 from tests.adapters.webhook import Credentials, WebhookCase

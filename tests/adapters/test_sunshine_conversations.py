@@ -11,7 +11,7 @@ from bridge.adapters.base import InvalidPayload, MalformedPayload, Unauthorized,
 from bridge.adapters.fetch.sunshine_conversations import messages_path, user_path
 from bridge.config import Settings
 from bridge.errors import RetryableError
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import Stub, spec, ticket
 from tests.adapters.webhook import Credentials, WebhookCase

@@ -25,7 +25,7 @@ from botbuilder.schema import (
 
 from bridge.adapters import botframework as bf
 from bridge.config import Settings
-from bridge.intake import case_id_for
+from bridge.worker.intake import case_id_for
 from bridge.worker.runner import run_due
 from tests.adapters.support import app_for, inbound, ticket
 from tests.adapters.test_botframework import APP_ID, jwks, token

@@ -21,9 +21,9 @@ from bridge.events import Event, Summary
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
 from bridge.store import bugs
-from bridge.store.bug_index import StoreBugIndex
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
+from bridge.worker.bug_index import StoreBugIndex
 from connectors import STEPS, connector_for, fetch as fetch_module
 from connectors.base import Context, PermanentError, RetryableError
 from connectors.config import JiraConfig

@@ -18,9 +18,9 @@ from bridge.config import Settings
 from bridge.events import Event, RouteInfo
 from bridge.pipeline.package import build_package
 from bridge.pipeline.triggers import decide
-from bridge.store.bug_index import StoreBugIndex
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
+from bridge.worker.bug_index import StoreBugIndex
 from connectors import STEPS
 from connectors.base import Context
 from connectors.jira import BugCreate, JiraConnector, build_bug

@@ -131,11 +131,11 @@ def test_the_case_page_has_an_outbox_tab_showing_the_same(routed: tuple[Runtime,
 
 
 def test_the_outbox_tab_keeps_a_signed_links_signature(routed: tuple[Runtime, FlaskClient]) -> None:
-    from bridge.web import auth
+    from bridge.config import keys
 
     rt, client = routed
     case_id = _case(rt, client)
-    link = auth.case_link(rt.settings, case_id, rt.clock())
+    link = keys.case_link(rt.settings, case_id, rt.clock())
     page = client.get(link).get_data(as_text=True)
     tab = re.search(r'href="([^"]*tab=outbox[^"]*)"', page)
     assert tab and "sig=" in tab.group(1)

@@ -13,8 +13,9 @@ import pytest
 
 from bridge.config import ConfigError, Settings
 from bridge.events import Decision, Event, TriggerHit
-from bridge.pipeline import llm_judge
-from bridge.pipeline.llm_judge import SCHEMA, JudgeCache, JudgeOptions, Prompt, build_prompt, parse_answer
+from bridge.pipeline import judge_prompt, llm_judge
+from bridge.pipeline.judge_prompt import SCHEMA, Prompt, build_prompt, parse_answer
+from bridge.pipeline.llm_judge import JudgeCache, JudgeOptions
 from tests.helpers import generic_event
 from tests.openai_stub import Reply, Stub, running_stub
 
@@ -214,14 +215,14 @@ def test_both_escalates_at_the_earlier_message_with_the_union_of_triggers(tmp_pa
 
 
 def test_combine_keeps_local_evidence_for_triggers_only_it_found() -> None:
-    verdict = llm_judge.Verdict(hits=(TriggerHit(trigger="negative_sentiment", message_index=5, evidence="ugh"),),
+    verdict = judge_prompt.Verdict(hits=(TriggerHit(trigger="negative_sentiment", message_index=5, evidence="ugh"),),
                                 at_message=5)
     handoff_local = Decision(escalate=True, at_message=4, triggers=[TriggerHit(trigger="bot_handoff")])
-    both = llm_judge.combine(handoff_local, verdict, "both", handoff=True)
+    both = judge_prompt.combine(handoff_local, verdict, "both", handoff=True)
     assert both.trigger_ids == ["negative_sentiment"] and both.at_message == 4  # bot_handoff is the fallback
-    assert llm_judge.combine(LOCAL_BUG, verdict, "both", handoff=False).trigger_ids == [
+    assert judge_prompt.combine(LOCAL_BUG, verdict, "both", handoff=False).trigger_ids == [
         "negative_sentiment", "product_bug"]
-    assert llm_judge.combine(LOCAL_BUG, None, "both", handoff=False) == LOCAL_BUG
+    assert judge_prompt.combine(LOCAL_BUG, None, "both", handoff=False) == LOCAL_BUG
 
 
 def test_settings() -> None:
@@ -237,5 +238,5 @@ def test_settings() -> None:
 def test_long_conversations_keep_their_numbering() -> None:
     long = event([{"role": "customer" if i % 2 else "bot", "text": f"message {i}"} for i in range(1, 201)])
     prompt = build_prompt(long)
-    assert prompt.count == 200 and len(prompt.texts) == llm_judge.MAX_MESSAGES
+    assert prompt.count == 200 and len(prompt.texts) == judge_prompt.MAX_MESSAGES
     assert min(prompt.texts) == 1 and max(prompt.texts) == 200 and 2 not in prompt.texts

@@ -12,7 +12,8 @@ import pytest
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.route import RouteDecision, RouteFacts, next_in_rotation, next_level, next_on_shift, route
-from bridge.pipeline.route_config import Routing, RoutingError, default_routing, load_routing, parse_routing
+from bridge.pipeline.route_config import Routing, RoutingError
+from bridge.pipeline.routing_file import default_routing, load_routing, parse_routing
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MON_NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # Monday 14:00 in Berlin (CEST)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bridge.adapters.files import triage_file
 from bridge.pipeline import trigger_config
-from bridge.pipeline.triage import triage_file
 
 
 def _write(tmp_path: Path, name: str, messages: list[dict[str, Any]], **extra: Any) -> Path:

@@ -150,14 +150,14 @@ def test_reassign_applies_only_if_the_owner_is_still_the_one_shown(env: tuple[Ru
 
 
 def test_ownership_needs_a_login_and_the_forms_token(env: tuple[Runtime, Flask]) -> None:
-    from bridge.web import auth
+    from bridge.config import keys
 
     rt, app = env
     client, csrf = signed_in(app)
     case_id = _case(rt, client)
     assert client.post(f"/cases/{case_id}/take", data={"member": "U01BEN"}).status_code == 400
     anonymous = app.test_client()
-    link = auth.case_link(rt.settings, case_id, rt.clock())
+    link = keys.case_link(rt.settings, case_id, rt.clock())
     assert 'action="/cases/' not in anonymous.get(link).get_data(as_text=True)  # a signed link only reads
     assert anonymous.post(f"/cases/{case_id}/take", data={"member": "U01BEN"}).status_code == 302
     assert case_row(rt, case_id).acknowledged_at is None

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bridge.config import ConfigError, Settings, check_vendor_url
-from bridge.intake import event_key
 from bridge.runtime import Runtime
 from bridge.store.models import InboxRow
+from bridge.worker.intake import event_key
 from connectors.fetch import is_public
 from tests.adapters.support import app_for, load
 from tests.helpers import dumps, generic_event, signed_headers

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from bridge import create_app
 from bridge.runtime import Runtime
-from bridge.safeint import ascii_int
+from bridge.web.safeint import ascii_int
 from tests.web.pages_seed import NOW, seed_case, with_pages
 from tests.web.test_pages import login
 

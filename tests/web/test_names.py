@@ -11,10 +11,11 @@ from flask.testing import FlaskClient
 
 from bridge import create_app
 from bridge.config import Settings
+from bridge.config.people import People
 from bridge.loop import ownership
-from bridge.people import People
 from bridge.runtime import Runtime, install
 from bridge.store.migrate import upgrade
+from connectors.names import people_for
 from tests.connectors.slack_stub import slack_stub
 from tests.connectors.test_outbox import ROUTING, _case
 
@@ -76,11 +77,11 @@ def test_slack_users_info_names_them_once_and_is_cached(settings: Settings) -> N
     with slack_stub() as (stub, url):
         stub.users["U09ZED"] = "Zed Okafor"
         configured = settings.with_overrides(extra={"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": url})
-        assert People.of(configured).slack_name("U09ZED") == "Zed Okafor"
-        assert People.of(configured).slack_name("U09ZED") == "Zed Okafor"
+        assert people_for(configured).slack_name("U09ZED") == "Zed Okafor"
+        assert people_for(configured).slack_name("U09ZED") == "Zed Okafor"
         assert stub.methods().count("users.info") == 1  # the second page read the cache
-        assert People.of(configured).slack_name("U0NOBODY") == "someone outside the roster"
-    assert People.of(settings).slack_name("U09ZED") == "Zed Okafor"  # cached in the data dir for a day
+        assert people_for(configured).slack_name("U0NOBODY") == "someone outside the roster"
+    assert people_for(settings).slack_name("U09ZED") == "Zed Okafor"  # cached in the data dir for a day
 
 
 def test_actors_and_customers_in_words() -> None:
@@ -90,7 +91,7 @@ def test_actors_and_customers_in_words() -> None:
     assert people.actor("connector:zendesk") == "Zendesk"
     assert people.actor("bot:intercom") == "the bot (intercom)"
     assert people.mentions("*Owner*\n<@U01ANA> ✅ taken") == "*Owner*\n@Ana Souza ✅ taken"
-    from bridge.people import customer_name
+    from bridge.config.people import customer_name
 
     assert customer_name({}) == "the customer" and customer_name({"email": "a@example.com"}) == "a@example.com"
 

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bridge import create_app
 from bridge.cli.users import user_hash
-from bridge.config import Settings
+from bridge.config import Settings, keys
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
@@ -120,9 +120,9 @@ def test_user_hash_command_makes_a_usable_entry(settings: Settings) -> None:
 
 
 def test_secret_key_from_env_or_kept_in_the_data_dir(settings: Settings) -> None:
-    assert auth.secret_key(settings.with_overrides(extra={"BRIDGE_SECRET_KEY": "k" * 40})) == "k" * 40
-    first = auth.secret_key(settings)
-    assert first == auth.secret_key(settings) and len(first) > 40
+    assert keys.secret_key(settings.with_overrides(extra={"BRIDGE_SECRET_KEY": "k" * 40})) == "k" * 40
+    first = keys.secret_key(settings)
+    assert first == keys.secret_key(settings) and len(first) > 40
     path = Path(settings.data_dir) / "session-secret-key"
     assert path.read_text().strip() == first and path.stat().st_mode & 0o077 == 0
 
@@ -133,7 +133,7 @@ def test_signed_case_link_opens_one_case_until_it_expires(client: FlaskClient, r
     case_id = hostile_case(client, rt)
     other = seed_case(client, rt, NOW, "conv-other")
     rt.clock = lambda: NOW
-    link = auth.case_link(rt.settings, case_id, NOW)
+    link = keys.case_link(rt.settings, case_id, NOW)
     assert link.startswith(f"/cases/{case_id}?sig=")
     page = client.get(link)
     assert page.status_code == 200 and b"Opened from a signed link" in page.data
@@ -152,11 +152,11 @@ def test_signed_case_link_opens_one_case_until_it_expires(client: FlaskClient, r
 def test_case_link_is_absolute_with_public_url_and_honours_ttl(settings: Settings) -> None:
     configured = settings.with_overrides(extra={"BRIDGE_PUBLIC_URL": "https://bridge.example.com/",
                                                 "BRIDGE_CASE_LINK_TTL": "2h"})
-    link = auth.case_link(configured, "c-1", NOW)
+    link = keys.case_link(configured, "c-1", NOW)
     assert link.startswith("https://bridge.example.com/cases/c-1?sig=")
     exp = int(parse_qs(urlsplit(link).query)["exp"][0])
     assert exp == int(NOW.timestamp()) + 7200
-    assert auth.case_link_ttl(settings) == 30 * 86400
+    assert keys.case_link_ttl(settings) == 30 * 86400
     sig = parse_qs(urlsplit(link).query)["sig"][0]
     assert auth.verify_case_link(configured, "c-1", sig, str(exp), NOW + timedelta(hours=1))
     assert not auth.verify_case_link(configured, "c-1", sig, str(exp), NOW + timedelta(hours=3))

@@ -23,9 +23,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from bridge import create_app
+from bridge.config import keys
 from bridge.metrics.model import METRICS, RecoveryReport
 from bridge.runtime import Runtime
-from bridge.web import auth
 from bridge.web.charts import TREND_CHARTS
 from tests.web.pages_seed import NOW, close_loop, install_fake_report, seed_case, with_pages
 
@@ -204,7 +204,7 @@ def test_case_page_and_timeline_render_from_a_signed_link(browser: Any, served: 
     base, rt, bug_case, _ = served
     errors: list[str] = []
     page = _page(browser, errors)  # a fresh context: no login, only the signed link
-    page.goto(base + auth.case_link(rt.settings, bug_case, NOW).removeprefix("http://127.0.0.1"))
+    page.goto(base + keys.case_link(rt.settings, bug_case, NOW).removeprefix("http://127.0.0.1"))
     assert page.locator("h1").inner_text() == f"Case {bug_case}"
     kinds = page.locator("ol.timeline li").evaluate_all("items => items.map(i => i.dataset.kind)")
     for kind in ("event.received", "case.escalated", "case.routed", "delivery.done", "case.acknowledged",

@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 from bridge import create_app
 from bridge.config import Settings
 from bridge.pipeline.permissions import allows
-from bridge.pipeline.route_config import RoutingError, load_routing
+from bridge.pipeline.route_config import RoutingError
+from bridge.pipeline.routing_file import load_routing
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade

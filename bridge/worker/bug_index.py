@@ -1,5 +1,6 @@
 """The Jira connector's bug index (``connectors.jira.BugIndex``) over the store's
-``bug_fingerprints`` rows (``bridge.store.bugs``): each call is one transaction."""
+``bug_fingerprints`` rows (``bridge.store.bugs``): each call is one transaction. The worker gives
+it to the connector, so the store never imports a connector."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ import pytest
 from bridge.config import Settings
 from bridge.events import Decision, Event, TriggerHit
 from bridge.pipeline.package import build_package
-from bridge.pipeline.summary import SummaryCache, extractive_summary, summarize
+from bridge.pipeline.summary import extractive_summary
+from bridge.worker.summarizer import SummaryCache, summarize
 from connectors.slack.blocks import build_alert
 from connectors.zendesk import build_ticket
 from tests.helpers import generic_event
@@ -155,7 +156,7 @@ def test_server_error_then_success_uses_the_retry(tmp_path: Path, stub: Stub) ->
 
 
 def test_timeout_setting_is_capped_at_15_seconds() -> None:
-    from bridge.pipeline.summary import _timeout
+    from bridge.worker.summarizer import _timeout
 
     assert _timeout(Settings(extra={"OPENAI_TIMEOUT": "600"})) == 15.0
     assert _timeout(Settings()) == 15.0

@@ -16,15 +16,11 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bridge.events import Event
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import RECEIVED
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 log = logging.getLogger("bridge.intake")
 
@@ -95,10 +91,7 @@ def store_events(
         for event in events
     ]
 
-    def unit(s: Session) -> list[bool]:
-        return [repo.insert_inbox(s, row) for row in rows]
-
-    inserted = rt.store.group.run(unit)
+    inserted = rt.store.group.run(repo.insert_all(rows))
     accepted = [Accepted(row["key"], row["case_id"], row["event_type"], duplicate=not new)
                 for row, new in zip(rows, inserted, strict=True)]
     for item in accepted:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bridge.config import Settings, secret_env_name
+from bridge.config.settings import Settings, secret_env_name
 from bridge.signing import MIN_KEY_BYTES, standard_webhook_key
 
 MIN_SECRET_BYTES = MIN_KEY_BYTES

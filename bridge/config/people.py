@@ -3,7 +3,9 @@
 A Slack user id (``U01ANA``) or a Zendesk agent id (``9001``) becomes the member's name from the
 routing file; a Slack id the roster does not know becomes the name Slack gives (``users.info``,
 asked at most once a day per id and cached in ``<data dir>/cache/slack-users.json``) when a Slack
-token is configured; otherwise a neutral phrase. Customers without a name are "the customer".
+token is configured; otherwise a neutral phrase. The roster and the Slack lookup are given
+(``connectors.names.people_for`` gives both): nothing here reads the routing file or calls Slack.
+Customers without a name are "the customer".
 Ids stay available to the page in ``title`` attributes, never as the text.
 """
 
@@ -15,11 +17,12 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.config import Settings
+from bridge.config.settings import Settings
 
 log = logging.getLogger("bridge.people")
 
@@ -36,6 +39,9 @@ def looks_like_slack_id(text: str | None) -> bool:
     return bool(text and SLACK_ID.match(text))
 
 
+Lookup = Callable[[str], "str | None"]  # Slack's name for a user id, or None
+
+
 @dataclass
 class People:
     """Resolves ids to names for one page or one outbox file (build one per request)."""
@@ -44,12 +50,11 @@ class People:
     zendesk: dict[str, str] = field(default_factory=dict)  # zendesk agent id → name (routing)
     settings: Settings | None = None
     asked: set[str] = field(default_factory=set)
+    lookup: Lookup | None = None  # asks Slack (with a token configured)
 
     @classmethod
-    def of(cls, settings: Settings, routing: Any = None) -> People:
-        people = cls(settings=settings)
-        if routing is None:
-            routing = _routing(settings)
+    def of(cls, settings: Settings, routing: Any = None, lookup: Lookup | None = None) -> People:
+        people = cls(settings=settings, lookup=lookup)
         for team in getattr(routing, "teams", []) or []:
             for member in team.members:
                 people.slack[member.slack_user_id] = member.name
@@ -68,9 +73,9 @@ class People:
         cached = _cached(self.settings, user_id) if self.settings else None
         if cached:
             return cached
-        if self.settings is not None and user_id not in self.asked:
+        if self.settings is not None and self.lookup is not None and user_id not in self.asked:
             self.asked.add(user_id)
-            found = ask_slack(self.settings, user_id)
+            found = ask_slack(self.settings, user_id, self.lookup)
             if found:
                 return found
         return SOMEONE
@@ -115,27 +120,6 @@ class People:
         return re.sub(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>", lambda m: "@" + self.slack_name(m.group(1)), text)
 
 
-_ROUTINGS: dict[tuple[str, float], Any] = {}
-
-
-def _routing(settings: Settings) -> Any:
-    """The routing in force, read once per version of the file (an outbox write must not parse YAML)."""
-    from bridge.pipeline.route_config import routing_for
-
-    path = settings.get("ROUTING_FILE", "").strip()
-    try:
-        stamp = (path, os.stat(path).st_mtime if path else 0.0)
-    except OSError:
-        return None
-    if stamp not in _ROUTINGS:
-        try:
-            _ROUTINGS.clear()
-            _ROUTINGS[stamp] = routing_for(settings)
-        except Exception:  # an unreadable routing file: the cache and neutral phrases still work
-            return None
-    return _ROUTINGS[stamp]
-
-
 def customer_name(customer: dict[str, Any] | None) -> str:
     customer = customer or {}
     return str(customer.get("name") or customer.get("email") or CUSTOMER)
@@ -176,14 +160,12 @@ def remember(settings: Settings, user_id: str, name: str) -> None:
     os.replace(tmp, path)
 
 
-def ask_slack(settings: Settings, user_id: str) -> str | None:
+def ask_slack(settings: Settings, user_id: str, lookup: Lookup) -> str | None:
     """Slack's display name for a user the roster does not know (only with a Slack token)."""
     if not settings.get("SLACK_BOT_TOKEN"):
         return None
-    from connectors.slack import user_name
-
     try:
-        name = user_name(settings, user_id, timeout=LOOKUP_TIMEOUT)
+        name = lookup(user_id)
     except Exception as exc:  # a name is a nicety: never fail a page over it
         log.info("bridge.people.slack_lookup_failed", extra={"error": type(exc).__name__})
         return None

@@ -1,0 +1,154 @@
+"""Cases and their timeline: locks, routing's counts, refs, earlier tickets."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, false, func, null, or_, select, update
+from sqlalchemy.orm import Session
+
+from bridge.store.models import ACKNOWLEDGED, CLOSED, ESCALATED, OPEN, CaseRow, TimelineRow
+
+
+def get_case(session: Session, case_id: str) -> CaseRow | None:
+    return session.get(CaseRow, case_id)
+
+
+def lock_case(session: Session, case_id: str) -> CaseRow | None:
+    """The case, row-locked until commit and re-read (PostgreSQL): two jobs folding events into one
+    case serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
+    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
+                           .execution_options(populate_existing=True)).first()  # as committed, not as cached
+
+
+def lock_routing(session: Session, team: str) -> None:
+    """Serialize routing into one team until this transaction ends: two workers escalating at the same
+    instant would otherwise both read the same open-case counts and pick the same least-loaded person.
+    PostgreSQL: a transaction-scoped advisory lock per team. SQLite: the write lock (a write statement
+    that matches no row takes it; SQLite has one writer at a time, so the counts read next are current)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"bridge.route:{team}".encode()) - 2**31  # a signed 32-bit advisory key
+        session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK_NS, key)))
+    else:
+        # A write statement takes SQLite's write lock even when it matches no row.
+        session.execute(update(CaseRow).where(false()).values(updated_at=CaseRow.updated_at))
+
+
+ROUTING_LOCK_NS = 0x5242  # "RB": the bridge's advisory-lock namespace (two-key form)
+
+
+def open_case_counts(session: Session) -> dict[str, int]:
+    """Cases each owner holds right now (escalated or acknowledged), by owner key."""
+    stmt = (
+        select(CaseRow.owner, func.count())
+        .where(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)), CaseRow.owner.is_not(None))
+        .group_by(CaseRow.owner)
+    )
+    return {owner: int(count) for owner, count in session.execute(stmt)}
+
+
+def last_assigned(session: Session) -> dict[str, str]:
+    """Per team, the owner of its most recently escalated case: where round robin continues."""
+    latest = (
+        select(CaseRow.team, func.max(CaseRow.escalated_at).label("at"))
+        .where(CaseRow.owner.is_not(None), CaseRow.team.is_not(None))
+        .group_by(CaseRow.team)
+        .subquery()
+    )
+    stmt = select(CaseRow.team, CaseRow.owner).join(
+        latest, and_(CaseRow.team == latest.c.team, CaseRow.escalated_at == latest.c.at)
+    )
+    return {team: owner for team, owner in session.execute(stmt) if team and owner}
+
+
+def merge_refs(session: Session, case_id: str, new: dict[str, Any]) -> None:
+    """Fold results into the case's denormalized ``refs`` under a row lock (PostgreSQL); SQLite
+    serializes writers and refuses a write from a stale snapshot, which the job retries."""
+    case = session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
+                           .execution_options(populate_existing=True)).one()  # re-read, in one query
+    case.refs = {**(case.refs or {}), **new}
+
+
+def add_timeline(
+    session: Session, case_id: str, kind: str, actor: str, now: datetime, detail: dict[str, Any] | None = None
+) -> None:
+    session.add(TimelineRow(case_id=case_id, at=now, kind=kind, actor=actor, detail=detail or {}))
+
+
+def timeline_of(session: Session, case_id: str) -> list[TimelineRow]:
+    return list(session.scalars(select(TimelineRow).where(TimelineRow.case_id == case_id).order_by(TimelineRow.id)))
+
+
+def earlier_tickets(session: Session, case: CaseRow, limit: int = 5) -> list[str]:
+    """Zendesk tickets of the same customer's earlier cases (by e-mail or platform customer id)."""
+    who = [c for c in (CaseRow.customer_email == case.customer_email if case.customer_email else None,
+                       CaseRow.customer_id == case.customer_id if case.customer_id else None) if c is not None]
+    if not who:
+        return []
+    stmt = (select(CaseRow.refs).where(CaseRow.id != case.id, or_(*who), CaseRow.created_at < case.created_at)
+            .order_by(CaseRow.created_at.desc()).limit(limit))
+    found = []
+    for refs in session.scalars(stmt):
+        ticket = str((refs or {}).get("zendesk.ticket") or "")
+        if ticket.isdigit() and ticket not in found:
+            found.append(ticket)
+    return found
+
+
+def relock_case(session: Session, case: CaseRow) -> CaseRow | None:
+    """``lock_case`` again after a commit, reading the row as it is now, not as this session last wrote it."""
+    case_id = case.id
+    session.expire(case)
+    return lock_case(session, case_id)
+
+
+def open_case(session: Session, case_id: str, platform: str, conversation_id: str, event: dict[str, Any],
+              now: datetime) -> CaseRow:
+    """A new case for a conversation, open, holding its first event."""
+    case = CaseRow(id=case_id, platform=platform, conversation_id=conversation_id, status=OPEN, triggers=[],
+                   refs={}, event=event, created_at=now, updated_at=now)
+    session.add(case)
+    return case
+
+
+def close_case(case: CaseRow, now: datetime) -> None:
+    case.status, case.closed_at = CLOSED, now
+
+
+def set_transcript(case: CaseRow, event: dict[str, Any], now: datetime | None = None) -> None:
+    """The folded conversation the case holds (``now``: when it changed, if it counts as an update)."""
+    case.event = event
+    if now is not None:
+        case.updated_at = now
+
+
+def remember_customer(case: CaseRow, customer_id: str | None, email: str | None) -> None:
+    case.customer_id = customer_id or case.customer_id
+    case.customer_email = email or case.customer_email
+
+
+def escalate_case(case: CaseRow, now: datetime, triggers: list[str], decision: dict[str, Any], priority: str | None,
+                  team: str, owner: str | None, route: dict[str, Any]) -> None:
+    """The case is with a human now: why, how urgent, which team and who owns it."""
+    case.status, case.escalated_at = ESCALATED, now
+    case.triggers, case.decision = triggers, decision
+    case.priority, case.team = priority, team
+    case.owner = owner
+    case.route = route
+
+
+def save_summary(session: Session, case_id: str, summary: dict[str, Any]) -> None:
+    """Keep the case's summary unless another job kept one first."""
+    session.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.summary.is_(None)).values(summary=summary))
+
+
+def drop_summary(case: CaseRow) -> None:
+    """Forget the summary so it is made again when next needed (SQL NULL: a Python None would
+    store JSON null)."""
+    case.summary = null()
+
+
+def replace_summary(case: CaseRow, summary: dict[str, Any]) -> None:
+    case.summary = summary

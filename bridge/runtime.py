@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bridge.config import Settings
+from bridge.pipeline.route_config import RoutingError
+from bridge.pipeline.routing_file import routing_for
 from bridge.queue import InProcessQueue, JobQueue, RQQueue
+from bridge.store.db import Store
 
 if TYPE_CHECKING:
     from bridge.pipeline.route_config import Routing
-    from bridge.store.db import Store
 
 log = logging.getLogger("bridge.runtime")
 
@@ -36,8 +38,6 @@ class Runtime:
         """The routing in force. An edit to ROUTING_FILE takes effect on the next escalation; an
         edit that breaks the file is logged and the last good routing stays in force (at start, a
         broken file is refused: see ``check_routing``)."""
-        from bridge.pipeline.route_config import RoutingError
-        from bridge.pipeline.routing_file import routing_for
 
         path = self.settings.get("ROUTING_FILE", "").strip()
         try:
@@ -58,7 +58,6 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        from bridge.store.db import Store
 
         queue: JobQueue
         if settings.redis_url:

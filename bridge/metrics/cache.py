@@ -17,7 +17,7 @@ from bridge.store import facts_repo
 from bridge.store.models import CaseRow, KbSuggestionRow, TimelineRow
 
 if TYPE_CHECKING:  # the session is only handed on to store functions
-    from sqlalchemy.orm import Session
+    from bridge.store.db import Session
 
 VERSION = "f1"  # bump when ``facts.judge`` or ``CaseFacts`` change: every cached judgment is redone
 

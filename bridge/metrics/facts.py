@@ -21,7 +21,7 @@ from bridge.pipeline.completeness import assess
 from bridge.store.models import KB_DONE, CaseRow, KbSuggestionRow, TimelineRow
 
 if TYPE_CHECKING:  # the session is only handed on to store functions
-    from sqlalchemy.orm import Session
+    from bridge.store.db import Session
 
 WINDOW = timedelta(days=7)  # reopen and repeat-contact windows
 DUPLICATE_WINDOW = timedelta(minutes=30)

@@ -31,7 +31,7 @@ from bridge.metrics.model import (
 from bridge.store import loop_repo
 
 if TYPE_CHECKING:  # the session is only handed on to store functions
-    from sqlalchemy.orm import Session
+    from bridge.store.db import Session
 
 FILTERS = ("team", "trigger", "platform", "owner", "completeness_band")
 

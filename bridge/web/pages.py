@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from bridge.config.people import customer_name
 from bridge.errors import plain_error
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
+from bridge.loop import ownership
 from bridge.metrics.model import DIMENSIONS, METRICS, RecoveryReport
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
@@ -306,7 +307,6 @@ def _me(members: list[tuple[str, str, str]]) -> str:
 @auth.login_required
 def take_case(case_id: str) -> ResponseReturnValue:
 
-    from bridge.loop import ownership
 
     auth.check_csrf()
     with _rt().store.session() as s:
@@ -333,7 +333,6 @@ def take_case(case_id: str) -> ResponseReturnValue:
 @auth.login_required
 def reassign_case(case_id: str) -> ResponseReturnValue:
 
-    from bridge.loop import ownership
 
     auth.check_csrf()
     with _rt().store.session() as s:

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.adapters import jsonsafe
 from bridge.loop import ownership
+from bridge.loop.jira import approve_update
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
 from bridge.store.db import StoreError
@@ -118,7 +119,6 @@ def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None, 
     elif kind == "not_mine":
         result = ownership.reassign(rt, case_id, None, by=user, reason="not_mine", channel=channel)
     elif kind == "approve_update" and (update_id := ascii_int(action.get("value"))) is not None:
-        from bridge.loop.jira import approve_update
 
         approved = approve_update(rt, update_id, by=f"slack:{user}")
         log.info("bridge.slack.action", extra={"case": case_id, "action": kind, "ok": approved is not None})

@@ -19,13 +19,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.adapters.base import Inbound, MalformedPayload, Unauthorized
 from bridge.adapters.vendor import VENDOR_ADAPTERS, VendorAdapter
 from bridge.loop.jobs import PROCESS_VENDOR_EVENT
 from bridge.runtime import Runtime
 from bridge.store import loop_repo
+from bridge.store.db import StoreError
 from bridge.store.models import RECEIVED
 from bridge.web.errors import ApiError
 from bridge.worker import intake
@@ -79,7 +79,7 @@ def _store(rt: Runtime, adapter: VendorAdapter, inbound: Inbound) -> ResponseRet
         with rt.store.session() as s:
             ident, duplicate = loop_repo.insert_vendor_event(s, values)
             s.commit()
-    except (SQLAlchemyError, OSError) as exc:
+    except (StoreError, OSError) as exc:
         log.error("bridge.vendor_events.store_failed", extra={"source": adapter.source, "error": type(exc).__name__})
         raise ApiError(503, "store_unavailable", "the event could not be stored; retry later",
                        {"Retry-After": "5"}) from None

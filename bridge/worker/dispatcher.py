@@ -15,6 +15,7 @@ import time
 from types import FrameType
 
 from bridge.config import Settings
+from bridge.worker import privacy
 
 log = logging.getLogger("bridge.dispatcher")
 
@@ -50,7 +51,6 @@ class Dispatcher:
         return True
 
     def _purge(self) -> None:
-        from bridge.worker import privacy
 
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge import runtime as rt_module
+from bridge.loop import jobs as loop
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH, RQQueue, job_id
 from bridge.runtime import Runtime
-from bridge.store import repo
+from bridge.store import loop_repo, repo
 from bridge.worker import jobs
 
 
@@ -35,8 +36,6 @@ class JobSource:
 
 def sources() -> list[JobSource]:
     """The explicit registry of durable job kinds (one line per kind)."""
-    from bridge.loop import jobs as loop
-    from bridge.store import loop_repo
 
     return [
         JobSource(PROCESS, jobs.process_event, repo.due_inbox, _stale_inbox),
@@ -184,8 +183,6 @@ def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]]) -> list
 
 def replay(ident: str, rt: Runtime | None = None) -> bool:
     """Bring a dead inbox row (``hb-…``), delivery (``dl-<n>``) or vendor event (``ve-<n>``) back."""
-    from bridge.loop import jobs as loop
-    from bridge.store import loop_repo
 
     rt = rt or rt_module.current()
     now = rt.clock()

@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge.queue import InProcessQueue
 from bridge.runtime import Runtime
-from bridge.worker import handover
+from bridge.worker import handover, privacy
 
 log = logging.getLogger("bridge.runner")
 THREADS = 4
@@ -143,7 +143,6 @@ class Runner:
         return self._submit(self._purge, PURGE)
 
     def _purge(self, job: tuple[str, Any]) -> None:
-        from bridge.worker import privacy
 
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))

@@ -3,7 +3,9 @@ the exit-2 failure line."""
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -63,3 +65,28 @@ def fail(message: str, *, one_line: bool = True) -> NoReturn:
     """Say why on stderr and exit 2 (a usage or input problem, not a crash)."""
     click.echo(message.replace("\n", " ") if one_line else message, err=True)
     sys.exit(2)
+
+
+_SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> timedelta:
+    """``--since``: a number and a unit (30d, 12h, 2w, 90m)."""
+    match = _SINCE.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r}: use a number and a unit, e.g. 30d, 12h, 2w, 90m", param_hint="--since")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def parse_at(text: str | None) -> datetime:
+    """``--at``: an ISO 8601 date-time with its UTC offset; none means now."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time", param_hint="--at") from None
+    if at.tzinfo is None:
+        raise click.BadParameter(f"{text!r} needs a UTC offset, e.g. 2026-03-28T09:00:00+01:00", param_hint="--at")
+    return at

@@ -11,44 +11,21 @@ The adapters, the package builder and the store are imported inside the function
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bridge.cli.common import fail, load_settings
+from bridge.cli.common import fail, load_settings, parse_at, parse_since
 from bridge.config import Settings
 from bridge.pipeline.route import RouteDecision, RouteFacts, route
 from bridge.pipeline.route_config import Routing, RoutingError
 from bridge.pipeline.routing_file import default_routing, load_routing
-
-_SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str) -> timedelta:
-    match = _SINCE.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r}: use a number and a unit, e.g. 30d, 12h, 2w, 90m")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
-
-
-def _parse_at(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time") from None
-    if at.tzinfo is None:
-        raise click.BadParameter(f"{text!r} needs a UTC offset, e.g. 2026-03-28T09:00:00+01:00")
-    return at
 
 
 def _routing(settings: Settings, override: Path | None) -> tuple[Routing, str]:
@@ -79,10 +56,10 @@ def route_command(file: Path | None, as_json: bool, routing_path: Path | None, a
     settings = load_settings()
     routing, source = _routing(settings, routing_path)
     if replay:
-        _replay(settings, routing, source, parse_since(since), _parse_at(at), as_json, explain)
+        _replay(settings, routing, source, parse_since(since), parse_at(at), as_json, explain)
     else:
         assert file is not None
-        _route_file(file, routing, source, _parse_at(at), as_json)
+        _route_file(file, routing, source, parse_at(at), as_json)
 
 
 def _route_file(file: Path, routing: Routing, source: str, now: datetime, as_json: bool) -> None:

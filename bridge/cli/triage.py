@@ -27,14 +27,13 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bridge.cli.common import fail, load_settings
-from bridge.cli.route import parse_since
+from bridge.cli.common import fail, load_settings, parse_at, parse_since
 from bridge.config import Settings
 
 if TYPE_CHECKING:
@@ -81,16 +80,6 @@ def _judge(settings: Settings, mode: str) -> JudgeOptions:
     return options
 
 
-def _at(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time", param_hint="--at") from None
-    if at.tzinfo is None:
-        raise click.BadParameter(f"{text!r} needs a UTC offset", param_hint="--at")
-    return at
 
 
 @click.group("triage", cls=TriageGroup)
@@ -122,7 +111,7 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
     options = _judge(load_settings(), mode)
     if replay:
         assert window is not None
-        _replay(options, window, _at(at), as_json)
+        _replay(options, window, parse_at(at), as_json)
         return
     from bridge.adapters.base import Handshake
     from bridge.adapters.files import triage_file

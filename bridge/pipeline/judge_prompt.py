@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.events import TRIGGERS, Decision, Event, TriggerHit
-from bridge.pipeline.redact import Redactor
+from bridge.pipeline.redact import prompt_turns, redactor_for
 from bridge.pipeline.summary import clean
 
 PROMPT_VERSION = "judge-v1"
@@ -121,17 +121,9 @@ class Prompt:
 
 def build_prompt(event: Event, threshold: float = 0.5, max_messages: int = MAX_MESSAGES) -> Prompt:
     """The request for one conversation, every piece of its text redacted."""
-    redactor = Redactor()
-    customer = event.customer
-    if customer:
-        for value, kind in ((customer.email, "EMAIL"), (customer.phone, "PHONE"), (customer.name, "NAME")):
-            redactor.add_known(value, kind)
-        for part in (customer.name or "").split():
-            redactor.add_known(part, "NAME")
+    redactor = redactor_for(event)
     all_messages = event.conversation.messages
-    keep = list(enumerate(all_messages, start=1))
-    if len(keep) > max_messages:  # the opening statement plus the most recent turns
-        keep = keep[:1] + keep[-(max_messages - 1):]
+    keep = prompt_turns(event, max_messages)
     texts: dict[int, str] = {}
     shown: list[dict[str, Any]] = []
     for n, message in keep:

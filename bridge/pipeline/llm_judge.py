@@ -29,13 +29,7 @@ are remembered in memory for a few minutes so a retried job does not wait out th
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +38,7 @@ from typing import Any
 from bridge.config import Settings
 from bridge.events import Decision, Event
 from bridge.pipeline.judge_prompt import SCHEMA, JudgeError, build_prompt, cache_key, combine, parse_answer
+from bridge.pipeline.llm_cache import AnswerCache
 
 log = logging.getLogger("bridge.pipeline.llm_judge")
 
@@ -96,67 +91,15 @@ def options_from_settings(settings: Settings, mode: str | None = None) -> JudgeO
 
 # --- cache ----------------------------------------------------------------------------------------
 
-class JudgeCache:
-    """Thread-safe LRU of checked-shape answers, mirrored to JSON files; failures remembered briefly."""
+def _answer(data: object) -> dict[str, Any] | None:
+    return data if isinstance(data, dict) else None
+
+
+class JudgeCache(AnswerCache[dict[str, Any]]):
+    """Checked-shape answers of the judge by key (transcript, model, endpoint, prompt version)."""
 
     def __init__(self, size: int = 512, failure_ttl: float = 300.0) -> None:
-        self.size, self.failure_ttl = size, failure_ttl
-        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._failures: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, directory: Path | None) -> dict[str, Any] | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        path = directory / f"{key}.json" if directory else None
-        if path and path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return None
-            if isinstance(data, dict):
-                self._remember(key, data)
-                return data
-        return None
-
-    def put(self, key: str, data: dict[str, Any], directory: Path | None) -> None:
-        self._remember(key, data)
-        if directory is None:
-            return
-        try:  # best effort: a read-only disk costs a second call, never a decision
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(data, ensure_ascii=False))
-            os.replace(tmp, directory / f"{key}.json")
-        except OSError:
-            pass
-
-    def _remember(self, key: str, data: dict[str, Any]) -> None:
-        with self._lock:
-            self._items[key] = data
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def failed(self, key: str) -> str | None:
-        with self._lock:
-            entry = self._failures.get(key)
-            if entry and time.monotonic() - entry[0] < self.failure_ttl:
-                return entry[1]
-            self._failures.pop(key, None)
-            return None
-
-    def fail(self, key: str, reason: str) -> None:
-        with self._lock:
-            self._failures[key] = (time.monotonic(), reason)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._failures.clear()
+        super().__init__(_answer, dict, size, failure_ttl)
 
 
 CACHE = JudgeCache()

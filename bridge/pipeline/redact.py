@@ -17,6 +17,10 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge.events import Event, Message
 
 Validator = Callable[[str], bool]
 
@@ -219,3 +223,23 @@ def redact(text: str) -> tuple[str, dict[str, str]]:
     """One-off redaction of a single text: the redacted text and its placeholder record."""
     redactor = Redactor()
     return redactor.redact(text), redactor.record
+
+
+def redactor_for(event: Event) -> Redactor:
+    """A redactor that already knows the customer's name (and its parts), email and phone."""
+    redactor = Redactor()
+    customer = event.customer
+    if customer:
+        for value, kind in ((customer.email, "EMAIL"), (customer.phone, "PHONE"), (customer.name, "NAME")):
+            redactor.add_known(value, kind)
+        for part in (customer.name or "").split():
+            redactor.add_known(part, "NAME")
+    return redactor
+
+
+def prompt_turns(event: Event, max_messages: int) -> list[tuple[int, Message]]:
+    """The 1-based messages an LLM is shown: all, or the opening statement plus the latest turns."""
+    keep = list(enumerate(event.conversation.messages, start=1))
+    if len(keep) > max_messages:
+        keep = keep[:1] + keep[-(max_messages - 1):]
+    return keep

@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge.events import Decision, Event, Summary
 from bridge.pipeline.opening import lead_trigger
-from bridge.pipeline.redact import Redactor
+from bridge.pipeline.redact import Redactor, prompt_turns, redactor_for
 from bridge.pipeline.urgency import urgency_facts
 
 PROMPT_VERSION = "summary-v2"
@@ -190,17 +190,8 @@ def extractive_summary(event: Event, decision: Decision, note: str | None = None
 
 def build_prompt(event: Event, decision: Decision, max_messages: int = 60) -> tuple[list[dict[str, str]], Redactor]:
     """The chat messages for the LLM, every piece of conversation text redacted."""
-    redactor = Redactor()
-    customer = event.customer
-    if customer:
-        for value, kind in ((customer.email, "EMAIL"), (customer.phone, "PHONE"), (customer.name, "NAME")):
-            redactor.add_known(value, kind)
-        for part in (customer.name or "").split():
-            redactor.add_known(part, "NAME")
-    messages = event.conversation.messages
-    keep = list(enumerate(messages, start=1))
-    if len(keep) > max_messages:  # the opening statement plus the most recent turns
-        keep = keep[:1] + keep[-(max_messages - 1):]
+    redactor = redactor_for(event)
+    keep = prompt_turns(event, max_messages)
     payload = {
         "triggers": decision.trigger_ids,
         "handoff_reason": redactor.redact(event.handoff.reason or "") if event.handoff else "",

@@ -15,78 +15,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-import threading
-import time
-from collections import OrderedDict
-from pathlib import Path
 
 from bridge.config import Settings
 from bridge.events import Decision, Event, Summary
+from bridge.pipeline.llm_cache import AnswerCache
 from bridge.pipeline.summary import DEFAULT_MODEL, PROMPT_VERSION, SCHEMA, build_prompt, extractive_summary, from_llm
 
 
-class SummaryCache:
-    """Thread-safe LRU of LLM summaries, optionally mirrored to JSON files in a directory."""
+def _summary(data: object) -> Summary:
+    return Summary.model_validate(data, strict=False)
+
+
+class SummaryCache(AnswerCache[Summary]):
+    """LLM summaries by key (case, model, endpoint, redacted prompt)."""
 
     def __init__(self, size: int = 256, failure_ttl: float = 300.0) -> None:
-        self.size, self.failure_ttl = size, failure_ttl
-        self._items: OrderedDict[str, Summary] = OrderedDict()
-        self._failures: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, directory: Path | None) -> Summary | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        path = directory / f"{key}.json" if directory else None
-        if path and path.is_file():
-            try:
-                summary = Summary.model_validate(json.loads(path.read_text(encoding="utf-8")), strict=False)
-            except (OSError, ValueError):
-                return None
-            self._remember(key, summary)
-            return summary
-        return None
-
-    def put(self, key: str, summary: Summary, directory: Path | None) -> None:
-        self._remember(key, summary)
-        if directory is None:
-            return
-        try:  # best effort: a read-only disk costs a second LLM call, never the handoff
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(summary.to_json(), ensure_ascii=False))
-            os.replace(tmp, directory / f"{key}.json")
-        except OSError:
-            pass
-
-    def _remember(self, key: str, summary: Summary) -> None:
-        with self._lock:
-            self._items[key] = summary
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def failed(self, key: str) -> str | None:
-        with self._lock:
-            entry = self._failures.get(key)
-            if entry and time.monotonic() - entry[0] < self.failure_ttl:
-                return entry[1]
-            self._failures.pop(key, None)
-            return None
-
-    def fail(self, key: str, reason: str) -> None:
-        with self._lock:
-            self._failures[key] = (time.monotonic(), reason)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._failures.clear()
+        super().__init__(_summary, Summary.to_json, size, failure_ttl)
 
 
 CACHE = SummaryCache()

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli.route import parse_since, route_command
+from bridge.cli.common import parse_since
+from bridge.cli.route import route_command
 from bridge.config import Settings
 from bridge.runtime import Runtime
 from bridge.store.migrate import upgrade

@@ -14,8 +14,13 @@ import threading
 import time
 from types import FrameType
 
+from rq.scheduler import RQScheduler
+
 from bridge.config import Settings
-from bridge.worker import privacy
+from bridge.queue import RQQueue
+from bridge.runtime import Runtime, install
+from bridge.store.db import relax_durability
+from bridge.worker import handover, privacy
 
 log = logging.getLogger("bridge.dispatcher")
 
@@ -25,12 +30,6 @@ LOCK_RETRY = 15.0  # a scheduler lock another dispatcher held is tried again thi
 
 class Dispatcher:
     def __init__(self, settings: Settings) -> None:
-        from rq.scheduler import RQScheduler
-
-        from bridge.queue import RQQueue
-        from bridge.runtime import Runtime, install
-        from bridge.store.db import relax_durability
-
         relax_durability()  # a lost queued_at only hands a row over again (its job runs once)
         self.rt = install(Runtime.build(settings))
         assert isinstance(self.rt.queue, RQQueue)
@@ -51,7 +50,6 @@ class Dispatcher:
         return True
 
     def _purge(self) -> None:
-
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))
         except Exception:
@@ -61,8 +59,6 @@ class Dispatcher:
         self.stopping = True
 
     def run(self) -> None:
-        from bridge.worker import handover
-
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         last_tick = last_sweep = last_locks = 0.0

@@ -79,6 +79,8 @@ def warm_up(rt: Any) -> None:
 
 
 def run(settings: Settings, deadline: Deadline | None = None, burst: bool = False) -> bool:
+    # Imported here, in the job process only: the supervisor imports this module for ``Deadline``
+    # and must not load the store, the runtime or the judge before it starts its children.
     import logging
 
     from bridge.queue import RQQueue

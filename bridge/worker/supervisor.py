@@ -154,12 +154,14 @@ def _child_main(parent: int, name: str, target: Callable[..., Any], settings: Se
 
 
 def _dispatcher(settings: Settings, deadline: Deadline | None) -> None:
+    # Imported in the child: the supervisor itself loads neither the store, RQ nor the judge.
     from bridge.worker import dispatcher
 
     dispatcher.run(settings)
 
 
 def _jobs(settings: Settings, deadline: Deadline | None) -> None:
+    # Imported in the child (the supervisor holds only jobs_process's light top: Deadline).
     from bridge.worker import jobs_process
 
     jobs_process.run(settings, deadline)

@@ -96,9 +96,8 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
             if case.owner == user and case.acknowledged_at is not None:
                 return Change(True, user, "you already have this case"), []
             taken = f"already taken by <@{case.owner}>" if case.owner else f"this case is {case.status}"
-            if channel:  # the sweeper queues the private answer
-                _answer(s, case_id, channel, user, f"Not taken: {taken}.", now)
-            return Change(False, case.owner, taken), []
+            told = _answer(s, case_id, channel, user, f"Not taken: {taken}.", now) if channel else []
+            return Change(False, case.owner, taken), told
         team = _team(routing, case.team)
         route = _route_with(case, team, user, acknowledged=True, routing=routing, name=name)
         ownership_repo.set_route(case, route)
@@ -131,9 +130,9 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
             member = next_in_rotation(team, current, now, exclude=[x for x in (current, by) if x], language=language)
             target = member.key if member else None
             if target is None:
-                if channel:
-                    _answer(s, case_id, channel, by, "Nobody else is on shift; the case stays where it is.", now)
-                return Change(False, current, "nobody else is on shift"), []
+                told = _answer(s, case_id, channel, by, "Nobody else is on shift; the case stays where it is.",
+                               now) if channel else []
+                return Change(False, current, "nobody else is on shift"), told
         expected = current if expected_owner == "*" else expected_owner
         moved = ownership_repo.move_case(s, case_id, expected, target, now)
         case = ownership_repo.fresh_case(s, case_id)
@@ -172,8 +171,9 @@ def denied(rt: Runtime, case_id: str, user: str, action: str, channel: str | Non
     return change
 
 
-def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: datetime) -> None:
-    follow_up(s, case_id, ["slack.ephemeral"], now, payload={"channel": channel, "user": user, "text": text})
+def _answer(s: Session, case_id: str, channel: str, user: str, text: str, now: datetime) -> list[str]:
+    """A private Slack answer to whoever clicked; the caller enqueues it after the commit."""
+    return follow_up(s, case_id, ["slack.ephemeral"], now, payload={"channel": channel, "user": user, "text": text})
 
 
 def enqueue(rt: Runtime, case_id: str, steps: list[str]) -> None:

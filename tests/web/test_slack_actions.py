@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, event, text
 
 from bridge import create_app
 from bridge.config import Settings
+from bridge.queue import DELIVER
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
@@ -234,6 +235,34 @@ def test_a_double_click_makes_exactly_one_owner(any_store_settings: Settings, tm
     for name in loser_notes:
         note = json.loads((rt.settings.outbox_dir / case_id / f"{name}.json").read_text())["request"]
         assert note["user"] != winner and f"already taken by <@{winner}>" in note["text"]
+
+
+class RecordingQueue:
+    """The in-process queue's contract, remembering what was enqueued (with RQ, a delivery that is
+    not enqueued waits for the sweeper)."""
+
+    kind = "in-process"
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, str | int]] = []
+
+    def enqueue(self, job: str, arg: str | int, at: Any = None, attempt: int = 0, urgent: bool = True) -> None:
+        self.jobs.append((job, arg))
+
+    def ping(self) -> None:
+        return None
+
+
+def test_the_losing_click_is_answered_at_once_not_by_the_sweeper(env: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = env
+    case_id = escalate(rt, client)
+    assert click(client, action_body(case_id, "U0ANA")).status_code == 200
+    rt.queue = RecordingQueue()
+    assert click(client, action_body(case_id, "U0BEN")).status_code == 200
+    with rt.store.session() as s:
+        told = [d for d in repo.deliveries_of(s, case_id) if d.step.startswith("slack.ephemeral#")]
+    assert len(told) == 1 and told[0].payload["user"] == "U0BEN"
+    assert (DELIVER, told[0].id) in rt.queue.jobs, rt.queue.jobs
 
 
 def test_clicks_share_the_commit_of_concurrent_webhooks(any_store_settings: Settings, tmp_path: Path) -> None:

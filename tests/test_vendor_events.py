@@ -6,11 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from bridge import create_app
@@ -21,7 +22,7 @@ from bridge.store import loop_repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import VendorEventRow
 from bridge.web import vendor_events
-from tests.helpers import SECRET
+from tests.helpers import SECRET, HeldCommit
 
 ZD_SECRET = "zd-signing-secret"
 JIRA_SECRET = "jira-shared-secret"
@@ -203,3 +204,29 @@ def test_jira_repeat_delivery_is_a_duplicate(vclient: FlaskClient, rt: Runtime) 
     again = vclient.post("/events/jira", data=JIRA_BODY, headers=headers).get_json()
     assert again["duplicate"] is True
     assert len(rows(rt)) == 1
+
+
+def test_concurrent_deliveries_share_one_commit_and_a_repeat_inside_it_is_a_duplicate(rt: Runtime) -> None:
+    """Vendor events take the webhooks' group-commit path: deliveries queued behind a commit in
+    flight share the next one, and a repeat of a delivery in the same batch gets the first one's id."""
+    client = make_client(rt)
+    commits: list[int] = []
+    event.listen(rt.store.engine, "commit", lambda _conn: commits.append(1))
+    answers: dict[str, dict[str, object]] = {}
+
+    def deliver(name: str, invocation: str) -> None:
+        headers = zd_headers(BODY, invocation=invocation)
+        answers[name] = client.application.test_client().post("/events/zendesk", data=BODY, headers=headers).get_json()
+
+    threads = [threading.Thread(target=deliver, args=args)
+               for args in (("first", "inv-a"), ("second", "inv-b"), ("repeat", "inv-a"))]
+    with HeldCommit(rt.store.group) as held:
+        for thread in threads:
+            thread.start()
+        held.queued(3)
+    for thread in threads:
+        thread.join(30)
+    assert len(commits) == 2  # the held commit, then all three deliveries together
+    assert sorted(r.delivery_id for r in rows(rt)) == ["inv-a", "inv-b"]
+    assert answers["first"]["received"] == answers["repeat"]["received"] != answers["second"]["received"]
+    assert [answers[n].get("duplicate") for n in ("first", "second", "repeat")].count(True) == 1

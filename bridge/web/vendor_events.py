@@ -76,9 +76,8 @@ def _store(rt: Runtime, adapter: VendorAdapter, inbound: Inbound) -> ResponseRet
         attempts=0, next_attempt_at=now, updated_at=now,
     )
     try:
-        with rt.store.session() as s:
-            ident, duplicate = loop_repo.insert_vendor_event(s, values)
-            s.commit()
+        # One durable commit shared with the process's concurrent requests (group commit).
+        ident, duplicate = rt.store.group.run(lambda s: loop_repo.insert_vendor_event(s, values))
     except (StoreError, OSError) as exc:
         log.error("bridge.vendor_events.store_failed", extra={"source": adapter.source, "error": type(exc).__name__})
         raise ApiError(503, "store_unavailable", "the event could not be stored; retry later",

@@ -1,14 +1,48 @@
-"""One typed ``Settings``: typed fields parsed once (bridge/config/sections.py); a value the bridge
-cannot use is refused when the settings are built, naming it."""
+"""One typed ``Settings``: the bridge reads typed fields parsed once (bridge/config/sections.py), not
+variables looked up by name; a value it cannot use is refused when the settings are built, naming it."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
 from bridge.config import ConfigError, Settings
 from bridge.config.sections import DEFAULT_CASE_LINK_TTL, DEFAULT_DEDUPE_DAYS, DEFAULT_RETENTION_DAYS
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [p for d in ("bridge", "connectors") for p in sorted((ROOT / d).rglob("*.py"))]
+# Where a look-up by name may stay, and why. Empty: every use reads a typed field.
+ALLOWED: dict[str, str] = {}
+
+
+def _lookups(path: Path) -> list[int]:
+    """Lines calling ``<…settings>.get(…)`` or ``<…settings>.extra.get(…)``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"):
+            continue
+        owner = node.func.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "extra":
+            owner = owner.value
+        name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+        if name.endswith("settings"):
+            found.append(node.lineno)
+    return found
+
+
+def test_no_setting_is_looked_up_by_name() -> None:
+    found = [f"{p.relative_to(ROOT)}:{line}" for p in SOURCES for line in _lookups(p)
+             if str(p.relative_to(ROOT)) not in ALLOWED]
+    assert not found, "read a typed field of Settings (bridge/config/sections.py) instead: " + ", ".join(found)
+
+
+def test_the_scan_sees_a_lookup(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("a = settings.get('X')\nb = rt.settings.get('Y', '')\nc = self.settings.extra.get('Z')\n"
+                      "d = {}.get('k')\n")
+    assert _lookups(sample) == [1, 2, 3]
 
 
 def test_defaults_are_the_bridge_defaults() -> None:

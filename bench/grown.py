@@ -27,7 +27,7 @@ from typing import Any
 
 PER_CASE = 5  # inbox rows per conversation
 BATCH = 50  # routine rows per process_events job (bridge.worker.handover.BATCH_SIZE)
-WINDOW_S = 7 * 86400  # the default dedupe window (bridge.worker.privacy.DEFAULT_DEDUPE_DAYS)
+WINDOW_S = 7 * 86400  # the default dedupe window (bridge.config.sections.DEFAULT_DEDUPE_DAYS)
 BODY = json.dumps({"type": "conversation.updated", "conversation": {"messages": [
     {"role": "customer", "text": "My export keeps failing with error E-4012 since this morning. " * 2}] * 6}},
     separators=(",", ":")).encode()[:1000]

@@ -39,7 +39,7 @@ class Runtime:
         edit that breaks the file is logged and the last good routing stays in force (at start, a
         broken file is refused: see ``check_routing``)."""
 
-        path = self.settings.get("ROUTING_FILE", "").strip()
+        path = str(self.settings.routing_file or "")
         try:
             stamp = (path, os.stat(path).st_mtime if path else 0.0)
         except OSError:

@@ -111,24 +111,29 @@ def vendor_links(settings: Settings, refs: dict[str, Any]) -> dict[str, str]:
     """Web links to what the steps created, for the buttons and notes that point at them."""
     links: dict[str, str] = {}
     ticket = str(refs.get("zendesk.ticket") or "")
-    zendesk = settings.get("ZENDESK_URL") or (
-        f"https://{settings.get('ZENDESK_SUBDOMAIN')}.zendesk.com" if settings.get("ZENDESK_SUBDOMAIN") else "")
+    zendesk = settings.zendesk.web_url
     if zendesk:
         links["zendesk.url"] = zendesk.rstrip("/")
     if ticket.isdigit() and zendesk:
         links["zendesk.ticket.url"] = f"{zendesk.rstrip('/')}/agent/tickets/{ticket}"
     bug = str(refs.get("jira.bug") or "")
-    if bug and not bug.startswith("dry-run") and settings.get("JIRA_URL"):
-        links["jira.bug.url"] = f"{settings.get('JIRA_URL').rstrip('/')}/browse/{bug}"
+    if bug and not bug.startswith("dry-run") and settings.jira.url:
+        links["jira.bug.url"] = f"{settings.jira.url}/browse/{bug}"
     return links
 
 
 def is_configured(vendor: str, settings: Settings) -> bool:
-    if vendor == "zendesk" and settings.get("ZENDESK_SUBDOMAIN") and settings.get("ZENDESK_OAUTH_TOKEN"):
-        return True
-    if vendor == "jira" and all(settings.get(n) for n in ("JIRA_URL", "JIRA_PAT", "JIRA_PROJECT")):
-        return True  # Data Center: a personal access token instead of e-mail + API token
-    return all(settings.get(name) for name in CREDENTIALS.get(vendor, ("-",)))
+    """The vendor's credentials (``CREDENTIALS``, or their alternatives) are all set."""
+    zendesk, jira = settings.zendesk, settings.jira
+    if vendor == "zendesk":
+        return bool(zendesk.subdomain and (zendesk.oauth_token or (zendesk.email and zendesk.api_token)))
+    if vendor == "jira":  # Data Center: a personal access token instead of e-mail + API token
+        return bool(jira.url and jira.project and (jira.pat or (jira.email and jira.api_token)))
+    if vendor == "slack":
+        return bool(settings.slack.bot_token)
+    if vendor == "bot":
+        return bool(settings.bot_callback.url and settings.bot_callback.secrets)
+    return False
 
 
 def connector_for(vendor: str, settings: Settings, bugs: BugIndex | None = None) -> Connector:

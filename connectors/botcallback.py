@@ -123,8 +123,8 @@ class BotCallbackConnector:
     name = "bot"
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
-        self.url = check_vendor_url("BOT_CALLBACK_URL", settings.get("BOT_CALLBACK_URL"))
-        self.secrets = [s.strip() for s in settings.get("BOT_CALLBACK_SECRET").split(",") if s.strip()]
+        self.url = check_vendor_url("BOT_CALLBACK_URL", settings.bot_callback.url)
+        self.secrets = list(settings.bot_callback.secrets)
         if not self.secrets:
             raise PermanentError("BOT_CALLBACK_SECRET is not set: the callback would be unsigned")
         self.session = session or requests.Session()

@@ -18,30 +18,16 @@ DEFAULT_BLAST_RADIUS = "3=High,10=Highest"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
-def _seconds(settings: Settings, name: str, default: float) -> float:
-    raw = settings.get(name).strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0 or value != value:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
 def _allowlist(settings: Settings) -> tuple[Network, ...]:
     try:
-        return tuple(fetch_allowlist(settings.get("BRIDGE_FETCH_ALLOW")))
+        return tuple(fetch_allowlist(settings.fetch_allow))
     except ValueError as exc:
         raise ConfigError(f"BRIDGE_FETCH_ALLOW must list networks (10.0.0.0/8,...): {exc}") from None
 
 
 def zendesk_base(settings: Settings) -> str:
     """Where agents open tickets: ZENDESK_URL, else the subdomain's address (``bridge`` if unset)."""
-    return (settings.get("ZENDESK_URL")
-            or f"https://{settings.get('ZENDESK_SUBDOMAIN') or 'bridge'}.zendesk.com").rstrip("/")
+    return (settings.zendesk.url or f"https://{settings.zendesk.subdomain or 'bridge'}.zendesk.com").rstrip("/")
 
 
 def priority_map(text: str) -> dict[str, str]:
@@ -97,21 +83,18 @@ class JiraConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JiraConfig:
-        deployment = settings.get("JIRA_DEPLOYMENT").strip().lower()
-        priorities = settings.get("JIRA_PRIORITIES")
+        jira = settings.jira
+        radius = DEFAULT_BLAST_RADIUS if jira.blast_radius is None else jira.blast_radius
         return cls(
-            url=settings.get("JIRA_URL").rstrip("/"), email=settings.get("JIRA_EMAIL"),
-            api_token=settings.get("JIRA_API_TOKEN"), pat=settings.get("JIRA_PAT"),
-            project=settings.get("JIRA_PROJECT"), issue_type=settings.get("JIRA_ISSUE_TYPE"),
-            cloud=deployment == "cloud" or (not deployment and not settings.get("JIRA_PAT")),
-            timeout=_seconds(settings, "JIRA_TIMEOUT", 20.0),
-            search_lag=_seconds(settings, "JIRA_SEARCH_LAG", 90.0),
-            claim_ttl=_seconds(settings, "JIRA_CLAIM_TTL", 600.0),
-            send_priority=priorities.strip().lower() != "none",
-            priorities=MappingProxyType(priority_map(priorities)),
-            blast_radius=tuple(blast_radius(settings.get("JIRA_BLAST_RADIUS", DEFAULT_BLAST_RADIUS))),
+            url=jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat,
+            project=jira.project, issue_type=jira.issue_type,
+            cloud=jira.deployment == "cloud" or (not jira.deployment and not jira.pat),
+            timeout=jira.timeout, search_lag=jira.search_lag, claim_ttl=jira.claim_ttl,
+            send_priority=jira.priorities.strip().lower() != "none",
+            priorities=MappingProxyType(priority_map(jira.priorities)),
+            blast_radius=tuple(blast_radius(radius)),
             zendesk_url=zendesk_base(settings),
-            public_url=settings.get("BRIDGE_PUBLIC_URL").rstrip("/"),
+            public_url=settings.public_url,
             fetch_allow=_allowlist(settings),
         )
 
@@ -129,12 +112,12 @@ class ZendeskConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ZendeskConfig:
+        zendesk = settings.zendesk
         return cls(
-            url=settings.get("ZENDESK_URL"), subdomain=settings.get("ZENDESK_SUBDOMAIN") or "bridge",
-            email=settings.get("ZENDESK_EMAIL"), api_token=settings.get("ZENDESK_API_TOKEN"),
-            oauth_token=settings.get("ZENDESK_OAUTH_TOKEN"),
-            placeholder_email=settings.get("ZENDESK_PLACEHOLDER_EMAIL"),
-            fields=MappingProxyType(field_map(settings.get("ZENDESK_FIELD_MAP"))),
+            url=zendesk.url, subdomain=zendesk.subdomain or "bridge", email=zendesk.email,
+            api_token=zendesk.api_token, oauth_token=zendesk.oauth_token,
+            placeholder_email=zendesk.placeholder_email,
+            fields=MappingProxyType(field_map(zendesk.field_map)),
             fetch_allow=_allowlist(settings),
         )
 
@@ -147,6 +130,6 @@ class SlackConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackConfig:
-        return cls(token=settings.get("SLACK_BOT_TOKEN"),
-                   api_url=(settings.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL).rstrip("/") + "/",
-                   channel=settings.get("SLACK_CHANNEL") or "#support")
+        slack = settings.slack
+        return cls(token=slack.bot_token, api_url=(slack.api_url or DEFAULT_SLACK_API_URL).rstrip("/") + "/",
+                   channel=slack.channel or "#support")

@@ -17,7 +17,7 @@ _ROUTINGS: dict[tuple[str, float], Any] = {}
 
 def _routing(settings: Settings) -> Any:
     """The routing in force, read once per version of the file (an outbox write must not parse YAML)."""
-    path = settings.get("ROUTING_FILE", "").strip()
+    path = str(settings.routing_file or "")
     try:
         stamp = (path, os.stat(path).st_mtime if path else 0.0)
     except OSError:

@@ -137,9 +137,10 @@ def test_processed_inbox_rows_are_deleted_past_the_dedupe_window(client: FlaskCl
     again, answer = _post(client, quiet)
     assert again == 200 and (answer["event"], answer["case"]) == (first["event"], first["case"])
 
-    rt.settings.extra["BRIDGE_DEDUPE_DAYS"] = "30"
+    default = rt.settings
+    rt.settings = default.with_overrides(extra={**default.extra, "BRIDGE_DEDUPE_DAYS": "30"})
     assert privacy.purge(rt).inbox_deleted == 0  # a longer window keeps them
-    rt.settings.extra.pop("BRIDGE_DEDUPE_DAYS")
+    rt.settings = default
     report = privacy.purge(rt)
     assert report.inbox_deleted == 1 and "inbox rows past the dedupe window deleted: 1" in report.lines()
     with rt.store.session() as s:

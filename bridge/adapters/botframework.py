@@ -88,10 +88,10 @@ class KeySource:
         self._clock = clock
 
     def keys(self, settings: Settings, kid: str | None = None) -> dict[str, Any]:
-        inline = settings.get("BOTFRAMEWORK_JWKS").strip()
+        inline = settings.platforms.botframework_jwks
         if inline:
             return self._parse(inline if inline.startswith("{") else Path(inline).read_text())
-        url = v.base_url(settings, "BOTFRAMEWORK_JWKS_URL", DEFAULT_JWKS_URL)
+        url = v.base_url("BOTFRAMEWORK_JWKS_URL", settings.platforms.botframework_jwks_url, DEFAULT_JWKS_URL)
         now = self._clock()
         with self._lock:
             held = self._sets.get(url)
@@ -364,9 +364,9 @@ class BotFrameworkAdapter(Adapter):
         except (v.FetchFailed, RetryableError, OSError, ValueError, jwt.PyJWTError) as exc:
             # Our failure to fetch Microsoft's keys says nothing about the sender: 503, and it retries.
             raise Unavailable(f"Bot Framework signing keys unavailable: {type(exc).__name__}") from None
-        tenants = [t.strip() for t in settings.get("BOTFRAMEWORK_TENANT_IDS").split(",") if t.strip()]
+        tenants = list(settings.platforms.botframework_tenant_ids)
         verify_token(token.strip(), secrets, keys, inbound.now, tolerance,
-                     settings.get("BOTFRAMEWORK_AUDIENCE") or DEFAULT_AUDIENCE, tenants)
+                     settings.platforms.botframework_audience or DEFAULT_AUDIENCE, tenants)
 
     def event_type(self, body: dict[str, Any]) -> str:
         return _kind(_chosen(body)) or "activity without type"

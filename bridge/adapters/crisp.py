@@ -192,11 +192,11 @@ class CrispAdapter(Adapter):
         """History and email from the REST API (``CRISP_API_IDENTIFIER``/``CRISP_API_KEY``, plugin tier)."""
         customer = event.customer or Customer()
         website_id = v.opt_str(customer.attributes.get("crisp_website_id"))
-        ident, key = settings.get("CRISP_API_IDENTIFIER"), settings.get("CRISP_API_KEY")
+        ident, key = settings.platforms.crisp_api_identifier, settings.platforms.crisp_api_key
         try:
             if not (website_id and ident and key):
                 raise v.FetchFailed("CRISP_API_IDENTIFIER/CRISP_API_KEY or the website id is missing")
-            base = v.base_url(settings, api_url_env_name(SLUG), DEFAULT_API_URL)
+            base = v.base_url(api_url_env_name(SLUG), settings.api_url(SLUG), DEFAULT_API_URL)
             session_id = quote(event.conversation.id, safe="")
             root = f"{base}/v1/website/{quote(website_id, safe='')}/conversation/{session_id}"
             http, headers = v.session(), {"X-Crisp-Tier": "plugin"}

@@ -180,8 +180,8 @@ class DriftAdapter(Adapter):
 
     def complete(self, event: Event, settings: Settings) -> Event:
         """Fetch the conversation's messages and the contact's email; on failure keep what we have."""
-        base = (settings.get(api_url_env_name(SLUG)) or DEFAULT_API_URL).rstrip("/")
-        token = settings.get("DRIFT_API_TOKEN")
+        base = (settings.api_url(SLUG) or DEFAULT_API_URL).rstrip("/")
+        token = settings.platforms.drift_api_token
         if not token:
             return event
         try:

@@ -252,7 +252,7 @@ class FreshchatAdapter(Adapter):
 
     def complete(self, event: Event, settings: Settings) -> Event:
         """Fetch the whole conversation and the user's profile; on any failure keep what we have."""
-        base, token = settings.get(api_url_env_name(SLUG)).rstrip("/"), settings.get("FRESHCHAT_API_TOKEN")
+        base, token = settings.api_url(SLUG).rstrip("/"), settings.platforms.freshchat_api_token
         if not base or not token:
             return event
         try:

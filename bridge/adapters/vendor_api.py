@@ -224,8 +224,9 @@ def drop_empty(data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- fetching ----------------------------------------------------------------------------------
 
-def base_url(settings: Any, env_name: str, default: str) -> str:
-    url = (settings.get(env_name) or default).rstrip("/")
+def base_url(env_name: str, configured: str, default: str) -> str:
+    """``configured`` (the value of ``env_name``) or ``default``, checked as a vendor endpoint."""
+    url = (configured or default).rstrip("/")
     try:
         return check_vendor_url(env_name, url)
     except ConfigError as exc:

@@ -75,7 +75,7 @@ def run_checks(settings: Settings) -> Iterator[tuple[str, str, str]]:
 
 
 def _routing(rt: Runtime) -> Iterator[tuple[str, str, str]]:
-    path = rt.settings.get("ROUTING_FILE", "").strip()
+    path = str(rt.settings.routing_file or "")
     try:
         routing = rt.routing()
     except RoutingError as exc:
@@ -112,7 +112,7 @@ def _login(settings: Settings) -> Iterator[tuple[str, str, str]]:
 
 
 def _secret_key(settings: Settings) -> Iterator[tuple[str, str, str]]:
-    if settings.get("BRIDGE_SECRET_KEY", "").strip():
+    if settings.secret_key:
         yield "secret key", OK, "BRIDGE_SECRET_KEY set (signs sessions and case links; same value on every machine)"
     elif apart(settings):
         yield "secret key", FAIL, ("BRIDGE_SECRET_KEY unset while web and worker run apart: each machine would make "
@@ -124,7 +124,7 @@ def _secret_key(settings: Settings) -> Iterator[tuple[str, str, str]]:
 
 
 def _public_url(settings: Settings) -> Iterator[tuple[str, str, str]]:
-    url = settings.get("BRIDGE_PUBLIC_URL", "").strip()
+    url = settings.public_url
     live = [v for v in ("zendesk", "slack", "jira") if connectors.is_configured(v, settings)]
     if not url:
         message = ("BRIDGE_PUBLIC_URL unset: case links in tickets, bugs and Slack are relative and do not open "

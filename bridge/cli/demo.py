@@ -301,9 +301,8 @@ def demo_routing(settings: Any) -> tuple[Path, str]:
     which the user is told to put in ``.env`` so new cases and `bridge route --replay` use the same
     teams; outside a clone, a copy of the packaged example in the data dir.
     """
-    configured = settings.get("ROUTING_FILE", "").strip()
-    if configured:
-        return Path(configured), f"{configured} (ROUTING_FILE)"
+    if settings.routing_file:
+        return settings.routing_file, f"{settings.routing_file} (ROUTING_FILE)"
     example = Path.cwd() / EXAMPLE_ROUTING
     if not example.is_file():
         example = settings.data_dir / "demo-routing.yaml"

@@ -29,7 +29,7 @@ from bridge.pipeline.routing_file import default_routing, load_routing
 
 
 def _routing(settings: Settings, override: Path | None) -> tuple[Routing, str]:
-    path = str(override) if override else settings.get("ROUTING_FILE", "").strip()
+    path = str(override or settings.routing_file or "")
     try:
         if path:
             return load_routing(path), path

@@ -108,7 +108,7 @@ def _login_hint(rt: Runtime) -> str:
     from bridge.web import auth
 
     if auth.login_configured(rt.settings):
-        how = "BRIDGE_USERS" if rt.settings.get("BRIDGE_USERS").strip() else "the BRIDGE_ADMIN_TOKEN"
+        how = "BRIDGE_USERS" if rt.settings.users else "the BRIDGE_ADMIN_TOKEN"
         return f"Dashboard: {auth.base_url(rt.settings)}/login (sign in with {how})"
     link = auth.login_link(rt.settings, rt.clock())
     return (f"Dashboard: open this one-time login link (valid 24 h): {link}\n"

@@ -34,7 +34,7 @@ def worker(burst: bool, processes: int | None) -> None:
     from bridge.worker.supervisor import Supervisor
 
     dispose_all()  # the supervisor holds no connection its children could inherit
-    count = processes or int(rt.settings.get("BRIDGE_WORKER_PROCESSES") or 1)
+    count = processes or rt.settings.worker_processes
     raise SystemExit(Supervisor(rt.settings, processes=count).run())
 
 

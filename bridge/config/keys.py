@@ -14,23 +14,21 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from datetime import datetime
 from urllib.parse import urlencode
 
-from bridge.config.settings import ConfigError, Settings
+from bridge.config.sections import DEFAULT_CASE_LINK_TTL
+from bridge.config.settings import Settings
 
-DEFAULT_CASE_LINK_TTL = 30 * 24 * 3600
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+__all__ = ["DEFAULT_CASE_LINK_TTL", "case_link", "case_link_ttl", "secret_key", "sign_case", "subkey"]
+
 
 
 def secret_key(settings: Settings) -> str:
     """``BRIDGE_SECRET_KEY``, or the development key kept in the data dir (made on first use)."""
-    configured = settings.get("BRIDGE_SECRET_KEY", "").strip()
-    if configured:
-        return configured
+    if settings.secret_key:
+        return settings.secret_key
     path = settings.data_dir / "session-secret-key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,13 +49,7 @@ def subkey(settings: Settings, purpose: str) -> bytes:
 
 
 def case_link_ttl(settings: Settings) -> int:
-    raw = settings.get("BRIDGE_CASE_LINK_TTL", "").strip()
-    if not raw:
-        return DEFAULT_CASE_LINK_TTL
-    match = _DURATION.match(raw.lower())
-    if not match or int(match.group(1)) <= 0:
-        raise ConfigError(f"BRIDGE_CASE_LINK_TTL must be a positive number of seconds (or 12h, 30d), got {raw!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return settings.case_link_ttl
 
 
 def sign_case(settings: Settings, case_id: str, expires: int) -> str:
@@ -70,5 +62,4 @@ def case_link(settings: Settings, case_id: str, now: datetime) -> str:
     expires = int(now.timestamp()) + case_link_ttl(settings)
     query = urlencode({"sig": sign_case(settings, case_id, expires), "exp": expires})
     path = f"/cases/{case_id}?{query}"
-    base = settings.get("BRIDGE_PUBLIC_URL", "").strip().rstrip("/")
-    return f"{base}{path}" if base else path
+    return f"{settings.public_url}{path}"

@@ -162,7 +162,7 @@ def remember(settings: Settings, user_id: str, name: str) -> None:
 
 def ask_slack(settings: Settings, user_id: str, lookup: Lookup) -> str | None:
     """Slack's display name for a user the roster does not know (only with a Slack token)."""
-    if not settings.get("SLACK_BOT_TOKEN"):
+    if not settings.slack.bot_token:
         return None
     try:
         name = lookup(user_id)

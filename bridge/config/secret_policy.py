@@ -65,18 +65,14 @@ def admin_token_problem(token: str) -> str | None:
     return None
 
 
-def _listed(settings: Settings, name: str) -> tuple[str, ...]:
-    return tuple(s.strip() for s in settings.get(name).split(",") if s.strip())
-
-
 def problems(settings: Settings) -> Iterator[tuple[str, str]]:
     """``(variable, reason)`` for every secret the bridge must not start with."""
     checks: list[tuple[str, tuple[str, ...], bool]] = [
         (secret_env_name(slug), values, slug in STANDARD_WEBHOOKS)
         for slug, values in sorted(settings.webhook_secrets.items()) if slug not in NOT_SECRETS
     ]
-    checks += [("SLACK_SIGNING_SECRET", _listed(settings, "SLACK_SIGNING_SECRET"), False),
-               ("BOT_CALLBACK_SECRET", _listed(settings, "BOT_CALLBACK_SECRET"), True)]
+    checks += [("SLACK_SIGNING_SECRET", settings.slack.signing_secrets, False),
+               ("BOT_CALLBACK_SECRET", settings.bot_callback.secrets, True)]
     for name, values, standard in checks:
         for index, value in enumerate(values, 1):
             reason = secret_problem(_which(name, index, len(values)), value, standard)

@@ -74,7 +74,7 @@ def template_draft(case: CaseRow, replies: list[str]) -> tuple[str, str]:
 
 
 def llm_draft(rt: Runtime, case: CaseRow, replies: list[str]) -> tuple[str, str] | None:
-    api_key = rt.settings.get("OPENAI_API_KEY", "").strip()
+    api_key = rt.settings.openai.api_key
     if not api_key:
         return None
     # Lazy for start-up speed: the openai SDK is heavy and only needed with a key.
@@ -92,8 +92,8 @@ def llm_draft(rt: Runtime, case: CaseRow, replies: list[str]) -> tuple[str, str]
         {"role": "user", "content": f"Question:\n{_question(event, redactor)}\n\nAgent reply:\n{answer}"},
     ]
     try:
-        data = llm.chat_json(api_key=api_key, model=rt.settings.get("OPENAI_MODEL", "").strip() or "gpt-4o-mini",
-                             base_url=rt.settings.get("OPENAI_BASE_URL", "").strip() or None,
+        data = llm.chat_json(api_key=api_key, model=rt.settings.openai.model or "gpt-4o-mini",
+                             base_url=rt.settings.openai.base_url,
                              messages=messages, schema=SCHEMA, timeout=15.0, retries=1)
     except llm.LLMError as exc:
         log.info("bridge.kb.llm_unavailable", extra={"case": case.id, "reason": str(exc)})

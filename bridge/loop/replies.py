@@ -49,27 +49,20 @@ REASK_PATTERNS: dict[str, re.Pattern[str]] = {
 
 # --- judgments on replies ----------------------------------------------------------------------
 
-def _ids(settings: Settings, name: str) -> frozenset[str]:
-    return frozenset(part.strip() for part in settings.get(name, "").split(",") if part.strip())
-
-
 def bridge_user(settings: Settings) -> str | None:
-    return settings.get("ZENDESK_BRIDGE_USER_ID", "").strip() or None
+    return settings.zendesk.bridge_user_id or None
 
 
 def machine_authors(settings: Settings) -> frozenset[str]:
     """The bridge's own API user and any bot users (``ZENDESK_BOT_USER_IDS``)."""
-    ids = set(_ids(settings, "ZENDESK_BOT_USER_IDS"))
+    ids = set(settings.zendesk.bot_user_ids)
     if (own := bridge_user(settings)) is not None:
         ids.add(own)
     return frozenset(ids)
 
 
 def holding_phrases(settings: Settings) -> tuple[str, ...]:
-    raw = settings.get("BRIDGE_HOLDING_PHRASES", "").strip()
-    if not raw:
-        return DEFAULT_HOLDING_PHRASES
-    return tuple(p.strip().lower() for p in raw.split("|") if p.strip())
+    return DEFAULT_HOLDING_PHRASES if settings.holding_phrases is None else settings.holding_phrases
 
 
 def is_human_reply(comment: Comment, settings: Settings) -> bool:
@@ -85,7 +78,7 @@ def is_human_reply(comment: Comment, settings: Settings) -> bool:
 
 def is_holding(comment: Comment, settings: Settings) -> bool:
     """A holding reply: made with a holding macro, or short and built around a holding phrase."""
-    if set(comment.macro_ids) & _ids(settings, "ZENDESK_HOLDING_MACROS"):
+    if set(comment.macro_ids) & settings.zendesk.holding_macros:
         return True
     text = " ".join(comment.body.split()).lower()
     if len(text) > HOLDING_MAX_CHARS:

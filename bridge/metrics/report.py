@@ -109,14 +109,7 @@ def _ns(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts]) -> dict[
 
 def parse_baseline(settings: Settings | None) -> float | None:
     """``BRIDGE_CSAT_BASELINE``: a share (0.82) or a percentage (82)."""
-    raw = settings.get("BRIDGE_CSAT_BASELINE", "").strip().rstrip("%") if settings else ""
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value / 100 if value > 1 else value
+    return settings.csat_baseline if settings else None
 
 
 def _period(at: datetime, granularity: str) -> date:

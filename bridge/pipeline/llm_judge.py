@@ -68,23 +68,17 @@ class JudgeOptions:
         return self.enabled and (local.uncertain or event.type == "handoff.requested")
 
 
-def _float(raw: str, default: float) -> float:
-    try:
-        return float(raw) if raw.strip() else default
-    except ValueError:
-        return default
-
-
 def options_from_settings(settings: Settings, mode: str | None = None) -> JudgeOptions:
     """``mode`` overrides ``BRIDGE_JUDGE`` (the CLI's ``--judge``); unknown modes mean local."""
-    chosen = (mode or settings.get("BRIDGE_JUDGE", "") or "local").strip().lower()
+    chosen = (mode or settings.judge_mode).strip().lower()
+    openai, threshold = settings.openai, settings.low_confidence_threshold
     return JudgeOptions(
         mode=chosen if chosen in MODES else "local",
-        api_key=settings.get("OPENAI_API_KEY", "").strip(),
-        model=settings.get("OPENAI_MODEL", "").strip() or DEFAULT_MODEL,
-        base_url=settings.get("OPENAI_BASE_URL", "").strip() or None,
-        timeout=max(0.1, min(_float(settings.get("OPENAI_TIMEOUT", ""), MAX_TIMEOUT), MAX_TIMEOUT)),
-        threshold=_float(settings.get("BRIDGE_LOW_CONFIDENCE_THRESHOLD", ""), 0.5),
+        api_key=openai.api_key,
+        model=openai.model or DEFAULT_MODEL,
+        base_url=openai.base_url,
+        timeout=max(0.1, min(MAX_TIMEOUT if openai.timeout is None else openai.timeout, MAX_TIMEOUT)),
+        threshold=0.5 if threshold is None else threshold,
         cache_dir=settings.data_dir / "cache" / "judge",
     )
 

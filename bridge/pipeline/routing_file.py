@@ -121,11 +121,11 @@ def load_routing(path: str | Path) -> Routing:
 
 def default_routing(settings: Settings) -> Routing:
     """No ROUTING_FILE: one memberless team, so every case lands in a channel marked "no one on shift"."""
-    channel = settings.get("SLACK_CHANNEL", "").strip() or "#support"
+    channel = settings.slack.channel or "#support"
     return Routing(teams=[Team(id="support", name="Support", slack_channel=channel)], default_team="support")
 
 
 def routing_for(settings: Settings) -> Routing:
     """The routing in force: ``ROUTING_FILE`` when set (refused if invalid), else the default."""
-    path = settings.get("ROUTING_FILE", "").strip()
+    path = settings.routing_file
     return load_routing(path) if path else default_routing(settings)

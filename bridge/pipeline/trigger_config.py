@@ -185,4 +185,5 @@ def load(override_file: str = "", threshold: str = "") -> TriggerConfig:
 
 def from_settings(settings: Settings | None = None) -> TriggerConfig:
     settings = settings or Settings.from_env()
-    return load(settings.get("BRIDGE_TRIGGERS_FILE"), settings.get("BRIDGE_LOW_CONFIDENCE_THRESHOLD"))
+    threshold = settings.low_confidence_threshold
+    return load(str(settings.triggers_file or ""), "" if threshold is None else repr(threshold))

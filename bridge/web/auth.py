@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bridge.config import ConfigError, Settings
+from bridge.config import Settings
 from bridge.config.keys import secret_key, sign_case, subkey
 from bridge.web import sessions
 from bridge.web.safeint import ascii_int
@@ -39,15 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def users(settings: Settings) -> dict[str, str]:
     """``BRIDGE_USERS`` as name → password hash."""
-    found: dict[str, str] = {}
-    for entry in settings.get("BRIDGE_USERS", "").split(","):
-        if not entry.strip():
-            continue
-        name, sep, hashed = entry.strip().partition(":")
-        if not sep or not name or not hashed.startswith("pbkdf2:"):
-            raise ConfigError(f"BRIDGE_USERS entries must be name:pbkdf2-hash (bridge user-hash), got {name!r}")
-        found[name.strip()] = hashed.strip()
-    return found
+    return dict(settings.users)
 
 
 def hash_password(password: str) -> str:
@@ -62,7 +54,7 @@ def _dummy_hash() -> str:
 
 def login_configured(settings: Settings) -> bool:
     """A password login exists (admin token or users); otherwise one-time links are the way in."""
-    return bool(settings.admin_token or settings.get("BRIDGE_USERS", "").strip())
+    return bool(settings.admin_token or settings.users)
 
 
 def _fingerprint(settings: Settings, name: str, via: str = "") -> str | None:
@@ -165,9 +157,8 @@ def cookie_secure(settings: Settings) -> bool:
     ``BRIDGE_PUBLIC_URL`` says ``http://``, or it is unset and ``bridge serve`` binds loopback (the
     quick start). Bound to every interface without a public URL, it is behind a TLS proxy (the
     Procfile) or should be (``bridge doctor`` says so)."""
-    public = settings.get("BRIDGE_PUBLIC_URL", "").strip()
-    if public:
-        return public.startswith("https://")
+    if settings.public_url:
+        return settings.public_url.startswith("https://")
     return settings.host not in _LOOPBACK and not settings.host.startswith("127.")
 
 

@@ -63,10 +63,7 @@ class LinkOut:
 
 
 def _zendesk_base(settings: Settings) -> str | None:
-    if settings.get("ZENDESK_URL"):
-        return settings.get("ZENDESK_URL").rstrip("/")
-    sub = settings.get("ZENDESK_SUBDOMAIN").strip()
-    return f"https://{sub}.zendesk.com" if sub else None
+    return settings.zendesk.web_url or None
 
 
 def vendor_url(settings: Settings, step: str, ref: str, channel: str | None = None) -> str | None:
@@ -78,10 +75,10 @@ def vendor_url(settings: Settings, step: str, ref: str, channel: str | None = No
         base, ticket = _zendesk_base(settings), ref.split("#", 1)[0]
         return f"{base}/agent/tickets/{quote(ticket)}" if base and ticket.isdigit() else None
     if step == "jira.bug":
-        base = settings.get("JIRA_URL").rstrip("/")
+        base = settings.jira.url
         return f"{base}/browse/{quote(ref)}" if base else None
     if step.startswith("slack."):
-        workspace = settings.get("SLACK_WORKSPACE_URL").rstrip("/")
+        workspace = settings.slack.workspace_url
         first = ref.split()[0]  # "C1:ts" or several "C1:ts D2:ts" (channel, DM, thread)
         where, _, ts = first.rpartition(":") if ":" in first else (channel or "", "", first)
         if workspace and where and ts.replace(".", "").isdigit():

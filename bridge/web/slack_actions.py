@@ -32,7 +32,7 @@ MAX_BODY = 256 * 1024  # interactivity payloads are small; a large one is not Sl
 
 
 def _secrets(rt: Runtime) -> list[str]:
-    return [s.strip() for s in rt.settings.get("SLACK_SIGNING_SECRET").split(",") if s.strip()]
+    return list(rt.settings.slack.signing_secrets)
 
 
 @bp.post("/slack/actions")

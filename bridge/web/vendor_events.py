@@ -94,8 +94,8 @@ def _store(rt: Runtime, adapter: VendorAdapter, inbound: Inbound) -> ResponseRet
 def zendesk() -> ResponseReturnValue:
     rt = _runtime()
     adapter, inbound = VENDOR_ADAPTERS["zendesk"], _inbound(rt)
-    _verified(rt, adapter, inbound, production=rt.settings.get("BRIDGE_ENV", "").strip().lower() == "production")
-    account = rt.settings.get("ZENDESK_ACCOUNT_ID", "").strip()
+    _verified(rt, adapter, inbound, production=rt.settings.production)
+    account = rt.settings.zendesk.account_id
     presented_account = inbound.header("X-Zendesk-Account-Id").strip()
     if account and presented_account and presented_account != account:
         raise ApiError(403, "wrong_account", "the webhook comes from another Zendesk account")

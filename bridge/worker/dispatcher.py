@@ -36,7 +36,7 @@ class Dispatcher:
         self.queue = self.rt.queue
         self.scheduler = RQScheduler(self.queue.queues, connection=self.queue.redis,
                                      serializer=self.queue.serializer, interval=int(SCHEDULER_TICK))
-        self.every = float(settings.get("BRIDGE_DISPATCH_INTERVAL") or 0.1)
+        self.every = settings.dispatch_interval
         self.stopping = False
         self.purging: threading.Thread | None = None
 

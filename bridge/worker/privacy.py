@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bridge.config.sections import DEFAULT_RETENTION_DAYS
 from bridge.runtime import Runtime
 from bridge.store import erasure, repo
 from bridge.store.models import CaseRow
 
-DEFAULT_RETENTION_DAYS = 90
 VENDOR_REFS = ("zendesk.ticket", "jira.bug", "slack.alert", "slack.dm")
 
 
@@ -109,15 +109,12 @@ def forget(rt: Runtime, emails: Iterable[str] = (), customer_ids: Iterable[str] 
 
 
 
-DEFAULT_DEDUPE_DAYS = 7  # longer than any sender's retry schedule (Zendesk, Slack, Svix: ≤ 3 days)
 
 
 def dedupe_days(rt: Runtime) -> int:
     """How long an accepted event's row is kept so that a redelivery is answered as a duplicate."""
-    raw = rt.settings.get("BRIDGE_DEDUPE_DAYS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_DEDUPE_DAYS
+    return rt.settings.dedupe_days
 
 
 def retention_days(rt: Runtime) -> int:
-    raw = rt.settings.get("BRIDGE_RETENTION_DAYS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_RETENTION_DAYS
+    return rt.settings.retention_days

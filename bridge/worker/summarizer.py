@@ -37,12 +37,8 @@ CACHE = SummaryCache()
 
 
 def _timeout(settings: Settings) -> float:
-    raw = settings.get("OPENAI_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else 15.0
-    except ValueError:
-        value = 15.0
-    return max(0.1, min(value, 15.0))
+    value = settings.openai.timeout
+    return max(0.1, min(15.0 if value is None else value, 15.0))
 
 
 def summarize(
@@ -55,13 +51,13 @@ def summarize(
 ) -> Summary:
     """The package summary. Network I/O only when OPENAI_API_KEY is set; never raises for the LLM."""
     fallback = extractive_summary(event, decision)
-    api_key = settings.get("OPENAI_API_KEY", "").strip()
+    api_key = settings.openai.api_key
     if not api_key:
         return fallback
     from bridge.pipeline import llm  # imported lazily: the openai package loads only when used
 
-    model = settings.get("OPENAI_MODEL", "").strip() or DEFAULT_MODEL
-    base_url = settings.get("OPENAI_BASE_URL", "").strip() or None
+    model = settings.openai.model or DEFAULT_MODEL
+    base_url = settings.openai.base_url
     messages, redactor = build_prompt(event, decision)
     identity = json.dumps([PROMPT_VERSION, case_id or event.conversation.id, model, base_url, messages])
     key = hashlib.sha256(identity.encode()).hexdigest()[:40]

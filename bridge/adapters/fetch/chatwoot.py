@@ -49,11 +49,11 @@ def _pages(http: Any, url: str, headers: dict[str, str]) -> tuple[list[dict[str,
 
 def complete(event: Event, settings: Settings) -> Event:
     customer = event.customer or Customer()
-    account = v.opt_str(customer.attributes.get("chatwoot_account_id")) or settings.get("CHATWOOT_ACCOUNT_ID")
-    token = settings.get("CHATWOOT_API_TOKEN")
+    account = v.opt_str(customer.attributes.get("chatwoot_account_id")) or settings.platforms.chatwoot_account_id
+    token = settings.platforms.chatwoot_api_token
     url = None
     try:
-        base = v.base_url(settings, api_url_env_name("chatwoot"), DEFAULT_API_URL)
+        base = v.base_url(api_url_env_name("chatwoot"), settings.api_url("chatwoot"), DEFAULT_API_URL)
         if account:
             url = f"{base}/app/accounts/{account}/conversations/{event.conversation.id}"
         if not token or not account:

@@ -24,11 +24,11 @@ def contact_path(contact_id: str) -> str:
 
 
 def complete(event: Event, settings: Settings) -> Event:
-    token = settings.get("INTERCOM_ACCESS_TOKEN")
+    token = settings.platforms.intercom_access_token
     try:
         if not token:
             raise v.FetchFailed("INTERCOM_ACCESS_TOKEN is not set")
-        base = v.base_url(settings, api_url_env_name("intercom"), DEFAULT_API_URL)
+        base = v.base_url(api_url_env_name("intercom"), settings.api_url("intercom"), DEFAULT_API_URL)
         headers = {"Authorization": f"Bearer {token}", "Intercom-Version": API_VERSION}
         http = v.session()
         item = v.get_json(http, base + conversation_path(event.conversation.id),

@@ -52,13 +52,13 @@ def _all_messages(http: Any, url: str, auth: tuple[str, str]) -> list[dict[str, 
 
 def complete(event: Event, settings: Settings) -> Event:
     customer = event.customer or Customer()
-    app_id = v.opt_str(customer.attributes.get("sunshine_app_id")) or settings.get("SUNSHINE_CONVERSATIONS_APP_ID")
-    key_id = settings.get("SUNSHINE_CONVERSATIONS_KEY_ID")
-    key_secret = settings.get("SUNSHINE_CONVERSATIONS_KEY_SECRET")
+    app_id = v.opt_str(customer.attributes.get("sunshine_app_id")) or settings.platforms.sunshine_app_id
+    key_id = settings.platforms.sunshine_key_id
+    key_secret = settings.platforms.sunshine_key_secret
     try:
         if not (app_id and key_id and key_secret):
             raise v.FetchFailed("SUNSHINE_CONVERSATIONS_KEY_ID/_KEY_SECRET or the app id is missing")
-        base = v.base_url(settings, api_url_env_name(SLUG), DEFAULT_API_URL)
+        base = v.base_url(api_url_env_name(SLUG), settings.api_url(SLUG), DEFAULT_API_URL)
         http, auth = v.session(), (key_id, key_secret)
         raw = _all_messages(http, base + messages_path(app_id, event.conversation.id), auth)
         author = next((m.get("author") for m in raw if v.dig(m, "author", "type") == "user"), None)

@@ -499,6 +499,13 @@ def test_reconciler_recovers_lost_solve_and_reopen_from_audits(bridge: Bridge, o
         assert row.status == "escalated" and row.resolved_at == solved_at and counts.get("agent.replied") == 1
         assert len(second) == 2 and state.audit_id == str(zendesk.audits[int(ticket)][-1]["id"])
 
+        # The solve of this content-gap case drafts a KB suggestion after the poll's commit (outside
+        # its transaction): wait for it, so that the next poll is judged on a settled timeline.
+        deadline = time.monotonic() + 30
+        while counts.get("kb.suggested", 0) == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            _, counts = story(bridge, case_id)
+        assert counts.get("kb.suggested") == 1, counts
         before = counts
         third = poll_due(bridge, case_id, ticket)
         polled(bridge, case_id, third)

@@ -209,6 +209,12 @@ class Event(Model):
             data["conversation"].pop("partial", None)
         return data
 
+    def to_json_text(self) -> str:
+        """``to_json`` as JSON text, serialized in one pass by pydantic-core (the inbox row's copy:
+        no dict is built first and then dumped again)."""
+        drop = None if self.conversation.partial else {"conversation": {"partial"}}
+        return self.model_dump_json(exclude_none=True, exclude=drop)
+
 
 class TriggerHit(Model):
     """Why one trigger fired: the message that made it fire and what in it did."""

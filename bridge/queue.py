@@ -18,6 +18,7 @@ in Redis?" is one lookup (``alive``), which is what the sweeper asks before it r
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import threading
@@ -98,18 +99,33 @@ class RQQueue:
     kind = "rq"
 
     def __init__(self, redis_url: str, name: str, job_timeout: int, lease_seconds: int = 300) -> None:
+        # redis and rq are imported, and the client made, on first use: a web process whose
+        # requests never enqueue (the dispatcher in `bridge worker` does) loads neither.
+        self.redis_url = redis_url
+        self.name = name
+        self.job_timeout = job_timeout
+        self.lease_seconds = lease_seconds
+
+    @functools.cached_property
+    def redis(self) -> Any:
         from redis import Redis
+
+        # Short socket timeouts: a hung Redis must not hold a job (or a sweep) for long.
+        return Redis.from_url(self.redis_url, socket_connect_timeout=1, socket_timeout=2)
+
+    def _queue(self, name: str) -> Any:
         from rq import Queue
         from rq.serializers import JSONSerializer
 
-        # Short socket timeouts: a hung Redis must not hold a job (or a sweep) for long.
-        self.redis = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
-        self.name = name
-        urgent, routine = queue_names(name)
-        self.urgent = Queue(urgent, connection=self.redis, serializer=JSONSerializer)
-        self.routine = Queue(routine, connection=self.redis, serializer=JSONSerializer)
-        self.job_timeout = job_timeout
-        self.lease_seconds = lease_seconds
+        return Queue(name, connection=self.redis, serializer=JSONSerializer)
+
+    @functools.cached_property
+    def urgent(self) -> Any:
+        return self._queue(queue_names(self.name)[0])
+
+    @functools.cached_property
+    def routine(self) -> Any:
+        return self._queue(queue_names(self.name)[1])
 
     @property
     def queues(self) -> list[Any]:

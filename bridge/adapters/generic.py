@@ -99,18 +99,34 @@ def unknown_fields(data: Any, model: type[BaseModel] = Event, prefix: str = "") 
     return list(found)[:MAX_NAMED]
 
 
+@functools.lru_cache(maxsize=64)
+def _shape(model: type[BaseModel]) -> tuple[frozenset[str], dict[str, type[BaseModel]]]:
+    """The field names of ``model``, and those of its fields that hold a model, worked out once."""
+    nested = {key: inner for key in model.model_fields if (inner := _field(model, key)[1]) is not None}
+    return frozenset(model.model_fields), nested
+
+
 def _walk(data: Any, model: type[BaseModel], prefix: str, found: dict[str, None]) -> None:
     if not isinstance(data, dict):
         return
-    for key, value in data.items():
-        known, inner = _field(model, key) if isinstance(key, str) else (False, None)
-        if not known:
+    known, nested = _shape(model)
+    if data.keys() <= known:  # the usual object (every message of a long transcript): one set test
+        inner = [key for key in nested if key in data]
+        if not inner:
+            return
+        keys: Any = inner if len(inner) == 1 else [key for key in data if key in nested]
+    else:
+        keys = data
+    for key in keys:
+        value = data[key]
+        known_key, inner_model = _field(model, key) if isinstance(key, str) else (False, None)
+        if not known_key:
             found.setdefault(f"{prefix}{key}")
-        elif inner is not None:
+        elif inner_model is not None:
             items = value if isinstance(value, list) else [value]
             path = f"{prefix}{key}{'[]' if isinstance(value, list) else ''}."
             for item in items:
-                _walk(item, inner, path, found)
+                _walk(item, inner_model, path, found)
                 if len(found) >= MAX_NAMED:
                     return
         if len(found) >= MAX_NAMED:

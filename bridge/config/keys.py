@@ -16,6 +16,7 @@ import hmac
 import os
 import secrets
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 from bridge.config.sections import DEFAULT_CASE_LINK_TTL
@@ -25,11 +26,21 @@ __all__ = ["DEFAULT_CASE_LINK_TTL", "case_link", "case_link_ttl", "secret_key", 
 
 
 
+_KEPT: dict[str, str] = {}  # the data dir's key per path, read once per process (not per request)
+
+
 def secret_key(settings: Settings) -> str:
     """``BRIDGE_SECRET_KEY``, or the development key kept in the data dir (made on first use)."""
     if settings.secret_key:
         return settings.secret_key
     path = settings.data_dir / "session-secret-key"
+    kept = _KEPT.get(str(path))
+    if kept is None:
+        kept = _KEPT[str(path)] = _read_or_make(path)
+    return kept
+
+
+def _read_or_make(path: Path) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = path.with_suffix(f".{secrets.token_hex(4)}.tmp")

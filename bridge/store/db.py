@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -44,6 +45,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class JSONText(str):
+    """A JSON value serialized already (``Event.to_json_text``): a JSON column stores it as it is
+    instead of dumping it again."""
+
+
+def _json_dumps(value: Any) -> str:
+    return value if isinstance(value, JSONText) else json.dumps(value)
+
+
 def normalize_url(url: str) -> str:
     """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver we install)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -69,7 +79,8 @@ def _create(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False},
+                               json_serializer=_json_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
@@ -78,6 +89,7 @@ def _create(url: str) -> Engine:
         pool_size=5,
         max_overflow=10,
         pool_timeout=5,
+        json_serializer=_json_dumps,
         # Fail fast when the server is down: the request path must answer 503 within seconds.
         connect_args={"connect_timeout": 3} if parsed.get_backend_name() == "postgresql" else {},
     )

@@ -8,7 +8,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.errors import reason
 from bridge.queue import RQQueue
-from bridge.worker.runner import STALL_AFTER
 
 bp = Blueprint("health", __name__)
 
@@ -43,6 +42,8 @@ def readyz() -> ResponseReturnValue:
         if runner is not None and not runner.is_alive():
             checks["scheduler"] = "in-process worker stopped"
         elif runner is not None and runner.stalled():
+            from bridge.worker.runner import STALL_AFTER  # the runner's process has it loaded already
+
             checks["scheduler"] = f"in-process worker stalled (no dispatch pass for {STALL_AFTER:.0f} s)"
         else:
             checks["scheduler"] = "ok (in-process)"

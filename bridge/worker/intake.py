@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from bridge.events import Event
 from bridge.runtime import Runtime
 from bridge.store import repo
+from bridge.store.db import JSONText
 from bridge.store.models import RECEIVED
 
 log = logging.getLogger("bridge.intake")
@@ -85,7 +86,7 @@ def store_events(
         dict(
             key=event_key(platform, event.event_id), platform=platform, sender_event_id=event.event_id,
             event_type=event.type, case_id=case_id_for(platform, event.conversation.id), body=body,
-            headers=headers, event=event.to_json(), received_at=now, state=RECEIVED, attempts=0,
+            headers=headers, event=JSONText(event.to_json_text()), received_at=now, state=RECEIVED, attempts=0,
             next_attempt_at=now, updated_at=now,
         )
         for event in events

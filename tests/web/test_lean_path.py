@@ -1,0 +1,78 @@
+"""The webhook's request path stays lean (issue 19, item 2): the event is serialized once for the
+inbox, and a web process serving a webhook loads neither the vendor SDKs nor the workers' modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bridge.config import Settings
+from bridge.events import Event
+from bridge.runtime import Runtime, install
+from bridge.store import repo
+from bridge.store.migrate import upgrade
+from bridge.worker import intake
+from tests.helpers import SECRET, generic_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_event_text_is_the_event_json() -> None:
+    data = generic_event(occurred_at="2026-11-28T10:00:00+02:00", unknown_top="x")
+    data["conversation"]["messages"][0]["sent_at"] = "2026-11-28T09:59:00z"
+    event = Event.from_json(data)
+    assert json.loads(event.to_json_text()) == event.to_json()
+    partial = event.model_copy(update={"conversation": event.conversation.model_copy(update={"partial": True})})
+    assert json.loads(partial.to_json_text()) == partial.to_json()
+    assert json.loads(partial.to_json_text())["conversation"]["partial"] is True
+
+
+def test_stored_event_is_the_canonical_event(any_store_settings: Settings) -> None:
+    """The pre-serialized event is written as it is, and read back as the same JSON, on both stores."""
+    rt = install(Runtime.build(any_store_settings))
+    upgrade(rt.store)
+    event = Event.from_json(generic_event(event_id="evt-lean-1", extra_field={"a": [1, 2]}))
+    body = json.dumps(generic_event(event_id="evt-lean-1")).encode()
+    [accepted] = intake.store_events(rt, "generic", body, {"content-type": "application/json"}, [event])
+    assert not accepted.duplicate
+    with rt.store.session() as s:
+        row = repo.get_inbox(s, accepted.key)
+        assert row is not None
+        assert row.event == event.to_json() and row.body == body
+        assert Event.from_json(row.event) == event
+
+
+_CHILD = """
+import json, sys, time
+from bench_env import body, headers
+import wsgi
+client = wsgi.app.test_client()
+answer = client.post("/webhooks/generic", data=body, headers=headers)
+heavy = ["zenpy", "jira", "slack_sdk", "openai", "rq", "redis", "bridge.worker.runner"]
+print(json.dumps({"status": answer.status_code, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_serving_a_webhook_loads_no_vendor_sdk_nor_worker_module(tmp_path: Path, redis_url: str) -> None:
+    """A fresh process imports ``wsgi`` (as gunicorn does, with RQ configured) and serves a signed
+    webhook: the vendor SDKs, the OpenAI client, the job code and the queue client stay unloaded."""
+    from tests.helpers import signed_headers
+
+    body = json.dumps(generic_event(event_id="evt-lean-modules")).encode()
+    (tmp_path / "bench_env.py").write_text(
+        f"body = {body!r}\nheaders = {signed_headers(body)!r}\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_"))}
+    env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
+               BRIDGE_QUEUE="test-lean", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == 202
+    assert result["loaded"] == [], f"loaded by import wsgi + one webhook: {result['loaded']}"

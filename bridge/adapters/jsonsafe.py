@@ -30,11 +30,13 @@ def _finite_float(text: str) -> float:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise JSONError(f"duplicate key {key[:60]!r} in an object")
-        obj[key] = value
+    obj = dict(pairs)  # built in C; only an object that lost a key to a repeat is looked at key by key
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JSONError(f"duplicate key {key[:60]!r} in an object")
+            seen.add(key)
     return obj
 
 

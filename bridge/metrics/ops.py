@@ -5,7 +5,6 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from bridge.runtime import Runtime
-from bridge.store import metrics_repo
 
 
 def step_label(step: str) -> str:
@@ -35,6 +34,8 @@ class Metrics:
                               ["connector"], registry=self.registry)
 
     def exposition(self, rt: Runtime) -> bytes:
+        from bridge.store import metrics_repo  # on the first scrape: serving webhooks needs no ORM
+
         with rt.store.session() as s:
             counts = metrics_repo.queue_counts(s)
         for state, count in counts.inbox.items():

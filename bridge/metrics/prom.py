@@ -19,9 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bridge.metrics.model import METRICS
-from bridge.metrics.report import build_report
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, metrics_repo
 
 log = logging.getLogger("bridge.recovery_prom")
 
@@ -46,6 +44,9 @@ class RecoveryCollector(Collector):
         now = self.rt.clock()
         days = f"{int(self.window.total_seconds() // 86400)}d"
         with self.rt.store.session() as s:
+            from bridge.metrics.report import build_report  # on the first scrape: webhooks need none of it
+            from bridge.store import loop_repo, metrics_repo
+
             report = build_report(s, now - self.window, now, settings=self.rt.settings)
             dead, oldest_vendor = loop_repo.vendor_event_health(s, now)
             oldest_inbox = metrics_repo.oldest_unprocessed_event(s)

@@ -8,12 +8,24 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # the ORM is imported by the first session: the webhook path writes in Core
+    from sqlalchemy.orm import Session, sessionmaker
+
+
+def __getattr__(name: str) -> Any:
+    """``Session`` for the modules that import it from here (the loop, the workers), loaded when
+    they ask: importing this module alone loads no ORM."""
+    if name == "Session":
+        from sqlalchemy.orm import Session
+
+        return Session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 StoreError = SQLAlchemyError  # what a failed read or write raises, for callers outside the store
 
@@ -140,6 +152,8 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         if self._factory is None or self._pid != os.getpid():
+            from sqlalchemy.orm import sessionmaker
+
             self._factory = sessionmaker(self.engine, expire_on_commit=False)
             self._pid = os.getpid()
         with self._factory() as session:

@@ -19,6 +19,10 @@ On SQLite, the leaders of the web processes sharing one file also take turns on 
 it (``_WriterLock``), so a batch starts as soon as the other process's batch is committed instead
 of after SQLite's growing sleeps.
 
+A batch is one Core connection and transaction. ``run_core`` units get that connection (the
+webhook's inbox insert: the web process never loads the ORM for it); ``run`` units get an ORM
+session joined to the same transaction, made only when the batch holds such a unit.
+
 A unit may run twice (the batch, then alone), so it must do nothing but use the session it is given,
 and must neither commit nor roll back: that would end the others' writes too (the session refuses).
 Effects that must follow durability (enqueueing, waking a runner) belong to the caller, after
@@ -34,31 +38,52 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Generic, TypeVar
-
-from sqlalchemy.orm import Session
 
 log = logging.getLogger("bridge.store.group_commit")
 
 T = TypeVar("T")
-Unit = Callable[[Session], T]
+Unit = Callable[[Any], T]  # given an ORM Session (``run``) or a Core Connection (``run_core``)
 
 
-class SharedSession(Session):
-    """The session a unit gets: commit and rollback belong to the committer."""
+@cache
+def _shared_session_class() -> type:
+    """The session an ORM unit gets (commit and rollback belong to the committer), defined on first
+    use so that a process whose units are all Core never imports the ORM."""
+    from sqlalchemy.orm import Session
 
-    def commit(self) -> None:
-        raise RuntimeError("a group-commit unit must not commit: its batch commits once, after every unit")
+    class SharedSession(Session):
+        def commit(self) -> None:
+            raise RuntimeError("a group-commit unit must not commit: its batch commits once, after every unit")
 
-    def rollback(self) -> None:
-        raise RuntimeError("a group-commit unit must not roll back: that would undo the other units' writes")
+        def rollback(self) -> None:
+            raise RuntimeError("a group-commit unit must not roll back: that would undo the other units' writes")
+
+    return SharedSession
+
+
+def _session_on(conn: Any) -> Any:
+    """An ORM session inside ``conn``'s transaction: it flushes there and never ends it."""
+    return _shared_session_class()(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+
+
+def _run_unit(waiter: _Waiter[Any], conn: Any, sessions: list[Any]) -> Any:
+    if waiter.core:
+        return waiter.unit(conn)
+    if not sessions:
+        sessions.append(_session_on(conn))
+    result = waiter.unit(sessions[0])
+    sessions[0].flush()  # the next unit, Core or not, sees these writes
+    return result
 
 
 class _Waiter(Generic[T]):
-    __slots__ = ("unit", "done", "result", "error", "lead", "alone")
+    __slots__ = ("unit", "core", "done", "result", "error", "lead", "alone")
 
-    def __init__(self, unit: Unit[T]) -> None:
+    def __init__(self, unit: Unit[T], core: bool = False) -> None:
         self.unit = unit
+        self.core = core
         self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -86,10 +111,17 @@ class GroupCommit:
         self._refused = False  # the file system refused the writer lock: SQLite's own lock alone
 
     def run(self, unit: Unit[T]) -> T:
-        """Run ``unit`` in a shared transaction and return its result once that is committed."""
+        """Run ``unit(session)`` in a shared transaction and return its result once that is committed."""
+        return self._run(unit, core=False)
+
+    def run_core(self, unit: Unit[T]) -> T:
+        """``run`` for a unit written in SQLAlchemy Core: it gets the batch's connection."""
+        return self._run(unit, core=True)
+
+    def _run(self, unit: Unit[T], core: bool) -> T:
         if getattr(self._in_unit, "active", False):
             raise RuntimeError("a group-commit unit must not start another: it would wait for its own batch")
-        me: _Waiter[T] = _Waiter(unit)
+        me: _Waiter[T] = _Waiter(unit, core)
         with self._lock:
             self._queue.append(me)
             me.lead = not self._leading
@@ -99,7 +131,7 @@ class GroupCommit:
         if me.lead:  # first in, or handed the lead: commit everything queued so far, then pass it on
             self._lead()
         if me.alone:
-            return self._alone(unit)
+            return self._alone(me)
         if me.error is not None:
             raise me.error
         return me.result  # type: ignore[return-value]
@@ -166,22 +198,24 @@ class GroupCommit:
         return None
 
     def _commit_in(self, engine: Any, batch: list[_Waiter[Any]]) -> None:
-        with SharedSession(engine, expire_on_commit=False) as s:
-            try:
-                s.connection()  # an unreachable store fails every request alike: no retries alone
-            except Exception as exc:
-                for waiter in batch:
-                    waiter.error = exc
-                return
+        try:
+            conn = engine.connect()  # an unreachable store fails every request alike: no retries alone
+        except Exception as exc:
+            for waiter in batch:
+                waiter.error = exc
+            return
+        sessions: list[Any] = []  # the batch's ORM session, made for its first ORM unit
+        with conn:
+            trans = conn.begin()
             try:
                 self._in_unit.active = True
                 try:
-                    results = [waiter.unit(s) for waiter in batch]
+                    results = [_run_unit(waiter, conn, sessions) for waiter in batch]
                 finally:
                     self._in_unit.active = False
-                Session.commit(s)
+                trans.commit()
             except Exception as exc:
-                Session.rollback(s)
+                trans.rollback()
                 if len(batch) == 1:
                     batch[0].error = exc
                     return
@@ -190,18 +224,26 @@ class GroupCommit:
                 for waiter in batch:
                     waiter.alone = True
                 return
+            finally:
+                for session in sessions:
+                    session.close()
         for waiter, result in zip(batch, results, strict=True):
             waiter.result = result
 
-    def _alone(self, unit: Unit[T]) -> T:
-        with Session(self._bind(), expire_on_commit=False) as s:
+    def _alone(self, waiter: _Waiter[T]) -> T:
+        sessions: list[Any] = []
+        with self._bind().connect() as conn:
+            trans = conn.begin()
             try:
-                result = unit(s)
-                s.commit()
+                result = _run_unit(waiter, conn, sessions)
+                trans.commit()
             except BaseException:
-                s.rollback()
+                trans.rollback()
                 raise
-            return result
+            finally:
+                for session in sessions:
+                    session.close()
+            return result  # type: ignore[no-any-return]
 
 
 WRITER_TIMEOUT = 10.0  # as long as a statement waits for SQLite's own lock (busy_timeout)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bridge.store.attempts import free
+from bridge.store.intake_rows import insert_all, insert_inbox  # noqa: F401 - the repo's names for them
 from bridge.store.models import (
     ACKNOWLEDGED,
     CLOSED,
@@ -22,25 +21,6 @@ from bridge.store.models import (
     CaseRow,
     InboxRow,
 )
-
-_INBOX_INSERT: dict[str, Any] = {}
-
-
-def insert_inbox(session: Session, values: dict[str, Any]) -> bool:
-    """Insert an accepted delivery; False when its key is already stored (a duplicate).
-
-    The request path: a Core statement built once per dialect and run with parameters, which skips
-    the ORM's per-call statement building. RETURNING, not rowcount: drivers disagree on rowcount
-    for ON CONFLICT DO NOTHING.
-    """
-    dialect = session.get_bind().dialect.name
-    stmt = _INBOX_INSERT.get(dialect)
-    if stmt is None:
-        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = InboxRow.__table__
-        stmt = builder(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
-        _INBOX_INSERT[dialect] = stmt
-    return session.execute(stmt, values).first() is not None
 
 
 def get_inbox(session: Session, key: str) -> InboxRow | None:
@@ -201,10 +181,3 @@ def revive_inbox(session: Session, key: str, now: datetime) -> bool:
 def mark_processed(rows: Sequence[InboxRow], now: datetime) -> None:
     for row in rows:
         row.state, row.claimed_until, row.last_error, row.updated_at = PROCESSED, None, None, now
-
-
-def insert_all(rows: Sequence[dict[str, Any]]) -> Callable[[Session], list[bool]]:
-    """A group-commit unit inserting these accepted events: per row, False for a duplicate."""
-    def unit(session: Session) -> list[bool]:
-        return [insert_inbox(session, row) for row in rows]
-    return unit

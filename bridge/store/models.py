@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.engine import Dialect
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-# Inbox states: received → processed | ignored | dead (dead can be replayed back to received).
-RECEIVED, PROCESSED, IGNORED, DEAD = "received", "processed", "ignored", "dead"
-# Delivery states: pending → done | dead (replay: dead → pending).
-PENDING, DONE = "pending", "done"
-# Case states.
-OPEN, ESCALATED, ACKNOWLEDGED, RESOLVED, CLOSED = "open", "escalated", "acknowledged", "resolved", "closed"
-
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out; SQLite would otherwise hand back naive datetimes."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+# The states and the UTC type live in types.py, which the request path loads without the ORM.
+from bridge.store.types import (  # noqa: F401 - re-exported: callers import them from here
+    ACKNOWLEDGED,
+    CLOSED,
+    DEAD,
+    DONE,
+    ESCALATED,
+    IGNORED,
+    OPEN,
+    PENDING,
+    PROCESSED,
+    RECEIVED,
+    RESOLVED,
+    UTCDateTime,
+)
 
 TZ = UTCDateTime()
 ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only

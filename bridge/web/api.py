@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from bridge.events import Event
 from bridge.pipeline.completeness import needs_more
-from bridge.store import repo
 from bridge.web import sessions
 from bridge.web.auth import verify_event_status
 from bridge.web.errors import ApiError
@@ -46,6 +45,8 @@ def _require_admin() -> None:
 def event_status(key: str) -> ResponseReturnValue:
     """Processing state of one accepted event, for whoever holds the status URL of its answer (signed)
     or the admin token: the key alone is derived from the sender's event id, so it is no secret."""
+    from bridge.store import repo
+
     rt = current_app.extensions["bridge.runtime"]
     if not verify_event_status(rt.settings, key, request.args.get("sig", "")):
         if "Authorization" not in request.headers:
@@ -69,6 +70,8 @@ def event_status(key: str) -> ResponseReturnValue:
 
 @bp.get("/cases/<case_id>")
 def case_detail(case_id: str) -> ResponseReturnValue:
+    from bridge.store import repo
+
     _require_admin()
     rt = current_app.extensions["bridge.runtime"]
     with rt.store.session() as s:

@@ -24,7 +24,6 @@ from bridge.config import Settings
 from bridge.config.people import People
 from bridge.errors import plain_error
 from bridge.web.charts import duration
-from connectors.outbox import read_outbox, rendering
 
 STEP_LABELS = {
     "zendesk.ticket": "Zendesk ticket",
@@ -260,6 +259,8 @@ def slack_html(text: str) -> Markup:
 
 def outbox(settings: Settings, case_id: str, people: Any) -> list[Any]:
     """The case's dry-run outbox, rendered as the Markdown files beside the JSON (same renderings)."""
+    from connectors.outbox import read_outbox, rendering
+
     url = f"{settings.base_url}/cases/{case_id}"
     found = read_outbox(settings.outbox_dir, case_id)
     return [rendering(step, request, case_id, url, people) for step, request in found]

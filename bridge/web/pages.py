@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,15 +19,17 @@ from werkzeug.wrappers import Response
 from bridge.config.people import customer_name
 from bridge.errors import plain_error
 from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
-from bridge.loop import ownership
 from bridge.metrics.model import DIMENSIONS, METRICS, RecoveryReport
 from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
-from bridge.store import case_list, repo
-from bridge.store.models import CaseRow
 from bridge.web import auth, case_view, charts, sessions
 from bridge.web.safeint import ascii_int
-from connectors.names import people_for
+
+if TYPE_CHECKING:
+    from bridge.store.models import CaseRow
+
+# The store, the ownership loop and the connectors are imported by the views that use them: a web
+# process that only serves webhooks never loads the ORM or the vendor clients (issue 19).
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -152,6 +154,8 @@ def period_from_args(now: datetime) -> tuple[datetime, datetime, int | None]:
 
 
 def _options(column: str) -> list[str]:
+    from bridge.store import case_list
+
     with _rt().store.session() as s:
         return case_list.options(s, column)
 
@@ -166,6 +170,9 @@ def _report(since: datetime, until: datetime, filters: dict[str, str], granulari
 @bp.get("/dashboard")
 @auth.login_required
 def dashboard() -> ResponseReturnValue:
+    from bridge.store import case_list
+    from connectors.names import people_for
+
     now = _rt().clock()
     since, until, days = period_from_args(now)
     # `?by=day|week` (or `granularity=`) chooses the points; `?breakdown=` (or a dimension in `by`) the bars.
@@ -208,6 +215,9 @@ def dashboard() -> ResponseReturnValue:
 @bp.get("/cases")
 @auth.login_required
 def cases() -> ResponseReturnValue:
+    from bridge.store import case_list
+    from connectors.names import people_for
+
     status = _arg("status", (*STATUSES, "all"))
     filters = {name: _arg(name) for name in ("team", "platform", "owner") if _arg(name)}
     trigger = _arg("trigger", TRIGGERS)
@@ -238,6 +248,9 @@ def _may_view(case_id: str) -> bool:
 
 @bp.get("/cases/<case_id>")
 def case(case_id: str) -> ResponseReturnValue:
+    from bridge.store import case_list, repo
+    from connectors.names import people_for
+
     if not _may_view(case_id):
         if "sig" in request.args:
             return render_template("pages/error.html", code=403, name="Link expired or invalid",
@@ -308,6 +321,10 @@ def _me(members: list[tuple[str, str, str]]) -> str:
 def take_case(case_id: str) -> ResponseReturnValue:
 
 
+    from bridge.loop import ownership
+    from bridge.store import repo
+    from connectors.names import people_for
+
     auth.check_csrf()
     with _rt().store.session() as s:
         row = repo.get_case(s, case_id)
@@ -333,6 +350,10 @@ def take_case(case_id: str) -> ResponseReturnValue:
 @auth.login_required
 def reassign_case(case_id: str) -> ResponseReturnValue:
 
+
+    from bridge.loop import ownership
+    from bridge.store import repo
+    from connectors.names import people_for
 
     auth.check_csrf()
     with _rt().store.session() as s:

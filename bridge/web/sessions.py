@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bridge.runtime import Runtime
-from bridge.store import logins
 
 WINDOW = timedelta(minutes=15)
 USER_LIMIT = 5
@@ -33,6 +32,8 @@ def _hash(session_id: str) -> str:
 
 def start(rt: Runtime, user: str, now: datetime, lifetime: timedelta) -> str:
     """A new session for ``user``; the id goes into the cookie, its hash into the store."""
+    from bridge.store import logins
+
     session_id = secrets.token_urlsafe(32)
     with rt.store.session() as s:
         logins.add_web_session(s, _hash(session_id), user[:200], now, now + lifetime)
@@ -41,6 +42,8 @@ def start(rt: Runtime, user: str, now: datetime, lifetime: timedelta) -> str:
 
 
 def alive(rt: Runtime, session_id: str, user: str, now: datetime) -> bool:
+    from bridge.store import logins
+
     if not session_id:
         return False
     with rt.store.session() as s:
@@ -49,6 +52,8 @@ def alive(rt: Runtime, session_id: str, user: str, now: datetime) -> bool:
 
 
 def end(rt: Runtime, session_id: str) -> None:
+    from bridge.store import logins
+
     if session_id:
         with rt.store.session() as s:
             logins.delete_web_session(s, _hash(session_id))
@@ -70,6 +75,8 @@ def _limit(key: str) -> int:
 
 def retry_after(rt: Runtime, throttle_keys: Sequence[str], now: datetime) -> int | None:
     """Seconds until another try is allowed, or None when it is allowed now."""
+    from bridge.store import logins
+
     with rt.store.session() as s:
         rows = logins.throttle_rows(s, throttle_keys)
     waits = [(row.window_start + WINDOW - now).total_seconds() for row in rows
@@ -78,12 +85,16 @@ def retry_after(rt: Runtime, throttle_keys: Sequence[str], now: datetime) -> int
 
 
 def failed(rt: Runtime, throttle_keys: Sequence[str], now: datetime) -> None:
+    from bridge.store import logins
+
     for key in throttle_keys:
         with rt.store.session() as s:
             logins.count_failure(s, key, now, WINDOW)
 
 
 def succeeded(rt: Runtime, key: str) -> None:
+    from bridge.store import logins
+
     with rt.store.session() as s:
         logins.clear_throttle(s, key)
         s.commit()

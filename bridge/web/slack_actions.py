@@ -16,14 +16,11 @@ from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 
 from bridge.adapters import jsonsafe
-from bridge.loop import ownership
-from bridge.loop.jira import approve_update
 from bridge.pipeline.permissions import Action, allows
 from bridge.runtime import Runtime
 from bridge.store.db import StoreError
 from bridge.web.errors import ApiError
 from bridge.web.safeint import ascii_int
-from connectors.slack import verify_request
 
 bp = Blueprint("slack_actions", __name__)
 log = logging.getLogger("bridge.slack")
@@ -37,6 +34,8 @@ def _secrets(rt: Runtime) -> list[str]:
 
 @bp.post("/slack/actions")
 def actions() -> ResponseReturnValue:
+    from connectors.slack import verify_request
+
     rt: Runtime = current_app.extensions["bridge.runtime"]
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY} bytes")
@@ -103,6 +102,9 @@ PERMISSION: dict[str, Action] = {"take_case": "take", "reassign": "reassign", "n
 
 
 def _apply(rt: Runtime, action: dict[str, Any], user: str, channel: str | None, name: str | None = None) -> None:
+    from bridge.loop import ownership
+    from bridge.loop.jira import approve_update
+
     kind, case_id = action.get("action_id"), _case_of(action)
     if not user or not case_id:
         return

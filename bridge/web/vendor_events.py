@@ -22,19 +22,14 @@ from flask.typing import ResponseReturnValue
 
 from bridge.adapters.base import Inbound, MalformedPayload, Unauthorized
 from bridge.adapters.vendor import VENDOR_ADAPTERS, VendorAdapter
-from bridge.loop.jobs import PROCESS_VENDOR_EVENT
 from bridge.runtime import Runtime
-from bridge.store import loop_repo
 from bridge.store.db import StoreError
-from bridge.store.models import RECEIVED
+from bridge.store.types import RECEIVED
 from bridge.web.errors import ApiError
 from bridge.worker import intake
 
 bp = Blueprint("vendor_events", __name__)
 log = logging.getLogger("bridge.vendor_events")
-
-JOB = PROCESS_VENDOR_EVENT
-
 
 def _runtime() -> Runtime:
     return current_app.extensions["bridge.runtime"]  # type: ignore[no-any-return]
@@ -64,6 +59,10 @@ def _verified(rt: Runtime, adapter: VendorAdapter, inbound: Inbound, **options: 
 
 
 def _store(rt: Runtime, adapter: VendorAdapter, inbound: Inbound) -> ResponseReturnValue:
+    # Imported by the first vendor event: a web process serving chatbot webhooks loads no ORM.
+    from bridge.loop.jobs import PROCESS_VENDOR_EVENT
+    from bridge.store import loop_repo
+
     try:
         body = adapter.decode(inbound, rt.settings.max_json_depth)
     except MalformedPayload as exc:
@@ -84,7 +83,7 @@ def _store(rt: Runtime, adapter: VendorAdapter, inbound: Inbound) -> ResponseRet
                        {"Retry-After": "5"}) from None
     if not duplicate:
         try:
-            rt.queue.enqueue(JOB, ident)
+            rt.queue.enqueue(PROCESS_VENDOR_EVENT, ident)
         except Exception as exc:  # durable already: the sweeper enqueues it later
             log.warning("bridge.vendor_events.enqueue_failed", extra={"id": ident, "error": type(exc).__name__})
     return jsonify({"received": ident} | ({"duplicate": True} if duplicate else {})), 200

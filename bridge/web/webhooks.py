@@ -15,8 +15,9 @@ from bridge.adapters.base import AdapterError, Handshake, Inbound, InvalidPayloa
 from bridge.adapters.generic import suggestion
 from bridge.events import Event
 from bridge.metrics.ops import Metrics
-from bridge.pipeline import trigger_config, triggers
+from bridge.pipeline import trigger_config
 from bridge.pipeline.completeness import needs_more
+from bridge.pipeline.trigger_rules import handoff_hits  # the rules alone: the judge model stays unloaded
 from bridge.runtime import Runtime
 from bridge.store.db import StoreError
 from bridge.web.auth import event_status_url
@@ -59,7 +60,7 @@ def _needs_more(rt: Runtime, event: Event) -> dict[str, list[str]]:
         return {}
     try:
         cfg = trigger_config.from_settings(rt.settings)
-        hits = triggers.handoff_hits(event.handoff, len(event.conversation.messages) or None, cfg)
+        hits = handoff_hits(event.handoff, len(event.conversation.messages) or None, cfg)
         questions = needs_more(event, [hit.trigger for hit in hits])
     except Exception:  # the event is stored already; a hint must never fail the answer
         log.exception("bridge.inbound.needs_more_failed")

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from bridge.events import Event
 from bridge.runtime import Runtime
-from bridge.store import repo
+from bridge.store import intake_rows
 from bridge.store.db import JSONText
-from bridge.store.models import RECEIVED
+from bridge.store.types import RECEIVED
 
 log = logging.getLogger("bridge.intake")
 
@@ -92,7 +92,7 @@ def store_events(
         for event in events
     ]
 
-    inserted = rt.store.group.run(repo.insert_all(rows))
+    inserted = rt.store.group.run_core(intake_rows.insert_all(rows))  # Core: no ORM in the web process
     accepted = [Accepted(row["key"], row["case_id"], row["event_type"], duplicate=not new)
                 for row, new in zip(rows, inserted, strict=True)]
     for item in accepted:

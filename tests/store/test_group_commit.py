@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bridge import create_app
 from bridge.config import Settings
 from bridge.runtime import Runtime
-from bridge.store import group_commit, inbox, repo
+from bridge.store import group_commit, intake_rows, repo
 from bridge.store.migrate import upgrade
 from tests.helpers import HeldCommit, dumps, generic_event, signed_headers
 
@@ -136,14 +136,14 @@ def test_duplicates_inside_one_batch_and_across_batches(rt: Runtime, app: Flask,
 def test_a_failing_request_in_a_batch_fails_alone(rt: Runtime, app: Flask, monkeypatch: pytest.MonkeyPatch,
                                                   stored: Any) -> None:
     bodies = [dumps(generic_event(event_id=f"evt-{i}")) for i in range(4)]
-    real = inbox.insert_inbox  # where the intake's unit looks it up
+    real = intake_rows.insert_inbox  # where the intake's unit looks it up
 
     def failing(session: Any, values: dict[str, Any]) -> bool:
         if values["sender_event_id"] == "evt-2":
             raise OperationalError("INSERT INTO inbox", {}, Exception("disk I/O error"))
         return real(session, values)
 
-    monkeypatch.setattr(inbox, "insert_inbox", failing)
+    monkeypatch.setattr(intake_rows, "insert_inbox", failing)
     results = _concurrently(rt, app, bodies)
     codes = [code for code, _ in results]
     assert codes == [202, 202, 503, 202]

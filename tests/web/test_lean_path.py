@@ -51,7 +51,8 @@ from bench_env import body, headers
 import wsgi
 client = wsgi.app.test_client()
 answer = client.post("/webhooks/generic", data=body, headers=headers)
-heavy = ["zenpy", "jira", "slack_sdk", "openai", "rq", "redis", "bridge.worker.runner"]
+heavy = ["zenpy", "jira", "slack_sdk", "openai", "sqlalchemy.orm", "requests", "connectors", "rq", "redis",
+         "bridge.store.models", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge"]
 print(json.dumps({"status": answer.status_code, "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
@@ -76,3 +77,17 @@ def test_serving_a_webhook_loads_no_vendor_sdk_nor_worker_module(tmp_path: Path,
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["status"] == 202
     assert result["loaded"] == [], f"loaded by import wsgi + one webhook: {result['loaded']}"
+
+
+def test_the_core_inbox_columns_are_the_models() -> None:
+    """The request path's Core description of the inbox names real columns of ``InboxRow``, with the
+    same kind of type, and covers every column the table requires."""
+    from bridge.store.intake_rows import INBOX
+    from bridge.store.models import InboxRow
+
+    table = InboxRow.__table__
+    for col in INBOX.columns:
+        assert col.name in table.c, col.name
+        assert type(col.type).__name__ == type(table.c[col.name].type).__name__ or col.name == "id", col.name
+    required = {c.name for c in table.columns if not c.nullable and c.default is None and not c.primary_key}
+    assert required <= {c.name for c in INBOX.columns}

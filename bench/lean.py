@@ -1,0 +1,216 @@
+"""The lean webhook path, before and after, in one sitting (issue 19, item 2).
+
+``python -m bench.lean [--before REV] [--rounds 3] [--duration 5] [--sizes 1k 10k 50k 500k]``
+``python -m bench.lean --profile 50k [--before REV]``
+
+Bench: three servers on the Procfile's gunicorn line (2 processes × 4 threads, loopback, SQLite
+``synchronous=FULL``, RQ configured on Redis db 14, no queue worker): the bare Flask app, the bridge
+at ``--before`` (exported with ``git archive``, default ``main``) and the bridge as checked out.
+For each body size, in every round, the servers take turns (bare, before, after) at the maximum
+rate, 16 connections, fresh signed generic webhooks each run; the web workers' CPU per request is
+their utime + stime over the run ÷ requests. Then each web worker's RSS (warmed up by every size).
+Figures go to bench/results/lean.json.
+
+Profile: one process, Flask's test client, ``cProfile`` over 400 signed webhooks of one size
+(after 50 unmeasured), for the before tree and the checked-out one; prints the CPU per request
+without the profiler and the profiler's self time grouped by where it is spent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import payloads
+from bench.harness import PY, ROOT, Pool, Server, free_port, median, rss_mb, wrk
+
+RESULTS = Path(__file__).resolve().parent / "results" / "lean.json"
+SIZES = {"1k": 1_000, "10k": 10_000, "50k": 50_000, "500k": 500_000}
+COUNTS = {"1k": 45_000, "10k": 45_000, "50k": 12_000, "500k": 1_200}
+WRK_MEMORY = 400_000_000
+
+
+def export(rev: str, work: Path) -> tuple[str, Path]:
+    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True,
+                           text=True).stdout.strip()
+    tar, dest = work / "before.tar", work / "before-src"
+    subprocess.run(["git", "archive", "-o", str(tar), short], cwd=ROOT, check=True)
+    with tarfile.open(tar) as t:
+        t.extractall(dest, filter="data")
+    return short, dest
+
+
+# ---------------------------------------------------------------------- over HTTP
+def bench(a: argparse.Namespace) -> dict[str, Any]:
+    from bench.__main__ import Bench, machine, versions
+
+    b = Bench(argparse.Namespace(keep=False))
+    r: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine(), "versions": versions(),
+                         "args": vars(a), "sizes": {}, "load_start": Path("/proc/loadavg").read_text().split()[0]}
+    try:
+        r["before"], old = export(a.before, b.work)
+        r["after"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                                    capture_output=True, text=True).stdout.strip()
+        pools: dict[str, dict[str, Pool]] = {}
+        for size in a.sizes:
+            path = b.work / f"pool-{size}.bin"
+            record, body = payloads.write_pool(path, SIZES[size], COUNTS[size], size[0])
+            pools[size] = {v: Pool(path, record, COUNTS[size], body) for v in ("bare", "before", "after")}
+        b.redis().flushdb()
+        servers = {"bare": b.server("lean-bare", "bench.bare_app:app", b.base_env("lean-bare"), ready="/")}
+        for variant, src in (("before", old), ("after", ROOT)):
+            env = b.base_env(f"lean-{variant}")
+            if variant == "before":
+                env["PYTHONPATH"] = str(old)  # ahead of the editable install of the checkout
+            subprocess.run([str(PY), "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
+                           cwd=src, check=True, capture_output=True, timeout=120)
+            port = free_port()
+            cmd = Server.command("wsgi:app", port)
+            cmd[1:1] = ["--chdir", str(src)]
+            srv = Server(f"lean-{variant}", cmd, env, b.work / f"lean-{variant}.log", port=port)
+            servers[variant] = b.track(srv.start())  # type: ignore[assignment]
+        for size in a.sizes:
+            want = min(30_000, int(WRK_MEMORY / pools[size]["after"].body_bytes))
+            runs: dict[str, list[dict]] = {v: [] for v in servers}
+            for rnd in range(a.rounds):
+                for v, srv in servers.items():
+                    wrk(srv.url, pools[size][v], 1, consume=v != "bare", want=want)  # warm-up
+                    res = wrk(srv.url, pools[size][v], a.duration, server=srv, consume=v != "bare", want=want)
+                    runs[v].append(res)
+                    print(f"{size} round {rnd + 1} {v}: {res['rps']:.0f} rps, {res['cpu_us']:.0f} µs CPU/req, "
+                          f"p99 {res['p99']:.1f} ms", flush=True)
+            r["sizes"][size] = {"body_bytes": pools[size]["after"].body_bytes, "runs": runs}
+        r["rss"] = {v: [rss_mb(p) for p in srv.workers()] for v, srv in servers.items()}
+        print("RSS per web worker (MB):", r["rss"], flush=True)
+    finally:
+        b.cleanup()
+    r["load_end"] = Path("/proc/loadavg").read_text().split()[0]
+    return r
+
+
+def table(r: dict[str, Any]) -> str:
+    """The before/after table as Markdown (median [min–max] over the rounds)."""
+    def span(xs: list[float], fmt: str = "{:.0f}") -> str:
+        return f"{fmt.format(median(xs))} [{fmt.format(min(xs))}–{fmt.format(max(xs))}]"
+
+    lines = ["| body | bare µs/req | before µs/req | after µs/req | after ÷ before CPU | before ÷ bare rps "
+             "| after ÷ bare rps |", "|---|---|---|---|---|---|---|"]
+    for size, d in r["sizes"].items():
+        runs = d["runs"]
+        cpu = {v: [x["cpu_us"] for x in runs[v]] for v in runs}
+        rps = {v: [x["rps"] for x in runs[v]] for v in runs}
+        per = [a / b for a, b in zip(cpu["after"], cpu["before"], strict=True)]
+        ratio = {v: [x / y for x, y in zip(rps[v], rps["bare"], strict=True)] for v in ("before", "after")}
+        lines.append(f"| {size} ({d['body_bytes']} B) | {span(cpu['bare'])} | {span(cpu['before'])} | "
+                     f"{span(cpu['after'])} | {span(per, '{:.2f}')} | {span(ratio['before'], '{:.2f}')} | "
+                     f"{span(ratio['after'], '{:.2f}')} |")
+    rss = r.get("rss", {})
+    lines.append("")
+    lines.append("RSS per web worker after the runs (MB): " + "; ".join(
+        f"{v} {', '.join(f'{x:.1f}' for x in xs)}" for v, xs in rss.items()))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- in process
+GROUPS = (("sqlite3 commit (fsync)", ("method 'commit' of 'sqlite3",)),
+          ("pydantic (validate, dump)", ("pydantic",)), ("json (std lib)", ("json/",)),
+          ("jsonsafe (strict JSON checks)", ("jsonsafe",)), ("unknown fields", ("adapters/generic",)),
+          ("events.py validators", ("bridge/events",)), ("sqlalchemy", ("sqlalchemy",)),
+          ("flask + werkzeug", ("flask/", "werkzeug/")), ("signing (HMAC)", ("signing", "hmac")),
+          ("needs_more (triggers, completeness)", ("pipeline/",)), ("intake + group commit", ("intake", "group_commit")),
+          ("webhooks view", ("web/webhooks",)), ("prometheus", ("prometheus",)))
+
+
+def _profile_child(size: str, n: int) -> None:
+    import cProfile
+    import pstats
+
+    tmp = tempfile.mkdtemp(prefix="rb-lean-")
+    os.environ.update(BRIDGE_DATA_DIR=tmp, GENERIC_WEBHOOK_SECRET=payloads.SECRET, BRIDGE_TIMESTAMP_TOLERANCE="3600",
+                      REDIS_URL="redis://127.0.0.1:6379/14", BRIDGE_QUEUE="bench-lean-profile")
+    for k in [k for k in os.environ if k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_"))]:
+        del os.environ[k]
+    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], check=True,
+                   capture_output=True)
+    import wsgi
+
+    tpl = payloads.event_template(SIZES[size], "p")
+    reqs = [(body, payloads.signed_headers(body, i, "p")) for i in range(2 * n + 50)
+            for body in [payloads.body_for(tpl, i, "p")]]
+    client = wsgi.app.test_client()
+    for body, headers in reqs[:50]:
+        assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 202
+    t0 = time.process_time()
+    for body, headers in reqs[50:50 + n]:
+        client.post("/webhooks/generic", data=body, headers=headers)
+    plain = (time.process_time() - t0) / n * 1e6
+    prof = cProfile.Profile()
+    prof.enable()
+    for body, headers in reqs[50 + n:]:
+        assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 202
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(tt for (_, _, _, tt, _) in stats.values())
+    groups: dict[str, float] = {}
+    for (file, _line, func), (_cc, _nc, tt, _ct, _callers) in stats.items():
+        where = f"{file}:{func}"
+        name = next((g for g, keys in GROUPS if any(k in where for k in keys)), "other")
+        groups[name] = groups.get(name, 0.0) + tt
+    mods = sorted(m for m in ("sqlalchemy.orm", "rq", "redis", "requests", "connectors", "bridge.pipeline.judge",
+                              "bridge.store.models") if m in sys.modules)
+    print(json.dumps({"plain_us": plain, "profiled_us": total / n * 1e6, "body": len(tpl), "loaded": mods,
+                      "groups": {g: v / n * 1e6 for g, v in sorted(groups.items(), key=lambda kv: -kv[1])}}))
+
+
+def profile(a: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="rb-lean-src-"))
+    rev, old = export(a.before, work)
+    out: dict[str, Any] = {"before": rev, "size": a.profile}
+    for variant, src in (("before", old), ("after", ROOT)):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
+        # The bridge and wsgi of ``src``; this file's probe loaded by path (the old tree has none).
+        code = (f"import sys, importlib.util; sys.path[:0] = [{str(src)!r}]; "
+                f"spec = importlib.util.spec_from_file_location('lean_probe', {__file__!r}); "
+                f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+                f"m._profile_child({a.profile!r}, {a.requests})")
+        done = subprocess.run([str(PY), "-c", code], env=env, cwd=src, capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            raise RuntimeError(done.stderr[-2000:])
+        out[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(variant, json.dumps(out[variant], indent=1), flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.lean", description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--before", default="main")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    ap.add_argument("--profile", choices=list(SIZES), help="profile one size in process instead")
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--results", default=str(RESULTS))
+    a = ap.parse_args()
+    results = Path(a.results)
+    saved = json.loads(results.read_text()) if results.exists() else {}
+    if a.profile:
+        saved.setdefault("profile", {})[a.profile] = profile(a)
+    else:
+        saved["bench"] = bench(a)
+        print(table(saved["bench"]))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(saved, indent=1))
+
+
+if __name__ == "__main__":
+    main()

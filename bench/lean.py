@@ -13,7 +13,9 @@ Figures go to bench/results/lean.json.
 
 Profile: one process, Flask's test client, ``cProfile`` over 400 signed webhooks of one size
 (after 50 unmeasured), for the before tree and the checked-out one; prints the CPU per request
-without the profiler and the profiler's self time grouped by where it is spent.
+without the profiler (``plain_us``), and the profiler's self time (wall clock, so the commit's share
+includes waiting for the fsync; the profiler's own cost inflates code made of many small calls)
+grouped by where it is spent.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def table(r: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------- in process
-GROUPS = (("sqlite3 commit (fsync)", ("method 'commit' of 'sqlite3",)),
+GROUPS = (("sqlite3 (execute, commit)", ("sqlite3",)),
           ("pydantic (validate, dump)", ("pydantic",)), ("json (std lib)", ("json/",)),
           ("jsonsafe (strict JSON checks)", ("jsonsafe",)), ("unknown fields", ("adapters/generic",)),
           ("events.py validators", ("bridge/events",)), ("sqlalchemy", ("sqlalchemy",)),
@@ -153,19 +155,19 @@ def _profile_child(size: str, n: int) -> None:
     for body, headers in reqs[50:50 + n]:
         client.post("/webhooks/generic", data=body, headers=headers)
     plain = (time.process_time() - t0) / n * 1e6
-    prof = cProfile.Profile()
+    prof = cProfile.Profile()  # wall time: the commit's share includes its wait for the fsync
     prof.enable()
     for body, headers in reqs[50 + n:]:
         assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 202
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-    total = sum(tt for (_, _, _, tt, _) in stats.values())
+    total = sum(tt for (_, _, tt, _, _) in stats.values())
     groups: dict[str, float] = {}
     for (file, _line, func), (_cc, _nc, tt, _ct, _callers) in stats.items():
         where = f"{file}:{func}"
         name = next((g for g, keys in GROUPS if any(k in where for k in keys)), "other")
         groups[name] = groups.get(name, 0.0) + tt
-    mods = sorted(m for m in ("sqlalchemy.orm", "rq", "redis", "requests", "connectors", "bridge.pipeline.judge",
+    mods = sorted(m for m in ("sqlalchemy.orm", "rq", "redis", "connectors", "bridge.pipeline.judge",
                               "bridge.store.models") if m in sys.modules)
     print(json.dumps({"plain_us": plain, "profiled_us": total / n * 1e6, "body": len(tpl), "loaded": mods,
                       "groups": {g: v / n * 1e6 for g, v in sorted(groups.items(), key=lambda kv: -kv[1])}}))
@@ -188,6 +190,46 @@ def profile(a: argparse.Namespace) -> dict[str, Any]:
         out[variant] = json.loads(done.stdout.strip().splitlines()[-1])
         print(variant, json.dumps(out[variant], indent=1), flush=True)
     return out
+
+
+HEADER = "## Lean webhook path: before and after"
+
+
+def section(path: Path = RESULTS) -> str:
+    """The section of docs/performance.md (``python -m bench.report --sustained`` re-renders it)."""
+    if not path.exists():
+        return ""
+    saved = json.loads(path.read_text())
+    doc = ["", HEADER, ""]
+    r = saved.get("bench")
+    if r:
+        m = r["machine"]
+        doc += [f"`python -m bench.lean` ({r['started'][:16].replace('T', ' ')} UTC, {r['args']['rounds']} rounds of "
+                f"{r['args']['duration']:.0f} s; method in its docstring): the bare app, the bridge at {r['before']} "
+                f"(before) and at {r['after']} (after) on the Procfile's gunicorn line, taking turns in each round, "
+                f"SQLite `synchronous=FULL`, RQ configured, no queue worker; 16 connections at the maximum rate. "
+                f"CPU µs/req is the web workers' utime + stime ÷ requests. {m['cores']} vCPUs shared with other "
+                f"sessions (load average {r['load_start']} at the start, {r['load_end']} at the end): read the "
+                "per-round ratios. Median [min–max] over the rounds.", "", table(r), ""]
+    prof = saved.get("profile", {})
+    if prof:
+        doc += ["In process (`python -m bench.lean --profile <size>`: Flask's test client, one thread, 400 "
+                "requests): CPU µs per request without the profiler, then cProfile's self time per request by "
+                "where it is spent (wall clock: the SQLite row includes waiting for the fsync, and the profiler "
+                "inflates code made of many small calls, so read the rows against each other).", "",
+                "| | " + " | ".join(f"{z} before | {z} after" for z in prof) + " |",
+                "|---|" + "---|---|" * len(prof),
+                "| **CPU µs/req, no profiler** | " + " | ".join(
+                    f"{p['before']['plain_us']:.0f} | {p['after']['plain_us']:.0f}" for p in prof.values()) + " |"]
+        names = list(next(iter(prof.values()))["before"]["groups"])
+        for name in names:
+            doc.append(f"| {name} | " + " | ".join(
+                f"{p['before']['groups'].get(name, 0):.0f} | {p['after']['groups'].get(name, 0):.0f}"
+                for p in prof.values()) + " |")
+        first = next(iter(prof.values()))
+        doc += ["", f"Loaded by the in-process server after the requests: before {', '.join(first['before']['loaded'])}; "
+                f"after {', '.join(first['after']['loaded']) or 'none of them'}.", ""]
+    return "\n".join(doc)
 
 
 def main() -> None:

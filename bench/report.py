@@ -377,9 +377,9 @@ def history_section() -> str:
 
 
 def extra_sections() -> str:
-    from bench import drain, groupcommit
+    from bench import drain, groupcommit, lean
 
-    return sustained_section() + history_section() + drain.section() + groupcommit.section()
+    return sustained_section() + history_section() + drain.section() + groupcommit.section() + lean.section()
 
 
 if __name__ == "__main__":
@@ -393,8 +393,9 @@ if __name__ == "__main__":
         text = page.read_text()
         from bench.drain import DRAIN
         from bench.groupcommit import HEADER
+        from bench.lean import HEADER as LEAN
 
-        for header in (SUSTAINED, HISTORY, DRAIN, HEADER):
+        for header in (SUSTAINED, HISTORY, DRAIN, HEADER, LEAN):
             text = text.split("\n" + header)[0]
         text = text.rstrip("\n") + "\n"
         page.write_text(text + extra_sections())

@@ -28,17 +28,44 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import payloads
-from bench.harness import PY, ROOT, Pool, Server, free_port, median, rss_mb, wrk
+from bench.harness import PY, ROOT, Pool, Server, free_port, median, rss_mb, wait_http, wrk
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lean.json"
 SIZES = {"1k": 1_000, "10k": 10_000, "50k": 50_000, "500k": 500_000}
 COUNTS = {"1k": 45_000, "10k": 45_000, "50k": 12_000, "500k": 1_200}
 WRK_MEMORY = 400_000_000
+
+
+@dataclass
+class TreeServer(Server):
+    """``Server`` started from its own tree: gunicorn puts its working directory ahead of
+    PYTHONPATH, so a server started from the checkout runs the checkout's bridge whatever
+    ``--chdir`` and PYTHONPATH say (the before server then measured the after code)."""
+
+    src: Path = ROOT
+
+    def start(self) -> TreeServer:
+        with self.log.open("ab") as handle:
+            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.src, stdout=handle,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        wait_http(f"http://127.0.0.1:{self.port}{self.ready_path}", 60, self.proc)
+        deadline = time.monotonic() + 20
+        while len(self.workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+
+def tree_server(name: str, src: Path, env: dict[str, str], log: Path) -> TreeServer:
+    port = free_port()
+    cmd = Server.command("wsgi:app", port)
+    cmd[1:1] = ["--chdir", str(src)]
+    return TreeServer(name, cmd, env, log, port=port, src=src).start()
 
 
 def export(rev: str, work: Path) -> tuple[str, Path]:
@@ -75,11 +102,7 @@ def bench(a: argparse.Namespace) -> dict[str, Any]:
                 env["PYTHONPATH"] = str(old)  # ahead of the editable install of the checkout
             subprocess.run([str(PY), "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
                            cwd=src, check=True, capture_output=True, timeout=120)
-            port = free_port()
-            cmd = Server.command("wsgi:app", port)
-            cmd[1:1] = ["--chdir", str(src)]
-            srv = Server(f"lean-{variant}", cmd, env, b.work / f"lean-{variant}.log", port=port)
-            servers[variant] = b.track(srv.start())  # type: ignore[assignment]
+            servers[variant] = b.track(tree_server(f"lean-{variant}", src, env, b.work / f"lean-{variant}.log"))
         for size in a.sizes:
             want = min(30_000, int(WRK_MEMORY / pools[size]["after"].body_bytes))
             runs: dict[str, list[dict]] = {v: [] for v in servers}
@@ -99,10 +122,13 @@ def bench(a: argparse.Namespace) -> dict[str, Any]:
     return r
 
 
+def _span(xs: list[float], fmt: str = "{:.0f}") -> str:
+    return f"{fmt.format(median(xs))} [{fmt.format(min(xs))}–{fmt.format(max(xs))}]"
+
+
 def table(r: dict[str, Any]) -> str:
     """The before/after table as Markdown (median [min–max] over the rounds)."""
-    def span(xs: list[float], fmt: str = "{:.0f}") -> str:
-        return f"{fmt.format(median(xs))} [{fmt.format(min(xs))}–{fmt.format(max(xs))}]"
+    span = _span
 
     lines = ["| body | bare µs/req | before µs/req | after µs/req | after ÷ before CPU | before ÷ bare rps "
              "| after ÷ bare rps |", "|---|---|---|---|---|---|---|"]
@@ -132,7 +158,12 @@ GROUPS = (("sqlite3 (execute, commit)", ("sqlite3",)),
           ("webhooks view", ("web/webhooks",)), ("prometheus", ("prometheus",)))
 
 
-def _profile_child(size: str, n: int) -> None:
+def _rss() -> dict[str, float]:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return {k: int(line.split()[1]) / 1024 for line in status for k in ("VmRSS", "VmHWM") if line.startswith(k + ":")}
+
+
+def _profile_child(size: str, n: int, profiled: bool = True) -> None:
     import cProfile
     import pstats
 
@@ -155,6 +186,9 @@ def _profile_child(size: str, n: int) -> None:
     for body, headers in reqs[50:50 + n]:
         client.post("/webhooks/generic", data=body, headers=headers)
     plain = (time.process_time() - t0) / n * 1e6
+    if not profiled:
+        print(json.dumps({"plain_us": plain, "body": len(tpl), **_rss()}))
+        return
     prof = cProfile.Profile()  # wall time: the commit's share includes its wait for the fsync
     prof.enable()
     for body, headers in reqs[50 + n:]:
@@ -173,22 +207,80 @@ def _profile_child(size: str, n: int) -> None:
                       "groups": {g: v / n * 1e6 for g, v in sorted(groups.items(), key=lambda kv: -kv[1])}}))
 
 
+def _child(src: Path, size: str, n: int, profiled: bool) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
+    # The bridge and wsgi of ``src``; this file's probe loaded by path (the old tree has none).
+    code = (f"import sys, importlib.util; sys.path[:0] = [{str(src)!r}]; "
+            f"spec = importlib.util.spec_from_file_location('lean_probe', {__file__!r}); "
+            f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+            f"m._profile_child({size!r}, {n}, {profiled})")
+    done = subprocess.run([str(PY), "-c", code], env=env, cwd=src, capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def profile(a: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="rb-lean-src-"))
     rev, old = export(a.before, work)
     out: dict[str, Any] = {"before": rev, "size": a.profile}
     for variant, src in (("before", old), ("after", ROOT)):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-        # The bridge and wsgi of ``src``; this file's probe loaded by path (the old tree has none).
-        code = (f"import sys, importlib.util; sys.path[:0] = [{str(src)!r}]; "
-                f"spec = importlib.util.spec_from_file_location('lean_probe', {__file__!r}); "
-                f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-                f"m._profile_child({a.profile!r}, {a.requests})")
-        done = subprocess.run([str(PY), "-c", code], env=env, cwd=src, capture_output=True, text=True, timeout=600)
-        if done.returncode:
-            raise RuntimeError(done.stderr[-2000:])
-        out[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+        out[variant] = _child(src, a.profile, a.requests, True)
         print(variant, json.dumps(out[variant], indent=1), flush=True)
+    return out
+
+
+def inproc(a: argparse.Namespace) -> dict[str, Any]:
+    """CPU µs per request and the process's RSS, in process (no HTTP, one thread: no batching), before
+    and after taking turns per size and round: steadier than the HTTP figures on a crowded machine."""
+    work = Path(tempfile.mkdtemp(prefix="rb-lean-src-"))
+    rev, old = export(a.before, work)
+    out: dict[str, Any] = {"before": rev, "started": datetime.now(UTC).isoformat(), "rounds": a.rounds,
+                           "load_start": Path("/proc/loadavg").read_text().split()[0], "sizes": {}}
+    for size in a.sizes:
+        n = {"1k": 1000, "10k": 1000, "50k": 400, "500k": 60}[size]
+        runs: dict[str, list[dict]] = {"before": [], "after": []}
+        for rnd in range(a.rounds):
+            for variant, src in (("before", old), ("after", ROOT)):
+                runs[variant].append(_child(src, size, n, False))
+                x = runs[variant][-1]
+                print(f"{size} round {rnd + 1} {variant}: {x['plain_us']:.0f} µs CPU/req, RSS {x['VmRSS']:.1f} MB "
+                      f"(peak {x['VmHWM']:.1f})", flush=True)
+        out["sizes"][size] = {"requests": n, "runs": runs}
+    out["load_end"] = Path("/proc/loadavg").read_text().split()[0]
+    return out
+
+
+def rss(a: argparse.Namespace) -> dict[str, Any]:
+    """RSS of each gunicorn web worker (the Procfile's line) after ``--requests`` signed 10 KB webhooks,
+    before and after, no other load: what a worker holds once warm, without the large bodies' heap."""
+    import requests
+
+    from bench.__main__ import Bench
+
+    b = Bench(argparse.Namespace(keep=False))
+    out: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "requests": a.requests}
+    try:
+        out["before"], old = export(a.before, b.work)
+        tpl = payloads.event_template(10_000, "r")
+        for variant, src in (("before", old), ("after", ROOT)):
+            env = b.base_env(f"rss-{variant}")
+            if variant == "before":
+                env["PYTHONPATH"] = str(old)
+            subprocess.run([str(PY), "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
+                           cwd=src, check=True, capture_output=True, timeout=120)
+            srv = tree_server(f"rss-{variant}", src, env, b.work / f"rss-{variant}.log")
+            b.track(srv)
+            for i in range(a.requests):  # a connection each: both workers take requests
+                body = payloads.body_for(tpl, i, "r")
+                answer = requests.post(f"{srv.url}/webhooks/generic", data=body,
+                                       headers=payloads.signed_headers(body, i, "r"), timeout=30)
+                assert answer.status_code == 202, answer.text
+            out[variant + "_rss"] = [rss_mb(p) for p in srv.workers()]
+            print(variant, out[variant + "_rss"], flush=True)
+            srv.stop()
+    finally:
+        b.cleanup()
     return out
 
 
@@ -211,6 +303,29 @@ def section(path: Path = RESULTS) -> str:
                 f"CPU µs/req is the web workers' utime + stime ÷ requests. {m['cores']} vCPUs shared with other "
                 f"sessions (load average {r['load_start']} at the start, {r['load_end']} at the end): read the "
                 "per-round ratios. Median [min–max] over the rounds.", "", table(r), ""]
+    rs = saved.get("rss")
+    if rs:
+        doc += [f"Web worker RSS once warm (`python -m bench.lean --rss`, {rs['started'][:16].replace('T', ' ')} UTC): "
+                f"the Procfile's gunicorn line, {rs['requests']} signed 10 KB webhooks one after another, then each "
+                f"worker's RSS: before {', '.join(f'{x:.1f}' for x in rs['before_rss'])} MB; after "
+                f"{', '.join(f'{x:.1f}' for x in rs['after_rss'])} MB (target ≤ 60 MB).", ""]
+    ip = saved.get("inproc")
+    if ip:
+        doc += [f"In process, no HTTP (`python -m bench.lean --inproc`, {ip['started'][:16].replace('T', ' ')} UTC, "
+                f"{ip['rounds']} rounds, load average {ip['load_start']} → {ip['load_end']}): a fresh process per "
+                "run imports `wsgi` (RQ configured) and serves signed generic webhooks with Flask's test client, "
+                "one at a time (so every request is a batch of its own: no commit is shared), before and after "
+                "taking turns; CPU is the process's own per request, RSS is read after the run (the run's "
+                "pre-signed requests are held in memory too: compare the two columns, not with the target).", "",
+                "| body | requests per run | before CPU µs/req | after CPU µs/req | after ÷ before per round "
+                "| RSS before MB | RSS after MB |", "|---|---|---|---|---|---|---|"]
+        for size, d in ip["sizes"].items():
+            b, a_ = d["runs"]["before"], d["runs"]["after"]
+            per = [y["plain_us"] / x["plain_us"] for x, y in zip(b, a_, strict=True)]
+            doc.append(f"| {size} ({b[0]['body']} B) | {d['requests']} | {_span([x['plain_us'] for x in b])} | "
+                       f"{_span([x['plain_us'] for x in a_])} | {_span(per, '{:.2f}')} | "
+                       f"{_span([x['VmRSS'] for x in b], '{:.1f}')} | {_span([x['VmRSS'] for x in a_], '{:.1f}')} |")
+        doc.append("")
     prof = saved.get("profile", {})
     if prof:
         doc += ["In process (`python -m bench.lean --profile <size>`: Flask's test client, one thread, 400 "
@@ -229,6 +344,16 @@ def section(path: Path = RESULTS) -> str:
         first = next(iter(prof.values()))
         doc += ["", f"Loaded by the in-process server after the requests: before {', '.join(first['before']['loaded'])}; "
                 f"after {', '.join(first['after']['loaded']) or 'none of them'}.", ""]
+        big = prof[max(prof, key=lambda z: SIZES[z])]
+        top = sorted(big["before"]["groups"].items(), key=lambda kv: -kv[1])[:6]
+        doc += [f"Where a {big['size']} request's time went before, largest first (µs, before → after): "
+                + "; ".join(f"{name} {v:.0f} → {big['after']['groups'].get(name, 0):.0f}" for name, v in top)
+                + ". What changed: the event is serialized once, by pydantic-core, and stored as that text (no "
+                "dict built and dumped again by the JSON column); the unknown-fields walk tests each object's "
+                "keys as one set; strict JSON builds objects in C and only re-reads one that lost a key to a "
+                "repeat; the inbox insert runs in SQLAlchemy Core on the group commit's connection (no ORM "
+                "session per batch); the data dir's secret key is read once per process; the web process "
+                "imports no ORM, connectors, job code, judge, redis or rq until a view that needs them runs.", ""]
     return "\n".join(doc)
 
 
@@ -240,6 +365,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     ap.add_argument("--profile", choices=list(SIZES), help="profile one size in process instead")
+    ap.add_argument("--inproc", action="store_true", help="CPU per request and RSS in process, before and after")
+    ap.add_argument("--rss", action="store_true", help="web workers' RSS after --requests 10 KB webhooks")
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--results", default=str(RESULTS))
     a = ap.parse_args()
@@ -247,6 +374,10 @@ def main() -> None:
     saved = json.loads(results.read_text()) if results.exists() else {}
     if a.profile:
         saved.setdefault("profile", {})[a.profile] = profile(a)
+    elif a.inproc:
+        saved["inproc"] = inproc(a)
+    elif a.rss:
+        saved["rss"] = rss(a)
     else:
         saved["bench"] = bench(a)
         print(table(saved["bench"]))

@@ -217,10 +217,14 @@ def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[s
         (triggers, "decide", "process_event: judge (inside fold)"),
         (escalate, "_escalate", "process_event: route + plan steps (inside fold)"),
         (escalate, "build_package", "process_event: handoff package (inside route + plan)"),
+        (escalate, "base_package", "process_event: handoff package (inside route + plan)"),
         (jobs, "_summary_for", "deliver: summary"),
         (jobs, "build_package", "deliver: handoff package"),
+        (jobs, "package_for", "deliver: handoff package"),
         (repo, "claim_delivery", "deliver: claim (compare-and-set)"),
+        (repo, "claim_delivery_case", "deliver: claim (compare-and-set)"),
         (jobs, "_release_dependents", "deliver: release the next step"),
+        (jobs, "_enqueue_ready", "deliver: enqueue the steps it made due"),
     ]:
         # A stage whose function has moved or gone is left out (the table then lacks its row).
         if hasattr(owner, attr):

@@ -208,6 +208,12 @@ def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[s
 
     rt = install(Runtime.build(Settings.from_env()))
     upgrade(rt.store)
+    try:  # each store starts cold: the same case ids and transcripts must not hit the last run's packages
+        from bridge.worker import packages
+
+        packages.clear()
+    except ImportError:
+        pass
     client = create_app(rt=rt).test_client()
     timers = Timers()
     for owner, attr, stage in [

@@ -377,9 +377,9 @@ def history_section() -> str:
 
 
 def extra_sections() -> str:
-    from bench import drain, groupcommit
+    from bench import drain, drain_chain, groupcommit
 
-    return sustained_section() + history_section() + drain.section() + groupcommit.section()
+    return sustained_section() + history_section() + drain.section() + groupcommit.section() + drain_chain.section()
 
 
 if __name__ == "__main__":
@@ -392,9 +392,10 @@ if __name__ == "__main__":
         page = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
         text = page.read_text()
         from bench.drain import DRAIN
+        from bench.drain_chain import HEADER as CHAIN
         from bench.groupcommit import HEADER
 
-        for header in (SUSTAINED, HISTORY, DRAIN, HEADER):
+        for header in (SUSTAINED, HISTORY, DRAIN, HEADER, CHAIN):
             text = text.split("\n" + header)[0]
         text = text.rstrip("\n") + "\n"
         page.write_text(text + extra_sections())

@@ -27,13 +27,12 @@ def collect(folder: Path) -> dict[str, Any]:
     drain: list[dict[str, Any]] = []
     for store in ("sqlite", "postgres"):
         for k in (1, 2):
-            pair = {}
-            for version in ("old", "new"):
-                path = folder / f"dr_{version}_{store}_{k}.json"
-                if path.exists():
-                    pair[version] = json.loads(path.read_text())["drain"]["runs"][0]
-            if pair:
-                drain.append({"store": store, "processes": k, **pair})
+            runs = {version: [json.loads(path.read_text())["drain"]["runs"][0]
+                              for path in sorted(folder.glob(f"dr_{version}_{store}_{k}.json"))
+                              + sorted(folder.glob(f"dr_{version}_{store}_{k}_*.json"))]
+                    for version in ("old", "new")}
+            if any(runs.values()):
+                drain.append({"store": store, "processes": k, **runs})
     stages: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for path in sorted(folder.glob("stages_*_*.json")):
         version = path.stem.split("_")[1]
@@ -42,16 +41,22 @@ def collect(folder: Path) -> dict[str, Any]:
     return {"drain": drain, "stages": stages}
 
 
-def _rate(run: dict[str, Any] | None) -> str:
-    if not run:
-        return "–"
-    return f"{run['handoffs']}/{run['backlog']}{'' if run['complete'] else ' (cut)'} in {run['seconds']:.1f} s: **{run['rate']}**"
-
-
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _span(values: list[float], fmt: str = "{:.1f}") -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(_median(values))} [{fmt.format(min(values))}–{fmt.format(max(values))}]"
+
+
+def _cpu(runs: list[dict[str, Any]]) -> list[float]:
+    return [1000 * run["cpu_s"] / max(run["events_processed"], 1) for run in runs]
 
 
 def section(path: Path = RESULTS) -> str:
@@ -62,14 +67,18 @@ def section(path: Path = RESULTS) -> str:
              f"{r['at']}: the job chain at {r['before']} (before) and at {r['after']} (after), each from its own "
              "checkout, taking turns run by run (`python -m bench.drain`; collected by `python -m bench.drain_chain`, "
              f"method in its docstring). {r.get('note', '')}", "",
-             "### Backlog drain, handoffs/s (each handoff plans five steps: six jobs)", "",
-             "| store | job processes | before | after | after ÷ before | CPU ms per handoff, before → after |",
-             "|---|---|---|---|---|---|"]
+             "### Backlog drain (each handoff plans five steps: six jobs)", "",
+             "Median [min–max] over the runs; a run that did not finish within its cap counts 0 handoffs/s. "
+             "CPU is that of every worker process (supervisor, dispatcher, job processes) per handoff.", "",
+             "| store | job processes | runs | handoffs/s before | after | CPU ms per handoff before | after |",
+             "|---|---|---|---|---|---|---|"]
     for row in r["drain"]:
-        old, new = row.get("old"), row.get("new")
-        ratio = f"{new['rate'] / old['rate']:.2f}" if old and new and old["rate"] else "–"
-        cpu = " → ".join(f"{1000 * run['cpu_s'] / max(run['events_processed'], 1):.0f}" for run in (old, new) if run)
-        lines.append(f"| {row['store']} | {row['processes']} | {_rate(old)} | {_rate(new)} | {ratio} | {cpu} |")
+        old, new = row.get("old", []), row.get("new", [])
+        backlog = {run["backlog"] for run in old + new}
+        lines.append(f"| {row['store']} | {row['processes']} | {len(old)} + {len(new)} of "
+                     f"{'/'.join(str(b) for b in sorted(backlog))} | {_span([run['rate'] for run in old], '{:.2f}')} "
+                     f"| {_span([run['rate'] for run in new], '{:.2f}')} | {_span(_cpu(old), '{:.0f}')} "
+                     f"| {_span(_cpu(new), '{:.0f}')} |")
     if r.get("trips"):
         lines += ["", "### Store round trips per handoff (counted, not timed)", "",
                   "SQL statements and commits one handoff's six jobs send, counted with SQLAlchemy's engine events "

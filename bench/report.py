@@ -377,9 +377,10 @@ def history_section() -> str:
 
 
 def extra_sections() -> str:
-    from bench import drain, groupcommit, lean
+    from bench import drain, drain_chain, groupcommit, lean
 
-    return sustained_section() + history_section() + drain.section() + groupcommit.section() + lean.section()
+    return (sustained_section() + history_section() + drain.section() + groupcommit.section()
+            + lean.section() + drain_chain.section())
 
 
 if __name__ == "__main__":
@@ -392,10 +393,11 @@ if __name__ == "__main__":
         page = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
         text = page.read_text()
         from bench.drain import DRAIN
+        from bench.drain_chain import HEADER as CHAIN
         from bench.groupcommit import HEADER
         from bench.lean import HEADER as LEAN
 
-        for header in (SUSTAINED, HISTORY, DRAIN, HEADER, LEAN):
+        for header in (SUSTAINED, HISTORY, DRAIN, HEADER, LEAN, CHAIN):
             text = text.split("\n" + header)[0]
         text = text.rstrip("\n") + "\n"
         page.write_text(text + extra_sections())

@@ -44,3 +44,31 @@ def test_timers_record_each_call_even_when_it_raises() -> None:
     with pytest.raises(ValueError):
         Owner.work(True)
     assert len(timers.ms["stage"]) == 2 and all(ms >= 0 for ms in timers.ms["stage"])
+
+
+def test_the_chain_section_puts_each_run_before_and_after_side_by_side(tmp_path: Path) -> None:
+    from bench.drain_chain import HEADER, collect, section
+
+    def run(rate: float, complete: bool = True) -> dict:
+        return {"drain": {"runs": [{"store": "sqlite", "processes": 1, "backlog": 200, "complete": complete,
+                                    "handoffs": 200 if complete else 0, "seconds": 200 / rate, "rate": rate,
+                                    "cpu_s": 10.0, "events_processed": 200}]}}
+
+    (tmp_path / "dr_old_sqlite_1.json").write_text(json.dumps(run(4.0)))
+    (tmp_path / "dr_old_sqlite_1_r2.json").write_text(json.dumps(run(2.0)))
+    (tmp_path / "dr_old_sqlite_1_r3.json").write_text(json.dumps(run(5.0)))
+    (tmp_path / "dr_new_sqlite_1.json").write_text(json.dumps(run(6.0)))
+    stage = {"stage": "deliver: summary", "calls_per_handoff": 5.0, "p50_ms": 1.0, "p95_ms": 2.0}
+    for name, ms in (("stages_old_1", 10.0), ("stages_old_2", 12.0), ("stages_new_1", 1.0)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"stages": [{"store": "sqlite", "stages": [{**stage, "ms_per_handoff": ms}]}]}))
+    results = {"at": "2026-12-06", "before": "aaa", "after": "bbb", **collect(tmp_path),
+               "trips": {"sqlite": {"old": {"stmts": 80, "commits": 13}, "new": {"stmts": 59, "commits": 12}}}}
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps(results))
+    text = section(path)
+    assert HEADER in text
+    assert "| sqlite | 1 | 3 + 1 of 200 | 4.00 [2.00–5.00] | 6.00 | 50 [50–50] | 50 |" in text
+    assert "| deliver: summary | 5 | 5 | 11 | 1 |" in text  # the median of the two before runs
+    assert "| sqlite | 80 | 59 | 13 | 12 |" in text
+    assert section(tmp_path / "missing.json") == ""

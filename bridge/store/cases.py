@@ -6,7 +6,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, null, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.store.models import ACKNOWLEDGED, CLOSED, ESCALATED, OPEN, CaseRow, TimelineRow
@@ -30,37 +30,40 @@ def lock_routing(session: Session, team: str) -> None:
     that matches no row takes it; SQLite has one writer at a time, so the counts read next are current)."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"bridge.route:{team}".encode()) - 2**31  # a signed 32-bit advisory key
-        session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK_NS, key)))
+        session.execute(_ADVISORY_LOCK, {"ns": ROUTING_LOCK_NS, "key": key})
     else:
         # A write statement takes SQLite's write lock even when it matches no row.
-        session.execute(update(CaseRow).where(false()).values(updated_at=CaseRow.updated_at))
+        session.execute(_WRITE_LOCK)
 
 
 ROUTING_LOCK_NS = 0x5242  # "RB": the bridge's advisory-lock namespace (two-key form)
+# Statements built once (building one cost more than running it on a small store).
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("ns"), bindparam("key")))
+_WRITE_LOCK = update(CaseRow).where(false()).values(updated_at=CaseRow.updated_at)
+_OPEN_CASE_COUNTS = (
+    select(CaseRow.owner, func.count())
+    .where(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)), CaseRow.owner.is_not(None))
+    .group_by(CaseRow.owner)
+)
+_LATEST = (
+    select(CaseRow.team, func.max(CaseRow.escalated_at).label("at"))
+    .where(CaseRow.owner.is_not(None), CaseRow.team.is_not(None))
+    .group_by(CaseRow.team)
+    .subquery()
+)
+_LAST_ASSIGNED = select(CaseRow.team, CaseRow.owner).join(
+    _LATEST, and_(CaseRow.team == _LATEST.c.team, CaseRow.escalated_at == _LATEST.c.at)
+)
 
 
 def open_case_counts(session: Session) -> dict[str, int]:
     """Cases each owner holds right now (escalated or acknowledged), by owner key."""
-    stmt = (
-        select(CaseRow.owner, func.count())
-        .where(CaseRow.status.in_((ESCALATED, ACKNOWLEDGED)), CaseRow.owner.is_not(None))
-        .group_by(CaseRow.owner)
-    )
-    return {owner: int(count) for owner, count in session.execute(stmt)}
+    return {owner: int(count) for owner, count in session.execute(_OPEN_CASE_COUNTS)}
 
 
 def last_assigned(session: Session) -> dict[str, str]:
     """Per team, the owner of its most recently escalated case: where round robin continues."""
-    latest = (
-        select(CaseRow.team, func.max(CaseRow.escalated_at).label("at"))
-        .where(CaseRow.owner.is_not(None), CaseRow.team.is_not(None))
-        .group_by(CaseRow.team)
-        .subquery()
-    )
-    stmt = select(CaseRow.team, CaseRow.owner).join(
-        latest, and_(CaseRow.team == latest.c.team, CaseRow.escalated_at == latest.c.at)
-    )
-    return {team: owner for team, owner in session.execute(stmt) if team and owner}
+    return {team: owner for team, owner in session.execute(_LAST_ASSIGNED) if team and owner}
 
 
 def merge_refs(session: Session, case_id: str, new: dict[str, Any]) -> None:

@@ -28,9 +28,18 @@ _CLAIM_DELIVERY = (
 )  # built once: one claim per delivery attempt
 
 
+_CLAIM_DELIVERY_CASE = _CLAIM_DELIVERY.returning(DeliveryRow.case_id)
+
+
 def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: int) -> bool:
     params = {"delivery_id": delivery_id, "now": now, "until": now + timedelta(seconds=lease)}
     return bool(session.execute(_CLAIM_DELIVERY, params).rowcount)
+
+
+def claim_delivery_case(session: Session, delivery_id: int, now: datetime, lease: int) -> str | None:
+    """``claim_delivery`` that answers with the step's case id (None: not claimed), in one statement."""
+    params = {"delivery_id": delivery_id, "now": now, "until": now + timedelta(seconds=lease)}
+    return session.execute(_CLAIM_DELIVERY_CASE, params).scalar()
 
 
 def _due_deliveries_stmt() -> Any:

@@ -37,6 +37,7 @@ from bridge.store.cases import (
 )
 from bridge.store.deliveries import (
     claim_delivery,
+    claim_delivery_case,
     dead_letters,
     deliveries_of,
     due_deliveries,
@@ -80,6 +81,7 @@ __all__ = [
     "batch_rows",
     "claim_case_inbox",
     "claim_delivery",
+    "claim_delivery_case",
     "claim_inbox",
     "close_case",
     "dead_letters",

@@ -10,13 +10,13 @@ import connectors
 from bridge.adapters import get_adapter
 from bridge.events import Decision, Event
 from bridge.pipeline import llm_judge, transcript, trigger_config, triggers
-from bridge.pipeline.package import build_package
 from bridge.pipeline.route import RouteFacts, route
 from bridge.pipeline.sanitize import sanitize_decision
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.models import CLOSED, OPEN, CaseRow, InboxRow
 from bridge.worker import followups
+from bridge.worker.packages import base_package
 from connectors.base import RetryableError
 
 log = logging.getLogger("bridge.jobs")
@@ -132,15 +132,20 @@ def _with_full_transcript(
 
 
 def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any, rt: Runtime) -> None:
-    event = Event.from_json(case.event)
     decision = sanitize_decision(decision)  # stored, shown and sent: the quotes keep no card or secret
-    package = build_package(case.id, case.platform, event, decision)
-    facts = RouteFacts.from_event(event, decision, package.priority, platform=case.platform)
+    stored = decision.to_json()
+    # The package the delivery steps will use too (bridge.worker.packages): built once per version.
+    package = base_package(case.id, case.platform, case.event, stored)
+    facts = RouteFacts.from_event(Event.from_json(case.event), decision, package.priority, platform=case.platform)
     routing = rt.routing()
-    team = route(facts, routing, now, {}, {}).team.id  # which team: rules and hours, never the load
-    repo.lock_routing(s, team)  # until commit: the next escalation into this team sees this owner
-    routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s))
-    repo.escalate_case(case, now, decision.trigger_ids, decision.to_json(), routed.priority, routed.team.id,
+    routed = route(facts, routing, now, {}, {})  # which team: rules and hours, never the load
+    if routed.owner is not None:
+        # Someone on shift can take it: the load and the turn pick who. Until commit, the next
+        # escalation into this team waits here and then sees this owner. With no one to pick (a
+        # team without members, or nobody on shift who could take it) the load changes nothing.
+        repo.lock_routing(s, routed.team.id)
+        routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s))
+    repo.escalate_case(case, now, decision.trigger_ids, stored, routed.priority, routed.team.id,
                        routed.owner.key if routed.owner else None, routed.info().to_json())
     repo.add_timeline(
         s, case.id, "case.escalated", "bridge:triggers", now,

@@ -12,6 +12,7 @@ RQ stores each job's function by its dotted path (``bridge.worker.jobs.deliver``
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,6 @@ from bridge.config.keys import case_link
 from bridge.events import Decision, Event, RouteInfo, Summary
 from bridge.logs import case_context
 from bridge.loop import ownership
-from bridge.pipeline.package import build_package
 from bridge.pipeline.sanitize import sanitize_event
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH
 from bridge.runtime import Runtime
@@ -30,6 +30,7 @@ from bridge.store import repo
 from bridge.store.models import DEAD, CaseRow, DeliveryRow, InboxRow
 from bridge.worker import escalate
 from bridge.worker.bug_index import StoreBugIndex
+from bridge.worker.packages import base_package, package_for
 from bridge.worker.summarizer import summarize
 from connectors.base import Context, PermanentError, Result, RetryableError
 
@@ -43,91 +44,111 @@ def _describe(exc: BaseException) -> str:
 def process_event(key: str, rt: Runtime | None = None) -> str:
     """Fold one accepted event into its case; escalate and plan deliveries when warranted."""
     rt = rt or rt_module.current()
+    # One session for the claim and the fold: the claimed rows stay as the claim returned them
+    # (nothing else may change them while the claim holds), so they are not read again.
     with rt.store.session() as s:
-        row = repo.get_inbox(s, key)
-        case_id = row.case_id if row else None
-    with case_context(case_id):
-        return _process_event(key, rt)
-
-
-def _process_event(key: str, rt: Runtime) -> str:
-    with rt.store.session() as s:
-        keys = [row.key for row in repo.claim_case_inbox(s, key, rt.clock(), rt.settings.lease_seconds)]
+        rows = repo.claim_case_inbox(s, key, rt.clock(), rt.settings.lease_seconds)
         s.commit()
-    if not keys:
-        return "skipped"
+        if not rows:
+            return "skipped"
+        with case_context(rows[0].case_id):
+            return _process_event(rt, s, key, rows)
+
+
+def _process_event(rt: Runtime, s: Any, key: str, rows: list[InboxRow]) -> str:
+    keys, row_case = [row.key for row in rows], rows[0].case_id
     try:
-        with rt.store.session() as s:
-            rows = repo.inbox_rows(s, keys)
-            ready = escalate.fold_into_case(rt, s, rows)
-            row_case = rows[0].case_id
-            repo.mark_processed(rows, rt.clock())
-            s.commit()
+        ready = escalate.fold_into_case(rt, s, rows)
+        pages = _scheduled(s, row_case, ["slack.page#1"]) if ready else []
+        repo.mark_processed(rows, rt.clock())
+        s.commit()
     except Exception as exc:
+        s.rollback()
         outcomes = {each: _record_failure(rt, InboxRow, each, exc) for each in keys}
         return outcomes.get(key, "retry")
     log.info("bridge.event.processed", extra={"key": key, "folded": len(keys), "escalated_steps": len(ready)})
     for delivery_id in ready:
         rt.queue.enqueue(DELIVER, delivery_id)
-    if ready:
-        _enqueue_scheduled(rt, row_case, ["slack.page#1"])
+    for delivery_id, at in pages:
+        rt.queue.enqueue(DELIVER, delivery_id, at=at)
     return "processed"
-
 
 
 def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
     """Run one outbound step of a case, exactly once as far as the vendor lets us check."""
     rt = rt or rt_module.current()
-    with rt.store.session() as s:
-        row = repo.get_delivery(s, delivery_id)
-        case_id = row.case_id if row else None
+    with rt.store.session() as s:  # the claim names the case: one statement, committed before the vendor call
+        case_id = repo.claim_delivery_case(s, delivery_id, rt.clock(), rt.settings.lease_seconds)
+        s.commit()
+    if case_id is None:
+        return "skipped"
     with case_context(case_id):
         return _deliver(delivery_id, rt)
 
 
 def _deliver(delivery_id: int, rt: Runtime) -> str:
-    with rt.store.session() as s:
-        claimed = repo.claim_delivery(s, delivery_id, rt.clock(), rt.settings.lease_seconds)
-        s.commit()
-    if not claimed:
-        return "skipped"
+    """The claimed step: one transaction reads the case, records the result and finds the steps it
+    makes due (enqueued once that is committed)."""
     try:
-        summary = _summary_for(rt, delivery_id)
         with rt.store.session() as s:
             delivery = repo.get_delivery(s, delivery_id)
             case = repo.get_case(s, delivery.case_id) if delivery else None
             assert delivery is not None and case is not None
+            summary, new_summary = _summary_for(rt, s, case)
             step = connectors.step_for(delivery.step)
             extra = ownership.prepare(rt, s, case, delivery)
             if extra is None:  # no longer needed (e.g. a page for a case someone took meanwhile)
                 result = Result(external_id="skipped: no longer needed", dry_run=True)
             else:
-                decision = Decision.model_validate(case.decision or {"escalate": True})
                 route_info = RouteInfo.model_validate(case.route) if case.route else None
-                event = Event.from_json(case.event)
-                package = build_package(case.id, case.platform, event, decision, summary=summary, route=route_info,
-                                        previous_tickets=repo.earlier_tickets(s, case))
+                package = package_for(case.id, case.platform, case.event, case.decision or ESCALATE,
+                                      summary=summary, route=route_info, previous_tickets=repo.earlier_tickets(s, case))
                 refs = repo.refs_of(s, case.id, case.refs)
                 links = {"case.url": case_link(rt.settings, case.id, rt.clock()),
                          **connectors.vendor_links(rt.settings, refs), **_times(case)}
                 request = step.build(package, {**refs, **links, **extra})
-                connector = connectors.connector_for(step.connector, rt.settings, StoreBugIndex(rt.store))
+                connector = _connector(rt, step.connector)
                 # An earlier effect is possible only after a failed (or replayed) attempt: that is
                 # when connectors look before they write. A replay keeps last_error, so it counts.
                 attempt = delivery.attempts + (1 if delivery.last_error and delivery.attempts == 1 else 0)
                 context = Context(case.id, f"{case.id}-{delivery.step}", refs, attempt, delivery.step)
                 result = connector.send(step, request, context)
+            if new_summary:
+                repo.save_summary(s, case.id, summary.to_json())
             repo.record_delivery_done(s, delivery, result.external_id, result.dry_run, result.url, step.connector,
                                       rt.clock())
             follow_ups = ownership.after(rt, s, case, delivery, extra or {})
+            s.flush()
+            ready = repo.due_deliveries(s, rt.clock(), case_id=delivery.case_id)
+            later = _scheduled(s, delivery.case_id, follow_ups) if follow_ups else []
             s.commit()
     except Exception as exc:
         return _record_failure(rt, DeliveryRow, delivery_id, exc)
     log.info("bridge.delivery.done", extra={"step": delivery.step, "external_id": result.external_id,
                                             "dry_run": result.dry_run, "attempts": delivery.attempts})
-    _release_dependents(rt, delivery.case_id)
-    _enqueue_scheduled(rt, delivery.case_id, follow_ups)
+    _enqueue_ready(rt, ready)
+    for other, at in later:
+        rt.queue.enqueue(DELIVER, other, at=at)
     return "done"
+
+
+ESCALATE = {"escalate": True}  # the decision of a case escalated before decisions were stored
+
+
+def _connector(rt: Runtime, vendor: str) -> Any:
+    """The vendor's connector, made once per thread for this runtime (a Zendesk client and its HTTP
+    session cost more to make than the call they send; one per thread, as a session is not shared
+    between threads)."""
+    cache = _CONNECTORS.__dict__.setdefault("by_vendor", {})
+    held = cache.get(vendor)
+    if held is not None and held[0] is rt.settings and held[1] is rt.store:
+        return held[2]
+    connector = connectors.connector_for(vendor, rt.settings, StoreBugIndex(rt.store))
+    cache[vendor] = (rt.settings, rt.store, connector)
+    return connector
+
+
+_CONNECTORS = threading.local()
 
 
 def _times(case: CaseRow) -> dict[str, str]:
@@ -136,39 +157,42 @@ def _times(case: CaseRow) -> dict[str, str]:
                                                   ("case.acknowledged_at", case.acknowledged_at)) if at}
 
 
-def _enqueue_scheduled(rt: Runtime, case_id: str, steps: list[str]) -> None:
-    """Steps due later (re-escalation pages) go to the queue's scheduler at their time."""
-    if not steps:
-        return
-    with rt.store.session() as s:
-        due = [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
-    for delivery_id, at in due:
-        rt.queue.enqueue(DELIVER, delivery_id, at=at)
+def _scheduled(s: Any, case_id: str, steps: list[str]) -> list[tuple[int, datetime]]:
+    """Steps due later (re-escalation pages): (id, when), for the queue's scheduler."""
+    return [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
 
 
-def _summary_for(rt: Runtime, delivery_id: int) -> Summary:
-    """The case's summary, made once (an LLM call may take seconds: no transaction is held open)."""
-    with rt.store.session() as s:
-        delivery = repo.get_delivery(s, delivery_id)
-        case = repo.get_case(s, delivery.case_id) if delivery else None
-        assert case is not None
-        if case.summary:
-            return Summary.model_validate(case.summary)
-        case_id, decision = case.id, Decision.model_validate(case.decision)
-        event = sanitize_event(Event.from_json(case.event))  # the extractive summary quotes the customer
-    summary = summarize(event, decision, rt.settings, case_id=case_id)
-    with rt.store.session() as s:
-        repo.save_summary(s, case_id, summary.to_json())
-        s.commit()
-    return summary
+def _summary_for(rt: Runtime, s: Any, case: CaseRow) -> tuple[Summary, bool]:
+    """The case's summary, made once, and whether it is new (then it is stored with the step's result).
+
+    Without an LLM it is the extractive summary, which the case's package already holds. An LLM call
+    may take seconds: it is made with no transaction open, and its answer stored at once."""
+    if case.summary:
+        return Summary.model_validate(case.summary), False
+    decision = case.decision or ESCALATE
+    if not rt.settings.openai.api_key:
+        return base_package(case.id, case.platform, case.event, decision).summary, True
+    case_id, parsed = case.id, Decision.model_validate(decision)
+    event = sanitize_event(Event.from_json(case.event))  # the summary quotes the customer
+    s.commit()  # ends the read: no transaction while the LLM answers
+    summary = summarize(event, parsed, rt.settings, case_id=case_id)
+    repo.save_summary(s, case_id, summary.to_json())
+    s.commit()
+    s.expire_all()  # what the step reads next is read as it is now
+    return summary, False
+
+
+def _enqueue_ready(rt: Runtime, ready: list[int]) -> None:
+    """Enqueue the steps a settled step made due (read in its transaction, enqueued after commit)."""
+    for other in ready:
+        rt.queue.enqueue(DELIVER, other)
 
 
 def _release_dependents(rt: Runtime, case_id: str) -> None:
     """Enqueue the case's steps that are due now that one of its steps is settled."""
     with rt.store.session() as s:
         ready = repo.due_deliveries(s, rt.clock(), case_id=case_id)
-    for other in ready:
-        rt.queue.enqueue(DELIVER, other)
+    _enqueue_ready(rt, ready)
 
 
 REACH_A_PERSON = ("zendesk.ticket", "slack.alert")  # the steps that tell a person about the case

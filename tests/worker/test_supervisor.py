@@ -157,12 +157,15 @@ def unprocessed(rt: Runtime, keys: list[str]) -> str:
     with rt.store.session() as s:
         rows = [(k, r.state, r.attempts, r.queued_at, r.claimed_until, r.batch)
                 for k in keys if (r := repo.get_inbox(s, k)) is not None and r.state != "processed"]
-    lines = [f"{len(keys) - len(rows)}/{len(keys)} processed; waiting (key, state, attempts, queued_at, "
-             "claimed_until, batch, jobs in Redis):"]
-    for key, state, attempts, queued, claimed, batch in rows:
-        ids = [job_id(rt.queue.name, PROCESS, key, attempts)]
-        ids += [job_id(rt.queue.name, PROCESS_BATCH, batch)] if batch else []
-        lines.append(f"  {key} {state} {attempts} {queued} {claimed} {batch} {rt.queue.states(ids)}")
+    lines = [f"{len(keys) - len(rows)}/{len(keys)} processed; the first waiting rows (key, state, attempts, "
+             "queued_at, claimed_until, batch, their jobs' state in Redis):"]
+    for key, state, attempts, queued, claimed, batch in rows[:12]:
+        ids = {"own": job_id(rt.queue.name, PROCESS, key, attempts)}
+        if batch:
+            ids["batch"] = job_id(rt.queue.name, PROCESS_BATCH, batch)
+        states = rt.queue.states(ids.values())
+        jobs = {name: states[jid][0] for name, jid in ids.items()}
+        lines.append(f"  {key} {state} {attempts} {queued} {claimed} {batch} {jobs}")
     return "\n".join(lines)
 
 

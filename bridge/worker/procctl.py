@@ -32,7 +32,12 @@ def set_name(name: str) -> None:
     _prctl(PR_SET_NAME, name.encode()[:15])
 
 
-def dump_stacks_on(sig: int = signal.SIGUSR1) -> None:
+def dump_stacks_on(sig: int = signal.SIGUSR1) -> bool:
     """``kill -USR1 PID`` writes every thread's Python stack to this process's stderr (from C, so it
-    answers even when the interpreter is stuck or a lock is held). A forked child inherits it."""
-    faulthandler.register(sig, all_threads=True, chain=False)
+    answers even when the interpreter is stuck or a lock is held). A forked child inherits it.
+    False when the process has no stderr file to write to (e.g. run inside a test's CLI runner)."""
+    try:
+        faulthandler.register(sig, file=sys.__stderr__, all_threads=True, chain=False)
+    except (AttributeError, ValueError, OSError):  # None, or a stream with no file descriptor
+        return False
+    return True

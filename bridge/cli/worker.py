@@ -35,7 +35,8 @@ def worker(burst: bool, processes: int | None) -> None:
     from bridge.store.db import dispose_all
     from bridge.worker.supervisor import Supervisor
 
-    dispose_all()  # the supervisor holds no connection its children could inherit
+    dispose_all()  # the supervisor holds no connection its children could inherit:
+    rt.queue.redis.connection_pool.disconnect()  # nor the socket the start-up checks opened
     count = processes or rt.settings.worker_processes
     raise SystemExit(Supervisor(rt.settings, processes=count).run())
 

@@ -223,6 +223,12 @@ def test_kill_9_of_the_supervisor_leaves_no_process_behind(start_worker: Callabl
     worker = start_worker("--processes", "2")
     kids = worker.children()
     assert sorted(comm(p) for p in kids) == ["bridge-dispatch", "bridge-jobs-1", "bridge-jobs-2"]
+    # SIGUSR1 makes each of them print its stack (what a stalled test shows) and harms none.
+    stacks = worker.stacks()
+    assert stacks.count("Current thread") >= 4 and "in _child_main" in stacks and "in run" in stacks, stacks
+    assert sorted(worker.children()) == sorted(kids) and worker.proc is not None and worker.proc.poll() is None
+    sockets = [f for f in Path(f"/proc/{worker.pid}/fd").iterdir() if os.readlink(f).startswith("socket:")]
+    assert sockets == [], "the supervisor keeps no connection (Redis, database) its children would inherit"
     os.kill(worker.pid, signal.SIGKILL)
     wait_for(lambda: not any(alive(p) for p in kids), 10, f"children {kids} to die with the supervisor")
 

@@ -47,6 +47,11 @@ _WAITING = {"queued", "scheduled", "deferred"}
 # delete each job on success, which costs more round trips than letting it expire.)
 RESULT_TTL = 60
 FAILURE_TTL = int(timedelta(days=7).total_seconds())
+# RQ takes a job off its queue (BLPOP) a moment before it marks it started. A worker killed in
+# between leaves the job's hash saying "queued" for ever, on no queue: nobody will run it. Off its
+# queue this long and still not started, such a job is lost (``states(verify=True)``, ``alive``).
+POPPED_GRACE = 15.0
+_POPPED_MARK_TTL = 3600  # seconds a "first seen off its queue" mark lives (longer than the grace)
 
 
 def job_function(func_name: str) -> str:
@@ -191,34 +196,74 @@ class RQQueue:
                     queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
 
-    def states(self, ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+    def states(self, ids: Iterable[str], verify: bool = False) -> dict[str, tuple[str | None, str | None]]:
         """``(state, queue)`` of each job in one round trip: state is ``waiting`` (queued, scheduled,
         deferred: ``queued`` for the first), ``running`` (started less than a lease ago) or None
-        (gone, finished, failed, or a zombie started longer than a lease ago)."""
+        (gone, finished, failed, or a zombie started longer than a lease ago).
+
+        RQ's word "queued" is taken as it is unless ``verify``: then a queued job is also looked for
+        on its queue, and one taken off it by a worker that died before starting it is None once
+        ``POPPED_GRACE`` has passed (a round trip more, and one per list position: the sweeper's
+        question, not the dispatcher's every 100 ms)."""
         from rq.job import Job
 
         ids = list(ids)
         with self.redis.pipeline(transaction=False) as pipe:
             for jid in ids:
-                pipe.hmget(Job.key_for(jid), "status", "started_at", "origin")
+                pipe.hmget(Job.key_for(jid), "status", "started_at", "origin", "enqueued_at")
             answers = pipe.execute()
         now = datetime.now(UTC)
         result: dict[str, tuple[str | None, str | None]] = {}
-        for jid, (status, started, origin) in zip(ids, answers, strict=True):
+        queued: dict[str, tuple[str, str]] = {}
+        for jid, (status, started, origin, enqueued) in zip(ids, answers, strict=True):
             state = status.decode() if isinstance(status, bytes) else status
             queue = origin.decode() if isinstance(origin, bytes) else origin
             if state in _WAITING:
                 result[jid] = (state, queue)
+                if state == "queued" and queue:
+                    queued[jid] = (queue, enqueued.decode() if isinstance(enqueued, bytes) else str(enqueued))
             elif state == "started" and not _older_than(started, now, self.lease_seconds):
                 result[jid] = ("running", queue)
             else:
                 result[jid] = (None, queue)
+        for jid in self._popped_and_lost(queued) if verify else ():
+            result[jid] = (None, result[jid][1])
         return result
 
+    def _popped_and_lost(self, queued: dict[str, tuple[str, str]]) -> set[str]:
+        """Of these jobs RQ calls queued (id → origin queue, enqueued_at), those no queue holds and
+        that have been off it for ``POPPED_GRACE``: a worker took each and died before starting it.
+        When a job was first seen off its queue is a mark in Redis, timed by Redis' clock (its TTL),
+        so every dispatcher agrees; the mark names the enqueue, so a job enqueued again starts over."""
+        if not queued:
+            return set()
+        from rq import Queue
+
+        with self.redis.pipeline(transaction=False) as pipe:
+            for jid, (origin, _) in queued.items():
+                pipe.lpos(f"{Queue.redis_queue_namespace_prefix}{origin}", jid)
+            places = pipe.execute()
+        off = [jid for jid, place in zip(queued, places, strict=True) if place is None]
+        if not off:
+            return set()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for jid in off:
+                mark = f"bridge:popped:{jid}:{queued[jid][1]}"
+                pipe.set(mark, 1, nx=True, ex=_POPPED_MARK_TTL)
+                pipe.pttl(mark)
+            answers = pipe.execute()
+        lost = set()
+        for jid, left in zip(off, answers[1::2], strict=True):
+            if _POPPED_MARK_TTL - max(int(left), 0) / 1000 >= POPPED_GRACE:
+                lost.add(jid)
+        if lost:
+            log.warning("bridge.queue.popped_job_lost", extra={"jobs": len(lost), "first": min(lost)})
+        return lost
+
     def alive(self, ids: Iterable[str]) -> dict[str, bool]:
-        """Which of these jobs Redis still holds as waiting, scheduled, or running for less than a
-        lease (one round trip)."""
-        return {jid: state is not None for jid, (state, _) in self.states(ids).items()}
+        """Which of these jobs Redis still holds as waiting (on its queue, or taken off it less than
+        ``POPPED_GRACE`` ago), scheduled, or running for less than a lease."""
+        return {jid: state is not None for jid, (state, _) in self.states(ids, verify=True).items()}
 
     def length(self) -> int:
         """Jobs waiting in both queues (the figure the load test bounds)."""

@@ -118,6 +118,42 @@ def test_a_waiting_backlog_is_never_enqueued_twice_only_what_redis_lost(rq_setti
         empty(rt)
 
 
+def test_a_job_taken_off_the_queue_by_a_worker_killed_before_it_started_is_swept_again(
+    rq_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ pops a job (BLPOP) a moment before it marks it started. A job process killed in between
+    leaves the job's hash saying "queued" although no queue holds it: nobody would ever run it, and
+    a sweeper that believed the hash left its rows waiting for ever (issue 14's stalled supervisor
+    test). Off its queue and not started for a grace, the job is lost and its rows swept again."""
+    rt = Runtime.build(rq_settings.with_overrides(sweep_age=0))
+    upgrade(rt.store)
+    assert isinstance(rt.queue, RQQueue)
+    try:
+        answers = [post(rt, generic_event(type_="conversation.updated", conversation_id=f"popped-{i}",
+                                          messages=[{"role": "customer", "text": "How do I export a report?"}]))
+                   for i in range(3)] + [post(rt, generic_event(conversation_id="popped-handoff"))]
+        assert handover.dispatch(rt) == 4
+        batch = job_id(rt.queue.name, "process_events", answers[0]["event"])
+        single = job_id(rt.queue.name, "process_event", answers[3]["event"])
+        assert rt.queue.routine.job_ids == [batch] and rt.queue.urgent.job_ids == [single]
+        for queue in rt.queue.queues:  # what BLPOP did for a job process SIGKILLed right after it
+            assert rt.queue.redis.lpop(queue.key) is not None
+        assert rt.queue.states([batch, single]) == {batch: ("queued", rt.queue.routine.name),
+                                                    single: ("queued", rt.queue.urgent.name)}  # RQ's view
+        # Within the grace a worker may just be between its pop and its start: leave the job alone.
+        assert handover.sweep(rt) == 0 and rt.queue.alive([batch, single]) == {batch: True, single: True}
+        monkeypatch.setattr("bridge.queue.POPPED_GRACE", 0.0)  # ... the grace is over
+        assert rt.queue.alive([batch, single]) == {batch: False, single: False}
+        assert handover.sweep(rt) == 4  # one job per conversation, each on a queue again
+        assert handover.sweep(rt) == 0 and rt.queue.length() == 4
+        work(rt)
+        with rt.store.session() as s:
+            assert {repo.get_inbox(s, a["event"]).state for a in answers} == {"processed"}  # type: ignore[union-attr]
+        assert statuses(rt, answers[3]["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+    finally:
+        empty(rt)
+
+
 def test_escalations_run_before_routine_updates(rq_rt: Runtime) -> None:
     routine = [post(rq_rt, generic_event(type_="conversation.updated", conversation_id=f"quiet-{i}",
                                          messages=[{"role": "customer", "text": "Where is the CSV export?"}]))

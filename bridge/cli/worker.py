@@ -23,7 +23,9 @@ def worker(burst: bool, processes: int | None) -> None:
     """Run the queue workers: a supervisor, a dispatcher (with RQ's scheduler and the sweeper) and job
     processes draining the urgent queue before the routine one."""
     from bridge.queue import RQQueue
+    from bridge.worker.procctl import dump_stacks_on
 
+    dump_stacks_on()  # `kill -USR1` on any of its processes prints where each thread is
     rt = runtime(migrate=True)
     if not isinstance(rt.queue, RQQueue):
         raise click.ClickException("REDIS_URL is not set: `bridge serve` runs the in-process worker instead")
@@ -33,7 +35,8 @@ def worker(burst: bool, processes: int | None) -> None:
     from bridge.store.db import dispose_all
     from bridge.worker.supervisor import Supervisor
 
-    dispose_all()  # the supervisor holds no connection its children could inherit
+    dispose_all()  # the supervisor holds no connection its children could inherit:
+    rt.queue.redis.connection_pool.disconnect()  # nor the socket the start-up checks opened
     count = processes or rt.settings.worker_processes
     raise SystemExit(Supervisor(rt.settings, processes=count).run())
 

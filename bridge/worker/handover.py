@@ -171,7 +171,9 @@ def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]]) -> list
     for case, key, attempts, batch in [*siblings, *[(c, k, a, b) for k, (c, a, b) in refs.items()]]:
         for jid in _job_ids(rt.queue, key, attempts, batch):
             ids.setdefault(jid, set()).add(case)
-    live = {case for jid, (state, _) in rt.queue.states(ids).items()  # type: ignore[attr-defined]
+    # verify: a job RQ calls queued but that no queue holds (its worker died right after taking
+    # it) will never run; after a grace its rows are swept again.
+    live = {case for jid, (state, _) in rt.queue.states(ids, verify=True).items()  # type: ignore[attr-defined]
             if state in ("queued", "running") for case in ids[jid]}
     chosen: dict[str, tuple[Any, int]] = {}
     for key, attempts in stale:

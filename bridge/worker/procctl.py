@@ -1,9 +1,11 @@
-"""Linux ``prctl``: die with the parent, and a process name ``ps``/``top`` show. No-ops elsewhere."""
+"""Linux ``prctl``: die with the parent, and a process name ``ps``/``top`` show (no-ops elsewhere);
+and every thread's stack on ``SIGUSR1``, so a process that stalls can say where."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import faulthandler
 import os
 import signal
 import sys
@@ -28,3 +30,14 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
 def set_name(name: str) -> None:
     """The kernel's name of this process (15 bytes), e.g. ``bridge-jobs-1`` in ``ps -o comm``."""
     _prctl(PR_SET_NAME, name.encode()[:15])
+
+
+def dump_stacks_on(sig: int = signal.SIGUSR1) -> bool:
+    """``kill -USR1 PID`` writes every thread's Python stack to this process's stderr (from C, so it
+    answers even when the interpreter is stuck or a lock is held). A forked child inherits it.
+    False when the process has no stderr file to write to (e.g. run inside a test's CLI runner)."""
+    try:
+        faulthandler.register(sig, file=sys.__stderr__, all_threads=True, chain=False)
+    except (AttributeError, ValueError, OSError):  # None, or a stream with no file descriptor
+        return False
+    return True

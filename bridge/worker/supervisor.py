@@ -8,6 +8,7 @@ the dispatcher and ``processes`` job processes. The supervisor
 * restarts a child that exited (Redis away, a crash), waiting longer after each quick failure;
 * on SIGTERM or SIGINT passes SIGTERM on (warm: running jobs finish) and exits when its children
   have; a second signal kills them (cold);
+* dumps every thread's stack to stderr on ``SIGUSR1``, as do its children;
 * is the parent its children die with (``PR_SET_PDEATHSIG``): ``kill -9`` of the supervisor
   leaves no process behind.
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 from bridge.config import Settings
 from bridge.worker.jobs_process import Deadline
-from bridge.worker.procctl import die_with_parent, set_name
+from bridge.worker.procctl import die_with_parent, dump_stacks_on, set_name
 
 log = logging.getLogger("bridge.worker")
 
@@ -150,6 +151,7 @@ def _child_main(parent: int, name: str, target: Callable[..., Any], settings: Se
     # Fresh signal dispositions: the supervisor's handlers must not run in a child.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    dump_stacks_on()  # inherited through fork already; said again so a child never depends on how it was started
     target(settings, deadline)
 
 

@@ -7,6 +7,7 @@ process replaced; job processes forked again and again while the dispatcher is b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 
 from bridge import create_app
 from bridge.config import Settings
-from bridge.queue import RQQueue
+from bridge.queue import PROCESS, PROCESS_BATCH, RQQueue, job_id
 from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
@@ -59,14 +60,16 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float, what: str, explain: Callable[[], str] | None = None) -> Any:
+    """``check()`` once it is truthy; on a timeout fails with ``what`` and ``explain()``, called then
+    (not when the wait starts: a log read before the wait says nothing about the wait)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}" + (f"\n{explain()}" if explain else ""))
 
 
 class Worker:
@@ -97,8 +100,17 @@ class Worker:
     def children(self) -> list[int]:
         return [p for p in children(self.pid) if alive(p)]
 
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+    def tail(self, size: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-size:]
+
+    def stacks(self) -> str:
+        """Every thread's stack of the supervisor and its children (``bridge worker`` dumps them on
+        SIGUSR1), then the log's tail: what a stalled worker was doing when the test gave up."""
+        for pid in [self.pid, *self.children()]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(1.0)
+        return f"children now: {[(p, comm(p)) for p in self.children()]}\n{self.tail(20000)}"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -137,6 +149,24 @@ def post(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     answer = create_app(rt=rt).test_client().post("/webhooks/generic", data=body, headers=signed_headers(body))
     assert answer.status_code == 202
     return answer.get_json()  # type: ignore[no-any-return]
+
+
+def unprocessed(rt: Runtime, keys: list[str]) -> str:
+    """The rows not processed yet, each with its store columns and what Redis says of its jobs."""
+    assert isinstance(rt.queue, RQQueue)
+    with rt.store.session() as s:
+        rows = [(k, r.state, r.attempts, r.queued_at, r.claimed_until, r.batch)
+                for k in keys if (r := repo.get_inbox(s, k)) is not None and r.state != "processed"]
+    lines = [f"{len(keys) - len(rows)}/{len(keys)} processed; the first waiting rows (key, state, attempts, "
+             "queued_at, claimed_until, batch, their jobs' state in Redis):"]
+    for key, state, attempts, queued, claimed, batch in rows[:12]:
+        ids = {"own": job_id(rt.queue.name, PROCESS, key, attempts)}
+        if batch:
+            ids["batch"] = job_id(rt.queue.name, PROCESS_BATCH, batch)
+        states = rt.queue.states(ids.values())
+        jobs = {name: states[jid][0] for name, jid in ids.items()}
+        lines.append(f"  {key} {state} {attempts} {queued} {claimed} {batch} {jobs}")
+    return "\n".join(lines)
 
 
 def processed(rt: Runtime, keys: list[str]) -> int:
@@ -182,8 +212,8 @@ def test_job_processes_forked_again_and_again_while_the_dispatcher_is_busy_never
         time.sleep(0.3)
     # Generous: on a loaded 2-core machine each replacement spends seconds loading before its first
     # job, and rows a killed process had claimed wait out their lease. "Never hangs" is the claim.
-    wait_for(lambda: processed(worker_rt, keys) == len(keys), 240,
-             f"every event processed ({processed(worker_rt, keys)}/{len(keys)})\n{worker.tail()}")
+    wait_for(lambda: processed(worker_rt, keys) == len(keys), 240, "every event processed",
+             lambda: f"{unprocessed(worker_rt, keys)}\n{worker.stacks()}")
     assert len(set(replaced)) == 10
     assert dispatcher in worker.children()
     wait_for(lambda: len(worker.children()) == 3, 20, "the dispatcher and two job processes, none hung or doubled")
@@ -193,6 +223,12 @@ def test_kill_9_of_the_supervisor_leaves_no_process_behind(start_worker: Callabl
     worker = start_worker("--processes", "2")
     kids = worker.children()
     assert sorted(comm(p) for p in kids) == ["bridge-dispatch", "bridge-jobs-1", "bridge-jobs-2"]
+    # SIGUSR1 makes each of them print its stack (what a stalled test shows) and harms none.
+    stacks = worker.stacks()
+    assert stacks.count("Current thread") >= 4 and "in _child_main" in stacks and "in run" in stacks, stacks
+    assert sorted(worker.children()) == sorted(kids) and worker.proc is not None and worker.proc.poll() is None
+    sockets = [f for f in Path(f"/proc/{worker.pid}/fd").iterdir() if os.readlink(f).startswith("socket:")]
+    assert sockets == [], "the supervisor keeps no connection (Redis, database) its children would inherit"
     os.kill(worker.pid, signal.SIGKILL)
     wait_for(lambda: not any(alive(p) for p in kids), 10, f"children {kids} to die with the supervisor")
 

@@ -197,7 +197,10 @@ def test_a_misbehaving_host_is_one_fetch_error_within_the_budget(behaviour: str,
             fetch(f"{scheme}://127.0.0.2:{host.port}/shot.png", allow=ALLOWED, total_seconds=budget)
         took = time.monotonic() - started
     assert type(caught.value) is FetchError, caught.value
-    assert took < budget + 0.4, f"{behaviour} held the fetch {took:.1f} s with a {budget} s budget"
+    # The hosts hold a connection 30 s (stall) or for ever (drips): giving up within a few seconds
+    # proves the deadline fired. The slack is for a loaded machine's scheduling, not the fetch (a
+    # tighter bound failed CI runs at load 12 without any defect).
+    assert took < budget + 4.5, f"{behaviour} held the fetch {took:.1f} s with a {budget} s budget"
 
 
 def test_a_short_body_says_what_happened() -> None:

@@ -8,8 +8,9 @@
   message), so a new model or threshold can be adopted knowing what changes. Read-only.
 - ``bridge triage eval [--judge …] [--split test|train|all]``: the judge on the corpus in
   ``data/triage/``, scored with the metrics of the shared evaluation set.
-- ``bridge triage train``: rebuild the shipped judge from the training part of the corpus (needs
-  scikit-learn: ``pip install -e '.[train]'``), deterministically; prints the out-of-fold scores.
+- ``bridge triage train [--nested [FOLDS]]``: rebuild the shipped judge from the training part of the
+  corpus (needs scikit-learn: ``pip install -e '.[train]'``), deterministically; prints the
+  out-of-fold scores and, with ``--nested``, the nested cross-validation figures (``judge_nested``).
 
 ``--judge llm`` and ``both`` need ``OPENAI_API_KEY`` (exit 2 without it). The LLM is asked only where
 the local judge is uncertain or the bot hands off (``bridge.pipeline.llm_judge``).

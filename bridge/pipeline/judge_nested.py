@@ -7,7 +7,8 @@ choose the thresholds, the models are fitted on those conversations and judge th
 and the pooled verdicts are scored with the evaluation set's scorer. This is the yardstick for
 comparing training procedures; the locked test split is never read here.
 
-``python -m bridge.pipeline.judge_nested [--errors]`` prints the figures (a few minutes on two cores);
+``python -m bridge.pipeline.judge_nested [--errors] [--options JSON] [--context]`` prints the figures
+(a few minutes on two cores; ``--options`` are ``make_procedure``'s, the variants measured);
 ``bridge triage train --nested`` adds them to its report.
 """
 
@@ -170,11 +171,17 @@ def main() -> None:  # pragma: no cover - a measuring tool
     parser = argparse.ArgumentParser()
     parser.add_argument("--errors", action="store_true", help="also list the held-out mistakes by kind")
     parser.add_argument("--outer", type=int, default=5)
+    parser.add_argument("--options", type=json.loads, default={}, metavar="JSON",
+                        help='make_procedure options, e.g. \'{"gate": true}\' or \'{"C": {"product_bug": 8}}\'')
+    parser.add_argument("--context", action="store_true", help="with the conversation-context features")
     args = parser.parse_args()
+    from bridge.pipeline import judge_features
+
+    judge_features.CONTEXT = args.context
     cfg = trigger_config.load()
     examples = judge_train.load_corpus(default_corpus(), "train")
     started = time.monotonic()
-    outcome = nested(examples, cfg, outer=args.outer, progress=print)
+    outcome = nested(examples, cfg, outer=args.outer, procedure=make_procedure(**args.options), progress=print)
     result = summary(outcome, examples)
     result["seconds"] = round(time.monotonic() - started)
     if args.errors:

@@ -8,8 +8,9 @@
   message), so a new model or threshold can be adopted knowing what changes. Read-only.
 - ``bridge triage eval [--judge …] [--split test|train|all]``: the judge on the corpus in
   ``data/triage/``, scored with the metrics of the shared evaluation set.
-- ``bridge triage train``: rebuild the shipped judge from the training part of the corpus (needs
-  scikit-learn: ``pip install -e '.[train]'``), deterministically; prints the out-of-fold scores.
+- ``bridge triage train [--nested [FOLDS]]``: rebuild the shipped judge from the training part of the
+  corpus (needs scikit-learn: ``pip install -e '.[train]'``), deterministically; prints the
+  out-of-fold scores and, with ``--nested``, the nested cross-validation figures (``judge_nested``).
 
 ``--judge llm`` and ``both`` need ``OPENAI_API_KEY`` (exit 2 without it). The LLM is asked only where
 the local judge is uncertain or the bot hands off (``bridge.pipeline.llm_judge``).
@@ -137,9 +138,13 @@ def judge_files(source: str | None, mode: str, replay: bool, since: str, at: str
               help="Corpus folder (labels.json, split.json, conversations/); default the repository's data/triage.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the model; default the shipped bridge/pipeline/judge_model.json.gz.")
-def train(corpus: Path | None, out: Path | None) -> None:
+@click.option("--nested", type=click.IntRange(min=2), is_flag=False, flag_value=5, default=None, metavar="[FOLDS]",
+              help="Also measure the training procedure by nested cross-validation (5 outer folds unless given: "
+                   "about 5 minutes for the repository's corpus on two cores).")
+def train(corpus: Path | None, out: Path | None, nested: int | None) -> None:
     """Rebuild the shipped judge from the corpus in data/triage, deterministically (never from the
-    locked test split), and print its out-of-fold scores."""
+    locked test split), and print its out-of-fold scores (in-sample thresholds: optimistic) and, with
+    --nested, the nested cross-validation figures that compare training procedures honestly."""
     from bridge.pipeline import judge_train, trigger_config
     from bridge.pipeline.triage_eval import default_corpus
 
@@ -155,6 +160,12 @@ def train(corpus: Path | None, out: Path | None) -> None:
     model, report = judge_train.train(root, trigger_config.from_settings(load_settings()))
     target = out or judge_train.shipped_path()
     judge_train.write(model, target)
+    if nested:
+        from bridge.pipeline import judge_nested
+
+        examples = judge_train.load_corpus(root, "train")
+        outcome = judge_nested.nested(examples, trigger_config.from_settings(load_settings()), outer=nested)
+        report["nested_cv"] = judge_nested.summary(outcome, examples)
     click.echo(json.dumps({"model": str(target), **report}, ensure_ascii=False))
 
 

@@ -117,16 +117,17 @@ def frequent(data: Dataset) -> list[dict[str, float]]:
     return [{k: v for k, v in row.items() if k in keep} for row in data.features]
 
 
-def _fit(X: Any, y: Any, C: float) -> Any:  # noqa: N803 (scikit-learn's names)
+def _fit(X: Any, y: Any, C: float, class_weight: Any = "balanced") -> Any:  # noqa: N803 (scikit-learn's names)
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=C, solver="liblinear", class_weight="balanced", max_iter=200,
+    model = LogisticRegression(C=C, solver="liblinear", class_weight=class_weight, max_iter=200,
                                random_state=SEED)
     model.fit(X, y)
     return model
 
 
-def fit_models(data: Dataset, rows: Iterable[int], C: dict[str, float], vectorizer: Any, X: Any) -> dict[str, Any]:  # noqa: N803
+def fit_models(data: Dataset, rows: Iterable[int], C: dict[str, float], vectorizer: Any, X: Any,  # noqa: N803
+               class_weight: dict[str, Any] | None = None) -> dict[str, Any]:
     """One model per trigger, on the given rows (where that trigger's target is known)."""
     import numpy as np
 
@@ -137,28 +138,36 @@ def fit_models(data: Dataset, rows: Iterable[int], C: dict[str, float], vectoriz
         y = np.array([data.targets[r][trigger] for r in keep])
         if y.sum() == 0:
             continue
-        models[trigger] = _fit(X[keep], y, C[trigger])
+        models[trigger] = _fit(X[keep], y, C[trigger], (class_weight or {}).get(trigger, "balanced"))
     return models
+
+
+def fold_assignment(conversations: Sequence[int], k: int) -> dict[int, int]:
+    """Each conversation's fold, shuffled with a fixed seed."""
+    order = sorted(conversations)
+    random.Random(SEED).shuffle(order)
+    return {g: i % k for i, g in enumerate(order)}
 
 
 def folds(groups: list[int], k: int) -> list[tuple[list[int], list[int]]]:
     """Grouped k-fold over conversations, shuffled with a fixed seed."""
-    conversations = sorted(set(groups))
-    random.Random(SEED).shuffle(conversations)
-    fold_of = {g: i % k for i, g in enumerate(conversations)}
+    fold_of = fold_assignment(sorted(set(groups)), k)
     return [([r for r, g in enumerate(groups) if fold_of[g] != i], [r for r, g in enumerate(groups) if fold_of[g] == i])
             for i in range(k)]
 
 
-def out_of_fold(data: Dataset, C: dict[str, float], k: int = 5) -> list[dict[str, float]]:
-    """Each row's scores from models that never saw its conversation."""
+def out_of_fold(data: Dataset, C: dict[str, float], k: int = 5, X: Any = None,  # noqa: N803
+                class_weight: dict[str, Any] | None = None) -> list[dict[str, float]]:
+    """Each row's scores from models that never saw its conversation (``X``: the rows already
+    vectorised, when the caller has them)."""
     from sklearn.feature_extraction import DictVectorizer
 
     vectorizer = DictVectorizer()
-    X = vectorizer.fit_transform(frequent(data))  # noqa: N806
+    if X is None:
+        X = vectorizer.fit_transform(frequent(data))  # noqa: N806
     scores: list[dict[str, float]] = [{} for _ in data.features]
     for train_rows, held_rows in folds(data.groups, k):
-        models = fit_models(data, train_rows, C, vectorizer, X)
+        models = fit_models(data, train_rows, C, vectorizer, X, class_weight)
         for trigger, model in models.items():
             probs = model.predict_proba(X[held_rows])[:, 1]
             for r, p in zip(held_rows, probs, strict=True):
@@ -222,8 +231,9 @@ class Verdict:
     at: int | None
 
 
-def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str, float], co: float,
-             cfg: TriggerConfig, assist: float = 1.0) -> dict[str, Verdict]:
+def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str, float], co: float | dict[str, float],
+             cfg: TriggerConfig, assist: float = 1.0, gates: list[float] | None = None,
+             gate_cut: float = 0.0, memory: bool = False) -> dict[str, Verdict]:
     """What the judge would say on each conversation, from per-row scores (the runtime's rule)."""
     from bridge.pipeline import judge, triggers
 
@@ -235,7 +245,8 @@ def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str
         messages = example.event.conversation.messages
         steps = [({t: p for t, p in scores[r].items() if ROLE[t] == m.role}, judge.precise_hits(data.features[r]),
                   judge.assisted(data.features[r])) for r, m in zip(rows.get(g, []), messages, strict=True)]
-        found = judge.first_escalation(steps, thresholds, co, assist)
+        gated = None if gates is None else [gates[r] for r in rows.get(g, [])]
+        found = judge.first_escalation(steps, thresholds, co, assist, gated, gate_cut, {} if memory else None)
         if found:
             stated = [h.trigger for h in judge.stated_reasons(example.event, found[1], cfg)]
             out[example.name] = Verdict(True, tuple(found[1] + stated), found[0])
@@ -267,32 +278,51 @@ def objective(m: dict[str, float]) -> float:
 ASSIST_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
+GATE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
 def tune(data: Dataset, scores: list[dict[str, float]], cfg: TriggerConfig) -> tuple[dict[str, float], float, float]:
     """Per-trigger thresholds, the co-trigger share and the rule assist, by coordinate search over
     fixed grids."""
+    thresholds, co, assist, _ = tune_gated(data, scores, cfg, None)
+    return thresholds, co, assist
+
+
+def tune_gated(data: Dataset, scores: list[dict[str, float]], cfg: TriggerConfig, gates: list[float] | None,
+               per_trigger_co: bool = False, memory: bool = False) -> tuple[dict[str, float], Any, float, float]:
+    """``tune``, and the gate's cut searched with the rest when there are gate scores; with
+    ``per_trigger_co`` one co-trigger share per trigger; with ``memory`` triggers named by their
+    best score so far (``judge.first_escalation``)."""
     labels = {e.name: e.label for e in data.examples}
 
-    def score(thresholds: dict[str, float], co: float, assist: float) -> float:
-        return objective(metrics(labels, verdicts(data, scores, thresholds, co, cfg, assist)))
+    def score(thresholds: dict[str, float], co: Any, assist: float, cut: float) -> float:
+        return objective(metrics(labels, verdicts(data, scores, thresholds, co, cfg, assist, gates, cut, memory)))
 
-    thresholds, co, assist = {t: 0.5 for t in LEARNED}, 0.8, 1.0
-    best = score(thresholds, co, assist)
+    thresholds, assist, cut = {t: 0.5 for t in LEARNED}, 1.0, 0.0
+    co: Any = {t: 0.8 for t in LEARNED} if per_trigger_co else 0.8
+    best = score(thresholds, co, assist, cut)
     for _ in range(3):
         for trigger in LEARNED:
             for value in GRID:
                 trial = {**thresholds, trigger: value}
-                result = score(trial, co, assist)
+                result = score(trial, co, assist, cut)
                 if result > best + 1e-9:
                     best, thresholds = result, trial
-        for value in CO_GRID:
-            result = score(thresholds, value, assist)
-            if result > best + 1e-9:
-                best, co = result, value
+        for key in LEARNED if per_trigger_co else [None]:
+            for value in CO_GRID:
+                option = {**co, key: value} if key else value
+                result = score(thresholds, option, assist, cut)
+                if result > best + 1e-9:
+                    best, co = result, option
         for value in ASSIST_GRID:
-            result = score(thresholds, co, value)
+            result = score(thresholds, co, value, cut)
             if result > best + 1e-9:
                 best, assist = result, value
-    return thresholds, co, assist
+        for value in GATE_GRID if gates is not None else ():
+            result = score(thresholds, co, assist, value)
+            if result > best + 1e-9:
+                best, cut = result, value
+    return thresholds, co, assist, cut
 
 
 DEFAULT_C = 32.0

@@ -296,3 +296,34 @@ def test_replay_usage_and_store_errors(tmp_path: Path, env: dict[str, str]) -> N
     assert run(env, "--replay", "--since", "month").exit_code == 2
     result = run(env, "--replay")
     assert result.exit_code == 2 and "cannot read cases from the store" in result.stderr
+
+
+def test_train_nested_reports_nested_cross_validation(tmp_path: Path, env: dict[str, str]) -> None:
+    """``train --nested 2`` on a small sample of the corpus' training part: the report carries the
+    nested figures (pooled, the spread over outer folds, recall per trigger) next to the in-sample ones."""
+    pytest.importorskip("sklearn", reason="scikit-learn is in the test extra")
+    source = Path(__file__).resolve().parents[2] / "data" / "triage"
+    labels = json.loads((source / "labels.json").read_text(encoding="utf-8"))
+    locked = set(json.loads((source / "split.json").read_text(encoding="utf-8"))["test"])
+    names = [n for n in sorted(labels) if n not in locked and n.startswith("ena-")][:40]
+    assert {labels[n]["escalate"] for n in names} == {True, False}
+    corpus = tmp_path / "corpus"
+    (corpus / "conversations").mkdir(parents=True)
+    for name in names:
+        (corpus / "conversations" / name).write_bytes((source / "conversations" / name).read_bytes())
+    (corpus / "labels.json").write_text(json.dumps({n: labels[n] for n in names}), encoding="utf-8")
+    (corpus / "split.json").write_text(json.dumps({"test": []}), encoding="utf-8")
+    model = tmp_path / "model.json.gz"
+    result = run(env, "train", "--corpus", str(corpus), "--out", str(model), "--nested", "2")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["conversations"] == 40 and model.exists()
+    nested = report["nested_cv"]
+    assert nested["folds"] == 2
+    for measure in ("recall", "false_escalation", "trigger_exact", "on_time"):
+        low, high = nested["fold_range"][measure]
+        assert 0.0 <= low <= nested["pooled"][measure] <= high <= 1.0, (measure, nested)
+    assert set(nested["trigger_recall"]) <= {"customer_requested_human", "low_confidence", "product_bug",
+                                             "negative_sentiment", "billing_exception", "bot_handoff"}
+    plain = run(env, "train", "--corpus", str(corpus), "--out", str(model))
+    assert "nested_cv" not in json.loads(plain.stdout)

@@ -135,6 +135,11 @@ class Supervisor:
                 for child in self.children:
                     if child.process is not None:
                         child.process.join(0)
+                # Nothing is left to stop. Python puts SIGTERM/SIGINT back to their default while the
+                # interpreter shuts down, so a platform's second SIGTERM arriving then would end a
+                # clean exit as "killed by SIGTERM" (-15); ignored, it changes nothing.
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 return 0
             time.sleep(TICK)
 

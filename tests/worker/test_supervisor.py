@@ -242,3 +242,24 @@ def test_sigterm_is_a_warm_shutdown(worker_rt: Runtime, start_worker: Callable[.
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.proc.wait(30) == 0
     assert not any(alive(p) for p in kids)
+
+
+def test_a_supervisor_whose_children_are_gone_ignores_a_late_signal_while_it_exits() -> None:
+    """A platform may send SIGTERM twice. When the first already ended every child, the supervisor
+    returns while Python, shutting down, puts SIGTERM back to its default: the second would turn a
+    clean exit into "killed by SIGTERM" (the fault suite's TERM-batch saw -15). It ignores both."""
+    code = (
+        "import os, signal, threading\n"
+        "from bridge.config import Settings\n"
+        "from bridge.worker.supervisor import Supervisor\n"
+        "s = Supervisor(Settings.from_env({}), processes=0, dispatcher=False)\n"
+        "threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "code = s.run()\n"
+        "ign = [signal.getsignal(s) is signal.SIG_IGN for s in (signal.SIGTERM, signal.SIGINT)]\n"
+        "print(code, *ign)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"  # the late signal: must not end the process
+        "raise SystemExit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["0", "True", "True"], done.stderr[-2000:]
+    assert done.returncode == 0

@@ -118,6 +118,38 @@ def test_a_waiting_backlog_is_never_enqueued_twice_only_what_redis_lost(rq_setti
         empty(rt)
 
 
+def test_a_conversation_whose_waiting_rows_span_several_sweep_pages_is_looked_up_and_enqueued_once(
+    rq_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper reads stale rows a page at a time. In a backlog one conversation's rows span many
+    pages: it is asked about once per sweep (asking again on every page made a sweep cost the
+    backlog times the rows a conversation had waiting, which starved the job processes of CPU at
+    100 events/s), and when Redis lost its job it gets one new job, not one per page."""
+    monkeypatch.setattr(handover, "SWEEP_PAGE", 2)
+    rt = Runtime.build(rq_settings.with_overrides(sweep_age=0))
+    upgrade(rt.store)
+    assert isinstance(rt.queue, RQQueue)
+    try:
+        answers = [post(rt, generic_event(type_="conversation.updated", conversation_id=f"paged-{i % 2}",
+                                          messages=[{"role": "customer", "text": f"How do I export report {i}?"}]))
+                   for i in range(8)]  # two conversations, their rows interleaved over four pages
+        assert handover.dispatch(rt) == 8
+        asked: list[int] = []
+        states = rt.queue.states
+        monkeypatch.setattr(rt.queue, "states", lambda ids, verify=False: asked.append(len(ids)) or states(ids, verify))
+        assert handover.sweep(rt) == 0  # their job still waits: nothing to do
+        assert len(asked) == 1  # the first page named both conversations; later pages asked nothing
+        rt.queue.routine.empty()  # Redis lost the job
+        rt.queue.redis.delete(f"rq:job:{job_id(rt.queue.name, 'process_events', answers[0]['event'])}")
+        assert handover.sweep(rt) == 2 and rt.queue.length() == 2  # one job per conversation
+        assert handover.sweep(rt) == 0
+        work(rt)
+        with rt.store.session() as s:
+            assert {repo.get_inbox(s, a["event"]).state for a in answers} == {"processed"}  # type: ignore[union-attr]
+    finally:
+        empty(rt)
+
+
 def test_a_job_taken_off_the_queue_by_a_worker_killed_before_it_started_is_swept_again(
     rq_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -122,12 +122,16 @@ def _stale_inbox(s: Any, cutoff: datetime, now: datetime) -> list[tuple[Any, int
 
 def _sweep_inbox(rt: Runtime, cutoff: datetime, now: datetime) -> int:
     """Page by page through stale accepted rows, enqueueing one job per conversation no live job
-    will fold. One page in memory at a time: a big backlog does not grow the dispatcher."""
+    will fold. One page in memory at a time: a big backlog does not grow the dispatcher. Each
+    conversation is looked up once per sweep (``decided``): in a backlog its rows span many pages,
+    and asking Redis about all of its jobs again on each page made a sweep cost the backlog's
+    size times the rows a conversation has waiting."""
     count, after, seen = 0, 0, 0
+    decided: set[str] = set()
     while seen < MAX_SWEEP_ROWS:
         with rt.store.session() as s:
             page = repo.stale_inbox(s, cutoff, now, limit=SWEEP_PAGE, after_id=after)
-            rows = _uncovered_events(rt, s, [(key, attempts) for _, key, attempts in page]) if page else []
+            rows = _uncovered_events(rt, s, [(key, attempts) for _, key, attempts in page], decided) if page else []
             urgent = {key: repo.inbox_urgent(s, key) for key, _ in rows}
         for key, attempts in rows:
             rt.queue.enqueue(PROCESS, key, attempt=attempts, urgent=urgent[key])
@@ -163,9 +167,14 @@ def sweep(rt: Runtime | None = None) -> int:
     return count
 
 
-def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
-    """Of these stale inbox rows, one per conversation that no live job will fold."""
-    refs = repo.job_refs(s, [key for key, _ in stale])
+def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]],
+                      decided: set[str] | None = None) -> list[tuple[Any, int]]:
+    """Of these stale inbox rows, one per conversation that no live job will fold, leaving out the
+    conversations in ``decided`` (already answered by this sweep) and adding these ones to it."""
+    decided = set() if decided is None else decided
+    refs = {key: ref for key, ref in repo.job_refs(s, [key for key, _ in stale]).items() if ref[0] not in decided}
+    if not refs:
+        return []
     siblings = repo.waiting_rows(s, {case for case, _, _ in refs.values()})
     ids: dict[str, set[str]] = {}
     for case, key, attempts, batch in [*siblings, *[(c, k, a, b) for k, (c, a, b) in refs.items()]]:
@@ -177,9 +186,12 @@ def _uncovered_events(rt: Runtime, s: Any, stale: list[tuple[Any, int]]) -> list
             if state in ("queued", "running") for case in ids[jid]}
     chosen: dict[str, tuple[Any, int]] = {}
     for key, attempts in stale:
+        if key not in refs:
+            continue
         case = refs[key][0]
         if case not in live and case not in chosen:
             chosen[case] = (key, attempts)
+    decided.update(case for case, _, _ in refs.values())
     return list(chosen.values())
 
 

@@ -61,6 +61,15 @@ def signed_headers(
     }
 
 
+def post_generic(client: Any, event: dict[str, Any], status: tuple[int, ...] = (200, 202)) -> dict[str, Any]:
+    """POST ``event`` signed to the generic webhook of a Flask test client; assert the answer's status
+    (202 accepted, 200 a redelivery of an accepted event) and return its JSON."""
+    body = dumps(event)
+    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+    assert response.status_code in status, (response.status_code, response.get_json())
+    return response.get_json()  # type: ignore[no-any-return]
+
+
 def dumps(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
 

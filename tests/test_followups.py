@@ -19,7 +19,7 @@ from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.worker.runner import run_due
 from connectors.outbox import OutboxConnector
-from tests.helpers import dumps, generic_event, signed_headers
+from tests.helpers import generic_event, post_generic
 
 ROUTING = """
 teams:
@@ -45,13 +45,6 @@ def env(any_store_settings: Settings, tmp_path: Path) -> tuple[Runtime, FlaskCli
     return rt, create_app(rt=rt).test_client()
 
 
-def send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    body = dumps(event)
-    answer = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
-    assert answer.status_code in (200, 202), answer.get_json()
-    return answer.get_json()  # type: ignore[no-any-return]
-
-
 def later(event_id: str, *messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return generic_event(event_id=event_id, type_="conversation.updated", messages=list(messages), **extra)
 
@@ -68,9 +61,9 @@ def steps(rt: Runtime, case_id: str) -> dict[str, Any]:
 def test_a_message_after_the_handoff_reaches_the_ticket_the_thread_and_the_timeline(
         env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1"))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1"))["case"]
     run_due(rt)
-    send(client, later("e2", {"id": "m4", "role": "customer", "sent_at": "2026-12-01T09:34:00Z",
+    post_generic(client, later("e2", {"id": "m4", "role": "customer", "sent_at": "2026-12-01T09:34:00Z",
                               "text": "It's been 20 minutes. Only the Finance group is affected."}))
     run_due(rt)
     done = steps(rt, case_id)
@@ -90,12 +83,12 @@ def test_a_message_after_the_handoff_reaches_the_ticket_the_thread_and_the_timel
 
 def test_each_follow_up_once_and_in_order(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1"))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1"))["case"]
     run_due(rt)
     first = later("e2", {"id": "m4", "role": "customer", "text": "Order number is 88231."})
-    send(client, first)
-    send(client, first)  # the bot retried the same delivery
-    send(client, later("e3", {"id": "m4", "role": "customer", "text": "Order number is 88231."},
+    post_generic(client, first)
+    post_generic(client, first)  # the bot retried the same delivery
+    post_generic(client, later("e3", {"id": "m4", "role": "customer", "text": "Order number is 88231."},
                        {"id": "m5", "role": "bot", "text": "Thanks, a person will answer here."},
                        {"id": "m6", "role": "customer", "text": "And it was charged on May 3."}))
     run_due(rt)
@@ -112,7 +105,7 @@ def test_each_follow_up_once_and_in_order(env: tuple[Runtime, FlaskClient]) -> N
 def test_a_failing_follow_up_is_retried_and_the_next_one_waits(
         env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch) -> None:
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1"))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1"))["case"]
     run_due(rt)
     real, calls = OutboxConnector.send, []
 
@@ -123,7 +116,7 @@ def test_a_failing_follow_up_is_retried_and_the_next_one_waits(
         return real(self, step, request, context)
 
     monkeypatch.setattr(OutboxConnector, "send", flaky)
-    send(client, later("e2", {"id": "m4", "role": "customer", "text": "One more thing."},
+    post_generic(client, later("e2", {"id": "m4", "role": "customer", "text": "One more thing."},
                        {"id": "m5", "role": "customer", "text": "And another."}))
     run_due(rt)
     zendesk = [c for c in calls if c.startswith("zendesk.followup")]
@@ -133,16 +126,16 @@ def test_a_failing_follow_up_is_retried_and_the_next_one_waits(
 
 def test_later_evidence_becomes_a_note_and_a_bug_comment_once(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1", messages=BUG))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1", messages=BUG))["case"]
     run_due(rt)
     assert steps(rt, case_id)["jira.bug"].status == "done"
     shot = {"kind": "screenshot", "url": "https://files.example.com/s/export.png", "name": "export.png"}
     evidence = {"console_logs": [{"level": "error", "message": "TypeError: rows is undefined"}]}
     update = later("e2", {"id": "b3", "role": "customer", "text": "Screenshot attached.", "attachments": [shot]},
                    evidence=evidence)
-    send(client, update)
+    post_generic(client, update)
     run_due(rt)
-    send(client, later("e3", {"id": "b3", "role": "customer", "text": "Screenshot attached.",
+    post_generic(client, later("e3", {"id": "b3", "role": "customer", "text": "Screenshot attached.",
                               "attachments": [shot]}, evidence=evidence))
     run_due(rt)
     done = steps(rt, case_id)
@@ -162,9 +155,9 @@ def test_later_evidence_becomes_a_note_and_a_bug_comment_once(env: tuple[Runtime
 def test_evidence_of_a_later_event_is_merged_not_replaced(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
     first = {"console_logs": [{"level": "error", "message": "first error"}], "page_url": "https://app/x"}
-    case_id = send(client, generic_event(event_id="e1", messages=BUG, evidence=first))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1", messages=BUG, evidence=first))["case"]
     run_due(rt)
-    send(client, later("e2", evidence={"console_logs": [{"level": "error", "message": "second error"}]}))
+    post_generic(client, later("e2", evidence={"console_logs": [{"level": "error", "message": "second error"}]}))
     run_due(rt)
     with rt.store.session() as s:
         case = repo.get_case(s, case_id)
@@ -177,14 +170,14 @@ def test_evidence_of_a_later_event_is_merged_not_replaced(env: tuple[Runtime, Fl
 
 def test_no_ping_once_a_human_has_answered(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1"))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1"))["case"]
     run_due(rt)
     with rt.store.session() as s:
         case = repo.get_case(s, case_id)
         assert case is not None
         case.first_response_at = rt.clock()
         s.commit()
-    send(client, later("e2", {"id": "m4", "role": "customer", "text": "Thanks, that worked."}))
+    post_generic(client, later("e2", {"id": "m4", "role": "customer", "text": "Thanks, that worked."}))
     run_due(rt)
     thread = outbox(rt, case_id, "slack.followup#1")
     assert "<@U01ANA>" not in thread["text"] and "Thanks, that worked." in thread["text"]
@@ -195,9 +188,9 @@ def test_a_follow_up_brings_its_facts_into_the_summary(env: tuple[Runtime, Flask
     from bridge.loop import ownership
 
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1"))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1"))["case"]
     run_due(rt)
-    send(client, later("e2", {"id": "m4", "role": "customer",
+    post_generic(client, later("e2", {"id": "m4", "role": "customer",
                               "text": "I've been waiting 3 hours and payroll closes today at 5pm."}))
     run_due(rt)
     ownership.take(rt, case_id, "U01ANA")
@@ -210,9 +203,9 @@ def test_a_follow_up_brings_its_facts_into_the_summary(env: tuple[Runtime, Flask
 
 def test_a_last_message_sent_with_the_close_still_reaches_the_human(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    case_id = send(client, generic_event(event_id="e1"))["case"]
+    case_id = post_generic(client, generic_event(event_id="e1"))["case"]
     run_due(rt)
-    send(client, generic_event(event_id="e2", type_="conversation.closed", messages=[
+    post_generic(client, generic_event(event_id="e2", type_="conversation.closed", messages=[
         {"id": "m9", "role": "customer", "text": "I have to go now, please call me tomorrow after 9."}]))
     run_due(rt)
     assert steps(rt, case_id)["zendesk.followup#1"].status == "done"

@@ -23,7 +23,7 @@ from bridge.worker import handover, jobs
 from bridge.worker.runner import Runner, run_due
 from connectors.base import PermanentError
 from connectors.outbox import OutboxConnector
-from tests.helpers import dumps, generic_event, signed_headers
+from tests.helpers import generic_event, post_generic
 
 QUIET = [
     {"id": "q1", "role": "customer", "text": "How do I export my projects to CSV?"},
@@ -36,13 +36,6 @@ def env(any_store_settings: Settings) -> tuple[Runtime, FlaskClient]:
     rt = Runtime.build(any_store_settings)
     upgrade(rt.store)
     return rt, create_app(rt=rt).test_client()
-
-
-def send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    body = dumps(event)
-    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
-    assert response.status_code in (200, 202), response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
 
 
 def case_of(rt: Runtime, case_id: str) -> CaseRow:
@@ -64,7 +57,7 @@ def timeline_kinds(rt: Runtime, case_id: str) -> list[str]:
 
 def test_handoff_makes_a_case_and_dry_run_ticket_and_alert(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    answer = send(client, generic_event(event_id="evt-h1"))
+    answer = post_generic(client, generic_event(event_id="evt-h1"))
     run_due(rt)
     case = case_of(rt, answer["case"])
     assert case.status == "escalated" and case.escalated_at is not None
@@ -87,13 +80,13 @@ def test_handoff_makes_a_case_and_dry_run_ticket_and_alert(env: tuple[Runtime, F
 
 def test_later_events_update_the_same_case_and_only_what_is_new_follows_up(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    first = send(client, generic_event(event_id="evt-a"))
+    first = post_generic(client, generic_event(event_id="evt-a"))
     run_due(rt)
     more = generic_event(event_id="evt-b", type_="conversation.updated", messages=[
         {"id": "m3", "role": "customer", "text": "Can I talk to a person please?"},
         {"id": "m4", "role": "customer", "text": "Here is a screenshot."},
     ])
-    second = send(client, more)
+    second = post_generic(client, more)
     run_due(rt)
     assert second["case"] == first["case"]
     case = case_of(rt, first["case"])
@@ -107,11 +100,11 @@ def test_later_events_update_the_same_case_and_only_what_is_new_follows_up(env: 
 
 def test_quiet_conversation_stays_open_and_close_closes_it(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    answer = send(client, generic_event(type_="conversation.updated", messages=QUIET))
+    answer = post_generic(client, generic_event(type_="conversation.updated", messages=QUIET))
     run_due(rt)
     assert case_of(rt, answer["case"]).status == "open"
     assert deliveries(rt, answer["case"]) == {}
-    send(client, generic_event(type_="conversation.closed", messages=[]))
+    post_generic(client, generic_event(type_="conversation.closed", messages=[]))
     run_due(rt)
     assert case_of(rt, answer["case"]).status == "closed"
     assert not (rt.settings.outbox_dir / answer["case"]).exists()
@@ -119,7 +112,7 @@ def test_quiet_conversation_stays_open_and_close_closes_it(env: tuple[Runtime, F
 
 def test_running_a_job_twice_does_nothing_the_second_time(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    answer = send(client, generic_event())
+    answer = post_generic(client, generic_event())
     assert jobs.process_event(answer["event"], rt) == "processed"
     assert jobs.process_event(answer["event"], rt) == "skipped"
     ticket = deliveries(rt, answer["case"])["zendesk.ticket"]
@@ -130,7 +123,7 @@ def test_running_a_job_twice_does_nothing_the_second_time(env: tuple[Runtime, Fl
 
 def test_a_claimed_row_is_not_run_concurrently_until_its_lease_expires(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    answer = send(client, generic_event())
+    answer = post_generic(client, generic_event())
     with rt.store.session() as s:  # a worker that died mid-job left its claim behind
         assert repo.claim_inbox(s, answer["event"], rt.clock(), lease=300)
         s.commit()
@@ -172,7 +165,7 @@ def test_when_nobody_can_be_told_the_bot_hears_the_handoff_failed_once(
     monkeypatch.setattr(OutboxConnector, "send", send_or_fail)
     event = generic_event()
     event["conversation"]["language"] = "de"
-    answer = send(client, event)
+    answer = post_generic(client, event)
     run_due(rt)
     steps = deliveries(rt, answer["case"])
     assert steps["zendesk.ticket"].status == steps["slack.alert"].status == "dead"
@@ -198,7 +191,7 @@ def test_failing_step_retries_then_dies_and_replay_finishes_once(
 ) -> None:
     rt, client = env
     calls = _failing_zendesk(monkeypatch, RuntimeError("zendesk is down"))
-    answer = send(client, generic_event())
+    answer = post_generic(client, generic_event())
     run_due(rt)
     steps = deliveries(rt, answer["case"])
     ticket = steps["zendesk.ticket"]
@@ -224,7 +217,7 @@ def test_failing_step_retries_then_dies_and_replay_finishes_once(
 def test_permanent_error_dies_at_once(env: tuple[Runtime, FlaskClient], monkeypatch: pytest.MonkeyPatch) -> None:
     rt, client = env
     calls = _failing_zendesk(monkeypatch, PermanentError("422 invalid requester"))
-    answer = send(client, generic_event())
+    answer = post_generic(client, generic_event())
     run_due(rt)
     assert calls.count("zendesk.ticket") == 1
     assert deliveries(rt, answer["case"])["zendesk.ticket"].status == "dead"
@@ -235,7 +228,7 @@ def test_failing_event_dies_and_replays_into_one_case(
 ) -> None:
     rt, client = env
     monkeypatch.setattr(triggers, "decide", lambda *a: (_ for _ in ()).throw(ValueError("engine bug")))
-    answer = send(client, generic_event())
+    answer = post_generic(client, generic_event())
     run_due(rt)
     with rt.store.session() as s:
         row = repo.get_inbox(s, answer["event"])
@@ -252,7 +245,7 @@ def test_failing_event_dies_and_replays_into_one_case(
 
 def test_runner_thread_picks_up_work_left_by_a_previous_process(env: tuple[Runtime, FlaskClient]) -> None:
     rt, client = env
-    answer = send(client, generic_event())  # accepted, then "the process stopped" before running it
+    answer = post_generic(client, generic_event())  # accepted, then "the process stopped" before running it
     with rt.store.session() as s:
         s.execute(update(InboxRow).values(claimed_until=None))
         s.commit()
@@ -312,7 +305,7 @@ def test_a_vendors_retry_after_outlasts_the_backoff(
 
     rt, client = env
     calls = _failing_zendesk(monkeypatch, RetryableError("429 Too Many Requests", retry_after=3600))
-    answer = send(client, generic_event())
+    answer = post_generic(client, generic_event())
     run_due(rt)
     ticket = deliveries(rt, answer["case"])["zendesk.ticket"]
     assert ticket.status == "pending" and ticket.attempts == 1 and calls.count("zendesk.ticket") == 1
@@ -354,10 +347,10 @@ def test_partial_transcripts_are_fetched_only_for_escalations(
 ) -> None:
     rt, client = env
     calls = _fetching(monkeypatch)
-    quiet = send(client, _partial(generic_event(type_="conversation.updated", messages=QUIET)))
+    quiet = post_generic(client, _partial(generic_event(type_="conversation.updated", messages=QUIET)))
     run_due(rt)
     assert calls == [] and case_of(rt, quiet["case"]).status == "open"
-    loud = send(client, _partial(generic_event(conversation_id="conv-2")))
+    loud = post_generic(client, _partial(generic_event(conversation_id="conv-2")))
     run_due(rt)
     assert calls == ["conv-2"]
     ticket = json.loads((rt.settings.outbox_dir / loud["case"] / "zendesk.ticket.json").read_text())
@@ -371,7 +364,7 @@ def test_a_failing_platform_api_does_not_block_the_handoff(
 
     rt, client = env
     calls = _fetching(monkeypatch, fail=RetryableError("platform API 503"))
-    answer = send(client, _partial(generic_event()))
+    answer = post_generic(client, _partial(generic_event()))
     run_due(rt)
     assert len(calls) == rt.settings.max_attempts  # retried, then went ahead with what it had
     assert case_of(rt, answer["case"]).status == "escalated"
@@ -388,7 +381,7 @@ def test_concurrent_steps_of_one_case_keep_both_results(
     event = generic_event(messages=[{"id": "1", "role": "customer",
                                      "text": "The export crashes with error E1042 since the update"}])
     event["handoff"] = {"requested_by": "bot", "reason": "Suspected bug in the export"}  # a bug case either way
-    answer = send(client, event)
+    answer = post_generic(client, event)
     jobs.process_event(answer["event"], rt)
     ticket = deliveries(rt, answer["case"])["zendesk.ticket"]
     assert jobs.deliver(ticket.id, rt) == "done"

@@ -22,7 +22,7 @@ from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import ESCALATED, OPEN, PROCESSED, CaseRow
 from bridge.worker import jobs
-from tests.helpers import dumps, generic_event, signed_headers
+from tests.helpers import generic_event, post_generic
 from tests.openai_stub import Reply, Stub, running_stub
 
 MESSAGES = [
@@ -52,13 +52,6 @@ def runtime(settings: Settings, stub: Stub, **extra: str) -> tuple[Runtime, Flas
     rt = Runtime.build(settings.with_overrides(extra={**settings.extra, **env}))
     upgrade(rt.store)
     return rt, create_app(rt=rt).test_client()
-
-
-def send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    body = dumps(event)
-    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
-    assert response.status_code in (200, 202), response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
 
 
 def case_of(rt: Runtime, case_id: str) -> CaseRow:
@@ -93,7 +86,7 @@ def free_case_event(rt: Runtime, case_id: str) -> dict[str, Any]:
 
 def test_the_llm_is_asked_outside_the_transaction_and_both_unions(any_store_settings: Settings, stub: Stub) -> None:
     rt, client = runtime(any_store_settings, stub, BRIDGE_JUDGE="both")
-    answer = send(client, generic_event(event_id="evt-j1", messages=MESSAGES))
+    answer = post_generic(client, generic_event(event_id="evt-j1", messages=MESSAGES))
     seen: list[dict[str, Any]] = []
     stub.replies.append(Reply(content=json.dumps({"triggers": [ANGRY], "at_message": 1}),
                               hook=lambda: seen.append(free_case_event(rt, answer["case"]))))
@@ -117,7 +110,7 @@ def test_the_llm_is_asked_outside_the_transaction_and_both_unions(any_store_sett
 def test_a_case_that_changed_during_the_call_is_not_escalated_by_this_job(settings: Settings, stub: Stub,
                                                                           meanwhile: str) -> None:
     rt, client = runtime(settings, stub, BRIDGE_JUDGE="llm")
-    answer = send(client, generic_event(event_id="evt-j2", messages=MESSAGES))
+    answer = post_generic(client, generic_event(event_id="evt-j2", messages=MESSAGES))
 
     def change() -> None:
         case = answer["case"]
@@ -143,7 +136,7 @@ def test_a_case_that_changed_during_the_call_is_not_escalated_by_this_job(settin
 
 def test_when_the_llm_fails_the_local_judge_escalates(settings: Settings, stub: Stub) -> None:
     rt, client = runtime(settings, stub, BRIDGE_JUDGE="llm")
-    answer = send(client, generic_event(event_id="evt-j3", messages=MESSAGES))
+    answer = post_generic(client, generic_event(event_id="evt-j3", messages=MESSAGES))
     stub.replies.append(Reply(content="not json"))
     jobs.process_event(answer["event"], rt)
     case = case_of(rt, answer["case"])
@@ -154,7 +147,7 @@ def test_when_the_llm_fails_the_local_judge_escalates(settings: Settings, stub: 
 
 def test_the_default_judge_is_local_and_never_asks(settings: Settings, stub: Stub) -> None:
     rt, client = runtime(settings, stub)  # a key, but BRIDGE_JUDGE unset
-    answer = send(client, generic_event(event_id="evt-j4", messages=MESSAGES))
+    answer = post_generic(client, generic_event(event_id="evt-j4", messages=MESSAGES))
     jobs.process_event(answer["event"], rt)
     assert case_of(rt, answer["case"]).status == ESCALATED and stub.requests == []
 
@@ -165,16 +158,16 @@ def test_an_uncertain_local_judge_asks_once_per_update(settings: Settings, stub:
     rt, client = runtime(settings, stub, BRIDGE_JUDGE="llm")
     update_1 = generic_event(event_id="evt-u1", type_="conversation.updated", messages=MESSAGES[:2])
     stub.answer(triggers=[], at_message=None)
-    answer = send(client, update_1)
+    answer = post_generic(client, update_1)
     jobs.process_event(answer["event"], rt)
     assert case_of(rt, answer["case"]).status == OPEN and len(stub.requests) == 1
     # The same update delivered again under another id: same transcript, no second call.
-    again = send(client, {**update_1, "event_id": "evt-u1-again"})
+    again = post_generic(client, {**update_1, "event_id": "evt-u1-again"})
     jobs.process_event(again["event"], rt)
     assert len(stub.requests) == 1
     # The conversation grows: a new question, and the LLM's verdict escalates.
     stub.answer(triggers=[ANGRY], at_message=1)
-    grown = send(client, generic_event(event_id="evt-u2", type_="conversation.updated", messages=MESSAGES))
+    grown = post_generic(client, generic_event(event_id="evt-u2", type_="conversation.updated", messages=MESSAGES))
     jobs.process_event(grown["event"], rt)
     case = case_of(rt, answer["case"])
     assert len(stub.requests) == 2

@@ -18,7 +18,7 @@ from bridge.runtime import Runtime
 from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.worker.runner import run_due
-from tests.helpers import SECRET, dumps, generic_event, signed_headers
+from tests.helpers import SECRET, generic_event, post_generic
 
 ROUTING = """
 default_team: support
@@ -55,20 +55,13 @@ def routed(settings: Settings, tmp_path: Path) -> tuple[Runtime, FlaskClient]:
     return rt, create_app(rt=rt).test_client()
 
 
-def _send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    body = dumps(event)
-    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
-    assert response.status_code == 202
-    return response.get_json()  # type: ignore[no-any-return]
-
-
 def _outbox(rt: Runtime, case_id: str, step: str) -> dict[str, Any]:
     return json.loads((rt.settings.outbox_dir / case_id / f"{step}.json").read_text())["request"]  # type: ignore[no-any-return]
 
 
 def test_one_owner_named_in_the_case_the_ticket_and_the_alert(routed: tuple[Runtime, FlaskClient]) -> None:
     rt, client = routed
-    answer = _send(client, generic_event())
+    answer = post_generic(client, generic_event(), status=(202,))
     run_due(rt)
     with rt.store.session() as s:
         case = repo.get_case(s, answer["case"])
@@ -87,7 +80,7 @@ def test_least_loaded_then_round_robin(routed: tuple[Runtime, FlaskClient]) -> N
     rt, client = routed
     owners = []
     for i in range(3):
-        answer = _send(client, generic_event(conversation_id=f"conv-rr-{i}"))
+        answer = post_generic(client, generic_event(conversation_id=f"conv-rr-{i}"), status=(202,))
         run_due(rt)
         with rt.store.session() as s:
             owners.append(repo.get_case(s, answer["case"]).owner)  # type: ignore[union-attr]
@@ -98,7 +91,7 @@ def test_a_rule_routes_money_to_billing_and_files_jira(routed: tuple[Runtime, Fl
     rt, client = routed
     event = generic_event(conversation_id="conv-money")
     event["handoff"] = {"requested_by": "bot", "reason": "customer disputes a duplicate charge, wants a refund"}
-    answer = _send(client, event)
+    answer = post_generic(client, event, status=(202,))
     run_due(rt)
     with rt.store.session() as s:
         case = repo.get_case(s, answer["case"])
@@ -112,7 +105,7 @@ def test_a_rule_routes_money_to_billing_and_files_jira(routed: tuple[Runtime, Fl
 
 
 def test_no_routing_file_means_a_visible_no_one_on_shift(client: FlaskClient, rt: Runtime) -> None:
-    answer = _send(client, generic_event())
+    answer = post_generic(client, generic_event(), status=(202,))
     run_due(rt)
     with rt.store.session() as s:
         case = repo.get_case(s, answer["case"])
@@ -150,7 +143,7 @@ def test_links_to_the_ticket_and_the_case_page_reach_the_alert(settings: Setting
              "ZENDESK_SUBDOMAIN": "acme"}
     rt = Runtime.build(settings.with_overrides(extra=extra))
     upgrade(rt.store)
-    answer = _send(create_app(rt=rt).test_client(), generic_event())
+    answer = post_generic(create_app(rt=rt).test_client(), generic_event(), status=(202,))
     run_due(rt)
     alert = _outbox(rt, answer["case"], "slack.alert")
     buttons = next(b for b in alert["blocks"] if b["type"] == "actions")["elements"]
@@ -176,7 +169,8 @@ def test_two_escalations_at_the_same_instant_get_different_owners(
     rt = Runtime.build(any_store_settings.with_overrides(extra={"ROUTING_FILE": str(path)}))
     upgrade(rt.store)
     client = create_app(rt=rt).test_client()
-    keys = [_send(client, generic_event(conversation_id=f"conv-race-{i}"))["event"] for i in range(2)]
+    keys = [post_generic(client, generic_event(conversation_id=f"conv-race-{i}"), status=(202,))["event"]
+            for i in range(2)]
 
     counts = repo.open_case_counts
 

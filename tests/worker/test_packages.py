@@ -18,7 +18,7 @@ from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.worker import jobs, packages
 from bridge.worker.summarizer import summarize
-from tests.helpers import dumps, generic_event, signed_headers
+from tests.helpers import generic_event, post_generic
 
 DECISION = Decision(escalate=True, at_message=1, triggers=[
     TriggerHit(trigger="customer_requested_human", message_index=1, evidence="a person, card 4111 1111 1111 1111")])
@@ -60,13 +60,6 @@ def env(any_store_settings: Settings) -> tuple[Runtime, FlaskClient]:
     return rt, create_app(rt=rt).test_client()
 
 
-def _send(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    body = dumps(event)
-    response = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
-    assert response.status_code in (200, 202), response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
-
-
 def _steps(rt: Runtime, case_id: str) -> dict[str, int]:
     with rt.store.session() as s:
         return {d.step: d.id for d in repo.deliveries_of(s, case_id)}
@@ -80,7 +73,7 @@ def test_a_step_after_a_follow_up_gets_the_new_transcript_and_the_first_step_kee
     real = jobs.package_for
     monkeypatch.setattr(jobs, "package_for", lambda *a, **k: used.append(real(*a, **k)) or used[-1])
     messages = [{"id": "1", "role": "customer", "text": "Can I talk to a person please?"}]
-    answer = _send(client, generic_event(messages=messages))
+    answer = post_generic(client, generic_event(messages=messages))
     assert jobs.process_event(answer["event"], rt) == "processed"
     assert jobs.deliver(_steps(rt, answer["case"])["zendesk.ticket"], rt) == "done"
     with rt.store.session() as s:
@@ -89,7 +82,7 @@ def test_a_step_after_a_follow_up_gets_the_new_transcript_and_the_first_step_kee
         expected = summarize(Event.from_json(case.event), Decision.model_validate(case.decision), rt.settings)
         assert Summary.model_validate(case.summary).model_dump() == expected.model_dump()
     later = [*messages, {"id": "2", "role": "customer", "text": "It is about invoice INV-2231."}]
-    followed = _send(client, generic_event(type_="conversation.updated", messages=later))
+    followed = post_generic(client, generic_event(type_="conversation.updated", messages=later))
     assert jobs.process_event(followed["event"], rt) == "processed"
     assert jobs.deliver(_steps(rt, answer["case"])["slack.alert"], rt) == "done"
     assert [m.text for m in used[0].conversation.messages] == ["Can I talk to a person please?"]
@@ -121,7 +114,7 @@ def test_the_load_is_read_under_the_routing_lock_only_when_someone_can_be_picked
     locked: list[str] = []
     real = repo.lock_routing
     monkeypatch.setattr(repo, "lock_routing", lambda s, team: locked.append(team) or real(s, team))
-    answer = _send(create_app(rt=rt).test_client(), generic_event())
+    answer = post_generic(create_app(rt=rt).test_client(), generic_event())
     assert jobs.process_event(answer["event"], rt) == "processed"
     with rt.store.session() as s:
         case = repo.get_case(s, answer["case"])

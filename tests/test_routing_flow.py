@@ -87,6 +87,27 @@ def test_least_loaded_then_round_robin(routed: tuple[Runtime, FlaskClient]) -> N
     assert owners[0] != owners[1] and set(owners[:2]) == {"U0ANA", "U0BEN"}
 
 
+def test_the_turn_is_read_per_team_from_its_latest_escalation(routed: tuple[Runtime, FlaskClient]) -> None:
+    """Round robin continues after each team's latest owner: read per team (one index step), not by
+    grouping every owned case of the store on each escalation."""
+    rt, client = routed
+    owners = []
+    for i in range(3):
+        answer = post_generic(client, generic_event(conversation_id=f"conv-turn-{i}"), status=(202,))
+        run_due(rt)
+        with rt.store.session() as s:
+            owners.append(repo.get_case(s, answer["case"]).owner)  # type: ignore[union-attr]
+    money = generic_event(conversation_id="conv-turn-money")
+    money["handoff"] = {"requested_by": "bot", "reason": "customer disputes a duplicate charge, wants a refund"}
+    post_generic(client, money, status=(202,))
+    run_due(rt)
+    with rt.store.session() as s:
+        per_team = repo.last_assigned(s, ["support", "billing", "nobody-here"])
+        assert per_team == {"support": owners[-1], "billing": "U0CLEO"}
+        assert per_team == repo.last_assigned(s)  # the same answer as the grouped query
+        assert repo.last_assigned(s, ["billing"]) == {"billing": "U0CLEO"}
+
+
 def test_a_rule_routes_money_to_billing_and_files_jira(routed: tuple[Runtime, FlaskClient]) -> None:
     rt, client = routed
     event = generic_event(conversation_id="conv-money")

@@ -144,7 +144,7 @@ def _escalate(s: Any, case: CaseRow, decision: Decision, row: InboxRow, now: Any
         # escalation into this team waits here and then sees this owner. With no one to pick (a
         # team without members, or nobody on shift who could take it) the load changes nothing.
         repo.lock_routing(s, routed.team.id)
-        routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s))
+        routed = route(facts, routing, now, repo.open_case_counts(s), repo.last_assigned(s, [routed.team.id]))
     repo.escalate_case(case, now, decision.trigger_ids, stored, routed.priority, routed.team.id,
                        routed.owner.key if routed.owner else None, routed.info().to_json())
     repo.add_timeline(

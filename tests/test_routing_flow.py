@@ -76,14 +76,20 @@ def test_one_owner_named_in_the_case_the_ticket_and_the_alert(routed: tuple[Runt
     assert alert["channel"] == "#support" and f"<@{case.owner}>" in json.dumps(alert["blocks"])
 
 
-def test_least_loaded_then_round_robin(routed: tuple[Runtime, FlaskClient]) -> None:
-    rt, client = routed
+def _escalate_in_turn(rt: Runtime, client: FlaskClient, prefix: str, n: int) -> list[str | None]:
+    """Escalate ``n`` conversations one after another; the owner each was routed to."""
     owners = []
-    for i in range(3):
-        answer = post_generic(client, generic_event(conversation_id=f"conv-rr-{i}"), status=(202,))
+    for i in range(n):
+        answer = post_generic(client, generic_event(conversation_id=f"{prefix}-{i}"), status=(202,))
         run_due(rt)
         with rt.store.session() as s:
             owners.append(repo.get_case(s, answer["case"]).owner)  # type: ignore[union-attr]
+    return owners
+
+
+def test_least_loaded_then_round_robin(routed: tuple[Runtime, FlaskClient]) -> None:
+    rt, client = routed
+    owners = _escalate_in_turn(rt, client, "conv-rr", 3)
     assert owners[0] != owners[1] and set(owners[:2]) == {"U0ANA", "U0BEN"}
 
 
@@ -91,12 +97,7 @@ def test_the_turn_is_read_per_team_from_its_latest_escalation(routed: tuple[Runt
     """Round robin continues after each team's latest owner: read per team (one index step), not by
     grouping every owned case of the store on each escalation."""
     rt, client = routed
-    owners = []
-    for i in range(3):
-        answer = post_generic(client, generic_event(conversation_id=f"conv-turn-{i}"), status=(202,))
-        run_due(rt)
-        with rt.store.session() as s:
-            owners.append(repo.get_case(s, answer["case"]).owner)  # type: ignore[union-attr]
+    owners = _escalate_in_turn(rt, client, "conv-turn", 3)
     money = generic_event(conversation_id="conv-turn-money")
     money["handoff"] = {"requested_by": "bot", "reason": "customer disputes a duplicate charge, wants a refund"}
     post_generic(client, money, status=(202,))

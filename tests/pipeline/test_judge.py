@@ -17,6 +17,8 @@ CORPUS = Path(__file__).resolve().parents[2] / "data" / "triage"
 # Measured when the model was last trained (docs/triage.md): recall 0.871, false escalation 0.126,
 # trigger exactness 0.653, on time 0.806. The floor leaves room for a retrained model to move a
 # little; a drop below it means the judge got worse on conversations it has never seen.
+# Weights and intercepts a retrained model may differ by from the shipped one (see the test).
+TOLERANCE = 2.5 * judge_train.MIN_WEIGHT
 FLOOR = {"recall": 0.83, "false_escalation": 0.16, "trigger_exact": 0.60, "on_time": 0.76}
 
 
@@ -44,12 +46,27 @@ def test_the_shipped_model_meets_its_floor_on_the_locked_split() -> None:
 
 
 def test_the_shipped_model_is_what_train_produces(tmp_path: Path) -> None:
+    """Retrained from data/triage, the judge decides as the shipped one: the same triggers, roles,
+    thresholds and co-trigger margin, and every weight and intercept the same up to the solver's
+    floating point. Another build of scikit-learn, numpy or scipy (a fresh install takes the newest)
+    moves the last digits of liblinear's solution, and a weight that sits at ``MIN_WEIGHT`` is then
+    kept by one build and dropped by the other: scikit-learn 1.9.1 against the build the model was
+    trained with moved 93 of 640,310 weights by more than 0.001, none by more than 0.0022. A change
+    to the corpus, the features or the training moves weights by far more than ``TOLERANCE``."""
     pytest.importorskip("sklearn", reason="scikit-learn is in the test extra: pip install -e '.[test]'")
     model, report = judge_train.train(CORPUS, trigger_config.load())
     out = tmp_path / "judge_model.json.gz"
     judge_train.write(model, out)
-    assert out.read_bytes() == judge_train.shipped_path().read_bytes(), (
-        "the shipped judge is not what `bridge triage train` produces from data/triage: retrain and commit it")
+    produced, shipped = judge.load(out), judge.load()
+    retrain = "the shipped judge is not what `bridge triage train` produces from data/triage: retrain and commit it"
+    assert (produced.triggers, produced.roles, produced.thresholds, produced.co, produced.assist) == (
+        shipped.triggers, shipped.roles, shipped.thresholds, shipped.co, shipped.assist), retrain
+    assert all(abs(produced.intercepts[t] - shipped.intercepts[t]) <= TOLERANCE for t in shipped.triggers), retrain
+    names = produced.rows.keys() | shipped.rows.keys()
+    moved = max(abs(produced.weight(name, j) - shipped.weight(name, j))
+                for name in names for j in range(len(shipped.triggers)))
+    assert moved <= TOLERANCE, (moved, retrain)
+    assert len(names) <= 1.05 * len(shipped.rows)  # the same features, bar those at the cut
     assert report["conversations"] == len(judge_train.load_corpus(CORPUS, "train"))
 
 

@@ -95,9 +95,21 @@ def take(rt: Runtime, case_id: str, user: str, channel: str | None, name: str | 
                                              for step in ON_TAKE]
 
     change, created = rt.store.group.run_core(unit)
-    for delivery_id in created:
+    if created:
         try:
-            rt.queue.enqueue(DELIVER, delivery_id)
-        except Exception as exc:  # committed already: the sweeper enqueues the step once the queue is back
-            log.warning("bridge.slack.enqueue_failed", extra={"delivery": delivery_id, "error": type(exc).__name__})
+            _enqueue(rt, created)
+        except Exception as exc:  # committed already: the sweeper enqueues the steps once the queue is back
+            log.warning("bridge.slack.enqueue_failed", extra={"case": case_id, "error": type(exc).__name__})
     return change
+
+
+def _enqueue(rt: Runtime, deliveries: list[int]) -> None:
+    """The new steps' jobs, in one Redis round trip where the queue can (``RQQueue.enqueue_batch``, as
+    the dispatcher hands over events): their rows were created by this click, so no job of theirs
+    can be waiting yet, and ``enqueue``'s check for one (three round trips per job) buys nothing."""
+    batch = getattr(rt.queue, "enqueue_batch", None)
+    if batch is not None:
+        batch([(DELIVER, delivery_id, True) for delivery_id in deliveries])
+        return
+    for delivery_id in deliveries:
+        rt.queue.enqueue(DELIVER, delivery_id)

@@ -141,3 +141,21 @@ def test_a_click_commits_once_and_never_reads_the_conversation(any_store_setting
         assert commits.count(mine) == 1, (user, len(commits))
         assert statements and not [s for s in statements if "cases.event" in s or "FROM deliveries" in s], statements
     assert case_of(rt, case_id).owner == "U0BEN"
+
+
+def test_with_rq_a_clicks_steps_are_on_the_queue_once_answered(rq_settings: Settings, tmp_path: Path) -> None:
+    """The steps a click creates are handed to RQ (in one round trip) before it is answered: the
+    winner's three and the loser's private answer, each once."""
+    from bridge.queue import DELIVER, job_id
+
+    rt, client = _runtime(rq_settings, tmp_path)
+    case_id = escalate(rt, client)
+    for user in ("U0BEN", "U0ANA"):
+        assert click(client, action_body(case_id, user)).status_code == 200
+    with rt.store.session() as s:
+        created = {d.step.split("#")[0]: d.id for d in repo.deliveries_of(s, case_id)
+                   if "#" in d.step and not d.step.startswith("slack.page")}
+    assert sorted(created) == ["bot.callback", "slack.ephemeral", "slack.update", "zendesk.assign"]
+    queued = rt.queue.urgent.job_ids
+    for step, delivery_id in created.items():
+        assert queued.count(job_id(rt.queue.name, DELIVER, delivery_id)) == 1, (step, queued)

@@ -259,6 +259,20 @@ def rss(a: argparse.Namespace) -> dict[str, Any]:
 
 
 HEADER = "## Lean webhook path: before and after"
+# Measured once (2026-12-06 23:41 UTC, one process, RSS after each import in turn; the test and bench
+# extras installed, as on the machine the figures above come from).
+MEMORY = [
+    "Where a warm web worker's memory goes (2026-12-06, one process, RSS after each import in turn): Python "
+    "10.7 MB; Flask 30.3 (a bare Flask worker is 29.4 under gunicorn); pydantic 33.9; SQLAlchemy Core 47.5 (121 "
+    "modules: the web path writes in Core); PyYAML 48.3; bridge.config 49.2; bridge.events 53.2 (its pydantic "
+    "models); the routing models 54.8; the runtime 55.3; the webhook, Slack, vendor-event and API views 57.3; "
+    "the pages (package builder, case view, charts) 58.8. Cut here: SQLAlchemy's PostgreSQL dialect (20 modules) "
+    "is imported only on PostgreSQL, and a Slack click no longer loads the ORM, the connectors, requests or "
+    "slack-sdk (90–93 → 72 MB after the clicks). What a click still adds is the RQ client its enqueue needs: "
+    "rq and redis, about 9 MB, a part of it OpenTelemetry, which redis loads when it is installed (here it is, "
+    "pulled in by rasa-sdk, a conformance-test extra; a production install has none). Below 60 MB would take "
+    "keeping the RQ client out of the web process (the dispatcher handing the click's steps over, as it does "
+    "for webhooks) and loading the pages' modules lazily (1.5 MB).", ""]
 
 
 def section(path: Path = RESULTS) -> str:
@@ -286,7 +300,8 @@ def section(path: Path = RESULTS) -> str:
                     f"{rs['requests']} signed 10 KB webhooks one after another, then {rs['clicks']} signed Slack "
                     "`take_case` clicks on 50 escalated cases; each worker's RSS after the webhooks: before at "
                     f"{rs['before']} {mb['before_webhooks_rss']} MB, after {mb['after_webhooks_rss']} MB; after the "
-                    f"clicks too: before {mb['before_rss']} MB, **after {mb['after_rss']} MB** (target ≤ 60 MB).", ""]
+                    f"clicks too: before {mb['before_rss']} MB, **after {mb['after_rss']} MB** (target ≤ 60 MB).", "",
+                    *MEMORY]
         else:
             doc += [f"Web worker RSS once warm (`python -m bench.lean --rss`, {rs['started'][:16].replace('T', ' ')} "
                     f"UTC): the Procfile's gunicorn line, {rs['requests']} signed 10 KB webhooks one after another, "

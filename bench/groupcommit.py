@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import subprocess
-import tarfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import payloads
-from bench.harness import PY, ROOT, Pool, Server, free_port, median, span, wrk
+from bench.harness import ROOT, Pool, Server, export, median, migrate_tree, span, tree_env, tree_server, wrk
 from bench.rounds import clicks_under_ingest, escalated_cases, seed_cases, slack_pool
 
 RESULTS = Path(__file__).resolve().parent / "results" / "groupcommit.json"
@@ -56,12 +54,7 @@ class Run:
 
     # ------------------------------------------------------------------ setup
     def export_before(self) -> str:
-        rev = subprocess.run(["git", "rev-parse", "--short", self.a.before], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout.strip()
-        tar = self.work / "before.tar"
-        subprocess.run(["git", "archive", "-o", str(tar), rev], cwd=ROOT, check=True)
-        with tarfile.open(tar) as t:
-            t.extractall(self.old, filter="data")
+        rev, self.old = export(self.a.before, self.work)
         return rev
 
     def pools(self) -> None:
@@ -82,18 +75,14 @@ class Run:
                 conn.execute(f"CREATE DATABASE {db}")
                 conn.execute(f"ALTER DATABASE {db} SET synchronous_commit = on")
             extra["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{db}"
-        env = self.bench.base_env(f"gc-{store}-{variant}", **extra)
         src = self.old if variant == "before" else ROOT
-        if variant == "before":
-            env["PYTHONPATH"] = str(self.old)  # ahead of the editable install of the checkout
-        subprocess.run([str(PY), "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env, cwd=src, check=True,
-                       capture_output=True, timeout=120)
+        env = tree_env(self.bench.base_env(f"gc-{store}-{variant}", **extra), src)
+        migrate_tree(src, env)
         self.seed(env, store)
-        port = free_port()
-        cmd = Server.command("wsgi:app", port)
-        cmd[1:1] = ["--chdir", str(src)]
-        srv = Server(f"gc-{store}-{variant}", cmd, env, self.work / f"gc-{store}-{variant}.log", port=port)
-        return self.bench.track(srv.start())  # type: ignore[return-value]
+        # Each server from its own tree: started from the checkout, gunicorn's working directory
+        # would put the checkout's bridge ahead of PYTHONPATH and the before server ran the after code.
+        srv = tree_server(f"gc-{store}-{variant}", src, env, self.work / f"gc-{store}-{variant}.log")
+        return self.bench.track(srv)  # type: ignore[return-value]
 
     def seed(self, env: dict[str, str], store: str) -> None:
         now = datetime.now(UTC)

@@ -8,6 +8,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,10 +101,11 @@ class Proc:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen | None = None
+    cwd: Path = ROOT  # an exported tree's process runs there: Python puts its directory first on sys.path
 
     def start(self) -> Proc:
         handle = self.log.open("ab")
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         return self
 
@@ -152,6 +154,57 @@ class Server(Proc):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class TreeServer(Server):
+    """``Server`` started from its own tree (``--chdir`` and the working directory): gunicorn puts its
+    working directory ahead of PYTHONPATH, so a server started from the checkout runs the checkout's
+    bridge whatever ``--chdir`` and PYTHONPATH say (a before server then measured the after code)."""
+
+    src: Path = ROOT
+
+    def start(self) -> TreeServer:
+        with self.log.open("ab") as handle:
+            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.src, stdout=handle,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        wait_http(f"http://127.0.0.1:{self.port}{self.ready_path}", 60, self.proc)
+        deadline = time.monotonic() + 20
+        while len(self.workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+
+def tree_server(name: str, src: Path, env: dict[str, str], log: Path) -> TreeServer:
+    """The bridge of ``src`` on the Procfile's gunicorn line (``env`` should put ``src`` on PYTHONPATH
+    when it is not the checkout: see ``tree_env``)."""
+    port = free_port()
+    cmd = Server.command("wsgi:app", port)
+    cmd[1:1] = ["--chdir", str(src)]
+    return TreeServer(name, cmd, env, log, port=port, src=src).start()
+
+
+def tree_env(env: dict[str, str], src: Path) -> dict[str, str]:
+    """``env`` for a process running the bridge of ``src``: an exported tree goes ahead of the
+    editable install of the checkout."""
+    return env if src == ROOT else {**env, "PYTHONPATH": str(src)}
+
+
+def export(rev: str, work: Path, name: str = "before") -> tuple[str, Path]:
+    """``rev`` exported with ``git archive`` into ``work/<name>-src``: (its short hash, the tree)."""
+    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True,
+                           text=True).stdout.strip()
+    tar, dest = work / f"{name}.tar", work / f"{name}-src"
+    subprocess.run(["git", "archive", "-o", str(tar), short], cwd=ROOT, check=True)
+    with tarfile.open(tar) as t:
+        t.extractall(dest, filter="data")
+    return short, dest
+
+
+def migrate_tree(src: Path, env: dict[str, str]) -> None:
+    """``bridge db upgrade`` with the migrations of ``src``."""
+    subprocess.run([str(PY), "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=tree_env(env, src),
+                   cwd=src, check=True, capture_output=True, timeout=120)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+from bench import slack_actions
 from bench.harness import median, pct, span
 from bench.report_store import grown_lines, grown_summary, kb, pg_lines, sweep_lines
 
@@ -250,6 +251,7 @@ def sections(r: dict) -> list[str]:
                     "ingest half-load "
                     f"rate and one `bridge worker` runs: {sa['rps']:.0f} clicks/s, p50 {sa['p50']:.1f} ms, "
                     f"p99 **{sa['p99']:.1f} ms**, max {sa['max']:.1f} ms, non-2xx {sa['non2xx']}.", ""]
+        doc += slack_actions.paragraph()  # the dated before/after of bench/slack_actions.py
     e2e = r.get("e2e")
     if e2e:
         live = r["live"]

@@ -7,11 +7,11 @@ and the group committer runs ``insert_all`` on a plain connection (``GroupCommit
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, column, table
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.store.types import UTCDateTime
 
@@ -37,8 +37,12 @@ def insert_inbox(executor: Any, values: dict[str, Any]) -> bool:
     dialect = executor.dialect.name if hasattr(executor, "dialect") else executor.get_bind().dialect.name
     stmt = _INBOX_INSERT.get(dialect)
     if stmt is None:
-        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = builder(INBOX).on_conflict_do_nothing(index_elements=["key"]).returning(INBOX.c.id)
+        # The dialect's own INSERT (for ON CONFLICT), imported for the store in use only: SQLAlchemy's
+        # PostgreSQL dialect is 20 modules (its asyncpg, pg8000 and psycopg2 variants, asyncio with
+        # them) that a web process on SQLite would otherwise hold for ever.
+        name = "postgresql" if dialect == "postgresql" else "sqlite"
+        module = importlib.import_module(f"sqlalchemy.dialects.{name}")
+        stmt = module.insert(INBOX).on_conflict_do_nothing(index_elements=["key"]).returning(INBOX.c.id)
         _INBOX_INSERT[dialect] = stmt
     return executor.execute(stmt, values).first() is not None
 

@@ -1,12 +1,14 @@
 """Group commit: concurrent webhooks share one durable commit, each answered only once its rows are
 committed; duplicates stay exact inside a batch and across batches; a bad request in a batch fails
 alone; a lone request commits at once, in its own thread. On SQLite and PostgreSQL; then the SQLite
-writer lock that lets the batches of two web processes follow each other without SQLite's backoff."""
+writer lock that lets the batches of two web processes follow each other without SQLite's backoff, and
+the write lock a batch polls for while a queue worker holds it."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -261,6 +263,59 @@ def test_sqlite_without_a_writer_lock_file_still_commits(sqlite_rt: Runtime) -> 
     assert sqlite_rt.store.group.run(_insert_unit("k-1")) is True
     assert sqlite_rt.store.group.run(_insert_unit("k-2")) is True
     assert _inbox_count(sqlite_rt) == 2
+
+
+def _worker_holding_the_write_lock(rt: Runtime) -> sqlite3.Connection:
+    """A queue worker's write in progress: a connection of its own, which takes no writer lock file."""
+    worker = sqlite3.connect(str(rt.store.engine.url.database), isolation_level=None, timeout=0)
+    worker.execute("BEGIN IMMEDIATE")
+    worker.execute("INSERT INTO timeline (case_id, at, kind, actor, detail) VALUES "
+                   "('c-worker', '2026-12-06 10:00:00', 'worker.wrote', 'worker', '{}')")
+    return worker
+
+
+def test_sqlite_batch_polls_for_a_queue_workers_write_lock_then_commits(
+    sqlite_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker holds SQLite's write lock: the batch waits for it by polling (not in SQLite's busy
+    handler, whose sleeps grow to 100 ms), writes nothing meanwhile, and commits once it is free."""
+    sqlite_rt.store.group.run(lambda s: None)
+    worker = _worker_holding_the_write_lock(sqlite_rt)
+    polls: list[bool] = []
+
+    def poll(_seconds: float) -> None:
+        polls.append(_inbox_count(sqlite_rt) == 0)
+        worker.execute("COMMIT")  # the worker's job is done
+
+    monkeypatch.setattr(group_commit.time, "sleep", poll)
+    assert sqlite_rt.store.group.run_core(lambda conn: intake_rows.insert_inbox(conn, _row("k-1"))) is True
+    worker.close()
+    assert polls == [True]
+    assert _inbox_count(sqlite_rt) == 1
+    with sqlite_rt.store.session() as s:
+        assert s.execute(text("SELECT count(*) FROM timeline WHERE case_id = 'c-worker'")).scalar() == 1
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() == group_commit.BUSY_TIMEOUT_MS
+
+
+def test_sqlite_write_lock_held_by_a_worker_too_long_fails_the_request(
+    sqlite_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(group_commit, "WRITER_TIMEOUT", 0.0)
+    sqlite_rt.store.group.run(lambda s: None)
+    worker = _worker_holding_the_write_lock(sqlite_rt)
+    with pytest.raises(OperationalError):
+        sqlite_rt.store.group.run_core(lambda conn: intake_rows.insert_inbox(conn, _row("k-1")))
+    worker.execute("COMMIT")
+    worker.close()
+    assert _inbox_count(sqlite_rt) == 0
+    assert sqlite_rt.store.group.run_core(lambda conn: intake_rows.insert_inbox(conn, _row("k-1"))) is True
+
+
+def _row(key: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return dict(key=key, platform="generic", sender_event_id=key, event_type="handoff.requested", case_id="c-1",
+                body=b"{}", headers={}, event={}, received_at=now, state="received", attempts=0,
+                next_attempt_at=now, updated_at=now)
 
 
 def _insert_unit(key: str, platform: str | None = "generic") -> Any:

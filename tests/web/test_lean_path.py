@@ -1,5 +1,6 @@
 """The webhook's request path stays lean (issue 19, item 2): the event is serialized once for the
-inbox, and a web process serving a webhook loads neither the vendor SDKs nor the workers' modules."""
+inbox, and a web process serving a webhook or a Slack click loads neither the vendor SDKs nor the
+workers' modules nor the ORM."""
 
 from __future__ import annotations
 
@@ -91,3 +92,58 @@ def test_the_core_inbox_columns_are_the_models() -> None:
         assert type(col.type).__name__ == type(table.c[col.name].type).__name__ or col.name == "id", col.name
     required = {c.name for c in table.columns if not c.nullable and c.default is None and not c.primary_key}
     assert required <= {c.name for c in INBOX.columns}
+
+
+_CLICKS = """
+import hashlib, hmac, json, sqlite3, sys, time, urllib.parse
+from bench_env import body, headers, data_dir
+import wsgi
+client = wsgi.app.test_client()
+webhook = client.post("/webhooks/generic", data=body, headers=headers).status_code
+stamp = str(int(time.time()))
+with sqlite3.connect(data_dir + "/bridge.db") as db:
+    db.execute("INSERT INTO cases (id, platform, conversation_id, status, triggers, priority, event, refs, created_at, "
+               "updated_at, escalated_at) VALUES ('c-lean', 'generic', 'c-lean', 'escalated', '[]', 'high', '{}', "
+               "'{}', '2026-12-06 10:00:00', '2026-12-06 10:00:00', '2026-12-06 10:00:00')")
+codes = []
+for user in ("U0ANA", "U0BEN"):
+    payload = {"type": "block_actions", "user": {"id": user}, "channel": {"id": "C0LEAN"},
+               "actions": [{"action_id": "take_case", "block_id": "case:c-lean", "value": "c-lean"}]}
+    form = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    sig = "v0=" + hmac.new(b"lean-slack-secret", f"v0:{stamp}:".encode() + form, hashlib.sha256).hexdigest()
+    codes.append(client.post("/slack/actions", data=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sig}).status_code)
+with sqlite3.connect(data_dir + "/bridge.db") as db:
+    owner = db.execute("SELECT owner FROM cases WHERE id = 'c-lean'").fetchone()[0]
+    steps = sorted(s.split("#")[0] for (s,) in db.execute("SELECT step FROM deliveries WHERE case_id = 'c-lean'"))
+heavy = ["zenpy", "jira", "slack_sdk", "openai", "sqlalchemy.orm", "requests", "connectors", "bridge.store.models",
+         "bridge.loop.ownership", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge"]
+print(json.dumps({"webhook": webhook, "clicks": codes, "owner": owner, "steps": steps,
+                  "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_serving_slack_clicks_loads_no_orm_nor_vendor_sdk(tmp_path: Path, redis_url: str) -> None:
+    """A fresh process serves a webhook, then a Take case click that wins and one that loses (issue 19,
+    item 5): both are recorded, and neither the ORM, the connectors, slack-sdk nor requests is loaded."""
+    from tests.helpers import signed_headers
+
+    body = json.dumps(generic_event(event_id="evt-lean-click")).encode()
+    data_dir = tmp_path / "var"
+    (tmp_path / "bench_env.py").write_text(
+        f"body = {body!r}\nheaders = {signed_headers(body)!r}\ndata_dir = {str(data_dir)!r}\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_"))}
+    env.update(BRIDGE_DATA_DIR=str(data_dir), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
+               BRIDGE_QUEUE="test-lean-click", SLACK_SIGNING_SECRET="lean-slack-secret",
+               PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", _CLICKS], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (result["webhook"], result["clicks"], result["owner"]) == (202, [200, 200], "U0ANA")
+    assert result["steps"] == ["bot.callback", "slack.ephemeral", "slack.update", "zendesk.assign"]
+    assert result["loaded"] == [], f"loaded by a webhook and two clicks: {result['loaded']}"

@@ -2,6 +2,12 @@
 
 ``python -m bench.triage [--out bench/results/triage.json]`` (needs the train extra for the
 learning curve). Everything is computed from data/triage and the shipped model; nothing here tunes.
+
+``python -m bench.triage --cost-only [--reference]`` prints the judge's cost alone as one JSON line
+(CPU and wall time per message on the locked split, first sight and re-judged, and the process's
+peak RSS after judging the whole corpus), using only the API the judge had before issue 15's exact
+shortcuts, so the same file can measure an older checkout run alternately with this one.
+``--reference`` measures this checkout with the shortcuts off (every regex runs, VADER as written).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import random
 import resource
 import time
@@ -39,17 +46,55 @@ def corpus_table(examples: list[Example]) -> dict[str, Any]:
             "required": {t: by_trigger[t] for t in TRIGGERS}, "lengths": dict(lengths)}
 
 
-def judged(examples: list[Example]) -> tuple[dict[str, Verdict], list[float]]:
+def judged(examples: list[Example]) -> tuple[dict[str, Verdict], list[float], list[float]]:
+    """Verdicts, and per conversation the wall-clock and CPU milliseconds per message judged."""
     cfg = trigger_config.load()
     model = judge.load()
-    out, per_message = {}, []
+    out, per_message, cpu = {}, [], []
     for e in examples:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         decision = judge.judge(e.event, cfg, model)
-        spent = time.perf_counter() - started
-        per_message.append(spent * 1000 / max(1, decision.at_message or len(e.event.conversation.messages)))
+        spent, spent_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        n = max(1, decision.at_message or len(e.event.conversation.messages))
+        per_message.append(spent * 1000 / n)
+        cpu.append(spent_cpu * 1000 / n)
         out[e.name] = Verdict(decision.escalate, tuple(decision.trigger_ids), decision.at_message)
-    return out, per_message
+    return out, per_message, cpu
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    return {"p50": round(values[len(values) // 2], 3), "p95": round(values[int(len(values) * 0.95)], 3)}
+
+
+def cost(examples: list[Example], cfg: Any, model: Any) -> dict[str, dict[str, float]]:
+    """Per message, over conversations (a conversation's time over the messages judged): first sight,
+    and judged again right after (every text cached), in CPU time and wall-clock time."""
+    spent: dict[str, list[float]] = {"first_cpu": [], "first_wall": [], "again_cpu": [], "again_wall": []}
+    for e in examples:
+        marks = [(time.process_time(), time.perf_counter())]
+        for _ in range(2):
+            decision = judge.judge(e.event, cfg, model)
+            marks.append((time.process_time(), time.perf_counter()))
+        n = max(1, decision.at_message or len(e.event.conversation.messages))
+        for i, when in enumerate(("first", "again")):
+            spent[f"{when}_cpu"].append((marks[i + 1][0] - marks[i][0]) * 1000 / n)
+            spent[f"{when}_wall"].append((marks[i + 1][1] - marks[i][1]) * 1000 / n)
+    return {k: _percentiles(v) for k, v in spent.items()}
+
+
+def cost_only(reference: bool) -> dict[str, Any]:
+    if reference:
+        cfg = trigger_config.build(trigger_config._read_yaml(trigger_config.DEFAULTS_FILE), shortcuts=False)
+    else:
+        cfg = trigger_config.load()
+    model = judge.load()
+    test = judge_train.load_corpus(CORPUS, "test")
+    out: dict[str, Any] = {"test_ms_per_message": cost(test, cfg, model)}
+    for e in judge_train.load_corpus(CORPUS, "train"):
+        judge.judge(e.event, cfg, model)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
 
 
 def caches_after(examples: list[Example]) -> float:
@@ -103,7 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "triage.json")
     parser.add_argument("--no-curve", action="store_true")
+    parser.add_argument("--cost-only", action="store_true", help="print the judge's cost alone (one JSON line)")
+    parser.add_argument("--reference", action="store_true", help="with --cost-only: the shortcuts off")
     args = parser.parse_args()
+    if args.cost_only:
+        print(json.dumps(cost_only(args.reference)))
+        return
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     judge.load()
     model_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
@@ -114,18 +164,23 @@ def main() -> None:
                 and sum(m.role == "customer" for m in e.event.conversation.messages) == 1]
     report: dict[str, Any] = {"corpus": {"train": corpus_table(train), "test": corpus_table(test)}}
     for name, part in (("test", test), ("dev", dev), ("test_one_message", one_line)):
-        verdicts, cost = judged(part)
+        verdicts, cost, cpu = judged(part)
         labels = {e.name: e.label for e in part}
         report[name] = {k: round(v, 3) for k, v in metrics(labels, verdicts).items()}
         report[f"{name}_confusion"] = confusion(part, verdicts)
         if name == "test":
-            cost.sort()
-            report["cost_ms_per_message"] = {"p50": round(cost[len(cost) // 2], 3),
-                                             "p95": round(cost[int(len(cost) * 0.95)], 3)}
+            report["cost_ms_per_message"] = _percentiles(cost)
+            # Wall clock counts the time other processes hold the CPU; CPU time does not.
+            report["cost_cpu_ms_per_message"] = _percentiles(cpu)
+            report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["model_load_mb"] = round(model_mb, 1)
     report["caches_mb_after_corpus"] = caches_after(train + test)
     if not args.no_curve:
         report["learning_curve"] = learning_curve()
+    elif args.out.exists():  # keep the last curve rather than drop it from the results file
+        previous = json.loads(args.out.read_text())
+        if "learning_curve" in previous:
+            report["learning_curve"] = previous["learning_curve"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))

@@ -108,8 +108,18 @@ def _repeats(text: str, previous: str) -> bool:
     return len(now & old) / len(now | old) >= 0.8 or (len(old) >= 8 and old <= now)
 
 
+def _vader_compound(text: str, cfg: TriggerConfig) -> float:
+    return _vader_shared(text) if cfg.shortcuts else _vader_reference(text)
+
+
 @lru_cache(maxsize=TEXTS)
-def _vader_compound(text: str) -> float:
+def _vader_shared(text: str) -> float:
+    """One VADER call per turn, shared with ``trigger_rules.mood``, which reads the same sentences."""
+    return trigger_rules.vader_compound(trigger_rules.own_voice(text))
+
+
+@lru_cache(maxsize=TEXTS)
+def _vader_reference(text: str) -> float:
     return float(_vader().polarity_scores(trigger_rules.own_voice(text))["compound"])  # type: ignore[attr-defined]
 
 
@@ -207,7 +217,7 @@ def _structure(walk: _Walk, message: Message, event: Event, cfg: TriggerConfig, 
         if message.sentiment is not None:
             s[_bin("s:psent", message.sentiment, (-0.6, -0.3, 0.1))] = 1.0
         if _english(event.conversation.language) and text.strip():
-            s[_bin("s:vader", _vader_compound(text), (-0.6, -0.3, 0.05, 0.5))] = 1.0
+            s[_bin("s:vader", _vader_compound(text, cfg), (-0.6, -0.3, 0.05, 0.5))] = 1.0
         caps = [w for w in _CAPS.findall(text) if w not in cfg.acronyms]
         if caps:
             s["s:caps"] = 1.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import yaml
 
 from bridge.config import ConfigError, Settings
 from bridge.events import TRIGGERS
+from bridge.pipeline.trigger_prefilter import Gate, Prefilter, required_literals
 
 DEFAULTS_FILE = Path(__file__).with_name("triggers.yaml")
 FLAGS = re.IGNORECASE | re.MULTILINE
@@ -25,19 +26,27 @@ FLAGS = re.IGNORECASE | re.MULTILINE
 
 @dataclass(frozen=True)
 class Patterns:
-    """A named group of alternatives; ``search`` returns the first matched text, if any."""
+    """A named group of alternatives; ``search`` returns the first matched text, if any.
+
+    ``needs`` holds, per regex, the literals one of which every match contains (``trigger_prefilter``),
+    or None. Given a message's ``gate`` (``Prefilter.gate``), only the regexes that may match it run;
+    without one every regex runs (the reference path)."""
 
     regexes: tuple[re.Pattern[str], ...]
+    needs: tuple[frozenset[str] | None, ...] = field(default=(), compare=False)
 
-    def search(self, text: str) -> str | None:
-        for regex in self.regexes:
+    def runnable(self, gate: Gate | None) -> tuple[re.Pattern[str], ...]:
+        return self.regexes if gate is None else gate.get(id(self), self.regexes)
+
+    def search(self, text: str, gate: Gate | None = None) -> str | None:
+        for regex in self.runnable(gate):
             match = regex.search(text)
             if match:
                 return match.group(0).strip()
         return None
 
-    def findall(self, text: str) -> list[str]:
-        return [m.group(0).strip() for regex in self.regexes for m in regex.finditer(text)]
+    def findall(self, text: str, gate: Gate | None = None) -> list[str]:
+        return [m.group(0).strip() for regex in self.runnable(gate) for m in regex.finditer(text)]
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,10 @@ class TriggerConfig:
     acceptance: Patterns
     acronyms: frozenset[str]
     reason_map: tuple[tuple[str, Patterns], ...]
+    # The exact shortcuts of ``trigger_rules`` (the literal prefilter, one VADER call shared by a
+    # turn's two readings). None/False is the reference path they are tested against.
+    prefilter: Prefilter | None = field(default=None, compare=False)
+    shortcuts: bool = field(default=False, compare=False)
 
 
 def _flatten(value: Any) -> list[str]:
@@ -92,7 +105,7 @@ def _patterns(value: Any, where: str) -> Patterns:
             compiled.append(re.compile(pattern, FLAGS))
         except re.error as exc:
             raise ConfigError(f"triggers config {where}: bad pattern {pattern!r}: {exc}") from None
-    return Patterns(tuple(compiled))
+    return Patterns(tuple(compiled), tuple(map(required_literals, compiled)))
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,7 +134,24 @@ def _reason_map(data: Mapping[str, Any]) -> tuple[tuple[str, Patterns], ...]:
     return tuple((trigger, _patterns(p, f"bot_handoff.reason_map.{trigger}")) for trigger, p in mapping.items())
 
 
-def build(data: Mapping[str, Any]) -> TriggerConfig:
+def build(data: Mapping[str, Any], shortcuts: bool = True) -> TriggerConfig:
+    """The config; ``shortcuts=False`` gives the reference path (every regex runs, VADER as written)."""
+    cfg = _build(data)
+    if not shortcuts:
+        return cfg
+    # Only the customer's and the bot's texts are prefiltered; exempt_intents reads the intent name
+    # and reason_map the hand-off reason, which are other texts: they always run.
+    return replace(cfg, prefilter=Prefilter([getattr(cfg, name) for name in PREFILTERED]), shortcuts=True)
+
+
+# The phrase lists searched in a customer's or a bot's message (or in text derived from it by
+# ``trigger_rules.prose``/``own_voice``), whose literals the prefilter looks for in that message.
+PREFILTERED = ("human_request", "human_not_request", "clarifying", "admission", "bug_strong", "bug_weak",
+               "howto", "billing_request", "owner_gone", "billing_control", "negative_strong", "churn",
+               "negative_mild", "sarcasm_opener", "sarcasm_failure", "not_about_service", "acceptance")
+
+
+def _build(data: Mapping[str, Any]) -> TriggerConfig:
     human, low = data["customer_requested_human"], data["low_confidence"]
     bug, billing, neg = data["product_bug"], data["billing_exception"], data["negative_sentiment"]
     threshold = _number(data["low_confidence_threshold"], "low_confidence_threshold")

@@ -15,6 +15,7 @@ from typing import Any
 
 from bridge.events import Handoff, Message, TriggerHit
 from bridge.pipeline.trigger_config import Patterns, TriggerConfig
+from bridge.pipeline.trigger_prefilter import Gate, Prefilter
 
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -55,17 +56,32 @@ def in_context(phrase: str, text: str, width: int = 160) -> str:
     return f"“{phrase}”"
 
 
-def _spans(patterns: Patterns, text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group(0).strip()) for rx in patterns.regexes for m in rx.finditer(text)]
+def _gate(text: str, cfg: TriggerConfig) -> Gate | None:
+    """Per phrase list, the regexes that may match this message (``trigger_prefilter``); None on
+    the reference path, where every regex runs.
+
+    Every text the detectors search is cut from ``normalize(text)``: its code and quotes replaced
+    by a space, its sentences split or joined with one. A literal (never whitespace) found in such
+    a text is in ``normalize(text)`` itself, so the gate of the message holds for all of them."""
+    return None if cfg.prefilter is None else _gate_of(text, cfg.prefilter)
+
+
+@lru_cache(maxsize=256)  # a customer turn is read by four detectors, and again for the evidence
+def _gate_of(text: str, prefilter: Prefilter) -> Gate:
+    return prefilter.gate(normalize(text))
+
+
+def _spans(patterns: Patterns, text: str, gate: Gate | None) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group(0).strip()) for rx in patterns.runnable(gate) for m in rx.finditer(text)]
 
 
 # ── customer_requested_human ─────────────────────────────────────────────────────────────────
 
 def human_request(text: str, cfg: TriggerConfig) -> str | None:
     """A request for a person, unless the phrase is part of asking whether people exist."""
-    body = own_voice(text)
-    blocked = _spans(cfg.human_not_request, body)
-    for start, end, phrase in _spans(cfg.human_request, body):
+    body, gate = own_voice(text), _gate(text, cfg)
+    blocked = _spans(cfg.human_not_request, body, gate)
+    for start, end, phrase in _spans(cfg.human_request, body, gate):
         if not any(start < b_end and b_start < end for b_start, b_end, _ in blocked):
             return phrase
     return None
@@ -78,7 +94,7 @@ def _not_an_answer(message: Message, cfg: TriggerConfig) -> bool:
     if message.intent and cfg.exempt_intents.search(message.intent):
         return True
     text = prose(message.text)
-    return "?" in text and cfg.clarifying.search(text) is not None
+    return "?" in text and cfg.clarifying.search(text, _gate(message.text, cfg)) is not None
 
 
 def low_confidence(message: Message, cfg: TriggerConfig) -> tuple[str, float | None] | None:
@@ -87,7 +103,7 @@ def low_confidence(message: Message, cfg: TriggerConfig) -> tuple[str, float | N
     reasons = []
     if message.confidence is not None and message.confidence < cfg.low_confidence_threshold:
         reasons.append(f"confidence {message.confidence:.2f} < {cfg.low_confidence_threshold:.2f}")
-    phrase = cfg.admission.search(prose(message.text))
+    phrase = cfg.admission.search(prose(message.text), _gate(message.text, cfg))
     if phrase:
         reasons.append(in_context(phrase, message.text))
     return ("; ".join(reasons), message.confidence) if reasons else None
@@ -101,15 +117,16 @@ _FAILURE_ATTACHMENTS = {"screenshot", "video", "console_log", "network_log"}
 def product_bug(message: Message, cfg: TriggerConfig) -> str | None:
     """One strong cue (code, trace, crash, regression) or two weak ones outside a how-to."""
     text = normalize(message.text)  # code blocks stay: stack traces live there
-    strong = cfg.bug_strong.search(text)
+    gate = _gate(message.text, cfg)
+    strong = cfg.bug_strong.search(text, gate)
     if strong:
         return strong
     body = prose(message.text)
-    if cfg.howto.search(body):
+    if cfg.howto.search(body, gate):
         return None  # "What am I doing wrong?": the customer expects a how-to, not a defect
     # Count kinds of evidence, not words: "failed" and "empty" are one kind, "since this
     # morning" plus "my teammates see the same" are two.
-    weak = [found for rx in cfg.bug_weak.regexes if (found := rx.search(body))]
+    weak = [match for rx in cfg.bug_weak.runnable(gate) if (match := rx.search(body))]
     kinds = [m.group(0).strip() for m in weak]
     if any(a.kind in _FAILURE_ATTACHMENTS for a in message.attachments):
         kinds.append("attachment")
@@ -120,16 +137,17 @@ def product_bug(message: Message, cfg: TriggerConfig) -> str | None:
 
 def billing_exception(text: str, cfg: TriggerConfig) -> str | None:
     body = own_voice(text)  # a quoted demand from the customer's own customer is not theirs
+    gate = _gate(text, cfg)
     for sentence in _SENTENCE.split(body):
         # "How do I refund a double-charged customer?" is a merchant's how-to, not their dispute.
-        phrase = cfg.billing_request.search(sentence)
-        if phrase and not cfg.howto.search(sentence):
+        phrase = cfg.billing_request.search(sentence, gate)
+        if phrase and not cfg.howto.search(sentence, gate):
             return phrase
-    phrase = None if cfg.howto.search(body) else cfg.billing_request.search(body)  # across sentences
+    phrase = None if cfg.howto.search(body, gate) else cfg.billing_request.search(body, gate)  # across sentences
     if phrase:
         return phrase
-    gone = cfg.owner_gone.search(body)
-    control = cfg.billing_control.search(body) if gone else None
+    gone = cfg.owner_gone.search(body, gate)
+    control = cfg.billing_control.search(body, gate) if gone else None
     return f"{gone} + {control}" if gone and control else None
 
 
@@ -149,10 +167,25 @@ def _vader() -> Any:
     return SentimentIntensityAnalyzer()
 
 
-def _about_service(text: str, cfg: TriggerConfig) -> str:
+def vader_compound(text: str) -> float:
+    """VADER's compound score of a text, cached under the text with its whitespace collapsed.
+
+    VADER reads only ``text.split()`` (after swapping emoji for words, with a space before each)
+    and the counts of "!" and "?", so collapsing whitespace changes nothing it reads. The collapse
+    is what lets a customer turn's two readings share one call: the feature reads the turn's own
+    voice, ``mood`` the same sentences joined by single spaces (when none is about someone else)."""
+    return _compound(" ".join(text.split()))
+
+
+@lru_cache(maxsize=512)
+def _compound(collapsed: str) -> float:
+    return float(_vader().polarity_scores(collapsed)["compound"])
+
+
+def _about_service(text: str, cfg: TriggerConfig, gate: Gate | None) -> str:
     """Drop sentences about someone else (the old vendor, the boss, the customer's customer)."""
     sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-    return " ".join(s for s in sentences if not cfg.not_about_service.search(s))
+    return " ".join(s for s in sentences if not cfg.not_about_service.search(s, gate))
 
 
 def _staccato(text: str) -> bool:
@@ -168,27 +201,30 @@ def _staccato(text: str) -> bool:
 
 def mood(text: str, cfg: TriggerConfig, *, english: bool, after_repeat: bool) -> Mood:
     """Frustration points of one customer turn, with the cues that earned them."""
-    body = _about_service(own_voice(text), cfg)
-    strong = cfg.negative_strong.findall(body) + cfg.churn.findall(body)
-    opener = cfg.sarcasm_opener.search(body)
-    failure = cfg.sarcasm_failure.search(body) if opener else None
+    gate = _gate(text, cfg)
+    body = _about_service(own_voice(text), cfg, gate)
+    strong = cfg.negative_strong.findall(body, gate) + cfg.churn.findall(body, gate)
+    opener = cfg.sarcasm_opener.search(body, gate)
+    failure = cfg.sarcasm_failure.search(body, gate) if opener else None
     if opener and failure:
         strong.append(f"sarcasm: {opener} … {failure}")
-    mild = cfg.negative_mild.findall(body)
+    mild = cfg.negative_mild.findall(body, gate)
     shouted = [w for w in _CAPS_WORD.findall(body) if w not in cfg.acronyms]
     if shouted:
         mild.append("shouting: " + " ".join(shouted[:3]))
     if _staccato(body):
         mild.append("clipped one-word sentences")
-    accepted = cfg.acceptance.search(body) is not None
+    accepted = cfg.acceptance.search(body, gate) is not None
+    if cfg.shortcuts and accepted and not strong:
+        return Mood(0.0, (), True)  # as below, without reading VADER, whose score it would drop
     # A customer still asking after the bot repeated its last answer is being looped; a fresh
     # how-to question after a templated answer is just the next question.
-    if after_repeat and not accepted and not cfg.howto.search(body):
+    if after_repeat and not accepted and not cfg.howto.search(body, gate):
         mild.append("rephrased after the bot repeated itself")
     points = cfg.strong_points * len(strong) + cfg.mild_points * len(mild)
     cues = strong + mild
     if english and body.strip():
-        compound = _vader().polarity_scores(body)["compound"]
+        compound = vader_compound(body) if cfg.shortcuts else _vader().polarity_scores(body)["compound"]
         if compound <= cfg.vader_threshold:
             points += cfg.vader_points
             cues.append(f"vader {compound:.2f}")

@@ -326,7 +326,12 @@ def main() -> None:  # pragma: no cover - a measuring tool
     parser.add_argument("--C", type=float, default=judge_train.DEFAULT_C)
     parser.add_argument("--out", default=None, help="also write the report (JSON) here")
     parser.add_argument("--errors", action="store_true", help="also list each variant's held-out mistakes by kind")
+    parser.add_argument("--more-concepts", action="store_true", help="with bench/judge_concepts_tried.py's words")
     args = parser.parse_args()
+    if args.more_concepts:
+        from bench import judge_concepts_tried
+
+        judge_concepts_tried.install()
     cfg = trigger_config.load()
     examples = judge_train.load_corpus(default_corpus(), "train")
     started = time.monotonic()

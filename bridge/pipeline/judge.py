@@ -184,27 +184,16 @@ def assisted(features: dict[str, float]) -> set[str]:
 
 
 def first_escalation(steps: list[tuple[dict[str, float], set[str], set[str]]], thresholds: dict[str, float],
-                     co: float | dict[str, float], assist: float = 1.0, gates: list[float] | None = None,
-                     gate_cut: float = 0.0, memory: dict[str, float] | None = None) -> tuple[int, list[str]] | None:
+                     co: float, assist: float = 1.0) -> tuple[int, list[str]] | None:
     """``(1-based index, triggers)`` of the first step where a trigger crosses its threshold (lowered
-    to ``assist`` of it where a supporting rule fired) and the gate (when there is one) is at least
-    ``gate_cut``, or a precise rule fires, with every trigger within ``co`` (one share, or one per
-    trigger) of its own threshold there (strongest first); None if none does. With ``memory`` (each
-    trigger's best score in earlier steps, updated in place) a trigger's best score so far counts
-    for naming it, not only this step's. The one rule the judge and its training share."""
+    to ``assist`` of it where a supporting rule fired) or a precise rule fires, with every trigger
+    within ``co`` of its own threshold there (strongest first); None if none does. The one rule the
+    judge and its training share."""
     for index, (scores, forced, helped) in enumerate(steps, start=1):
-        if memory is not None:
-            for t, p in scores.items():
-                memory[t] = max(p, memory.get(t, 0.0))
-        bar = {t: thresholds[t] * (assist if t in helped else 1.0) for t in (memory if memory is not None else scores)}
-        crossed = any(p >= bar[t] for t, p in scores.items())
-        if crossed and gates is not None and gates[index - 1] < gate_cut:
-            crossed = False
-        if forced or crossed:
-            pool = scores if memory is None else memory
-            share = co if isinstance(co, dict) else dict.fromkeys(pool, co)
-            chosen = {t for t, p in pool.items() if p >= share[t] * bar[t]} | forced
-            return index, sorted(chosen, key=lambda t: -pool.get(t, 1.0) / bar.get(t, 1.0))
+        bar = {t: thresholds[t] * (assist if t in helped else 1.0) for t in scores}
+        if forced or any(p >= bar[t] for t, p in scores.items()):
+            chosen = {t for t, p in scores.items() if p >= co * bar[t]} | forced
+            return index, sorted(chosen, key=lambda t: -scores.get(t, 1.0) / bar.get(t, 1.0))
     return None
 
 

@@ -197,10 +197,6 @@ class _Walk:
     earlier_customer: list[str] = field(default_factory=list)
     frustration: float = 0.0
     bot_answered: bool = False
-    earlier_concepts: set[str] = field(default_factory=set)
-    bot_concepts: tuple[str, ...] = ()
-    negative_turns: int = 0
-    non_answers: int = 0
 
 
 def _structure(walk: _Walk, message: Message, event: Event, cfg: TriggerConfig, index: int) -> Features:
@@ -335,38 +331,11 @@ def positions(event: Event, cfg: TriggerConfig) -> Iterator[tuple[int, Message, 
             if walk.last_customer is not None:
                 features.update(text_features(walk.last_customer.text, "c"))
         features.update(_structure(walk, message, event, cfg, index))
-        if CONTEXT and message.role == "customer":
-            features.update(_context(walk, features))
         if handoff_words and index == len(messages):
             features.update(handoff_words)
         features["s:bias"] = 1.0
         yield index, message, features
         _advance(walk, message, cfg)
-
-
-CONTEXT = False  # the conversation-context features below (judge_nested measures with and without)
-
-
-def _concepts(features: Features, prefix: str) -> list[str]:
-    return [name[len(prefix):] for name in features if name.startswith(prefix) and "+" not in name]
-
-
-def _context(walk: _Walk, features: Features) -> Features:
-    """What the conversation so far adds to a customer turn: the concepts of the customer's earlier
-    turns (money named before, an exception asked now), what the bot's last answer said against what
-    the customer says now (a refusal, then anger or an exception), and how many earlier turns were
-    negative or went unanswered (frustration that accumulates)."""
-    now = _concepts(features, "ck:")
-    out: Features = {f"ek:{c}": 1.0 for c in sorted(walk.earlier_concepts)}
-    out.update((f"x:{b}>{c}", 1.0) for b in walk.bot_concepts for c in now)
-    if walk.negative_turns:
-        out[_bin("s:negative_turns", walk.negative_turns, (2, 3))] = 1.0
-    if walk.non_answers:
-        out[_bin("s:non_answers", walk.non_answers, (2, 3))] = 1.0
-    walk.earlier_concepts.update(now)
-    if "ANGER" in now or features.keys() & {"s:mood<2", "s:mood<3", "s:mood>=3", "s:vader<-0.6"}:
-        walk.negative_turns += 1
-    return out
 
 
 def _advance(walk: _Walk, message: Message, cfg: TriggerConfig) -> None:
@@ -380,10 +349,6 @@ def _advance(walk: _Walk, message: Message, cfg: TriggerConfig) -> None:
         repeated = walk.last_bot is not None and _repeats(message.text, walk.last_bot.text)
         walk.low_answers += int(low)
         walk.repeats = walk.repeats + 1 if repeated else 0
-        if CONTEXT:
-            past = walk.last_customer is not None and _similar(message.text, walk.last_customer.text) < 0.05
-            walk.non_answers += int(low or repeated or past)
-            walk.bot_concepts = tuple(_concepts(dict(text_features(message.text, "b", chars=False)), "bk:"))
         if not low and not repeated and message.sources:
             walk.since_useful = 0
         walk.last_bot = message

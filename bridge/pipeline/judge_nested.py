@@ -7,8 +7,8 @@ choose the thresholds, the models are fitted on those conversations and judge th
 and the pooled verdicts are scored with the evaluation set's scorer. This is the yardstick for
 comparing training procedures; the locked test split is never read here.
 
-``python -m bridge.pipeline.judge_nested [--errors] [--options JSON] [--context]`` prints the figures
-(a few minutes on two cores; ``--options`` are ``make_procedure``'s, the variants measured);
+``python -m bridge.pipeline.judge_nested [--errors] [--options JSON]`` prints the figures
+(a few minutes on two cores; ``--options`` are ``make_procedure``'s: ``C``, ``class_weight``);
 ``bridge triage train --nested`` adds them to its report.
 """
 
@@ -58,19 +58,16 @@ Procedure = Callable[[Dataset, Any, TriggerConfig], Callable[[Dataset, Any], tup
 
 
 def make_procedure(k: int = 5, C: dict[str, float] | None = None,  # noqa: N803
-                   class_weight: dict[str, Any] | None = None, gate: bool = False, per_trigger_co: bool = False,
-                   memory: bool = False) -> Procedure:
-    """A training procedure as ``judge_train.train`` runs it: thresholds (and the gate's cut) tuned
-    on inner out-of-fold scores, models fitted on every row; the options are the variants tried."""
-    from bridge.pipeline import judge_gate
-
+                   class_weight: dict[str, Any] | None = None) -> Procedure:
+    """A training procedure as ``judge_train.train`` runs it: thresholds tuned on inner out-of-fold
+    scores, models fitted on every row; ``C`` and ``class_weight`` per trigger are the variants of
+    the shipped one (the others measured are in ``bench/judge_experiments.py`` and
+    ``bench/judge_variants.py``)."""
     per_trigger = {t: (C or {}).get(t, judge_train.DEFAULT_C) for t in judge_train.LEARNED}
 
     def fit(data: Dataset, X: Any, cfg: TriggerConfig) -> Any:  # noqa: N803
         scores = judge_train.out_of_fold(data, per_trigger, k=k, X=X, class_weight=class_weight)
-        gates = judge_gate.cross_fitted(data, scores, k) if gate else None
-        thresholds, co, assist, cut = judge_train.tune_gated(data, scores, cfg, gates, per_trigger_co, memory)
-        gate_model = judge_gate.fit(judge_gate.rows(data, scores), judge_gate.targets(data)) if gate else None
+        thresholds, co, assist = judge_train.tune(data, scores, cfg)
         models = judge_train.fit_models(data, range(len(data.features)), per_trigger, None, X, class_weight)
 
         def judge_held(held: Dataset, X_held: Any) -> tuple[dict[str, Verdict], dict[str, Any]]:  # noqa: N803
@@ -78,12 +75,8 @@ def make_procedure(k: int = 5, C: dict[str, float] | None = None,  # noqa: N803
             for trigger, model in models.items():
                 for r, p in enumerate(model.predict_proba(X_held)[:, 1]):
                     held_scores[r][trigger] = float(p)
-            held_gates = None
-            if gate_model is not None:
-                held_gates = [judge_gate.probability(*gate_model, row) for row in judge_gate.rows(held, held_scores)]
-            chosen = {"thresholds": thresholds, "co": co, "assist": assist, "gate_cut": cut}
-            found = judge_train.verdicts(held, held_scores, thresholds, co, cfg, assist, held_gates, cut, memory)
-            return found, chosen
+            chosen = {"thresholds": thresholds, "co": co, "assist": assist}
+            return judge_train.verdicts(held, held_scores, thresholds, co, cfg, assist), chosen
 
         return judge_held
 
@@ -172,12 +165,8 @@ def main() -> None:  # pragma: no cover - a measuring tool
     parser.add_argument("--errors", action="store_true", help="also list the held-out mistakes by kind")
     parser.add_argument("--outer", type=int, default=5)
     parser.add_argument("--options", type=json.loads, default={}, metavar="JSON",
-                        help='make_procedure options, e.g. \'{"gate": true}\' or \'{"C": {"product_bug": 8}}\'')
-    parser.add_argument("--context", action="store_true", help="with the conversation-context features")
+                        help='make_procedure options, e.g. \'{"C": {"product_bug": 8}}\'')
     args = parser.parse_args()
-    from bridge.pipeline import judge_features
-
-    judge_features.CONTEXT = args.context
     cfg = trigger_config.load()
     examples = judge_train.load_corpus(default_corpus(), "train")
     started = time.monotonic()

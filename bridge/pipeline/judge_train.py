@@ -231,9 +231,8 @@ class Verdict:
     at: int | None
 
 
-def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str, float], co: float | dict[str, float],
-             cfg: TriggerConfig, assist: float = 1.0, gates: list[float] | None = None,
-             gate_cut: float = 0.0, memory: bool = False) -> dict[str, Verdict]:
+def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str, float], co: float,
+             cfg: TriggerConfig, assist: float = 1.0) -> dict[str, Verdict]:
     """What the judge would say on each conversation, from per-row scores (the runtime's rule)."""
     from bridge.pipeline import judge, triggers
 
@@ -245,8 +244,7 @@ def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str
         messages = example.event.conversation.messages
         steps = [({t: p for t, p in scores[r].items() if ROLE[t] == m.role}, judge.precise_hits(data.features[r]),
                   judge.assisted(data.features[r])) for r, m in zip(rows.get(g, []), messages, strict=True)]
-        gated = None if gates is None else [gates[r] for r in rows.get(g, [])]
-        found = judge.first_escalation(steps, thresholds, co, assist, gated, gate_cut, {} if memory else None)
+        found = judge.first_escalation(steps, thresholds, co, assist)
         if found:
             stated = [h.trigger for h in judge.stated_reasons(example.event, found[1], cfg)]
             out[example.name] = Verdict(True, tuple(found[1] + stated), found[0])
@@ -278,51 +276,32 @@ def objective(m: dict[str, float]) -> float:
 ASSIST_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
-GATE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-
-
 def tune(data: Dataset, scores: list[dict[str, float]], cfg: TriggerConfig) -> tuple[dict[str, float], float, float]:
     """Per-trigger thresholds, the co-trigger share and the rule assist, by coordinate search over
     fixed grids."""
-    thresholds, co, assist, _ = tune_gated(data, scores, cfg, None)
-    return thresholds, co, assist
-
-
-def tune_gated(data: Dataset, scores: list[dict[str, float]], cfg: TriggerConfig, gates: list[float] | None,
-               per_trigger_co: bool = False, memory: bool = False) -> tuple[dict[str, float], Any, float, float]:
-    """``tune``, and the gate's cut searched with the rest when there are gate scores; with
-    ``per_trigger_co`` one co-trigger share per trigger; with ``memory`` triggers named by their
-    best score so far (``judge.first_escalation``)."""
     labels = {e.name: e.label for e in data.examples}
 
-    def score(thresholds: dict[str, float], co: Any, assist: float, cut: float) -> float:
-        return objective(metrics(labels, verdicts(data, scores, thresholds, co, cfg, assist, gates, cut, memory)))
+    def score(thresholds: dict[str, float], co: float, assist: float) -> float:
+        return objective(metrics(labels, verdicts(data, scores, thresholds, co, cfg, assist)))
 
-    thresholds, assist, cut = {t: 0.5 for t in LEARNED}, 1.0, 0.0
-    co: Any = {t: 0.8 for t in LEARNED} if per_trigger_co else 0.8
-    best = score(thresholds, co, assist, cut)
+    thresholds, co, assist = {t: 0.5 for t in LEARNED}, 0.8, 1.0
+    best = score(thresholds, co, assist)
     for _ in range(3):
         for trigger in LEARNED:
             for value in GRID:
                 trial = {**thresholds, trigger: value}
-                result = score(trial, co, assist, cut)
+                result = score(trial, co, assist)
                 if result > best + 1e-9:
                     best, thresholds = result, trial
-        for key in LEARNED if per_trigger_co else [None]:
-            for value in CO_GRID:
-                option = {**co, key: value} if key else value
-                result = score(thresholds, option, assist, cut)
-                if result > best + 1e-9:
-                    best, co = result, option
+        for value in CO_GRID:
+            result = score(thresholds, value, assist)
+            if result > best + 1e-9:
+                best, co = result, value
         for value in ASSIST_GRID:
-            result = score(thresholds, co, value, cut)
+            result = score(thresholds, co, value)
             if result > best + 1e-9:
                 best, assist = result, value
-        for value in GATE_GRID if gates is not None else ():
-            result = score(thresholds, co, assist, value)
-            if result > best + 1e-9:
-                best, cut = result, value
-    return thresholds, co, assist, cut
+    return thresholds, co, assist
 
 
 DEFAULT_C = 32.0

@@ -69,7 +69,7 @@ def _cpu(runs: list[dict[str, Any]]) -> list[float]:
 
 def section(path: Path | None = None) -> str:
     """Every round's section (``drain-chain*.json``), or the one in ``path``."""
-    paths = [path] if path else sorted(RESULTS.parent.glob("drain-chain*.json"))
+    paths = [path] if path else sorted(RESULTS.parent.glob("drain-chain*.json"), key=lambda p: (len(p.name), p.name))
     return "".join(_section(p) for p in paths if p.exists())
 
 

@@ -10,9 +10,11 @@ until every event is processed and every step it planned is done against the ben
 stub vendors (``bench/stubs.py``; Zendesk through zenpy, Slack through slack-sdk). Measured,
 not extrapolated; CPU and peak RSS per process are read from /proc.
 
-Stages: the same handoff run in one process, one job after another (the event, then every step it
-planned, in plan order), with a timer around each stage of the chain (the request, each job, and
-the calls inside them), reported as ms per handoff.
+Stages: the same handoff run in one process, one job after another as a queue would run them (the
+event's job, then every job it or a later job enqueued that is due now, first in first out, each id
+once), with a timer around each stage of the chain (the request, each job, and the calls inside
+them), reported as ms per handoff; and, counted around the jobs (not the request), jobs, SQL
+statements and commits per handoff (SQLAlchemy's engine events).
 Results go to ``bench/results/drain.json``; ``python -m bench.report --drain`` renders them.
 """
 
@@ -35,7 +37,8 @@ from typing import Any
 from bench import payloads
 from bench.harness import BRIDGE, PY, ROOT, Proc, children, free_port, proc_cpu, rss_mb, wait_http
 
-REDIS_URL = "redis://127.0.0.1:6379/14"  # the bench's own db (bench/run flushes only it)
+# The bench's own db (bench/run flushes only it); another db when two benches share the Redis.
+REDIS_URL = os.environ.get("BENCH_DRAIN_REDIS_URL", "redis://127.0.0.1:6379/14")
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STEPS = ("zendesk.ticket", "slack.alert")
 
@@ -123,6 +126,9 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
         subprocess.run([str(PY), "-m", "bench.drain", "--fill", str(backlog), "--prefix", f"d{processes}"],
                        env=env, cwd=ROOT, check=True, timeout=3600)
         fill_s = time.monotonic() - t
+        import requests
+
+        requests.post(f"{stub}/_bench/reset", timeout=10)  # the vendor calls of this drain alone
         worker = Proc("worker", [str(BRIDGE), "worker", "--processes", str(processes)], env,
                       work / "worker.log").start()
         t0, series, finished = time.monotonic(), [], False
@@ -141,6 +147,7 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         worker.stop(30)
+        stats = requests.get(f"{stub}/_bench/stats", timeout=10).json()
         tail = (work / "worker.log").read_text(errors="replace").splitlines()[-5:]
         # A handoff counts once its event is processed and every step it planned is done.
         handoffs = backlog if finished else 0
@@ -151,6 +158,8 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
                 "jobs_per_s": round((processed + done) / elapsed, 1),
                 "fill_seconds": round(fill_s, 1), "cpu_s": round(sum(cpu.values()), 1),
                 "peak_rss_mb": sorted(round(v, 1) for v in peak.values()),
+                "vendor_calls_per_handoff": {k: round(n / backlog, 2) for k, n in sorted(stats["calls"].items())},
+                "duplicate_creates": stats["duplicate_creates"],
                 "series": series[:: max(1, len(series) // 40)], "log_tail": [] if finished else tail}
     finally:
         store.drop()
@@ -238,6 +247,28 @@ def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[s
     for vendor in ("zendesk", "slack"):
         conn = connectors.connector_for(vendor, rt.settings)
         timers.wrap(type(conn), "send", f"deliver: {vendor} API call(s)")
+    # The jobs run as a queue would run them: whatever a job enqueues (due now) runs after it, in
+    # order, once per id (RQ collapses an id already waiting); steps scheduled later are left out.
+    queued: list[tuple[str, Any]] = []
+    real_enqueue = rt.queue.enqueue
+
+    def enqueue(job: str, arg: Any, at: Any = None, attempt: int = 0, urgent: bool = True) -> None:
+        if (at is None or at <= rt.clock()) and (job, arg) not in queued:
+            queued.append((job, arg))
+        real_enqueue(job, arg, at=at, attempt=attempt, urgent=urgent)
+
+    rt.queue.enqueue = enqueue  # type: ignore[method-assign]
+    counting = {"on": False, "stmts": 0, "commits": 0, "jobs": 0}
+    from sqlalchemy import event as sa_event
+
+    def statement(*_: Any) -> None:
+        counting["stmts"] += counting["on"]
+
+    def commit(*_: Any) -> None:
+        counting["commits"] += counting["on"]
+
+    sa_event.listen(rt.store.engine, "before_cursor_execute", statement)
+    sa_event.listen(rt.store.engine, "commit", commit)
     template, ts = payloads.event_template(1_500, "st"), int(time.time())
     for i in range(handoffs + 5):  # the first five warm the process up and are not counted
         body = payloads.body_for(template, i, "st")
@@ -246,25 +277,35 @@ def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[s
         request_ms = (time.perf_counter() - t) * 1000
         assert answer.status_code == 202, answer.get_data(as_text=True)
         key, case_id = answer.get_json()["event"], answer.get_json()["case"]
+        with rt.store.session() as s:
+            names = {d.id: d.step for d in repo.deliveries_of(s, case_id)}
+        queued.clear()
+        counting.update(on=i >= 5, jobs=counting["jobs"] + (i >= 5))
         t = time.perf_counter()
         jobs.process_event(key, rt)
         process_ms = (time.perf_counter() - t) * 1000
-        step_ms = {}
-        with rt.store.session() as s:  # every step planned now, in plan order (each after its prerequisite)
-            ids = {d.step: d.id for d in repo.deliveries_of(s, case_id) if d.next_attempt_at <= rt.clock()}
-        assert set(STEPS) <= set(ids), ids
-        for step, delivery_id in ids.items():
+        job_ms: list[tuple[str, float]] = []
+        while queued:
+            job, arg = queued.pop(0)
+            assert job == "deliver", job
+            with rt.store.session() as s:
+                names = names | {d.id: d.step for d in repo.deliveries_of(s, case_id)}
+            counting["jobs"] += i >= 5
             t = time.perf_counter()
-            assert jobs.deliver(delivery_id, rt) == "done", step
-            step_ms[step] = (time.perf_counter() - t) * 1000
+            jobs.deliver(arg, rt)
+            job_ms.append((names.get(arg, "?"), (time.perf_counter() - t) * 1000))
+        counting["on"] = False
+        with rt.store.session() as s:
+            states = {d.step: d.status for d in repo.deliveries_of(s, case_id) if d.next_attempt_at <= rt.clock()}
+        assert set(STEPS) <= set(states) and set(states.values()) == {"done"}, states
         if i < 5:
             timers.ms.clear()
             continue
         timers.add("request (POST /webhooks/generic, whole)", request_ms)
         timers.add("process_event job (whole)", process_ms)
-        for step, ms in step_ms.items():
-            timers.add(f"deliver {step} job (whole)", ms)
-        timers.add("handoff, all jobs", process_ms + sum(step_ms.values()))
+        for step, ms in job_ms:
+            timers.add(f"deliver job from {step} (whole)", ms)
+        timers.add("handoff, all jobs", process_ms + sum(ms for _, ms in job_ms))
     rows = []
     for stage, values in timers.ms.items():
         per = len(values) / handoffs
@@ -272,7 +313,8 @@ def _stages(stub: str, handoffs: int, kind: str, work: Path, url: str) -> dict[s
                      "p50_ms": round(statistics.median(values), 2),
                      "p95_ms": round(sorted(values)[int(0.95 * (len(values) - 1))], 2),
                      "ms_per_handoff": round(sum(values) / handoffs, 2)})
-    return {"handoffs": handoffs, "store": kind, "stages": rows}
+    per = {name: round(counting[name] / handoffs, 2) for name in ("jobs", "stmts", "commits")}
+    return {"handoffs": handoffs, "store": kind, "stages": rows, "per_handoff": per}
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -313,6 +355,10 @@ def section(path: Path = RESULTS) -> str:
                   "| stage | calls per handoff | p50 ms | p95 ms | ms per handoff |", "|---|---|---|---|---|"]
         lines += [f"| {s['stage']} | {s['calls_per_handoff']} | {s['p50_ms']} | {s['p95_ms']} | {s['ms_per_handoff']} |"
                   for s in block["stages"]]
+        if block.get("per_handoff"):
+            per = block["per_handoff"]
+            lines += ["", f"Per handoff, counted: {per['jobs']} jobs, {per['stmts']} SQL statements, "
+                      f"{per['commits']} commits (the jobs only, not the request)."]
         lines.append("")
     return "\n".join(lines)
 

@@ -72,3 +72,23 @@ def test_the_chain_section_puts_each_run_before_and_after_side_by_side(tmp_path:
     assert "| deliver: summary | 5 | 5 | 11 | 1 |" in text  # the median of the two before runs
     assert "| sqlite | 80 | 59 | 13 | 12 |" in text
     assert section(tmp_path / "missing.json") == ""
+
+
+def test_a_later_round_has_its_own_section_and_counted_jobs_and_round_trips(tmp_path: Path) -> None:
+    from bench.drain_chain import collect, section
+
+    counted = {"old": {"jobs": 6.0, "stmts": 59.0, "commits": 12.0},
+               "new": {"jobs": 1.0, "stmts": 50.0, "commits": 7.0}}
+    stage = {"stage": "handoff, all jobs", "calls_per_handoff": 1.0, "p50_ms": 1.0, "p95_ms": 2.0,
+             "ms_per_handoff": 5.0}
+    for version in ("old", "new"):
+        (tmp_path / f"stages_{version}_1.json").write_text(json.dumps(
+            {"stages": [{"store": "sqlite", "stages": [stage], "per_handoff": counted[version]}]}))
+    gathered = collect(tmp_path)
+    assert gathered["trips"] == {"sqlite": counted}
+    path = tmp_path / "drain-chain-2.json"
+    path.write_text(json.dumps({"at": "2026-12-07", "before": "aaa", "after": "bbb", "title": "Fewer jobs: round two",
+                                "jobs_note": "one job per handoff", **gathered}))
+    text = section(path)
+    assert "## Fewer jobs: round two" in text and "### Backlog drain (one job per handoff)" in text
+    assert "| sqlite | 6 | 1 | 59 | 50 | 12 | 7 |" in text

@@ -41,6 +41,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# One job runs up to this many steps of its case (each claimed by compare-and-set and recorded on
+# its own, as when each was a job): RQ's fixed cost per job (15 Redis commands) was a quarter of a
+# job process. The bound, and a time budget of a quarter of the job's timeout, keep a job within
+# its timeout when vendors are slow, and the urgent queue moving for other cases.
+CHAIN_STEPS = 8
+CHAIN_BUDGET = 0.25  # of the job timeout: after it a job starts no further step
+
+
 def process_event(key: str, rt: Runtime | None = None) -> str:
     """Fold one accepted event into its case; escalate and plan deliveries when warranted."""
     rt = rt or rt_module.current()
@@ -74,8 +82,10 @@ def _process_event(rt: Runtime, s: Any, key: str, rows: list[InboxRow]) -> str:
     return "processed"
 
 
-def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
-    """Run one outbound step of a case, exactly once as far as the vendor lets us check."""
+def deliver(delivery_id: int, rt: Runtime | None = None, chain: int = CHAIN_STEPS) -> str:
+    """Run one outbound step of a case, exactly once as far as the vendor lets us check; then (up to
+    ``chain`` steps in all) the case's next step that is due now, in the same job. Answers for the
+    step it was given."""
     rt = rt or rt_module.current()
     with rt.store.session() as s:  # the claim names the case: one statement, committed before the vendor call
         case_id = repo.claim_delivery_case(s, delivery_id, rt.clock(), rt.settings.lease_seconds)
@@ -83,12 +93,37 @@ def deliver(delivery_id: int, rt: Runtime | None = None) -> str:
     if case_id is None:
         return "skipped"
     with case_context(case_id):
-        return _deliver(delivery_id, rt)
+        return _chain(rt, delivery_id, case_id, chain)
 
 
-def _deliver(delivery_id: int, rt: Runtime) -> str:
-    """The claimed step: one transaction reads the case, records the result and finds the steps it
-    makes due (enqueued once that is committed)."""
+def _chain(rt: Runtime, delivery_id: int, case_id: str, steps: int) -> str:
+    """The claimed step, then each next step it claimed for this job (see ``_deliver``).
+
+    A step the chain claimed is held like any claimed step: a job killed inside it leaves the claim
+    to run out, and the sweeper hands the step to a new job (the connector looks before it writes
+    again). Due steps of the case the chain did not claim yet have no job of their own: when the
+    chain ends on a failure they are enqueued here; when its process dies the sweeper finds them."""
+    deadline = time.monotonic() + rt.settings.job_timeout * CHAIN_BUDGET
+    left, held = steps, False
+    first: str | None = None
+    current: int | None = delivery_id
+    while current is not None:
+        left -= 1
+        outcome, current, held_now = _deliver(current, rt, lambda n=left: n > 0 and time.monotonic() < deadline)
+        first = first or outcome
+        if outcome != "done" and held:
+            _release_dependents(rt, case_id)  # the steps the last one left for this job to find
+        held = held_now
+    return first or "skipped"
+
+
+def _deliver(delivery_id: int, rt: Runtime, go_on: Any = None) -> tuple[str, int | None, bool]:
+    """The claimed step: one transaction reads the case, records the result, finds the steps it
+    makes due and, when ``go_on()`` allows, claims the first of them for this job (the claim commits
+    with the record: no moment where the next step is due and nobody's). The others are enqueued
+    once that is committed, or, when a step was claimed, left for it to find.
+
+    Returns (outcome, the step claimed next or None, whether due steps were left unenqueued)."""
     try:
         with rt.store.session() as s:
             delivery = repo.get_delivery(s, delivery_id)
@@ -121,15 +156,27 @@ def _deliver(delivery_id: int, rt: Runtime) -> str:
             s.flush()
             ready = repo.due_deliveries(s, rt.clock(), case_id=delivery.case_id)
             later = _scheduled(s, delivery.case_id, follow_ups) if follow_ups else []
+            following = _claim_next(rt, s, ready) if ready and go_on is not None and go_on() else None
             s.commit()
     except Exception as exc:
-        return _record_failure(rt, DeliveryRow, delivery_id, exc)
+        return _record_failure(rt, DeliveryRow, delivery_id, exc), None, False
     log.info("bridge.delivery.done", extra={"step": delivery.step, "external_id": result.external_id,
-                                            "dry_run": result.dry_run, "attempts": delivery.attempts})
-    _enqueue_ready(rt, ready)
+                                            "dry_run": result.dry_run, "attempts": delivery.attempts,
+                                            **({"next": following} if following else {})})
+    if following is None:
+        _enqueue_ready(rt, ready)
     for other, at in later:
         rt.queue.enqueue(DELIVER, other, at=at)
-    return "done"
+    return "done", following, following is not None and len(ready) > 1
+
+
+def _claim_next(rt: Runtime, s: Any, ready: list[int]) -> int | None:
+    """Claim (compare-and-set) the first of these due steps that nobody else holds, in the caller's
+    transaction."""
+    for candidate in ready:
+        if repo.claim_delivery_case(s, candidate, rt.clock(), rt.settings.lease_seconds) is not None:
+            return candidate
+    return None
 
 
 ESCALATE = {"escalate": True}  # the decision of a case escalated before decisions were stored

@@ -234,9 +234,10 @@ def with_file_lines(body: str, lines: list[str]) -> str:
     return body + "\n\nAttachments\n-----------\n" + "\n".join(lines) if lines else body
 
 
-def ticket_payload(request: TicketCreate, config: ZendeskConfig, requester_id: Any, uploads: list[str],
+def ticket_payload(request: TicketCreate, config: ZendeskConfig, requester: dict[str, str], uploads: list[str],
                    lines: list[str]) -> dict[str, Any]:
-    """The ticket exactly as created: fields, the comment (with its files) and the mapped custom fields."""
+    """The ticket exactly as created: the requester inline (``requester_user``), fields, the comment
+    (with its files) and the mapped custom fields."""
     comment: dict[str, Any] = {"body": with_file_lines(request.body, lines), "public": False}
     if uploads:
         comment["uploads"] = uploads
@@ -251,11 +252,12 @@ def ticket_payload(request: TicketCreate, config: ZendeskConfig, requester_id: A
               if facts.get(name) is not None]
     if custom:
         ticket["custom_fields"] = custom
-    return {"requester_id": requester_id, "comment": comment, **ticket}
+    return {"requester": dict(requester), "comment": comment, **ticket}
 
 
 def requester_user(request: TicketCreate, config: ZendeskConfig) -> dict[str, str]:
-    """The requester to create or update: the customer, else a placeholder (the bot knew no e-mail)."""
+    """The ticket's requester, inline in the create (Zendesk makes the user, or matches the one with
+    this e-mail): the customer, else a placeholder (the bot knew no e-mail)."""
     requester = request.requester
     return {"email": (requester.email if requester else "") or config.placeholder_email or ANONYMOUS_EMAIL,
             "name": (requester.name if requester else "") or "Anonymous customer"}

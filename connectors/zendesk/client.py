@@ -90,11 +90,6 @@ class ZendeskClient:
             return str(ticket.id)
         return None
 
-    def upsert_user(self, email: str, name: str) -> Any:
-        from zenpy.lib.api_objects import User
-
-        return self.sdk.users.create_or_update(User(email=email, name=name)).id
-
     def upload(self, content: bytes, name: str, content_type: str) -> str:
         return str(self.sdk.attachments.upload(content, target_name=name, content_type=content_type).token)
 
@@ -104,11 +99,17 @@ class ZendeskClient:
 
         fields = dict(payload)
         comment = Comment(**fields.pop("comment"))
+        requester = fields.pop("requester", None)
         if "custom_fields" in fields:
             fields["custom_fields"] = [CustomField(**custom) for custom in fields["custom_fields"]]
+        ticket = Ticket(comment=comment, **fields)
+        if requester:
+            # zenpy's ``requester`` setter takes a User, keeps its id as requester_id and would send the
+            # nested object with "id": null; the attribute behind it is sent as it is, as Zendesk documents.
+            ticket._requester = dict(requester)
         self.session.idempotency_key = idempotency_key  # type: ignore[attr-defined]
         try:
-            created = self.sdk.tickets.create(Ticket(comment=comment, **fields))
+            created = self.sdk.tickets.create(ticket)
         finally:
             self.session.idempotency_key = None  # type: ignore[attr-defined]
         return str(getattr(created, "ticket", created).id)

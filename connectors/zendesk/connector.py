@@ -51,10 +51,10 @@ class ZendeskConnector:
         existing = self.client.find_ticket(request.external_id or context.case_id) if context.attempt > 1 else None
         if existing is not None:
             return Result(external_id=existing)
-        user = requester_user(request, self.config)
-        requester_id = self.client.upsert_user(user["email"], user["name"])
+        # The requester rides inline (one call per ticket, not a users/create_or_update first): Zendesk
+        # creates the user, or takes the one who has that e-mail (keeping the name it holds).
         tokens, lines = self._uploads(request.attachments, request.evidence)
-        payload = ticket_payload(request, self.config, requester_id, tokens, lines)
+        payload = ticket_payload(request, self.config, requester_user(request, self.config), tokens, lines)
         return Result(external_id=self.client.create_ticket(payload, context.key))
 
     def add_note(self, request: TicketNote, context: Context) -> Result:

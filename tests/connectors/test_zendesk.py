@@ -135,25 +135,20 @@ def _lookup(rsps: responses.RequestsMock, tickets: list[dict[str, Any]] | None =
     rsps.add(responses.GET, f"{BASE}/tickets.json", json={"tickets": tickets or [], "next_page": None, "count": 0})
 
 
-def _user(rsps: responses.RequestsMock) -> None:
-    rsps.add(responses.POST, f"{BASE}/users/create_or_update.json", json={"user": {"id": 7}})
-
-
 def test_lookup_before_create_and_the_idempotency_key() -> None:
     request = build_ticket(package_for(bug_event()), {})
     with responses.RequestsMock() as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 42}}, status=201)
         result = connector(ZENDESK_FIELD_MAP="trigger=9001,mrr=9002").send(STEP, request, CONTEXT)
-        lookup, user, create = rsps.calls
+        lookup, create = rsps.calls  # no users/create_or_update: the requester rides in the create
     assert result.external_id == "42" and not result.dry_run
     assert "external_id=c-1" in lookup.request.url
-    assert json.loads(user.request.body)["user"] == {"email": "li@example.com", "name": "Li Wei"}
     assert create.request.headers["Idempotency-Key"] == "c-1-zendesk.ticket"
-    assert user.request.headers.get("Idempotency-Key") is None
     body = json.loads(create.request.body)["ticket"]
-    assert body["external_id"] == "c-1" and body["requester_id"] == 7 and body["type"] == "incident"
+    assert body["requester"] == {"email": "li@example.com", "name": "Li Wei"}  # no id: Zendesk matches the e-mail
+    assert "requester_id" not in body
+    assert body["external_id"] == "c-1" and body["type"] == "incident"
     assert body["comment"]["public"] is False and "E1042" in body["comment"]["body"]
     assert body["custom_fields"] == [{"id": 9001, "value": "product_bug"}, {"id": 9002, "value": 4200}]
     assert not any(key.startswith("_") for key in body)
@@ -161,11 +156,10 @@ def test_lookup_before_create_and_the_idempotency_key() -> None:
 
 def test_a_first_attempt_creates_without_looking_and_carries_the_key() -> None:
     with responses.RequestsMock() as rsps:
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 41}}, status=201)
         assert connector().send(STEP, build_ticket(package_for(bug_event()), {}), FIRST).external_id == "41"
-        assert [c.request.method for c in rsps.calls] == ["POST", "POST"]  # the minimum: requester, ticket
-        assert rsps.calls[1].request.headers["Idempotency-Key"] == "c-1-zendesk.ticket"
+        assert [c.request.method for c in rsps.calls] == ["POST"]  # the minimum: the ticket, requester inline
+        assert rsps.calls[0].request.headers["Idempotency-Key"] == "c-1-zendesk.ticket"
 
 
 def test_an_existing_ticket_is_never_created_again() -> None:
@@ -181,13 +175,11 @@ def test_anonymous_customers_get_the_placeholder_requester() -> None:
     event["customer"] = {"id": "visitor-123"}
     with responses.RequestsMock() as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 5}}, status=201)
         connector(ZENDESK_FIELD_MAP="platform_customer_id=501").send(
             STEP, build_ticket(package_for(event), {}), CONTEXT)
-        user = json.loads(rsps.calls[1].request.body)["user"]
-        ticket = json.loads(rsps.calls[2].request.body)["ticket"]
-    assert user["email"] == "anonymous-customer@recovery-bridge.invalid"
+        ticket = json.loads(rsps.calls[1].request.body)["ticket"]
+    assert ticket["requester"] == {"email": "anonymous-customer@recovery-bridge.invalid", "name": "Anonymous customer"}
     assert {"id": 501, "value": "visitor-123"} in ticket["custom_fields"]
 
 
@@ -209,7 +201,6 @@ def test_503_then_created_on_the_next_attempt() -> None:
     request = build_ticket(package_for(bug_event()), {})
     with responses.RequestsMock() as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", status=503, json={"error": "Unavailable"})
         with pytest.raises(RetryableError):
             connector().send(STEP, request, CONTEXT)
@@ -221,7 +212,6 @@ def test_connection_reset_after_the_ticket_was_made_finds_it_next_time() -> None
     request = build_ticket(package_for(bug_event()), {})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", body=requests.ConnectionError("connection reset by peer"))
         with pytest.raises(RetryableError):
             connector().send(STEP, request, FIRST)
@@ -229,15 +219,13 @@ def test_connection_reset_after_the_ticket_was_made_finds_it_next_time() -> None
         rsps.replace(responses.GET, f"{BASE}/tickets.json", json={"tickets": [{"id": 44}], "next_page": None})
         assert connector().send(STEP, request, CONTEXT).external_id == "44"
         methods = [(c.request.method, c.request.url.split("?")[0].rsplit("/", 1)[-1]) for c in rsps.calls]
-    assert methods == [("POST", "create_or_update.json"), ("POST", "tickets.json"),
-                       ("GET", "tickets.json")]  # one create attempt in all
+    assert methods == [("POST", "tickets.json"), ("GET", "tickets.json")]  # one create attempt in all
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_client_errors_are_permanent_with_the_vendors_message(status: int) -> None:
     with responses.RequestsMock() as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", status=status,
                  json={"error": "RecordInvalid", "description": "Requester is suspended"})
         with pytest.raises(PermanentError) as excinfo:
@@ -281,7 +269,6 @@ def test_evidence_is_fetched_uploaded_and_blocked_urls_are_listed(evidence_host:
     ]})
     with responses.RequestsMock() as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), json={"upload": {"token": "tok-1"}})
         rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 45}}, status=201)
         connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEP, build_ticket(package_for(event), {}), CONTEXT)
@@ -307,7 +294,6 @@ def test_evidence_from_a_misbehaving_host_never_blocks_the_ticket(behaviour: str
         ]})
         with responses.RequestsMock() as rsps:
             _lookup(rsps)
-            _user(rsps)
             rsps.add(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), json={"upload": {"token": "tok-1"}})
             rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 46}}, status=201)
             result = connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEP, build_ticket(package_for(event), {}),
@@ -330,7 +316,6 @@ def test_evidence_zendesk_refuses_to_store_is_listed_and_the_ticket_is_still_mad
 
     with responses.RequestsMock() as rsps:
         _lookup(rsps)
-        _user(rsps)
         rsps.add_callback(responses.POST, re.compile(rf"{BASE}/uploads.json.*"), callback=upload)
         rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 47}}, status=201)
         result = connector(BRIDGE_FETCH_ALLOW="127.0.0.2/32").send(STEP, build_ticket(package_for(event), {}), CONTEXT)
@@ -367,7 +352,6 @@ def test_one_ticket_per_case_through_the_jobs_and_replays_change_nothing(setting
     body = dumps(event)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_callback(responses.GET, f"{BASE}/tickets.json", callback=lookup)
-        _user(rsps)
         rsps.add_callback(responses.POST, f"{BASE}/tickets.json", callback=create)
         answer = client.post("/webhooks/generic", data=body, headers=signed_headers(body)).get_json()
         run_due(rt)
@@ -459,12 +443,11 @@ def test_a_live_ticket_gets_no_note_about_a_bug_that_was_only_dry_run(settings: 
     upgrade(rt.store)
     body = dumps(bug_event())
     with responses.RequestsMock() as rsps:
-        _user(rsps)
         rsps.add(responses.POST, f"{BASE}/tickets.json", json={"ticket": {"id": 77}}, status=201)
         case_id = create_app(rt=rt).test_client().post(
             "/webhooks/generic", data=body, headers=signed_headers(body)).get_json()["case"]
         run_due(rt)
-        assert [c.request.method for c in rsps.calls] == ["POST", "POST"]  # no comments lookup, no PUT
+        assert [c.request.method for c in rsps.calls] == ["POST"]  # the ticket only: no comments lookup, no PUT
     with rt.store.session() as s:
         link = next(d for d in repo.deliveries_of(s, case_id) if d.step == "zendesk.link")
     assert link.status == "done" and link.external_id == "skipped: no longer needed"

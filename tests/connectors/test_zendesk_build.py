@@ -14,15 +14,16 @@ TICKET = TicketCreate(subject="Export fails", body="Summary\n-------\nIt fails."
 
 
 def test_the_ticket_is_exactly_the_request_with_its_files_and_mapped_fields() -> None:
-    assert ticket_payload(TICKET, CONFIG, 7, ["tok-1"], ["- transcript.txt: attached"]) == {
-        "requester_id": 7,
+    who = {"email": "li@example.com", "name": "Li Wei"}
+    assert ticket_payload(TICKET, CONFIG, who, ["tok-1"], ["- transcript.txt: attached"]) == {
+        "requester": who,  # inline: one call per ticket, Zendesk makes or matches the user
         "comment": {"body": "Summary\n-------\nIt fails.\n\nAttachments\n-----------\n- transcript.txt: attached",
                     "public": False, "uploads": ["tok-1"]},
         "subject": "Export fails", "priority": "high", "type": "incident",
         "tags": ["recovery_bridge", "trigger_product_bug"], "external_id": "c-1", "group_id": 111,
         "custom_fields": [{"id": 9001, "value": "product_bug"}, {"id": 9002, "value": 4200}],  # None is not sent
     }
-    assert ticket_payload(TICKET, ZendeskConfig(), 7, [], [])["comment"] == {"body": TICKET.body, "public": False}
+    assert ticket_payload(TICKET, ZendeskConfig(), who, [], [])["comment"] == {"body": TICKET.body, "public": False}
     assert requester_user(TICKET, CONFIG) == {"email": "anonymous-customer@recovery-bridge.invalid",
                                               "name": "Anonymous customer"}
     known = TicketCreate(**{**TICKET.__dict__, "requester": Requester("li@example.com", "Li Wei")})

@@ -312,6 +312,9 @@ class ZendeskStub(VendorStub):
                 if key:
                     self.idempotency[key] = self.next_id
                 ticket = {**(args.get("ticket") or {}), "id": self.next_id}
+                if isinstance(ticket.get("requester"), dict):  # as Zendesk: the inline requester becomes a user id
+                    ticket["requester_id"] = 77
+                    del ticket["requester"]
                 comment = ticket.pop("comment", None) or {}
                 ticket.pop("_idempotency_key", None)
                 self.tickets[self.next_id] = ticket

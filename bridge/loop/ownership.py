@@ -8,12 +8,12 @@ dead-letters like any other step. Nothing here calls a vendor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import connectors
 from bridge.events import Event, RouteInfo
+from bridge.loop.change import Change
 from bridge.pipeline.completeness import language_of
 from bridge.pipeline.route import next_in_rotation, next_level, speaks
 from bridge.pipeline.route_config import Member, Routing, Team, primary_language
@@ -26,20 +26,6 @@ from connectors import step_for
 from connectors.base import RetryableError
 
 LIVE_WINDOW = timedelta(minutes=10)  # a customer who wrote this recently is "still there"
-
-
-@dataclass(frozen=True)
-class Change:
-    ok: bool
-    owner: str | None  # the owner after the attempt (the winner when ``ok`` is False)
-    message: str
-
-
-def _team(routing: Routing, team_id: str | None) -> Team:
-    try:
-        return routing.team(team_id) if team_id else routing.default
-    except KeyError:  # the team was removed from the routing file since
-        return routing.default
 
 
 def _member(team: Team, user: str, routing: Routing | None = None) -> Member | None:
@@ -98,7 +84,7 @@ def take(rt: Runtime, case_id: str, user: str, via: str = "slack", channel: str 
             taken = f"already taken by <@{case.owner}>" if case.owner else f"this case is {case.status}"
             told = _answer(s, case_id, channel, user, f"Not taken: {taken}.", now) if channel else []
             return Change(False, case.owner, taken), told
-        team = _team(routing, case.team)
+        team = routing.team_or_default(case.team)
         route = _route_with(case, team, user, acknowledged=True, routing=routing, name=name)
         ownership_repo.set_route(case, route)
         detail = {"owner": user, "via": via}
@@ -123,7 +109,7 @@ def reassign(rt: Runtime, case_id: str, to: str | None, by: str, reason: str, ch
         case = ownership_repo.fresh_case(s, case_id)
         if case is None or case.status not in (ESCALATED, ACKNOWLEDGED):
             return Change(False, case.owner if case else None, "this case is not open for reassignment"), []
-        team = _team(routing, case.team)
+        team = routing.team_or_default(case.team)
         current, target = case.owner, to
         if target is None:  # not mine: next in rotation, not the current owner nor whoever said so
             language = _language(Event.from_json(case.event))
@@ -242,7 +228,7 @@ def prepare(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow) -> di
     if case.acknowledged_at is not None or case.status not in (ESCALATED,):
         return None  # taken (or closed) in the meantime: the escalation stops
     level = int(delivery.step.split("#", 1)[1])
-    team = _team(rt.routing(), case.team)
+    team = rt.routing().team_or_default(case.team)
     paged = [case.owner] if case.owner else []
     paged += [who for t in repo.timeline_of(s, case.id) if t.kind == "case.paged" for who in t.detail.get("who", [])]
     language = _language(Event.from_json(case.event))
@@ -267,7 +253,7 @@ def after(rt: Runtime, s: Session, case: CaseRow, delivery: DeliveryRow, extra: 
                       {"level": page["level"], "who": who, "channel": page["channel"], "reason": page["reason"]})
     if page.get("final"):
         return []
-    team = _team(rt.routing(), case.team)
+    team = rt.routing().team_or_default(case.team)
     delay = team.escalation.ack_timeout_minutes * 60
     return follow_up(s, case.id, [f"slack.page#{page['level'] + 1}"], now, delay=delay)
 

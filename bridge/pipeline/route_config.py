@@ -302,3 +302,10 @@ class Routing(Model):
     @property
     def default(self) -> Team:
         return self.team(self.default_team) if self.default_team else self.teams[0]
+
+    def team_or_default(self, team_id: str | None) -> Team:
+        """The case's team, or the default one when it has none or it was removed from the file since."""
+        try:
+            return self.team(team_id) if team_id else self.default
+        except KeyError:
+            return self.default

@@ -13,10 +13,10 @@ Reassign and "Not mine" (rare, and "Not mine" needs the conversation's language)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from bridge.events import RouteInfo
+from bridge.loop.change import Change
 from bridge.pipeline.route_config import Member, Routing, Team
 from bridge.queue import DELIVER
 from bridge.runtime import Runtime
@@ -29,20 +29,6 @@ log = logging.getLogger("bridge.slack")
 AFTER: dict[str, str | None] = {"slack.update": "slack.alert", "zendesk.assign": "zendesk.ticket",
                                 "bot.callback": None, "slack.ephemeral": None}
 ON_TAKE = ("slack.update", "zendesk.assign", "bot.callback")
-
-
-@dataclass(frozen=True)
-class Change:
-    ok: bool
-    owner: str | None  # the owner after the attempt (the winner when ``ok`` is False)
-    message: str
-
-
-def _team(routing: Routing, team_id: str | None) -> Team:
-    try:
-        return routing.team(team_id) if team_id else routing.default
-    except KeyError:  # the team was removed from the routing file since
-        return routing.default
 
 
 def _member(routing: Routing, team: Team, user: str) -> Member | None:
@@ -86,7 +72,7 @@ def take(rt: Runtime, case_id: str, user: str, channel: str | None, name: str | 
             told = [click_rows.step_instance(conn, case_id, "slack.ephemeral", AFTER["slack.ephemeral"], now, {
                 "channel": channel, "user": user, "text": f"Not taken: {taken}."}).id] if channel else []
             return Change(False, found.owner, taken), told
-        route = taken_route(found.route, _team(routing, found.team), routing, user, name)
+        route = taken_route(found.route, routing.team_or_default(found.team), routing, user, name)
         click_rows.set_route(conn, case_id, route)
         detail = {"owner": user, "via": "slack"} | ({"owner_name": route["owner_name"]} if route.get("owner_name")
                                                      else {})

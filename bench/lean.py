@@ -3,6 +3,9 @@
 ``python -m bench.lean [--before REV] [--rounds 3] [--duration 5] [--sizes 1k 10k 50k 500k]``
 ``python -m bench.lean --profile 50k [--before REV]``
 
+``BENCH_LEAN_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``, the bench's own db) names the Redis db
+the servers enqueue to and the bench flushes: give it a db nobody else uses on a shared machine.
+
 Bench: three servers on the Procfile's gunicorn line (2 processes × 4 threads, loopback, SQLite
 ``synchronous=FULL``, RQ configured on Redis db 14, no queue worker): the bare Flask app, the bridge
 at ``--before`` (exported with ``git archive``, default ``main``) and the bridge as checked out.
@@ -40,10 +43,20 @@ COUNTS = {"1k": 45_000, "10k": 45_000, "50k": 12_000, "500k": 1_200}
 WRK_MEMORY = 400_000_000
 
 
+def _redis_url() -> str:
+    """The Redis db of this bench's servers (flushed between runs): ``BENCH_LEAN_REDIS_URL`` or the bench's."""
+    import bench.__main__ as bench_main
+
+    url = os.environ.get("BENCH_LEAN_REDIS_URL") or bench_main.REDIS_URL
+    bench_main.REDIS_URL = url  # read by Bench.base_env and Bench.redis
+    return url
+
+
 # ---------------------------------------------------------------------- over HTTP
 def bench(a: argparse.Namespace) -> dict[str, Any]:
     from bench.__main__ import Bench, machine, versions
 
+    _redis_url()
     b = Bench(argparse.Namespace(keep=False))
     r: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine(), "versions": versions(),
                          "args": vars(a), "sizes": {}, "load_start": Path("/proc/loadavg").read_text().split()[0]}
@@ -109,7 +122,7 @@ def table(r: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------- in process
 GROUPS = (("sqlite3 (execute, commit)", ("sqlite3",)),
-          ("pydantic (validate, dump)", ("pydantic",)), ("json (std lib)", ("json/",)),
+          ("pydantic (validate, dump)", ("pydantic",)), ("json (std lib)", ("json/",)), ("jiter", ("jiter",)),
           ("jsonsafe (strict JSON checks)", ("jsonsafe",)), ("unknown fields", ("adapters/generic",)),
           ("events.py validators", ("bridge/events",)), ("sqlalchemy", ("sqlalchemy",)),
           ("flask + werkzeug", ("flask/", "werkzeug/")), ("signing (HMAC)", ("signing", "hmac")),
@@ -128,7 +141,8 @@ def _profile_child(size: str, n: int, profiled: bool = True) -> None:
 
     tmp = tempfile.mkdtemp(prefix="rb-lean-")
     os.environ.update(BRIDGE_DATA_DIR=tmp, GENERIC_WEBHOOK_SECRET=payloads.SECRET, BRIDGE_TIMESTAMP_TOLERANCE="3600",
-                      REDIS_URL="redis://127.0.0.1:6379/14", BRIDGE_QUEUE="bench-lean-profile")
+                      REDIS_URL=os.environ.get("BENCH_LEAN_REDIS_URL") or "redis://127.0.0.1:6379/14",
+                      BRIDGE_QUEUE="bench-lean-profile")
     for k in [k for k in os.environ if k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_"))]:
         del os.environ[k]
     subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], check=True,
@@ -221,6 +235,7 @@ def rss(a: argparse.Namespace) -> dict[str, Any]:
     from bench.__main__ import Bench
     from bench.rounds import escalated_cases, seed_cases, slack_pool
 
+    _redis_url()
     b = Bench(argparse.Namespace(keep=False))
     out: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "requests": a.requests, "clicks": a.clicks,
                            "load_start": Path("/proc/loadavg").read_text().split()[0]}
@@ -275,12 +290,33 @@ MEMORY = [
     "for webhooks) and loading the pages' modules lazily (1.5 MB).", ""]
 
 
-def section(path: Path = RESULTS) -> str:
+CHANGED = (
+    "the event is serialized once, by pydantic-core, and stored as that text (no dict built and dumped again by "
+    "the JSON column); the unknown-fields walk tests each object's keys as one set; strict JSON builds objects in "
+    "C and only re-reads one that lost a key to a repeat; the inbox insert runs in SQLAlchemy Core on the group "
+    "commit's connection (no ORM session per batch); the data dir's secret key is read once per process; the web "
+    "process imports no ORM, connectors, job code, judge, redis or rq until a view that needs them runs.")
+# The second round (issue 19, the ingest path's CPU): its figures in a file of their own, its section after
+# the first's (``python -m bench.lean --section``).
+CPU_RESULTS = RESULTS.with_name("lean-cpu.json")
+CPU_HEADER = "## Ingest CPU per request, second round: before and after"
+CPU_CHANGED = (
+    "the generic body is parsed by jiter (Rust; duplicate keys, NaN/Infinity, bad UTF-8 and lone surrogates "
+    "refused there), validated by the adapter's handler, and walked in Python only where no schema looks "
+    "(unknown fields and customer.attributes: depth and infinity; a transcript's messages are skipped by one "
+    "set union of their keys), so the strict checks, the depth walk and the unknown-fields walk no longer visit "
+    "every message; whatever that path refuses goes to the exact path, which answers with its 400 reason or 422 "
+    "field as before; the inbox insert and the batch's BEGIN IMMEDIATE go to the driver's connection (compiled "
+    "once per dialect); the RFC 3339 validator slices instead of two replaces; Standard Webhooks keys are "
+    "decoded once per secret.")
+
+
+def section(path: Path = RESULTS, header: str = HEADER, changed: str = CHANGED) -> str:
     """The section of docs/performance.md (``python -m bench.report --sustained`` re-renders it)."""
     if not path.exists():
         return ""
     saved = json.loads(path.read_text())
-    doc = ["", HEADER, ""]
+    doc = ["", header, ""]
     r = saved.get("bench")
     if r:
         m = r["machine"]
@@ -346,12 +382,7 @@ def section(path: Path = RESULTS) -> str:
         top = sorted(big["before"]["groups"].items(), key=lambda kv: -kv[1])[:6]
         doc += [f"Where a {big['size']} request's time went before, largest first (µs, before → after): "
                 + "; ".join(f"{name} {v:.0f} → {big['after']['groups'].get(name, 0):.0f}" for name, v in top)
-                + ". What changed: the event is serialized once, by pydantic-core, and stored as that text (no "
-                "dict built and dumped again by the JSON column); the unknown-fields walk tests each object's "
-                "keys as one set; strict JSON builds objects in C and only re-reads one that lost a key to a "
-                "repeat; the inbox insert runs in SQLAlchemy Core on the group commit's connection (no ORM "
-                "session per batch); the data dir's secret key is read once per process; the web process "
-                "imports no ORM, connectors, job code, judge, redis or rq until a view that needs them runs.", ""]
+                + ". What changed: " + changed, ""]
     return "\n".join(doc)
 
 
@@ -368,7 +399,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--clicks", type=int, default=40, help="Slack clicks after the webhooks (--rss)")
     ap.add_argument("--results", default=str(RESULTS))
+    ap.add_argument("--section", action="store_true", help="print the second round's section of docs/performance.md")
     a = ap.parse_args()
+    if a.section:
+        print(section(CPU_RESULTS, CPU_HEADER, CPU_CHANGED))
+        return
     results = Path(a.results)
     saved = json.loads(results.read_text()) if results.exists() else {}
     if a.profile:

@@ -46,7 +46,8 @@ def _datetime(value: Any) -> Any:
         return value
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-11-28T10:00:00Z")
-    return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    # The pattern allows a "z"/"Z" only as the last character: one slice, not a scan of the string.
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "zZ" else value)
 
 
 def _date(value: Any) -> Any:
@@ -120,7 +121,9 @@ class Conversation(Model):
 class Account(Model):
     id: str | None = None
     name: str | None = None
-    mrr: float | None = None
+    # No infinity (what JSON's 1e999 reads as): the webhook's fast path counts on every float field of
+    # the event refusing it (bridge/adapters/generic.py; tests/test_events_schema.py checks each one).
+    mrr: float | None = Field(None, allow_inf_nan=False)
     currency: str | None = None
     sla: str | None = None
     renewal_date: Date | None = None
@@ -162,7 +165,7 @@ class NetworkRequest(Model):
     method: str | None = None
     url: str | None = None
     status: Integer | None = None
-    duration_ms: float | None = None
+    duration_ms: float | None = Field(None, allow_inf_nan=False)
     response_excerpt: str | None = None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
@@ -97,6 +98,7 @@ def verify_shared_secret(token: str, secrets: Sequence[str]) -> None:
         raise SignatureError("shared secret mismatch")
 
 
+@functools.lru_cache(maxsize=64)  # the configured secrets, decoded once per process rather than per request
 def standard_webhook_key(secret: str) -> bytes:
     """Decode a Standard Webhooks secret (``whsec_`` + base64, prefix and padding optional)."""
     value = secret.strip()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import typing
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bridge.events import Event
 from tests.helpers import EVENT_SCHEMA_FILE, generic_event
@@ -111,3 +113,35 @@ def test_round_trip_keeps_the_generic_shape() -> None:
     assert VALIDATOR.is_valid(out)
     assert out["conversation"]["messages"][0]["text"] == doc["conversation"]["messages"][0]["text"]
     assert "partial" not in out["conversation"]
+
+
+def _float_fields(model: type[BaseModel], prefix: str = "", seen: frozenset[type] = frozenset()) -> list[tuple]:
+    """(dotted path, model, field name) of every float field in the event's model tree."""
+    from bridge.adapters.generic import _model_of
+
+    out: list[tuple] = []
+    for name, field in model.model_fields.items():
+        args = {field.annotation, *typing.get_args(field.annotation)}
+        if float in args:
+            out.append((prefix + name, model, name))
+        inner = _model_of(field.annotation)
+        if inner is not None and inner not in seen:
+            out += _float_fields(inner, f"{prefix}{name}.", seen | {model})
+    return out
+
+
+def test_every_float_field_of_the_event_refuses_infinity() -> None:
+    """The webhook's fast path (bridge/adapters/generic.py) leaves a number that overflows (1e999, read
+    as inf) to the schema wherever a field is typed: a float field taking inf would let it through."""
+    fields = _float_fields(Event)
+    assert {path for path, _, _ in fields} >= {"conversation.messages.confidence", "customer.account.mrr",
+                                               "evidence.network_requests.duration_ms"}
+    for path, model, name in fields:
+        for value in (math.inf, -math.inf):
+            with pytest.raises(ValidationError):
+                model.model_validate({name: value, **_required(model)})
+            assert path
+
+
+def _required(model: type[BaseModel]) -> dict[str, Any]:
+    return {"role": "customer", "text": "x"} if model.__name__ == "Message" else {}

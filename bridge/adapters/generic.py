@@ -21,11 +21,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from bridge import signing
+from bridge.adapters import jsonsafe
 from bridge.adapters.base import (
     Adapter,
     Delivery,
     Handler,
     Inbound,
+    InvalidPayload,
     MalformedPayload,
     Unauthorized,
     load_json,
@@ -59,7 +61,13 @@ class GenericAdapter(Adapter):
         # there is one handler and no type of it is ever "unsupported".
         return "event"
 
+    def parse(self, inbound: Inbound, max_depth: int = 64) -> list[Event]:
+        """The event, read on the fast path when it can be (``fast_parse``), else as every adapter reads."""
+        return fast_parse(self, inbound, max_depth) or super().parse(inbound, max_depth)
+
     def ignored(self, inbound: Inbound, max_depth: int = 64) -> list[str]:
+        if "unknown" in inbound.memo:
+            return list(inbound.memo["unknown"])
         data = inbound.memo.get("json")
         if data is None:
             try:
@@ -131,6 +139,94 @@ def _walk(data: Any, model: type[BaseModel], prefix: str, found: dict[str, None]
                     return
         if len(found) >= MAX_NAMED:
             return
+
+
+# The deepest container the schema itself allows (event.conversation.messages[].sources[] is 6): with a
+# depth limit below it, a typed part could be too deep and only the exact path can tell.
+TYPED_DEPTH = 8
+
+
+def fast_parse(adapter: Adapter, inbound: Inbound, max_depth: int) -> list[Event] | None:
+    """The event of a usual body without a Python pass over the transcript, or None: then the exact path
+    (``Adapter.parse``) decides, with its reasons, whatever was wrong.
+
+    jiter parses and refuses what strict JSON refuses but overflowing numbers and depth
+    (``jsonsafe.fast_loads``); the handler's validation checks every typed field (a number that
+    overflowed is inf, which no field takes: see tests/test_events_schema.py). What neither checked,
+    the fields the schema does not know and the free-form ones (``customer.attributes``), is checked
+    here for depth and infinity (``residue``), while naming the unknown ones. Any refusal on the way
+    goes to the exact path: a body refused here is refused there with its 400 or 422 reason (a 400
+    first, as always), and one accepted here is accepted there as the same event.
+    """
+    if max_depth < TYPED_DEPTH:
+        return None
+    data = jsonsafe.fast_loads(inbound.body)
+    if type(data) is not dict:
+        return None
+    delivery = Delivery(inbound, data, "event")
+    try:
+        events = [adapter.handler("event")(adapter.subject(delivery), delivery)]
+    except InvalidPayload:
+        events = None
+    unknown = residue(data, max_depth) if events else None
+    if unknown is None:
+        inbound.memo.pop("json", None)
+        return None
+    inbound.memo["unknown"] = unknown
+    return events
+
+
+@functools.lru_cache(maxsize=64)
+def _free(model: type[BaseModel]) -> frozenset[str]:
+    """Fields of ``model`` whose value no schema checks (``dict[str, Any]``)."""
+    return frozenset(key for key, field in model.model_fields.items() if _holds_any(field.annotation))
+
+
+def _holds_any(annotation: Any) -> bool:
+    return annotation is Any or any(_holds_any(arg) for arg in typing.get_args(annotation))
+
+
+def residue(data: dict[str, Any], max_depth: int, model: type[BaseModel] = Event) -> list[str] | None:
+    """For a body ``model`` validated: ``unknown_fields(data)``, or None when a part no schema checked
+    (an unknown field's value, a free-form field) is deeper than ``max_depth`` or holds an infinite
+    number. Objects with neither unknown keys nor model-holding keys present are skipped by one set
+    test each, so the usual transcript costs a pass in C, not a walk in Python."""
+    found: dict[str, None] = {}
+    return list(found)[:MAX_NAMED] if _residue(data, model, "", 1, max_depth, found) else None
+
+
+def _residue(data: dict[str, Any], model: type[BaseModel], prefix: str, depth: int, max_depth: int,
+             found: dict[str, None]) -> bool:
+    known, nested = _shape(model)
+    free = _free(model)
+    for key in data:  # document order, as unknown_fields names them
+        value = data[key]
+        if key not in known:
+            if len(found) < MAX_NAMED:
+                found.setdefault(f"{prefix}{key}")
+            if not jsonsafe.untyped_ok(value, depth + 1, max_depth):
+                return False
+        elif key in free:
+            if not jsonsafe.untyped_ok(value, depth + 1, max_depth):
+                return False
+        elif key in nested and value is not None:
+            inner = nested[key]
+            if isinstance(value, list):
+                path = f"{prefix}{key}[]."
+                inner_known, inner_nested = _shape(inner)
+                look = inner_nested.keys() | _free(inner)
+                # Validated: every item is an object of ``inner``. Only those with a key it does not
+                # know, or one holding more to look at, need a visit; the keys of all of them at once
+                # (one union, in C) usually show there are none.
+                every = set().union(*value)
+                if every <= inner_known and look.isdisjoint(every):
+                    continue
+                for item in [i for i in value if not (i.keys() <= inner_known and look.isdisjoint(i))]:
+                    if not _residue(item, inner, path, depth + 2, max_depth, found):
+                        return False
+            elif not _residue(value, inner, f"{prefix}{key}.", depth + 1, max_depth, found):
+                return False
+    return True
 
 
 def suggestion(path: str, model: type[BaseModel] = Event) -> str | None:

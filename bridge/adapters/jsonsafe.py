@@ -4,6 +4,12 @@ Python's json module accepts NaN/Infinity (and reads ``1e999`` as infinity), sil
 last of duplicate keys, raises RecursionError on deep nesting and lets lone surrogates through
 (which PostgreSQL and the vendor APIs later refuse). Each of those turns into a clear
 ``JSONError`` here, or is repaired, so a bad body is a 400 at the door and never a poison job later.
+
+``fast_loads`` is the first half of the same check in Rust (jiter, the parser pydantic uses):
+duplicate keys, NaN/Infinity, bad UTF-8, lone surrogates and integers past 4,300 digits refused,
+with no Python call per object or number. It leaves overflowing numbers and depth to its caller
+(``untyped_ok``), and whatever it refuses goes to ``loads``, which names the reason as it always
+did (tests/test_jsonsafe.py holds the two to the same answers).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+import jiter
 
 
 class JSONError(ValueError):
@@ -85,6 +93,43 @@ def _check_and_clean(value: Any, max_depth: int) -> Any:
             if isinstance(key, str) and _clean_text(key) != key:
                 container[_clean_text(key)] = container.pop(key)
     return root[0]
+
+
+def fast_loads(raw: bytes) -> Any:
+    """The body parsed by jiter with duplicate keys and NaN/Infinity refused, or ``None`` when jiter
+    refuses it (then only ``loads`` can say why, or repair it: a lone surrogate, a byte order mark).
+
+    Not the whole strict check: a number that overflows is read as inf (jiter's integers stop at
+    Python's 4,300 digits, as ``loads`` does) and the depth is not limited beyond jiter's own 200.
+    A caller that accepts the value checks those where its schema did not (bridge/adapters/generic.py
+    for the generic event), and otherwise asks ``loads``.
+    """
+    try:
+        return jiter.from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="keys")
+    except ValueError:
+        return None
+
+
+def untyped_ok(value: Any, depth: int, max_depth: int) -> bool:
+    """Whether ``value``, met at container depth ``depth`` (the root is 1) of a ``fast_loads``
+    result, is what ``loads`` would accept there: no container deeper than ``max_depth``, no
+    infinite number. For the parts of a body no schema checked."""
+    level = [value]
+    while level:
+        nxt: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                if depth > max_depth:
+                    return False
+                nxt.extend(item.values())
+            elif isinstance(item, list):
+                if depth > max_depth:
+                    return False
+                nxt.extend(item)
+            elif isinstance(item, float) and item - item != 0.0:  # inf: what 1e999 reads as
+                return False
+        level, depth = nxt, depth + 1
+    return True
 
 
 def loads(raw: bytes, max_depth: int = 64) -> Any:

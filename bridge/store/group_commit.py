@@ -266,24 +266,33 @@ def _write_lock(conn: Any) -> None:
     100–200 ms late. Polling reaches the lock within half a millisecond of its release. Taking it
     at BEGIN also means no unit that reads before it writes can meet SQLITE_BUSY_SNAPSHOT (another
     writer committed after its read), which the busy handler does not retry at all.
+
+    The three statements go to the driver's connection itself (inside ``conn``'s transaction, as
+    SQLAlchemy would send them): every batch runs them, and SQLAlchemy's per-statement work was a
+    tenth of a millisecond of each. A failure is SQLAlchemy's error all the same.
     """
     if conn.dialect.name != "sqlite":
         return
-    from sqlalchemy.exc import OperationalError
-
+    driver = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
     deadline = time.monotonic() + WRITER_TIMEOUT
-    conn.exec_driver_sql("PRAGMA busy_timeout=0")
     try:
-        while True:
-            try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                return
-            except OperationalError as exc:
-                if getattr(exc.orig, "sqlite_errorcode", None) != SQLITE_BUSY or time.monotonic() >= deadline:
-                    raise
-            time.sleep(WRITER_POLL)
-    finally:
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        driver.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    driver.execute("BEGIN IMMEDIATE")
+                    return
+                except dbapi.OperationalError as exc:
+                    if getattr(exc, "sqlite_errorcode", None) != SQLITE_BUSY or time.monotonic() >= deadline:
+                        raise
+                time.sleep(WRITER_POLL)
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except dbapi.Error as exc:
+        from sqlalchemy.exc import DBAPIError
+
+        raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, dbapi.Error, dialect=conn.dialect) from exc
 
 
 class _WriterLock:

@@ -309,3 +309,69 @@ def test_status_endpoint_carries_questions_once_the_case_escalated(client: Flask
 def test_quiet_updates_carry_no_questions(client: FlaskClient) -> None:
     event = generic_event(type_="conversation.updated")
     assert "needs_more" not in post(client, dumps(event)).get_json()
+
+
+def _transcript_event(event_id: str, messages: int) -> dict[str, Any]:
+    lines = [{"id": f"m{i}", "role": "bot" if i % 2 else "customer", "text": f"line {i}: déjà vu 😤 " + "x" * 120,
+              "sent_at": "2026-11-28T09:59:00Z"} for i in range(messages)]
+    return generic_event(event_id=event_id, messages=lines)
+
+
+# Each spoiler goes into the last message of a 1 KB and of a 50 KB body: strict JSON parses the two
+# on different paths (a large body is never walked in Python), and the answers must not differ.
+SPOILERS = [
+    (b'"role": "customer", "role": "bot"', 400),
+    (b'"role": "customer", "confidence": NaN', 400),
+    (b'"role": "customer", "confidence": 1e999', 400),
+    (b'"role": "customer", "confidence": -1E+400', 400),
+    (b'"role": "customer", "deep": ' + b"[" * 70 + b"]" * 70, 400),
+    (b'"role": "robot"', 422),
+    (b'"role": "customer", "confidence": 3', 422),
+]
+
+
+@pytest.mark.parametrize("spoiler,status", SPOILERS)
+def test_a_large_body_is_refused_with_the_same_status_and_reason_as_a_small_one(
+    client: FlaskClient, rt: Runtime, spoiler: bytes, status: int
+) -> None:
+    answers = []
+    for n, size in ((5, 1_000), (300, 50_000)):
+        event = _transcript_event(f"evt-spoilt-{n}", n)
+        event["conversation"]["messages"][-1]["role"] = "SPOIL"
+        body = dumps(event).replace(b'"role": "SPOIL"', spoiler)
+        assert len(body) > size
+        response = post(client, body)
+        assert response.status_code == status
+        answers.append(response.get_json()["error"])
+    small, large = answers
+    assert small["code"] == large["code"]
+    assert small["message"].replace("messages.4.", "messages.299.") == large["message"]
+    assert count(rt) == 0
+
+
+@pytest.mark.parametrize("ascii_only", [False, True])
+def test_a_large_body_is_stored_as_the_bytes_received(client: FlaskClient, rt: Runtime, ascii_only: bool) -> None:
+    """Byte for byte: key order, spacing, escapes and the fields the bridge does not use; the answer names
+    those. With ``ensure_ascii`` the body also carries a lone surrogate escape: repaired in the event (as
+    U+FFFD), never in the stored body."""
+    event = _transcript_event("evt-raw-50k", 300)
+    event["conversation"]["messages"][5]["mood"] = "angry"
+    if ascii_only:
+        event["conversation"]["messages"][7]["text"] = "half an emoji: \ud83d!"
+    body = json.dumps(event, indent=1, ensure_ascii=ascii_only).encode()
+    assert len(body) > 50_000
+    response = post(client, body)
+    assert response.status_code == 202
+    answer = response.get_json()
+    assert answer["ignored"] == ["conversation.messages[].mood"]
+    with rt.store.session() as s:
+        row = s.scalars(select(InboxRow)).one()
+        assert bytes(row.body) == body
+        messages = row.event["conversation"]["messages"]
+        assert len(messages) == 300 and "mood" not in messages[5]
+        assert messages[0]["text"].startswith("line 0: déjà vu 😤")
+        if ascii_only:
+            assert messages[7]["text"] == "half an emoji: \ufffd!"
+    again = post(client, body)
+    assert again.status_code == 200 and again.get_json()["event"] == answer["event"] and again.get_json()["duplicate"]
+    assert count(rt) == 1

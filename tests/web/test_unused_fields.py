@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from bridge.adapters import base, generic, jsonsafe
 from bridge.adapters.generic import suggestion, unknown_fields
 from bridge.cli import main
 from bridge.runtime import Runtime
@@ -48,20 +49,73 @@ def test_a_long_transcript_names_each_unknown_field_once_and_at_most_fifty() -> 
     assert unknown_fields(crowded) == [f"extra_{i}" for i in range(50)]  # the first fifty, in order
 
 
-def test_the_body_is_parsed_once_per_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.adapters import base, generic
+def base_inbound(doc: dict) -> base.Inbound:
+    return base.Inbound(body=dumps(doc), headers={})
 
-    calls: list[int] = []
-    real = base.load_json
-    counting = lambda body, depth=64: calls.append(1) or real(body, depth)  # noqa: E731
+
+def test_the_body_is_parsed_once_per_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real, real_fast = base.load_json, jsonsafe.fast_loads
+    counting = lambda body, depth=64: calls.append("exact") or real(body, depth)  # noqa: E731
     for module in (base, generic):  # parse decodes in the base class, ignored in the generic adapter
         monkeypatch.setattr(module, "load_json", counting)
+    monkeypatch.setattr(jsonsafe, "fast_loads", lambda body: calls.append("fast") or real_fast(body))
     inbound = base.Inbound(body=dumps(typo_event()), headers={})
     adapter = generic.GenericAdapter()
     adapter.parse(inbound)
     assert adapter.ignored(inbound)[0] == "conversation.messages[].mood"
-    assert calls == [1]
+    assert calls == ["fast"]
     assert adapter.ignored(base.Inbound(body=dumps(typo_event()), headers={}))  # on its own it parses
+    calls.clear()
+    refused = base.Inbound(body=dumps(typo_event()).replace(b'"annoyed"', b'"annoyed", "mood": "x"'), headers={})
+    with pytest.raises(base.MalformedPayload):  # a duplicate key: jiter refuses, the exact path says why
+        adapter.parse(refused)
+    assert calls == ["fast", "exact"]
+
+
+def _unknown_field_bodies() -> list[dict]:
+    deep = generic_event(customer={"id": "c", "attributes": {"a": [[{"b": [1, 2.5]}]]}})
+    crowded = generic_event(**{f"extra_{i}": {"v": [i]} for i in range(80)})
+    messages = typo_event()
+    messages["conversation"]["messages"][1]["sources"] = [{"title": "KB", "url": "https://kb", "rank": 1}]
+    messages["conversation"]["messages"][2]["attachments"] = [{"kind": "other", "bytes": 3}]
+    messages["conversation"]["messages"][2]["feeling"] = None
+    evidence = generic_event(evidence={"device": {"os": "iOS", "battery": 3}, "console_logs": [{"level": "x", "t": 1}]})
+    return [generic_event(), typo_event(), deep, crowded, messages, evidence,
+            generic_event(customer=None, handoff=None, conversation={"id": "c", "messages": [], "extra": {}})]
+
+
+@pytest.mark.parametrize("doc", _unknown_field_bodies())
+def test_the_fast_path_names_the_same_unknown_fields(doc: dict) -> None:
+    """``residue`` (the fast path's walk, which skips the usual objects by a set test) names what
+    ``unknown_fields`` names, in the same order, and lets through what strict JSON lets through."""
+    inbound = base_inbound(doc)
+    adapter = generic.GenericAdapter()
+    events = generic.fast_parse(adapter, inbound, 64)
+    assert events is not None
+    assert inbound.memo["unknown"] == unknown_fields(doc)
+    assert events == base.Adapter.parse(adapter, base_inbound(doc), 64)  # the exact path
+
+
+INF = "number 1e999 is out of range (not a finite number)"
+
+
+@pytest.mark.parametrize("spoil,max_depth,reason", [
+    ({"customer": {"id": "c", "attributes": {"n": "INF"}}}, 64, INF),
+    ({"customer": {"id": "c", "account": {"mrr": "INF"}}}, 64, INF),
+    ({"evidence": {"network_requests": [{"duration_ms": "INF"}]}}, 64, INF),
+    ({"unknown": [[[[["INF"]]]]]}, 64, INF),
+    ({"unknown": {"a": [[[[[[[[]]]]]]]]}}, 8, "JSON nested deeper than 8 levels"),
+    ({"customer": {"id": "c", "attributes": {"a": [[[[[[]]]]]]}}}, 8, "JSON nested deeper than 8 levels"),
+])
+def test_what_the_fast_path_does_not_type_is_still_checked(spoil: dict, max_depth: int, reason: str) -> None:
+    """Depth and overflowing numbers where no schema looks (unknown fields, ``customer.attributes``) and
+    where a float field is typed: the exact path's 400 and reason, as before."""
+    body = dumps(generic_event(**spoil)).replace(b'"INF"', b"1e999")
+    assert generic.fast_parse(generic.GenericAdapter(), base.Inbound(body=body, headers={}), max_depth) is None
+    with pytest.raises(base.MalformedPayload) as excinfo:
+        generic.GenericAdapter().parse(base.Inbound(body=body, headers={}), max_depth)
+    assert str(excinfo.value) == reason
 
 
 def test_the_202_lists_them_and_the_inbox_keeps_the_body(client: FlaskClient, rt: Runtime) -> None:

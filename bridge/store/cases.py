@@ -22,8 +22,12 @@ def get_case(session: Session, case_id: str) -> CaseRow | None:
 def lock_case(session: Session, case_id: str) -> CaseRow | None:
     """The case, row-locked until commit and re-read (PostgreSQL): two jobs folding events into one
     case serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
-    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
-                           .execution_options(populate_existing=True)).first()  # as committed, not as cached
+    return session.scalars(_LOCK_CASE, {"case_id": case_id}).first()
+
+
+# As committed, not as cached (populate_existing); built once (building it cost more than running it).
+_LOCK_CASE = (select(CaseRow).where(CaseRow.id == bindparam("case_id")).with_for_update()
+              .execution_options(populate_existing=True))
 
 
 def lock_routing(session: Session, team: str) -> None:

@@ -118,6 +118,20 @@ def ensure_deliveries(
     ])
 
 
+_STEPS_AT = (select(DeliveryRow.id, DeliveryRow.next_attempt_at)
+             .where(DeliveryRow.case_id == bindparam("case_id"),
+                    DeliveryRow.step.in_(bindparam("steps", expanding=True)))
+             .order_by(DeliveryRow.id))
+
+
+def steps_at(session: Session, case_id: str, steps: Sequence[str]) -> list[tuple[int, datetime]]:
+    """(id, next attempt) of these steps of the case, as this transaction wrote them: two columns of
+    the rows asked for, not every step of the case as objects."""
+    session.flush()
+    return [(int(i), at) for i, at in session.connection().execute(_STEPS_AT, {"case_id": case_id,
+                                                                               "steps": list(steps)})]
+
+
 def deliveries_of(session: Session, case_id: str) -> list[DeliveryRow]:
     return list(session.scalars(_STEPS_OF, {"case_id": case_id}))
 

@@ -50,6 +50,7 @@ from bridge.store.deliveries import (
     revive_delivery,
     set_payload_once,
     stale_deliveries,
+    steps_at,
 )
 from bridge.store.inbox import (
     batch_rows,
@@ -127,6 +128,7 @@ __all__ = [
     "set_transcript",
     "stale_deliveries",
     "stale_inbox",
+    "steps_at",
     "take_for_dispatch",
     "timeline_of",
     "waiting_rows",

@@ -206,7 +206,7 @@ def _times(case: CaseRow) -> dict[str, str]:
 
 def _scheduled(s: Any, case_id: str, steps: list[str]) -> list[tuple[int, datetime]]:
     """Steps due later (re-escalation pages): (id, when), for the queue's scheduler."""
-    return [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
+    return [(ident, at) for ident, at in repo.steps_at(s, case_id, steps)]
 
 
 def _summary_for(rt: Runtime, s: Any, case: CaseRow) -> tuple[Summary, bool]:

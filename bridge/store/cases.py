@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, false, func, null, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from bridge.store.models import ACKNOWLEDGED, CLOSED, ESCALATED, OPEN, CaseRow, TimelineRow
 
@@ -20,8 +22,12 @@ def get_case(session: Session, case_id: str) -> CaseRow | None:
 def lock_case(session: Session, case_id: str) -> CaseRow | None:
     """The case, row-locked until commit and re-read (PostgreSQL): two jobs folding events into one
     case serialize instead of overwriting each other's transcript. SQLite serializes writers anyway."""
-    return session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
-                           .execution_options(populate_existing=True)).first()  # as committed, not as cached
+    return session.scalars(_LOCK_CASE, {"case_id": case_id}).first()
+
+
+# As committed, not as cached (populate_existing); built once (building it cost more than running it).
+_LOCK_CASE = (select(CaseRow).where(CaseRow.id == bindparam("case_id")).with_for_update()
+              .execution_options(populate_existing=True))
 
 
 def lock_routing(session: Session, team: str) -> None:
@@ -80,12 +86,24 @@ def last_assigned(session: Session, teams: Iterable[str] | None = None) -> dict[
     return found
 
 
+_CASE_REFS_LOCKED = select(CaseRow.refs).where(CaseRow.id == bindparam("case_id")).with_for_update()
+_SET_REFS = update(CaseRow.__table__).where(CaseRow.__table__.c.id == bindparam("case_id")).values(
+    refs=bindparam("refs", type_=CaseRow.__table__.c.refs.type))
+
+
 def merge_refs(session: Session, case_id: str, new: dict[str, Any]) -> None:
-    """Fold results into the case's denormalized ``refs`` under a row lock (PostgreSQL); SQLite
-    serializes writers and refuses a write from a stale snapshot, which the job retries."""
-    case = session.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()
-                           .execution_options(populate_existing=True)).one()  # re-read, in one query
-    case.refs = {**(case.refs or {}), **new}
+    """Fold results into the case's denormalized ``refs``, reading them under a row lock (PostgreSQL);
+    SQLite serializes writers: the flush first takes its write lock (the step's own writes), so the
+    refs read next are the latest. Only the refs column is read and written (re-reading the whole
+    row, transcript and all, was most of a step's store time); a case this session holds gets the
+    new value as its committed state."""
+    session.flush()
+    current = session.execute(_CASE_REFS_LOCKED, {"case_id": case_id}).scalar_one()
+    merged = {**(current or {}), **new}
+    session.connection().execute(_SET_REFS, {"case_id": case_id, "refs": merged})
+    held = session.identity_map.get(identity_key(CaseRow, case_id))
+    if held is not None:
+        set_committed_value(held, "refs", merged)
 
 
 def add_timeline(
@@ -98,16 +116,28 @@ def timeline_of(session: Session, case_id: str) -> list[TimelineRow]:
     return list(session.scalars(select(TimelineRow).where(TimelineRow.case_id == case_id).order_by(TimelineRow.id)))
 
 
+def _earlier_stmt(by_email: bool, by_id: bool) -> Any:
+    who = [c for c, wanted in ((CaseRow.customer_email == bindparam("email"), by_email),
+                               (CaseRow.customer_id == bindparam("customer"), by_id)) if wanted]
+    return (select(CaseRow.refs).where(CaseRow.id != bindparam("case_id"), or_(*who),
+                                       CaseRow.created_at < bindparam("before"))
+            .order_by(CaseRow.created_at.desc()).limit(bindparam("limit")))
+
+
+# Built once per shape (by e-mail, by customer id, by both): building the statement cost more than
+# running it, on every step that builds a package.
+_EARLIER = {(e, i): _earlier_stmt(e, i) for e in (True, False) for i in (True, False) if e or i}
+
+
 def earlier_tickets(session: Session, case: CaseRow, limit: int = 5) -> list[str]:
     """Zendesk tickets of the same customer's earlier cases (by e-mail or platform customer id)."""
-    who = [c for c in (CaseRow.customer_email == case.customer_email if case.customer_email else None,
-                       CaseRow.customer_id == case.customer_id if case.customer_id else None) if c is not None]
-    if not who:
+    shape = (bool(case.customer_email), bool(case.customer_id))
+    if not any(shape):
         return []
-    stmt = (select(CaseRow.refs).where(CaseRow.id != case.id, or_(*who), CaseRow.created_at < case.created_at)
-            .order_by(CaseRow.created_at.desc()).limit(limit))
+    params = {"case_id": case.id, "email": case.customer_email, "customer": case.customer_id,
+              "before": case.created_at, "limit": limit}
     found = []
-    for refs in session.scalars(stmt):
+    for refs in session.scalars(_EARLIER[shape], params):
         ticket = str((refs or {}).get("zendesk.ticket") or "")
         if ticket.isdigit() and ticket not in found:
             found.append(ticket)

@@ -40,6 +40,7 @@ from bridge.store.deliveries import (
     claim_delivery_case,
     dead_letters,
     deliveries_of,
+    delivery_and_case,
     due_deliveries,
     ensure_deliveries,
     get_delivery,
@@ -49,6 +50,7 @@ from bridge.store.deliveries import (
     revive_delivery,
     set_payload_once,
     stale_deliveries,
+    steps_at,
 )
 from bridge.store.inbox import (
     batch_rows,
@@ -87,6 +89,7 @@ __all__ = [
     "dead_letters",
     "delete_old_inbox",
     "deliveries_of",
+    "delivery_and_case",
     "drop_summary",
     "due_deliveries",
     "due_inbox",
@@ -125,6 +128,7 @@ __all__ = [
     "set_transcript",
     "stale_deliveries",
     "stale_inbox",
+    "steps_at",
     "take_for_dispatch",
     "timeline_of",
     "waiting_rows",

@@ -126,9 +126,9 @@ def _deliver(delivery_id: int, rt: Runtime, go_on: Any = None) -> tuple[str, int
     Returns (outcome, the step claimed next or None, whether due steps were left unenqueued)."""
     try:
         with rt.store.session() as s:
-            delivery = repo.get_delivery(s, delivery_id)
-            case = repo.get_case(s, delivery.case_id) if delivery else None
-            assert delivery is not None and case is not None
+            found = repo.delivery_and_case(s, delivery_id)
+            assert found is not None
+            delivery, case = found
             summary, new_summary = _summary_for(rt, s, case)
             step = connectors.step_for(delivery.step)
             extra = ownership.prepare(rt, s, case, delivery)
@@ -206,7 +206,7 @@ def _times(case: CaseRow) -> dict[str, str]:
 
 def _scheduled(s: Any, case_id: str, steps: list[str]) -> list[tuple[int, datetime]]:
     """Steps due later (re-escalation pages): (id, when), for the queue's scheduler."""
-    return [(d.id, d.next_attempt_at) for d in repo.deliveries_of(s, case_id) if d.step in steps]
+    return [(ident, at) for ident, at in repo.steps_at(s, case_id, steps)]
 
 
 def _summary_for(rt: Runtime, s: Any, case: CaseRow) -> tuple[Summary, bool]:

@@ -66,6 +66,4 @@ def install() -> None:
 
     for concept, words in {**NEW, **MORE}.items():
         judge_lexicon.CONCEPTS[concept] = (*judge_lexicon.CONCEPTS.get(concept, ()), *words)
-    judge_lexicon.PREFIXES, judge_lexicon.PHRASES = judge_lexicon._compile()
-    judge_lexicon.LENGTHS = sorted({len(p) for p in judge_lexicon.PREFIXES})
-    judge_lexicon._word_concepts.cache_clear()
+    judge_lexicon.recompile()

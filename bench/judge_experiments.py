@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bridge.events import Event, Message
-from bridge.pipeline import judge, judge_features, judge_train, triggers
+from bridge.pipeline import judge_features, judge_nested, judge_train
 from bridge.pipeline.judge_nested import Procedure
 from bridge.pipeline.judge_train import LEARNED, ROLE, Dataset, Verdict
 from bridge.pipeline.trigger_config import TriggerConfig
@@ -149,26 +149,11 @@ def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str
              cfg: TriggerConfig, assist: float = 1.0, gates: list[float] | None = None,
              gate_cut: float = 0.0, memory: bool = False) -> dict[str, Verdict]:
     """``judge_train.verdicts`` with this module's rule."""
-    by_group: dict[int, list[int]] = {}
-    for r, g in enumerate(data.groups):
-        by_group.setdefault(g, []).append(r)
-    out = {}
-    for g, example in enumerate(data.examples):
-        messages = example.event.conversation.messages
-        steps = [({t: p for t, p in scores[r].items() if ROLE[t] == m.role}, judge.precise_hits(data.features[r]),
-                  judge.assisted(data.features[r])) for r, m in zip(by_group.get(g, []), messages, strict=True)]
-        gated = None if gates is None else [gates[r] for r in by_group.get(g, [])]
-        found = first_escalation(steps, thresholds, co, assist, gated, gate_cut, {} if memory else None)
-        if found:
-            stated = [h.trigger for h in judge.stated_reasons(example.event, found[1], cfg)]
-            out[example.name] = Verdict(True, tuple(found[1] + stated), found[0])
-        elif example.event.type == "handoff.requested":
-            at = judge._handoff_index(messages)
-            hits = triggers.handoff_hits(example.event.handoff, at, cfg)
-            out[example.name] = Verdict(True, tuple(h.trigger for h in hits), at)
-        else:
-            out[example.name] = Verdict(False, (), None)
-    return out
+    def decide(steps: list[judge_train.Step], rows: list[int]) -> tuple[int, list[str]] | None:
+        gated = None if gates is None else [gates[r] for r in rows]
+        return first_escalation(steps, thresholds, co, assist, gated, gate_cut, {} if memory else None)
+
+    return judge_train.verdicts(data, scores, thresholds, 1.0, cfg, assist, decide)
 
 
 GATE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -217,20 +202,16 @@ def make_procedure(k: int = 5, C: dict[str, float] | None = None,  # noqa: N803
                    memory: bool = False) -> Procedure:
     """``judge_nested.make_procedure`` with the gate (its cut tuned with the thresholds),
     per-trigger co-trigger shares and memory as options."""
-    per_trigger = {t: (C or {}).get(t, judge_train.DEFAULT_C) for t in LEARNED}
+    per_trigger = judge_nested.per_trigger_c(C)
 
     def fit(data: Dataset, X: Any, cfg: TriggerConfig) -> Any:  # noqa: N803
-        scores = judge_train.out_of_fold(data, per_trigger, k=k, X=X, class_weight=class_weight)
+        scores, models = judge_nested.fit_both(data, X, per_trigger, k, class_weight)
         gates = cross_fitted(data, scores, k) if gate else None
         thresholds, co, assist, cut = tune_gated(data, scores, cfg, gates, per_trigger_co, memory)
         gate_model = fit_gate(rows(data, scores), targets(data)) if gate else None
-        models = judge_train.fit_models(data, range(len(data.features)), per_trigger, None, X, class_weight)
 
         def judge_held(held: Dataset, X_held: Any) -> tuple[dict[str, Verdict], dict[str, Any]]:  # noqa: N803
-            held_scores: list[dict[str, float]] = [{} for _ in held.features]
-            for trigger, model in models.items():
-                for r, p in enumerate(model.predict_proba(X_held)[:, 1]):
-                    held_scores[r][trigger] = float(p)
+            held_scores = judge_train.predict(models, X_held)
             held_gates = None
             if gate_model is not None:
                 held_gates = [probability(*gate_model, row) for row in rows(held, held_scores)]

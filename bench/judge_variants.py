@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.pipeline import judge, judge_nested, judge_train, triggers
+from bridge.pipeline import judge, judge_nested, judge_train
 from bridge.pipeline.judge_nested import MEASURES, subset
 from bridge.pipeline.judge_train import LEARNED, ROLE, Dataset, Example, Verdict
 from bridge.pipeline.trigger_config import TriggerConfig
@@ -120,9 +120,9 @@ def out_of_fold(data: Dataset, C: dict[str, float], k: int, X: Any, nb: bool) ->
     """``judge_train.out_of_fold`` over this module's ``fit_models``."""
     scores: list[dict[str, float]] = [{} for _ in data.features]
     for train_rows, held_rows in judge_train.folds(data.groups, k):
-        for trigger, model in fit_models(data, train_rows, C, X, nb).items():
-            for r, p in zip(held_rows, model.predict_proba(X[held_rows])[:, 1], strict=True):
-                scores[r][trigger] = float(p)
+        for r, found in zip(held_rows, judge_train.predict(fit_models(data, train_rows, C, X, nb), X[held_rows]),
+                            strict=True):
+            scores[r].update(found)
     return scores
 
 
@@ -200,20 +200,9 @@ def first_escalation(steps: Sequence[Step], rule: Rule, settle: bool = False) ->
 
 
 def verdicts(steps: Steps, rule: Rule, cfg: TriggerConfig) -> dict[str, Verdict]:
-    out = {}
-    for example, conv in zip(steps.examples, steps.steps, strict=True):
-        handoff = example.event.type == "handoff.requested"
-        found = first_escalation(conv, rule, settle=handoff)
-        if found:
-            stated = [h.trigger for h in judge.stated_reasons(example.event, found[1], cfg)]
-            out[example.name] = Verdict(True, tuple(found[1] + stated), found[0])
-        elif handoff:
-            at = judge._handoff_index(example.event.conversation.messages)
-            hits = triggers.handoff_hits(example.event.handoff, at, cfg)
-            out[example.name] = Verdict(True, tuple(h.trigger for h in hits), at)
-        else:
-            out[example.name] = Verdict(False, (), None)
-    return out
+    return {example.name: judge_train.verdict(
+        example, first_escalation(conv, rule, settle=example.event.type == "handoff.requested"), cfg)
+        for example, conv in zip(steps.examples, steps.steps, strict=True)}
 
 
 def tune(steps: Steps, cfg: TriggerConfig, defer: bool) -> Rule:
@@ -249,14 +238,6 @@ def tune(steps: Steps, cfg: TriggerConfig, defer: bool) -> Rule:
 
 # --- the nested run -----------------------------------------------------------------------------
 
-def _held_scores(models: dict[str, Any], X: Any, n: int) -> list[dict[str, float]]:  # noqa: N803
-    out: list[dict[str, float]] = [{} for _ in range(n)]
-    for trigger, model in models.items():
-        for r, p in enumerate(model.predict_proba(X)[:, 1]):
-            out[r][trigger] = float(p)
-    return out
-
-
 def run(examples: Sequence[Example], cfg: TriggerConfig, variants: Sequence[str], outer: int = 5, inner: int = 5,
         C: float = judge_train.DEFAULT_C, progress: Any = print, with_errors: bool = False) -> dict[str, Any]:  # noqa: N803
     from sklearn.feature_extraction import DictVectorizer
@@ -278,13 +259,13 @@ def run(examples: Sequence[Example], cfg: TriggerConfig, variants: Sequence[str]
             mine = [v for v in variants if v.startswith("nb") == nb]
             oof = out_of_fold(fit_part, per_trigger, inner, X_fit, nb)
             models = fit_models(fit_part, range(len(fit_part.features)), per_trigger, X_fit, nb)
-            held = _held_scores(models, X_held, len(held_part.features))
+            held = judge_train.predict(models, X_held)
             oof_answers = held_answers = None
             if any(v.endswith("defer") for v in mine):
                 answers = with_answer_targets(fit_part)
                 oof_answers = out_of_fold(answers, per_trigger, inner, X_fit, nb)
                 answer_models = fit_models(answers, range(len(answers.features)), per_trigger, X_fit, nb)
-                held_answers = _held_scores(answer_models, X_held, len(held_part.features))
+                held_answers = judge_train.predict(answer_models, X_held)
             inner_steps = Steps.of(fit_part, oof, oof_answers)
             held_steps = Steps.of(held_part, held, held_answers)
             for v in mine:

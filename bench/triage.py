@@ -6,7 +6,8 @@ learning curve). Everything is computed from data/triage and the shipped model; 
 ``python -m bench.triage --cost-only [--reference]`` prints the judge's cost alone as one JSON line
 (CPU and wall time per message on the locked split, first sight and re-judged, and the process's
 peak RSS after judging the whole corpus), using only the API the judge had before issue 15's exact
-shortcuts, so the same file can measure an older checkout run alternately with this one.
+shortcuts, so the same file can measure an older checkout run alternately with this one;
+``model_rss_mb`` is what loading the model added to the process's resident memory (VmRSS).
 ``--reference`` measures this checkout with the shortcuts off (every regex runs, VADER as written).
 """
 
@@ -83,14 +84,24 @@ def cost(examples: list[Example], cfg: Any, model: Any) -> dict[str, dict[str, f
     return {k: _percentiles(v) for k, v in spent.items()}
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def cost_only(reference: bool) -> dict[str, Any]:
     if reference:
         cfg = trigger_config.build(trigger_config._read_yaml(trigger_config.DEFAULTS_FILE), shortcuts=False)
     else:
         cfg = trigger_config.load()
-    model = judge.load()
+    before = rss_mb()
+    model = judge.load()  # what the model (and whatever it imports to be read) adds to a process
+    loaded = rss_mb() - before
     test = judge_train.load_corpus(CORPUS, "test")
-    out: dict[str, Any] = {"test_ms_per_message": cost(test, cfg, model)}
+    out: dict[str, Any] = {"test_ms_per_message": cost(test, cfg, model), "model_rss_mb": round(loaded, 1)}
     for e in judge_train.load_corpus(CORPUS, "train"):
         judge.judge(e.event, cfg, model)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

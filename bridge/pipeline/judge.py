@@ -22,10 +22,10 @@ import json
 import math
 import sys
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import repeat
 from operator import mul
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,21 @@ WORD_SPACES = ("cw", "bw", "pbw", "hw")
 UNCERTAIN_BAND = 0.5  # a score above this share of its threshold, without crossing it, is "uncertain"
 
 
+EMPTY, CLASH = -1, -2  # a slot's row: free, or shared by names with one hash (looked up by name)
+
+
 @dataclass(frozen=True)
 class Model:
-    """Weights by feature name, kept compact: one row index per name into one float32 column per
-    trigger (a Python tuple per feature would cost ~10x the memory in every worker). Each column
-    ends with a zero row that unknown features point at, so a score is summed without a branch."""
+    """Weights by feature name, kept compact: the names are not kept. Each name's ``hash()``
+    (64-bit; str hashes are salted per process, so they are computed at load) goes into an
+    open-addressing table of two flat arrays, hashes and rows (linear probing, at most a quarter
+    full), and each row into one float32 column per trigger. A dict of the 128k name strings and
+    their row ints cost ~17 MB in every worker (and ~12 MB more of freed-but-kept load garbage);
+    these arrays ~9 MB, built without ever holding all the names at once.
+
+    A feature the model lacks whose hash equals a model name's would read that name's weights:
+    with 128k names a chance of 128,062 / 2^64 ≈ 7e-15 per lookup. Two model names sharing a
+    hash (~5e-10 per load) are caught at load and looked up by name."""
 
     triggers: tuple[str, ...]
     roles: dict[str, str]
@@ -51,60 +61,154 @@ class Model:
     thresholds: dict[str, float]
     co: float
     assist: float
-    rows: dict[str, int]
-    columns: tuple[array[float], ...]
+    keys: array[int]  # per slot: the hash of the name there
+    slots: array[int]  # per slot: its row, EMPTY or CLASH
+    columns: tuple[array[float], ...]  # per trigger: the weight of each row
+    clashes: dict[str, int]  # name -> row, for names whose hash another model name shares
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Model:
         triggers = tuple(data["triggers"])
-        rows = {name: row for row, name in enumerate(data["names"].split("\n"))} if data["names"] else {}
         table = array("f")
         table.frombytes(base64.b64decode(data["weights"]))
         if sys.byteorder != "little":
             table.byteswap()
         width = len(triggers)
-        columns = tuple(table[j::width] + array("f", [0.0]) for j in range(width))
+        keys, slots, clashes = _hash_table(data["names"], len(table) // width)
         return cls(triggers=triggers, roles=dict(data["roles"]), intercepts=dict(data["intercepts"]),
                    thresholds=dict(data["thresholds"]), co=float(data["co"]), assist=float(data.get("assist", 1.0)),
-                   rows=rows, columns=columns)
+                   keys=keys, slots=slots, columns=tuple(table[j::width] for j in range(width)), clashes=clashes)
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def lookup(self, names: Iterable[str]) -> tuple[list[int], list[int]]:
+        """The positions in ``names`` (increasing) of the features the model has, and their rows.
+        (One plain loop: the same steps as C-level maps over all names at once measured slower.)"""
+        keys, slots, mask = self.keys, self.slots, len(self.slots) - 1
+        found: list[int] = []
+        rows: list[int] = []
+        for i, name in enumerate(names):
+            h = hash(name)
+            at = h & mask
+            while True:
+                row = slots[at]
+                if row == EMPTY:
+                    break
+                if keys[at] == h:
+                    if row == CLASH:
+                        row = self.clashes.get(name, EMPTY)
+                    if row >= 0:
+                        found.append(i)
+                        rows.append(row)
+                    break
+                at = (at + 1) & mask
+        return found, rows
 
     def weight(self, name: str, j: int) -> float:
-        row = self.rows.get(name)
-        return 0.0 if row is None else self.columns[j][row]
+        _, rows = self.lookup([name])
+        return self.columns[j][rows[0]] if rows else 0.0
 
     def scores(self, features: dict[str, float], role: str) -> dict[str, float]:
         """Probability per trigger that reads messages of this role."""
         mine = [(j, t) for j, t in enumerate(self.triggers) if self.roles[t] == role]
         if not mine:
             return {}
-        # Every step below iterates in C (map over the dict, the column's __getitem__, mul): a
-        # message has thousands of n-gram features and this runs at every message.
-        rows = list(map(self.rows.get, features, repeat(len(self.rows))))
+        found, rows = self.lookup(features)
         values = list(features.values())
+        present = list(map(values.__getitem__, found))
         out = {}
         for j, trigger in mine:
-            total = self.intercepts[trigger] + sum(map(mul, map(self.columns[j].__getitem__, rows), values))
+            # A feature the model lacks adds 0.0, which leaves a float sum as it is: the features it
+            # has, summed in the same order, give the very same total as all of them did.
+            total = self.intercepts[trigger] + sum(map(mul, map(self.columns[j].__getitem__, rows), present))
             out[trigger] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, total))))
         return out
 
     def top_words(self, features: dict[str, float], trigger: str, k: int = 3) -> list[str]:
         """The word features that pushed this trigger's score up the most (for the evidence)."""
-        j = self.triggers.index(trigger)
-        ranked = sorted(((self.weight(name, j) * value, name) for name, value in features.items()
-                         if name.split(":", 1)[0] in WORD_SPACES), reverse=True)
+        column = self.columns[self.triggers.index(trigger)]
+        words = [(name, value) for name, value in features.items() if name.split(":", 1)[0] in WORD_SPACES]
+        found, rows = self.lookup(name for name, _ in words)
+        ranked = sorted(((column[row] * words[i][1], words[i][0]) for i, row in zip(found, rows, strict=True)),
+                        reverse=True)
         return [name.split(":", 1)[1] for contribution, name in ranked[:k] if contribution > 0]
+
+
+def _hash_table(names: str, n: int) -> tuple[array[int], array[int], dict[str, int]]:
+    """The slots of ``n`` names (one per line of ``names``): 4 slots a name or more, a power of two.
+    The names are read a slice at a time: all 128k as Python strings at once would add ~9 MB to the
+    peak of loading."""
+    size = 1 << max(4, (4 * n - 1).bit_length())
+    mask = size - 1
+    keys = array("q", bytes(8 * size))
+    slots = array("i", [EMPTY]) * size
+    shared: set[int] = set()
+    row = start = 0
+    while n:
+        cut = names.find("\n", start + 65536)
+        for name in (names[start:] if cut < 0 else names[start:cut]).split("\n"):
+            h = hash(name)
+            at = h & mask
+            while slots[at] != EMPTY and keys[at] != h:
+                at = (at + 1) & mask
+            if slots[at] == EMPTY:
+                keys[at], slots[at] = h, row
+            else:  # another name with this hash: those names are looked up by name
+                shared.add(h)
+                slots[at] = CLASH
+            row += 1
+        if cut < 0:
+            break
+        start = cut + 1
+    if row != n:
+        raise ValueError(f"the model has {n} weight rows and {row} names")
+    clashes = {name: line for line, name in enumerate(names.split("\n")) if hash(name) in shared} if shared else {}
+    return keys, slots, clashes
+
+
+def names(path: Path | None = None) -> list[str]:
+    """The feature names of a model file (the shipped one by default), in the file's order: for
+    tests and tools; the judge itself keeps only their hashes."""
+    raw = _read(path)
+    text = json.loads(gzip.decompress(raw))["names"]
+    return text.split("\n") if text else []
+
+
+def _read(path: Path | None) -> bytes:
+    if path is not None:
+        return path.read_bytes()
+    return resources.files("bridge.pipeline").joinpath(MODEL_FILE).read_bytes()
 
 
 def load(path: Path | None = None) -> Model:
     if path is not None:
-        return Model.from_json(json.loads(gzip.decompress(path.read_bytes())))
+        return _load(path)
     return _shipped()
 
 
 @lru_cache(maxsize=1)
 def _shipped() -> Model:
-    raw = resources.files("bridge.pipeline").joinpath(MODEL_FILE).read_bytes()
-    return Model.from_json(json.loads(gzip.decompress(raw)))
+    return _load(None)
+
+
+def _load(path: Path | None) -> Model:
+    model = Model.from_json(json.loads(gzip.decompress(_read(path))))
+    _give_back_freed_memory()
+    return model
+
+
+def _give_back_freed_memory() -> None:
+    """Return the load's freed buffers (the file, its JSON, the decoded weights: ~9 MB) to the OS.
+    glibc keeps them: freeing the first large buffer raises its mmap threshold, so the next ones
+    come from the heap, and freed holes under the model's arrays are never trimmed. Elsewhere
+    (no glibc) a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _hit(trigger: str, index: int | None, evidence: str, score: float | None = None) -> TriggerHit:
@@ -112,16 +216,15 @@ def _hit(trigger: str, index: int | None, evidence: str, score: float | None = N
                                       "score": None if score is None else round(score, 3)})
 
 
+_RULE_OF = {"customer_requested_human": 0, "product_bug": 1, "billing_exception": 2}  # in customer_rules
+
+
 def _evidence(trigger: str, message: Message, features: dict[str, float], model: Model, cfg: TriggerConfig,
               score: float) -> str:
     """The rule's phrase in its sentence when a precise rule agrees; the model's words otherwise."""
     phrase: str | None = None
-    if trigger == "customer_requested_human":
-        phrase = trigger_rules.human_request(message.text, cfg)
-    elif trigger == "product_bug":
-        phrase = trigger_rules.product_bug(message, cfg)
-    elif trigger == "billing_exception":
-        phrase = trigger_rules.billing_exception(message.text, cfg)
+    if trigger in _RULE_OF:
+        phrase = judge_features.customer_rules(message, cfg)[_RULE_OF[trigger]]
     elif trigger == "low_confidence":
         low = trigger_rules.low_confidence(message, cfg)
         if low:

@@ -76,7 +76,7 @@ def text_features(text: str, prefix: str, chars: bool = True) -> tuple[tuple[str
 def _grams(word: str, prefix: str) -> tuple[str, ...]:
     """Character 2–4-grams of one word with boundary marks, named (cached: words recur)."""
     marked = f" {word} "
-    return tuple(f"{prefix}:{marked[i:i + n]}" for n in (2, 3, 4) for i in range(len(marked) - n + 1))
+    return tuple([f"{prefix}:{marked[i:i + n]}" for n in (2, 3, 4) for i in range(len(marked) - n + 1)])
 
 
 _SENTENCE_END = re.compile(r"[.!?。！？\n]+")
@@ -133,18 +133,24 @@ def _key(cfg: TriggerConfig) -> int:
     return id(cfg)
 
 
-def _customer_rules(text: str, kinds: tuple[str, ...], cfg: TriggerConfig) -> tuple[bool, bool, bool]:
-    return _customer_rules_cached(text, kinds, _key(cfg))
+Rules = tuple[str | None, str | None, str | None]  # human_request, product_bug, billing_exception
+
+
+def customer_rules(message: Message, cfg: TriggerConfig) -> Rules:
+    """What the precise detectors found in a customer turn (a request for a person, a bug, a
+    billing exception: the phrase, or None), cached: the features read them, and the evidence of
+    the message the judge escalates at reads them again."""
+    return _customer_rules_cached(message.text, tuple(a.kind for a in message.attachments if a.kind), _key(cfg))
 
 
 @lru_cache(maxsize=TEXTS)
-def _customer_rules_cached(text: str, kinds: tuple[str, ...], cfg_id: int) -> tuple[bool, bool, bool]:
-    """The precise detectors on one customer text (cached: a transcript is re-judged as it grows)."""
+def _customer_rules_cached(text: str, kinds: tuple[str, ...], cfg_id: int) -> Rules:
     cfg = _CONFIGS[cfg_id]
+    # product_bug reads the text and the attachments' kinds, nothing else of the message.
     message = Message.model_validate({"role": "customer", "text": text,
                                       "attachments": [{"kind": k} for k in kinds]})
-    return (bool(trigger_rules.human_request(text, cfg)), bool(trigger_rules.product_bug(message, cfg)),
-            bool(trigger_rules.billing_exception(text, cfg)))
+    return (trigger_rules.human_request(text, cfg), trigger_rules.product_bug(message, cfg),
+            trigger_rules.billing_exception(text, cfg))
 
 
 def _mood(text: str, cfg: TriggerConfig, english: bool, after_repeat: bool) -> trigger_rules.Mood:
@@ -290,7 +296,7 @@ def _rule_hits(walk: _Walk, message: Message, cfg: TriggerConfig, event: Event, 
     """The hand-written detectors' verdicts on a customer turn, as features (their phrase lists
     carry what the authors knew; the model learns how far to trust each)."""
     hits: Features = {}
-    human, bug, billing = _customer_rules(message.text, tuple(a.kind for a in message.attachments if a.kind), cfg)
+    human, bug, billing = customer_rules(message, cfg)
     if human:
         hits["s:rule_human"] = 1.0
     if bug:
@@ -324,7 +330,8 @@ def positions(event: Event, cfg: TriggerConfig) -> Iterator[tuple[int, Message, 
             walk.customer_turns += 1
             features.update(text_features(message.text, "c"))
             if walk.last_bot is not None:
-                features.update((f"p{name}", v) for name, v in text_features(walk.last_bot.text, "b", chars=False))
+                # "pb" + "w:…" is "p" + "bw:…": the bot turn's word features renamed, cached as such.
+                features.update(text_features(walk.last_bot.text, "pb", chars=False))
         elif message.role == "bot":
             walk.bot_turns += 1
             features.update(text_features(message.text, "b"))

@@ -63,24 +63,33 @@ def make_procedure(k: int = 5, C: dict[str, float] | None = None,  # noqa: N803
     scores, models fitted on every row; ``C`` and ``class_weight`` per trigger are the variants of
     the shipped one (the others measured are in ``bench/judge_experiments.py`` and
     ``bench/judge_variants.py``)."""
-    per_trigger = {t: (C or {}).get(t, judge_train.DEFAULT_C) for t in judge_train.LEARNED}
+    per_trigger = per_trigger_c(C)
 
     def fit(data: Dataset, X: Any, cfg: TriggerConfig) -> Any:  # noqa: N803
-        scores = judge_train.out_of_fold(data, per_trigger, k=k, X=X, class_weight=class_weight)
+        scores, models = fit_both(data, X, per_trigger, k, class_weight)
         thresholds, co, assist = judge_train.tune(data, scores, cfg)
-        models = judge_train.fit_models(data, range(len(data.features)), per_trigger, None, X, class_weight)
 
         def judge_held(held: Dataset, X_held: Any) -> tuple[dict[str, Verdict], dict[str, Any]]:  # noqa: N803
-            held_scores: list[dict[str, float]] = [{} for _ in held.features]
-            for trigger, model in models.items():
-                for r, p in enumerate(model.predict_proba(X_held)[:, 1]):
-                    held_scores[r][trigger] = float(p)
+            held_scores = judge_train.predict(models, X_held)
             chosen = {"thresholds": thresholds, "co": co, "assist": assist}
             return judge_train.verdicts(held, held_scores, thresholds, co, cfg, assist), chosen
 
         return judge_held
 
     return fit
+
+
+def per_trigger_c(C: dict[str, float] | None) -> dict[str, float]:  # noqa: N803
+    """``C`` per learned trigger: the given ones, the default for the others."""
+    return {t: (C or {}).get(t, judge_train.DEFAULT_C) for t in judge_train.LEARNED}
+
+
+def fit_both(data: Dataset, X: Any, C: dict[str, float], k: int,  # noqa: N803
+             class_weight: dict[str, Any] | None) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """What a procedure fits on its training conversations: the out-of-fold scores its settings are
+    tuned on (``k`` inner folds), and the models fitted on every row."""
+    scores = judge_train.out_of_fold(data, C, k=k, X=X, class_weight=class_weight)
+    return scores, judge_train.fit_models(data, range(len(data.features)), C, None, X, class_weight)
 
 
 def nested(examples: Sequence[Example], cfg: TriggerConfig, outer: int = 5, inner: int = 5,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,11 +168,18 @@ def out_of_fold(data: Dataset, C: dict[str, float], k: int = 5, X: Any = None,  
     scores: list[dict[str, float]] = [{} for _ in data.features]
     for train_rows, held_rows in folds(data.groups, k):
         models = fit_models(data, train_rows, C, vectorizer, X, class_weight)
-        for trigger, model in models.items():
-            probs = model.predict_proba(X[held_rows])[:, 1]
-            for r, p in zip(held_rows, probs, strict=True):
-                scores[r][trigger] = float(p)
+        for r, found in zip(held_rows, predict(models, X[held_rows]), strict=True):
+            scores[r].update(found)
     return scores
+
+
+def predict(models: dict[str, Any], X: Any) -> list[dict[str, float]]:  # noqa: N803
+    """Each row's probability per trigger, from fitted models (``fit_models``)."""
+    out: list[dict[str, float]] = [{} for _ in range(X.shape[0])]
+    for trigger, model in models.items():
+        for row, p in zip(out, model.predict_proba(X)[:, 1], strict=True):
+            row[trigger] = float(p)
+    return out
 
 
 def export(data: Dataset, C: dict[str, float], thresholds: dict[str, float], co: float,
@@ -231,30 +238,48 @@ class Verdict:
     at: int | None
 
 
-def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str, float], co: float,
-             cfg: TriggerConfig, assist: float = 1.0) -> dict[str, Verdict]:
-    """What the judge would say on each conversation, from per-row scores (the runtime's rule)."""
-    from bridge.pipeline import judge, triggers
+Step = tuple[dict[str, float], set[str], set[str]]  # scores of the message's role, precise and assisting rules
+# A decision rule: the first escalation (1-based step, triggers) of one conversation's steps, given
+# also each step's row in the dataset; ``judge.first_escalation`` with fixed settings is the shipped one.
+Decide = Callable[[list[Step], list[int]], tuple[int, list[str]] | None]
 
+
+def verdicts(data: Dataset, scores: list[dict[str, float]], thresholds: dict[str, float], co: float,
+             cfg: TriggerConfig, assist: float = 1.0, decide: Decide | None = None) -> dict[str, Verdict]:
+    """What the judge would say on each conversation, from per-row scores: the runtime's rule, or
+    ``decide`` (a variant's rule, bench/judge_experiments.py) in its place."""
+    from bridge.pipeline import judge
+
+    def shipped(steps: list[Step], _: list[int]) -> tuple[int, list[str]] | None:
+        return judge.first_escalation(steps, thresholds, co, assist)
+
+    rule = decide or shipped
     rows: dict[int, list[int]] = {}
     for r, g in enumerate(data.groups):
         rows.setdefault(g, []).append(r)
     out = {}
     for g, example in enumerate(data.examples):
-        messages = example.event.conversation.messages
+        mine = rows.get(g, [])
         steps = [({t: p for t, p in scores[r].items() if ROLE[t] == m.role}, judge.precise_hits(data.features[r]),
-                  judge.assisted(data.features[r])) for r, m in zip(rows.get(g, []), messages, strict=True)]
-        found = judge.first_escalation(steps, thresholds, co, assist)
-        if found:
-            stated = [h.trigger for h in judge.stated_reasons(example.event, found[1], cfg)]
-            out[example.name] = Verdict(True, tuple(found[1] + stated), found[0])
-        elif example.event.type == "handoff.requested":
-            at = judge._handoff_index(messages)
-            hits = triggers.handoff_hits(example.event.handoff, at, cfg)
-            out[example.name] = Verdict(True, tuple(h.trigger for h in hits), at)
-        else:
-            out[example.name] = Verdict(False, (), None)
+                  judge.assisted(data.features[r])) for r, m in zip(mine, example.event.conversation.messages,
+                                                                     strict=True)]
+        out[example.name] = verdict(example, rule(steps, mine), cfg)
     return out
+
+
+def verdict(example: Example, found: tuple[int, list[str]] | None, cfg: TriggerConfig) -> Verdict:
+    """A conversation's verdict from its first escalation (or None), as ``judge.judge`` completes
+    it: the triggers the bot's stated reason adds on a hand-off; a hand-off nothing in the
+    transcript explains, by its reason alone."""
+    from bridge.pipeline import judge, triggers
+
+    if found:
+        stated = [h.trigger for h in judge.stated_reasons(example.event, found[1], cfg)]
+        return Verdict(True, tuple(found[1] + stated), found[0])
+    if example.event.type == "handoff.requested":
+        at = judge._handoff_index(example.event.conversation.messages)
+        return Verdict(True, tuple(h.trigger for h in triggers.handoff_hits(example.event.handoff, at, cfg)), at)
+    return Verdict(False, (), None)
 
 
 def metrics(labels: dict[str, dict[str, Any]], verdict: dict[str, Verdict]) -> dict[str, float]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from bridge.events import Message
-from bridge.pipeline import judge, judge_features, judge_train, trigger_config, trigger_rules
+from bridge.pipeline import judge, judge_features, judge_lexicon, judge_train, trigger_config, trigger_rules
 from bridge.pipeline.trigger_config import TriggerConfig
 from bridge.pipeline.trigger_prefilter import Prefilter, fold_case, required_literals
 
@@ -190,3 +191,26 @@ def test_tricky_texts_are_not_trivially_equal(paths: tuple[TriggerConfig, Trigge
 def test_vader_reads_the_text_with_its_whitespace_collapsed_the_same(text: str) -> None:
     analyzer = trigger_rules._vader()
     assert trigger_rules.vader_compound(text) == analyzer.polarity_scores(text)["compound"]
+
+
+# ── the judge's own shortcuts: concept phrases in one automaton pass, accents by one translate ──
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8"), max_size=40))
+def test_fold_deletes_exactly_the_combining_marks(text: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    assert judge_lexicon.fold(text) == " ".join(stripped.split())
+
+
+PHRASE_PIECES = [p for p, _ in judge_lexicon.PHRASES[::7]] + ["x", " ", "wieder da", "nog steeds", "ai", "."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PHRASE_PIECES), max_size=8))
+def test_concepts_are_those_a_phrase_by_phrase_search_finds(pieces: list[str]) -> None:
+    """One Aho–Corasick pass finds what ``phrase in text`` for every phrase found, overlaps included."""
+    folded = judge_lexicon.fold("".join(pieces))
+    padded = f" {folded} "
+    words: set[str] = set().union(*map(judge_lexicon._word_concepts, folded.split()))
+    assert judge_lexicon.concepts(folded) == words | {c for p, c in judge_lexicon.PHRASES if p in padded}

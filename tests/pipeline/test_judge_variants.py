@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,20 @@ def test_nb_scaled_weights_are_what_the_model_computes() -> None:
     for row in range(4):
         raw = float(X[row].toarray()[0] @ model.coef_[0] + model.intercept_[0])
         assert math.isclose(model.predict_proba(X[row])[0, 1], 1 / (1 + math.exp(-raw)), rel_tol=1e-9)
+
+
+def test_the_experiments_verdicts_without_options_are_the_shipped_ones() -> None:
+    """bench/judge_experiments.py decides through ``judge_train.verdicts`` with its own rule: with no
+    gate, no memory and one co-trigger share, it says what the shipped rule says, hand-offs included."""
+    cfg = trigger_config.load()
+    examples = judge_train.load_corpus(CORPUS, "train")[::12]
+    data = judge_train.build(examples, cfg)
+    rng = random.Random(15)
+    scores = [{t: rng.random() for t in judge_train.LEARNED} for _ in data.features]
+    shipped_verdicts = judge_train.verdicts(data, scores, THRESHOLDS, 0.8, cfg, 0.5)
+    assert judge_experiments.verdicts(data, scores, THRESHOLDS, 0.8, cfg, 0.5) == shipped_verdicts
+    assert any(v.escalate and v.triggers for v in shipped_verdicts.values())
+    assert any(e.event.type == "handoff.requested" for e in examples)
+    gated = judge_experiments.verdicts(data, scores, THRESHOLDS, 0.8, cfg, 0.5, gates=[0.0] * len(scores),
+                                       gate_cut=0.5)
+    assert gated != shipped_verdicts  # the rule given is the one applied

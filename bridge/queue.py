@@ -30,6 +30,12 @@ log = logging.getLogger("bridge.queue")
 
 JOB_MODULE = "bridge.worker.jobs"
 PROCESS, PROCESS_BATCH, DELIVER = "process_event", "process_events", "deliver"  # jobs in JOB_MODULE
+# A delivery step is work already decided (a ticket, an alert for a case judged to need a human):
+# it goes to the front of its queue, so in a backlog each hand-off gets its ticket as soon as it is
+# judged instead of after every earlier event has been judged (FIFO put the first ticket of a
+# 10,000-event backlog ~5 minutes late). Steps cannot starve the events: each comes from an event
+# already processed, and a failing vendor's retries wait in the scheduler.
+FIRST = (DELIVER,)
 # RQ keeps each job's function as a dotted path in Redis and imports it when a worker takes the job.
 # Jobs enqueued before a module moved (issue 18) still name the old path: the worker maps it here.
 # A path may leave this table once no deployment can hold such a job (failed jobs are kept 7 days).
@@ -166,12 +172,13 @@ class RQQueue:
 
         queue = self.urgent if urgent else self.routine
         func = job if "." in job else f"{JOB_MODULE}.{job}"
+        front = job in FIRST
         for _ in range(2):
             try:
                 if at is not None:
-                    queue.enqueue_at(at, func, arg, unique=True, **self._options(jid))
+                    queue.enqueue_at(at, func, arg, unique=True, at_front=front, **self._options(jid))
                 else:
-                    queue.enqueue(func, arg, unique=True, **self._options(jid))
+                    queue.enqueue(func, arg, unique=True, at_front=front, **self._options(jid))
                 return
             except DuplicateJobError:
                 if self.alive([jid])[jid]:
@@ -185,13 +192,17 @@ class RQQueue:
         ``queued_at`` guarantees each row is handed over once, so no id here is already taken."""
         if not items:
             return
+        # Steps go to the front (see FIRST); pushed to the front one by one they would come out last
+        # first, so they are pushed in reverse to keep their own order.
+        ordered = [x for x in reversed(items) if x[0] in FIRST] + [x for x in items if x[0] not in FIRST]
         with self.redis.pipeline() as pipe:
             for urgent in (True, False):
                 queue = self.urgent if urgent else self.routine
                 data = [queue.prepare_data(job if "." in job else f"{JOB_MODULE}.{job}", args=(arg,),
                                            job_id=job_id(self.name, job, arg), timeout=self.job_timeout,
-                                           result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
-                        for job, arg, is_urgent in items if is_urgent is urgent]
+                                           result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+                                           at_front=job in FIRST)
+                        for job, arg, is_urgent in ordered if is_urgent is urgent]
                 if data:
                     queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()

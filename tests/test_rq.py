@@ -200,6 +200,32 @@ def test_escalations_run_before_routine_updates(rq_rt: Runtime) -> None:
         assert {repo.get_inbox(s, a["event"]).state for a in routine} == {"received"}  # type: ignore[union-attr]
 
 
+def test_in_a_backlog_of_handoffs_each_gets_its_ticket_before_the_next_is_judged(rq_rt: Runtime) -> None:
+    """Delivery steps go to the front of the urgent queue: with three hand-offs waiting, the first
+    one's ticket and alert are done before the second hand-off is even judged (FIFO judged every
+    waiting event first, so in a morning backlog the first ticket came after the whole backlog)."""
+    handoffs = [post(rq_rt, generic_event(conversation_id=f"backlog-{i}")) for i in range(3)]
+    assert handover.dispatch(rq_rt) == 3
+    assert isinstance(rq_rt.queue, RQQueue)
+    assert rq_rt.queue.urgent.count == 3
+    work(rq_rt, max_jobs=2)  # the first hand-off, then the job its steps were enqueued for
+    assert statuses(rq_rt, handoffs[0]["case"]) == {"zendesk.ticket": "done", "slack.alert": "done"}
+    with rq_rt.store.session() as s:
+        assert [repo.get_inbox(s, a["event"]).state for a in handoffs[1:]] == ["received", "received"]  # type: ignore[union-attr]
+
+
+def test_steps_enqueued_together_keep_their_order_at_the_front(rq_rt: Runtime) -> None:
+    assert isinstance(rq_rt.queue, RQQueue)
+    rq_rt.queue.enqueue_batch([("process_event", "ev-1", True), ("process_event", "ev-2", True)])
+    rq_rt.queue.enqueue_batch([("deliver", 11, True), ("process_event", "ev-3", True), ("deliver", 12, True)])
+    rq_rt.queue.enqueue("deliver", 13)
+    name = rq_rt.queue.name
+    assert rq_rt.queue.urgent.job_ids == [
+        job_id(name, "deliver", 13), job_id(name, "deliver", 11), job_id(name, "deliver", 12),
+        job_id(name, "process_event", "ev-1"), job_id(name, "process_event", "ev-2"),
+        job_id(name, "process_event", "ev-3")]
+
+
 def test_a_conversation_has_one_waiting_job_per_queue_however_many_updates_arrive(rq_rt: Runtime) -> None:
     assert isinstance(rq_rt.queue, RQQueue)
     talk: list[dict[str, Any]] = []

@@ -119,7 +119,8 @@ with sqlite3.connect(data_dir + "/bridge.db") as db:
     steps = sorted(s.split("#")[0] for (s,) in db.execute("SELECT step FROM deliveries WHERE case_id = 'c-lean'"))
     states = sorted({s for (s,) in db.execute("SELECT status FROM deliveries WHERE case_id = 'c-lean'")})
 heavy = ["zenpy", "jira", "slack_sdk", "openai", "sqlalchemy.orm", "requests", "connectors", "bridge.store.models",
-         "bridge.loop.ownership", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge", "rq", "redis"]
+         "bridge.loop.ownership", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge", "rq", "redis",
+         "bridge.pipeline.package", "bridge.web.case_view", "bridge.web.charts"]
 print(json.dumps({"webhook": webhook, "clicks": codes, "owner": owner, "steps": steps, "states": states,
                   "loaded": [m for m in heavy if m in sys.modules]}))
 """
@@ -127,8 +128,8 @@ print(json.dumps({"webhook": webhook, "clicks": codes, "owner": owner, "steps": 
 
 def test_serving_slack_clicks_loads_no_orm_nor_vendor_sdk(tmp_path: Path, redis_url: str) -> None:
     """A fresh process serves a webhook, then a Take case click that wins and one that loses (issue 19,
-    item 5): both are recorded, and neither the ORM, the connectors, slack-sdk, requests nor the RQ client
-    (the dispatcher enqueues a click's steps) is loaded."""
+    item 5): both are recorded, and neither the ORM, the connectors, slack-sdk, requests, the RQ client
+    (the dispatcher enqueues a click's steps) nor the pages' builders is loaded."""
     from tests.helpers import signed_headers
 
     body = json.dumps(generic_event(event_id="evt-lean-click")).encode()

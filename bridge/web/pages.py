@@ -25,10 +25,9 @@ if TYPE_CHECKING:
     from bridge.metrics.model import RecoveryReport
     from bridge.store.models import CaseRow
 
-# The store, the ownership loop, the connectors, and the pages' own builders (the package, the case
-# view, the charts, the metrics' model) are imported by the views that use them: a web process that
-# only serves webhooks and Slack clicks never loads them (issue 19: each web worker kept them for
-# ever, for pages a few people open).
+# The store, the ownership loop, the connectors and the pages' builders (package, case view, charts,
+# metrics model) are imported by the views that use them: a web process that serves webhooks and
+# Slack clicks never loads them (issue 19: every web worker kept them, for pages a few people open).
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -389,7 +388,6 @@ def reassign_case(case_id: str) -> ResponseReturnValue:
 
 def _timings(row: CaseRow) -> list[tuple[str, str]]:
     from bridge.web.charts import duration
-
     start = row.escalated_at
     found = []
     for label, at in (("Acknowledged", row.acknowledged_at), ("First useful response", row.first_response_at),

@@ -6,7 +6,8 @@
 Over HTTP: per store (SQLite ``synchronous=FULL``, then PostgreSQL with ``synchronous_commit=on``),
 two bridges on the Procfile's gunicorn line, each started from its own tree (``--before``, default
 ``main``, exported with ``git archive``; and the checkout), each on its own empty store with the
-same 50 escalated cases, RQ configured (Redis db 14), the stub vendors up. First each bridge's
+same 50 escalated cases, RQ configured (Redis db 10, or ``BENCH_SA_REDIS_URL``; it is flushed), the stub
+vendors up. First each bridge's
 maximum rate for 10 KB webhooks (16 connections, one run each); half load is half the *before*
 bridge's rate, the same offered load for both. Then, in every round, the bridges take turns: one
 ``bridge worker`` of that tree starts, and Slack ``take_case`` clicks (3 users on the 50 cases, so
@@ -53,6 +54,8 @@ from bench.harness import (
 from bench.rounds import clicks_under_ingest, escalated_cases, seed_cases, slack_pool
 
 RESULTS = Path(__file__).resolve().parent / "results" / "slack-actions.json"
+# A Redis db of this bench's own: it flushes it between stores, and other benches use db 14.
+REDIS_URL = os.environ.get("BENCH_SA_REDIS_URL", "redis://127.0.0.1:6379/10")
 PG_DBS = {"before": "bench_sa_before", "after": "bench_sa_after"}
 HEAVY = ("sqlalchemy.orm", "bridge.store.models", "bridge.loop.ownership", "connectors", "slack_sdk", "requests",
          "rq", "redis", "zenpy", "jira")
@@ -69,8 +72,10 @@ def _load() -> str:
 # ---------------------------------------------------------------------- over HTTP
 class Run:
     def __init__(self, a: argparse.Namespace) -> None:
+        import bench.__main__
         from bench.__main__ import Bench
 
+        bench.__main__.REDIS_URL = REDIS_URL  # read by Bench.base_env and Bench.redis
         self.a = a
         self.bench = Bench(argparse.Namespace(keep=False))
         self.work = self.bench.work
@@ -175,7 +180,7 @@ def _profile_child(clicks: int, cprofile: bool = False) -> None:
     before = set(sys.modules)  # the probe's own imports (bench.harness loads requests) are not the bridge's
     tmp = tempfile.mkdtemp(prefix="rb-sa-")
     os.environ.update(BRIDGE_DATA_DIR=tmp, GENERIC_WEBHOOK_SECRET=payloads.SECRET, BRIDGE_TIMESTAMP_TOLERANCE="3600",
-                      REDIS_URL="redis://127.0.0.1:6379/14", BRIDGE_QUEUE="bench-sa-profile",
+                      REDIS_URL=REDIS_URL, BRIDGE_QUEUE="bench-sa-profile",
                       SLACK_SIGNING_SECRET="bench-slack-signing-secret")
     for k in [k for k in os.environ if k.startswith(("DATABASE_URL", "ZENDESK_", "JIRA_", "OPENAI_", "SLACK_BOT"))]:
         del os.environ[k]

@@ -1,5 +1,13 @@
 """A Slack click's writes in SQLAlchemy Core: the compare-and-set on the case's owner, its timeline
-row and the delivery steps it queues, on the group commit's connection (``GroupCommit.run_core``).
+row and the delivery steps it queues, on the group commit's connection (``GroupCommit.run_core``);
+and the dispatcher's hand-over of those steps to RQ (``take_handed_over``).
+
+With RQ, a click's steps are written in the state ``handover``: neither due nor claimable, so no
+job runs them yet, and the dispatcher turns them ``pending`` and enqueues them, as it hands over
+accepted events (``inbox.queued_at``). The web process then never needs the RQ client (rq and redis,
+about 9 MB per web worker, and a Redis round trip inside the click). A web process that dies after
+the click's commit leaves ``handover`` rows the next dispatcher pass takes; a dispatcher that dies
+between its commit and the enqueue leaves ``pending`` rows the sweeper enqueues.
 
 The ORM version (``bridge.store.ownership_repo``) loads the whole case row, the merged conversation
 included, to read three columns, and costs a web process the ORM's imports and memory; a click
@@ -16,6 +24,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, column, insert, select, table, update
 
 from bridge.store.types import ACKNOWLEDGED, ESCALATED, PENDING, UTCDateTime
+
+# A delivery step a click wrote for the dispatcher to hand to RQ (16 characters at most: the column).
+HANDOVER = "handover"
 
 _TZ = UTCDateTime()
 CASES = table(
@@ -80,12 +91,13 @@ class Step(NamedTuple):
 
 
 def step_instance(conn: Any, case_id: str, step: str, after: str | None, now: datetime,
-                  payload: dict[str, Any] | None = None, delay: int = 0) -> Step:
+                  payload: dict[str, Any] | None = None, delay: int = 0, status: str = PENDING) -> Step:
     """A new instance of a repeatable step, named by its row id (``slack.update#41``), as
     ``ownership_repo.step_instance`` names it: the database makes the id unique, where counting
-    existing rows would give two simultaneous clicks the same name."""
+    existing rows would give two simultaneous clicks the same name. ``status`` is ``HANDOVER`` when
+    the dispatcher is to enqueue it."""
     values: dict[str, Any] = dict(
-        case_id=case_id, step=f"{step}#new-{uuid.uuid4().hex}", after=after, status=PENDING, attempts=0,
+        case_id=case_id, step=f"{step}#new-{uuid.uuid4().hex}", after=after, status=status, attempts=0,
         dry_run=False, next_attempt_at=now + timedelta(seconds=delay), created_at=now, updated_at=now,
     )
     if payload is not None:  # absent, not JSON null: SQL NULL as the ORM leaves it
@@ -94,3 +106,20 @@ def step_instance(conn: Any, case_id: str, step: str, after: str | None, now: da
     name = f"{step}#{new}"
     conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == new).values(step=name))
     return Step(int(new), name)
+
+
+def take_handed_over(session: Any, now: datetime, limit: int = 500) -> list[int]:
+    """Turn up to ``limit`` steps waiting for the dispatcher ``pending`` and return their ids, oldest
+    first; the caller commits, then enqueues them. Atomic per row: two dispatchers never take the
+    same step (PostgreSQL skips rows another one has locked; SQLite has one writer at a time), and
+    the outer condition re-checks the state a concurrent dispatcher may just have changed."""
+    due = select(DELIVERIES.c.id).where(DELIVERIES.c.status == HANDOVER).order_by(DELIVERIES.c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    taken = session.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id.in_(due.scalar_subquery()), DELIVERIES.c.status == HANDOVER)
+        .values(status=PENDING, updated_at=now)
+        .returning(DELIVERIES.c.id)
+    ).scalars()
+    return sorted(int(i) for i in taken)  # RETURNING order is not promised

@@ -16,20 +16,18 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from bridge.config.people import customer_name
 from bridge.errors import plain_error
-from bridge.events import TRIGGERS, Decision, Event, RouteInfo, Summary
-from bridge.metrics.model import DIMENSIONS, METRICS, RecoveryReport
-from bridge.pipeline.package import build_package
-from bridge.pipeline.sanitize import sanitize_event
-from bridge.web import auth, case_view, charts, sessions
+from bridge.events import TRIGGERS
+from bridge.web import auth, sessions
 from bridge.web.safeint import ascii_int
 
 if TYPE_CHECKING:
+    from bridge.metrics.model import RecoveryReport
     from bridge.store.models import CaseRow
 
-# The store, the ownership loop and the connectors are imported by the views that use them: a web
-# process that only serves webhooks never loads the ORM or the vendor clients (issue 19).
+# The store, the ownership loop, the connectors and the pages' builders (package, case view, charts,
+# metrics model) are imported by the views that use them: a web process that serves webhooks and
+# Slack clicks never loads them (issue 19: every web worker kept them, for pages a few people open).
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/bridge")
@@ -57,6 +55,8 @@ def _headers(response: Response) -> Response:
 
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
+    from bridge.web import case_view, charts
+
     return {"csrf_token": auth.csrf_token, "current_user": auth.current_user, "fmt": charts.fmt,
             "metric_info": charts.info, "safe_url": case_view.safe_url, "slack_html": case_view.slack_html,
             "plain_error": plain_error, "step_label": case_view.step_label}
@@ -170,7 +170,9 @@ def _report(since: datetime, until: datetime, filters: dict[str, str], granulari
 @bp.get("/dashboard")
 @auth.login_required
 def dashboard() -> ResponseReturnValue:
+    from bridge.metrics.model import DIMENSIONS, METRICS
     from bridge.store import case_list
+    from bridge.web import charts
     from connectors.names import people_for
 
     now = _rt().clock()
@@ -215,7 +217,9 @@ def dashboard() -> ResponseReturnValue:
 @bp.get("/cases")
 @auth.login_required
 def cases() -> ResponseReturnValue:
+    from bridge.config.people import customer_name
     from bridge.store import case_list
+    from bridge.web import case_view
     from connectors.names import people_for
 
     status = _arg("status", (*STATUSES, "all"))
@@ -248,7 +252,12 @@ def _may_view(case_id: str) -> bool:
 
 @bp.get("/cases/<case_id>")
 def case(case_id: str) -> ResponseReturnValue:
+    from bridge.config.people import customer_name
+    from bridge.events import Decision, Event, RouteInfo, Summary
+    from bridge.pipeline.package import build_package
+    from bridge.pipeline.sanitize import sanitize_event
     from bridge.store import case_list, repo
+    from bridge.web import case_view
     from connectors.names import people_for
 
     if not _may_view(case_id):
@@ -319,8 +328,6 @@ def _me(members: list[tuple[str, str, str]]) -> str:
 @bp.post("/cases/<case_id>/take")
 @auth.login_required
 def take_case(case_id: str) -> ResponseReturnValue:
-
-
     from bridge.loop import ownership
     from bridge.store import repo
     from connectors.names import people_for
@@ -349,8 +356,6 @@ def take_case(case_id: str) -> ResponseReturnValue:
 @bp.post("/cases/<case_id>/reassign")
 @auth.login_required
 def reassign_case(case_id: str) -> ResponseReturnValue:
-
-
     from bridge.loop import ownership
     from bridge.store import repo
     from connectors.names import people_for
@@ -382,12 +387,13 @@ def reassign_case(case_id: str) -> ResponseReturnValue:
 
 
 def _timings(row: CaseRow) -> list[tuple[str, str]]:
+    from bridge.web.charts import duration
     start = row.escalated_at
     found = []
     for label, at in (("Acknowledged", row.acknowledged_at), ("First useful response", row.first_response_at),
                       ("Solved", row.resolved_at)):
         if start and at:
-            found.append((label, f"{charts.duration(max(0.0, (at - start).total_seconds()))} after escalation"))
+            found.append((label, f"{duration(max(0.0, (at - start).total_seconds()))} after escalation"))
         else:
             found.append((label, "not yet" if start else "—"))
     return found

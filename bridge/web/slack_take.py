@@ -4,7 +4,10 @@ The click's durable record is the compare-and-set on the case (one conditional U
 simultaneous clicks exactly one wins), a timeline row and the delivery steps it queues (the Slack
 message updated in place, the Zendesk assignee, the bot's callback; or the loser's private
 "already taken"). They share the next commit of the process with the webhooks in flight, and the
-click is answered once that commit is durable; the steps run in the queue workers. This is what
+click is answered once that commit is durable; the steps run in the queue workers. With RQ the
+web process does not enqueue them: they are written for the dispatcher (``click_rows.HANDOVER``),
+which hands them to RQ within its 100 ms pass, as it does accepted webhooks; so a click neither
+loads the RQ client nor waits for Redis, and a Redis outage costs it nothing. This is what
 ``bridge.loop.ownership.take`` does for a take, without the ORM: the web process serving clicks
 loads neither the ORM nor the connectors, and a click never reads the stored conversation.
 Reassign and "Not mine" (rare, and "Not mine" needs the conversation's language) stay there.
@@ -12,17 +15,15 @@ Reassign and "Not mine" (rare, and "Not mine" needs the conversation's language)
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bridge.events import RouteInfo
 from bridge.loop.change import Change
 from bridge.pipeline.route_config import Member, Routing, Team
-from bridge.queue import DELIVER
+from bridge.queue import DELIVER, RQQueue
 from bridge.runtime import Runtime
 from bridge.store import click_rows
-
-log = logging.getLogger("bridge.slack")
+from bridge.store.types import PENDING
 
 # The prerequisite of each step a take queues, as ``connectors.STEPS`` declares it (importing the
 # registry would load every connector; tests/web/test_slack_clicks.py holds the two equal).
@@ -60,6 +61,9 @@ def take(rt: Runtime, case_id: str, user: str, channel: str | None, name: str | 
     """Take the case for ``user``; returns once the change (or the loser's answer) is committed."""
     now = rt.clock()
     routing = rt.routing()  # outside the shared commit: a reload parses the file
+    # RQ: the dispatcher enqueues the steps. In process: the runner reads them from the store once woken.
+    handed_over = isinstance(rt.queue, RQQueue)
+    status = click_rows.HANDOVER if handed_over else PENDING
 
     def unit(conn: Any) -> tuple[Change, list[int]]:
         found = click_rows.take_case(conn, case_id, user, now)
@@ -70,32 +74,18 @@ def take(rt: Runtime, case_id: str, user: str, channel: str | None, name: str | 
                 return Change(True, user, "you already have this case"), []  # a repeated click
             taken = f"already taken by <@{found.owner}>" if found.owner else f"this case is {found.status}"
             told = [click_rows.step_instance(conn, case_id, "slack.ephemeral", AFTER["slack.ephemeral"], now, {
-                "channel": channel, "user": user, "text": f"Not taken: {taken}."}).id] if channel else []
+                "channel": channel, "user": user, "text": f"Not taken: {taken}."}, status=status).id] if channel else []
             return Change(False, found.owner, taken), told
         route = taken_route(found.route, routing.team_or_default(found.team), routing, user, name)
         click_rows.set_route(conn, case_id, route)
         detail = {"owner": user, "via": "slack"} | ({"owner_name": route["owner_name"]} if route.get("owner_name")
                                                      else {})
         click_rows.add_timeline(conn, case_id, "case.acknowledged", f"slack:{user}", now, detail)
-        return Change(True, user, "taken"), [click_rows.step_instance(conn, case_id, step, AFTER[step], now).id
-                                             for step in ON_TAKE]
+        return Change(True, user, "taken"), [
+            click_rows.step_instance(conn, case_id, step, AFTER[step], now, status=status).id for step in ON_TAKE]
 
     change, created = rt.store.group.run_core(unit)
-    if created:
-        try:
-            _enqueue(rt, created)
-        except Exception as exc:  # committed already: the sweeper enqueues the steps once the queue is back
-            log.warning("bridge.slack.enqueue_failed", extra={"case": case_id, "error": type(exc).__name__})
+    if not handed_over:
+        for delivery_id in created:
+            rt.queue.enqueue(DELIVER, delivery_id)  # in process: wakes the runner, no I/O
     return change
-
-
-def _enqueue(rt: Runtime, deliveries: list[int]) -> None:
-    """The new steps' jobs, in one Redis round trip where the queue can (``RQQueue.enqueue_batch``, as
-    the dispatcher hands over events): their rows were created by this click, so no job of theirs
-    can be waiting yet, and ``enqueue``'s check for one (three round trips per job) buys nothing."""
-    batch = getattr(rt.queue, "enqueue_batch", None)
-    if batch is not None:
-        batch([(DELIVER, delivery_id, True) for delivery_id in deliveries])
-        return
-    for delivery_id in deliveries:
-        rt.queue.enqueue(DELIVER, delivery_id)

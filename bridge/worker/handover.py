@@ -15,7 +15,7 @@ from bridge import runtime as rt_module
 from bridge.loop import jobs as loop
 from bridge.queue import DELIVER, PROCESS, PROCESS_BATCH, RQQueue, job_id
 from bridge.runtime import Runtime
-from bridge.store import loop_repo, repo
+from bridge.store import click_rows, loop_repo, repo
 from bridge.worker import jobs
 
 
@@ -50,19 +50,26 @@ BATCH_SIZE = 50  # routine updates per process_events job: RQ's fixed cost per j
 
 
 def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
-    """Hand accepted events to the queue in batches (RQ mode: the request only commits them).
+    """Hand accepted events, and the delivery steps Slack clicks wrote, to the queue in batches (RQ
+    mode: the request only commits them).
 
-    Each row is handed over once. An urgent row gets a ``process_event`` job of its own in the
-    urgent queue; routine rows travel by fifty in ``process_events`` jobs. A row gets no job when a
-    job of its conversation already waits in a queue at least as urgent (that job folds every due
-    row of the conversation when it runs). Returns how many rows were handed over."""
+    Each row is handed over once. A click's step gets a ``deliver`` job in the urgent queue, ahead
+    of everything else of the pass (someone is looking at the Slack message). An urgent event gets a
+    ``process_event`` job of its own in the urgent queue; routine rows travel by fifty in
+    ``process_events`` jobs. An event gets no job when a job of its conversation already waits in a
+    queue at least as urgent (that job folds every due row of the conversation when it runs).
+    Everything taken in a pass is committed in one transaction, then enqueued in one round trip: if
+    that fails, the rows are due and handed over, and the sweeper enqueues them. Returns how many
+    rows (events and steps) were handed over."""
     rt = rt or rt_module.current()
     if not isinstance(rt.queue, RQQueue):
         return 0
     total = 0
     while True:
         with rt.store.session() as s:
-            taken = repo.take_for_dispatch(s, rt.clock(), limit)
+            now = rt.clock()
+            steps = click_rows.take_handed_over(s, now, limit)
+            taken = repo.take_for_dispatch(s, now, limit)
             keys = {key for key, _, _ in taken}
             waiting = [w for w in repo.waiting_rows(s, {case for _, _, case in taken}) if w[1] not in keys]
             covered = _covering_queues(rt.queue, waiting)
@@ -81,9 +88,10 @@ def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
             for batch in batches:
                 repo.set_batch(s, batch[0], batch)
             s.commit()
-        rt.queue.enqueue_batch([*singles, *[(PROCESS_BATCH, batch[0], False) for batch in batches]])
-        total += len(taken)
-        if len(taken) < limit:
+        rt.queue.enqueue_batch([*[(DELIVER, step, True) for step in steps], *singles,
+                                *[(PROCESS_BATCH, batch[0], False) for batch in batches]])
+        total += len(steps) + len(taken)
+        if len(taken) < limit and len(steps) < limit:
             return total
 
 

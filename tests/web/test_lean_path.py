@@ -117,16 +117,19 @@ for user in ("U0ANA", "U0BEN"):
 with sqlite3.connect(data_dir + "/bridge.db") as db:
     owner = db.execute("SELECT owner FROM cases WHERE id = 'c-lean'").fetchone()[0]
     steps = sorted(s.split("#")[0] for (s,) in db.execute("SELECT step FROM deliveries WHERE case_id = 'c-lean'"))
+    states = sorted({s for (s,) in db.execute("SELECT status FROM deliveries WHERE case_id = 'c-lean'")})
 heavy = ["zenpy", "jira", "slack_sdk", "openai", "sqlalchemy.orm", "requests", "connectors", "bridge.store.models",
-         "bridge.loop.ownership", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge"]
-print(json.dumps({"webhook": webhook, "clicks": codes, "owner": owner, "steps": steps,
+         "bridge.loop.ownership", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge", "rq", "redis",
+         "bridge.pipeline.package", "bridge.web.case_view", "bridge.web.charts"]
+print(json.dumps({"webhook": webhook, "clicks": codes, "owner": owner, "steps": steps, "states": states,
                   "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
 
 def test_serving_slack_clicks_loads_no_orm_nor_vendor_sdk(tmp_path: Path, redis_url: str) -> None:
     """A fresh process serves a webhook, then a Take case click that wins and one that loses (issue 19,
-    item 5): both are recorded, and neither the ORM, the connectors, slack-sdk nor requests is loaded."""
+    item 5): both are recorded, and neither the ORM, the connectors, slack-sdk, requests, the RQ client
+    (the dispatcher enqueues a click's steps) nor the pages' builders is loaded."""
     from tests.helpers import signed_headers
 
     body = json.dumps(generic_event(event_id="evt-lean-click")).encode()
@@ -146,4 +149,5 @@ def test_serving_slack_clicks_loads_no_orm_nor_vendor_sdk(tmp_path: Path, redis_
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert (result["webhook"], result["clicks"], result["owner"]) == (202, [200, 200], "U0ANA")
     assert result["steps"] == ["bot.callback", "slack.ephemeral", "slack.update", "zendesk.assign"]
+    assert result["states"] == ["handover"]  # for the dispatcher to enqueue
     assert result["loaded"] == [], f"loaded by a webhook and two clicks: {result['loaded']}"

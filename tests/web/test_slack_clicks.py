@@ -143,19 +143,33 @@ def test_a_click_commits_once_and_never_reads_the_conversation(any_store_setting
     assert case_of(rt, case_id).owner == "U0BEN"
 
 
-def test_with_rq_a_clicks_steps_are_on_the_queue_once_answered(rq_settings: Settings, tmp_path: Path) -> None:
-    """The steps a click creates are handed to RQ (in one round trip) before it is answered: the
-    winner's three and the loser's private answer, each once."""
+def test_with_rq_a_clicks_steps_wait_for_the_dispatcher_who_enqueues_each_once(rq_settings: Settings,
+                                                                              tmp_path: Path) -> None:
+    """With RQ the click only writes its steps (the web process never talks to Redis); the
+    dispatcher's pass turns them pending and hands each to RQ once, in one round trip: the winner's
+    three and the loser's private answer. A second pass hands over nothing."""
     from bridge.queue import DELIVER, job_id
+    from bridge.worker import handover
 
     rt, client = _runtime(rq_settings, tmp_path)
     case_id = escalate(rt, client)
     for user in ("U0BEN", "U0ANA"):
         assert click(client, action_body(case_id, user)).status_code == 200
     with rt.store.session() as s:
-        created = {d.step.split("#")[0]: d.id for d in repo.deliveries_of(s, case_id)
+        created = {d.step.split("#")[0]: (d.id, d.status) for d in repo.deliveries_of(s, case_id)
                    if "#" in d.step and not d.step.startswith("slack.page")}
     assert sorted(created) == ["bot.callback", "slack.ephemeral", "slack.update", "zendesk.assign"]
+    assert {status for _, status in created.values()} == {click_rows.HANDOVER}
+    jobs = {step: job_id(rt.queue.name, DELIVER, delivery_id) for step, (delivery_id, _) in created.items()}
+    assert not set(jobs.values()) & set(rt.queue.urgent.job_ids)  # answered without an enqueue
+    assert handover.dispatch(rt) == 4
+    assert handover.dispatch(rt) == 0
     queued = rt.queue.urgent.job_ids
-    for step, delivery_id in created.items():
-        assert queued.count(job_id(rt.queue.name, DELIVER, delivery_id)) == 1, (step, queued)
+    for step, job in jobs.items():
+        assert queued.count(job) == 1, (step, queued)
+    assert {status for status in _statuses(rt, case_id).values()} <= {"pending", "done"}
+
+
+def _statuses(rt: Runtime, case_id: str) -> dict[str, str]:
+    with rt.store.session() as s:
+        return {d.step: d.status for d in repo.deliveries_of(s, case_id)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -218,7 +219,8 @@ def write(r: dict, out: Path, quick: bool = False) -> None:
             f"# cold start: {r['commands'].get('cold', '')}", "```", ""]
     if r["notes"]:
         doc += ["## Notes from this run", ""] + [f"- {n}" for n in r["notes"]] + [""]
-    out.write_text("\n".join(doc) + extra_sections())
+    page = "\n".join(doc) + extra_sections()
+    out.write_text(page + carried(out.read_text() if out.exists() else "", page))
     print(f"wrote {out}" + (f" and {svg}" if has_chart else ""))
 
 
@@ -392,6 +394,17 @@ def extra_sections() -> str:
 
     return (sustained_section() + history_section() + drain.section() + groupcommit.section()
             + lean.section() + drain_chain.section())
+
+
+def carried(old: str, page: str) -> str:
+    """A dated study written into the page by hand (no renderer produces it) survives a re-render:
+    each ``## `` section of the old page after its generated part ("Exact commands") whose heading
+    the new page lacks is appended, in its old order. The run's notes are the run's own, never kept."""
+    if "\n## Exact commands" not in old:
+        return ""
+    have = set(re.findall(r"(?m)^## .*$", page)) | {"## Notes from this run"}
+    parts = re.split(r"(?m)^(?=## )", old.split("\n## Exact commands", 1)[1])[1:]
+    return "".join("\n" + part.rstrip("\n") + "\n" for part in parts if part.splitlines()[0] not in have)
 
 
 if __name__ == "__main__":

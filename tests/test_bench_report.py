@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.report import sections, summary_rows
+from bench.report import carried, sections, summary_rows
 
 
 def _run(processes: int, rate: float, seconds: float) -> dict:
@@ -28,3 +28,13 @@ def test_the_queue_memory_row_is_judged_on_the_largest_process_of_the_worker_tre
     (row,) = [x for x in summary_rows(r) if x[0].startswith("Queue worker RSS")]
     assert row[1] == "126.4 MB" and row[3] == "**not met**"
     assert "child 2 126.4" in row[2]
+
+
+def test_a_hand_written_study_survives_a_re_render_and_generated_sections_are_not_doubled() -> None:
+    old = ("# Performance\n\n## Summary\n\nold table\n\n## Exact commands\n\n```sh\n# web: gunicorn\n```\n\n"
+           "## Notes from this run\n\n- an old note\n\n## Sustained load\n\nold rows\n\n"
+           "## Slack clicks, before and after (2026-12-07)\n\nmeasured by hand\n")
+    page = "# Performance\n\n## Summary\n\nnew table\n\n## Exact commands\n\n## Sustained load\n\nnew rows\n"
+    kept = carried(old, page)
+    assert kept == "\n## Slack clicks, before and after (2026-12-07)\n\nmeasured by hand\n"
+    assert carried("a page from before this rule, without the commands section", page) == ""

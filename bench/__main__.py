@@ -142,10 +142,12 @@ class Bench:
     # ---------------------------------------------------------------- pools
     def pools(self) -> None:
         log(f"writing request pools in {self.work}")
-        sizes = {"1k": (1_000, 12_000 if self.a.quick else 45_000),
-                 "10k": (10_000, 12_000 if self.a.quick else 45_000),
+        # Each bridge run consumes what it sends (unique ids): at ~1,500 req/s, three rounds of a 1 s
+        # warm-up and a 5 s run plus the half-load rounds take ~40,000 10 KB requests.
+        sizes = {"1k": (1_000, 12_000 if self.a.quick else 70_000),
+                 "10k": (10_000, 12_000 if self.a.quick else 70_000),
                  "50k": (50_000, 3_000 if self.a.quick else 12_000),
-                 "500k": (500_000, 300 if self.a.quick else 1_200),
+                 "500k": (500_000, 300 if self.a.quick else 2_000),
                  "esc": (1_500, 30_000)}
         self.pool: dict[str, Pool] = {}
         for name, (target, count) in sizes.items():

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,20 @@ class HeldCommit:
     def __exit__(self, *_: Any) -> None:
         self._release.set()
         self._thread.join(30)
+
+
+def run_dispatcher_until(dispatcher: Any, watch: Callable[[], None], timeout: float = 20) -> None:
+    """Run a dispatcher's loop on this thread (the one `bridge worker` runs; it installs signal
+    handlers, so it must be the main thread) while ``watch`` runs on another; the loop stops when
+    ``watch`` returns or raises."""
+
+    def guarded() -> None:
+        try:
+            watch()
+        finally:
+            dispatcher.stop()
+
+    watcher = threading.Thread(target=guarded)
+    watcher.start()
+    dispatcher.run()
+    watcher.join(timeout)

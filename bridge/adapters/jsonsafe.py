@@ -118,14 +118,10 @@ def untyped_ok(value: Any, depth: int, max_depth: int) -> bool:
     while level:
         nxt: list[Any] = []
         for item in level:
-            if isinstance(item, dict):
+            if isinstance(item, (dict, list)):
                 if depth > max_depth:
                     return False
-                nxt.extend(item.values())
-            elif isinstance(item, list):
-                if depth > max_depth:
-                    return False
-                nxt.extend(item)
+                nxt.extend(item.values() if isinstance(item, dict) else item)
             elif isinstance(item, float) and item - item != 0.0:  # inf: what 1e999 reads as
                 return False
         level, depth = nxt, depth + 1

@@ -4,7 +4,6 @@ outage at click time costs the click nothing and loses no step."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ from bridge.runtime import Runtime
 from bridge.store import click_rows, db, repo
 from bridge.worker import handover
 from bridge.worker.dispatcher import Dispatcher
+from tests.helpers import run_dispatcher_until
 from tests.test_rq import PrivateRedis, empty, work
 from tests.web.test_slack_actions import _runtime, action_body, click, escalate
 
@@ -66,22 +66,16 @@ def test_a_clicks_steps_run_once_through_the_dispatcher_and_a_worker(
     dispatcher = Dispatcher(rt.settings)
     seen: list[list[str]] = []
 
-    def watch() -> None:  # the loop runs on the main thread (it installs signal handlers)
-        try:
-            _win_and_lose(rt, case_id)
-            ids = {job_id(rt.queue.name, DELIVER, i) for i, _ in _click_steps(rt, case_id).values()}
-            end = time.monotonic() + 15  # a bound for a stuck test, not a measurement
-            while time.monotonic() < end and not ids <= set(rt.queue.urgent.job_ids):
-                time.sleep(0.01)
-            seen.append(rt.queue.urgent.job_ids)
-        finally:
-            dispatcher.stop()
+    def watch() -> None:
+        _win_and_lose(rt, case_id)
+        ids = {job_id(rt.queue.name, DELIVER, i) for i, _ in _click_steps(rt, case_id).values()}
+        end = time.monotonic() + 15  # a bound for a stuck test, not a measurement
+        while time.monotonic() < end and not ids <= set(rt.queue.urgent.job_ids):
+            time.sleep(0.01)
+        seen.append(rt.queue.urgent.job_ids)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
     try:
-        dispatcher.run()
-        watcher.join(20)
+        run_dispatcher_until(dispatcher, watch)
         steps = _click_steps(rt, case_id)
         assert sorted(name.split("#")[0] for name in steps) == [
             "bot.callback",

@@ -14,7 +14,7 @@ from bridge.store import db
 from bridge.store.migrate import upgrade
 from bridge.worker import privacy
 from bridge.worker.dispatcher import Dispatcher
-from tests.helpers import generic_event
+from tests.helpers import generic_event, run_dispatcher_until
 from tests.test_rq import empty, post
 
 
@@ -34,20 +34,16 @@ def test_a_slow_purge_does_not_hold_up_dispatching(rq_settings: Settings, monkey
     dispatcher = Dispatcher(rq_settings)
     expected = []
 
-    def watch() -> None:  # the loop runs on the main thread (it installs signal handlers)
+    def watch() -> None:
         end = time.monotonic() + 15
         while time.monotonic() < end and not purging.is_set():
             time.sleep(0.02)
         expected.append(post(rt, generic_event())["event"])  # accepted while the purge runs
         while time.monotonic() < end and not rt.queue.urgent.job_ids:
             time.sleep(0.02)
-        dispatcher.stop()
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
     try:
-        dispatcher.run()
-        watcher.join(5)
+        run_dispatcher_until(dispatcher, watch, timeout=5)
         assert purging.is_set() and not gate.is_set()
         assert dispatcher.purging is not None and dispatcher.purging.is_alive()
         assert rt.queue.urgent.job_ids == [job_id(rt.queue.name, "process_event", expected[0])]

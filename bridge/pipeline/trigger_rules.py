@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from bridge.events import Handoff, Message, TriggerHit
-from bridge.pipeline.trigger_config import Patterns, TriggerConfig
+from bridge.pipeline.trigger_config import Patterns, ReasonMap, TriggerConfig
 from bridge.pipeline.trigger_prefilter import Gate, Prefilter
 
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
@@ -250,11 +250,16 @@ def _hit(trigger: str, index: int | None, evidence: str) -> TriggerHit:
 
 def handoff_hits(handoff: Handoff | None, index: int | None, cfg: TriggerConfig) -> list[TriggerHit]:
     """The bot's own hand-off, mapped onto the vocabulary; ``bot_handoff`` only as the fallback."""
+    return mapped_handoff(handoff, index, cfg.reason_map)
+
+
+def mapped_handoff(handoff: Handoff | None, index: int | None, reason_map: ReasonMap) -> list[TriggerHit]:
+    """``handoff_hits`` with the reason map alone (``trigger_config.load_reason_map``)."""
     reason = (handoff.reason if handoff else None) or ""
     text = " ".join(part for part in (reason, handoff.topic if handoff else None) if part)
     ids: list[str] = []
     if handoff and handoff.requested_by == "customer":
         ids.append("customer_requested_human")
-    ids += [trigger for trigger, patterns in cfg.reason_map if patterns.search(text) and trigger not in ids]
+    ids += [trigger for trigger, patterns in reason_map if patterns.search(text) and trigger not in ids]
     evidence = f"handoff.requested: {reason or 'the bot handed off without a reason'}"
     return [_hit(trigger, index, evidence) for trigger in ids or ["bot_handoff"]]

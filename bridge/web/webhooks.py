@@ -17,7 +17,7 @@ from bridge.events import Event
 from bridge.metrics.ops import Metrics
 from bridge.pipeline import trigger_config
 from bridge.pipeline.completeness import needs_more
-from bridge.pipeline.trigger_rules import handoff_hits  # the rules alone: the judge model stays unloaded
+from bridge.pipeline.trigger_rules import mapped_handoff  # the reason map alone: no judge, no phrase lists
 from bridge.runtime import Runtime
 from bridge.store.db import StoreError
 from bridge.web.auth import event_status_url
@@ -59,8 +59,8 @@ def _needs_more(rt: Runtime, event: Event) -> dict[str, list[str]]:
     if event.type != "handoff.requested":
         return {}
     try:
-        cfg = trigger_config.from_settings(rt.settings)
-        hits = handoff_hits(event.handoff, len(event.conversation.messages) or None, cfg)
+        reasons = trigger_config.reason_map_from_settings(rt.settings)
+        hits = mapped_handoff(event.handoff, len(event.conversation.messages) or None, reasons)
         questions = needs_more(event, [hit.trigger for hit in hits])
     except Exception:  # the event is stored already; a hint must never fail the answer
         log.exception("bridge.inbound.needs_more_failed")

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bridge.config import ConfigError, Settings
-from bridge.events import Event
-from bridge.pipeline import trigger_config
+from bridge.events import Event, Handoff
+from bridge.pipeline import trigger_config, trigger_rules
 from bridge.pipeline.triggers import decide, load_config
 
 Turn = dict[str, Any]
@@ -409,6 +409,24 @@ def test_unknown_trigger_id_in_reason_map_is_rejected(tmp_path: Path) -> None:
     bad.write_text("bot_handoff:\n  reason_map:\n    vip_customer: 'vip'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="vip_customer"):
         trigger_config.load(str(bad))
+
+
+def test_the_reason_map_alone_is_the_full_configs(tmp_path: Path) -> None:
+    """What the web process maps a hand-off's reason with (without the phrase lists) is the full
+    config's reason map, defaults and an override file merged alike."""
+    override = tmp_path / "triggers.yaml"
+    override.write_text("bot_handoff:\n  reason_map:\n    billing_exception: ['zorblax']\n", encoding="utf-8")
+    for name in ("", str(override)):
+        assert trigger_config.load_reason_map(name) == trigger_config.load(name).reason_map
+    handoff = Handoff(requested_by="bot", reason="zorblax opened")
+    mapped = trigger_rules.mapped_handoff(handoff, 2, trigger_config.load_reason_map(str(override)))
+    assert [(hit.trigger, hit.message_index) for hit in mapped] == [("billing_exception", 2)]
+    assert [hit.trigger for hit in trigger_rules.mapped_handoff(handoff, 2, trigger_config.load_reason_map())] == [
+        "bot_handoff"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bot_handoff:\n  reason_map:\n    vip_customer: 'vip'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="vip_customer"):
+        trigger_config.load_reason_map(str(bad))
 
 
 # ── the sanity sample: a floor, not a tuning set ───────────────────────────────────────────

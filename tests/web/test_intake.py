@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bridge import create_app
 from bridge.config import Settings
+from bridge.pipeline import trigger_config
 from bridge.runtime import Runtime
 from bridge.store.migrate import upgrade
 from bridge.store.models import CaseRow, InboxRow
@@ -294,6 +295,23 @@ def test_handoff_answer_carries_questions_in_the_conversations_language(client: 
     assert english and german and len(english) == len(german)
     assert all(isinstance(q, str) and q.endswith("?") for q in english + german)
     assert english != german
+
+
+def test_handoff_answer_needs_no_phrase_lists(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web process maps the hand-off's reason with the reason map alone: it never compiles the
+    judge's phrase lists (~270 patterns: 130 ms of a web worker's first hand-off, kept in memory)."""
+    expected = post(client, dumps(_billing_handoff("en"))).get_json()["needs_more"]
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("the web process built the full trigger config")
+
+    trigger_config.load.cache_clear()
+    trigger_config.load_reason_map.cache_clear()
+    monkeypatch.setattr(trigger_config, "build", refuse)
+    try:
+        assert post(client, dumps(_billing_handoff("en"))).get_json()["needs_more"] == expected
+    finally:
+        trigger_config.load_reason_map.cache_clear()
 
 
 def test_status_endpoint_carries_questions_once_the_case_escalated(client: FlaskClient, rt: Runtime) -> None:

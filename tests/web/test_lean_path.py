@@ -50,11 +50,14 @@ _CHILD = """
 import json, sys, time
 from bench_env import body, headers
 import wsgi
+from bridge.store import db
+warm = bool(db._engines)  # the worker opened its store while it booted, before any request
 client = wsgi.app.test_client()
 answer = client.post("/webhooks/generic", data=body, headers=headers)
 heavy = ["zenpy", "jira", "slack_sdk", "openai", "sqlalchemy.orm", "requests", "connectors", "rq", "redis",
-         "bridge.store.models", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge"]
-print(json.dumps({"status": answer.status_code, "loaded": [m for m in heavy if m in sys.modules]}))
+         "bridge.store.models", "bridge.worker.runner", "bridge.loop.jobs", "bridge.pipeline.judge",
+         "ahocorasick_rs", "vaderSentiment"]  # the phrase lists' prefilter, the judge's sentiment
+print(json.dumps({"status": answer.status_code, "warm": warm, "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
 
@@ -76,8 +79,24 @@ def test_serving_a_webhook_loads_no_vendor_sdk_nor_worker_module(tmp_path: Path,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["status"] == 202
+    assert result["status"] == 202 and result["warm"]
     assert result["loaded"] == [], f"loaded by import wsgi + one webhook: {result['loaded']}"
+
+
+def test_a_web_worker_boots_while_its_store_is_down(tmp_path: Path) -> None:
+    """Opening the store at boot is a warm-up, not a check: with PostgreSQL unreachable, ``import
+    wsgi`` still gives an app (whose /readyz says what is wrong)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_", "REDIS_URL"))}
+    env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, PYTHONPATH=str(ROOT),
+               DATABASE_URL="postgresql://postgres@127.0.0.1:9/nothing")  # port 9: nothing listens
+    child = ("import json, wsgi; r = wsgi.app.test_client().get('/readyz'); "
+             "print(json.dumps({'code': r.status_code, 'store': r.get_json()['checks']['store']}))")
+    out = subprocess.run([sys.executable, "-c", child], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["code"] == 503 and result["store"].startswith("unreachable")
 
 
 def test_the_core_inbox_columns_are_the_models() -> None:

@@ -186,6 +186,36 @@ def test_a_job_taken_off_the_queue_by_a_worker_killed_before_it_started_is_swept
         empty(rt)
 
 
+def test_verifying_a_backlog_reads_each_queue_once(rq_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweeper's check of queued jobs reads each origin queue once (LRANGE), not once per job
+    (LPOS: quadratic in a backlog), and still tells the jobs a dead worker popped from the rest."""
+    from redis.client import Pipeline
+
+    rt = Runtime.build(rq_settings)
+    upgrade(rt.store)
+    assert isinstance(rt.queue, RQQueue)
+    sent: list[str] = []
+    execute = Pipeline.execute
+
+    def recording(pipe: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        sent.extend(str(call[0][0]).upper() for call in pipe.command_stack)
+        return execute(pipe, *args, **kwargs)
+
+    try:
+        answers = [post(rt, generic_event(conversation_id=f"backlog-{i}")) for i in range(30)]
+        assert handover.dispatch(rt) == 30
+        ids = [job_id(rt.queue.name, "process_event", a["event"]) for a in answers]
+        assert rt.queue.urgent.job_ids == ids
+        popped = [rt.queue.redis.lpop(rt.queue.urgent.key) for _ in range(5)]  # five taken by a worker killed at once
+        assert [p.decode() for p in popped] == ids[:5]  # type: ignore[union-attr]
+        monkeypatch.setattr("bridge.queue.POPPED_GRACE", 0.0)
+        monkeypatch.setattr(Pipeline, "execute", recording)
+        assert rt.queue.alive(ids) == {jid: jid not in ids[:5] for jid in ids}
+        assert "LPOS" not in sent and sent.count("LRANGE") == 1, sent
+    finally:
+        empty(rt)
+
+
 def test_escalations_run_before_routine_updates(rq_rt: Runtime) -> None:
     routine = [post(rq_rt, generic_event(type_="conversation.updated", conversation_id=f"quiet-{i}",
                                          messages=[{"role": "customer", "text": "Where is the CSV export?"}]))

@@ -108,6 +108,11 @@ def step_instance(conn: Any, case_id: str, step: str, after: str | None, now: da
     return Step(int(new), name)
 
 
+def any_handed_over(session: Any) -> bool:
+    """Whether any step waits for a dispatcher (a read: no write lock when none does)."""
+    return session.execute(select(DELIVERIES.c.id).where(DELIVERIES.c.status == HANDOVER).limit(1)).first() is not None
+
+
 def take_handed_over(session: Any, now: datetime, limit: int = 500) -> list[int]:
     """Turn up to ``limit`` steps waiting for the dispatcher ``pending`` and return their ids, oldest
     first; the caller commits, then enqueues them. Atomic per row: two dispatchers never take the

@@ -95,6 +95,19 @@ def dispatch(rt: Runtime | None = None, limit: int = 500) -> int:
             return total
 
 
+def release_handed_over(rt: Runtime) -> int:
+    """Without RQ, the steps Slack clicks wrote for a dispatcher are simply due: turn them pending for
+    the in-process runner. Only a bridge that ran with RQ wrote them (a deployment that has dropped
+    Redis since, or a web process still on the old settings during the switch); left alone they
+    would never run. Returns how many."""
+    with rt.store.session() as s:
+        if not click_rows.any_handed_over(s):
+            return 0
+        released = len(click_rows.take_handed_over(s, rt.clock()))
+        s.commit()
+    return released
+
+
 def _job_ids(queue: Any, key: str, attempts: int, batch: str | None) -> list[str]:
     """The jobs that may carry an inbox row: its own (per attempt) and its batch's."""
     ids = [job_id(queue.name, PROCESS, key, attempts)]

@@ -31,6 +31,7 @@ def run_due(rt: Runtime, limit: int = 100) -> int:
     """Run every job that is due now; returns how many ran (failures included)."""
     ran = 0
     while True:
+        handover.release_handed_over(rt)
         now = rt.clock()
         batch = []
         for source in handover.sources():
@@ -99,6 +100,7 @@ class Runner:
 
     def dispatch(self, limit: int = 100) -> int:
         """Hand every due job that is not already running to the pool; returns how many."""
+        handover.release_handed_over(self.rt)
         now = self.rt.clock()
         handed = 0
         for source in handover.sources():

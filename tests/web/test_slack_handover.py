@@ -138,3 +138,26 @@ def test_steps_a_web_process_left_are_handed_over_by_a_later_dispatcher(rq_any_s
         assert {name: _runs(later, case_id).get(name) for name in steps} == dict.fromkeys(steps, 1)
     finally:
         empty(rt)
+
+
+def test_steps_left_for_a_dispatcher_run_once_when_the_bridge_drops_rq(rq_any_store: Settings, tmp_path: Path) -> None:
+    """Clicks under RQ write their steps for the dispatcher. A deployment that then drops Redis runs
+    the in-process runner, which has no dispatcher: it finds those steps due, and each runs once."""
+    from bridge.worker.runner import run_due
+
+    rt, client = _runtime(rq_any_store, tmp_path)
+    try:
+        case_id = escalate(rt, client)
+        _win_and_lose(rt, case_id)
+        steps = _click_steps(rt, case_id)
+        assert {status for _, status in steps.values()} == {click_rows.HANDOVER}
+    finally:
+        empty(rt)
+    rt.store.engine.dispose()
+    in_process = Runtime.build(rt.settings.with_overrides(redis_url=""))
+    assert not isinstance(in_process.queue, RQQueue)
+    run_due(in_process)
+    assert {name: status for name, (_, status) in _click_steps(in_process, case_id).items()} == dict.fromkeys(
+        steps, "done")
+    assert {name: _runs(in_process, case_id).get(name) for name in steps} == dict.fromkeys(steps, 1)
+    assert handover.release_handed_over(in_process) == 0

@@ -4,6 +4,7 @@ promise: the worker's key outlives an idle dequeue, `rq suspend` stops it, jobs 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,20 @@ def test_a_suspended_worker_takes_no_job(queue: RQQueue) -> None:
         assert job.get_status(refresh=True) == "queued"
     finally:
         resume(queue.redis)
+
+
+def test_a_worker_process_s_sqlite_connections_keep_a_small_page_cache(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.store import db
+
+    monkeypatch.setattr(db, "_synchronous", db._synchronous)  # relaxed for this test only
+    monkeypatch.setattr(db, "_cache_kib", db._cache_kib)
+    engine = db.get_engine(f"sqlite:///{tmp_path / 'pages.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() != -db.WORKER_CACHE_KIB  # SQLite's default
+    engine.dispose()
+    db.relax_durability()  # what the job process and the dispatcher do before they open the store
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -db.WORKER_CACHE_KIB
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()

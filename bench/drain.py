@@ -180,7 +180,8 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
                 "jobs_per_s": round((processed + done) / elapsed, 1),
                 "fill_seconds": round(fill_s, 1), "cpu_s": round(sum(cpu.values()), 1),
                 "peak_rss_mb": sorted(round(v, 1) for v in peak.values()),
-                "peak_rss_by_process": {names[pid]: round(v, 1) for pid, v in sorted(peak.items())},
+                "peak_rss_by_process": {(names[pid] if list(names.values()).count(names[pid]) == 1
+                                         else f"{names[pid]}-{pid}"): round(v, 1) for pid, v in sorted(peak.items())},
                 "redis_loads_otel": redis_loads_otel(env),
                 "vendor_calls_per_handoff": {k: round(n / backlog, 2) for k, n in sorted(stats["calls"].items())},
                 "duplicate_creates": stats["duplicate_creates"],

@@ -14,9 +14,10 @@ inflates RSS: read its run for *where*, the other runs for *how much*).
 
 Experiments (not product settings): ``--trim N`` calls glibc's ``malloc_trim(0)`` every N jobs,
 ``--freeze`` calls ``gc.freeze()`` after the warm-up, ``--packages N`` sets the handoff-package
-cache's size, ``--no-otel`` makes ``opentelemetry`` unimportable (as in a production install, where
-only the test extra brings it; redis-py loads its SDK when it is there). The absolute RSS is this
-process's (it holds the bench's imports too), not a forked ``bridge worker`` child's: compare runs.
+cache's size, ``--sqlite-cache KB`` caps SQLite's page cache per connection, ``--no-otel`` makes
+``opentelemetry`` unimportable (as in a production install, where only the test extra brings it;
+redis-py loads its SDK when it is there). The absolute RSS is this process's (it holds the bench's
+imports too), not a forked ``bridge worker`` child's: compare runs.
 """
 
 from __future__ import annotations
@@ -93,6 +94,26 @@ class RedisCounter:
         AbstractConnection.pack_commands = pack_commands  # type: ignore[method-assign]
 
 
+class GcTimer:
+    """Collections per generation and the wall time they took, while ``on`` (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.count = [0, 0, 0]
+        self.ms = [0.0, 0.0, 0.0]
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.count[info["generation"]] += 1
+            self.ms[info["generation"]] += (time.perf_counter() - self._start) * 1000
+
+
 def _fill(env: dict[str, str], n: int, prefix: str) -> None:
     subprocess.run([str(PY), "-m", "bench.drain", "--fill", str(n), "--prefix", prefix], env=env, cwd=ROOT,
                    check=True, timeout=1800)
@@ -144,6 +165,23 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         for name in [k for k in os.environ if k in ("DATABASE_URL", "REDIS_URL")]:
             del os.environ[name]
         os.environ.update(env)
+        if a.sqlite_cache is not None:
+            from sqlalchemy import event
+
+            from bridge.store import db
+
+            def pragma(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.execute(f"PRAGMA cache_size=-{a.sqlite_cache}")
+
+            real_get = db.get_engine
+
+            def get_engine(url: str) -> Any:
+                engine = real_get(url)
+                if not event.contains(engine, "connect", pragma):
+                    event.listen(engine, "connect", pragma)
+                return engine
+
+            db.get_engine = get_engine  # type: ignore[assignment]
         if a.packages is not None:
             from bridge.worker import packages
 
@@ -151,35 +189,50 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         _fill(env, 20, "ma")
         samples: list[tuple[int, dict[str, float]]] = []
         jobs = [0]
-        _drain(10**9, a.trim, samples, jobs)  # the warm-up round
+        cold = status()
+        if a.trace_warmup:
+            import tracemalloc
+
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+        _drain(10**9, a.trim, samples, jobs)  # the warm-up round (a job process's first jobs)
+        first_use: list[tuple[str, int, int]] = []
+        if a.trace_warmup:
+            stats = tracemalloc.take_snapshot().compare_to(before, "filename")
+            first_use = [(str(s.traceback), round(s.size_diff / 1024), s.count_diff) for s in stats[: a.top]]
+            tracemalloc.stop()
         if a.freeze:
             gc.freeze()
         _fill(env, a.handoffs, "mb")
         gc.collect()
         Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here on
         warm = status()
-        counter = RedisCounter()
+        counter, collections_ = RedisCounter(), GcTimer()
         snapshot = None
         if a.tracemalloc:
             import tracemalloc
 
             tracemalloc.start(a.frames)
             snapshot = tracemalloc.take_snapshot()
-        counter.on, jobs[0] = True, 0
+        counter.on, collections_.on, jobs[0] = True, True, 0
         started = time.monotonic()
         cpu = _drain(100, a.trim, samples, jobs)
         wall = time.monotonic() - started
-        counter.on = False
+        counter.on = collections_.on = False
         end = status()
+        from bridge.store import db
+
+        pools = [engine.pool.status() for engine in db._engines.values()]
         processed, done, planned = store.progress()
         assert processed == 20 + a.handoffs and done == planned, (processed, done, planned)
         result: dict[str, Any] = {
             "store": a.store, "handoffs": a.handoffs, "jobs": jobs[0], "otel": "opentelemetry" in sys.modules,
             "trim_every": a.trim, "freeze": a.freeze, "packages": a.packages,
-            "rss_warm": warm, "rss_end": end, "samples": samples,
+            "pools": pools, "rss_cold": cold, "rss_warm": warm, "first_use": first_use, "rss_end": end, "samples": samples,
             "cpu_ms_per_handoff": round(1000 * cpu / a.handoffs, 1),
             "wall_ms_per_handoff": round(1000 * wall / a.handoffs, 1),
             "redis_trips_per_job": round(counter.trips / jobs[0], 2),
+            "gc_collections": collections_.count, "gc_ms": [round(x) for x in collections_.ms],
             "redis_commands_per_handoff": {k: round(v / a.handoffs, 2) for k, v in counter.commands.most_common()},
         }
         if snapshot is not None:
@@ -205,20 +258,27 @@ def main() -> None:
     ap.add_argument("--handoffs", type=int, default=300)
     ap.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--tracemalloc", action="store_true")
+    ap.add_argument("--trace-warmup", action="store_true", help="tracemalloc over the first 20 handoffs, by file")
     ap.add_argument("--frames", type=int, default=1, help="tracemalloc frames per allocation")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--trim", type=int, default=0, help="malloc_trim(0) every N jobs (0: never)")
     ap.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up")
     ap.add_argument("--packages", type=int, help="the handoff-package cache's size")
+    ap.add_argument("--sqlite-cache", type=int, help="PRAGMA cache_size=-N (KB) on each SQLite connection")
     ap.add_argument("--no-otel", action="store_true", help="opentelemetry made unimportable")
     a = ap.parse_args()
     r = run(a)
     print(f"{r['store']} {r['handoffs']} handoffs, {r['jobs']} jobs; otel loaded: {r['otel']}; trim every "
           f"{r['trim_every']}; freeze {r['freeze']}; packages {r['packages']}")
+    print(f"RSS before the warm-up (the first 20 handoffs) {r['rss_cold']}")
+    for where, kb, count in r["first_use"]:
+        print(f"  first use {kb:>8} KB {count:>8} blocks  {where}")
     print(f"RSS after warm-up {r['rss_warm']}, at the end {r['rss_end']}")
     print("RSS every 100 jobs: " + ", ".join(f"{n}: {s['VmRSS']}" for n, s in r["samples"]))
     print(f"CPU {r['cpu_ms_per_handoff']} ms per handoff, wall {r['wall_ms_per_handoff']} ms; Redis round trips "
           f"per job {r['redis_trips_per_job']}; commands per handoff {r['redis_commands_per_handoff']}")
+    print(f"connection pools at the end: {r['pools']}")
+    print(f"garbage collections per generation {r['gc_collections']}, ms {r['gc_ms']}")
     for where, kb, count in r.get("grown", []):
         print(f"{kb:>8} KB {count:>8} blocks  {where}")
 

@@ -159,6 +159,7 @@ def upgrade_apart(settings: Settings) -> None:
 
 
 def _upgrade(settings: Settings) -> None:
+    set_name("bridge-upgrade")
     from bridge.store.db import Store, dispose_all
     from bridge.store.migrate import upgrade
 

@@ -125,12 +125,12 @@ def redis_loads_otel(env: dict[str, str]) -> bool:
 
 
 def process_name(pid: int) -> str:
-    """A ``bridge worker`` process by the name its supervisor gave it (``bridge`` is the supervisor)."""
+    """A ``bridge worker`` child by the name its supervisor gave it (``dispatch``, ``jobs-1``…)."""
     try:
         name = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return str(pid)
-    return "supervisor" if name == "bridge" else name.removeprefix("bridge-")
+    return name.removeprefix("bridge-")
 
 
 def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
             series.append((round(time.monotonic() - t0, 2), processed, done))
             for pid in [worker.pid, *children(worker.pid)]:
                 peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
-                names.setdefault(pid, process_name(pid))
+                names.setdefault(pid, "supervisor" if pid == worker.pid else process_name(pid))
                 cpu[pid] = max(cpu.get(pid, 0.0), proc_cpu(pid))
             finished = processed >= backlog and done >= planned > 0
             if finished:

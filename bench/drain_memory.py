@@ -189,6 +189,14 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         _fill(env, 20, "ma")
         samples: list[tuple[int, dict[str, float]]] = []
         jobs = [0]
+        if a.preimport:  # what a job process has before its first job: its imports and warm-up
+            import bridge.worker.jobs  # noqa: F401
+            from bridge.config import Settings
+            from bridge.runtime import Runtime
+            from bridge.worker import jobs_process
+
+            jobs_process.warm_up(Runtime.build(Settings.from_env()))
+            gc.collect()
         cold = status()
         if a.trace_warmup:
             import tracemalloc
@@ -258,6 +266,7 @@ def main() -> None:
     ap.add_argument("--handoffs", type=int, default=300)
     ap.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--tracemalloc", action="store_true")
+    ap.add_argument("--preimport", action="store_true", help="the job's modules imported and warmed up first")
     ap.add_argument("--trace-warmup", action="store_true", help="tracemalloc over the first 20 handoffs, by file")
     ap.add_argument("--frames", type=int, default=1, help="tracemalloc frames per allocation")
     ap.add_argument("--top", type=int, default=25)

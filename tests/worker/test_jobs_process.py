@@ -105,8 +105,10 @@ def test_a_worker_process_s_sqlite_connections_keep_a_small_page_cache(tmp_path:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from bridge.store import db
 
-    monkeypatch.setattr(db, "_synchronous", db._synchronous)  # relaxed for this test only
-    monkeypatch.setattr(db, "_cache_kib", db._cache_kib)
+    # A web process's settings to start from (an earlier test may have run a dispatcher in process),
+    # restored afterwards.
+    monkeypatch.setattr(db, "_synchronous", "FULL")
+    monkeypatch.setattr(db, "_cache_kib", 0)
     engine = db.get_engine(f"sqlite:///{tmp_path / 'pages.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() != -db.WORKER_CACHE_KIB  # SQLite's default

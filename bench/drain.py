@@ -113,6 +113,26 @@ class Store:
             self._admin(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
 
+def redis_loads_otel(env: dict[str, str]) -> bool:
+    """Whether ``import redis`` loads the OpenTelemetry SDK in the workers' environment: redis-py 8
+    does when it is installed (this repo's test extra brings it; a production ``pip install .``
+    does not), and every worker process then carries it."""
+    import subprocess
+
+    probe = "import sys, redis; print(int('opentelemetry.sdk' in sys.modules))"
+    answer = subprocess.run([str(PY), "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return answer.stdout.strip() == "1"
+
+
+def process_name(pid: int) -> str:
+    """A ``bridge worker`` child by the name its supervisor gave it (``dispatch``, ``jobs-1``…)."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return str(pid)
+    return name.removeprefix("bridge-")
+
+
 def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"rb-drain-{processes}-"))
     store = Store(kind, work)
@@ -135,11 +155,13 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
         processed = done = planned = 0
         peak: dict[int, float] = {}
         cpu: dict[int, float] = {}
+        names: dict[int, str] = {}
         while time.monotonic() - t0 < cap:
             processed, done, planned = store.progress()
             series.append((round(time.monotonic() - t0, 2), processed, done))
             for pid in [worker.pid, *children(worker.pid)]:
                 peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
+                names.setdefault(pid, "supervisor" if pid == worker.pid else process_name(pid))
                 cpu[pid] = max(cpu.get(pid, 0.0), proc_cpu(pid))
             finished = processed >= backlog and done >= planned > 0
             if finished:
@@ -158,6 +180,9 @@ def drain(stub: str, backlog: int, processes: int, kind: str, cap: float) -> dic
                 "jobs_per_s": round((processed + done) / elapsed, 1),
                 "fill_seconds": round(fill_s, 1), "cpu_s": round(sum(cpu.values()), 1),
                 "peak_rss_mb": sorted(round(v, 1) for v in peak.values()),
+                "peak_rss_by_process": {(names[pid] if list(names.values()).count(names[pid]) == 1
+                                         else f"{names[pid]}-{pid}"): round(v, 1) for pid, v in sorted(peak.items())},
+                "redis_loads_otel": redis_loads_otel(env),
                 "vendor_calls_per_handoff": {k: round(n / backlog, 2) for k, n in sorted(stats["calls"].items())},
                 "duplicate_creates": stats["duplicate_creates"],
                 "series": series[:: max(1, len(series) // 40)], "log_tail": [] if finished else tail}
@@ -347,6 +372,13 @@ def section(path: Path = RESULTS) -> str:
                          f"| **{run['rate']}** | {run['jobs_per_s']} | {ratio} "
                          f"| {1000 * run['cpu_s'] / max(run['events_processed'], 1):.0f} "
                          f"| {', '.join(str(x) for x in run['peak_rss_mb'])} |")
+        otel = {run.get("redis_loads_otel") for run in runs} - {None}
+        if otel:
+            lines += ["", "Workers' environment: `import redis` " + (
+                "loads the OpenTelemetry SDK (installed here by the test extra; a production `pip install .` "
+                "lacks it), so every process's RSS includes it." if otel == {True} else
+                "does not load the OpenTelemetry SDK (as in a production install)." if otel == {False} else
+                "loads the OpenTelemetry SDK in some runs and not in others (see each run's results).")]
         lines += ["", *([r["drain"]["note"], ""] if r["drain"].get("note") else [])]
     for block in r.get("stages", []):
         lines += [f"One handoff, stage by stage ({block['store']}, {block['handoffs']} handoffs in one process, "

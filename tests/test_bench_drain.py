@@ -92,3 +92,16 @@ def test_a_later_round_has_its_own_section_and_counted_jobs_and_round_trips(tmp_
     text = section(path)
     assert "## Fewer jobs: round two" in text and "### Backlog drain (one job per handoff)" in text
     assert "| sqlite | 6 | 1 | 59 | 50 | 12 | 7 |" in text
+
+
+def test_the_section_says_whether_the_workers_carried_opentelemetry(tmp_path: Path) -> None:
+    run = {"store": "sqlite", "backlog": 10, "complete": True, "cpu_s": 1.0, "peak_rss_mb": [60.0],
+           "steps_per_handoff": 5.0, "jobs_per_s": 6.0, "processes": 1, "handoffs": 10, "events_processed": 10,
+           "seconds": 1.0, "rate": 10.0}
+    path = tmp_path / "drain.json"
+    for loads, words in ((True, "loads the OpenTelemetry SDK (installed here"),
+                         (False, "does not load the OpenTelemetry SDK")):
+        path.write_text(json.dumps({"drain": {"at": "now", "cores": 2, "runs": [{**run, "redis_loads_otel": loads}]}}))
+        assert words in section(path)
+    path.write_text(json.dumps({"drain": {"at": "now", "cores": 2, "runs": [run]}}))  # older results: no line
+    assert "OpenTelemetry" not in section(path)

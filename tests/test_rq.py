@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
@@ -23,6 +22,7 @@ from bridge.store import repo
 from bridge.store.migrate import upgrade
 from bridge.store.models import InboxRow
 from bridge.worker import handover
+from bridge.worker.jobs_process import BridgeWorker
 from connectors.outbox import OutboxConnector
 from tests.helpers import dumps, generic_event, signed_headers
 
@@ -30,11 +30,11 @@ pytestmark = pytest.mark.redis
 
 
 def work(rt: Runtime, max_jobs: int | None = None) -> None:
-    """Drain the queues with a real RQ worker (in this process, so the test's runtime is used)."""
+    """Drain the queues with the job process's RQ worker (in this process, so the test's runtime is used)."""
     assert isinstance(rt.queue, RQQueue)
     install(rt)
     handover.dispatch(rt)  # what the dispatcher process of `bridge worker` does every 100 ms
-    SimpleWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer).work(
+    BridgeWorker(rt.queue.queues, connection=rt.queue.redis, serializer=rt.queue.serializer).work(
         burst=True, with_scheduler=max_jobs is None, max_jobs=max_jobs
     )
 

@@ -26,17 +26,21 @@ def worker(burst: bool, processes: int | None) -> None:
     from bridge.worker.procctl import dump_stacks_on
 
     dump_stacks_on()  # `kill -USR1` on any of its processes prints where each thread is
-    rt = runtime(migrate=True)
+    rt = runtime(migrate=burst)
     if not isinstance(rt.queue, RQQueue):
         raise click.ClickException("REDIS_URL is not set: `bridge serve` runs the in-process worker instead")
     if burst:
         _burst(rt)
         return
     from bridge.store.db import dispose_all
-    from bridge.worker.supervisor import Supervisor
+    from bridge.worker.supervisor import Supervisor, upgrade_apart
 
     dispose_all()  # the supervisor holds no connection its children could inherit:
     rt.queue.redis.connection_pool.disconnect()  # nor the socket the start-up checks opened
+    try:  # in a child: the supervisor's children would otherwise inherit Alembic's memory
+        upgrade_apart(rt.settings)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     count = processes or rt.settings.worker_processes
     raise SystemExit(Supervisor(rt.settings, processes=count).run())
 

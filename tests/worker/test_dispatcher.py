@@ -20,6 +20,7 @@ from tests.test_rq import empty, post
 
 def test_a_slow_purge_does_not_hold_up_dispatching(rq_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "_synchronous", db._synchronous)  # the dispatcher relaxes it for its process
+    monkeypatch.setattr(db, "_cache_kib", db._cache_kib)
     gate, purging = threading.Event(), threading.Event()
 
     def slow_purge(runtime: Runtime, days: int) -> privacy.Report:

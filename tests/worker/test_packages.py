@@ -122,3 +122,13 @@ def test_the_load_is_read_under_the_routing_lock_only_when_someone_can_be_picked
         assert case is not None and case.status == "escalated"
         assert case.owner == ("U0ANA" if members else None)
     assert locked == (["support"] if members else [])
+
+
+def test_the_cache_keeps_the_latest_cases_up_to_its_size() -> None:
+    packages.clear()
+    event, decision = _event("I want a person"), DECISION.to_json()
+    built = [packages.base_package(f"c-{n}", "generic", event, decision) for n in range(packages.SIZE + 1)]
+    assert len(packages._cache) == packages.SIZE
+    assert packages.base_package(f"c-{packages.SIZE}", "generic", event, decision) is built[-1]  # kept
+    assert packages.base_package("c-0", "generic", event, decision) is not built[0]  # the oldest, dropped
+    packages.clear()

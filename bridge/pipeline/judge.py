@@ -78,8 +78,8 @@ class Model:
     columns: tuple[array[float], ...]  # per trigger: the weight of each row
     clashes: dict[str, int]  # name -> row, for names whose hash another model name shares
     # A text's rows, by (text, prefix, chars), bounded like the texts' other caches: at a customer
-    # turn and again at the bot's answer, and on every re-judging, a text is looked up once. ~4 KB a
-    # text against the ~25 KB of names ``judge_features.text_features`` would keep.
+    # turn and again at the bot's answer, and on every re-judging, a text is looked up once. ~3 KB a
+    # text against the ~14 KB of names ``judge_features.text_features`` would keep.
     block: Callable[[str, str, bool], Rows] = field(init=False, repr=False, compare=False)
     # A word's character n-grams: the rows of those the model has, and the names of the others.
     # Words recur in every conversation, so a new text looks up mostly its word 1–2-grams, not
@@ -138,11 +138,9 @@ class Model:
         pairs = list(features.items()) if isinstance(features, dict) else features
         found, rows = self.lookup(name for name, _ in pairs)
         present = [pairs[i] for i in found]
-        word_at = [k for k, (name, _) in enumerate(present) if name.startswith(_WORD_MARKS)]
+        word_at = tuple(k for k, (name, _) in enumerate(present) if name.startswith(_WORD_MARKS))
         words = tuple(present[k][0] for k in word_at)
-        # A text's words come first (``judge_features.extract``): a range is all its cache keeps.
-        at: Sequence[int] = range(len(word_at)) if word_at == list(range(len(word_at))) else tuple(word_at)
-        return Rows(array("i", rows), array("d", [value for _, value in present]), words, at)
+        return Rows(array("i", rows), array("d", [value for _, value in present]), words, word_at)
 
     def _block(self, text: str, prefix: str, chars: bool) -> Rows:
         """``rows(judge_features.extract(text, prefix, chars))``, with each word's n-grams' rows
@@ -164,7 +162,7 @@ class Model:
         found, rows = self.lookup(concepts)
         table.extend(rows)
         values.extend(repeat(1.0, len(rows)))
-        return Rows(table, values, known, range(len(known)))
+        return Rows(table, values, known, range(len(known)))  # a text's words come first
 
     def _word(self, word: str, prefix: str) -> tuple[array[int], tuple[str, ...]]:
         names = judge_features.grams(word, prefix)

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from bridge.events import Decision, Event, Message, TriggerHit
 from bridge.pipeline import judge_features, trigger_rules
 from bridge.pipeline.trigger_config import TriggerConfig
+from bridge.pipeline.trigger_rules import handoff_index as _handoff_index, stated_reasons  # judge_train reads both here
 
 MODEL_FILE = "judge_model.json.gz"
 WORD_SPACES = ("cw", "bw", "pbw", "hw")
@@ -314,28 +315,6 @@ def _evidence(trigger: str, message: Message, parts: Sequence[Rows], model: Mode
     return f"model {score:.2f} on {cue} in “{excerpt}”"
 
 
-def stated_reasons(event: Event, found: list[str], cfg: TriggerConfig) -> list[TriggerHit]:
-    """On a bot's hand-off that the transcript already explains, the triggers its stated reason
-    names too (a bot that hands off a "disputed duplicate charge" names billing_exception), never
-    the ``bot_handoff`` fallback."""
-    if event.type != "handoff.requested":
-        return []
-    at = _handoff_index(event.conversation.messages)
-    return [hit for hit in trigger_rules.handoff_hits(event.handoff, at, cfg)
-            if hit.trigger != "bot_handoff" and hit.trigger not in found]
-
-
-def _handoff_index(messages: list[Message]) -> int:
-    """Where the hand-off happened: the bot's last message (it says "I'm connecting you"); without
-    one the last customer turn known; with no message at all (a switchboard pass-control alone)
-    the hand-off itself, counted as the first message. Never None: a hand-off has a moment."""
-    for role in ("bot", "customer"):
-        for index in range(len(messages), 0, -1):
-            if messages[index - 1].role == role:
-                return index
-    return len(messages) or 1
-
-
 # Signals precise enough to decide alone. Hand-written detectors (on the training corpus: a request
 # for a person 50 right, 1 false; a low-confidence answer 57 right, 1 false; the others are only
 # features), and the platform's own verdict on a customer turn: it did not understand it (NLU
@@ -349,7 +328,6 @@ PRECISE = {"s:rule_human": "customer_requested_human", "s:rule_low_confidence": 
 ASSISTS = {"s:rule_bug": "product_bug", "s:rule_billing": "billing_exception"}
 
 
-# (Both read only ``s:`` names of a message's own features: the judge passes those alone.)
 def precise_hits(features: dict[str, float]) -> set[str]:
     return {trigger for name, trigger in PRECISE.items() if name in features}
 

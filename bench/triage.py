@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import json
 import os
 import random
@@ -110,14 +111,25 @@ def cost_only(reference: bool) -> dict[str, Any]:
 
 def caches_after(examples: list[Example]) -> float:
     """What the judge's caches hold after judging every conversation once (a worker's steady
-    state on varied traffic): Python memory still allocated, from tracemalloc."""
+    state on varied traffic): Python memory still allocated, from tracemalloc. The caches start
+    empty (a model of its own, the feature caches cleared): what the judging before this filled
+    would otherwise go uncounted."""
     import tracemalloc
 
-    cfg, model = trigger_config.load(), judge.load()
+    from bridge.pipeline import judge_features, judge_lexicon, trigger_rules
+
+    cfg = trigger_config.load()
+    model = judge.load(Path(judge.__file__).with_name(judge.MODEL_FILE))  # its text caches empty
+    for module in (judge_features, judge_lexicon, trigger_rules):
+        for cached in vars(module).values():
+            # Per-text and per-word caches, not the one VADER analyzer (maxsize 1).
+            if hasattr(cached, "cache_clear") and (cached.cache_info().maxsize or 2) > 1:
+                cached.cache_clear()
     tracemalloc.start()
     try:
         for e in examples:
             judge.judge(e.event, cfg, model)
+        gc.collect()  # garbage a collection would free is not held
         return round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
     finally:
         tracemalloc.stop()

@@ -22,24 +22,37 @@ import json
 import math
 import sys
 from array import array
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import chain, repeat
 from operator import mul
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bridge.events import Decision, Event, Message, TriggerHit
 from bridge.pipeline import judge_features, trigger_rules
 from bridge.pipeline.trigger_config import TriggerConfig
+from bridge.pipeline.trigger_rules import handoff_index as _handoff_index, stated_reasons  # judge_train reads both here
 
 MODEL_FILE = "judge_model.json.gz"
 WORD_SPACES = ("cw", "bw", "pbw", "hw")
+_WORD_MARKS = tuple(f"{space}:" for space in WORD_SPACES)  # a name's space is what precedes its first ":"
 UNCERTAIN_BAND = 0.5  # a score above this share of its threshold, without crossing it, is "uncertain"
 
 
 EMPTY, CLASH = -1, -2  # a slot's row: free, or shared by names with one hash (looked up by name)
+
+
+class Rows(NamedTuple):
+    """What the model has of some features, in their order: each one's row and value, and the names
+    of the word features among them (for the evidence) with their positions in ``rows``."""
+
+    rows: array[int]
+    values: array[float]
+    words: tuple[str, ...]
+    word_at: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,18 @@ class Model:
     slots: array[int]  # per slot: its row, EMPTY or CLASH
     columns: tuple[array[float], ...]  # per trigger: the weight of each row
     clashes: dict[str, int]  # name -> row, for names whose hash another model name shares
+    # A text's rows, by (text, prefix, chars), bounded like the texts' other caches: at a customer
+    # turn and again at the bot's answer, and on every re-judging, a text is looked up once. ~3 KB a
+    # text against the ~14 KB of names ``judge_features.text_features`` would keep.
+    block: Callable[[str, str, bool], Rows] = field(init=False, repr=False, compare=False)
+    # A word's character n-grams: the rows of those the model has, and the names of the others.
+    # Words recur in every conversation, so a new text looks up mostly its word 1–2-grams, not
+    # its ~4x more character n-grams.
+    word: Callable[[str, str], tuple[array[int], tuple[str, ...]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "block", lru_cache(maxsize=judge_features.TEXTS)(self._block))
+        object.__setattr__(self, "word", lru_cache(maxsize=judge_features.WORDS)(self._word))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Model:
@@ -109,29 +134,76 @@ class Model:
         _, rows = self.lookup([name])
         return self.columns[j][rows[0]] if rows else 0.0
 
+    def rows(self, features: dict[str, float] | tuple[tuple[str, float], ...]) -> Rows:
+        """The rows of the features the model has, in order (``features``: a dict, or name-value pairs)."""
+        pairs = list(features.items()) if isinstance(features, dict) else features
+        found, rows = self.lookup(name for name, _ in pairs)
+        present = [pairs[i] for i in found]
+        word_at = tuple(k for k, (name, _) in enumerate(present) if name.startswith(_WORD_MARKS))
+        words = tuple(present[k][0] for k in word_at)
+        return Rows(array("i", rows), array("d", [value for _, value in present]), words, word_at)
+
+    def _block(self, text: str, prefix: str, chars: bool) -> Rows:
+        """``rows(judge_features.extract(text, prefix, chars))``, with each word's n-grams' rows
+        from the word cache: the same rows and values in the same order (test_judge_exact.py)."""
+        words, names, concepts = judge_features.pieces(text, prefix)
+        found, rows = self.lookup(names)
+        values = array("d", repeat(1.0 / len(names) ** 0.5, len(rows))) if rows else array("d")
+        known = tuple(map(names.__getitem__, found)) if f"{prefix}w:" in _WORD_MARKS else ()
+        table = array("i", rows)
+        if chars and words:
+            # Each n-gram once, where it first appears (a dict keeps a key's first place), and
+            # counted whether the model has it or not, as ``extract``'s dict does: the model's
+            # n-grams by row (one row a name), the others by name.
+            known_grams, unknown = zip(*map(self.word, words, repeat(prefix)), strict=True)
+            present = dict.fromkeys(chain.from_iterable(known_grams))
+            table.extend(present)
+            values.extend(repeat(1.0 / (len(present) + len(set(chain.from_iterable(unknown)))) ** 0.5,
+                                 len(present)))
+        found, rows = self.lookup(concepts)
+        table.extend(rows)
+        values.extend(repeat(1.0, len(rows)))
+        return Rows(table, values, known, range(len(known)))  # a text's words come first
+
+    def _word(self, word: str, prefix: str) -> tuple[array[int], tuple[str, ...]]:
+        names = judge_features.grams(word, prefix)
+        found, rows = self.lookup(names)
+        if len(found) == len(names):  # most words: the model has all their n-grams
+            return array("i", rows), ()
+        known = set(found)
+        return array("i", rows), tuple(name for i, name in enumerate(names) if i not in known)
+
     def scores(self, features: dict[str, float], role: str) -> dict[str, float]:
         """Probability per trigger that reads messages of this role."""
+        return self.scores_of([self.rows(features)], role)
+
+    def scores_of(self, parts: Sequence[Rows], role: str) -> dict[str, float]:
+        """``scores`` of the features of ``parts`` concatenated, in order (a message's text blocks
+        then its own features: the same rows and values in the same order as its merged dict)."""
         mine = [(j, t) for j, t in enumerate(self.triggers) if self.roles[t] == role]
         if not mine:
             return {}
-        found, rows = self.lookup(features)
-        values = list(features.values())
-        present = list(map(values.__getitem__, found))
+        # Lists, made once: every trigger's pass then reads the same objects (an array makes a new
+        # int or float object per item at every pass).
+        rows = list(chain.from_iterable(p.rows for p in parts))
+        values = list(chain.from_iterable(p.values for p in parts))
         out = {}
         for j, trigger in mine:
             # A feature the model lacks adds 0.0, which leaves a float sum as it is: the features it
-            # has, summed in the same order, give the very same total as all of them did.
-            total = self.intercepts[trigger] + sum(map(mul, map(self.columns[j].__getitem__, rows), present))
+            # has, summed in the same order, give the very same total as all of them did. One sum over
+            # the concatenation, never per-block subtotals (they would round differently).
+            total = self.intercepts[trigger] + sum(map(mul, map(self.columns[j].__getitem__, rows), values))
             out[trigger] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, total))))
         return out
 
     def top_words(self, features: dict[str, float], trigger: str, k: int = 3) -> list[str]:
         """The word features that pushed this trigger's score up the most (for the evidence)."""
+        return self.top_words_of([self.rows(features)], trigger, k)
+
+    def top_words_of(self, parts: Sequence[Rows], trigger: str, k: int = 3) -> list[str]:
         column = self.columns[self.triggers.index(trigger)]
-        words = [(name, value) for name, value in features.items() if name.split(":", 1)[0] in WORD_SPACES]
-        found, rows = self.lookup(name for name, _ in words)
-        ranked = sorted(((column[row] * words[i][1], words[i][0]) for i, row in zip(found, rows, strict=True)),
-                        reverse=True)
+        ranked = sorted(((column[p.rows[i]] * p.values[i], name) for p in parts
+                         for i, name in zip(p.word_at, p.words, strict=True)), reverse=True)
         return [name.split(":", 1)[1] for contribution, name in ranked[:k] if contribution > 0]
 
 
@@ -219,7 +291,7 @@ def _hit(trigger: str, index: int | None, evidence: str, score: float | None = N
 _RULE_OF = {"customer_requested_human": 0, "product_bug": 1, "billing_exception": 2}  # in customer_rules
 
 
-def _evidence(trigger: str, message: Message, features: dict[str, float], model: Model, cfg: TriggerConfig,
+def _evidence(trigger: str, message: Message, parts: Sequence[Rows], model: Model, cfg: TriggerConfig,
               score: float) -> str:
     """The rule's phrase in its sentence when a precise rule agrees; the model's words otherwise."""
     phrase: str | None = None
@@ -236,33 +308,11 @@ def _evidence(trigger: str, message: Message, features: dict[str, float], model:
         return f"the platform scored this turn's sentiment {message.sentiment:+.2f}"
     if phrase:
         return trigger_rules.in_context(phrase, message.text)
-    words = model.top_words(features, trigger)
+    words = model.top_words_of(parts, trigger)
     cue = ", ".join(f"“{w}”" for w in words) or "the conversation so far"
     excerpt = " ".join(message.text.split())
     excerpt = excerpt if len(excerpt) <= 140 else excerpt[:139] + "…"
     return f"model {score:.2f} on {cue} in “{excerpt}”"
-
-
-def stated_reasons(event: Event, found: list[str], cfg: TriggerConfig) -> list[TriggerHit]:
-    """On a bot's hand-off that the transcript already explains, the triggers its stated reason
-    names too (a bot that hands off a "disputed duplicate charge" names billing_exception), never
-    the ``bot_handoff`` fallback."""
-    if event.type != "handoff.requested":
-        return []
-    at = _handoff_index(event.conversation.messages)
-    return [hit for hit in trigger_rules.handoff_hits(event.handoff, at, cfg)
-            if hit.trigger != "bot_handoff" and hit.trigger not in found]
-
-
-def _handoff_index(messages: list[Message]) -> int:
-    """Where the hand-off happened: the bot's last message (it says "I'm connecting you"); without
-    one the last customer turn known; with no message at all (a switchboard pass-control alone)
-    the hand-off itself, counted as the first message. Never None: a hand-off has a moment."""
-    for role in ("bot", "customer"):
-        for index in range(len(messages), 0, -1):
-            if messages[index - 1].role == role:
-                return index
-    return len(messages) or 1
 
 
 # Signals precise enough to decide alone. Hand-written detectors (on the training corpus: a request
@@ -300,15 +350,34 @@ def first_escalation(steps: list[tuple[dict[str, float], set[str], set[str]]], t
     return None
 
 
-def judge(event: Event, cfg: TriggerConfig, model: Model | None = None) -> Decision:
+Step = tuple[Message, dict[str, float], dict[str, float], list[Rows]]  # message, scores, own features, rows
+
+
+def steps(event: Event, cfg: TriggerConfig, model: Model, reference: bool = False) -> Iterator[Step]:
+    """Per message, in order: the message, its scores, its own features (``precise_hits`` and
+    ``assisted`` read only those) and the rows the scores summed (for the evidence's words).
+    Each text's rows come from the model's cache, looked up once however often the text is read;
+    ``reference`` reads each message as the one dict training reads (``positions``), every name
+    looked up at every message: slower, and the same floats (tests/pipeline/test_judge_exact.py)."""
+    if reference:
+        for _, message, features in judge_features.positions(event, cfg):
+            parts = [model.rows(features)]
+            yield message, model.scores_of(parts, message.role), features, parts
+        return
+    for _, message, blocks, own in judge_features.walk(event, cfg):
+        parts = [model.block(*block) for block in blocks]
+        parts.append(model.rows(own))
+        yield message, model.scores_of(parts, message.role), own, parts
+
+
+def judge(event: Event, cfg: TriggerConfig, model: Model | None = None, reference: bool = False) -> Decision:
     """Feed the messages one at a time; escalate after the first one at which a trigger fires."""
     model = model or load()
-    seen: list[tuple[Message, dict[str, float], dict[str, float]]] = []
+    seen: list[tuple[Message, list[Rows], dict[str, float]]] = []
     found = None
-    for _, message, features in judge_features.positions(event, cfg):
-        scores = model.scores(features, message.role)
-        seen.append((message, features, scores))
-        found = first_escalation([(scores, precise_hits(features), assisted(features))], model.thresholds,
+    for message, scores, own, parts in steps(event, cfg, model, reference):
+        seen.append((message, parts, scores))
+        found = first_escalation([(scores, precise_hits(own), assisted(own))], model.thresholds,
                                  model.co, model.assist)
         if found:
             break
@@ -316,8 +385,8 @@ def judge(event: Event, cfg: TriggerConfig, model: Model | None = None) -> Decis
                     for _, _, scores in seen for t, p in scores.items())
     if found:
         index = len(seen)
-        message, features, scores = seen[-1]
-        hits = [_hit(t, index, _evidence(t, message, features, model, cfg, scores.get(t, 1.0)), scores.get(t))
+        message, parts, scores = seen[-1]
+        hits = [_hit(t, index, _evidence(t, message, parts, model, cfg, scores.get(t, 1.0)), scores.get(t))
                 for t in found[1]]
         hits += stated_reasons(event, found[1], cfg)
         return Decision(escalate=True, triggers=hits, at_message=index, uncertain=uncertain)

@@ -53,30 +53,47 @@ _JA = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 TEXTS, WORDS = 512, 4096
 
 
+Block = tuple[str, str, bool]  # one text's features: (text, prefix, with character n-grams)
+
+
 @lru_cache(maxsize=TEXTS)
 def text_features(text: str, prefix: str, chars: bool = True) -> tuple[tuple[str, float], ...]:
-    """Character 2–4-grams of each word (with boundary marks) and word 1–2-grams of one text.
+    """``extract``, cached by text: training reads a customer turn at its message and again at the
+    bot's answer. (The judge does not use this cache: it keeps a text's rows in the model, far
+    smaller than these ~25 KB of names a text.)"""
+    return extract(text, prefix, chars)
 
-    Cached by text: re-judging a growing transcript costs lookups, not re-extraction."""
-    body = fold(trigger_rules.prose(text))[:2000]
-    words = _WORD.findall(body)
-    # In order of appearance, each once (dict keys): deterministic whatever the hash seed.
-    names = dict.fromkeys([f"{prefix}w:{w}" for w in words]
-                          + [f"{prefix}w:{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+
+def extract(text: str, prefix: str, chars: bool = True) -> tuple[tuple[str, float], ...]:
+    """Word 1–2-grams of one text, character 2–4-grams of each word (with boundary marks), then its
+    concepts: in this order, each name once, each block a unit vector (as TF-IDF's l2 norm does: a
+    long message does not outweigh a short one by the number of its n-grams). The judge builds the
+    same from ``pieces`` and ``grams`` (``judge.Model.block``): change both or neither."""
+    words, names, concepts = pieces(text, prefix)
     grams = dict.fromkeys(chain.from_iterable(map(_grams, words, repeat(prefix)))) if chars else {}
-    # Each block is a unit vector (as TF-IDF's l2 norm does): a long message does not outweigh a
-    # short one by the number of its n-grams.
     out = list(zip(names, repeat(1.0 / len(names) ** 0.5))) if names else []
     out += zip(grams, repeat(1.0 / len(grams) ** 0.5)) if grams else []
-    out += [(f"{prefix}k:{name}", 1.0) for name in concept_features(body)]
+    out += zip(concepts, repeat(1.0))
     return tuple(out)
 
 
-@lru_cache(maxsize=WORDS)
-def _grams(word: str, prefix: str) -> tuple[str, ...]:
-    """Character 2–4-grams of one word with boundary marks, named (cached: words recur)."""
+def pieces(text: str, prefix: str) -> tuple[list[str], list[str], list[str]]:
+    """A text's words, its word 1–2-gram names (in order of appearance, each once: deterministic
+    whatever the hash seed) and its concept names."""
+    body = fold(trigger_rules.prose(text))[:2000]
+    words = _WORD.findall(body)
+    names = list(dict.fromkeys([f"{prefix}w:{w}" for w in words]
+                               + [f"{prefix}w:{a} {b}" for a, b in zip(words, words[1:], strict=False)]))
+    return words, names, [f"{prefix}k:{name}" for name in concept_features(body)]
+
+
+def grams(word: str, prefix: str) -> tuple[str, ...]:
+    """Character 2–4-grams of one word with boundary marks, named."""
     marked = f" {word} "
     return tuple([f"{prefix}:{marked[i:i + n]}" for n in (2, 3, 4) for i in range(len(marked) - n + 1)])
+
+
+_grams = lru_cache(maxsize=WORDS)(grams)  # for training: words recur (the judge keeps its own)
 
 
 _SENTENCE_END = re.compile(r"[.!?。！？\n]+")
@@ -315,34 +332,50 @@ def _rule_hits(walk: _Walk, message: Message, cfg: TriggerConfig, event: Event, 
     return hits
 
 
-def positions(event: Event, cfg: TriggerConfig) -> Iterator[tuple[int, Message, Features]]:
-    """``(index, message, features)`` for every message, in order, each from what came before."""
+def walk(event: Event, cfg: TriggerConfig) -> Iterator[tuple[int, Message, tuple[Block, ...], Features]]:
+    """``(index, message, blocks, own)`` for every message, in order, each from what came before: the
+    text blocks whose features (``extract``) come first, then the message's own features (its
+    structure, the hand-off's words at the last message, ``s:bias``). The blocks' namespaces
+    (``cw:``/``c:``/``ck:``, ``pbw:``, ``bw:``/``b:``/``bk:``) are disjoint from each other and from
+    ``s:``/``ps:``/``hw:``, so the merged dict ``positions`` yields is these concatenated in order:
+    the judge sums each block's cached rows in this order and gets the same floats."""
     walk = _Walk()
     handoff_words: Features = {}
     if event.type == "handoff.requested" and event.handoff is not None:
         reason = " ".join(p for p in (event.handoff.reason, event.handoff.topic) if p)
-        handoff_words = {name: 1.0 for name, _ in text_features(reason, "h", chars=False)}
+        handoff_words = {name: 1.0 for name, _ in extract(reason, "h", chars=False)}
         handoff_words[f"s:handoff_by={event.handoff.requested_by or 'unknown'}"] = 1.0
     messages = event.conversation.messages
     for index, message in enumerate(messages, start=1):
-        features: Features = {}
+        blocks: tuple[Block, ...] = ()
         if message.role == "customer":
             walk.customer_turns += 1
-            features.update(text_features(message.text, "c"))
+            blocks = ((message.text, "c", True),)
             if walk.last_bot is not None:
-                # "pb" + "w:…" is "p" + "bw:…": the bot turn's word features renamed, cached as such.
-                features.update(text_features(walk.last_bot.text, "pb", chars=False))
+                # "pb" + "w:…" is "p" + "bw:…": the bot turn's word features renamed.
+                blocks += ((walk.last_bot.text, "pb", False),)
         elif message.role == "bot":
             walk.bot_turns += 1
-            features.update(text_features(message.text, "b"))
+            blocks = ((message.text, "b", True),)
             if walk.last_customer is not None:
-                features.update(text_features(walk.last_customer.text, "c"))
-        features.update(_structure(walk, message, event, cfg, index))
+                blocks += ((walk.last_customer.text, "c", True),)
+        own = _structure(walk, message, event, cfg, index)
         if handoff_words and index == len(messages):
-            features.update(handoff_words)
-        features["s:bias"] = 1.0
-        yield index, message, features
+            own.update(handoff_words)
+        own["s:bias"] = 1.0
+        yield index, message, blocks, own
         _advance(walk, message, cfg)
+
+
+def positions(event: Event, cfg: TriggerConfig) -> Iterator[tuple[int, Message, Features]]:
+    """``(index, message, features)`` for every message, in order, each from what came before: one
+    dict a message, as training reads it (``walk``'s blocks and own features merged)."""
+    for index, message, blocks, own in walk(event, cfg):
+        features: Features = {}
+        for block in blocks:
+            features.update(text_features(*block))
+        features.update(own)
+        yield index, message, features
 
 
 def _advance(walk: _Walk, message: Message, cfg: TriggerConfig) -> None:

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
-from bridge.events import Handoff, Message, TriggerHit
+from bridge.events import Event, Handoff, Message, TriggerHit
 from bridge.pipeline.trigger_config import Patterns, ReasonMap, TriggerConfig
 from bridge.pipeline.trigger_prefilter import Gate, Prefilter
 
@@ -263,3 +263,25 @@ def mapped_handoff(handoff: Handoff | None, index: int | None, reason_map: Reaso
     ids += [trigger for trigger, patterns in reason_map if patterns.search(text) and trigger not in ids]
     evidence = f"handoff.requested: {reason or 'the bot handed off without a reason'}"
     return [_hit(trigger, index, evidence) for trigger in ids or ["bot_handoff"]]
+
+
+def stated_reasons(event: Event, found: list[str], cfg: TriggerConfig) -> list[TriggerHit]:
+    """On a bot's hand-off that the transcript already explains, the triggers its stated reason
+    names too (a bot that hands off a "disputed duplicate charge" names billing_exception), never
+    the ``bot_handoff`` fallback."""
+    if event.type != "handoff.requested":
+        return []
+    at = handoff_index(event.conversation.messages)
+    return [hit for hit in handoff_hits(event.handoff, at, cfg)
+            if hit.trigger != "bot_handoff" and hit.trigger not in found]
+
+
+def handoff_index(messages: list[Message]) -> int:
+    """Where the hand-off happened: the bot's last message (it says "I'm connecting you"); without
+    one the last customer turn known; with no message at all (a switchboard pass-control alone)
+    the hand-off itself, counted as the first message. Never None: a hand-off has a moment."""
+    for role in ("bot", "customer"):
+        for index in range(len(messages), 0, -1):
+            if messages[index - 1].role == role:
+                return index
+    return len(messages) or 1

@@ -1,10 +1,13 @@
-"""The judge's shortcuts are exact: the literal prefilter over the phrase lists and the VADER call
-shared by a turn's two readings change what it costs, never what it decides.
+"""The judge's shortcuts are exact: the literal prefilter over the phrase lists, the VADER call
+shared by a turn's two readings and the rows cached per text change what it costs, never what it
+decides.
 
 ``trigger_config.build(..., shortcuts=False)`` is the reference path (every regular expression
-runs on every text, VADER is called as written). On every conversation of the corpus, the locked
-split's included (comparing identity there tunes nothing), both paths must give the same features,
-in the same order and with the same values, and the same decision, evidence and scores included.
+runs on every text, VADER is called as written), and ``judge.judge(..., reference=True)`` reads
+each message as the one merged dict training reads, every name looked up at every message. On
+every conversation of the corpus, the locked split's included (comparing identity there tunes
+nothing), both paths must give the same features, in the same order and with the same values, the
+same score at every message bit for bit, and the same decision, evidence and scores included.
 Whatever features the judge reads, this compares the two paths of the code as it is.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -46,15 +50,35 @@ def test_features_and_decisions_on_the_whole_corpus_are_the_reference_paths(
     examples = judge_train.load_corpus(CORPUS, "all")
     locked = set(json.loads((CORPUS / "split.json").read_text())["test"])
     assert len(examples) > 1000 and locked <= {e.name for e in examples}
-    escalated = 0
+    escalated = worded = 0
     for example in examples:
         quick = [list(f.items()) for _, _, f in judge_features.positions(example.event, fast)]
         exact = [list(f.items()) for _, _, f in judge_features.positions(example.event, slow)]
         assert quick == exact, example.name
+        # The merged dict is the walk's blocks then the message's own features, concatenated: no
+        # name is in two of them (else a later value or an earlier place would differ).
+        walked = [list(chain(*(judge_features.text_features(*b) for b in blocks), own.items()))
+                  for _, _, blocks, own in judge_features.walk(example.event, fast)]
+        assert walked == quick, example.name
+        # Every message's scores from the cached rows of each text (the judge) against the merged
+        # dict looked up name by name, the whole conversation through (not only up to a decision):
+        # equal floats, all positive, are the same bits.
+        by_rows = list(judge.steps(example.event, fast, model))
+        by_dict = list(judge.steps(example.event, slow, model, reference=True))
+        assert [s for _, s, _, _ in by_rows] == [s for _, s, _, _ in by_dict], example.name
+        for (_, scores, own, rows), (_, _, features, _) in zip(by_rows, by_dict, strict=True):
+            assert (judge.precise_hits(own), judge.assisted(own)) == (
+                judge.precise_hits(features), judge.assisted(features)), example.name
+            for trigger in scores:
+                words = model.top_words_of(rows, trigger)
+                assert words == model.top_words(features, trigger), example.name
+                worded += bool(words)
         decision = judge.judge(example.event, fast, model)
         assert decision == judge.judge(example.event, slow, model), example.name
+        assert decision == judge.judge(example.event, slow, model, reference=True), example.name
         escalated += decision.escalate
     assert escalated > 500  # the comparison covered decisions with triggers and evidence, not only "no"
+    assert worded > 5000  # and evidence words, not only empty lists
 
 
 def test_the_prefilter_skipped_work_on_the_corpus(paths: tuple[TriggerConfig, TriggerConfig]) -> None:

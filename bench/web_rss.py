@@ -50,16 +50,18 @@ def parse_variant(text: str) -> tuple[str, str, dict[str, str]]:
     return name, tree or ".", dict(p.split("=", 1) for p in pairs)
 
 
-def ingest_mix(url: str, pools: dict[str, Pool], duration: float) -> dict[str, float]:
-    """bench/run's ingest phase for one server, shorter: max rate per size, then half load for 10k/50k."""
-    rates: dict[str, float] = {}
+def ingest_mix(srv: Any, pools: dict[str, Pool], duration: float) -> dict[str, dict[str, float]]:
+    """bench/run's ingest phase for one server, shorter: max rate per size, then half load for 10k/50k.
+    Returns each size's maximum rate and the web workers' CPU µs per request at it."""
+    out: dict[str, dict[str, float]] = {}
     for size, pool in pools.items():
         want = min(30_000, int(WRK_MEMORY / pool.body_bytes))
-        wrk(url, pool, 1, want=want)
-        rates[size] = wrk(url, pool, duration, want=want)["rps"]
+        wrk(srv.url, pool, 1, want=want)
+        r = wrk(srv.url, pool, duration, want=want, server=srv)
+        out[size] = {"rps": r["rps"], "cpu_us": r["cpu_us"]}
     for size in HALF:
-        wrk(url, pools[size], duration, delay_ms=16_000 / (0.5 * rates[size]))
-    return rates
+        wrk(srv.url, pools[size], duration, delay_ms=16_000 / (0.5 * out[size]["rps"]))
+    return out
 
 
 def turn(b: Any, name: str, src: Path, extra: dict[str, str], pools: dict[str, Pool], clicks: Pool,
@@ -73,7 +75,7 @@ def turn(b: Any, name: str, src: Path, extra: dict[str, str], pools: dict[str, P
     srv = b.track(tree_server(f"rss-{name}-{rnd}", src, env, b.work / f"rss-{name}-{rnd}.log"))
     try:
         warm = [rss_mb(p) for p in srv.workers()]
-        rates = ingest_mix(srv.url, {k: _copy(p) for k, p in pools.items()}, a.duration)
+        rates = ingest_mix(srv, {k: _copy(p) for k, p in pools.items()}, a.duration)
         ingest = [rss_mb(p) for p in srv.workers()]
         if a.clicks:
             wrk(srv.url, clicks, a.clicks, conns=4, delay_ms=40, consume=False, want=clicks.size)
@@ -81,7 +83,7 @@ def turn(b: Any, name: str, src: Path, extra: dict[str, str], pools: dict[str, P
     finally:
         srv.stop()
     out = {"variant": name, "round": rnd + 1, "idle_rss": warm, "ingest_rss": ingest, "clicks_rss": after,
-           "rps": rates, "load": _load()}
+           "ingest": rates, "load": _load()}
     print(json.dumps(out), flush=True)
     return out
 
@@ -127,13 +129,16 @@ def main() -> None:
         b.cleanup()
     r["load_end"] = _load()
     r["summary"] = {name: {k: median([max(t[k]) for t in r["turns"] if t["variant"] == name])
-                           for k in ("idle_rss", "ingest_rss", "clicks_rss")} for name, _, _ in variants}
+                           for k in ("idle_rss", "ingest_rss", "clicks_rss")}
+                    | {f"cpu_us_{size}": median([t["ingest"][size]["cpu_us"] for t in r["turns"] if t["variant"] == name])
+                       for size in SIZES} for name, _, _ in variants}
     a.results.parent.mkdir(exist_ok=True)
     a.results.write_text(json.dumps(r, indent=1) + "\n")
     print("load average", r["load_start"], "->", r["load_end"])
     for name, s in r["summary"].items():
         print(f"{name:>12}: largest worker, median over rounds: idle {s['idle_rss']:.1f} MB, after ingest "
-              f"{s['ingest_rss']:.1f} MB, after clicks {s['clicks_rss']:.1f} MB")
+              f"{s['ingest_rss']:.1f} MB, after clicks {s['clicks_rss']:.1f} MB; web CPU µs/request at max rate "
+              + ", ".join(f"{size} {s['cpu_us_' + size]:.0f}" for size in SIZES))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,21 @@ def relax_durability() -> None:
     _synchronous = "NORMAL"
 
 
+_page_cache_kib = 0  # 0: SQLite's default, 2 MB per connection
+
+
+def limit_page_cache(kib: int) -> None:
+    """For web processes: each SQLite connection made afterwards keeps at most ``kib`` KiB of pages.
+
+    A pooled connection's page cache stays allocated at its high-water mark (2 MB by default) for the
+    life of the process, and in WAL mode it is emptied anyway whenever another connection (the other
+    web process, a queue worker) has committed since its last transaction, which under ingest is
+    before nearly every batch. So the web gains little from it beyond one transaction, which touches
+    a few index pages (the rest are read from the OS's file cache), and pays its size in RSS."""
+    global _page_cache_kib
+    _page_cache_kib = max(0, kib)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets the web process write while workers read; FULL makes a commit survive power loss,
@@ -54,6 +69,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA synchronous={_synchronous}")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
+    if _page_cache_kib:
+        cur.execute(f"PRAGMA cache_size=-{_page_cache_kib}")  # negative: KiB, not pages
     cur.close()
 
 

@@ -9,6 +9,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections import deque
 from types import SimpleNamespace
 from typing import Any
@@ -146,3 +148,42 @@ def test_allocator_settings_follow_the_environment(setting: str | None, applied:
     got_applied, trimmed, ran = json.loads(out.stdout)
     assert got_applied == applied
     assert trimmed is trims and ran == ([0] if trims else [])
+
+
+def test_large_requests_are_handled_one_at_a_time_small_ones_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    worker, _ = _worker()
+    worker.large_lock = threading.Lock()
+    inside: list[str] = []
+    release = threading.Event()
+    small_together = threading.Barrier(2, timeout=10)
+
+    def handle(_self: Any, conn: Any) -> bool:
+        inside.append(conn.name)
+        if conn.name.startswith("small"):
+            small_together.wait()  # raises unless both small requests run at once
+        else:
+            release.wait(10)
+        return True
+
+    monkeypatch.setattr(ThreadWorker, "handle", handle)
+    smalls = [SimpleNamespace(name=f"small{i}", rb_large=False) for i in range(2)]
+    threads = [threading.Thread(target=worker.handle, args=(c,)) for c in smalls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(inside) == ["small0", "small1"]
+    inside.clear()
+    larges = [threading.Thread(target=worker.handle, args=(SimpleNamespace(name=f"large{i}", rb_large=True),))
+              for i in range(2)]
+    larges[0].start()
+    deadline = time.monotonic() + 10
+    while not inside and time.monotonic() < deadline:
+        time.sleep(0.001)
+    larges[1].start()
+    larges[1].join(0.2)
+    assert larges[1].is_alive() and inside == ["large0"]  # the second waits for the first
+    release.set()
+    for t in larges:
+        t.join(10)
+    assert inside == ["large0", "large1"]

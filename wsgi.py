@@ -2,15 +2,29 @@
 
 Reads ``.env`` from the working directory first, exactly as the ``bridge`` command does, so the
 web processes and ``bridge worker`` run with the same settings.
+
+A web process's SQLite connections keep a small page cache (``BRIDGE_WEB_SQLITE_CACHE_KIB``, default
+256; 0 keeps SQLite's 2 MB): see ``bridge.store.db.limit_page_cache`` (issue 19, the web's RSS).
 """
 
 import contextlib
+import os
 
 from bridge import create_app
 from bridge.config import Settings, load_dotenv_file
 from bridge.runtime import Runtime, install
+from bridge.store.db import limit_page_cache
+
+
+def _cache_kib() -> int:
+    try:
+        return int(os.environ.get("BRIDGE_WEB_SQLITE_CACHE_KIB", "") or 256)
+    except ValueError:
+        return 256  # a typo must not keep the web from starting: the default
+
 
 load_dotenv_file()
+limit_page_cache(_cache_kib())
 runtime = install(Runtime.build(Settings.from_env()))
 app = create_app(rt=runtime)
 

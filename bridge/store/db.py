@@ -49,9 +49,22 @@ def relax_durability() -> None:
     by index, and a page it reads again comes from the OS's cache; SQLite's default 2 MB per
     connection was ~1.8 MB of a job process's RSS after a few hundred hand-offs and no CPU less
     per hand-off than 256 KiB (bench.drain_memory --sqlite-cache)."""
-    global _synchronous, _cache_kib
+    global _synchronous
     _synchronous = "NORMAL"
-    _cache_kib = WORKER_CACHE_KIB
+    limit_page_cache(WORKER_CACHE_KIB)
+
+
+def limit_page_cache(kib: int) -> None:
+    """Each SQLite connection made afterwards keeps at most ``kib`` KiB of pages (0: SQLite's 2 MB).
+
+    A pooled connection's page cache stays allocated at its high-water mark for the life of the
+    process, and in WAL mode it is emptied anyway whenever another connection (the other web
+    process, a queue worker) has committed since its last transaction, which under ingest is before
+    nearly every batch. So a web or worker process gains little from it beyond one transaction,
+    which touches a few index pages (the rest are read from the OS's file cache), and pays its size
+    in RSS."""
+    global _cache_kib
+    _cache_kib = max(0, kib)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -63,7 +76,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     if _cache_kib:
-        cur.execute(f"PRAGMA cache_size=-{int(_cache_kib)}")
+        cur.execute(f"PRAGMA cache_size=-{int(_cache_kib)}")  # negative: KiB, not pages
     cur.close()
 
 

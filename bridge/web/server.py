@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import socket
+import threading
 import time
 from collections import deque
 from functools import partial
@@ -26,8 +27,12 @@ from typing import Any
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from bridge.web import allocator
+
 READ_TIMEOUT = 10.0
 MAX_HEAD = 64 * 1024  # request line + headers; gunicorn's own limits answer anything longer
+LARGE_BODY = 256 * 1024  # a request this large is followed by a malloc_trim (bridge/web/allocator.py)
+TRIM_INTERVAL = 1.0  # seconds: at most one trim per interval, whatever the rate of large requests
 TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -72,6 +77,15 @@ class BufferedWorker(ThreadWorker):
         self.read_timeout = _number("BRIDGE_REQUEST_READ_TIMEOUT", READ_TIMEOUT)
         self.max_body = int(_number("BRIDGE_MAX_BODY_BYTES", 1024 * 1024))
         self.reading: deque[TConn] = deque()  # in arrival order, so the oldest deadline is first
+        self.trim_due = False
+        self.trimmed_at = 0.0
+        # Large requests are handled one at a time: see ``handle``.
+        self.large_lock = threading.Lock()
+
+    def init_process(self) -> None:
+        """The allocator's settings first: the app is loaded and the threads start after this."""
+        allocator.tune()
+        super().init_process()
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -116,8 +130,29 @@ class BufferedWorker(ThreadWorker):
         conn.sock.setblocking(True)
         conn.init()
         conn.parser.unreader.unread(bytes(buffer))
+        # The parser has its copy: the buffer must not live on with the kept-alive connection.
+        conn.rb_buffer = None  # type: ignore[attr-defined]
+        conn.rb_large = len(buffer) >= LARGE_BODY  # type: ignore[attr-defined]
         conn.data_ready = True
         self.enqueue_req(conn)
+
+    def handle(self, conn: TConn) -> Any:
+        """A request of ``LARGE_BODY`` or more waits for the one before it: parsing and validating a
+        500 KB body makes some MB of small Python objects, and Python's allocator keeps an arena of
+        them as long as one object in it lives, so four at once on four threads left the worker's
+        high-water mark (and RSS) at four times one. Under the GIL they gain nothing from running
+        together; a waiting request holds only its bytes."""
+        if getattr(conn, "rb_large", False):
+            with self.large_lock:
+                return super().handle(conn)
+        return super().handle(conn)
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """After a large request the heap holds its freed copies: trim soon (``murder_pending``)."""
+        if getattr(conn, "rb_large", False):
+            conn.rb_large = False  # type: ignore[attr-defined]
+            self.trim_due = True
+        super().finish_request(conn, fs)
 
     def _drop(self, conn: TConn, answer: bytes = b"") -> None:
         with contextlib.suppress(KeyError, ValueError, OSError):
@@ -136,3 +171,9 @@ class BufferedWorker(ThreadWorker):
         now = time.monotonic()
         while self.reading and self.reading[0].rb_deadline <= now:  # type: ignore[attr-defined]
             self._drop(self.reading[0], TIMEOUT_ANSWER)
+        # The loop passes here after every batch of events and at least once a second; a trim costs
+        # a walk of the heap, so it is done here, rate-limited, not after every large request.
+        if self.trim_due and now - self.trimmed_at >= TRIM_INTERVAL:
+            self.trim_due = False
+            self.trimmed_at = now
+            allocator.trim()

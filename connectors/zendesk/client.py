@@ -82,7 +82,10 @@ class ZendeskClient:
         self.session = session or ZendeskSession(config.url or None)
         credentials: dict[str, Any] = ({"oauth_token": config.oauth_token} if config.oauth_token
                                        else {"email": config.email, "token": config.api_token})
-        self.sdk = Zenpy(subdomain=config.subdomain, session=self.session, timeout=15, **credentials)
+        # Zenpy caches every ticket it sees for 30 s and up to 10,000 users and organizations, per
+        # process; the bridge never reads them back (each step asks Zendesk, so a retry sees the truth).
+        self.sdk = Zenpy(subdomain=config.subdomain, session=self.session, timeout=15, disable_cache=True,
+                         **credentials)
 
     def find_ticket(self, external_id: str) -> str | None:
         """The ticket with this external id (the list filter is consistent at once; search lags)."""

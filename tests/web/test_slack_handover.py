@@ -59,7 +59,8 @@ def test_a_clicks_steps_run_once_through_the_dispatcher_and_a_worker(
 ) -> None:
     """The dispatcher's loop (the one `bridge worker` runs) picks a click's steps up while it runs and
     enqueues each once; a real RQ worker delivers each once; further passes and a sweep add nothing."""
-    monkeypatch.setattr(db, "_synchronous", db._synchronous)  # the dispatcher relaxes it for its process
+    monkeypatch.setattr(db, "_synchronous", db._synchronous)  # the dispatcher relaxes these for its process
+    monkeypatch.setattr(db, "_cache_kib", db._cache_kib)
     rt, client = _runtime(rq_any_store, tmp_path)
     assert isinstance(rt.queue, RQQueue)
     case_id = escalate(rt, client)

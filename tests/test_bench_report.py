@@ -38,3 +38,13 @@ def test_a_hand_written_study_survives_a_re_render_and_generated_sections_are_no
     kept = carried(old, page)
     assert kept == "\n## Slack clicks, before and after (2026-12-07)\n\nmeasured by hand\n"
     assert carried("a page from before this rule, without the commands section", page) == ""
+
+
+def test_each_body_size_is_judged_against_its_own_ingest_target() -> None:
+    # Issue 19: 10 KB at >= 0.6x the bare app, 50 KB at >= 0.4x.
+    half = {"bridge": [{"p99": 9.0}], "bare": [{"p99": 3.0}]}
+    sat = {"bridge": [{"rps": 450.0}], "bare": [{"rps": 1000.0}]}
+    r = {"ingest": {size: {"ratio": [0.45], "sat": sat, "half": half, "half_rate": 225.0} for size in ("10k", "50k")}}
+    rows = {row[0]: row for row in summary_rows(r)}
+    assert rows["Ingest 10 KB: bridge ÷ bare max rps (≥ 0.6)"][3] == "**not met**"
+    assert rows["Ingest 50 KB: bridge ÷ bare max rps (≥ 0.4)"][3] == "**met**"

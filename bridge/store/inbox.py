@@ -131,10 +131,15 @@ def inbox_urgent(session: Session, key: str) -> bool:
 
 
 def due_inbox(session: Session, now: datetime, limit: int = 100) -> list[str]:
+    """Accepted rows due now, longest due first (arrival order among rows due at one instant).
+
+    Ordered by ``(state, next_attempt_at)``'s own order, so the first ``limit`` are read off that
+    index. Ordered by ``id``, PostgreSQL walked the primary key from the oldest row, filtering: on an
+    inbox of a million processed rows with the due ones at its end that was 0.6-0.8 s per poll."""
     stmt = (
         select(InboxRow.key)
         .where(InboxRow.state == RECEIVED, InboxRow.next_attempt_at <= now, free(InboxRow, now))
-        .order_by(InboxRow.id)
+        .order_by(InboxRow.next_attempt_at, InboxRow.id)
         .limit(limit)
     )
     return list(session.scalars(stmt))
@@ -158,11 +163,15 @@ def stale_inbox(
 ) -> list[tuple[int, str, int]]:
     """Handed-over rows still ``received`` and due a while ago: ``(id, key, attempts)``, for the
     sweeper to ask Redis whether their job is still there (Redis may have been down or flushed)."""
+    # Pages go by id, but ``id + 0`` keeps the planner off the primary key: walking it from
+    # ``after_id`` while filtering read the whole grown inbox when no row was stale (PostgreSQL, a
+    # million processed rows: 0.66 s a sweep). The (state, queued_at, next_attempt_at) index finds
+    # the few stale rows; they are sorted after.
     stmt = (
         select(InboxRow.id, InboxRow.key, InboxRow.attempts)
         .where(InboxRow.state == RECEIVED, InboxRow.queued_at.is_not(None), InboxRow.queued_at <= older_than,
                InboxRow.next_attempt_at <= older_than, free(InboxRow, now), InboxRow.id > after_id)
-        .order_by(InboxRow.id)
+        .order_by(InboxRow.id + 0)
         .limit(limit)
     )
     return [(int(i), k, int(a)) for i, k, a in session.execute(stmt)]

@@ -134,6 +134,12 @@ class Adapter:
     def verify(self, inbound: Inbound, secrets: Sequence[str], tolerance: int) -> None:
         raise NotImplementedError
 
+    def event_in_body(self, inbound: Inbound) -> bool:
+        """After ``parse``: the body *is* the one event it returned, and plain ``json.loads`` reads it
+        as ``parse`` did (nothing repaired on the way). The inbox then keeps the body alone, not a
+        re-serialized copy of the event beside it (``intake_rows.inbox_event``)."""
+        return False
+
     def decode(self, inbound: Inbound, max_depth: int = 64) -> dict[str, Any]:
         body = load_json(inbound.body, max_depth)
         if not isinstance(body, dict):

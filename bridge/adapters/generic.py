@@ -65,6 +65,11 @@ class GenericAdapter(Adapter):
         """The event, read on the fast path when it can be (``fast_parse``), else as every adapter reads."""
         return fast_parse(self, inbound, max_depth) or super().parse(inbound, max_depth)
 
+    def event_in_body(self, inbound: Inbound) -> bool:
+        # Only a body the fast path took: jiter refused anything ``jsonsafe.loads`` would repair (a lone
+        # surrogate, a byte order mark), so the standard parser reads exactly what was validated.
+        return "unknown" in inbound.memo
+
     def ignored(self, inbound: Inbound, max_depth: int = 64) -> list[str]:
         if "unknown" in inbound.memo:
             return list(inbound.memo["unknown"])

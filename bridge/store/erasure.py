@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bridge.store.cases import get_case, timeline_of
 from bridge.store.deliveries import deliveries_of
+from bridge.store.intake_rows import inbox_event
 from bridge.store.models import ACKNOWLEDGED, ESCALATED, OPEN, CaseRow, InboxRow
 
 
@@ -41,7 +42,7 @@ def scrub_case(session: Session, case: CaseRow) -> int:
             delivery.payload = {"n": delivery.payload.get("n"), "purged": True}
     rows = session.scalars(select(InboxRow).where(InboxRow.case_id == case.id)).all()
     for row in rows:
-        row.body, row.headers, row.event = b"", {}, minimal_event(row.event or {})
+        row.body, row.headers, row.event = b"", {}, minimal_event(inbox_event(row.event, row.body))
     return len(rows)
 
 
@@ -58,7 +59,7 @@ def scrub_caseless_inbox(session: Session, cutoff: datetime, skip: Sequence[str]
     for row in session.scalars(select(InboxRow).where(InboxRow.received_at < cutoff, InboxRow.body != b"")):
         if row.case_id not in skip and (get_case(session, row.case_id) is None or
                                         get_case(session, row.case_id).status == OPEN):  # type: ignore[union-attr]
-            row.body, row.headers, row.event = b"", {}, minimal_event(row.event or {})
+            row.body, row.headers, row.event = b"", {}, minimal_event(inbox_event(row.event, row.body))
             count += 1
     return count
 

@@ -145,7 +145,8 @@ def _receive(rt: Runtime, slug: str, adapter: Any) -> ResponseReturnValue:
         return jsonify({"ignored": "no actionable event"}), 200
     try:
         # The headers as read once above (names lower-cased already, as the audit copy keeps them).
-        accepted = intake.store_events(rt, slug, body, intake.audit_headers(inbound.headers.items()), events)
+        accepted = intake.store_events(rt, slug, body, intake.audit_headers(inbound.headers.items()), events,
+                                       body_is_event=adapter.event_in_body(inbound))
     except (StoreError, OSError) as exc:
         log.error("bridge.inbound.store_failed", extra={"platform": slug, "error": type(exc).__name__})
         raise ApiError(503, "store_unavailable", "the event could not be stored; retry later",

@@ -14,6 +14,7 @@ from bridge.pipeline.route import RouteFacts, route
 from bridge.pipeline.sanitize import sanitize_decision
 from bridge.runtime import Runtime
 from bridge.store import repo
+from bridge.store.intake_rows import inbox_event
 from bridge.store.models import CLOSED, OPEN, CaseRow, InboxRow
 from bridge.worker import followups
 from bridge.worker.packages import base_package
@@ -30,7 +31,7 @@ def fold_into_case(rt: Runtime, s: Any, rows: list[InboxRow]) -> list[int]:
     first = rows[0]
     actor = f"bot:{first.platform}"
     case = repo.lock_case(s, first.case_id)
-    events = [Event.from_json(row.event) for row in rows]
+    events = [Event.from_json(inbox_event(row.event, row.body)) for row in rows]
     if case is None:
         case = repo.open_case(s, first.case_id, first.platform, events[0].conversation.id, events[0].to_json(), now)
         repo.add_timeline(s, case.id, "case.opened", actor, now, {"event": first.key})

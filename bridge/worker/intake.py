@@ -21,6 +21,7 @@ from bridge.events import Event
 from bridge.runtime import Runtime
 from bridge.store import intake_rows
 from bridge.store.db import JSONText
+from bridge.store.intake_rows import EVENT_IN_BODY_TEXT
 from bridge.store.types import RECEIVED
 
 log = logging.getLogger("bridge.intake")
@@ -76,17 +77,24 @@ class Accepted:
 
 
 def store_events(
-    rt: Runtime, platform: str, body: bytes, headers: dict[str, str], events: Sequence[Event]
+    rt: Runtime, platform: str, body: bytes, headers: dict[str, str], events: Sequence[Event],
+    body_is_event: bool = False,
 ) -> list[Accepted]:
-    """Store the request's events in the process's next shared commit; return once it is durable."""
+    """Store the request's events in the process's next shared commit; return once it is durable.
+
+    ``body_is_event``: the body is the one event, as validated (``Adapter.body_is_event``); the row
+    keeps the body alone (``intake_rows.inbox_event`` reads the event from it)."""
     now = rt.clock()
-    body = stored_body(platform, body)
+    kept = stored_body(platform, body)
+    in_body = body_is_event and len(events) == 1 and kept is body
+    body = kept
     # Built before joining the commit: the batch holds the write lock while its units run.
     rows = [
         dict(
             key=event_key(platform, event.event_id), platform=platform, sender_event_id=event.event_id,
             event_type=event.type, case_id=case_id_for(platform, event.conversation.id), body=body,
-            headers=headers, event=JSONText(event.to_json_text()), received_at=now, state=RECEIVED, attempts=0,
+            headers=headers, event=JSONText(EVENT_IN_BODY_TEXT if in_body else event.to_json_text()),
+            received_at=now, state=RECEIVED, attempts=0,
             next_attempt_at=now, updated_at=now,
         )
         for event in events

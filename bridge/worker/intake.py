@@ -82,7 +82,7 @@ def store_events(
 ) -> list[Accepted]:
     """Store the request's events in the process's next shared commit; return once it is durable.
 
-    ``body_is_event``: the body is the one event, as validated (``Adapter.body_is_event``); the row
+    ``body_is_event``: the body is the one event, as validated (``Adapter.event_in_body``); the row
     keeps the body alone (``intake_rows.inbox_event`` reads the event from it)."""
     now = rt.clock()
     kept = stored_body(platform, body)

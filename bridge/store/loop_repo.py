@@ -75,10 +75,12 @@ def claim_vendor_event(session: Session, ident: int, now: datetime, lease: int) 
 
 
 def due_vendor_events(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    """Longest due first, read off ``(state, next_attempt_at)``: ordered by id, PostgreSQL walked the
+    primary key past every processed event to reach the few live ones, the newest (as ``due_inbox``)."""
     stmt = (
         select(VendorEventRow.id)
         .where(VendorEventRow.state == RECEIVED, VendorEventRow.next_attempt_at <= now, _free(now))
-        .order_by(VendorEventRow.id)
+        .order_by(VendorEventRow.next_attempt_at, VendorEventRow.id)
         .limit(limit)
     )
     return [int(i) for i in session.scalars(stmt)]
@@ -90,7 +92,7 @@ def stale_vendor_events(
     stmt = (
         select(VendorEventRow.id, VendorEventRow.attempts)
         .where(VendorEventRow.state == RECEIVED, VendorEventRow.next_attempt_at <= older_than, _free(now))
-        .order_by(VendorEventRow.id)
+        .order_by(VendorEventRow.id + 0)  # arrival order, without inviting a walk of the primary key
         .limit(limit)
     )
     return [(int(i), int(a)) for i, a in session.execute(stmt)]

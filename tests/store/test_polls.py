@@ -1,5 +1,6 @@
-"""The inbox polls that run again and again (the runner's due rows, the sweeper's stale ones): what they
-answer, and on PostgreSQL that a grown inbox does not make them walk the primary key.
+"""The polls that run again and again (the runner's due rows, the sweeper's stale ones, of the inbox and of
+the vendor events): what they answer, and on PostgreSQL that a grown table does not make them walk the
+primary key.
 
 On a big inbox whose few live rows are the newest, ``ORDER BY id LIMIT n`` invited the planner to walk
 the primary key from the oldest row, filtering: 0.6-0.8 s a poll at a million processed rows
@@ -15,7 +16,7 @@ from sqlalchemy import event, text
 
 from bridge.config import Settings
 from bridge.runtime import Runtime
-from bridge.store import repo
+from bridge.store import loop_repo, repo
 from bridge.store.migrate import upgrade
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -109,3 +110,31 @@ def test_a_grown_inbox_is_not_walked_by_its_primary_key(pg_url: str, settings: S
         (plan,) = _plans(rt, call)
         assert "inbox_pkey" not in plan, f"{name} walks the primary key:\n{plan}"
         assert "Index Scan using ix_inbox_state" in plan or "Bitmap Index Scan on ix_inbox_state" in plan, plan
+
+
+def test_grown_vendor_events_are_not_walked_by_their_primary_key(pg_url: str, settings: Settings) -> None:
+    rt = Runtime.build(settings.with_overrides(database_url=pg_url))
+    upgrade(rt.store)
+    with rt.store.session() as s:
+        # Zendesk and Jira events, processed, then the newest few held by workers (as in the inbox test).
+        s.execute(text("""
+            INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
+                                       next_attempt_at, updated_at)
+            SELECT 'zendesk', 'd' || g, 'ticket.updated', '\\x7b7d', '{}', :old, 'processed', 1, :old, :old
+            FROM generate_series(1, 200000) g"""), {"old": NOW - timedelta(days=2)})
+        s.execute(text("""
+            INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
+                                       next_attempt_at, claimed_until, updated_at)
+            SELECT 'zendesk', 'l' || g, 'ticket.updated', '\\x7b7d', '{}', :t, 'received', 1, :t, :held, :t
+            FROM generate_series(1, 2000) g"""), {"t": NOW - timedelta(minutes=10), "held": NOW + timedelta(hours=1)})
+        s.commit()
+    with rt.store.engine.connect() as conn:
+        conn.execute(text("ANALYZE vendor_events"))
+        conn.commit()
+    polls = {
+        "due_vendor_events": lambda s: loop_repo.due_vendor_events(s, NOW),
+        "stale_vendor_events": lambda s: loop_repo.stale_vendor_events(s, NOW - timedelta(minutes=1), NOW),
+    }
+    for name, call in polls.items():
+        (plan,) = _plans(rt, call)
+        assert "vendor_events_pkey" not in plan, f"{name} walks the primary key:\n{plan}"

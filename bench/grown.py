@@ -6,7 +6,7 @@ platform and sender event id, so they land all over the unique index), ``receive
 evenly over the dedupe window and rising with the id, five events per conversation, nine in ten
 routine updates (carried by batch jobs of fifty), one in twenty a hand-off, everything processed.
 Each conversation has its case (one in ten escalated, with its two delivery steps and a timeline
-row). Bodies are a fixed 1 KB JSON document (the ingest pool's are 10 KB): the table is smaller
+row) and one processed Zendesk webhook in ``vendor_events``. Bodies are a fixed 1 KB JSON document (the ingest pool's are 10 KB): the table is smaller
 than a real week's, the indexes the request path and the dispatcher use are the same.
 
 ``python -m bench.grown sqlite PATH [--rows N]`` or ``python -m bench.grown pg URL`` fills a store by
@@ -34,6 +34,8 @@ BODY = json.dumps({"type": "conversation.updated", "conversation": {"messages": 
 HEADERS = json.dumps({"content-type": "application/json", "webhook-id": "msg_grown",
                       "webhook-signature": "v1,grown"})
 EVENT = json.dumps({"event_id": "grown", "type": "conversation.updated", "conversation": {"id": "grown"}})
+VENDOR_BODY = json.dumps({"type": "zen:event-type:ticket.status_changed", "detail": {"id": "1"},
+                          "event": {"previous": "open", "current": "pending"}}).encode()
 
 
 def _sha(text: str, n: int) -> str:
@@ -87,11 +89,18 @@ def fill_sqlite(db: Path, rows: int, now: float | None = None) -> dict[str, Any]
             WHERE escalated_at IS NOT NULL""", (step_name, after))
     c.execute("""INSERT INTO timeline (case_id, at, kind, actor, detail)
                  SELECT id, created_at, 'case.opened', 'bridge', '{}' FROM cases""")
+    c.execute(f"""
+        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {cases - 1})
+        INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
+                                   next_attempt_at, updated_at)
+        SELECT 'zendesk', 'grown-' || i, 'ticket.updated', ?, '{{}}', {ts(f'i * {step * PER_CASE} + 30')},
+               'processed', 1, {ts(f'i * {step * PER_CASE} + 30')}, {ts(f'i * {step * PER_CASE} + 31')}
+        FROM n""", (VENDOR_BODY,))  # noqa: S608
     c.execute("COMMIT")
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
     os.sync()  # the fill's gigabytes reach the disk now, not during the measured rounds
-    return {"rows": rows, "cases": cases, "seconds": round(time.monotonic() - t0, 1),
+    return {"rows": rows, "cases": cases, "vendor_events": cases, "seconds": round(time.monotonic() - t0, 1),
             "mb": round(db.stat().st_size / 1e6)}
 
 
@@ -139,11 +148,19 @@ def fill_pg(url: str, rows: int, now: float | None = None) -> dict[str, Any]:
                 WHERE escalated_at IS NOT NULL""", (step_name, after))
         c.execute("""INSERT INTO timeline (case_id, at, kind, actor, detail)
                      SELECT id, created_at, 'case.opened', 'bridge', '{}'::json FROM cases""")
+        c.execute(f"""
+            INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
+                                       next_attempt_at, updated_at)
+            SELECT 'zendesk', 'grown-' || i, 'ticket.updated', %s, '{{}}'::json,
+                   {ts(f'i * {step * PER_CASE} + 30')}, 'processed', 1, {ts(f'i * {step * PER_CASE} + 30')},
+                   {ts(f'i * {step * PER_CASE} + 31')}
+            FROM generate_series(0, {cases - 1}) AS i""", (VENDOR_BODY,))  # noqa: S608
         c.execute("VACUUM ANALYZE")
         c.execute("CHECKPOINT")  # the fill's dirty buffers are written now, not during the measured rounds
         size = c.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
     os.sync()
-    return {"rows": rows, "cases": cases, "seconds": round(time.monotonic() - t0, 1), "mb": round(size / 1e6)}
+    return {"rows": rows, "cases": cases, "vendor_events": cases, "seconds": round(time.monotonic() - t0, 1),
+            "mb": round(size / 1e6)}
 
 
 def main() -> None:

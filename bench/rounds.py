@@ -160,7 +160,7 @@ def grown_round(b: Any, store: str, rows: int, log: Callable[[str], None]) -> di
 
 
 def _statements(now: datetime, existing: str) -> list[tuple[str, Callable[[Any], Any]]]:
-    from bridge.store import repo
+    from bridge.store import loop_repo, repo
 
     def new_row(s: Any) -> Any:
         key = "hb-probe" + os.urandom(12).hex()
@@ -185,6 +185,8 @@ def _statements(now: datetime, existing: str) -> list[tuple[str, Callable[[Any],
         ("sweeper: stale_deliveries", lambda s: repo.stale_deliveries(s, stale, now)),
         ("runner: due_inbox", lambda s: repo.due_inbox(s, now)),
         ("runner: due_deliveries", lambda s: repo.due_deliveries(s, now)),
+        ("runner: due_vendor_events", lambda s: loop_repo.due_vendor_events(s, now)),
+        ("sweeper: stale_vendor_events", lambda s: loop_repo.stale_vendor_events(s, stale, now)),
         ("job: claim_case_inbox", lambda s: repo.claim_case_inbox(s, "hb-none", now, 60)),
         ("purge: delete_old_inbox", lambda s: repo.delete_old_inbox(s, now - timedelta(days=7), 5000)),
         ("slack: deliveries_of", lambda s: repo.deliveries_of(s, "c-grown-slack-000")),

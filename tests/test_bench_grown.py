@@ -8,9 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import text
+
 from bench.grown import fill_sqlite
 from bench.report_store import grown_summary, kb, probe_lines, sweep_lines
-from bridge.store import repo
+from bridge.store import loop_repo, repo
 from bridge.store.db import Store
 from bridge.store.migrate import upgrade
 from bridge.worker import intake
@@ -21,7 +23,7 @@ def test_grown_rows_are_what_the_intake_writes(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{db}")
     upgrade(store)
     out = fill_sqlite(db, 200, now=time.time())
-    assert (out["rows"], out["cases"]) == (200, 40)
+    assert (out["rows"], out["cases"], out["vendor_events"]) == (200, 40, 40)
     with sqlite3.connect(db) as c:
         rows = c.execute("SELECT key, sender_event_id, case_id, batch FROM inbox ORDER BY id").fetchall()
         cases = {cid: conv for cid, conv in c.execute("SELECT id, conversation_id FROM cases")}
@@ -36,6 +38,10 @@ def test_grown_rows_are_what_the_intake_writes(tmp_path: Path) -> None:
         now = datetime.now(UTC)
         assert now - timedelta(days=7, minutes=1) < row.received_at <= now
         assert repo.delete_old_inbox(s, now - timedelta(days=7, minutes=1)) == 0  # all inside the window
+        # The Zendesk webhooks that came back are processed: nothing due, nothing stale, all readable.
+        assert loop_repo.due_vendor_events(s, now) == [] and loop_repo.stale_vendor_events(s, now, now) == []
+        states = s.execute(text("SELECT state, count(*) FROM vendor_events GROUP BY state")).all()
+        assert [tuple(r) for r in states] == [("processed", 40)]
         assert repo.insert_inbox(s, dict(  # a redelivery of a grown event is a duplicate
             key=rows[5][0], platform="generic", sender_event_id=rows[5][1], event_type="conversation.updated",
             case_id=rows[5][2], body=b"{}", headers={}, event={}, received_at=now, state="received",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from bridge.config import Settings
@@ -80,61 +81,54 @@ def _plans(rt: Runtime, call: Any) -> list[str]:
     return out
 
 
-def test_a_grown_inbox_is_not_walked_by_its_primary_key(pg_url: str, settings: Settings) -> None:
-    rt = Runtime.build(settings.with_overrides(database_url=pg_url))
-    upgrade(rt.store)
-    with rt.store.session() as s:
-        # 200,000 processed rows, then 2,000 live ones at the end: handed over and held by workers,
-        # so nothing is due or stale and a walk of the primary key would read the whole table.
-        s.execute(text("""
-            INSERT INTO inbox (key, platform, sender_event_id, event_type, case_id, body, headers, event,
-                               received_at, state, attempts, next_attempt_at, updated_at)
-            SELECT 'hb-' || g, 'generic', 'e' || g, 'conversation.updated', 'c-' || (g / 5), '\\x7b7d', '{}', '{}',
-                   :old, 'processed', 1, :old, :old FROM generate_series(1, 200000) g"""),
-            {"old": NOW - timedelta(days=2)})
-        s.execute(text("""
-            INSERT INTO inbox (key, platform, sender_event_id, event_type, case_id, body, headers, event,
-                               received_at, state, attempts, next_attempt_at, updated_at, queued_at, claimed_until)
-            SELECT 'hb-live-' || g, 'generic', 'l' || g, 'conversation.updated', 'c-l' || g, '\\x7b7d', '{}', '{}',
-                   :t, 'received', 1, :t, :t, :t, :held FROM generate_series(1, 2000) g"""),
-            {"t": NOW - timedelta(minutes=10), "held": NOW + timedelta(hours=1)})
-        s.commit()
-    with rt.store.engine.connect() as conn:
-        conn.execute(text("ANALYZE inbox"))
-        conn.commit()
-    polls = {
+# Per table: 200,000 processed rows, then 2,000 live ones at the end, handed over and held by workers, so
+# nothing is due or stale and a walk of the primary key would read the whole table.
+_INBOX_OLD = """
+    INSERT INTO inbox (key, platform, sender_event_id, event_type, case_id, body, headers, event, received_at, state,
+                       attempts, next_attempt_at, updated_at)
+    SELECT 'hb-' || g, 'generic', 'e' || g, 'conversation.updated', 'c-' || (g / 5), '\\x7b7d', '{}', '{}', :old,
+           'processed', 1, :old, :old FROM generate_series(1, 200000) g"""
+_INBOX_LIVE = """
+    INSERT INTO inbox (key, platform, sender_event_id, event_type, case_id, body, headers, event, received_at, state,
+                       attempts, next_attempt_at, updated_at, queued_at, claimed_until)
+    SELECT 'hb-live-' || g, 'generic', 'l' || g, 'conversation.updated', 'c-l' || g, '\\x7b7d', '{}', '{}', :t,
+           'received', 1, :t, :t, :t, :held FROM generate_series(1, 2000) g"""
+_VENDOR_OLD = """
+    INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
+                               next_attempt_at, updated_at)
+    SELECT 'zendesk', 'd' || g, 'ticket.updated', '\\x7b7d', '{}', :old, 'processed', 1, :old, :old
+    FROM generate_series(1, 200000) g"""
+_VENDOR_LIVE = """
+    INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
+                               next_attempt_at, claimed_until, updated_at)
+    SELECT 'zendesk', 'l' || g, 'ticket.updated', '\\x7b7d', '{}', :t, 'received', 1, :t, :held, :t
+    FROM generate_series(1, 2000) g"""
+_STALE = NOW - timedelta(minutes=1)
+GROWN = {
+    "inbox": (_INBOX_OLD, _INBOX_LIVE, {
         "due_inbox": lambda s: repo.due_inbox(s, NOW),
-        "stale_inbox": lambda s: repo.stale_inbox(s, NOW - timedelta(minutes=1), NOW),
-    }
-    for name, call in polls.items():
-        (plan,) = _plans(rt, call)
-        assert "inbox_pkey" not in plan, f"{name} walks the primary key:\n{plan}"
-        assert "Index Scan using ix_inbox_state" in plan or "Bitmap Index Scan on ix_inbox_state" in plan, plan
+        "stale_inbox": lambda s: repo.stale_inbox(s, _STALE, NOW),
+    }),
+    "vendor_events": (_VENDOR_OLD, _VENDOR_LIVE, {
+        "due_vendor_events": lambda s: loop_repo.due_vendor_events(s, NOW),
+        "stale_vendor_events": lambda s: loop_repo.stale_vendor_events(s, _STALE, NOW),
+    }),
+}
 
 
-def test_grown_vendor_events_are_not_walked_by_their_primary_key(pg_url: str, settings: Settings) -> None:
+@pytest.mark.parametrize("table", sorted(GROWN))
+def test_a_grown_table_is_not_walked_by_its_primary_key(table: str, pg_url: str, settings: Settings) -> None:
+    old, live, polls = GROWN[table]
     rt = Runtime.build(settings.with_overrides(database_url=pg_url))
     upgrade(rt.store)
     with rt.store.session() as s:
-        # Zendesk and Jira events, processed, then the newest few held by workers (as in the inbox test).
-        s.execute(text("""
-            INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
-                                       next_attempt_at, updated_at)
-            SELECT 'zendesk', 'd' || g, 'ticket.updated', '\\x7b7d', '{}', :old, 'processed', 1, :old, :old
-            FROM generate_series(1, 200000) g"""), {"old": NOW - timedelta(days=2)})
-        s.execute(text("""
-            INSERT INTO vendor_events (source, delivery_id, event_type, body, headers, received_at, state, attempts,
-                                       next_attempt_at, claimed_until, updated_at)
-            SELECT 'zendesk', 'l' || g, 'ticket.updated', '\\x7b7d', '{}', :t, 'received', 1, :t, :held, :t
-            FROM generate_series(1, 2000) g"""), {"t": NOW - timedelta(minutes=10), "held": NOW + timedelta(hours=1)})
+        s.execute(text(old), {"old": NOW - timedelta(days=2)})
+        s.execute(text(live), {"t": NOW - timedelta(minutes=10), "held": NOW + timedelta(hours=1)})
         s.commit()
     with rt.store.engine.connect() as conn:
-        conn.execute(text("ANALYZE vendor_events"))
+        conn.execute(text(f"ANALYZE {table}"))
         conn.commit()
-    polls = {
-        "due_vendor_events": lambda s: loop_repo.due_vendor_events(s, NOW),
-        "stale_vendor_events": lambda s: loop_repo.stale_vendor_events(s, NOW - timedelta(minutes=1), NOW),
-    }
     for name, call in polls.items():
         (plan,) = _plans(rt, call)
-        assert "vendor_events_pkey" not in plan, f"{name} walks the primary key:\n{plan}"
+        assert f"{table}_pkey" not in plan, f"{name} walks the primary key:\n{plan}"
+        assert f"Index Scan using ix_{table}_state" in plan or f"Bitmap Index Scan on ix_{table}_state" in plan, plan

@@ -27,7 +27,6 @@ import collections
 import ctypes
 import gc
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.drain import REDIS_URL, Store, clean_env, vendor_env
-from bench.harness import BRIDGE, PY, ROOT, Proc, free_port, wait_http
+from bench.harness import BRIDGE, PY, ROOT, Proc, free_port, teardown_rig, wait_http
 
 
 class _NoOtel:
@@ -252,12 +251,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             tracemalloc.stop()
         return result
     finally:
-        from bridge.store.db import dispose_all
-
-        dispose_all()
-        stubs.stop()
-        store.drop()
-        shutil.rmtree(work, ignore_errors=True)
+        teardown_rig(stubs, store, work)
 
 
 def main() -> None:

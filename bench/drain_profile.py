@@ -16,7 +16,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import shutil
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.drain import REDIS_URL, Store, clean_env, vendor_env
-from bench.harness import BRIDGE, PY, ROOT, Proc, free_port, wait_http
+from bench.harness import BRIDGE, PY, ROOT, Proc, free_port, teardown_rig, wait_http
 
 
 def _fill(env: dict[str, str], n: int, prefix: str) -> None:
@@ -105,12 +104,7 @@ def run(handoffs: int, kind: str, top: int, out: Path | None) -> dict[str, Any]:
             "wall_ms_per_handoff": round(1000 * wall / handoffs, 2),
         }
     finally:
-        from bridge.store.db import dispose_all
-
-        dispose_all()
-        stubs.stop()
-        store.drop()
-        shutil.rmtree(work, ignore_errors=True)
+        teardown_rig(stubs, store, work)
 
 
 def main() -> None:

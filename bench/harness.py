@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -12,6 +13,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -263,3 +265,15 @@ def wrk(url: str, pool: Pool, duration: float, conns: int = 16, delay_ms: float 
         "steal": 100.0 * (steal1 - steal0) / max(tot1 - tot0, 1),
         "cmd": " ".join(cmd),
     }
+
+
+def teardown_rig(stubs: Proc, store: Any, work: Path) -> None:
+    """Undo an in-process drain rig (bench.drain_memory, bench.drain_profile): the process's engines, the
+    vendor stubs, the store (``bench.drain.Store``) and its folder."""
+    from bridge.store.db import dispose_all
+
+    dispose_all()
+    stubs.stop()
+    store.drop()
+    shutil.rmtree(work, ignore_errors=True)
+

@@ -34,7 +34,7 @@ _STOP = frozenset((
 ))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 3× as much, once per case
 class CaseFacts:
     """One conversation, judged once. Times in seconds; None when the clock never stopped."""
 
@@ -81,8 +81,11 @@ class CaseFacts:
     def value(self, dimension: str) -> tuple[str, ...]:
         if dimension == "trigger":
             return self.triggers
-        got = {"platform": self.platform, "team": self.team, "owner": self.owner, "completeness_band": self.band}
-        return (got[dimension],) if got.get(dimension) else ()
+        got = getattr(self, _ATTRIBUTE[dimension]) if dimension in _ATTRIBUTE else None
+        return (got,) if got else ()
+
+
+_ATTRIBUTE = {"platform": "platform", "team": "team", "owner": "owner", "completeness_band": "band"}
 
 
 # --- judging one case ---------------------------------------------------------------------------
@@ -211,6 +214,8 @@ def _link(facts: list[CaseFacts]) -> list[CaseFacts]:
     out = list(facts)
     for i, f in enumerate(facts):
         keys = [key for key in f.customer if key]
+        if not (f.duplicate or f.repeat) and all(len(by_customer[key]) == 1 for key in keys):
+            continue  # the customer's only conversation: nothing to link it to
         near = {j for key in keys
                 for j in within(key, f.created_at - DUPLICATE_WINDOW, f.created_at + DUPLICATE_WINDOW)}
         duplicate = any(j != i and rank(facts[j]) < rank(f) for j in near)

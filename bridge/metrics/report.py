@@ -7,9 +7,11 @@ the same function over a different subset of those facts, so totals and breakdow
 
 from __future__ import annotations
 
+import gc
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -52,21 +54,37 @@ def _ratio(metric: str, num: float, den: float) -> Value:
     return Value(metric=metric, value=(num / den) if den else None, numerator=num, denominator=den)
 
 
-def figures(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], baseline: float | None) -> list[Value]:
-    """Every metric of METRICS over counted cases; ``conversations`` is the escalation-rate denominator."""
-    esc = [c for c in cases if c.escalated and c.counted]
-    convs = [c for c in conversations if c.counted]
-    escalations = len(esc)
-    acks = [c.time_to_ack for c in esc if c.time_to_ack is not None]
-    useful = [c.time_to_useful for c in esc if c.time_to_useful is not None]
-    good = sum(c.csat == "good" for c in esc)
-    bad = sum(c.csat == "bad" for c in esc)
-    solved = [c for c in esc if c.solved]
-    suggested = sum(c.kb_suggested for c in esc)
+def tally(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], baseline: float | None
+          ) -> tuple[list[Value], dict[str, int]]:
+    """Every metric of METRICS over counted cases, and how many cases stand behind each value (its
+    denominator population); ``conversations`` is the escalation-rate denominator. One pass each:
+    over a long history this runs once per period and per breakdown row."""
+    escalations = good = bad = solved = reopened = repeat = suggested = done = 0
+    acks: list[float] = []
+    useful: list[float] = []
+    for c in cases:
+        if not c.escalated or c.proactive or c.duplicate:  # escalated and counted only
+            continue
+        escalations += 1
+        if c.time_to_ack is not None:
+            acks.append(c.time_to_ack)
+        if c.time_to_useful is not None:
+            useful.append(c.time_to_useful)
+        if c.csat == "good":
+            good += 1
+        elif c.csat == "bad":
+            bad += 1
+        if c.solves:
+            solved += 1
+            reopened += c.reopened
+            repeat += c.repeat
+        suggested += c.kb_suggested
+        done += c.kb_done
+    counted = sum(1 for c in conversations if not (c.proactive or c.duplicate))
     values = {
-        "conversations": Value(metric="conversations", value=len(convs)),
+        "conversations": Value(metric="conversations", value=counted),
         "escalations": Value(metric="escalations", value=escalations),
-        "escalation_rate": _ratio("escalation_rate", escalations, len(convs)),
+        "escalation_rate": _ratio("escalation_rate", escalations, counted),
         "time_to_ack_median_s": Value(metric="time_to_ack_median_s", value=percentile(acks, 50), denominator=len(acks)),
         "time_to_ack_p90_s": Value(metric="time_to_ack_p90_s", value=percentile(acks, 90), denominator=len(acks)),
         "time_to_first_useful_response_median_s": Value(
@@ -75,36 +93,25 @@ def figures(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], base
             metric="time_to_first_useful_response_p90_s", value=percentile(useful, 90), denominator=len(useful)),
         "csat": _ratio("csat", good, good + bad),
         "csat_baseline": Value(metric="csat_baseline", value=baseline),
-        "reopen_rate": _ratio("reopen_rate", sum(c.reopened for c in solved), len(solved)),
-        "repeat_contact_rate": _ratio("repeat_contact_rate", sum(c.repeat for c in solved), len(solved)),
+        "reopen_rate": _ratio("reopen_rate", reopened, solved),
+        "repeat_contact_rate": _ratio("repeat_contact_rate", repeat, solved),
         "kb_suggestions": Value(metric="kb_suggestions", value=suggested),
-        "kb_conversions": Value(metric="kb_conversions", value=sum(c.kb_done for c in esc)),
-        "kb_conversion_rate": _ratio("kb_conversion_rate", sum(c.kb_done for c in esc), suggested),
+        "kb_conversions": Value(metric="kb_conversions", value=done),
+        "kb_conversion_rate": _ratio("kb_conversion_rate", done, suggested),
     }
-    return [values[m] for m in METRICS]
-
-
-def _ns(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts]) -> dict[str, int]:
-    """How many cases stand behind each metric's value (its denominator population), in one pass."""
-    esc = [c for c in cases if c.escalated and c.counted]
-    counted = sum(c.counted for c in conversations)
-    solved = sum(c.solved for c in esc)
-    special = {"conversations": counted, "escalation_rate": counted,
-               "csat": sum(c.csat is not None for c in esc), "reopen_rate": solved, "repeat_contact_rate": solved,
-               "kb_conversion_rate": sum(c.kb_suggested for c in esc)}
-    acks = sum(c.time_to_ack is not None for c in esc)
-    useful = sum(c.time_to_useful is not None for c in esc)
-    out = {}
+    special = {"conversations": counted, "escalation_rate": counted, "csat": good + bad, "reopen_rate": solved,
+               "repeat_contact_rate": solved, "kb_conversion_rate": suggested}
+    ns = {}
     for metric in METRICS:
         if metric in special:
-            out[metric] = special[metric]
+            ns[metric] = special[metric]
         elif metric.startswith("time_to_ack"):
-            out[metric] = acks
+            ns[metric] = len(acks)
         elif metric.startswith("time_to_first_useful"):
-            out[metric] = useful
+            ns[metric] = len(useful)
         else:
-            out[metric] = len(esc)
-    return out
+            ns[metric] = escalations
+    return [values[m] for m in METRICS], ns
 
 
 def parse_baseline(settings: Settings | None) -> float | None:
@@ -131,6 +138,22 @@ def _matches(c: CaseFacts, filters: dict[str, str]) -> bool:
     return all(value in c.value(name) for name, value in filters.items())
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Gathering a long history builds several objects per case and keeps them to the end: every few
+    hundred allocations the cycle collector would walk the growing heap again, a third of a
+    100,000-case report's time. What a report drops is freed by reference counting (a cold report
+    over 100,000 cases peaked at the same RSS without the collector); it resumes afterwards.
+    (Process-wide: a request served beside a report is only spared the same walks.)"""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build_report(
     session: Session,
     since: datetime,
@@ -143,6 +166,12 @@ def build_report(
     """The recovery report of the conversations that started in [since, until)."""
     if granularity not in ("day", "week"):
         raise ValueError("granularity must be 'day' or 'week'")
+    with _no_cycle_collection():
+        return _build(session, since, until, filters, granularity, settings)
+
+
+def _build(session: Session, since: datetime, until: datetime, filters: dict[str, str] | None,
+           granularity: str, settings: Settings | None) -> RecoveryReport:
     filters = {k: v for k, v in (filters or {}).items() if v and k in FILTERS}
     everything = gather(session, since, until)
     in_window = [c for c in everything if since <= c.created_at < until]
@@ -154,7 +183,7 @@ def build_report(
     if baseline is None:
         good, bad = loop_repo.csat_baseline(session, since, until)
         baseline = good / (good + bad) if good + bad else None
-    totals = figures(cases, conversations, baseline)
+    totals = tally(cases, conversations, baseline)[0]
     totals += [
         Value(metric="excluded_proactive", value=sum(c.proactive for c in conversations)),
         Value(metric="excluded_duplicate", value=sum(c.duplicate and not c.proactive for c in conversations)),
@@ -177,8 +206,10 @@ def _series(cases: list[CaseFacts], conversations: list[CaseFacts], since: datet
         by_period.setdefault(_period(c.created_at, granularity), ([], []))[0].append(c)
     for c in conversations:
         by_period.setdefault(_period(c.created_at, granularity), ([], []))[1].append(c)
-    computed = {p: {v.metric: v for v in figures(cs, cv, baseline)} for p, (cs, cv) in sorted(by_period.items())}
-    ns = {p: _ns(*groups) for p, groups in by_period.items()}
+    computed, ns = {}, {}
+    for p, (cs, cv) in by_period.items():
+        values, ns[p] = tally(cs, cv, baseline)
+        computed[p] = {v.metric: v for v in values}
     return [
         Series(metric=m, granularity=granularity, points=[
             Point(period=p, value=computed[p][m].value, n=ns[p][m]) for p in sorted(by_period)
@@ -206,8 +237,8 @@ def _breakdowns(cases: list[CaseFacts], conversations: list[CaseFacts], baseline
         for key in keys:
             subset = subsets[key]
             own = by_platform.get(key, []) if dimension == "platform" else subset
-            ns[key] = _ns(subset, own)
-            rows[key] = {v.metric: v for v in figures(subset, own, baseline)}
+            values, ns[key] = tally(subset, own, baseline)
+            rows[key] = {v.metric: v for v in values}
             mine = int(rows[key]["escalations"].value or 0)
             rows[key][SHARE] = _ratio(SHARE, mine, all_escalations)
         for metric in breakdown_metrics(dimension):

@@ -158,7 +158,7 @@ class CaseFactsRow(Base):
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(TZ, index=True)
     stamp: Mapped[str] = mapped_column(String(300))
-    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    facts: Mapped[Any] = mapped_column(JSON)  # ``metrics.cache.to_json``: an array since f2
 
 
 # --- Closing the loop (migration 0005): vendor events back, ticket state, KB suggestions, notes ---

@@ -4,24 +4,30 @@ gives what comparing every pair of a customer's conversations gives."""
 
 from __future__ import annotations
 
+import json
 import random
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from bridge.config import Settings
 from bridge.metrics import cache as recovery_cache
 from bridge.metrics.facts import DUPLICATE_WINDOW, WINDOW, CaseFacts, _link, same_issue
 from bridge.metrics.report import build_report
-from bridge.runtime import Runtime
+from bridge.runtime import Runtime, install
+from bridge.store.migrate import upgrade
 from bridge.store.models import CaseFactsRow, CaseRow, KbSuggestionRow
 from tests.metrics.test_report import SINCE, T0, UNTIL, seed, tl
 
 
 @pytest.fixture
-def seeded(rt: Runtime) -> Runtime:
-    return seed(rt)
+def seeded(any_store_settings: Settings) -> Runtime:
+    """The report's seed, on SQLite and on PostgreSQL: the stamps are built by the database."""
+    runtime = install(Runtime.build(any_store_settings))
+    upgrade(runtime.store)
+    return seed(runtime)
 
 
 def _report(rt: Runtime) -> str:
@@ -66,6 +72,24 @@ def test_changes_to_a_case_its_timeline_or_its_kb_suggestion_are_seen(seeded: Ru
         row.updated_at = T0 + timedelta(hours=4)
         s.commit()
     assert _figures(seeded)[0]["escalations"] == 5
+
+
+def test_a_judgment_is_stored_as_an_array_and_read_back_whole(seeded: Runtime) -> None:
+    with seeded.store.session() as s:
+        cold = build_report(s, SINCE, UNTIL, settings=seeded.settings)
+        rows = s.execute(select(CaseFactsRow.facts)).scalars().all()
+    assert rows and all(isinstance(row, list) and len(row) == len(fields(CaseFacts)) for row in rows)
+    full = CaseFacts(
+        id="x", platform="intercom", created_at=T0, customer=("a@x", "intercom:1"), proactive=True,
+        duplicate=True, escalated=True, triggers=("product_bug", "negative_sentiment"), team="eng", owner="ana",
+        band="high", time_to_ack=1.5, time_to_useful=30.0, solves=(T0, T0 + timedelta(days=1)), reopened=True,
+        csat="bad", repeat=True, reasked=True, kb_suggested=True, kb_done=True, topics=frozenset({"sso", "login"}),
+        fingerprint="abc", words=frozenset({"crash", "export"}))
+    stored = recovery_cache.to_json(full)
+    assert stored == json.loads(json.dumps(stored))  # JSON as it is
+    assert recovery_cache.from_json(json.loads(json.dumps(stored)), CaseFacts) == full
+    with seeded.store.session() as s:  # read back from the cache: the same report
+        assert build_report(s, SINCE, UNTIL, settings=seeded.settings) == cold
 
 
 def test_a_new_version_of_the_judgment_redoes_every_case(seeded: Runtime, monkeypatch: object) -> None:

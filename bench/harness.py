@@ -276,4 +276,3 @@ def teardown_rig(stubs: Proc, store: Any, work: Path) -> None:
     stubs.stop()
     store.drop()
     shutil.rmtree(work, ignore_errors=True)
-

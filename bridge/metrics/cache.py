@@ -64,11 +64,12 @@ def from_json(data: list[Any], cls: type[Any]) -> Any:
     return cls(*values)
 
 
-def facts_since(session: Session, lower: datetime, kinds: Sequence[str], judge: Judge, cls: type[Any]) -> list[Any]:
-    """Unlinked facts of every case created at or after ``lower``, oldest first."""
+def facts_since(session: Session, lower: datetime, kinds: Sequence[str], judge: Judge, cls: type[Any],
+                upper: datetime | None = None) -> list[Any]:
+    """Unlinked facts of every case created in [lower, upper) (no upper bound when None), oldest first."""
     out: dict[str, Any] = {}
     stale: dict[str, tuple[datetime, str]] = {}
-    for case_id, created, stamp, facts in facts_repo.judged(session, lower, kinds, VERSION):
+    for case_id, created, stamp, facts in facts_repo.judged(session, lower, kinds, VERSION, upper):
         if facts is not None:
             out[case_id] = from_json(facts, cls)
         else:

@@ -227,6 +227,21 @@ def _link(facts: list[CaseFacts]) -> list[CaseFacts]:
     return out
 
 
+def gather_span(session: Session, first: datetime, last: datetime) -> list[CaseFacts]:
+    """Linked facts of the conversations started in [first, last). Read are only the neighbours
+    their linking looks at: 30 minutes either side, and the 7 days after each of their solves."""
+    reach = last + DUPLICATE_WINDOW
+    upper = reach + _TICK  # ``_link``'s windows include both ends
+    facts = cache.facts_since(session, first - DUPLICATE_WINDOW, TIMELINE_KINDS, judge, CaseFacts, upper)
+    latest = max((s for f in facts if first <= f.created_at < last for s in f.solves), default=None)
+    if latest is not None and latest + WINDOW > reach:
+        facts += cache.facts_since(session, upper, TIMELINE_KINDS, judge, CaseFacts, latest + WINDOW + _TICK)
+    return [f for f in _link(facts) if first <= f.created_at < last]
+
+
+_TICK = timedelta(microseconds=1)
+
+
 def gather(session: Session, since: datetime, until: datetime) -> list[CaseFacts]:
     """Facts of every conversation started in [since - 30 min, ∞): the window, what it needs to spot
     duplicates before it, and the later contacts that make a repeat."""

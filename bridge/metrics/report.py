@@ -1,8 +1,9 @@
 """The recovery report: did the handoffs work? Definitions are in docs/metrics.md, word for word.
 
 Reads ``cases``, ``timeline``, ``kb_suggestions`` and ``csat_samples``. Every case is judged once
-into ``CaseFacts`` (``bridge.metrics.facts``), and every figure, series point and breakdown row is
-the same function over a different subset of those facts, so totals and breakdowns cannot drift.
+into ``CaseFacts`` (``bridge.metrics.facts``), counted into its UTC day's parts
+(``bridge.metrics.days``, kept for whole days), and every figure, series point and breakdown row is
+``finish`` over the merged parts of its days and group, so totals and breakdowns cannot drift.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bridge.config import Settings
-from bridge.metrics.facts import CaseFacts, gather
+from bridge.metrics import days
+from bridge.metrics.days import DayPart, Part, merge, part, utc_day
+from bridge.metrics.facts import CaseFacts
 from bridge.metrics.model import (
     COUNTS,
     DIMENSIONS,
@@ -57,50 +60,33 @@ def _ratio(metric: str, num: float, den: float) -> Value:
 def tally(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], baseline: float | None
           ) -> tuple[list[Value], dict[str, int]]:
     """Every metric of METRICS over counted cases, and how many cases stand behind each value (its
-    denominator population); ``conversations`` is the escalation-rate denominator. One pass each:
-    over a long history this runs once per period and per breakdown row."""
-    escalations = good = bad = solved = reopened = repeat = suggested = done = 0
-    acks: list[float] = []
-    useful: list[float] = []
-    for c in cases:
-        if not c.escalated or c.proactive or c.duplicate:  # escalated and counted only
-            continue
-        escalations += 1
-        if c.time_to_ack is not None:
-            acks.append(c.time_to_ack)
-        if c.time_to_useful is not None:
-            useful.append(c.time_to_useful)
-        if c.csat == "good":
-            good += 1
-        elif c.csat == "bad":
-            bad += 1
-        if c.solves:
-            solved += 1
-            reopened += c.reopened
-            repeat += c.repeat
-        suggested += c.kb_suggested
-        done += c.kb_done
-    counted = sum(1 for c in conversations if not (c.proactive or c.duplicate))
+    denominator population); ``conversations`` is the escalation-rate denominator."""
+    return finish(part(cases, conversations), baseline)
+
+
+def finish(p: Part, baseline: float | None) -> tuple[list[Value], dict[str, int]]:
+    """Every metric of METRICS from a group's part, and how many cases stand behind each value."""
+    acks, useful = p.acks, p.useful  # sorted
     values = {
-        "conversations": Value(metric="conversations", value=counted),
-        "escalations": Value(metric="escalations", value=escalations),
-        "escalation_rate": _ratio("escalation_rate", escalations, counted),
+        "conversations": Value(metric="conversations", value=p.counted),
+        "escalations": Value(metric="escalations", value=p.escalations),
+        "escalation_rate": _ratio("escalation_rate", p.escalations, p.counted),
         "time_to_ack_median_s": Value(metric="time_to_ack_median_s", value=percentile(acks, 50), denominator=len(acks)),
         "time_to_ack_p90_s": Value(metric="time_to_ack_p90_s", value=percentile(acks, 90), denominator=len(acks)),
         "time_to_first_useful_response_median_s": Value(
             metric="time_to_first_useful_response_median_s", value=percentile(useful, 50), denominator=len(useful)),
         "time_to_first_useful_response_p90_s": Value(
             metric="time_to_first_useful_response_p90_s", value=percentile(useful, 90), denominator=len(useful)),
-        "csat": _ratio("csat", good, good + bad),
+        "csat": _ratio("csat", p.good, p.good + p.bad),
         "csat_baseline": Value(metric="csat_baseline", value=baseline),
-        "reopen_rate": _ratio("reopen_rate", reopened, solved),
-        "repeat_contact_rate": _ratio("repeat_contact_rate", repeat, solved),
-        "kb_suggestions": Value(metric="kb_suggestions", value=suggested),
-        "kb_conversions": Value(metric="kb_conversions", value=done),
-        "kb_conversion_rate": _ratio("kb_conversion_rate", done, suggested),
+        "reopen_rate": _ratio("reopen_rate", p.reopened, p.solved),
+        "repeat_contact_rate": _ratio("repeat_contact_rate", p.repeat, p.solved),
+        "kb_suggestions": Value(metric="kb_suggestions", value=p.suggested),
+        "kb_conversions": Value(metric="kb_conversions", value=p.done),
+        "kb_conversion_rate": _ratio("kb_conversion_rate", p.done, p.suggested),
     }
-    special = {"conversations": counted, "escalation_rate": counted, "csat": good + bad, "reopen_rate": solved,
-               "repeat_contact_rate": solved, "kb_conversion_rate": suggested}
+    special = {"conversations": p.counted, "escalation_rate": p.counted, "csat": p.good + p.bad,
+               "reopen_rate": p.solved, "repeat_contact_rate": p.solved, "kb_conversion_rate": p.suggested}
     ns = {}
     for metric in METRICS:
         if metric in special:
@@ -110,7 +96,7 @@ def tally(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts], baseli
         elif metric.startswith("time_to_first_useful"):
             ns[metric] = len(useful)
         else:
-            ns[metric] = escalations
+            ns[metric] = p.escalations
     return [values[m] for m in METRICS], ns
 
 
@@ -119,23 +105,18 @@ def parse_baseline(settings: Settings | None) -> float | None:
     return settings.csat_baseline if settings else None
 
 
-def _period(at: datetime, granularity: str) -> date:
-    """First day (UTC) of the day or ISO week (Monday) containing ``at``."""
-    day = at.astimezone(UTC).date()
+def _period(day: date, granularity: str) -> date:
+    """First day of the day or ISO week (Monday) holding the UTC day ``day``."""
     return day - timedelta(days=day.weekday()) if granularity == "week" else day
 
 
 def _periods(since: datetime, until: datetime, granularity: str) -> list[date]:
-    out, current = [], _period(since, granularity)
+    out, current = [], _period(utc_day(since), granularity)
     step = timedelta(days=7 if granularity == "week" else 1)
     while datetime.combine(current, time(), tzinfo=UTC) < until:
         out.append(current)
         current += step
     return out
-
-
-def _matches(c: CaseFacts, filters: dict[str, str]) -> bool:
-    return all(value in c.value(name) for name, value in filters.items())
 
 
 @contextmanager
@@ -173,42 +154,33 @@ def build_report(
 def _build(session: Session, since: datetime, until: datetime, filters: dict[str, str] | None,
            granularity: str, settings: Settings | None) -> RecoveryReport:
     filters = {k: v for k, v in (filters or {}).items() if v and k in FILTERS}
-    everything = gather(session, since, until)
-    in_window = [c for c in everything if since <= c.created_at < until]
-    cases = [c for c in in_window if _matches(c, filters)]
-    # The escalation-rate denominator: conversations only have a platform before a human gets them,
-    # so only the platform filter narrows it.
-    conversations = [c for c in in_window if _matches(c, {k: v for k, v in filters.items() if k == "platform"})]
     baseline = parse_baseline(settings)
     if baseline is None:
         good, bad = loop_repo.csat_baseline(session, since, until)
         baseline = good / (good + bad) if good + bad else None
-    totals = tally(cases, conversations, baseline)[0]
-    totals += [
-        Value(metric="excluded_proactive", value=sum(c.proactive for c in conversations)),
-        Value(metric="excluded_duplicate", value=sum(c.duplicate and not c.proactive for c in conversations)),
+    by_day = days.by_day(session, since, until, filters)
+    total = merge(d.all for d in by_day.values())
+    totals = finish(total, baseline)[0] + [
+        Value(metric="excluded_proactive", value=sum(d.proactive for d in by_day.values())),
+        Value(metric="excluded_duplicate", value=sum(d.duplicate for d in by_day.values())),
     ]
-    series = _series(cases, conversations, since, until, granularity, baseline)
-    breakdowns = _breakdowns(cases, conversations, baseline)
     cohorts = {"human_fixed_it": 0, "ai_delayed_customer": 0, "open": 0}
-    for c in cases:
-        if c.counted and c.cohort:
-            cohorts[c.cohort] += 1
-    return RecoveryReport(since=since, until=until, filters=filters, totals=totals, series=series,
-                          breakdowns=breakdowns, cohorts=cohorts)
+    for d in by_day.values():
+        for name, n in d.cohorts.items():
+            cohorts[name] += n
+    return RecoveryReport(since=since, until=until, filters=filters, totals=totals,
+                          series=_series(by_day, since, until, granularity, baseline),
+                          breakdowns=_breakdowns(by_day, total.escalations, baseline), cohorts=cohorts)
 
 
-def _series(cases: list[CaseFacts], conversations: list[CaseFacts], since: datetime, until: datetime,
-            granularity: str, baseline: float | None) -> list[Series]:
-    periods = _periods(since, until, granularity)
-    by_period: dict[date, tuple[list[CaseFacts], list[CaseFacts]]] = {p: ([], []) for p in periods}
-    for c in cases:
-        by_period.setdefault(_period(c.created_at, granularity), ([], []))[0].append(c)
-    for c in conversations:
-        by_period.setdefault(_period(c.created_at, granularity), ([], []))[1].append(c)
+def _series(by_day: dict[date, DayPart], since: datetime, until: datetime, granularity: str,
+            baseline: float | None) -> list[Series]:
+    by_period: dict[date, list[Part]] = {p: [] for p in _periods(since, until, granularity)}
+    for day, d in by_day.items():
+        by_period.setdefault(_period(day, granularity), []).append(d.all)
     computed, ns = {}, {}
-    for p, (cs, cv) in by_period.items():
-        values, ns[p] = tally(cs, cv, baseline)
+    for p, parts in by_period.items():
+        values, ns[p] = finish(merge(parts), baseline)
         computed[p] = {v.metric: v for v in values}
     return [
         Series(metric=m, granularity=granularity, points=[
@@ -218,26 +190,21 @@ def _series(cases: list[CaseFacts], conversations: list[CaseFacts], since: datet
     ]
 
 
-def _breakdowns(cases: list[CaseFacts], conversations: list[CaseFacts], baseline: float | None) -> list[Breakdown]:
+def _breakdowns(by_day: dict[date, DayPart], all_escalations: int, baseline: float | None) -> list[Breakdown]:
     """Per dimension, each row over its own cases: a platform's conversations are the denominator of
     its escalation rate; a trigger's or a team's escalations are its share of all escalations."""
     out: list[Breakdown] = []
-    all_escalations = sum(c.escalated and c.counted for c in cases)
-    by_platform: dict[str, list[CaseFacts]] = {}
-    for c in conversations:
-        by_platform.setdefault(c.platform, []).append(c)
     for dimension in DIMENSIONS:
-        subsets: dict[str, list[CaseFacts]] = {}
-        for c in cases:
-            for k in c.value(dimension):
-                subsets.setdefault(k, []).append(c)
-        keys = sorted(subsets)
+        grouped: dict[str, list[Part]] = {}
+        for d in by_day.values():
+            for key, p in d.rows.get(dimension, {}).items():
+                grouped.setdefault(key, []).append(p)
+        merged = {key: merge(parts) for key, parts in grouped.items()}
+        keys = sorted(key for key, p in merged.items() if p.cases)  # a row needs cases, not only conversations
         rows: dict[str, dict[str, Value]] = {}
         ns: dict[str, dict[str, int]] = {}
         for key in keys:
-            subset = subsets[key]
-            own = by_platform.get(key, []) if dimension == "platform" else subset
-            values, ns[key] = tally(subset, own, baseline)
+            values, ns[key] = finish(merged[key], baseline)
             rows[key] = {v.metric: v for v in values}
             mine = int(rows[key]["escalations"].value or 0)
             rows[key][SHARE] = _ratio(SHARE, mine, all_escalations)

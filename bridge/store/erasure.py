@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from bridge.store import days_repo
 from bridge.store.cases import get_case, timeline_of
 from bridge.store.deliveries import deliveries_of
 from bridge.store.intake_rows import inbox_event
-from bridge.store.models import ACKNOWLEDGED, ESCALATED, OPEN, CaseRow, InboxRow
+from bridge.store.models import ACKNOWLEDGED, ESCALATED, OPEN, CaseFactsRow, CaseRow, InboxRow
 
 
 def minimal_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +41,10 @@ def scrub_case(session: Session, case: CaseRow) -> int:
     for delivery in deliveries_of(session, case.id):
         if delivery.payload and delivery.step.split("#", 1)[0].endswith(".followup"):
             delivery.payload = {"n": delivery.payload.get("n"), "purged": True}
+    # The report's cached judgment holds the customer's e-mail and words, and the scrub moves none of
+    # the times its stamps and day digests compare: drop it, and the kept days it counted in.
+    session.execute(delete(CaseFactsRow).where(CaseFactsRow.case_id == case.id))
+    days_repo.forget(session)
     rows = session.scalars(select(InboxRow).where(InboxRow.case_id == case.id)).all()
     for row in rows:
         row.body, row.headers, row.event = b"", {}, minimal_event(inbox_event(row.event, row.body))

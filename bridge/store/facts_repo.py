@@ -30,17 +30,18 @@ def _text(column: Any) -> Any:
     return func.coalesce(cast(column, String), "")
 
 
-def judged(session: Session, lower: datetime, kinds: Sequence[str], version: str
+def judged(session: Session, lower: datetime, kinds: Sequence[str], version: str, upper: datetime | None = None
            ) -> list[tuple[str, datetime, str, Any | None]]:
-    """``(case id, created_at, stamp, cached facts or None)`` of every case created at or after
-    ``lower``; the facts are None when none were cached under this stamp.
+    """``(case id, created_at, stamp, cached facts or None)`` of every case created in [lower, upper)
+    (no upper bound when None); the facts are None when none were cached under this stamp.
 
     One statement: the stamp is built by the database (its text of each time, which only has to
     compare equal to itself), so a report over 100,000 cases does not convert and join 100,000
     rows of each part in Python."""
+    window = [CaseRow.created_at >= lower] + ([CaseRow.created_at < upper] if upper is not None else [])
     timeline = (select(TimelineRow.case_id, func.count().label("n"), func.max(TimelineRow.id).label("last"))
                 .join(CaseRow, CaseRow.id == TimelineRow.case_id)
-                .where(CaseRow.created_at >= lower, TimelineRow.kind.in_(kinds))
+                .where(*window, TimelineRow.kind.in_(kinds))
                 .group_by(TimelineRow.case_id).subquery())
     parts = [_text(CaseRow.updated_at), _text(CaseRow.escalated_at), _text(CaseRow.acknowledged_at),
              _text(CaseRow.first_response_at), func.coalesce(cast(timeline.c.n, String), "0"),
@@ -53,7 +54,7 @@ def judged(session: Session, lower: datetime, kinds: Sequence[str], version: str
         .outerjoin(timeline, timeline.c.case_id == CaseRow.id)
         .outerjoin(KbSuggestionRow, KbSuggestionRow.case_id == CaseRow.id)
         .outerjoin(CaseFactsRow, CaseFactsRow.case_id == CaseRow.id)
-        .where(CaseRow.created_at >= lower))
+        .where(*window))
     return [(case_id, created, now, facts if now == then else None) for case_id, created, now, then, facts in rows]
 
 

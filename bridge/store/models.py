@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The states and the UTC type live in types.py, which the request path loads without the ORM.
@@ -104,6 +104,11 @@ class CaseRow(Base):
         UniqueConstraint("platform", "conversation_id", name="uq_cases_conversation"),
         Index("ix_cases_status_owner", "status", "owner"),
         Index("ix_cases_team_escalated", "team", "escalated_at"),
+        # The recovery report's per-day digests read only these (migration 0015): a case row holds
+        # its whole transcript, so without them each digest would read every row of the window.
+        Index("ix_cases_created_times", "created_at", "updated_at", "escalated_at", "acknowledged_at",
+              "first_response_at"),
+        Index("ix_cases_id_created", "id", "created_at"),
     )
 
 
@@ -159,6 +164,22 @@ class CaseFactsRow(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, index=True)
     stamp: Mapped[str] = mapped_column(String(300))
     facts: Mapped[Any] = mapped_column(JSON)  # ``metrics.cache.to_json``: an array since f2
+
+
+class ReportDayRow(Base):
+    """The recovery report's figures of one whole UTC day (``metrics.days.DayPart``) for one set of
+    filters (``scope``, empty for none), kept while the digests of the days they depend on are
+    unchanged: the day before it (duplicates across midnight) through ``reach``, the last day a later
+    contact could make one of its cases a repeat."""
+
+    __tablename__ = "report_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[str] = mapped_column(String(16))
+    reach: Mapped[date] = mapped_column(Date)
+    depends: Mapped[str] = mapped_column(String(64))  # sha256 of the digests of days day-1 .. reach
+    data: Mapped[Any] = mapped_column(JSON)
 
 
 # --- Closing the loop (migration 0005): vendor events back, ticket state, KB suggestions, notes ---

@@ -83,13 +83,13 @@ def test_the_tally_is_each_definition() -> None:
 def test_a_report_runs_without_the_cycle_collector_and_restores_it(rt: Runtime, enabled: bool,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[bool] = []
-    real = recovery.gather
+    real = recovery.days.by_day
 
     def watching(*args: Any) -> Any:
         seen.append(gc.isenabled())
         return real(*args)
 
-    monkeypatch.setattr(recovery, "gather", watching)
+    monkeypatch.setattr(recovery.days, "by_day", watching)
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()
     try:
@@ -97,7 +97,7 @@ def test_a_report_runs_without_the_cycle_collector_and_restores_it(rt: Runtime, 
             recovery.build_report(s, T0, T0 + timedelta(days=30))
         assert seen == [False]
         assert gc.isenabled() is enabled
-        monkeypatch.setattr(recovery, "gather", lambda *a: 1 / 0)
+        monkeypatch.setattr(recovery.days, "by_day", lambda *a: 1 / 0)
         with rt.store.session() as s, pytest.raises(ZeroDivisionError):
             recovery.build_report(s, T0, T0 + timedelta(days=30))
         assert gc.isenabled() is enabled  # restored when the report fails too

@@ -1,13 +1,15 @@
 """How the recovery report and /dashboard scale with history (issue 19, item 7).
 
-``python -m bench.metrics [--copies 480] [--out bench/results/metrics.json]``: runs ``bridge
+``python -m bench.metrics [--copies 480] [--store postgres] [--out …]``: runs ``bridge
 seed-demo`` into a temporary folder (about 200 conversations over 30 days), grows the SQLite store
 to ``copies`` × that by copying every case and its timeline as a different customer, shifted
 pseudo-randomly across the last 60 days, then times ``build_report`` for 30 and 90 days — cold (every
 case judged, the per-case cache and the whole days kept) and warm (an unchanged history read back) —,
 90 days *live* (before each run, as traffic would: a new conversation now by a customer seen 5 days
 ago and a solve now of that case, so the days they touch and the days that depend on them are counted
-again), and a logged-in ``GET /dashboard`` for 30 and 90 days (warm), each the median of three.
+again), and a logged-in ``GET /dashboard`` for 30 and 90 days (warm), each the median of three. With
+``--store postgres`` the grown report tables are copied into a fresh PostgreSQL database
+(``bench_metrics``), vacuumed and analysed, and everything is timed there.
 """
 
 from __future__ import annotations
@@ -95,17 +97,56 @@ def live(rt: Any, now: Any) -> float:
     return round(statistics.median(times), 3)
 
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "bench_metrics"
+COPIED = ("cases", "timeline", "kb_suggestions", "csat_samples")
+
+
+def to_postgres(db: Path, bridge: str, env: dict[str, str]) -> str:
+    """A fresh PostgreSQL database at the bridge's schema holding the grown SQLite store's report
+    tables, vacuumed and analysed as autovacuum would leave a live store; its URL."""
+    import sqlite3
+
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DB}")
+    url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+    subprocess.run([bridge, "db", "upgrade"], env={**env, "DATABASE_URL": url}, check=True, capture_output=True)
+    source = sqlite3.connect(db)
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")  # SQLite keeps UTC without an offset
+        for table in COPIED:
+            columns = [r[1] for r in source.execute(f"pragma table_info({table})")]
+            listed = ", ".join(columns)
+            with conn.cursor().copy(f"COPY {table} ({listed}) FROM STDIN") as copy:  # noqa: S608
+                for row in source.execute(f"SELECT {listed} FROM {table}"):  # noqa: S608
+                    copy.write_row(row)
+            if "id" in columns and table != "cases":
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in COPIED:
+            conn.execute(f"VACUUM ANALYZE {table}")
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=480)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "metrics.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
         env = {**os.environ, "BRIDGE_DATA_DIR": str(data), "BRIDGE_ADMIN_TOKEN": "bench-admin-token-0123456789ab"}
+        env.pop("DATABASE_URL", None)
         bridge = str(Path(sys.executable).with_name("bridge"))  # the console script beside this interpreter
         subprocess.run([bridge, "seed-demo"], env=env, check=True, capture_output=True)
         cases = grow(data / "bridge.db", args.copies)
+        if args.store == "postgres":
+            env["DATABASE_URL"] = to_postgres(data / "bridge.db", bridge, env)
         os.environ.update(env)
         from bridge import create_app
         from bridge.config import Settings
@@ -114,7 +155,7 @@ def main() -> None:
 
         rt = Runtime.build(Settings.from_env())
         now = rt.clock()
-        out: dict[str, Any] = {"cases": cases}
+        out: dict[str, Any] = {"cases": cases, "store": args.store}
         for days in (30, 90):
             def run(days: int = days) -> None:
                 with rt.store.session() as s:

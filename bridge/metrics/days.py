@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the session is only handed on to store functions
 
 VERSION = "d1"  # bump when ``Part``, ``DayPart`` or what they count change
 ONE_DAY = timedelta(days=1)
+SPAN_DAYS = 7  # the most days judged, linked and counted at once
 
 
 @dataclass(slots=True)
@@ -195,8 +196,8 @@ def by_day(session: Session, since: datetime, until: datetime, filters: dict[str
         for day, (version, reach, depends, data) in days_repo.stored(session, scope, first_whole, last_whole).items():
             if version == VERSION and depends == _depends(day, reach, digests):
                 out[day] = DayPart.from_json(data)
-    keep: list[tuple[date, str, date, str, Any]] = []
     for first, last in _spans(since, until, set(out)):
+        keep: list[tuple[date, str, date, str, Any]] = []
         found: dict[date, list[CaseFacts]] = {}
         for f in gather_span(session, first, last):
             found.setdefault(utc_day(f.created_at), []).append(f)
@@ -208,7 +209,7 @@ def by_day(session: Session, since: datetime, until: datetime, filters: dict[str
             if first_whole <= day <= last_whole and digests and _settled(day, everyone):
                 reach = _reach(day, everyone)
                 keep.append((day, VERSION, reach, _depends(day, reach, digests), out[day].to_json()))
-    days_repo.save(session, scope, keep)
+        days_repo.save(session, scope, keep)
     return out
 
 
@@ -227,13 +228,15 @@ def _settled(day: date, cases: Sequence[CaseFacts]) -> bool:
 
 
 def _spans(since: datetime, until: datetime, known: set[date]) -> list[tuple[datetime, datetime]]:
-    """The runs of days in [since, until) not in ``known``, as [first, last) clipped to the window."""
+    """The runs of days in [since, until) not in ``known``, as [first, last) clipped to the window, at
+    most ``SPAN_DAYS`` long: a report over a history nothing was kept of holds a week's judgments at a
+    time, not the whole window's, and keeps each week as it goes."""
     spans: list[tuple[datetime, datetime]] = []
     day = utc_day(since)
     while _start(day) < until:
         if day not in known:
             first, last = max(since, _start(day)), min(until, _start(day + ONE_DAY))
-            if spans and spans[-1][1] == first:
+            if spans and spans[-1][1] == first and last - spans[-1][0] <= SPAN_DAYS * ONE_DAY:
                 spans[-1] = (spans[-1][0], last)
             else:
                 spans.append((first, last))

@@ -72,6 +72,7 @@ def save(session: Session, scope: str, rows: Sequence[tuple[date, str, date, str
     if not rows:
         return
     with Session(session.get_bind()) as own:
+        own.execute(delete(ReportDayRow).where(ReportDayRow.version != rows[0][1]))  # kept by older code
         own.execute(delete(ReportDayRow).where(ReportDayRow.scope == scope,
                                                ReportDayRow.day.in_([r[0] for r in rows])))
         own.add_all(ReportDayRow(day=day, scope=scope, version=version, reach=reach, depends=depends, data=data)

@@ -264,6 +264,32 @@ def test_spans_are_the_unknown_days_clipped_to_the_window() -> None:
     assert days._spans(since, until, {day[1], day[2]}) == [(since, START + timedelta(days=1)),
                                                           (START + timedelta(days=3), until)]
     assert days._spans(since, START + timedelta(days=4), set(day[1:4])) == [(since, START + timedelta(days=1))]
+    week = days.SPAN_DAYS * timedelta(days=1)  # a long run is judged a week at a time
+    end = START + 2 * week + timedelta(hours=1)
+    assert days._spans(since, end, set()) == [(since, START + week), (START + week, START + 2 * week),
+                                              (START + 2 * week, end)]
+
+
+def test_a_report_over_a_history_nothing_was_kept_of_goes_a_week_at_a_time(
+        store: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judged a week at a time and kept as it goes: a failure halfway keeps the weeks done."""
+    since, until = WINDOWS[1]
+    calls: list[tuple[datetime, datetime]] = []
+    real = days.gather_span
+
+    def failing_on_the_third(s: Any, a: datetime, b: datetime) -> Any:
+        calls.append((a, b))
+        if len(calls) == 3:
+            raise RuntimeError("stopped")
+        return real(s, a, b)
+
+    monkeypatch.setattr(days, "gather_span", failing_on_the_third)
+    with store.store.session() as s, pytest.raises(RuntimeError):
+        report.build_report(s, since, until)
+    assert all(b - a <= timedelta(days=days.SPAN_DAYS) for a, b in calls)
+    assert _kept(store) == 2 * days.SPAN_DAYS
+    monkeypatch.setattr(days, "gather_span", real)
+    _check(store)
 
 
 def _totals(rt: Runtime, since: datetime, until: datetime) -> dict[str, Any]:
@@ -316,3 +342,14 @@ def test_a_change_that_moves_a_time_by_a_microsecond_is_seen(store: Runtime) -> 
         got = report.build_report(s, *WINDOWS[0])
     owners = next(b for b in got.breakdowns if b.dimension == "owner")
     assert "support:micro" in [r.key for r in owners.rows]
+
+
+def test_days_kept_by_an_older_version_are_dropped(store: Runtime) -> None:
+    with store.store.session() as s:
+        s.add(ReportDayRow(day=START.date(), scope="team=gone", version="d0", reach=START.date(), depends="x",
+                           data={}))
+        s.commit()
+    _check(store)
+    with store.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReportDayRow).where(ReportDayRow.version != days.VERSION)) == 0
+        assert s.scalar(select(func.count()).select_from(ReportDayRow)) == (DAYS - 1) * len(FILTERS)

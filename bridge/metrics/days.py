@@ -75,27 +75,19 @@ def part(cases: Sequence[CaseFacts], conversations: Sequence[CaseFacts]) -> Part
     return p
 
 
+_COUNTERS = ("cases", "counted", "escalations", "good", "bad", "solved", "reopened", "repeat", "suggested", "done")
+
+
 def merge(parts: Iterable[Part]) -> Part:
     out = Part()
     for p in parts:
-        out.cases += p.cases
-        out.counted += p.counted
-        out.escalations += p.escalations
-        out.good += p.good
-        out.bad += p.bad
-        out.solved += p.solved
-        out.reopened += p.reopened
-        out.repeat += p.repeat
-        out.suggested += p.suggested
-        out.done += p.done
+        for name in _COUNTERS:
+            setattr(out, name, getattr(out, name) + getattr(p, name))
         out.acks += p.acks
         out.useful += p.useful
     out.acks.sort()  # sorted runs: timsort merges them
     out.useful.sort()
     return out
-
-
-_COUNTERS = ("cases", "counted", "escalations", "good", "bad", "solved", "reopened", "repeat", "suggested", "done")
 
 
 def _part_json(p: Part) -> list[Any]:

@@ -50,10 +50,13 @@ def digests(session: Session, lower: datetime, kinds: Sequence[str]) -> dict[dat
             select(day, func.count(), func.max(TimelineRow.id)).join(CaseRow, CaseRow.id == TimelineRow.case_id)
             .where(CaseRow.created_at >= lower, TimelineRow.kind.in_(kinds)).group_by(day)):
         out.setdefault(row[0], []).append("t" + ",".join(map(str, row[1:])))
-    done = func.sum(case((KbSuggestionRow.status == KB_DONE, 1), else_=0))
-    for row in session.execute(
-            select(day, func.count(), done).join(CaseRow, CaseRow.id == KbSuggestionRow.case_id)
-            .where(CaseRow.created_at >= lower).group_by(day)):
+    # KB suggestions are few: each looks its case's start up, rather than every case of the window
+    # looking for a suggestion (the plan a join gets on SQLite).
+    kb = select(select(CaseRow.created_at).where(CaseRow.id == KbSuggestionRow.case_id).scalar_subquery()
+                .label("created"), KbSuggestionRow.status).subquery()
+    kb_day = _utc_day(session, kb.c.created)
+    done = func.sum(case((kb.c.status == KB_DONE, 1), else_=0))
+    for row in session.execute(select(kb_day, func.count(), done).where(kb.c.created >= lower).group_by(kb_day)):
         out.setdefault(row[0], []).append("k" + ",".join(map(str, row[1:])))
     return {date.fromisoformat(d): "|".join(parts) for d, parts in out.items()}
 

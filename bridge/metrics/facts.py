@@ -2,7 +2,8 @@
 
 Judging reads one case's row, its report-relevant timeline and its KB suggestion (pure data out;
 kept in ``case_facts`` until the case changes, see ``bridge.metrics.cache``). Linking (duplicates,
-repeat contacts) spans a customer's cases, so it runs over the whole set every time.
+repeat contacts) spans a customer's cases, so ``gather_span`` links a span's cases with the neighbours
+its windows reach, every time.
 """
 
 from __future__ import annotations
@@ -240,10 +241,3 @@ def gather_span(session: Session, first: datetime, last: datetime) -> list[CaseF
 
 
 _TICK = timedelta(microseconds=1)
-
-
-def gather(session: Session, since: datetime, until: datetime) -> list[CaseFacts]:
-    """Facts of every conversation started in [since - 30 min, ∞): the window, what it needs to spot
-    duplicates before it, and the later contacts that make a repeat."""
-    lower = since - DUPLICATE_WINDOW
-    return _link(cache.facts_since(session, lower, TIMELINE_KINDS, judge, CaseFacts))

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bridge.config import Settings
-from bridge.metrics import days, report
-from bridge.metrics.facts import CaseFacts, gather
+from bridge.metrics import cache, days, report
+from bridge.metrics.facts import DUPLICATE_WINDOW, TIMELINE_KINDS, CaseFacts, _link, judge
 from bridge.metrics.model import (
     DIMENSIONS,
     METRICS,
@@ -89,6 +89,12 @@ def store(any_store_settings: Settings) -> Runtime:
         s.add_all(timeline + kb)
         s.commit()
     return rt
+
+
+def gather(s: Any, since: datetime, until: datetime) -> list[CaseFacts]:
+    """How the report read its cases before days were kept: everything from 30 minutes before the
+    window on, linked at once."""
+    return _link(cache.facts_since(s, since - DUPLICATE_WINDOW, TIMELINE_KINDS, judge, CaseFacts))
 
 
 def reference(s: Any, since: datetime, until: datetime, granularity: str,

@@ -228,6 +228,9 @@ def _link(facts: list[CaseFacts]) -> list[CaseFacts]:
     return out
 
 
+_TICK = timedelta(microseconds=1)
+
+
 def gather_span(session: Session, first: datetime, last: datetime) -> list[CaseFacts]:
     """Linked facts of the conversations started in [first, last). Read are only the neighbours
     their linking looks at: 30 minutes either side, and the 7 days after each of their solves."""
@@ -239,5 +242,3 @@ def gather_span(session: Session, first: datetime, last: datetime) -> list[CaseF
         facts += cache.facts_since(session, upper, TIMELINE_KINDS, judge, CaseFacts, latest + WINDOW + _TICK)
     return [f for f in _link(facts) if first <= f.created_at < last]
 
-
-_TICK = timedelta(microseconds=1)

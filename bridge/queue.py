@@ -28,6 +28,10 @@ from typing import Any, Protocol
 
 log = logging.getLogger("bridge.queue")
 
+# RQ's ``RQScheduler.get_locking_key``, written out so that /readyz need not import rq (held to RQ's
+# by tests/test_queue.py).
+SCHEDULER_LOCK = "rq:scheduler-lock:%s"
+
 JOB_MODULE = "bridge.worker.jobs"
 PROCESS, PROCESS_BATCH, DELIVER = "process_event", "process_events", "deliver"  # jobs in JOB_MODULE
 # A delivery step is work already decided (a ticket, an alert for a case judged to need a human):
@@ -289,8 +293,25 @@ class RQQueue:
                 pipe.llen(queue.key)
             return sum(int(n) for n in pipe.execute())
 
+    def _probe(self) -> Any:
+        """A plain-socket target for the readiness checks while this process has no redis-py client
+        (the web process: see ``bridge.redis_probe``), else None."""
+        if "redis" in self.__dict__:
+            return None
+        from bridge import redis_probe
+
+        return redis_probe.plain_url(self.redis_url)
+
     def ping(self) -> None:
-        self.redis.ping()
+        target = self._probe()
+        if target is None:
+            self.redis.ping()
+            return
+        from bridge import redis_probe
+
+        answer = redis_probe.ask(target, ("PING",))
+        if answer != b"PONG":
+            raise redis_probe.ProbeError(f"PING answered {answer!r}")
 
     def eviction_policy(self) -> str | None:
         """Redis' maxmemory-policy, or None when it cannot be read (down, or CONFIG disabled)."""
@@ -304,9 +325,13 @@ class RQQueue:
         return value.decode() if isinstance(value, bytes) else value
 
     def scheduler_running(self) -> bool:
-        from rq.scheduler import RQScheduler
+        key = SCHEDULER_LOCK % queue_names(self.name)[0]
+        target = self._probe()
+        if target is None:
+            return bool(self.redis.exists(key))
+        from bridge import redis_probe
 
-        return bool(self.redis.exists(RQScheduler.get_locking_key(self.urgent.name)))
+        return bool(redis_probe.ask(target, ("EXISTS", key)))
 
 
 def _older_than(stamp: Any, now: datetime, seconds: int) -> bool:

@@ -345,7 +345,7 @@ def _free_port() -> int:
 class PrivateRedis:
     """A redis-server of this test's own, so it can be stopped without touching anyone else's."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             if os.environ.get("CI") == "true":
@@ -353,6 +353,7 @@ class PrivateRedis:
             pytest.skip("redis-server binary not found")
         self.binary = binary
         self.port = _free_port()
+        self.extra = extra  # more redis-server options (``--requirepass``)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -361,7 +362,8 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for _ in range(100):

@@ -16,7 +16,9 @@ first variant. Variants:
   turn before any answer escalates it. The band and the confirming bar are tuned on inner folds with
   the thresholds. Deferral never looks past the message it decides at; it can only escalate later;
 * ``nb``: columns scaled by their naive-Bayes log-count ratio per trigger (NBSVM) before fitting;
-* ``nb+defer``: both.
+* ``nb+defer``: both;
+* ``cw`` / ``cws``: each conversation's rows of one target weigh ``1/n`` / ``1/sqrt(n)`` together
+  (``conversation_weights``), so a long conversation counts no more than a one-message request.
 """
 
 from __future__ import annotations
@@ -98,25 +100,58 @@ def nb_ratio(X: Any, y: Any, alpha: float = 1.0) -> Any:  # noqa: N803
     return np.log((p / p.sum()) / (q / q.sum()))
 
 
+# --- rows weighted by conversation ---------------------------------------------------------------
+
+def conversation_weights(groups: Sequence[int], y: Any, power: float) -> Any:  # noqa: N803
+    """Per row, ``1 / n ** power`` where ``n`` is the number of rows of its conversation with its
+    target (a 30-message conversation weighs as much as a one-message one at ``power`` 1), scaled to a
+    mean of 1 so that ``C`` keeps its meaning."""
+    import numpy as np
+
+    count: dict[tuple[int, float], int] = {}
+    for g, target in zip(groups, y, strict=True):
+        count[(g, target)] = count.get((g, target), 0) + 1
+    w = np.array([count[(g, target)] ** -power for g, target in zip(groups, y, strict=True)])
+    return w * (len(w) / w.sum())
+
+
+def _fit_weighted(X: Any, y: Any, C: float, weights: Any) -> Any:  # noqa: N803
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, solver="liblinear", class_weight="balanced", max_iter=200,
+                               random_state=judge_train.SEED)
+    model.fit(X, y, sample_weight=weights)
+    return model
+
+
+FIT_KINDS = {"base": "plain", "defer": "plain", "nb": "nb", "nb+defer": "nb", "cw": "cw1", "cws": "cw0.5"}
+
+
 def fit_models(data: Dataset, rows: Sequence[int] | range, C: dict[str, float], X: Any,  # noqa: N803
-               nb: bool) -> dict[str, Any]:
-    """``judge_train.fit_models``, with NB-scaled columns when ``nb``."""
-    if not nb:
+               kind: str | bool) -> dict[str, Any]:
+    """``judge_train.fit_models``, with NB-scaled columns (``nb``) or rows weighted by conversation
+    (``cw<power>``); ``False`` or ``plain`` is the shipped fit."""
+    if kind in (False, "plain"):
         return judge_train.fit_models(data, rows, C, None, X)
     import numpy as np
 
+    nb = kind in (True, "nb")
     models = {}
     for trigger in LEARNED:
         keep = [r for r in rows if data.targets[r][trigger] is not None]
         y = np.array([data.targets[r][trigger] for r in keep])
         if y.sum() == 0:
             continue
-        ratio = nb_ratio(X[keep], y)
-        models[trigger] = NBScaled(judge_train._fit(X[keep].multiply(ratio).tocsr(), y, C[trigger]), ratio)
+        if nb:
+            ratio = nb_ratio(X[keep], y)
+            models[trigger] = NBScaled(judge_train._fit(X[keep].multiply(ratio).tocsr(), y, C[trigger]), ratio)
+        else:
+            weights = conversation_weights([data.groups[r] for r in keep], y, float(str(kind)[2:]))
+            models[trigger] = _fit_weighted(X[keep], y, C[trigger], weights)
     return models
 
 
-def out_of_fold(data: Dataset, C: dict[str, float], k: int, X: Any, nb: bool) -> list[dict[str, float]]:  # noqa: N803
+def out_of_fold(data: Dataset, C: dict[str, float], k: int, X: Any, nb: str | bool) -> list[dict[str, float]]:  # noqa: N803
     """``judge_train.out_of_fold`` over this module's ``fit_models``."""
     scores: list[dict[str, float]] = [{} for _ in data.features]
     for train_rows, held_rows in judge_train.folds(data.groups, k):
@@ -255,8 +290,8 @@ def run(examples: Sequence[Example], cfg: TriggerConfig, variants: Sequence[str]
         held_part, held_rows = subset(data, [g for g in conversations if fold_of[g] == i])
         X_fit, X_held = X[fit_rows], X[held_rows]  # noqa: N806
         labels = {e.name: e.label for e in held_part.examples}
-        for nb in sorted({v.startswith("nb") for v in variants}):
-            mine = [v for v in variants if v.startswith("nb") == nb]
+        for nb in sorted({FIT_KINDS[v] for v in variants}):
+            mine = [v for v in variants if FIT_KINDS[v] == nb]
             oof = out_of_fold(fit_part, per_trigger, inner, X_fit, nb)
             models = fit_models(fit_part, range(len(fit_part.features)), per_trigger, X_fit, nb)
             held = judge_train.predict(models, X_held)
@@ -302,7 +337,7 @@ def main() -> None:  # pragma: no cover - a measuring tool
     from bridge.pipeline.triage_eval import default_corpus
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("variants", nargs="+", choices=("base", "defer", "nb", "nb+defer"))
+    parser.add_argument("variants", nargs="+", choices=tuple(FIT_KINDS))
     parser.add_argument("--outer", type=int, default=5)
     parser.add_argument("--C", type=float, default=judge_train.DEFAULT_C)
     parser.add_argument("--out", default=None, help="also write the report (JSON) here")

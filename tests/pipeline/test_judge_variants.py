@@ -126,3 +126,19 @@ def test_the_experiments_verdicts_without_options_are_the_shipped_ones() -> None
     gated = judge_experiments.verdicts(data, scores, THRESHOLDS, 0.8, cfg, 0.5, gates=[0.0] * len(scores),
                                        gate_cut=0.5)
     assert gated != shipped_verdicts  # the rule given is the one applied
+
+
+def test_conversation_weights_give_each_conversation_one_vote_per_target() -> None:
+    import numpy as np
+
+    groups = [0, 0, 0, 0, 1, 2, 2]
+    y = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    w = judge_variants.conversation_weights(groups, y, 1.0)
+    assert w.mean() == pytest.approx(1.0)
+    per = {(g, t): 0.0 for g, t in zip(groups, y, strict=True)}
+    for g, t, weight in zip(groups, y, w, strict=True):
+        per[(g, t)] += weight
+    assert len({round(v, 9) for v in per.values()}) == 1  # three negatives of conversation 0 weigh one row's
+    soft = judge_variants.conversation_weights(groups, y, 0.5)
+    assert soft[0] / soft[4] == pytest.approx(1 / math.sqrt(3))
+    assert judge_variants.FIT_KINDS["cw"] == "cw1" and judge_variants.FIT_KINDS["cws"] == "cw0.5"

@@ -190,7 +190,29 @@ def _statements(now: datetime, existing: str) -> list[tuple[str, Callable[[Any],
         ("job: claim_case_inbox", lambda s: repo.claim_case_inbox(s, "hb-none", now, 60)),
         ("purge: delete_old_inbox", lambda s: repo.delete_old_inbox(s, now - timedelta(days=7), 5000)),
         ("slack: deliveries_of", lambda s: repo.deliveries_of(s, "c-grown-slack-000")),
+        ("slack: a take that wins (case, route, timeline, 3 steps)", lambda s: _take(s, now, won=True)),
+        ("slack: a take that loses (case read, 1 step)", lambda s: _take(s, now, won=False)),
     ]
+
+
+def _take(s: Any, now: datetime, won: bool) -> Any:
+    """A click's unit (``bridge.web.slack_take.take``'s statements) on one of the seeded cases, made
+    takeable first when the take is to win (the clicks phase has acknowledged them all)."""
+    from sqlalchemy import text
+
+    from bridge.store import click_rows
+
+    case = "c-grown-slack-007"
+    if won:
+        s.execute(text("UPDATE cases SET status = 'escalated', acknowledged_at = NULL WHERE id = :id"), {"id": case})
+    found = click_rows.take_case(s, case, "U-probe", now)
+    if found is not None and found.won:
+        click_rows.set_route(s, case, {"team": "default", "owner_slack_id": "U-probe", "acknowledged": True})
+        click_rows.add_timeline(s, case, "case.acknowledged", "slack:U-probe", now, {"owner": "U-probe", "via": "slack"})
+        return [click_rows.step_instance(s, case, step, None, now, status=click_rows.HANDOVER)
+                for step in ("slack.update", "zendesk.assign", "bot.callback")]
+    return click_rows.step_instance(s, case, "slack.ephemeral", None, now, {"text": "Not taken."},
+                                    status=click_rows.HANDOVER)
 
 
 def probe(url: str, repeat: int = 15) -> dict[str, dict]:

@@ -18,7 +18,10 @@ first variant. Variants:
 * ``nb``: columns scaled by their naive-Bayes log-count ratio per trigger (NBSVM) before fitting;
 * ``nb+defer``: both;
 * ``cw`` / ``cws``: each conversation's rows of one target weigh ``1/n`` / ``1/sqrt(n)`` together
-  (``conversation_weights``), so a long conversation counts no more than a one-message request.
+  (``conversation_weights``), so a long conversation counts no more than a one-message request;
+* ``name`` / ``name+drop``: the shipped rule decides when; naming models per trigger, trained only inside
+  escalations' windows (``naming_targets``), add triggers over their bars (and, with ``drop``, remove
+  co-triggers under one) at the message it decides at (``renamed``).
 """
 
 from __future__ import annotations
@@ -73,6 +76,34 @@ def with_answer_targets(data: Dataset) -> Dataset:
     return Dataset(data.features, out, data.groups, data.examples)
 
 
+def naming_targets(example: Example, n: int) -> list[dict[str, float | None]]:
+    """Targets of the naming models: inside an escalating conversation's window (where stepping in is
+    on time), each trigger 1 where it is required, 0 where it is neither required nor allowed; unknown
+    everywhere else. They learn which triggers an escalation has, not when to escalate."""
+    label = example.label
+    rows: list[dict[str, float | None]] = []
+    for index in range(1, n + 1):
+        row: dict[str, float | None] = dict.fromkeys(LEARNED)
+        if label["escalate"] and label["earliest_message"] <= index <= label["latest_message"]:
+            for t in LEARNED:
+                if t in label["required"]:
+                    row[t] = 1.0
+                elif t not in label["allowed"]:
+                    row[t] = 0.0
+        rows.append(row)
+    return rows
+
+
+def with_naming_targets(data: Dataset) -> Dataset:
+    count: dict[int, int] = {}
+    for g in data.groups:
+        count[g] = count.get(g, 0) + 1
+    out: list[dict[str, float | None]] = []
+    for g, example in enumerate(data.examples):
+        out += naming_targets(example, count.get(g, 0))
+    return Dataset(data.features, out, data.groups, data.examples)
+
+
 # --- NB weighting (NBSVM) ------------------------------------------------------------------------
 
 class NBScaled:
@@ -124,7 +155,8 @@ def _fit_weighted(X: Any, y: Any, C: float, weights: Any) -> Any:  # noqa: N803
     return model
 
 
-FIT_KINDS = {"base": "plain", "defer": "plain", "nb": "nb", "nb+defer": "nb", "cw": "cw1", "cws": "cw0.5"}
+FIT_KINDS = {"base": "plain", "defer": "plain", "nb": "nb", "nb+defer": "nb", "cw": "cw1", "cws": "cw0.5",
+             "name": "plain", "name+drop": "plain"}
 
 
 def fit_models(data: Dataset, rows: Sequence[int] | range, C: dict[str, float], X: Any,  # noqa: N803
@@ -174,12 +206,15 @@ class Steps:
     examples: list[Example]
     steps: list[list[Step]]
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    names: list[list[dict[str, float]]] = field(default_factory=list)  # the naming models' scores, per step
 
     @classmethod
-    def of(cls, data: Dataset, scores: list[dict[str, float]], answers: list[dict[str, float]] | None) -> Steps:
+    def of(cls, data: Dataset, scores: list[dict[str, float]], answers: list[dict[str, float]] | None,
+           naming: list[dict[str, float]] | None = None) -> Steps:
         rows: dict[int, list[int]] = {}
         for r, g in enumerate(data.groups):
             rows.setdefault(g, []).append(r)
+        names = [[naming[r] for r in rows.get(g, [])] for g in range(len(data.examples))] if naming else []
         steps = []
         for g, example in enumerate(data.examples):
             messages = example.event.conversation.messages
@@ -187,7 +222,7 @@ class Steps:
                            frozenset(judge.precise_hits(data.features[r])), frozenset(judge.assisted(data.features[r])),
                            answers[r] if answers is not None and m.role == "bot" else {})
                           for r, m in zip(rows.get(g, []), messages, strict=True)])
-        return cls(data.examples, steps, {e.name: e.label for e in data.examples})
+        return cls(data.examples, steps, {e.name: e.label for e in data.examples}, names)
 
 
 @dataclass(frozen=True)
@@ -197,6 +232,8 @@ class Rule:
     assist: float = 1.0
     band: dict[str, float] = field(default_factory=dict)  # 0 (or absent): no deferral
     confirm: dict[str, float] = field(default_factory=dict)
+    name: dict[str, float] = field(default_factory=dict)  # naming bars (absent: the naming model adds nothing)
+    keep: float = 0.0  # a co-trigger stays named when the naming model gives it at least this
 
 
 def _chosen(scores: dict[str, float], forced: frozenset[str], bar: dict[str, float], co: float) -> list[str]:
@@ -234,10 +271,52 @@ def first_escalation(steps: Sequence[Step], rule: Rule, settle: bool = False) ->
     return None
 
 
+def renamed(chosen: list[str], forced: frozenset[str], naming: dict[str, float], rule: Rule) -> list[str]:
+    """The triggers named at an escalation once the naming models are asked: the strongest crossing
+    and the precise rules' stay; a co-trigger stays where its naming score reaches ``rule.keep``; any
+    trigger whose naming score reaches its bar is added."""
+    kept = [chosen[0]] + [t for t in chosen[1:] if t in forced or naming.get(t, 1.0) >= rule.keep]
+    added = sorted((t for t, p in naming.items() if t not in kept and p >= rule.name.get(t, 2.0)),
+                   key=lambda t: -naming[t])
+    return kept + added
+
+
 def verdicts(steps: Steps, rule: Rule, cfg: TriggerConfig) -> dict[str, Verdict]:
-    return {example.name: judge_train.verdict(
-        example, first_escalation(conv, rule, settle=example.event.type == "handoff.requested"), cfg)
-        for example, conv in zip(steps.examples, steps.steps, strict=True)}
+    out = {}
+    for g, (example, conv) in enumerate(zip(steps.examples, steps.steps, strict=True)):
+        found = first_escalation(conv, rule, settle=example.event.type == "handoff.requested")
+        if found is not None and steps.names and (rule.name or rule.keep):
+            index, chosen = found
+            found = (index, renamed(chosen, conv[index - 1][1], steps.names[g][index - 1], rule))
+        out[example.name] = judge_train.verdict(example, found, cfg)
+    return out
+
+
+NAME_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 2.0)
+KEEP_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def tune_naming(steps: Steps, cfg: TriggerConfig, rule: Rule, drop: bool) -> Rule:
+    """Naming bars per trigger (and, with ``drop``, the bar a co-trigger must keep) searched with the
+    decision rule fixed, from the rule as it is (no renaming)."""
+    def score(trial: Rule) -> float:
+        return judge_train.objective(judge_train.metrics(steps.labels, verdicts(steps, trial, cfg)))
+
+    best = score(rule)
+    for _ in range(2):
+        for t in LEARNED:
+            for value in NAME_GRID:
+                trial = Rule(rule.thresholds, rule.co, rule.assist, rule.band, rule.confirm, {**rule.name, t: value},
+                             rule.keep)
+                result = score(trial)
+                if result > best + 1e-9:
+                    best, rule = result, trial
+        for value in KEEP_GRID if drop else ():
+            trial = Rule(rule.thresholds, rule.co, rule.assist, rule.band, rule.confirm, rule.name, value)
+            result = score(trial)
+            if result > best + 1e-9:
+                best, rule = result, trial
+    return rule
 
 
 def tune(steps: Steps, cfg: TriggerConfig, defer: bool) -> Rule:
@@ -301,17 +380,25 @@ def run(examples: Sequence[Example], cfg: TriggerConfig, variants: Sequence[str]
                 oof_answers = out_of_fold(answers, per_trigger, inner, X_fit, nb)
                 answer_models = fit_models(answers, range(len(answers.features)), per_trigger, X_fit, nb)
                 held_answers = judge_train.predict(answer_models, X_held)
-            inner_steps = Steps.of(fit_part, oof, oof_answers)
-            held_steps = Steps.of(held_part, held, held_answers)
+            oof_names = held_names = None
+            if any(v.startswith("name") for v in mine):
+                naming = with_naming_targets(fit_part)
+                oof_names = out_of_fold(naming, per_trigger, inner, X_fit, nb)
+                held_names = judge_train.predict(fit_models(naming, range(len(naming.features)), per_trigger, X_fit,
+                                                            nb), X_held)
+            inner_steps = Steps.of(fit_part, oof, oof_answers, oof_names)
+            held_steps = Steps.of(held_part, held, held_answers, held_names)
             for v in mine:
                 rule = tune(inner_steps, cfg, defer=v.endswith("defer"))
+                if v.startswith("name"):
+                    rule = tune_naming(inner_steps, cfg, rule, drop=v == "name+drop")
                 found = verdicts(held_steps, rule, cfg)
                 if v in ("base", "nb"):  # the fast rule here is the shipped one
                     assert found == judge_train.verdicts(held_part, held, rule.thresholds, rule.co, cfg, rule.assist)
                 pooled[v].update(found)
                 folds[v].append(judge_train.metrics(labels, found))
                 rules[v].append({"thresholds": rule.thresholds, "co": rule.co, "assist": rule.assist,
-                                 "band": rule.band, "confirm": rule.confirm})
+                                 "band": rule.band, "confirm": rule.confirm, "name": rule.name, "keep": rule.keep})
                 progress(f"fold {i + 1}/{outer} {v}: " + " ".join(f"{m} {folds[v][-1][m]:.3f}" for m in MEASURES))
     all_labels = {e.name: e.label for e in examples}
     first = variants[0]

@@ -142,3 +142,27 @@ def test_conversation_weights_give_each_conversation_one_vote_per_target() -> No
     soft = judge_variants.conversation_weights(groups, y, 0.5)
     assert soft[0] / soft[4] == pytest.approx(1 / math.sqrt(3))
     assert judge_variants.FIT_KINDS["cw"] == "cw1" and judge_variants.FIT_KINDS["cws"] == "cw0.5"
+
+
+def test_naming_targets_cover_only_an_escalations_window() -> None:
+    from types import SimpleNamespace
+
+    label = {"escalate": True, "earliest_message": 2, "latest_message": 3, "required": ["product_bug"],
+             "allowed": ["negative_sentiment"]}
+    rows = judge_variants.naming_targets(SimpleNamespace(label=label), 4)  # type: ignore[arg-type]
+    assert all(v is None for v in rows[0].values()) and all(v is None for v in rows[3].values())
+    for row in rows[1:3]:
+        assert row["product_bug"] == 1.0 and row["negative_sentiment"] is None
+        assert row["billing_exception"] == 0.0 and row["customer_requested_human"] == 0.0
+    calm = dict(label, escalate=False)
+    assert all(v is None for row in judge_variants.naming_targets(SimpleNamespace(label=calm), 4)  # type: ignore[arg-type]
+               for v in row.values())
+
+
+def test_renaming_keeps_the_deciding_trigger_and_the_precise_rules() -> None:
+    rule = Rule(THRESHOLDS, 0.8, name={"negative_sentiment": 0.5}, keep=0.3)
+    naming = {"product_bug": 0.1, "billing_exception": 0.2, "negative_sentiment": 0.6, "customer_requested_human": 0.0}
+    chosen = ["product_bug", "billing_exception", "customer_requested_human"]
+    named = judge_variants.renamed(chosen, frozenset({"customer_requested_human"}), naming, rule)
+    assert named == ["product_bug", "customer_requested_human", "negative_sentiment"]
+    assert judge_variants.renamed(chosen, NONE, naming, Rule(THRESHOLDS, 0.8)) == chosen  # no bars: as decided

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 
 from bridge.events import Completeness, Event
 from bridge.pipeline.evidence import reference_time, telling_requests
@@ -112,11 +113,37 @@ def _customer_texts(event: Event) -> list[str]:
     return [m.text for m in event.conversation.messages if m.role == "customer"]
 
 
+# No phrase of ``_ASK_PERSON`` contains any of these (its phrases are words, spaces and apostrophes),
+# and they are not word characters, so the phrases can be removed between them piece by piece.
+_OUTSIDE_A_PHRASE = re.compile(r"([^\w ']+)")
+_WORD = re.compile(r"\w+")
+_NOT_WORD = re.compile(r"\W")
+
+
 def _says_what_is_wrong(text: str) -> bool:
-    rest = _ASK_PERSON.sub(" ", text)
+    """Whether the text says something beyond greeting and asking for a person: at least four words
+    (ten letters in Japanese) once those phrases are removed.
+
+    The phrases are removed a sentence at a time and the answer given as soon as the words seen
+    settle it: scanning a whole pasted log with the phrase alternation cost 3.5 ms per 10 KB (155 ms
+    for 500 KB), in the webhook's answer. Exact: the rest is the same text ``_ASK_PERSON.sub(" ",
+    text)`` gives, since no phrase spans a separator, and once four words of ten letters are seen
+    either test passes however the text goes on."""
+    pieces: list[str] = []  # the rest so far: each piece with its phrases removed, the separators as they are
+    words = letters = start = 0
+    for separator in chain(_OUTSIDE_A_PHRASE.finditer(text), (None,)):
+        end = separator.start() if separator else len(text)
+        rest = _ASK_PERSON.sub(" ", text[start:end])
+        pieces += (rest, separator.group()) if separator else (rest,)
+        words += len(_WORD.findall(rest))  # a separator is never a word character: words never span two
+        letters += len(_NOT_WORD.sub("", rest))
+        if words >= 4 and letters >= 10:
+            return True
+        start = separator.end() if separator else end
+    rest = "".join(pieces)
     if _JAPANESE.search(rest):
-        return len(re.sub(r"\W", "", rest)) >= 10
-    return len(re.findall(r"\w+", rest)) >= 4
+        return len(_NOT_WORD.sub("", rest)) >= 10
+    return len(_WORD.findall(rest)) >= 4
 
 
 def _has_issue(event: Event) -> bool:

@@ -138,3 +138,50 @@ def test_every_askable_item_has_all_eight_languages() -> None:
     for item, by_lang in QUESTIONS.items():
         assert set(by_lang) == {"en", "es", "de", "fr", "pt", "it", "nl", "ja"}, item
         assert all(q.strip() for q in by_lang.values())
+
+
+def _reference_says_what_is_wrong(text: str) -> bool:
+    """The whole text at once, as the check was first written."""
+    import re
+
+    from bridge.pipeline.completeness import _ASK_PERSON, _JAPANESE
+
+    rest = _ASK_PERSON.sub(" ", text)
+    if _JAPANESE.search(rest):
+        return len(re.sub(r"\W", "", rest)) >= 10
+    return len(re.findall(r"\w+", rest)) >= 4
+
+
+_TOKENS = [
+    # phrases the check removes, in their languages, and pieces of them
+    "hi", "Hello", "please", "por favor", "s'il vous plaît", "bitte", "now", "yes", "ok", "oui", "sim",
+    "can I", "could i", "i want to", "I'd like to", "let me", "talk to a human", "speak with a real person",
+    "chat with someone", "get me an agent", "give me a person", "quiero hablar con una persona",
+    "hablar con alguien", "ich möchte mit einem Mitarbeiter sprechen", "will mit einer Mitarbeiterin sprechen",
+    "mitarbeiterinnen", "je voudrais parler à un conseiller", "je veux parler à quelqu'un",
+    "quero falar com um atendente", "voglio parlare con un operatore", "ik wil graag met een medewerker spreken",
+    "担当者と話したい", "人と話したい", "オペレーター", "オペレータ", "talk", "to", "a", "human",
+    # words, numbers and Japanese that are not
+    "export", "invoice", "failed", "E-4012", "v4.2.1", "2026", "_id", "請求書", "エラー", "です", "ー",
+    # separators and characters at the edges of what a phrase may hold
+    " ", " ", "  ", "\n", "\t", ".", ",", "!", "?", ";", ":", "-", "/", "(", ")", '"', "'", "’", "\u00a0",
+    "、", "。", "・", "゠", "…", "😤", "ſ", "K", "İ", "ß", "SS",
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_says_what_is_wrong_is_the_whole_text_check(seed: int) -> None:
+    """Read a sentence at a time with an early answer, the check says what reading the whole text says."""
+    import random
+
+    from bridge.pipeline.completeness import _says_what_is_wrong
+
+    rng = random.Random(seed)
+    agreed = {True: 0, False: 0}
+    for _ in range(1500):
+        n = rng.choice((1, 2, 3, 4, 6, 10, 30, 120))
+        text = "".join(rng.choice(_TOKENS) + rng.choice(("", " ", " ", "  ")) for _ in range(n))
+        expected = _reference_says_what_is_wrong(text)
+        assert _says_what_is_wrong(text) is expected, repr(text)
+        agreed[expected] += 1
+    assert min(agreed.values()) > 50  # both answers were exercised

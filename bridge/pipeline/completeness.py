@@ -10,9 +10,10 @@ intake's 202 response and the status endpoint hand them back to the bot (``needs
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 
 from bridge.events import Completeness, Event
 from bridge.pipeline.evidence import reference_time, telling_requests
@@ -46,10 +47,11 @@ def normalize_language(tag: str | None) -> str | None:
 
 
 def detect_language(text: str) -> str:
-    if len(_JAPANESE.findall(text)) >= 2:
+    if next(islice(_JAPANESE.finditer(text), 1, None), None) is not None:  # two Japanese characters
         return "ja"
-    words = re.findall(r"[a-zà-ÿ']+", text.lower())
-    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    # Each distinct word is looked up once: a customer who pastes a log sends thousands of words.
+    counts = Counter(re.findall(r"[a-zà-ÿ']+", text.lower()))
+    scores = {lang: sum(counts[w] for w in stop if w in counts) for lang, stop in _STOPWORDS.items()}
     best = max(scores, key=lambda lang: scores[lang])
     return best if scores[best] > 0 else "en"
 

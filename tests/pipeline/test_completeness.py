@@ -185,3 +185,35 @@ def test_says_what_is_wrong_is_the_whole_text_check(seed: int) -> None:
         assert _says_what_is_wrong(text) is expected, repr(text)
         agreed[expected] += 1
     assert min(agreed.values()) > 50  # both answers were exercised
+
+
+def _reference_language(text: str) -> str:
+    """The detection as first written: every word tested against every language's stop words."""
+    import re
+
+    from bridge.pipeline.completeness import _JAPANESE, _STOPWORDS
+
+    if len(_JAPANESE.findall(text)) >= 2:
+        return "ja"
+    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] > 0 else "en"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_language_detection_counts_as_it_did(seed: int) -> None:
+    import random
+
+    from bridge.pipeline.completeness import _STOPWORDS
+
+    rng = random.Random(seed)
+    vocabulary = sorted({w for stop in _STOPWORDS.values() for w in stop}) + [
+        "Export", "FACTURA", "Rechnung", "l'export", "don't", "naïve", "ÉTÉ", "請", "求", "エ", "42", ".", "\n"]
+    seen = set()
+    for _ in range(2000):
+        text = " ".join(rng.choice(vocabulary) for _ in range(rng.choice((0, 1, 2, 5, 20, 200))))
+        expected = _reference_language(text)
+        assert detect_language(text) == expected, repr(text)
+        seen.add(expected)
+    assert seen == {"en", "es", "de", "fr", "pt", "it", "nl", "ja"}  # every answer was exercised, ties included

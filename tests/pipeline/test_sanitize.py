@@ -53,3 +53,34 @@ def test_a_channel_never_gets_an_email_or_a_phone_in_any_spelling() -> None:
     assert channel_safe_url("https://bots.example.com/c/fc-wa-52155512348890-0612", customer) is None
     assert channel_safe_url("https://bots.example.com/c/fc-conv-3318a7", customer) == \
         "https://bots.example.com/c/fc-conv-3318a7"
+
+
+def test_the_detectors_gate_changes_no_span() -> None:
+    """A detector skipped because the text lacks all its required literals would have found nothing:
+    the spans are those of every detector run, on every message of the triage corpus and on random
+    texts made of secrets, contact details and the words around them."""
+    import random
+    from pathlib import Path
+
+    from bridge.pipeline import sanitize
+    from tests.pipeline.test_redact import PII
+
+    texts = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "data" / "triage" / "conversations").glob("*.json")):
+        texts += [m.get("text") or "" for m in json.loads(path.read_text(encoding="utf-8"))["conversation"]["messages"]]
+    pieces = [value for _, value, _ in PII] + [
+        TOKEN, CARD, "password: hunter2!", "Passwort = geheim123", "contraseña: Secreta99", "api_key=abc123def456",
+        "Authorization: Bearer abcdef1234567890xyz", "https://bob:s3cret@example.com/x", "fc_session=", "session",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "312 555 0147",
+        "SESSION_ID", "ſk-live", "İBAN", "AUTH", "my", "is", "the", "code", ":", "=", " ", " ", "\n", ".", "-", "(",
+    ]
+    rng = random.Random(7)
+    texts += ["".join(rng.choice(pieces) + rng.choice(("", " ")) for _ in range(rng.choice((1, 2, 5, 12))))
+              for _ in range(4000)]
+    found = 0
+    for text in texts:
+        for detectors in (sanitize._SECRETS, sanitize._CONTACT):
+            spans = sanitize._spans(text, detectors)
+            assert spans == sanitize._spans(text, detectors, gated=False), text
+            found += bool(spans)
+    assert found > 2000

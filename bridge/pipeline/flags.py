@@ -10,8 +10,10 @@ threat needs the privacy or legal team, not only first-line support. Pure and de
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from bridge.events import Event, Flag, Message
+from bridge.pipeline.trigger_prefilter import LiteralGate
 
 CONFIDENCE = 0.5  # below this a bot answer is unsure (the trigger engine's default threshold)
 UNCITED_CONFIDENCE = 0.7  # an answer without a source needs more than this to count as sure
@@ -89,6 +91,12 @@ def unverified_answers(event: Event) -> list[Flag]:
     return found[:3]
 
 
+@cache
+def _privacy_gate() -> LiteralGate[re.Pattern[str]]:
+    """``_PRIVACY`` runs only on a text holding one of its words (exact: ``trigger_prefilter``)."""
+    return LiteralGate([_PRIVACY], lambda pattern: pattern)
+
+
 def privacy_legal(event: Event) -> list[Flag]:
     texts = [(i, m.text) for i, m in enumerate(event.conversation.messages, start=1) if m.role == "customer"]
     if event.handoff and event.handoff.reason:
@@ -96,7 +104,7 @@ def privacy_legal(event: Event) -> list[Flag]:
     terms: list[str] = []
     first = None
     for index, text in texts:
-        for match in _PRIVACY.finditer(text):
+        for match in _PRIVACY.finditer(text) if _privacy_gate()(text) else ():
             term = match.group(0)
             if term.lower() not in [t.lower() for t in terms]:
                 terms.append(term)

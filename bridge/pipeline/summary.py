@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 from bridge.events import Decision, Event, Summary
 from bridge.pipeline.opening import lead_trigger
 from bridge.pipeline.redact import Redactor, prompt_turns, redactor_for
+from bridge.pipeline.trigger_prefilter import LiteralGate
 from bridge.pipeline.urgency import urgency_facts
 
 PROMPT_VERSION = "summary-v2"
@@ -74,6 +76,19 @@ _FACT_PATTERNS = (
     re.compile(r"[$€£¥]\s?\d+(?:[.,]\d+)*|\b\d+(?:[.,]\d+)*\s?(?:USD|EUR|GBP|JPY|BRL|€)(?!\w)"),
     re.compile(r"(?i)\bv(?:ersion)?\s?\d+\.\d+(?:\.\d+)*\b"),
 )
+
+
+@cache
+def _fact_gate() -> LiteralGate[re.Pattern[str]]:
+    return LiteralGate(_FACT_PATTERNS, lambda pattern: pattern)
+
+
+def fact_patterns(text: str, gated: bool = True) -> list[re.Pattern[str]]:
+    """The fact patterns that can match ``text`` (``trigger_prefilter.LiteralGate``; ``gated=False``:
+    all of them, the reference the gate is held to)."""
+    return _fact_gate()(text) if gated else list(_FACT_PATTERNS)
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _HUMAN_ONLY = re.compile(
     r"(?i)\b(?:human|person|agent|someone|representative|persona|mensch|humain|pessoa|persoon)\W*$"
@@ -96,7 +111,7 @@ def _facts(event: Event) -> list[str]:
         texts.append(event.handoff.reason)
     found: list[str] = []
     for text in texts:
-        for pattern in _FACT_PATTERNS:
+        for pattern in fact_patterns(text):
             found += [m.group(0).strip() for m in pattern.finditer(text)]
     ev = event.evidence
     if ev:

@@ -14,7 +14,7 @@ import re
 from functools import cache
 
 from bridge.events import Event
-from bridge.pipeline.trigger_prefilter import fold_case, required_literals
+from bridge.pipeline.trigger_prefilter import LiteralGate
 
 MAX_FACTS = 8
 CAP = 170
@@ -101,35 +101,17 @@ def _sentences(text: str) -> list[str]:
     return [" ".join(s.split()) for s in _SPLIT.split(text) if s and s.strip()]
 
 
-class _Gate:
-    """Which patterns can match a sentence: those one of whose required literals it contains
-    (``trigger_prefilter.required_literals``; every pattern here has some), found in one
-    Aho-Corasick pass. Each pattern is a case-insensitive alternation that ``re`` tries at every
-    position, about 1.2 ms for the seven per KB; a pasted log of 50 KB spent 58 ms here."""
-
-    def __init__(self) -> None:
-        import ahocorasick_rs
-
-        self.needs = [required_literals(pattern) for _, pattern in PATTERNS]
-        literals = sorted({literal for need in self.needs for literal in need or ()})
-        self.automaton = ahocorasick_rs.AhoCorasick(literals) if literals else None
-
-    def patterns(self, sentence: str) -> list[tuple[str, re.Pattern[str]]]:
-        found = set(self.automaton.find_matches_as_strings(fold_case(sentence), overlapping=True)) \
-            if self.automaton else set()
-        return [item for item, need in zip(PATTERNS, self.needs, strict=True)
-                if need is None or not need.isdisjoint(found)]
-
-
 @cache
-def _gate() -> _Gate:
-    return _Gate()
+def _gate() -> LiteralGate[tuple[str, re.Pattern[str]]]:
+    """Each pattern is a case-insensitive alternation that ``re`` tries at every position, about
+    1.2 ms for the seven per KB: a pasted log of 50 KB spent 58 ms here."""
+    return LiteralGate(PATTERNS, lambda item: item[1])
 
 
 def hits(sentence: str, gated: bool = True) -> list[tuple[str, re.Pattern[str], re.Match[str]]]:
     """The kinds of fact a sentence carries, with the first match of each (``gated=False``: every
     pattern searched, the reference the gate is held to)."""
-    patterns = _gate().patterns(sentence) if gated else PATTERNS
+    patterns = _gate()(sentence) if gated else PATTERNS
     return [(kind, pattern, m) for kind, pattern in patterns for m in [pattern.search(sentence)] if m]
 
 

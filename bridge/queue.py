@@ -29,7 +29,7 @@ from typing import Any, Protocol
 log = logging.getLogger("bridge.queue")
 
 # RQ's ``RQScheduler.get_locking_key``, written out so that /readyz need not import rq (held to RQ's
-# by tests/test_queue.py).
+# by tests/test_redis_probe.py).
 SCHEDULER_LOCK = "rq:scheduler-lock:%s"
 
 JOB_MODULE = "bridge.worker.jobs"

@@ -30,7 +30,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,15 +65,21 @@ def answer_targets(example: Example, n: int) -> list[dict[str, float | None]]:
     return rows
 
 
-def with_answer_targets(data: Dataset) -> Dataset:
-    """The same rows with the confirming models' targets (rows are grouped by conversation, in order)."""
+def retargeted(data: Dataset, targets: Callable[[Example, int], list[dict[str, float | None]]]) -> Dataset:
+    """The same rows with other targets, ``targets(example, its row count)`` per conversation (rows are
+    grouped by conversation, in order)."""
     count: dict[int, int] = {}
     for g in data.groups:
         count[g] = count.get(g, 0) + 1
     out: list[dict[str, float | None]] = []
     for g, example in enumerate(data.examples):
-        out += answer_targets(example, count.get(g, 0))
+        out += targets(example, count.get(g, 0))
     return Dataset(data.features, out, data.groups, data.examples)
+
+
+def with_answer_targets(data: Dataset) -> Dataset:
+    """The same rows with the confirming models' targets."""
+    return retargeted(data, answer_targets)
 
 
 def naming_targets(example: Example, n: int) -> list[dict[str, float | None]]:
@@ -95,13 +101,7 @@ def naming_targets(example: Example, n: int) -> list[dict[str, float | None]]:
 
 
 def with_naming_targets(data: Dataset) -> Dataset:
-    count: dict[int, int] = {}
-    for g in data.groups:
-        count[g] = count.get(g, 0) + 1
-    out: list[dict[str, float | None]] = []
-    for g, example in enumerate(data.examples):
-        out += naming_targets(example, count.get(g, 0))
-    return Dataset(data.features, out, data.groups, data.examples)
+    return retargeted(data, naming_targets)
 
 
 # --- NB weighting (NBSVM) ------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bridge import redis_probe  # sockets only: /readyz asks Redis without redis-py
+
 log = logging.getLogger("bridge.queue")
 
 # RQ's ``RQScheduler.get_locking_key``, written out so that /readyz need not import rq (held to RQ's
@@ -293,22 +295,16 @@ class RQQueue:
                 pipe.llen(queue.key)
             return sum(int(n) for n in pipe.execute())
 
-    def _probe(self) -> Any:
+    def _probe(self) -> redis_probe.Target | None:
         """A plain-socket target for the readiness checks while this process has no redis-py client
         (the web process: see ``bridge.redis_probe``), else None."""
-        if "redis" in self.__dict__:
-            return None
-        from bridge import redis_probe
-
-        return redis_probe.plain_url(self.redis_url)
+        return None if "redis" in self.__dict__ else redis_probe.plain_url(self.redis_url)
 
     def ping(self) -> None:
         target = self._probe()
         if target is None:
             self.redis.ping()
             return
-        from bridge import redis_probe
-
         answer = redis_probe.ask(target, ("PING",))
         if answer != b"PONG":
             raise redis_probe.ProbeError(f"PING answered {answer!r}")
@@ -329,8 +325,6 @@ class RQQueue:
         target = self._probe()
         if target is None:
             return bool(self.redis.exists(key))
-        from bridge import redis_probe
-
         return bool(redis_probe.ask(target, ("EXISTS", key)))
 
 

@@ -15,7 +15,6 @@ query options) is answered by ``None`` from ``plain_url``; the caller then uses 
 from __future__ import annotations
 
 import socket
-import ssl
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -80,6 +79,8 @@ def ask(target: Target, command: tuple[str, ...], timeout: float = 2.0) -> bytes
         sock = socket.create_connection((target.host, target.port), timeout=min(timeout, 1.0))
         sock.settimeout(timeout)
         if target.tls:
+            import ssl  # only for rediss://: a CLI that never asks Redis does not load OpenSSL for it
+
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=target.host)
     except OSError as exc:
         raise ProbeError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc

@@ -118,21 +118,28 @@ def required_literals(regex: re.Pattern[str]) -> frozenset[str] | None:
 Gate = dict[int, tuple[re.Pattern[str], ...]]
 
 
-class Prefilter:
-    """Finds which of some phrase lists' literals a message contains in one pass over it, and so
-    which of their regexes may match it (those whose literals are there, and those without any)."""
+class LiteralGate(Generic[T]):
+    """Which of some items (each with a regex: a phrase-list pattern, a detector) can match a text:
+    those whose regex has no required literals, and those one of whose literals the text holds, in
+    their order. One Aho-Corasick pass over the case-folded text. ``needs`` gives each item's literals
+    (or None) where they are known already; otherwise ``pattern`` gives its regex to derive them from.
+    Besides the phrase lists (``Prefilter``), it gates the case-insensitive alternations run over
+    whatever the customer pasted (urgency facts, the summary's facts, privacy terms, the secrets
+    masked before anything is rendered): each costs ``re`` a try at every position, a few ms per
+    50 KB log, and most of their words are not in it."""
 
-    def __init__(self, lists: Sequence[Any]) -> None:
+    def __init__(self, items: Sequence[T], pattern: Callable[[T], re.Pattern[str]] | None = None,
+                 needs: Sequence[frozenset[str] | None] | None = None) -> None:
         import ahocorasick_rs
 
-        # Each list is a trigger_config.Patterns: .regexes and, for each, .needs (or None).
-        self._lists = tuple(lists)
-        self._regexes = [rx for patterns in self._lists for rx in patterns.regexes]
-        self._owner = [id(patterns) for patterns in self._lists for _ in patterns.regexes]
-        needs = [need for patterns in self._lists for need in _needs(patterns)]
-        self._always = frozenset(i for i, need in enumerate(needs) if need is None)
+        self.items = tuple(items)
+        if needs is None:
+            assert pattern is not None, "a LiteralGate needs each item's literals or its regex"
+            needs = [required_literals(pattern(item)) for item in self.items]
+        self.needs = tuple(needs)
+        self._always = frozenset(i for i, need in enumerate(self.needs) if need is None)
         self._where: dict[str, list[int]] = {}
-        for i, need in enumerate(needs):
+        for i, need in enumerate(self.needs):
             for literal in need or ():
                 self._where.setdefault(literal, []).append(i)
         self.literals = tuple(sorted(self._where))
@@ -140,43 +147,39 @@ class Prefilter:
         self._automaton = ahocorasick_rs.AhoCorasick(self.literals) if self.literals else None
 
     def found(self, text: str) -> frozenset[str]:
-        """The literals in ``text`` (already normalised the way the rules read it)."""
+        """The literals in ``text``."""
         if self._automaton is None:
             return frozenset()
         return frozenset(self._automaton.find_matches_as_strings(fold_case(text), overlapping=True))
 
-    def gate(self, text: str) -> Gate:
-        """Per list, the regexes that may match ``text`` or a text cut from it, in the list's order."""
+    def __call__(self, text: str) -> list[T]:
         marks = set(self._always)
         for literal in self.found(text):
             marks.update(self._where[literal])
+        return [self.items[i] for i in sorted(marks)]
+
+
+class Prefilter:
+    """Finds which of some phrase lists' literals a message contains in one pass over it, and so
+    which of their regexes may match it (those whose literals are there, and those without any)."""
+
+    def __init__(self, lists: Sequence[Any]) -> None:
+        # Each list is a trigger_config.Patterns: .regexes and, for each, .needs (or None).
+        self._lists = tuple(lists)
+        self._gate = LiteralGate([(id(patterns), rx) for patterns in self._lists for rx in patterns.regexes],
+                                 needs=[need for patterns in self._lists for need in _needs(patterns)])
+        self.literals = self._gate.literals
+
+    def found(self, text: str) -> frozenset[str]:
+        """The literals in ``text`` (already normalised the way the rules read it)."""
+        return self._gate.found(text)
+
+    def gate(self, text: str) -> Gate:
+        """Per list, the regexes that may match ``text`` or a text cut from it, in the list's order."""
         runnable: dict[int, list[re.Pattern[str]]] = {id(patterns): [] for patterns in self._lists}
-        for i in sorted(marks):
-            runnable[self._owner[i]].append(self._regexes[i])
+        for owner, regex in self._gate(text):
+            runnable[owner].append(regex)
         return {owner: tuple(regexes) for owner, regexes in runnable.items()}
-
-
-class LiteralGate(Generic[T]):
-    """Which of some items (each with a regex: a detector, a named pattern) can match a text: those
-    whose regex has no required literals, and those one of whose literals the text holds, in their
-    order. One Aho-Corasick pass over the case-folded text; exact, as ``Prefilter`` is. Used where
-    a handful of case-insensitive alternations run over whatever the customer pasted (urgency facts,
-    the summary's facts, privacy terms, the secrets masked before anything is rendered): each costs
-    ``re`` a try at every position, a few ms per 50 KB log, and most of their words are not in it."""
-
-    def __init__(self, items: Sequence[T], pattern: Callable[[T], re.Pattern[str]]) -> None:
-        import ahocorasick_rs
-
-        self.items = tuple(items)
-        self.needs = tuple(required_literals(pattern(item)) for item in self.items)
-        literals = sorted({literal for need in self.needs for literal in need or ()})
-        self._automaton = ahocorasick_rs.AhoCorasick(literals) if literals else None
-
-    def __call__(self, text: str) -> list[T]:
-        found = set(self._automaton.find_matches_as_strings(fold_case(text), overlapping=True)) \
-            if self._automaton else set()
-        return [item for item, need in zip(self.items, self.needs, strict=True)
-                if need is None or not need.isdisjoint(found)]
 
 
 def _needs(patterns: Any) -> tuple[frozenset[str] | None, ...]:

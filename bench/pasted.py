@@ -38,24 +38,29 @@ def message(size: int) -> str:
 def measure(size: int, requests: int, jobs: int) -> dict[str, Any]:  # pragma: no cover - runs in a child
     import time
 
+    from bench import payloads  # its webhook secret and signature (bench/run's)
     from bridge import create_app
     from bridge.config import Settings
     from bridge.runtime import Runtime, install
     from bridge.store.migrate import upgrade
     from bridge.worker import jobs as job_functions
-    from tests.helpers import SECRET, dumps, generic_event, signed_headers
 
-    rt = install(Runtime.build(Settings.from_env().with_overrides(webhook_secrets={"generic": (SECRET,)})))
+    rt = install(Runtime.build(Settings.from_env().with_overrides(webhook_secrets={"generic": (payloads.SECRET,)})))
     upgrade(rt.store)
     client = create_app(rt=rt).test_client()
 
     def post(i: int) -> str:
-        event = generic_event(conversation_id=f"conv-pasted-{size}-{i}", messages=[
-            {"role": "customer", "text": message(size)},
-            {"role": "bot", "text": "Sorry about that. Could you try exporting again?"},
-            {"role": "customer", "text": "Tried twice. Please get me a person."}])
-        body = dumps(event)
-        answer = client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+        event = {"schema_version": 1, "event_id": f"evt-pasted-{size}-{i}", "type": "handoff.requested",
+                 "occurred_at": "2026-11-28T10:00:00Z", "bot": {"platform": "bench-bot", "name": "Benchmark bot"},
+                 "conversation": {"id": f"conv-pasted-{size}-{i}", "channel": "web_chat", "language": "en",
+                                  "messages": [
+                                      {"id": "m1", "role": "customer", "text": message(size)},
+                                      {"id": "m2", "role": "bot", "text": "Sorry about that. Could you try exporting again?"},
+                                      {"id": "m3", "role": "customer", "text": "Tried twice. Please get me a person."}]},
+                 "customer": {"id": "cust-1", "email": "ana.bench@example.com", "name": "Ana Bench", "plan": "business"},
+                 "handoff": {"requested_by": "customer", "reason": "Customer asked for a person"}}
+        body = json.dumps(event).encode()
+        answer = client.post("/webhooks/generic", data=body, headers=payloads.signed_headers(body, i, f"p{size}-"))
         assert answer.status_code == 202, answer.get_data(as_text=True)
         return str(answer.get_json()["event"])
 

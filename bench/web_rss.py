@@ -12,7 +12,10 @@ phase) on its own store with 50 escalated cases, then sends what bench/run's ing
 signed generic webhooks of 1 KB, 10 KB, 50 KB and 500 KB, each size a warm-up second and ``--duration``
 seconds at the maximum rate on 16 connections, then 10 KB and 50 KB at half that rate; then reads each
 worker's VmRSS (as bench/run's ``rss_web`` does); then Slack ``take_case`` clicks on 4 paced connections
-for ``--clicks`` seconds and reads it again. Figures go to bench/results/web-rss.json.
+for ``--clicks`` seconds and reads it again; then ``--scrapes`` ``GET /metrics``, each on a connection of
+its own (as Prometheus scrapes, one worker or the other), and reads it once more. Where the tree has a
+queue worker's snapshot of the recovery figures (``bridge.metrics.snapshot``), one is kept before the
+server starts, as a running ``bridge worker`` would have. Figures go to bench/results/web-rss.json.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import os
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import payloads
-from bench.harness import ROOT, Pool, export, median, migrate_tree, rss_mb, tree_env, tree_server, wrk
+from bench.harness import PY, ROOT, Pool, export, median, migrate_tree, rss_mb, tree_env, tree_server, wrk
 
 RESULTS = Path(__file__).resolve().parent / "results" / "web-rss.json"
 SIZES = {"1k": (1_000, 8_000), "10k": (10_000, 8_000), "50k": (50_000, 3_000), "500k": (500_000, 300)}
@@ -64,6 +68,16 @@ def ingest_mix(srv: Any, pools: dict[str, Pool], duration: float) -> dict[str, d
     return out
 
 
+KEEP_FIGURES = ("from bridge.config import Settings; from bridge.runtime import Runtime; "
+                "from bridge.metrics import snapshot; snapshot.refresh(Runtime.build(Settings.from_env()))")
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as answer:  # a new connection each time
+        assert answer.status == 200
+        return str(answer.read().decode())
+
+
 def turn(b: Any, name: str, src: Path, extra: dict[str, str], pools: dict[str, Pool], clicks: Pool,
          a: argparse.Namespace, rnd: int) -> dict[str, Any]:
     from bench.rounds import seed_cases
@@ -72,6 +86,8 @@ def turn(b: Any, name: str, src: Path, extra: dict[str, str], pools: dict[str, P
     migrate_tree(src, env)
     with sqlite3.connect(Path(env["BRIDGE_DATA_DIR"]) / "bridge.db") as db:
         seed_cases(db.execute, datetime.now(UTC).replace(tzinfo=None), "?")
+    if (src / "bridge" / "metrics" / "snapshot.py").exists():
+        subprocess.run([str(PY), "-c", KEEP_FIGURES], env=env, cwd=src, check=True, capture_output=True, timeout=120)
     srv = b.track(tree_server(f"rss-{name}-{rnd}", src, env, b.work / f"rss-{name}-{rnd}.log"))
     try:
         warm = [rss_mb(p) for p in srv.workers()]
@@ -80,10 +96,12 @@ def turn(b: Any, name: str, src: Path, extra: dict[str, str], pools: dict[str, P
         if a.clicks:
             wrk(srv.url, clicks, a.clicks, conns=4, delay_ms=40, consume=False, want=clicks.size)
         after = [rss_mb(p) for p in srv.workers()]
+        figures = sum("bridge_recovery{" in scrape(srv.url) for _ in range(a.scrapes))
+        scraped = [rss_mb(p) for p in srv.workers()]
     finally:
         srv.stop()
     out = {"variant": name, "round": rnd + 1, "idle_rss": warm, "ingest_rss": ingest, "clicks_rss": after,
-           "ingest": rates, "load": _load()}
+           "scrape_rss": scraped, "scrapes_with_figures": figures, "ingest": rates, "load": _load()}
     print(json.dumps(out), flush=True)
     return out
 
@@ -94,6 +112,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--clicks", type=float, default=5, help="seconds of Slack clicks after the ingest (0: none)")
+    ap.add_argument("--scrapes", type=int, default=0, help="GET /metrics this many times after the clicks")
     ap.add_argument("--results", type=Path, default=RESULTS)
     a = ap.parse_args()
 
@@ -129,7 +148,7 @@ def main() -> None:
         b.cleanup()
     r["load_end"] = _load()
     r["summary"] = {name: {k: median([max(t[k]) for t in r["turns"] if t["variant"] == name])
-                           for k in ("idle_rss", "ingest_rss", "clicks_rss")}
+                           for k in ("idle_rss", "ingest_rss", "clicks_rss", "scrape_rss")}
                     | {f"cpu_us_{size}": median([t["ingest"][size]["cpu_us"] for t in r["turns"] if t["variant"] == name])
                        for size in SIZES} for name, _, _ in variants}
     a.results.parent.mkdir(exist_ok=True)
@@ -137,7 +156,7 @@ def main() -> None:
     print("load average", r["load_start"], "->", r["load_end"])
     for name, s in r["summary"].items():
         print(f"{name:>12}: largest worker, median over rounds: idle {s['idle_rss']:.1f} MB, after ingest "
-              f"{s['ingest_rss']:.1f} MB, after clicks {s['clicks_rss']:.1f} MB; web CPU µs/request at max rate "
+              f"{s['ingest_rss']:.1f} MB, after clicks {s['clicks_rss']:.1f} MB, after scrapes {s['scrape_rss']:.1f} MB; web CPU µs/request at max rate "
               + ", ".join(f"{size} {s['cpu_us_' + size]:.0f}" for size in SIZES))
 
 

@@ -34,10 +34,10 @@ class Metrics:
                               ["connector"], registry=self.registry)
 
     def exposition(self, rt: Runtime) -> bytes:
-        from bridge.store import metrics_repo  # on the first scrape: serving webhooks needs no ORM
+        from bridge.store import metrics_repo  # Core: a scrape loads no ORM
 
-        with rt.store.session() as s:
-            counts = metrics_repo.queue_counts(s)
+        with rt.store.engine.connect() as conn:
+            counts = metrics_repo.queue_counts(conn)
         for state, count in counts.inbox.items():
             self.inbox.labels(state).set(count)
         by_step: dict[tuple[str, str], int] = {}

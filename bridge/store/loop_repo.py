@@ -144,17 +144,6 @@ def revive_vendor_event(session: Session, ident: int, now: datetime) -> bool:
     return bool(session.execute(stmt).rowcount)
 
 
-def vendor_event_health(session: Session, now: datetime) -> tuple[int, float | None]:
-    """(dead vendor events, age in seconds of the oldest one not yet processed)."""
-    dead = session.scalar(select(func.count()).where(VendorEventRow.state == DEAD)) or 0
-    oldest = session.scalar(select(func.min(VendorEventRow.received_at)).where(VendorEventRow.state == RECEIVED))
-    if oldest is not None and oldest.tzinfo is None:  # the aggregate bypasses the column type on SQLite
-        from datetime import UTC
-
-        oldest = oldest.replace(tzinfo=UTC)
-    return int(dead), (now - oldest).total_seconds() if oldest is not None else None
-
-
 # --- cases by vendor reference -----------------------------------------------------------------
 
 def case_for_ticket(session: Session, ticket_id: str | None, external_id: str | None) -> CaseRow | None:

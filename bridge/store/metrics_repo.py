@@ -1,15 +1,30 @@
-"""Reads behind the operational gauges on ``/metrics`` (``bridge.metrics.ops`` and ``prom``):
-counts by state, dead letters, retries and the oldest event still waiting. Read-only."""
+"""Reads behind ``/metrics`` (``bridge.metrics.ops`` and ``prom``): counts by state, dead letters,
+retries, the oldest event still waiting, and the recovery figures the worker keeps
+(``metrics_snapshots``, written by ``bridge.metrics.snapshot``).
+
+SQLAlchemy Core, no ORM: a web worker answers a scrape without loading the models (issue 19: the
+ORM and the report's modules were 12 MB of every web worker's RSS from its first scrape on). The
+tables are described with the columns these statements touch; tests/store/test_ops_repos.py holds
+them to the models. Every function takes a Core ``Connection`` or an ORM ``Session`` alike.
+"""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Integer, String, column, func, select, table
 
-from bridge.store.models import DEAD, RECEIVED, CaseRow, DeliveryRow, InboxRow
+from bridge.store.types import DEAD, RECEIVED, UTCDateTime
+
+_TZ = UTCDateTime()
+INBOX = table("inbox", column("state", String), column("received_at", _TZ))
+DELIVERIES = table("deliveries", column("step", String), column("status", String), column("attempts", Integer))
+CASES = table("cases", column("status", String))
+VENDOR_EVENTS = table("vendor_events", column("state", String), column("received_at", _TZ))
+SNAPSHOTS = table("metrics_snapshots", column("name", String), column("computed_at", _TZ), column("body", JSON))
 
 
 @dataclass
@@ -27,27 +42,63 @@ class QueueCounts:
     dead_by_step: dict[str, int] = field(default_factory=dict)  # step → dead delivery rows
 
 
-def oldest_unprocessed_event(session: Session) -> datetime | None:
-    """When the oldest accepted chatbot event still waiting to be processed arrived (naive UTC on SQLite)."""
-    return session.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.state == RECEIVED))
+def _aware(at: datetime | None) -> datetime | None:
+    # An aggregate bypasses the column's type: SQLite hands MIN(received_at) back as a naive string-made datetime.
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-def queue_counts(session: Session) -> QueueCounts:
+def oldest_unprocessed_event(conn: Any) -> datetime | None:
+    """When the oldest accepted chatbot event still waiting to be processed arrived (UTC)."""
+    return _aware(conn.scalar(select(func.min(INBOX.c.received_at)).where(INBOX.c.state == RECEIVED)))
+
+
+def queue_counts(conn: Any) -> QueueCounts:
     out = QueueCounts()
-    for state, count in session.execute(select(InboxRow.state, func.count()).group_by(InboxRow.state)):
+    for state, count in conn.execute(select(INBOX.c.state, func.count()).group_by(INBOX.c.state)):
         out.inbox[state] = count
-    for step, status, count in session.execute(select(DeliveryRow.step, DeliveryRow.status, func.count())
-                                               .group_by(DeliveryRow.step, DeliveryRow.status)):
+    d = DELIVERIES.c
+    for step, status, count in conn.execute(select(d.step, d.status, func.count()).group_by(d.step, d.status)):
         out.deliveries[(step, status)] = count
-    for status, count in session.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status)):
+        if status == DEAD:
+            out.dead_by_step[step] = out.dead_by_step.get(step, 0) + count
+            out.dead_deliveries += count
+    for status, count in conn.execute(select(CASES.c.status, func.count()).group_by(CASES.c.status)):
         out.cases[status] = count
-    out.dead_events = session.scalar(select(func.count()).where(InboxRow.state == DEAD)) or 0
-    out.dead_deliveries = session.scalar(select(func.count()).where(DeliveryRow.status == DEAD)) or 0
-    out.oldest_received = oldest_unprocessed_event(session)
-    for step, attempts in session.execute(select(DeliveryRow.step, func.sum(DeliveryRow.attempts - 1))
-                                          .where(DeliveryRow.attempts > 1).group_by(DeliveryRow.step)):
+    out.dead_events = out.inbox.get(DEAD, 0)
+    out.oldest_received = oldest_unprocessed_event(conn)
+    for step, attempts in conn.execute(select(d.step, func.sum(d.attempts - 1)).where(d.attempts > 1)
+                                       .group_by(d.step)):
         out.retries[step] = float(attempts or 0)
-    for step, count in session.execute(select(DeliveryRow.step, func.count()).where(DeliveryRow.status == DEAD)
-                                       .group_by(DeliveryRow.step)):
-        out.dead_by_step[step] = count
     return out
+
+
+def vendor_event_health(conn: Any, now: datetime) -> tuple[int, float | None]:
+    """(dead vendor events, age in seconds of the oldest one not yet processed)."""
+    v = VENDOR_EVENTS.c
+    dead = conn.scalar(select(func.count()).select_from(VENDOR_EVENTS).where(v.state == DEAD)) or 0
+    oldest = _aware(conn.scalar(select(func.min(v.received_at)).where(v.state == RECEIVED)))
+    return int(dead), (now - oldest).total_seconds() if oldest is not None else None
+
+
+# --- the worker's snapshot of the recovery figures ---------------------------------------------------
+
+def read_snapshot(conn: Any, name: str) -> tuple[datetime, dict[str, Any]] | None:
+    row = conn.execute(select(SNAPSHOTS.c.computed_at, SNAPSHOTS.c.body).where(SNAPSHOTS.c.name == name)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def snapshot_time(conn: Any, name: str) -> datetime | None:
+    return conn.scalar(select(SNAPSHOTS.c.computed_at).where(SNAPSHOTS.c.name == name))  # type: ignore[no-any-return]
+
+
+def write_snapshot(conn: Any, name: str, at: datetime, body: dict[str, Any]) -> None:
+    """Insert the snapshot ``name`` or replace it by a newer one, in one statement: two workers
+    writing at once both succeed, and the one computed last stays. ``conn``: a Core connection."""
+    # The dialect's own INSERT, for ON CONFLICT (SQLite and PostgreSQL both speak it).
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+    stmt = module.insert(SNAPSHOTS).values(name=name, computed_at=at, body=body)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["name"],
+                                            set_={"computed_at": stmt.excluded.computed_at,
+                                                  "body": stmt.excluded.body},
+                                            where=SNAPSHOTS.c.computed_at < stmt.excluded.computed_at))

@@ -182,6 +182,17 @@ class ReportDayRow(Base):
     data: Mapped[Any] = mapped_column(JSON)
 
 
+class MetricsSnapshotRow(Base):
+    """Figures a queue worker computes every minute for ``/metrics`` (``metrics.snapshot``): a web worker
+    reads them by name instead of building the recovery report itself (migration 0016)."""
+
+    __tablename__ = "metrics_snapshots"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. ``recovery:30d``
+    computed_at: Mapped[datetime] = mapped_column(TZ)
+    body: Mapped[Any] = mapped_column(JSON)
+
+
 # --- Closing the loop (migration 0005): vendor events back, ticket state, KB suggestions, notes ---
 
 # Case-note kinds and states (bridge.loop.jira, bridge.loop.kb).

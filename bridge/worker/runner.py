@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
 
+from bridge.metrics import snapshot
 from bridge.queue import InProcessQueue
 from bridge.runtime import Runtime
 from bridge.worker import handover, privacy
@@ -25,6 +26,7 @@ THREADS = 4
 PURGE_EVERY = 3600.0  # seconds between retention purges (run on the pool, never on the dispatch thread)
 STALL_AFTER = 30.0  # seconds without a dispatch pass before the health check calls the runner stalled
 PURGE: tuple[str, Any] = ("privacy.purge", 0)
+SNAPSHOT: tuple[str, Any] = ("metrics.snapshot", 0)  # /metrics' recovery figures, every snapshot.EVERY s
 
 
 def run_due(rt: Runtime, limit: int = 100) -> int:
@@ -62,7 +64,7 @@ class Runner:
         self._started: set[tuple[str, Any]] = set()  # running on a pool thread now
         self._idle = threading.Condition()
         self._last_pass = time.monotonic()
-        self._last_purge = -PURGE_EVERY
+        self._last: dict[tuple[str, Any], float] = {PURGE: -PURGE_EVERY, SNAPSHOT: -snapshot.EVERY}
 
     def start(self) -> None:
         self._thread.start()
@@ -136,20 +138,33 @@ class Runner:
         """Start the retention purge on the pool when an hour has passed since the last one. It
         scans and scrubs old cases, which can take long on a big store: the dispatch thread must
         keep handing out work meanwhile."""
+        return self._periodic(PURGE, PURGE_EVERY, self._purge, now)
+
+    def snapshot_if_due(self, now: float | None = None) -> bool:
+        """Refresh ``/metrics``' recovery figures on the pool once a minute (``metrics.snapshot``)."""
+        return self._periodic(SNAPSHOT, snapshot.EVERY, self._snapshot, now)
+
+    def _periodic(self, job: tuple[str, Any], every: float, fn: Any, now: float | None) -> bool:
         now = now if now is not None else time.monotonic()
         with self._lock:
-            if now - self._last_purge < PURGE_EVERY or PURGE in self._running:
+            if now - self._last[job] < every or job in self._running:
                 return False
-            self._last_purge = now
-            self._running.add(PURGE)
-        return self._submit(self._purge, PURGE)
+            self._last[job] = now
+            self._running.add(job)
+        return self._submit(fn, job)
 
     def _purge(self, job: tuple[str, Any]) -> None:
-
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))
         except Exception:
             log.exception("bridge.runner.purge_error")
+        finally:
+            with self._lock:
+                self._running.discard(job)
+
+    def _snapshot(self, job: tuple[str, Any]) -> None:
+        try:
+            snapshot.refresh_logged(self.rt)
         finally:
             with self._lock:
                 self._running.discard(job)
@@ -176,6 +191,7 @@ class Runner:
             try:
                 self.dispatch()
                 self.purge_if_due()
+                self.snapshot_if_due()
             except Exception:
                 log.exception("bridge.runner.error")
             self._last_pass = time.monotonic()

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from bridge.metrics.model import METRICS
 from bridge.metrics.report import build_report, percentile
 from bridge.runtime import Runtime
 from bridge.store.models import CaseRow, CsatSampleRow, KbSuggestionRow, TimelineRow
@@ -218,20 +219,44 @@ def test_empty_store_gives_none_not_zero(rt: Runtime) -> None:
     assert r.total("escalation_rate") is None and r.total("csat") is None and r.total("reopen_rate") is None
 
 
-def test_prometheus_collector_exposes_the_figures(seeded: Runtime) -> None:
+def test_prometheus_collector_exposes_the_figures_a_worker_kept(seeded: Runtime) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from bridge.metrics import snapshot
     from bridge.metrics.prom import register_recovery_metrics
 
-    seeded.clock = lambda: UNTIL  # type: ignore[method-assign]
+    now = [UNTIL]
+    seeded.clock = lambda: now[0]  # type: ignore[method-assign]
     registry = CollectorRegistry()
     register_recovery_metrics(registry, seeded, window_days=7)
+    text = generate_latest(registry).decode()
+    assert "bridge_recovery{" not in text and "bridge_recovery_snapshot_age_seconds{" not in text  # no worker yet
+    assert "bridge_vendor_events_dead 0.0" in text  # the live gauges do not wait for one
+    assert "bridge_oldest_unfinished_event_age_seconds 0.0" in text
+
+    week = timedelta(days=7)
+    assert snapshot.refresh(seeded, week)
+    now[0] = UNTIL + timedelta(seconds=30)
     text = generate_latest(registry).decode()
     assert 'bridge_recovery{metric="escalations",window="7d"} 4.0' in text
     assert 'bridge_recovery{metric="reopen_rate",window="7d"}' in text
     assert 'metric="csat",window="7d"' in text
-    assert "bridge_vendor_events_dead 0.0" in text
-    assert "bridge_oldest_unfinished_event_age_seconds" in text
+    assert 'bridge_recovery_snapshot_age_seconds{window="7d"} 30.0' in text
+    expected = report(seeded)
+    for metric in METRICS:  # every figure the report has, and no other
+        value = expected.total(metric)
+        line = f'bridge_recovery{{metric="{metric}",window="7d"}}'
+        assert (line in text) == (value is not None), metric
+        if value is not None:
+            assert float(text.split(line, 1)[1].split()[0]) == pytest.approx(value), metric
+    for cohort, count in expected.cohorts.items():
+        assert f'bridge_recovery_cohort_cases{{cohort="{cohort}",window="7d"}} {float(count)}' in text
+    assert 'bridge_recovery_by_trigger{metric="escalations",trigger=' in text
+
+    assert not snapshot.refresh(seeded, week)  # 30 s old: another worker's refresh would wait too
+    now[0] = UNTIL + timedelta(seconds=61)
+    assert snapshot.refresh(seeded, week)
+    assert 'bridge_recovery_snapshot_age_seconds{window="7d"} 0.0' in generate_latest(registry).decode()
 
 
 def test_csv_rows_have_their_own_denominators_and_whole_counts(seeded: Runtime) -> None:

@@ -79,8 +79,10 @@ def test_queue_counts_count_every_row_by_state(rt: Runtime) -> None:
     assert (counts.dead_events, counts.dead_deliveries) == (1, 2)
     assert counts.retries == {"slack.page#1": 2.0, "slack.page#2": 4.0, "jira.bug": 1.0}
     assert counts.dead_by_step == {"slack.page#2": 1, "jira.bug": 1}
-    assert oldest is not None and _aware(oldest) == NOW - 2 * HOUR
+    assert oldest is not None and oldest == NOW - 2 * HOUR and oldest.tzinfo is not None
     assert counts.oldest_received == oldest
+    with rt.store.engine.connect() as conn:  # what a web worker's scrape uses: a Core connection
+        assert metrics_repo.queue_counts(conn) == counts
 
 
 def test_an_empty_store_counts_nothing(rt: Runtime) -> None:
@@ -88,6 +90,53 @@ def test_an_empty_store_counts_nothing(rt: Runtime) -> None:
         counts = metrics_repo.queue_counts(s)
         assert metrics_repo.oldest_unprocessed_event(s) is None
     assert counts == metrics_repo.QueueCounts()
+
+
+def test_vendor_event_health_counts_the_dead_and_ages_the_oldest_waiting(rt: Runtime) -> None:
+    def vendor(delivery: str, state: str, received: datetime) -> VendorEventRow:
+        return VendorEventRow(source="zendesk", delivery_id=delivery, event_type="ticket.solved", body=b"{}",
+                              headers={}, received_at=received, state=state, attempts=1, next_attempt_at=received,
+                              updated_at=received)
+
+    with rt.store.engine.connect() as conn:
+        assert metrics_repo.vendor_event_health(conn, NOW) == (0, None)
+    with rt.store.session() as s:
+        s.add_all([vendor("d-1", DEAD, NOW - 9 * HOUR), vendor("d-2", DEAD, NOW),
+                   vendor("d-3", PROCESSED, NOW - 8 * HOUR), vendor("d-4", RECEIVED, NOW - 2 * HOUR),
+                   vendor("d-5", RECEIVED, NOW - HOUR)])
+        s.commit()
+    with rt.store.engine.connect() as conn:
+        assert metrics_repo.vendor_event_health(conn, NOW) == (2, 7200.0)
+
+
+def test_a_snapshot_is_inserted_then_replaced_only_by_a_newer_one(rt: Runtime) -> None:
+    with rt.store.engine.connect() as conn:
+        assert metrics_repo.read_snapshot(conn, "recovery:30d") is None
+        assert metrics_repo.snapshot_time(conn, "recovery:30d") is None
+    with rt.store.engine.begin() as conn:
+        metrics_repo.write_snapshot(conn, "recovery:30d", NOW, {"totals": {"csat": 0.5}})
+        metrics_repo.write_snapshot(conn, "recovery:7d", NOW, {"totals": {}})
+    with rt.store.engine.begin() as conn:
+        metrics_repo.write_snapshot(conn, "recovery:30d", NOW + HOUR, {"totals": {"csat": 0.75}})
+    with rt.store.engine.begin() as conn:  # a slower worker's older figures, written last: kept out
+        metrics_repo.write_snapshot(conn, "recovery:30d", NOW + HOUR / 2, {"totals": {"csat": 0.25}})
+    with rt.store.engine.connect() as conn:
+        assert metrics_repo.read_snapshot(conn, "recovery:30d") == (NOW + HOUR, {"totals": {"csat": 0.75}})
+        assert metrics_repo.snapshot_time(conn, "recovery:7d") == NOW
+
+
+def test_the_core_tables_name_the_models_columns() -> None:
+    """Each column a scrape reads is a column of the model, of the same kind of type."""
+    from bridge.store.models import MetricsSnapshotRow
+
+    for core, model in ((metrics_repo.INBOX, InboxRow), (metrics_repo.DELIVERIES, DeliveryRow),
+                        (metrics_repo.CASES, CaseRow), (metrics_repo.VENDOR_EVENTS, VendorEventRow),
+                        (metrics_repo.SNAPSHOTS, MetricsSnapshotRow)):
+        table = model.__table__
+        assert core.name == table.name
+        for col in core.columns:
+            assert col.name in table.c, (table.name, col.name)
+            assert type(col.type).__name__ == type(table.c[col.name].type).__name__, (table.name, col.name)
 
 
 def test_dead_letters_of_every_kind(rt: Runtime) -> None:

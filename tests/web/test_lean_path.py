@@ -170,3 +170,44 @@ def test_serving_slack_clicks_loads_no_orm_nor_vendor_sdk(tmp_path: Path, redis_
     assert result["steps"] == ["bot.callback", "slack.ephemeral", "slack.update", "zendesk.assign"]
     assert result["states"] == ["handover"]  # for the dispatcher to enqueue
     assert result["loaded"] == [], f"loaded by a webhook and two clicks: {result['loaded']}"
+
+
+_SCRAPE = """
+import json, sys
+from bench_env import body, headers
+import wsgi
+client = wsgi.app.test_client()
+assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 202
+answer = client.get("/metrics")
+heavy = ["sqlalchemy.orm", "bridge.store.models", "bridge.metrics.report", "bridge.metrics.facts",
+         "bridge.metrics.days", "rq", "redis"]
+print(json.dumps({"status": answer.status_code, "text": answer.get_data(as_text=True),
+                  "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_a_scrape_reads_the_kept_figures_without_the_orm_nor_the_report(tmp_path: Path, redis_url: str) -> None:
+    """A web worker answers ``/metrics`` with the figures a queue worker kept, in Core: it loads neither
+    the ORM nor the report's modules (12 MB of every web worker's RSS when it built the report itself)."""
+    from bridge.metrics import snapshot
+    from tests.helpers import signed_headers
+
+    body = json.dumps(generic_event(event_id="evt-lean-scrape")).encode()
+    (tmp_path / "bench_env.py").write_text(f"body = {body!r}\nheaders = {signed_headers(body)!r}\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_"))}
+    env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
+               BRIDGE_QUEUE="test-lean", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    rt = Runtime.build(Settings(data_dir=tmp_path / "var"))  # the same store, as a queue worker sees it
+    assert snapshot.refresh(rt)
+    out = subprocess.run([sys.executable, "-c", _SCRAPE], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == 200
+    assert 'bridge_recovery{metric="conversations",window="30d"} 0.0' in result["text"]
+    assert 'bridge_inbox_events{state="received"} 1.0' in result["text"]
+    assert 'bridge_webhooks_total{outcome="accepted",platform="generic"} 1.0' in result["text"]
+    assert result["loaded"] == [], f"loaded by a scrape: {result['loaded']}"

@@ -210,3 +210,40 @@ def test_stop_lets_a_running_job_finish_and_gives_up_at_its_deadline(client: Fla
     assert time.monotonic() - began < 5
     gate.set()
     assert other
+
+
+def test_the_runner_keeps_the_recovery_figures_metrics_shows(client: FlaskClient, rt: Runtime,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process worker (``bridge serve``) refreshes ``/metrics``' recovery figures once a
+    minute on its pool; the scrape reads them, and shows their age."""
+    from bridge.metrics import snapshot
+    from bridge.store import metrics_repo
+
+    refreshes: list[float] = []
+    real = snapshot.refresh
+
+    def counted(runtime: Runtime, *args: Any, **kwargs: Any) -> bool:
+        refreshes.append(time.monotonic())
+        return real(runtime, *args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "refresh", counted)
+    assert "bridge_recovery{" not in client.get("/metrics").get_data(as_text=True)
+    post(client, "conv-figures")
+    runner = Runner(rt, poll_seconds=0.05, threads=2)
+    runner.start()
+    try:
+        def kept() -> bool:
+            with rt.store.engine.connect() as conn:
+                return metrics_repo.read_snapshot(conn, snapshot.name(snapshot.WINDOW)) is not None
+
+        assert wait_for(kept, 10), "the runner never kept the figures"
+        time.sleep(0.3)  # several dispatch passes
+        assert len(refreshes) == 1  # once a minute, not once a pass
+        assert not runner.snapshot_if_due(now=refreshes[0] + 30)
+        assert runner.snapshot_if_due(now=time.monotonic() + snapshot.EVERY)
+        assert wait_for(lambda: len(refreshes) == 2 and runner.running() == 0, 5)
+    finally:
+        runner.stop()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'bridge_recovery{metric="conversations",window="30d"}' in text
+    assert 'bridge_recovery_snapshot_age_seconds{window="30d"}' in text

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import payloads
 from bench.grown import fill_pg, fill_sqlite
 from bench.harness import LUA, Pool, Server, median, wrk
 
@@ -72,12 +73,15 @@ def escalated_cases(n: int = SLACK_CASES) -> list[str]:
 
 
 def seed_cases(execute: Callable[[str, tuple], Any], now: datetime, placeholder: str) -> None:
-    """The escalated cases the Slack clicks take (the same ids in both stores)."""
+    """The escalated cases the Slack clicks take (the same ids in both stores), each with a hand-off
+    event of its own (a recovery report reads them)."""
     p = placeholder
-    for case in escalated_cases():
+    template = payloads.event_template(1_000, "seeded")
+    for n, case in enumerate(escalated_cases()):
+        event = payloads.body_for(template, n, "s").decode()
         execute(f"INSERT INTO cases (id, platform, conversation_id, status, triggers, priority, event, refs, "  # noqa: S608
                 f"created_at, updated_at, escalated_at) VALUES ({p}, 'generic', {p}, 'escalated', '[]', 'high', "
-                f"'{{}}', '{{}}', {p}, {p}, {p})", (case, case, now, now, now))
+                f"{p}, '{{}}', {p}, {p}, {p})", (case, case, event, now, now, now))
 
 
 def _copy(pool: Pool) -> Pool:

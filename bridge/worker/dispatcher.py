@@ -2,9 +2,8 @@
 
 One loop, several clocks: dispatch every ``BRIDGE_DISPATCH_INTERVAL`` (0.1 s), the scheduler tick
 every second (retries whose time has come move from RQ's scheduled registry to their queue), a
-sweep every ``BRIDGE_SWEEP_INTERVAL``, ``/metrics``' recovery figures every minute
-(``metrics.snapshot``) and the retention purge hourly. Every ``bridge worker`` runs one; the store's
-atomic claims and RQ's scheduler locks keep several of them from doubling work.
+sweep every ``BRIDGE_SWEEP_INTERVAL`` and the retention purge hourly. Every ``bridge worker`` runs
+one; the store's atomic claims and RQ's scheduler locks keep several of them from doubling work.
 """
 
 from __future__ import annotations
@@ -13,13 +12,11 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from types import FrameType
 
 from rq.scheduler import RQScheduler
 
 from bridge.config import Settings
-from bridge.metrics import snapshot
 from bridge.queue import RQQueue
 from bridge.runtime import Runtime, install
 from bridge.store.db import relax_durability
@@ -41,23 +38,15 @@ class Dispatcher:
                                      serializer=self.queue.serializer, interval=int(SCHEDULER_TICK))
         self.every = settings.dispatch_interval
         self.stopping = False
-        self.background: dict[str, threading.Thread] = {}
+        self.purging: threading.Thread | None = None
 
     def purge_in_background(self) -> bool:
         """Start the retention purge on a thread of its own unless one still runs: on a big store it
         takes a while, and dispatching must not wait for it."""
-        return self._in_background("bridge-purge", self._purge)
-
-    def snapshot_in_background(self) -> bool:
-        """Refresh ``/metrics``' recovery figures (``metrics.snapshot``) on a thread of its own."""
-        return self._in_background("bridge-metrics-snapshot", lambda: snapshot.refresh_logged(self.rt))
-
-    def _in_background(self, name: str, fn: Callable[[], None]) -> bool:
-        running = self.background.get(name)
-        if running is not None and running.is_alive():
+        if self.purging is not None and self.purging.is_alive():
             return False
-        self.background[name] = thread = threading.Thread(target=fn, name=name, daemon=True)
-        thread.start()
+        self.purging = threading.Thread(target=self._purge, name="bridge-purge", daemon=True)
+        self.purging.start()
         return True
 
     def _purge(self) -> None:
@@ -74,7 +63,6 @@ class Dispatcher:
         signal.signal(signal.SIGINT, self.stop)
         last_tick = last_sweep = last_locks = 0.0
         last_purge = -3600.0  # the first pass purges too, whatever the machine's uptime
-        last_snapshot = -snapshot.EVERY
         self.scheduler.register_birth()
         try:
             while not self.stopping:
@@ -96,9 +84,6 @@ class Dispatcher:
                     if started - last_purge >= 3600:
                         last_purge = started
                         self.purge_in_background()
-                    if started - last_snapshot >= snapshot.EVERY:
-                        last_snapshot = started
-                        self.snapshot_in_background()
                 except Exception:
                     # Redis or the store is away: nothing is lost (the store holds the work); try
                     # again after a pause rather than spin on the error.

@@ -1,7 +1,10 @@
 """The supervisor of ``bridge worker``: starts, watches, kills and restarts its children.
 
 It runs no job, holds no thread and no connection, so forking a child from it is safe. Children:
-the dispatcher and ``processes`` job processes. The supervisor
+the dispatcher and ``processes`` job processes, and alongside the dispatcher a short-lived child
+once a minute that refreshes ``/metrics``' recovery figures (``metrics.snapshot``) and exits: a report
+over a long history holds tens of MB while it runs, which a long-lived process would keep for ever.
+The supervisor
 
 * kills (SIGKILL) a job process whose current job is past its deadline, then starts a fresh one —
   the job's row is claimed with a lease, so another process retries it once the lease runs out;
@@ -36,6 +39,8 @@ TICK = 0.2
 MAX_BACKOFF = 30.0
 SHUTDOWN_GRACE = 10.0  # after SIGTERM, a child with no job running gets this long to exit
 STABLE_AFTER = 60.0  # a child that ran this long before exiting starts again without waiting
+METRICS_EVERY = 60.0  # bridge.metrics.snapshot.EVERY (not imported: the supervisor loads no store)
+METRICS_TIMEOUT = 600.0  # a refresh still running this long is killed (a cold report of a long history)
 
 
 @dataclass
@@ -50,14 +55,33 @@ class Child:
     kills: int = 0
 
 
+@dataclass
+class Periodic:
+    """A child started every ``every`` seconds (never two at once) that does one thing and exits."""
+
+    name: str
+    target: Callable[[Settings], Any]
+    every: float
+    timeout: float
+    process: Any = None
+    started: float = 0.0
+    next_start: float = 0.0
+    runs: int = 0
+    failures: int = 0
+
+
 class Supervisor:
-    def __init__(self, settings: Settings, processes: int = 1, dispatcher: bool = True) -> None:
+    def __init__(self, settings: Settings, processes: int = 1, dispatcher: bool = True,
+                 periodic: list[Periodic] | None = None) -> None:
         self.settings = settings
         self.ctx = multiprocessing.get_context("fork")
         self.pid = os.getpid()
         self.children: list[Child] = []
         if dispatcher:
             self.children.append(Child("dispatcher", _dispatcher))
+        if periodic is None:  # where the dispatcher runs: one set of figures per `bridge worker`, not per process
+            periodic = [Periodic("metrics", _metrics, METRICS_EVERY, METRICS_TIMEOUT)] if dispatcher else []
+        self.periodic = periodic
         for n in range(processes):
             self.children.append(Child(f"jobs-{n + 1}", _jobs, deadline=self.ctx.Value("d", 0.0, lock=False)))
         self.signals = self.forwarded = 0
@@ -75,7 +99,7 @@ class Supervisor:
         self.stop_at = self.stop_at or time.monotonic()
         cold = self.signals > 1
         log.warning("bridge.worker.shutdown", extra={"mode": "cold" if cold else "warm"})
-        for child in self.children:
+        for child in [*self.children, *self.periodic]:
             if child.process is not None and child.process.is_alive():
                 _send(child.process.pid, signal.SIGKILL if cold else signal.SIGTERM)
 
@@ -121,6 +145,30 @@ class Supervisor:
         if not self.signals and now >= child.next_start:
             self._start(child)
 
+    def _tick(self, job: Periodic, now: float) -> None:
+        process = job.process
+        if process is not None:
+            if process.is_alive():
+                late = now - job.started > job.timeout
+                if late or (self.signals and now - self.stop_at > SHUTDOWN_GRACE):
+                    log.error("bridge.worker.periodic_killed", extra={"child": job.name, "pid": process.pid,
+                                                                      "ran": round(now - job.started, 1)})
+                    _send(process.pid, signal.SIGKILL)  # what it was computing is computed again next time
+                    process.join(5)
+                return
+            process.join(0)
+            job.process = None
+            if process.exitcode != 0:
+                job.failures += 1
+                log.warning("bridge.worker.periodic_failed", extra={"child": job.name, "code": process.exitcode})
+        if not self.signals and now >= job.next_start:
+            job.next_start = now + job.every
+            job.process = self.ctx.Process(target=_periodic_main, name=f"bridge-{job.name}",
+                                           args=(self.pid, job.name, job.target, self.settings))
+            job.process.start()
+            job.started = now
+            job.runs += 1
+
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -131,8 +179,11 @@ class Supervisor:
             now = time.monotonic()
             for child in self.children:
                 self._check(child, now)
-            if self.signals and all(c.process is None or not c.process.is_alive() for c in self.children):
-                for child in self.children:
+            for job in self.periodic:
+                self._tick(job, now)
+            everyone = [*self.children, *self.periodic]
+            if self.signals and all(c.process is None or not c.process.is_alive() for c in everyone):
+                for child in everyone:
                     if child.process is not None:
                         child.process.join(0)
                 # Nothing is left to stop. Python puts SIGTERM/SIGINT back to their default while the
@@ -183,6 +234,25 @@ def _child_main(parent: int, name: str, target: Callable[..., Any], settings: Se
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     dump_stacks_on()  # inherited through fork already; said again so a child never depends on how it was started
     target(settings, deadline)
+
+
+def _periodic_main(parent: int, name: str, target: Callable[[Settings], Any], settings: Settings) -> None:
+    die_with_parent(parent)
+    set_name(f"bridge-{name}")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    target(settings)  # an exception exits with code 1, its traceback on stderr
+
+
+def _metrics(settings: Settings) -> None:
+    from bridge.metrics import snapshot
+    from bridge.runtime import Runtime
+    from bridge.store.db import dispose_all
+
+    try:
+        snapshot.refresh(Runtime.build(settings))
+    finally:
+        dispose_all()
 
 
 def _dispatcher(settings: Settings, deadline: Deadline | None) -> None:

@@ -46,58 +46,13 @@ def test_a_slow_purge_does_not_hold_up_dispatching(rq_settings: Settings, monkey
     try:
         run_dispatcher_until(dispatcher, watch, timeout=5)
         assert purging.is_set() and not gate.is_set()
-        assert dispatcher.background["bridge-purge"].is_alive()
+        assert dispatcher.purging is not None and dispatcher.purging.is_alive()
         assert rt.queue.urgent.job_ids == [job_id(rt.queue.name, "process_event", expected[0])]
         assert not dispatcher.purge_in_background()  # never two purges at once
     finally:
         gate.set()
         empty(rt)
-    dispatcher.background["bridge-purge"].join(5)
+    assert dispatcher.purging is not None
+    dispatcher.purging.join(5)
     assert dispatcher.purge_in_background()  # the next hour's purge may start once the last one ended
-    dispatcher.background["bridge-purge"].join(5)
-
-
-def test_the_dispatcher_keeps_the_recovery_figures_once_a_minute(rq_settings: Settings,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """``bridge worker``'s dispatcher refreshes ``/metrics``' recovery figures on a thread of its own,
-    on its first pass and then once a minute: a slow report never holds up dispatching."""
-    from bridge.metrics import snapshot
-    from bridge.store import metrics_repo
-
-    monkeypatch.setattr(db, "_synchronous", db._synchronous)
-    monkeypatch.setattr(db, "_cache_kib", db._cache_kib)
-    gate, started = threading.Event(), threading.Event()
-    real = snapshot.refresh
-
-    def slow_refresh(runtime: Runtime, *args: object, **kwargs: object) -> bool:
-        started.set()
-        gate.wait(20)  # a cold 30-day report on a big store
-        return real(runtime)
-
-    monkeypatch.setattr(snapshot, "refresh", slow_refresh)
-    rt = Runtime.build(rq_settings)
-    upgrade(rt.store)
-    assert isinstance(rt.queue, RQQueue)
-    dispatcher = Dispatcher(rq_settings)
-    expected = []
-
-    def watch() -> None:
-        end = time.monotonic() + 15
-        while time.monotonic() < end and not started.is_set():
-            time.sleep(0.02)
-        expected.append(post(rt, generic_event())["event"])  # accepted while the report is built
-        while time.monotonic() < end and not rt.queue.urgent.job_ids:
-            time.sleep(0.02)
-
-    try:
-        run_dispatcher_until(dispatcher, watch, timeout=5)
-        assert started.is_set() and not gate.is_set()
-        assert rt.queue.urgent.job_ids == [job_id(rt.queue.name, "process_event", expected[0])]
-        assert not dispatcher.snapshot_in_background()  # never two at once
-    finally:
-        gate.set()
-        empty(rt)
-    dispatcher.background["bridge-metrics-snapshot"].join(10)
-    with rt.store.engine.connect() as conn:
-        kept = metrics_repo.read_snapshot(conn, snapshot.name(snapshot.WINDOW))
-    assert kept is not None and kept[1]["window"] == "30d" and "conversations" in kept[1]["totals"]
+    dispatcher.purging.join(5)

@@ -98,7 +98,9 @@ class Worker:
         return self.proc.pid
 
     def children(self) -> list[int]:
-        return [p for p in children(self.pid) if alive(p)]
+        """The long-lived children: the dispatcher and the job processes (not the child that refreshes
+        ``/metrics``' figures for a second once a minute)."""
+        return [p for p in children(self.pid) if alive(p) and comm(p) != "bridge-metrics"]
 
     def tail(self, size: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-size:]
@@ -263,3 +265,81 @@ def test_a_supervisor_whose_children_are_gone_ignores_a_late_signal_while_it_exi
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["0", "True", "True"], done.stderr[-2000:]
     assert done.returncode == 0
+
+
+def test_the_worker_keeps_the_recovery_figures_from_a_child_that_exits(
+    worker_rt: Runtime, start_worker: Callable[..., Worker]
+) -> None:
+    """``bridge worker`` refreshes ``/metrics``' recovery figures in a short-lived child: the figures are
+    kept in the store, and no long-lived process holds the report's memory."""
+    from bridge.metrics import snapshot
+    from bridge.store import metrics_repo
+
+    worker = start_worker()
+
+    def kept() -> Any:
+        with worker_rt.store.engine.connect() as conn:
+            return metrics_repo.read_snapshot(conn, snapshot.name(snapshot.WINDOW))
+
+    at, body = wait_for(kept, 30, "the figures to be kept", worker.tail)
+    assert body["window"] == "30d" and body["totals"]["conversations"] == 0
+    assert wait_for(lambda: "bridge-metrics" not in [comm(p) for p in children(worker.pid)], 30,
+                    "the refreshing child to exit")
+    assert "periodic_failed" not in worker.tail(20000) and "Traceback" not in worker.tail(20000)
+
+
+_PERIODIC = """
+import os, signal, sys, threading, time
+from bridge.config import Settings
+from bridge.worker.supervisor import Periodic, Supervisor
+
+out = sys.argv[1]
+def target(settings):
+    with open(out, "a") as f:
+        f.write(f"start {os.getpid()} {time.monotonic()}\\n")
+    count = sum(1 for line in open(out) if line.startswith("start"))
+    if count == 2:
+        raise RuntimeError("a failed refresh")
+    if count == 3:
+        time.sleep(30)  # hung: killed at its timeout
+    with open(out, "a") as f:
+        f.write(f"end {os.getpid()} {time.monotonic()}\\n")
+
+s = Supervisor(Settings.from_env({}), processes=0, dispatcher=False,
+               periodic=[Periodic("tick", target, every=0.3, timeout=1.5)])
+threading.Timer(4.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+code = s.run()
+job = s.periodic[0]
+print(code, job.runs, job.failures)
+"""
+
+
+def test_a_periodic_child_runs_one_at_a_time_and_a_failed_or_hung_one_does_not_stop_the_next(tmp_path: Path) -> None:
+    out = tmp_path / "runs.txt"
+    done = subprocess.run([sys.executable, "-c", _PERIODIC, str(out)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "BRIDGE_LOG_FORMAT": "text", "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    code, runs, failures = map(int, done.stdout.split())
+    assert code == 0 and failures == 2  # the exception (exit code 1) and the kill (-9)
+    lines = [line.split() for line in out.read_text().splitlines()]
+    starts = [(int(pid), float(t)) for kind, pid, t in lines if kind == "start"]
+    ends = {int(pid): float(t) for kind, pid, t in lines if kind == "end"}
+    assert runs == len(starts) >= 5, done.stderr[-3000:]
+    assert len({pid for pid, _ in starts}) == len(starts)  # a process of its own each time
+    hung_pid, hung_at = starts[2]
+    assert hung_pid not in ends and not alive(hung_pid)
+    assert 1.5 <= starts[3][1] - hung_at < 4  # the next run waited for the hung one, killed at its timeout
+    for (pid, began), (_, following) in zip(starts, starts[1:]):
+        assert following >= ends.get(pid, began)  # never two at once
+        assert following - began >= 0.3 - 0.05
+    assert "bridge.worker.periodic_killed" in done.stderr and "bridge.worker.periodic_failed" in done.stderr
+    assert "a failed refresh" in done.stderr
+
+
+def test_the_supervisor_refreshes_the_figures_as_often_as_they_age() -> None:
+    from bridge.metrics import snapshot
+    from bridge.worker import supervisor
+
+    assert supervisor.METRICS_EVERY == snapshot.EVERY  # a refresh sooner would find the figures fresh and do nothing
+    assert [p.name for p in supervisor.Supervisor(Settings.from_env({}), processes=0).periodic] == ["metrics"]
+    assert supervisor.Supervisor(Settings.from_env({}), processes=1, dispatcher=False).periodic == []

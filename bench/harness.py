@@ -135,8 +135,9 @@ class Server(Proc):
     ready_path: str = "/healthz"
 
     @staticmethod
-    def command(app: str, port: int, workers: int = 2) -> list[str]:
-        return [str(GUNICORN), "--workers", str(workers), "--worker-class", "bridge.web.server.BufferedWorker",
+    def command(app: str, port: int, workers: int = 2, config: bool = True) -> list[str]:
+        settings = ["--config", "python:bridge.web.gunicorn_conf"] if config else []  # older trees have none
+        return [str(GUNICORN), *settings, "--workers", str(workers), "--worker-class", "bridge.web.server.BufferedWorker",
                 "--threads", "4", "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--graceful-timeout", "25", app]
 
     def start(self) -> Server:
@@ -181,7 +182,7 @@ def tree_server(name: str, src: Path, env: dict[str, str], log: Path) -> TreeSer
     """The bridge of ``src`` on the Procfile's gunicorn line (``env`` should put ``src`` on PYTHONPATH
     when it is not the checkout: see ``tree_env``)."""
     port = free_port()
-    cmd = Server.command("wsgi:app", port)
+    cmd = Server.command("wsgi:app", port, config=(src / "bridge" / "web" / "gunicorn_conf.py").exists())
     cmd[1:1] = ["--chdir", str(src)]
     return TreeServer(name, cmd, env, log, port=port, src=src).start()
 

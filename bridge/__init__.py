@@ -18,7 +18,6 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     from bridge.config import ConfigError, Settings
     from bridge.config.secret_policy import refusal
     from bridge.metrics.ops import Metrics
-    from bridge.metrics.prom import register_recovery_metrics
     from bridge.runtime import Runtime
     from bridge.web import api, errors, health, pages, slack_actions, vendor_events, webhooks
 
@@ -32,9 +31,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     # Werkzeug cuts bodies (chunked ones too) at this size while reading, before buffering them.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["bridge.runtime"] = rt
-    metrics = Metrics()
-    register_recovery_metrics(metrics.registry, rt)
-    app.extensions["bridge.metrics"] = metrics
+    app.extensions["bridge.metrics"] = Metrics(rt)
     errors.init_app(app)
     for blueprint in (webhooks.bp, health.bp, api.bp, slack_actions.bp, vendor_events.bp, pages.bp):
         app.register_blueprint(blueprint)

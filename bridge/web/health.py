@@ -54,5 +54,5 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    payload = current_app.extensions["bridge.metrics"].exposition(current_app.extensions["bridge.runtime"])
+    payload = current_app.extensions["bridge.metrics"].exposition()
     return payload, 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -329,7 +329,7 @@ def test_a_periodic_child_runs_one_at_a_time_and_a_failed_or_hung_one_does_not_s
     hung_pid, hung_at = starts[2]
     assert hung_pid not in ends and not alive(hung_pid)
     assert 1.5 <= starts[3][1] - hung_at < 4  # the next run waited for the hung one, killed at its timeout
-    for (pid, began), (_, following) in zip(starts, starts[1:]):
+    for (pid, began), (_, following) in zip(starts, starts[1:], strict=False):
         assert following >= ends.get(pid, began)  # never two at once
         assert following - began >= 0.3 - 0.05
     assert "bridge.worker.periodic_killed" in done.stderr and "bridge.worker.periodic_failed" in done.stderr

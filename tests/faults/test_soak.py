@@ -78,8 +78,9 @@ def processes(bridge: Bridge) -> dict[int, str]:
     for n, proc in enumerate(bridge.workers):
         if alive(proc.pid):
             found[proc.pid] = f"worker-{n} supervisor"
+            # (not the child that refreshes /metrics' figures for a second once a minute: no memory series)
             found.update({pid: f"worker-{n} {comm(pid).removeprefix('bridge-')}"
-                          for pid in children(proc.pid) if alive(pid)})
+                          for pid in children(proc.pid) if alive(pid) and comm(pid) != "bridge-metrics"})
     return found
 
 

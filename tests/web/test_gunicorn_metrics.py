@@ -34,8 +34,11 @@ def test_every_scrape_counts_the_webhooks_of_every_worker(tmp_path: Path, redis_
            if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_", "PROMETHEUS_"))}
     env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
                BRIDGE_QUEUE=f"test-{uuid.uuid4().hex[:8]}", PYTHONPATH=str(REPO), PORT=str(port),
-               BRIDGE_HOST="127.0.0.1", WEB_CONCURRENCY="2", TMPDIR=str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
+               BRIDGE_HOST="127.0.0.1", WEB_CONCURRENCY="2", TMPDIR=str(tmp_path / "tmp"),
+               # gunicorn's control socket goes to $XDG_RUNTIME_DIR or ~/.gunicorn/: the test's own folders
+               HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path / "run"))
+    for folder in ("tmp", "home", "run"):
+        (tmp_path / folder).mkdir(mode=0o700)
     subprocess.run([str(BIN / "bridge"), "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True,
                    timeout=120)
     log = (tmp_path / "web.log").open("wb")

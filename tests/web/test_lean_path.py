@@ -46,6 +46,22 @@ def test_stored_event_is_the_canonical_event(any_store_settings: Settings) -> No
         assert Event.from_json(row.event) == event
 
 
+def _child_env(tmp_path: Path, redis_url: str, event_id: str) -> dict[str, str]:
+    """The environment of a fresh process that imports ``wsgi`` as gunicorn does (RQ configured, the
+    store migrated), with a signed webhook to send in ``bench_env``."""
+    from tests.helpers import signed_headers
+
+    body = json.dumps(generic_event(event_id=event_id)).encode()
+    (tmp_path / "bench_env.py").write_text(f"body = {body!r}\nheaders = {signed_headers(body)!r}\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_"))}
+    env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
+               BRIDGE_QUEUE="test-lean", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    return env
+
+
 _CHILD = """
 import json, sys, time
 from bench_env import body, headers
@@ -64,17 +80,7 @@ print(json.dumps({"status": answer.status_code, "warm": warm, "loaded": [m for m
 def test_serving_a_webhook_loads_no_vendor_sdk_nor_worker_module(tmp_path: Path, redis_url: str) -> None:
     """A fresh process imports ``wsgi`` (as gunicorn does, with RQ configured) and serves a signed
     webhook: the vendor SDKs, the OpenAI client, the job code and the queue client stay unloaded."""
-    from tests.helpers import signed_headers
-
-    body = json.dumps(generic_event(event_id="evt-lean-modules")).encode()
-    (tmp_path / "bench_env.py").write_text(
-        f"body = {body!r}\nheaders = {signed_headers(body)!r}\n")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_"))}
-    env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
-               BRIDGE_QUEUE="test-lean", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
-    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
-                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    env = _child_env(tmp_path, redis_url, "evt-lean-modules")
     out = subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=tmp_path, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -190,16 +196,8 @@ def test_a_scrape_reads_the_kept_figures_without_the_orm_nor_the_report(tmp_path
     """A web worker answers ``/metrics`` with the figures a queue worker kept, in Core: it loads neither
     the ORM nor the report's modules (12 MB of every web worker's RSS when it built the report itself)."""
     from bridge.metrics import snapshot
-    from tests.helpers import signed_headers
 
-    body = json.dumps(generic_event(event_id="evt-lean-scrape")).encode()
-    (tmp_path / "bench_env.py").write_text(f"body = {body!r}\nheaders = {signed_headers(body)!r}\n")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "ZENDESK_", "SLACK_", "JIRA_", "OPENAI_", "BRIDGE_"))}
-    env.update(BRIDGE_DATA_DIR=str(tmp_path / "var"), GENERIC_WEBHOOK_SECRET=SECRET, REDIS_URL=redis_url,
-               BRIDGE_QUEUE="test-lean", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
-    subprocess.run([sys.executable, "-c", "from bridge.cli import main; main()", "db", "upgrade"], env=env,
-                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    env = _child_env(tmp_path, redis_url, "evt-lean-scrape")
     rt = Runtime.build(Settings(data_dir=tmp_path / "var"))  # the same store, as a queue worker sees it
     assert snapshot.refresh(rt)
     out = subprocess.run([sys.executable, "-c", _SCRAPE], env=env, cwd=tmp_path, capture_output=True, text=True,

@@ -28,13 +28,17 @@ def _utc_day(session: Session, column: Any) -> Any:
     return cast(cast(func.timezone("UTC", column), Date), String)
 
 
-def _time_sum(session: Session, column: Any) -> Any:
-    """The sum of a time column in microseconds, exact: the per-case stamps compare the times to
-    the microsecond, and so must the digests (SQLite's ``julianday`` keeps milliseconds)."""
+def _time_sums(session: Session, column: Any) -> list[Any]:
+    """The sum of a time column, exact to the microsecond: the per-case stamps compare the times to
+    the microsecond, and so must the digests (SQLite's ``julianday`` keeps milliseconds).
+
+    On SQLite, the whole seconds and the microseconds are summed apart: one sum of epoch microseconds
+    passes SQLite's 64-bit integers at ~5,400 cases a day (``integer overflow``: a busy day broke
+    every report), while the seconds reach that limit only past 5 billion."""
     if session.get_bind().dialect.name == "sqlite":
         seconds = cast(func.strftime("%s", column), Integer)
-        return func.sum(seconds * 1_000_000 + cast(func.substr(column, 21, 6, type_=String), Integer))
-    return func.sum(func.extract("epoch", column))  # numeric, to the microsecond
+        return [func.sum(seconds), func.sum(cast(func.substr(column, 21, 6, type_=String), Integer))]
+    return [func.sum(func.extract("epoch", column))]  # numeric, to the microsecond
 
 
 def digests(session: Session, lower: datetime, kinds: Sequence[str]) -> dict[date, str]:
@@ -42,8 +46,8 @@ def digests(session: Session, lower: datetime, kinds: Sequence[str]) -> dict[dat
     anything the report reads of those cases does."""
     out: dict[str, list[str]] = {}
     day = _utc_day(session, CaseRow.created_at)
-    times = [_time_sum(session, c) for c in (CaseRow.updated_at, CaseRow.escalated_at, CaseRow.acknowledged_at,
-                                             CaseRow.first_response_at)]
+    times = [total for c in (CaseRow.updated_at, CaseRow.escalated_at, CaseRow.acknowledged_at,
+                             CaseRow.first_response_at) for total in _time_sums(session, c)]
     for row in session.execute(select(day, func.count(), *times).where(CaseRow.created_at >= lower).group_by(day)):
         out.setdefault(row[0], []).append("c" + ",".join(map(str, row[1:])))
     for row in session.execute(

@@ -359,3 +359,35 @@ def test_days_kept_by_an_older_version_are_dropped(store: Runtime) -> None:
     with store.store.session() as s:
         assert s.scalar(select(func.count()).select_from(ReportDayRow).where(ReportDayRow.version != days.VERSION)) == 0
         assert s.scalar(select(func.count()).select_from(ReportDayRow)) == (DAYS - 1) * len(FILTERS)
+
+
+def test_a_day_of_many_cases_is_digested_exactly(any_store_settings: Settings) -> None:
+    """A busy day: 6,000 cases started on one UTC day. Their times summed in epoch microseconds pass
+    SQLite's 64-bit integers (``integer overflow`` broke every report of such a store); the digest
+    still moves when one of those times moves by a microsecond."""
+    from sqlalchemy import insert
+
+    from bridge.store import days_repo
+
+    rt = install(Runtime.build(any_store_settings))
+    upgrade(rt.store)
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    rows = [{"id": f"busy-{n}", "platform": "generic", "conversation_id": f"busy-{n}", "status": "resolved",
+             "event": case(f"busy-{n}", f"c{n}@x", day).event,
+             "created_at": day + timedelta(seconds=n * 14, microseconds=n),
+             "updated_at": day + timedelta(seconds=n * 14 + 60, microseconds=999_999 - n),
+             "escalated_at": day + timedelta(seconds=n * 14 + 5), "acknowledged_at": None,
+             "first_response_at": None} for n in range(6_000)]
+    with rt.store.session() as s:
+        s.execute(insert(CaseRow), rows)
+        s.commit()
+        before = days_repo.digests(s, day, TIMELINE_KINDS)
+        assert list(before) == [day.date()]
+        s.execute(update(CaseRow).where(CaseRow.id == "busy-4321").values(
+            updated_at=rows[4321]["updated_at"] + timedelta(microseconds=1)))
+        s.commit()
+        after = days_repo.digests(s, day, TIMELINE_KINDS)
+    assert after[day.date()] != before[day.date()]
+    with rt.store.session() as s:  # and the report over that day is counted
+        got = report.build_report(s, day, day + timedelta(days=1))
+    assert got.total("conversations") == 6_000

@@ -55,7 +55,8 @@ class Metrics:
 
 
 class StoreCollector(Collector):
-    """What the store holds, counted at every scrape in Core (``metrics_repo.queue_counts``)."""
+    """What the store holds, counted at every scrape in Core (``metrics_repo.queue_counts``), but for
+    the inbox rows done with, which a queue worker counts once a minute (``metrics_repo.MOVING``)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -64,7 +65,8 @@ class StoreCollector(Collector):
         from bridge.store import metrics_repo
 
         with self.rt.store.engine.connect() as conn:
-            counts = metrics_repo.queue_counts(conn)
+            kept = metrics_repo.read_snapshot(conn, metrics_repo.INBOX_SETTLED)
+            counts = metrics_repo.queue_counts(conn, kept[1]["counts"] if kept else None)
         inbox = GaugeMetricFamily("bridge_inbox_events", "Inbox rows by state", labels=["state"])
         for state, count in counts.inbox.items():
             inbox.add_metric([state], count)

@@ -1,12 +1,13 @@
 """The recovery figures ``/metrics`` shows, computed by a queue worker and kept in the store.
 
-A queue worker (the dispatcher of ``bridge worker``, or the in-process runner of ``bridge serve``)
-builds the recovery report over the trailing window once a minute (``refresh``) and writes its
-figures as one ``metrics_snapshots`` row; every web worker's scrape reads that row by name
-(``families``). Before, each web worker built the report itself on its first scrape and every
+A queue worker (a short-lived child of ``bridge worker``'s supervisor, or the in-process runner of
+``bridge serve``) builds the recovery report over the trailing window once a minute (``refresh``)
+and writes its figures as one ``metrics_snapshots`` row; every web worker's scrape reads that row by
+name (``families``). Before, each web worker built the report itself on its first scrape and every
 minute after: the ORM and the report's modules (12 MB of RSS in every web worker) and the report's
-CPU once per web worker instead of once. Several workers refreshing at once is harmless: each
-checks the row's age first, and the newer write wins.
+CPU once per web worker instead of once. The same refresh counts the inbox rows workers are done
+with (not ``metrics_repo.MOVING``), which every scrape would otherwise count again. Several workers
+refreshing at once is harmless: each checks the row's age first, and the newer write wins.
 
 The scrape shows how old the figures are (``bridge_recovery_snapshot_age_seconds``): with no worker
 running they stop moving, and an alert on that age says so; with no snapshot at all, the recovery
@@ -67,8 +68,12 @@ def refresh(rt: Runtime, window: timedelta = WINDOW, every: float = EVERY) -> bo
     if at is not None and timedelta(0) <= now - at < timedelta(seconds=every):
         return False
     body = compute(rt, window, now)
+    with rt.store.engine.connect() as conn:
+        inbox = metrics_repo.inbox_counts(conn)
+    settled = {state: count for state, count in inbox.items() if state not in metrics_repo.MOVING}
     with rt.store.engine.begin() as conn:
         metrics_repo.write_snapshot(conn, name(window), now, body)
+        metrics_repo.write_snapshot(conn, metrics_repo.INBOX_SETTLED, now, {"counts": settled})
     return True
 
 

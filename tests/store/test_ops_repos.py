@@ -85,6 +85,22 @@ def test_queue_counts_count_every_row_by_state(rt: Runtime) -> None:
         assert metrics_repo.queue_counts(conn) == counts
 
 
+def test_a_scrape_counts_the_moving_inbox_states_and_reads_the_others(rt: Runtime) -> None:
+    with rt.store.session() as s:
+        s.add_all([_inbox("k1", "c-1", RECEIVED, NOW), _inbox("k2", "c-1", RECEIVED, NOW),
+                   _inbox("k3", "c-2", DEAD, NOW), _inbox("k4", "c-2", PROCESSED, NOW),
+                   _inbox("k5", "c-2", PROCESSED, NOW)])
+        s.commit()
+    with rt.store.engine.connect() as conn:
+        assert metrics_repo.inbox_counts(conn) == {RECEIVED: 2, DEAD: 1, PROCESSED: 2}
+        assert metrics_repo.inbox_counts(conn, metrics_repo.MOVING) == {RECEIVED: 2, DEAD: 1}
+        # The worker's counts as they stood a minute ago: the moving states are counted now, always.
+        kept = {PROCESSED: 7, "ignored": 3, RECEIVED: 40, DEAD: 0}
+        counts = metrics_repo.queue_counts(conn, kept)
+    assert counts.inbox == {RECEIVED: 2, DEAD: 1, PROCESSED: 7, "ignored": 3}
+    assert counts.dead_events == 1 and counts.oldest_received == NOW
+
+
 def test_an_empty_store_counts_nothing(rt: Runtime) -> None:
     with rt.store.session() as s:
         counts = metrics_repo.queue_counts(s)

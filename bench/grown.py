@@ -33,7 +33,10 @@ BODY = json.dumps({"type": "conversation.updated", "conversation": {"messages": 
     separators=(",", ":")).encode()[:1000]
 HEADERS = json.dumps({"content-type": "application/json", "webhook-id": "msg_grown",
                       "webhook-signature": "v1,grown"})
-EVENT = json.dumps({"event_id": "grown", "type": "conversation.updated", "conversation": {"id": "grown"}})
+EVENT = json.dumps({"schema_version": 1, "event_id": "grown", "type": "conversation.updated",  # a valid one:
+                    "occurred_at": "2026-11-28T10:00:00Z", "bot": {"platform": "grown"},  # reports read it
+                    "conversation": {"id": "grown", "messages": [
+                        {"id": "m1", "role": "customer", "text": "My export keeps failing with error E-4012."}]}})
 VENDOR_BODY = json.dumps({"type": "zen:event-type:ticket.status_changed", "detail": {"id": "1"},
                           "event": {"previous": "open", "current": "pending"}}).encode()
 

@@ -55,8 +55,9 @@ class Metrics:
 
 
 class StoreCollector(Collector):
-    """What the store holds, counted at every scrape in Core (``metrics_repo.queue_counts``), but for
-    the inbox rows done with, which a queue worker counts once a minute (``metrics_repo.MOVING``)."""
+    """What the store holds (``metrics_repo.queue_counts``, in Core): the moving rows counted at every
+    scrape, the settled ones as a queue worker counted them in the last minute (all of them counted
+    now until a worker has)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -65,8 +66,8 @@ class StoreCollector(Collector):
         from bridge.store import metrics_repo
 
         with self.rt.store.engine.connect() as conn:
-            kept = metrics_repo.read_snapshot(conn, metrics_repo.INBOX_SETTLED)
-            counts = metrics_repo.queue_counts(conn, kept[1]["counts"] if kept else None)
+            kept = metrics_repo.read_snapshot(conn, metrics_repo.SETTLED)
+            counts = metrics_repo.queue_counts(conn, kept[1] if kept else None)
         inbox = GaugeMetricFamily("bridge_inbox_events", "Inbox rows by state", labels=["state"])
         for state, count in counts.inbox.items():
             inbox.add_metric([state], count)

@@ -5,8 +5,9 @@ A queue worker (a short-lived child of ``bridge worker``'s supervisor, or the in
 and writes its figures as one ``metrics_snapshots`` row; every web worker's scrape reads that row by
 name (``families``). Before, each web worker built the report itself on its first scrape and every
 minute after: the ORM and the report's modules (12 MB of RSS in every web worker) and the report's
-CPU once per web worker instead of once. The same refresh counts the inbox rows workers are done
-with (not ``metrics_repo.MOVING``), which every scrape would otherwise count again. Several workers
+CPU once per web worker instead of once. The same refresh counts the store's settled rows (events
+processed, steps done, cases solved: ``metrics_repo.SETTLED``), which every scrape would otherwise
+count again. Several workers
 refreshing at once is harmless: each checks the row's age first, and the newer write wins.
 
 The scrape shows how old the figures are (``bridge_recovery_snapshot_age_seconds``): with no worker
@@ -69,11 +70,10 @@ def refresh(rt: Runtime, window: timedelta = WINDOW, every: float = EVERY) -> bo
         return False
     body = compute(rt, window, now)
     with rt.store.engine.connect() as conn:
-        inbox = metrics_repo.inbox_counts(conn)
-    settled = {state: count for state, count in inbox.items() if state not in metrics_repo.MOVING}
+        settled = metrics_repo.settled_counts(conn)
     with rt.store.engine.begin() as conn:
         metrics_repo.write_snapshot(conn, name(window), now, body)
-        metrics_repo.write_snapshot(conn, metrics_repo.INBOX_SETTLED, now, {"counts": settled})
+        metrics_repo.write_snapshot(conn, metrics_repo.SETTLED, now, settled)
     return True
 
 

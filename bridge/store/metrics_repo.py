@@ -17,14 +17,18 @@ from typing import Any
 
 from sqlalchemy import JSON, Integer, String, column, func, select, table
 
-from bridge.store.types import DEAD, RECEIVED, UTCDateTime
+from bridge.store.click_rows import HANDOVER
+from bridge.store.types import ACKNOWLEDGED, DEAD, ESCALATED, OPEN, PENDING, RECEIVED, UTCDateTime
 
-# Inbox states a scrape counts live: the backlog and the dead letters, a range of an index each. The
-# others (processed, ignored) hold nearly every row of the inbox and change only as a worker
-# works: counting them took a scrape 100 ms per million rows (SQLite, a covering index scan), so a
-# worker counts them once a minute (``metrics.snapshot``) and a scrape reads its count.
-MOVING = (RECEIVED, DEAD)
-INBOX_SETTLED = "inbox:settled"  # the snapshot row of those counts
+# What a scrape counts, each a range of an index: the inbox's backlog and dead letters, the delivery
+# steps not done, the cases not solved. The other rows (processed events, done steps, solved and closed
+# cases) are nearly all of them and change only as a worker works: counted at every scrape, they took
+# it 300 ms on a store of a million inbox rows (SQLite), so a worker counts them once a minute
+# (``metrics.snapshot``, the row ``SETTLED``) and a scrape adds its own count of the moving rows.
+MOVING_INBOX = (RECEIVED, DEAD)
+MOVING_DELIVERIES = (PENDING, HANDOVER, DEAD)
+MOVING_CASES = (OPEN, ESCALATED, ACKNOWLEDGED)
+SETTLED = "store:settled"
 
 _TZ = UTCDateTime()
 INBOX = table("inbox", column("state", String), column("received_at", _TZ))
@@ -59,36 +63,54 @@ def oldest_unprocessed_event(conn: Any) -> datetime | None:
     return _aware(conn.scalar(select(func.min(INBOX.c.received_at)).where(INBOX.c.state == RECEIVED)))
 
 
-def inbox_counts(conn: Any, states: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Inbox rows by state: every state, or only ``states``."""
-    stmt = select(INBOX.c.state, func.count()).group_by(INBOX.c.state)
-    if states is not None:
-        stmt = stmt.where(INBOX.c.state.in_(states))
-    return {state: count for state, count in conn.execute(stmt)}
+def _in(col: Any, values: tuple[str, ...], part: str) -> Any:
+    return col.in_(values) if part == "moving" else col.not_in(values)
 
 
-def queue_counts(conn: Any, settled: dict[str, int] | None = None) -> QueueCounts:
-    """Everything counted now; or, given ``settled`` (the worker's counts of the inbox states that are
-    not ``MOVING``), the moving states counted now and the others taken from it."""
+def _count(conn: Any, part: str) -> QueueCounts:
+    """Rows counted now: ``all`` of them, the ``moving`` ones, or the ``settled`` ones (the rest)."""
     out = QueueCounts()
-    if settled is None:
-        out.inbox = inbox_counts(conn)
-    else:
-        out.inbox = {state: count for state, count in settled.items() if state not in MOVING and count}
-        out.inbox.update(inbox_counts(conn, MOVING))
-    d = DELIVERIES.c
-    for step, status, count in conn.execute(select(d.step, d.status, func.count()).group_by(d.step, d.status)):
+    i, d, c = INBOX.c, DELIVERIES.c, CASES.c
+    inbox = select(i.state, func.count()).group_by(i.state)
+    steps = select(d.step, d.status, func.count()).group_by(d.step, d.status)
+    cases = select(c.status, func.count()).group_by(c.status)
+    retries = select(d.step, func.sum(d.attempts - 1)).where(d.attempts > 1).group_by(d.step)
+    if part != "all":
+        inbox, cases = inbox.where(_in(i.state, MOVING_INBOX, part)), cases.where(_in(c.status, MOVING_CASES, part))
+        steps, retries = (q.where(_in(d.status, MOVING_DELIVERIES, part)) for q in (steps, retries))
+    out.inbox = {state: count for state, count in conn.execute(inbox)}
+    for step, status, count in conn.execute(steps):
         out.deliveries[(step, status)] = count
         if status == DEAD:
             out.dead_by_step[step] = out.dead_by_step.get(step, 0) + count
             out.dead_deliveries += count
-    for status, count in conn.execute(select(CASES.c.status, func.count()).group_by(CASES.c.status)):
-        out.cases[status] = count
+    out.cases = {status: count for status, count in conn.execute(cases)}
+    out.retries = {step: float(attempts or 0) for step, attempts in conn.execute(retries)}
     out.dead_events = out.inbox.get(DEAD, 0)
-    out.oldest_received = oldest_unprocessed_event(conn)
-    for step, attempts in conn.execute(select(d.step, func.sum(d.attempts - 1)).where(d.attempts > 1)
-                                       .group_by(d.step)):
-        out.retries[step] = float(attempts or 0)
+    if part != "settled":
+        out.oldest_received = oldest_unprocessed_event(conn)
+    return out
+
+
+def settled_counts(conn: Any) -> dict[str, Any]:
+    """The settled rows counted now, as the JSON of the ``SETTLED`` snapshot (a worker's side)."""
+    counts = _count(conn, "settled")
+    return {"inbox": counts.inbox, "cases": counts.cases, "retries": counts.retries,
+            "deliveries": [[step, status, n] for (step, status), n in sorted(counts.deliveries.items())]}
+
+
+def queue_counts(conn: Any, settled: dict[str, Any] | None = None) -> QueueCounts:
+    """Every row counted now; or, given ``settled`` (a worker's ``settled_counts`` of a minute ago),
+    the moving rows counted now and the settled ones taken from it."""
+    if settled is None:
+        return _count(conn, "all")
+    out = _count(conn, "moving")
+    out.inbox.update((k, v) for k, v in settled.get("inbox", {}).items() if k not in MOVING_INBOX)
+    out.cases.update((k, v) for k, v in settled.get("cases", {}).items() if k not in MOVING_CASES)
+    out.deliveries.update(((step, status), n) for step, status, n in settled.get("deliveries", [])
+                          if status not in MOVING_DELIVERIES)
+    for step, attempts in settled.get("retries", {}).items():
+        out.retries[step] = out.retries.get(step, 0.0) + attempts
     return out
 
 

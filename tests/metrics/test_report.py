@@ -255,11 +255,9 @@ def test_prometheus_collector_exposes_the_figures_a_worker_kept(seeded: Runtime)
 
     from bridge.store import metrics_repo
 
-    with seeded.store.engine.connect() as conn:  # the inbox rows workers are done with, counted too
-        inbox = metrics_repo.read_snapshot(conn, metrics_repo.INBOX_SETTLED)
-        assert inbox is not None
-        assert inbox[1] == {"counts": {k: v for k, v in metrics_repo.inbox_counts(conn).items()
-                                       if k not in metrics_repo.MOVING}}
+    with seeded.store.engine.connect() as conn:  # the store's settled rows, counted too
+        settled = metrics_repo.read_snapshot(conn, metrics_repo.SETTLED)
+        assert settled is not None and settled[1] == metrics_repo.settled_counts(conn)
     assert not snapshot.refresh(seeded, week)  # 30 s old: another worker's refresh would wait too
     now[0] = UNTIL + timedelta(seconds=61)
     assert snapshot.refresh(seeded, week)

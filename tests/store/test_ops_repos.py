@@ -85,20 +85,37 @@ def test_queue_counts_count_every_row_by_state(rt: Runtime) -> None:
         assert metrics_repo.queue_counts(conn) == counts
 
 
-def test_a_scrape_counts_the_moving_inbox_states_and_reads_the_others(rt: Runtime) -> None:
+def test_a_scrape_counts_the_moving_rows_and_reads_the_settled_ones(rt: Runtime) -> None:
     with rt.store.session() as s:
-        s.add_all([_inbox("k1", "c-1", RECEIVED, NOW), _inbox("k2", "c-1", RECEIVED, NOW),
-                   _inbox("k3", "c-2", DEAD, NOW), _inbox("k4", "c-2", PROCESSED, NOW),
-                   _inbox("k5", "c-2", PROCESSED, NOW)])
+        s.add_all([
+            _inbox("k1", "c-1", RECEIVED, NOW - HOUR), _inbox("k2", "c-1", RECEIVED, NOW),
+            _inbox("k3", "c-2", DEAD, NOW), _inbox("k4", "c-2", PROCESSED, NOW), _inbox("k5", "c-2", PROCESSED, NOW),
+            _delivery("c-1", "zendesk.ticket", DONE, attempts=3), _delivery("c-1", "slack.page#1", PENDING, attempts=2),
+            _delivery("c-1", "slack.alert", "handover"), _delivery("c-2", "zendesk.ticket", DEAD, attempts=5),
+            _delivery("c-2", "slack.alert", DONE),
+            _case("c-1", NOW), _case("c-2", NOW, status="resolved"), _case("c-3", NOW, status="closed"),
+            _case("c-4", NOW, status="escalated"),
+        ])
         s.commit()
     with rt.store.engine.connect() as conn:
-        assert metrics_repo.inbox_counts(conn) == {RECEIVED: 2, DEAD: 1, PROCESSED: 2}
-        assert metrics_repo.inbox_counts(conn, metrics_repo.MOVING) == {RECEIVED: 2, DEAD: 1}
-        # The worker's counts as they stood a minute ago: the moving states are counted now, always.
-        kept = {PROCESSED: 7, "ignored": 3, RECEIVED: 40, DEAD: 0}
+        settled = metrics_repo.settled_counts(conn)
+        assert settled == {"inbox": {PROCESSED: 2}, "cases": {"resolved": 1, "closed": 1},
+                           "retries": {"zendesk.ticket": 2.0},
+                           "deliveries": [["slack.alert", DONE, 1], ["zendesk.ticket", DONE, 1]]}
+        # A worker's count added to a scrape's own count of the moving rows is the whole count.
+        assert metrics_repo.queue_counts(conn, settled) == metrics_repo.queue_counts(conn)
+        # The worker's count of a minute ago: its moving rows are ignored, the scrape counts those now.
+        kept = {"inbox": {PROCESSED: 7, "ignored": 3, RECEIVED: 40},
+                "cases": {"resolved": 9, "open": 50}, "retries": {"zendesk.ticket": 4.0, "jira.bug": 1.0},
+                "deliveries": [["zendesk.ticket", DONE, 6], ["slack.page#1", PENDING, 99]]}
         counts = metrics_repo.queue_counts(conn, kept)
     assert counts.inbox == {RECEIVED: 2, DEAD: 1, PROCESSED: 7, "ignored": 3}
-    assert counts.dead_events == 1 and counts.oldest_received == NOW
+    assert counts.cases == {"open": 1, "escalated": 1, "resolved": 9}
+    assert counts.deliveries == {("zendesk.ticket", DONE): 6, ("slack.page#1", PENDING): 1,
+                                 ("slack.alert", "handover"): 1, ("zendesk.ticket", DEAD): 1}
+    assert counts.retries == {"zendesk.ticket": 8.0, "slack.page#1": 1.0, "jira.bug": 1.0}
+    assert (counts.dead_events, counts.dead_deliveries, counts.dead_by_step) == (1, 1, {"zendesk.ticket": 1})
+    assert counts.oldest_received == NOW - HOUR
 
 
 def test_an_empty_store_counts_nothing(rt: Runtime) -> None:

@@ -64,7 +64,7 @@ def test_operational_gauges(client: FlaskClient, rt: Runtime) -> None:
     assert 'bridge_delivery_retries{connector="zendesk"} 0.0' in text
 
 
-def test_a_scrape_reads_the_done_inbox_rows_from_the_workers_count(client: FlaskClient, rt: Runtime) -> None:
+def test_a_scrape_reads_the_settled_rows_from_the_workers_count(client: FlaskClient, rt: Runtime) -> None:
     from bridge.store import metrics_repo
 
     body = dumps(generic_event())
@@ -72,7 +72,7 @@ def test_a_scrape_reads_the_done_inbox_rows_from_the_workers_count(client: Flask
     text = client.get("/metrics").get_data(as_text=True)  # no worker has counted yet: all counted now
     assert 'bridge_inbox_events{state="received"} 1.0' in text and 'state="processed"' not in text
     with rt.store.engine.begin() as conn:
-        metrics_repo.write_snapshot(conn, metrics_repo.INBOX_SETTLED, rt.clock(), {"counts": {"processed": 5}})
+        metrics_repo.write_snapshot(conn, metrics_repo.SETTLED, rt.clock(), {"inbox": {"processed": 5}})
     text = client.get("/metrics").get_data(as_text=True)
     assert 'bridge_inbox_events{state="processed"} 5.0' in text
     assert 'bridge_inbox_events{state="received"} 1.0' in text  # the backlog is always counted now

@@ -7,8 +7,8 @@ name (``families``). Before, each web worker built the report itself on its firs
 minute after: the ORM and the report's modules (12 MB of RSS in every web worker) and the report's
 CPU once per web worker instead of once. The same refresh counts the store's settled rows (events
 processed, steps done, cases solved: ``metrics_repo.SETTLED``), which every scrape would otherwise
-count again. Several workers
-refreshing at once is harmless: each checks the row's age first, and the newer write wins.
+count again. Several workers refreshing at once is harmless: each checks the row's age first, and
+the newer write wins.
 
 The scrape shows how old the figures are (``bridge_recovery_snapshot_age_seconds``): with no worker
 running they stop moving, and an alert on that age says so; with no snapshot at all, the recovery

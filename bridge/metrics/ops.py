@@ -11,6 +11,7 @@ gauges are read from the store at scrape time, the same whichever worker answers
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -18,8 +19,10 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bridge.errors import reason
 from bridge.runtime import Runtime
 
+log = logging.getLogger("bridge.metrics")
 CONNECTORS = ("zendesk", "slack", "jira")
 
 
@@ -65,9 +68,16 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from bridge.store import metrics_repo
 
-        with self.rt.store.engine.connect() as conn:
-            kept = metrics_repo.read_snapshot(conn, metrics_repo.SETTLED)
-            counts = metrics_repo.queue_counts(conn, kept[1] if kept else None)
+        up = GaugeMetricFamily("bridge_store_up", "1 when the store answered this scrape's counts, 0 when not")
+        try:
+            with self.rt.store.engine.connect() as conn:
+                kept = metrics_repo.read_snapshot(conn, metrics_repo.SETTLED)
+                counts = metrics_repo.queue_counts(conn, kept[1] if kept else None)
+        except Exception as exc:  # the scrape still carries the process's counters, and says why not these
+            log.warning("bridge.metrics.store_unreachable", extra={"error": reason(exc)})
+            up.add_metric([], 0)
+            return iter([up])
+        up.add_metric([], 1)
         inbox = GaugeMetricFamily("bridge_inbox_events", "Inbox rows by state", labels=["state"])
         for state, count in counts.inbox.items():
             inbox.add_metric([state], count)
@@ -104,4 +114,4 @@ class StoreCollector(Collector):
         for connector in CONNECTORS:
             retried.add_metric([connector], retries.get(connector, 0))
             failed.add_metric([connector], failures.get(connector, 0))
-        return iter([inbox, deliveries, cases, dead, oldest, retried, failed])
+        return iter([up, inbox, deliveries, cases, dead, oldest, retried, failed])

@@ -18,6 +18,18 @@ def test_readyz_ok_on_embedded_defaults(client: FlaskClient) -> None:
     assert response.get_json()["checks"]["store"] == "ok"
 
 
+def test_a_scrape_while_the_store_is_down_still_answers_and_says_so(settings: Settings) -> None:
+    rt = Runtime.build(settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/x"))
+    client = create_app(rt=rt).test_client()
+    body = dumps(generic_event())
+    assert client.post("/webhooks/generic", data=body, headers=signed_headers(body)).status_code == 503
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert "bridge_store_up 0.0" in text and "bridge_inbox_events{" not in text
+    assert 'bridge_webhooks_total{outcome="store_unavailable",platform="generic"} 1.0' in text
+
+
 def test_readyz_names_an_unreachable_store(settings: Settings) -> None:
     rt = Runtime.build(settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/x"))
     response = create_app(rt=rt).test_client().get("/readyz")
@@ -34,6 +46,7 @@ def test_metrics_count_outcomes(client: FlaskClient) -> None:
     assert 'bridge_webhooks_total{outcome="duplicate",platform="generic"} 1.0' in text
     assert 'bridge_webhooks_total{outcome="unauthorized",platform="generic"} 1.0' in text
     assert 'bridge_inbox_events{state="received"} 1.0' in text
+    assert "bridge_store_up 1.0" in text
 
 
 def test_case_detail_needs_the_admin_token(client: FlaskClient) -> None:

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -49,10 +48,3 @@ class RecoveryCollector(Collector):
                                    "Age of the oldest inbound event (chatbot or vendor) not yet processed")
         oldest.add_metric([], max(ages) if ages else 0.0)
         return [*snapshot.families(kept, now), dead_g, oldest]
-
-
-def register_recovery_metrics(registry: CollectorRegistry, rt: Runtime, window_days: int = 30) -> RecoveryCollector:
-    """Add the recovery collector to an app's registry (``Metrics.registry``)."""
-    collector = RecoveryCollector(rt, timedelta(days=window_days))
-    registry.register(collector)
-    return collector

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
@@ -142,32 +143,29 @@ class Runner:
 
     def snapshot_if_due(self, now: float | None = None) -> bool:
         """Refresh ``/metrics``' recovery figures on the pool once a minute (``metrics.snapshot``)."""
-        return self._periodic(SNAPSHOT, snapshot.EVERY, self._snapshot, now)
+        return self._periodic(SNAPSHOT, snapshot.EVERY, lambda: snapshot.refresh_logged(self.rt), now)
 
-    def _periodic(self, job: tuple[str, Any], every: float, fn: Any, now: float | None) -> bool:
+    def _periodic(self, job: tuple[str, Any], every: float, fn: Callable[[], None], now: float | None) -> bool:
         now = now if now is not None else time.monotonic()
         with self._lock:
             if now - self._last[job] < every or job in self._running:
                 return False
             self._last[job] = now
             self._running.add(job)
-        return self._submit(fn, job)
+        return self._submit(self._once, fn, job)
 
-    def _purge(self, job: tuple[str, Any]) -> None:
+    def _once(self, fn: Callable[[], None], job: tuple[str, Any]) -> None:
+        try:
+            fn()
+        finally:
+            with self._lock:
+                self._running.discard(job)
+
+    def _purge(self) -> None:
         try:
             privacy.purge(self.rt, privacy.retention_days(self.rt))
         except Exception:
             log.exception("bridge.runner.purge_error")
-        finally:
-            with self._lock:
-                self._running.discard(job)
-
-    def _snapshot(self, job: tuple[str, Any]) -> None:
-        try:
-            snapshot.refresh_logged(self.rt)
-        finally:
-            with self._lock:
-                self._running.discard(job)
 
     def _run(self, source: handover.JobSource, ident: Any, job: tuple[str, Any]) -> None:
         with self._idle:

@@ -60,7 +60,7 @@ class Periodic:
     """A child started every ``every`` seconds (never two at once) that does one thing and exits."""
 
     name: str
-    target: Callable[[Settings], Any]
+    target: Callable[[Settings, None], Any]  # an exception exits with code 1, its traceback on stderr
     every: float
     timeout: float
     process: Any = None
@@ -163,8 +163,8 @@ class Supervisor:
                 log.warning("bridge.worker.periodic_failed", extra={"child": job.name, "code": process.exitcode})
         if not self.signals and now >= job.next_start:
             job.next_start = now + job.every
-            job.process = self.ctx.Process(target=_periodic_main, name=f"bridge-{job.name}",
-                                           args=(self.pid, job.name, job.target, self.settings))
+            job.process = self.ctx.Process(target=_child_main, name=f"bridge-{job.name}",
+                                           args=(self.pid, job.name, job.target, self.settings, None))
             job.process.start()
             job.started = now
             job.runs += 1
@@ -236,15 +236,7 @@ def _child_main(parent: int, name: str, target: Callable[..., Any], settings: Se
     target(settings, deadline)
 
 
-def _periodic_main(parent: int, name: str, target: Callable[[Settings], Any], settings: Settings) -> None:
-    die_with_parent(parent)
-    set_name(f"bridge-{name}")
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    target(settings)  # an exception exits with code 1, its traceback on stderr
-
-
-def _metrics(settings: Settings) -> None:
+def _metrics(settings: Settings, deadline: Deadline | None) -> None:
     from bridge.metrics import snapshot
     from bridge.runtime import Runtime
     from bridge.store.db import dispose_all

@@ -223,12 +223,12 @@ def test_prometheus_collector_exposes_the_figures_a_worker_kept(seeded: Runtime)
     from prometheus_client import CollectorRegistry, generate_latest
 
     from bridge.metrics import snapshot
-    from bridge.metrics.prom import register_recovery_metrics
+    from bridge.metrics.prom import RecoveryCollector
 
     now = [UNTIL]
     seeded.clock = lambda: now[0]  # type: ignore[method-assign]
     registry = CollectorRegistry()
-    register_recovery_metrics(registry, seeded, window_days=7)
+    registry.register(RecoveryCollector(seeded, timedelta(days=7)))
     text = generate_latest(registry).decode()
     assert "bridge_recovery{" not in text and "bridge_recovery_snapshot_age_seconds{" not in text  # no worker yet
     assert "bridge_vendor_events_dead 0.0" in text  # the live gauges do not wait for one

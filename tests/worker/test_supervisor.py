@@ -294,7 +294,7 @@ from bridge.config import Settings
 from bridge.worker.supervisor import Periodic, Supervisor
 
 out = sys.argv[1]
-def target(settings):
+def target(settings, deadline):
     with open(out, "a") as f:
         f.write(f"start {os.getpid()} {time.monotonic()}\\n")
     count = sum(1 for line in open(out) if line.startswith("start"))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import typing
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from bridge.events import Event
+from bridge.events import DATETIME_MESSAGE, Event
 from tests.helpers import EVENT_SCHEMA_FILE, generic_event
 
 SCHEMA = json.loads(EVENT_SCHEMA_FILE.read_text())
@@ -145,3 +147,58 @@ def test_every_float_field_of_the_event_refuses_infinity() -> None:
 
 def _required(model: type[BaseModel]) -> dict[str, Any]:
     return {"role": "customer", "text": "x"} if model.__name__ == "Message" else {}
+
+
+_RFC3339_REFERENCE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _reference_datetime(value: Any) -> datetime:
+    """The Python validator the date-time fields had before they were checked inside pydantic-core."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_REFERENCE.match(value):
+        raise ValueError("not RFC 3339")
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "zZ" else value)
+
+
+DATETIME_CASES: list[Any] = [
+    "2026-11-28T10:00:00Z", "2026-11-28t10:00:00z", "2026-11-28 10:00:00+02:00", "2026-11-28T10:00:00-05:30",
+    "2026-11-28T10:00:00.123456789Z", "2026-11-28T10:00:00.1Z", "2026-11-28T10:00:00.9999995Z",
+    "2026-11-28T10:00:00.000000Z", "2026-11-28T10:00:00-00:00", "2026-11-28T10:00:00+23:59", "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00Z", "2024-02-29T12:00:00Z",
+    # refused by both
+    "2026-11-28T23:59:60Z", "2026-02-30T10:00:00Z", "2025-02-29T10:00:00Z", "2026-11-28T24:00:00Z",
+    "2026-11-28T10:60:00Z", "2026-13-01T10:00:00Z", "0000-01-01T00:00:00Z", "2026-11-28T10:00:00+24:00",
+    "2026-11-28T10:00:00+0200", "2026-11-28T10:00Z", "2026-11-28T10:00:00", "2026-11-28", "1700000000",
+    "2026-11-28T10:00:00.Z", "2026-11-28T10:00:00,5Z", "\uff12\uff10\uff12\uff16-11-28T10:00:00Z",
+    "2026-11-28T10:00:00Z\n", " 2026-11-28T10:00:00Z", "2026-11-28T10:00:00+02:00:00", "2026-11-28X10:00:00Z",
+    "20261128T100000Z", "", 1700000000, 1.5, True, ["2026-11-28T10:00:00Z"],
+    datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=-3))),
+]
+
+
+@pytest.mark.parametrize("value", DATETIME_CASES, ids=repr)
+def test_date_times_are_read_as_the_python_validator_read_them(value: Any) -> None:
+    """``occurred_at`` and ``sent_at`` are checked inside pydantic-core (bridge/events.py): the same
+    strings are accepted, giving the same instant and the same JSON, and the rest refused with the
+    same reason."""
+    try:
+        expected: datetime | None = _reference_datetime(value)
+    except ValueError:
+        expected = None
+    doc = _with("occurred_at", value)
+    doc["conversation"]["messages"][0]["sent_at"] = value
+    if expected is None:
+        with pytest.raises(ValidationError) as refused:
+            Event.from_json(doc)
+        reasons = {(err["loc"][-1], err["msg"]) for err in refused.value.errors()}
+        assert reasons == {("occurred_at", DATETIME_MESSAGE), ("sent_at", DATETIME_MESSAGE)}
+        return
+    event = Event.from_json(doc)
+    for got in (event.occurred_at, event.conversation.messages[0].sent_at):
+        assert got == expected and got.utcoffset() == expected.utcoffset()
+        assert got.isoformat() == expected.isoformat()
+    dumped = event.to_json()
+    reference = Event.from_json(_with("occurred_at", expected)).to_json()
+    assert dumped["occurred_at"] == reference["occurred_at"]
+    assert VALIDATOR.is_valid(dumped)

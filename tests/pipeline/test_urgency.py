@@ -66,3 +66,46 @@ def test_a_pasted_log_keeps_the_facts_around_it() -> None:
     facts = urgency.urgency_facts(event)
     assert facts == ["40 users are locked out and payroll closes today at 5pm.",
                      "We will not renew if this is not fixed by Friday."]
+
+
+# The date and time patterns as they were before their lookaheads (bridge/pipeline/urgency.py): a
+# lookahead must only make them faster.
+_BEFORE = {"date": urgency.re.compile(
+    rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|de\s+)?(?:{urgency._MONTHS})\b"
+    rf"|\b(?:{urgency._MONTHS})\s+\d{{1,2}}\b"
+    r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\d+月\d+日"), "time": urgency.re.compile(
+    r"(?i)\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d{2}\b|\b\d{1,2}h(?:\d{2})?\b"
+    r"|\bbetween \d{1,2} and \d{1,2}\b|\d{1,2}時")}
+_MONTH_WORDS = ["January", "jan.", "Sept", "sep.", "märz", "MÄRZ", "février", "août", "septiembre", "dezembro",
+                "mei", "Mai", "ſeptember", "Kelvin", "decembre", "Dec.", "marzo", "mar", "maart"]
+
+
+def _same_date(sentence: str) -> None:
+    for kind, before in _BEFORE.items():
+        got, want = dict(urgency.PATTERNS)[kind].search(sentence), before.search(sentence)
+        assert (got and (got.span(), got.group())) == (want and (want.span(), want.group())), (kind, sentence)
+
+
+def test_the_date_and_time_patterns_find_what_they_found_before() -> None:
+    checked = 0
+    for path in sorted(CORPUS.glob("*.json")):
+        for message in json.loads(path.read_text(encoding="utf-8"))["conversation"]["messages"]:
+            for sentence in urgency._sentences(message.get("text") or ""):
+                _same_date(sentence)
+                checked += bool(_BEFORE["date"].search(sentence)) + bool(_BEFORE["time"].search(sentence))
+    assert checked > 50
+    rng = random.Random(7)
+    pieces = _PIECES + _MONTH_WORDS + ["1", "31", "05", "2026", ". ", "x", "between", "BETWEEN", "and", "h", "H",
+                                       "am", "P.M.", "時", "12h30", "9:05"]
+    for _ in range(20_000):
+        _same_date("".join(rng.choice(pieces) + rng.choice(("", " ", " ", "\t")) for _ in range(rng.choice((2, 4, 9)))))
+
+
+def test_sentences_are_split_where_they_were() -> None:
+    before = urgency.re.compile(r"(?<![ap]\.m\.)(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+|(?<=[。！？])|\n+")
+    rng = random.Random(11)
+    pieces = _PIECES + ["a.m. ", "p.m.\n", "e.g. ", "i.e.  ", "Mr. ", "。", "！", "？ ", "...", "?!", "\n\n"]
+    texts = [path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.json"))[:200]]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.choice((3, 10, 40)))) for _ in range(5000)]
+    for text in texts:
+        assert urgency._SPLIT.split(text) == before.split(text), text

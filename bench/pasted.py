@@ -7,8 +7,9 @@ customer message; a customer who pastes a stack trace sends one. Each size runs 
 on the embedded defaults (SQLite in a temporary folder; no runner thread: the jobs run here): the
 webhook's CPU per request (Flask's test client, signed generic hand-offs, one at a time, after 5
 unmeasured), then the CPU of one hand-off job (``jobs.process_event``: judge, package, summary,
-routing, dry-run deliveries queued), each on its own conversation, after 2 unmeasured. The first
-customer message is a sentence and the log; CPU is the process's own (``time.process_time``).
+routing, dry-run deliveries queued), each on its own conversation, after 2 unmeasured, and the judge
+alone (``triggers.decide``) on as many more. The first customer message is a sentence and the log, a
+different log in every hand-off; CPU is the process's own (``time.process_time``).
 ``--tree`` measures another checkout's ``bridge`` (an older commit exported with ``git archive``): it goes
 first on the child's ``PYTHONPATH``. Figures go to bench/results/pasted.json.
 """
@@ -27,12 +28,35 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "pasted.json"
-LINE = 'File "/srv/app/export.py", line 212, in run_export: ValueError: invoice total mismatch (E-4012)\n'
+LINE = 'File "/srv/app/export.py", line {line}, in run_export: ValueError: invoice {n} total mismatch (E-4012)\n'
 OPENING = "I want to talk to a human, the export fails every time, see the log:\n"
 
 
-def message(size: int) -> str:
-    return OPENING + LINE * max(1, (size - len(OPENING)) // len(LINE))
+def message(size: int, seed: int = 0) -> str:
+    """The opening sentence and log lines up to ``size`` characters; every line differs (its line and
+    invoice numbers), and so does every ``seed``'s log: a pasted log is new text to every cache the
+    worker keeps by text or by sentence (the same line over and over measured those caches)."""
+    lines, total, k = [OPENING], len(OPENING), 0
+    while True:
+        line = LINE.format(line=200 + (seed * 7 + k) % 800, n=f"{seed}-{k:05d}")
+        if total + len(line) > size and k:
+            return "".join(lines)
+        lines.append(line)
+        total += len(line)
+        k += 1
+
+
+def event(size: int, i: int) -> dict[str, Any]:
+    """A hand-off whose first customer turn is ``message(size, i)``."""
+    return {"schema_version": 1, "event_id": f"evt-pasted-{size}-{i}", "type": "handoff.requested",
+            "occurred_at": "2026-11-28T10:00:00Z", "bot": {"platform": "bench-bot", "name": "Benchmark bot"},
+            "conversation": {"id": f"conv-pasted-{size}-{i}", "channel": "web_chat", "language": "en",
+                             "messages": [
+                                 {"id": "m1", "role": "customer", "text": message(size, i)},
+                                 {"id": "m2", "role": "bot", "text": "Sorry about that. Could you try exporting again?"},
+                                 {"id": "m3", "role": "customer", "text": "Tried twice. Please get me a person."}]},
+            "customer": {"id": "cust-1", "email": "ana.bench@example.com", "name": "Ana Bench", "plan": "business"},
+            "handoff": {"requested_by": "customer", "reason": "Customer asked for a person"}}
 
 
 def measure(size: int, requests: int, jobs: int) -> dict[str, Any]:  # pragma: no cover - runs in a child
@@ -50,16 +74,7 @@ def measure(size: int, requests: int, jobs: int) -> dict[str, Any]:  # pragma: n
     client = create_app(rt=rt).test_client()
 
     def post(i: int) -> str:
-        event = {"schema_version": 1, "event_id": f"evt-pasted-{size}-{i}", "type": "handoff.requested",
-                 "occurred_at": "2026-11-28T10:00:00Z", "bot": {"platform": "bench-bot", "name": "Benchmark bot"},
-                 "conversation": {"id": f"conv-pasted-{size}-{i}", "channel": "web_chat", "language": "en",
-                                  "messages": [
-                                      {"id": "m1", "role": "customer", "text": message(size)},
-                                      {"id": "m2", "role": "bot", "text": "Sorry about that. Could you try exporting again?"},
-                                      {"id": "m3", "role": "customer", "text": "Tried twice. Please get me a person."}]},
-                 "customer": {"id": "cust-1", "email": "ana.bench@example.com", "name": "Ana Bench", "plan": "business"},
-                 "handoff": {"requested_by": "customer", "reason": "Customer asked for a person"}}
-        body = json.dumps(event).encode()
+        body = json.dumps(event(size, i)).encode()
         answer = client.post("/webhooks/generic", data=body, headers=payloads.signed_headers(body, i, f"p{size}-"))
         assert answer.status_code == 202, answer.get_data(as_text=True)
         return str(answer.get_json()["event"])
@@ -75,8 +90,20 @@ def measure(size: int, requests: int, jobs: int) -> dict[str, Any]:  # pragma: n
     for key in measured:
         job_functions.process_event(key, rt)
     job_ms = (time.process_time() - started) / len(measured) * 1000
+    # The judge alone (``triggers.decide``, its part of a job) on as many more hand-offs, fresh logs each.
+    from bridge.events import Event
+    from bridge.pipeline import triggers
+
+    events = [Event.from_json(event(size, 1_000 + i)) for i in range(2 + jobs)]
+    for judged in events[:2]:
+        triggers.decide(judged)
+    started = time.process_time()
+    for judged in events[2:]:
+        triggers.decide(judged)
+    judge_ms = (time.process_time() - started) / jobs * 1000
     return {"size": size, "message_chars": len(message(size)), "webhook_cpu_ms": round(webhook_ms, 2),
-            "job_cpu_ms": round(job_ms, 1), "requests": requests, "jobs": len(measured)}
+            "job_cpu_ms": round(job_ms, 1), "judge_cpu_ms": round(judge_ms, 1), "requests": requests,
+            "jobs": len(measured)}
 
 
 def main() -> None:

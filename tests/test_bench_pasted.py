@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_message_is_a_sentence_and_a_log_of_about_the_size() -> None:
     for size in (1_000, 10_000, 50_000):
         text = pasted.message(size)
-        assert text.startswith(pasted.OPENING) and text.count(pasted.LINE) >= 8
+        lines = text.splitlines()
+        assert text.startswith(pasted.OPENING) and len(lines) >= 9 and len(set(lines)) == len(lines)
         assert 0.9 * size <= len(text) <= size
+        assert pasted.message(size, 1) != text and len(pasted.message(size, 1)) == len(text)
 
 
 def test_the_benchmark_runs_and_writes_its_rows(tmp_path: Path) -> None:
@@ -26,4 +28,4 @@ def test_the_benchmark_runs_and_writes_its_rows(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
     assert [r["size"] for r in rows] == [1000, 5000]
-    assert all(r["requests"] == 3 and r["jobs"] == 1 and r["job_cpu_ms"] > 0 for r in rows)
+    assert all(r["requests"] == 3 and r["jobs"] == 1 and r["job_cpu_ms"] > 0 and r["judge_cpu_ms"] > 0 for r in rows)

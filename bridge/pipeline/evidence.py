@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from bridge.events import Event, Evidence, NetworkRequest
+from bridge.pipeline.window import window
 
 STALE_AFTER = timedelta(hours=24)
 BIG_QUEUE = 1000
@@ -160,7 +161,7 @@ def earlier_tickets(event: Event) -> list[str]:
     for message in event.conversation.messages:
         if message.role != "customer":
             continue
-        for match in _TICKET_REF.finditer(message.text):
+        for match in _TICKET_REF.finditer(window(message.text)):
             number = match.group(1) or match.group(2)
             if number and number not in found:
                 found.append(number)

@@ -22,6 +22,7 @@ from bridge.pipeline.opening import lead_trigger
 from bridge.pipeline.redact import Redactor, prompt_turns, redactor_for
 from bridge.pipeline.trigger_prefilter import LiteralGate
 from bridge.pipeline.urgency import urgency_facts
+from bridge.pipeline.window import window
 
 PROMPT_VERSION = "summary-v2"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -106,7 +107,7 @@ def _quote(text: str, cap: int = 240) -> str:
 
 
 def _facts(event: Event) -> list[str]:
-    texts = [m.text for m in event.conversation.messages if m.role == "customer"]
+    texts = [window(m.text) for m in event.conversation.messages if m.role == "customer"]
     if event.handoff and event.handoff.reason:
         texts.append(event.handoff.reason)
     found: list[str] = []

@@ -12,6 +12,7 @@ import re
 
 from bridge.events import Event
 from bridge.pipeline.completeness import language_of
+from bridge.pipeline.window import window
 
 CAP = 90
 FALLBACK = {
@@ -78,7 +79,7 @@ def customer_topic(event: Event) -> str:
     if not topic:
         for message in event.conversation.messages:
             if message.role == "customer":
-                topic = _first_sentence(message.text)
+                topic = _first_sentence(window(message.text))
                 if topic:
                     break
     if not topic:

@@ -15,6 +15,7 @@ from functools import cache
 
 from bridge.events import Event
 from bridge.pipeline.trigger_prefilter import LiteralGate
+from bridge.pipeline.window import window
 
 MAX_FACTS = 8
 CAP = 170
@@ -124,7 +125,7 @@ def urgency_facts(event: Event, ranked: bool = False) -> list[str]:
     """Customer sentences that carry scale, deadlines, waiting or churn, in the order they were
     written (``ranked``: most pressing kind first, for a headline with room for a few)."""
     found: list[tuple[int, int, str]] = []
-    texts = [m.text for m in event.conversation.messages if m.role == "customer"]
+    texts = [window(m.text) for m in event.conversation.messages if m.role == "customer"]
     for text in texts:
         for sentence in _sentences(text):
             if re.match(r"(?i)^(?:betreff|subject|objet|asunto)\s*:", sentence):

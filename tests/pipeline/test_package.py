@@ -183,3 +183,29 @@ def test_cli_rejects_an_invalid_file(tmp_path: Path) -> None:
     path.write_text('{"not": "an event"}')
     result = CliRunner().invoke(package_command, [str(path)])
     assert result.exit_code == 2 and "bad.json" in result.stderr
+
+
+def test_a_long_paste_is_read_by_its_head_and_tail_but_carried_whole() -> None:
+    """The summary's facts, the urgency facts, the topic and the earlier tickets read a long message's
+    head and tail (bridge/pipeline/window.py): the same as from the cut message. The package still
+    carries the whole message, and what is said only inside the paste is not lifted."""
+    from bridge.pipeline import window
+
+    log = "".join(f'File "/srv/app/sync.py", line {200 + k % 700}, in push: KeyError: row {k:05d} missing\n'
+                  for k in range(1_200))
+    middle = len(log) // 2
+    text = ("40 users are locked out since the sync broke, see ticket #48211:\n" + log[:middle]
+            + "Our lawyer says see ticket #55555 by the 3rd of March.\n" + log[middle:]
+            + "We will not renew if this is not fixed by Friday.")
+    assert len(text) > 4 * (window.READ_HEAD + window.READ_TAIL)
+
+    def package_of(body: str) -> Any:
+        return build_package("hb-1", "generic", _event(messages=[{"role": "customer", "text": body}]), BUG)
+
+    long, cut = package_of(text), package_of(window.window(text))
+    assert long.summary == cut.summary and long.topic == cut.topic
+    assert long.earlier_tickets == cut.earlier_tickets == ["48211"]
+    urgency = long.summary.urgency
+    assert any("40 users" in fact for fact in urgency) and any("not renew" in fact for fact in urgency)
+    assert not any("lawyer" in fact for fact in urgency)
+    assert long.conversation.messages[0].text == text  # the ticket and the bug get all of it

@@ -311,6 +311,47 @@ def test_a_howto_answered_confidently_does_not_escalate() -> None:
     assert not decide(event(C("Where do I change my avatar?"), B("Profile → Avatar → Upload.", 0.95))).escalate
 
 
+# ── long messages ───────────────────────────────────────────────────────────────────────────
+
+_LOG = "".join(f'File "/srv/app/sync.py", line {200 + k % 700}, in push: KeyError: row {k:05d} missing\n'
+               for k in range(1_200))  # ~80 KB of a pasted log, every line different
+
+
+def test_a_long_message_is_read_by_its_head_and_tail() -> None:
+    """The judge reads a message's first READ_HEAD and last READ_TAIL characters (pipeline/window.py): a
+    request for a person before or after a pasted log is found, with its evidence quoted verbatim, and
+    the same verdict comes from the message cut as the judge cuts it."""
+    from bridge.pipeline import judge_features, window
+
+    assert len(_LOG) > 2 * (window.READ_HEAD + window.READ_TAIL)
+    for text in ("Please get me a human, the sync keeps failing:\n" + _LOG,
+                 "The sync keeps failing:\n" + _LOG + "Please get me a human, this is urgent."):
+        long = event(C(text))
+        decision = decide(long)
+        assert decision.escalate and decision.at_message == 1
+        assert "customer_requested_human" in decision.trigger_ids
+        quoted = next(h.evidence for h in decision.triggers if h.trigger == "customer_requested_human")
+        assert "human" in quoted
+        cut = judge_features.bounded(long.conversation.messages[0]).text
+        assert len(cut) == window.READ_HEAD + len(window.GAP) + window.READ_TAIL
+        assert cut.startswith(text[:window.READ_HEAD]) and cut.endswith(text[-window.READ_TAIL:])
+        assert decide(event(C(cut))) == decision
+
+
+def test_what_is_said_only_inside_a_long_paste_is_not_read() -> None:
+    """The documented limit: a request buried in the middle of a long paste is beyond what the judge
+    reads; said before or after it, it is found (above)."""
+    from bridge.pipeline import judge_features
+
+    middle = len(_LOG) // 2
+    text = "The sync keeps failing:\n" + _LOG[:middle] + "Please get me a human, this is urgent.\n" + _LOG[middle:]
+    assert judge_features.bounded(event(C(text)).conversation.messages[0]).text.count("human") == 0
+    assert "customer_requested_human" not in decide(event(C(text))).trigger_ids
+    short = event(C("The sync keeps failing:\n" + _LOG[:300] + "Please get me a human, this is urgent."))
+    assert judge_features.bounded(short.conversation.messages[0]) is short.conversation.messages[0]
+    assert "customer_requested_human" in decide(short).trigger_ids
+
+
 # ── handoff.requested ───────────────────────────────────────────────────────────────────────
 
 def _handoff(reason: str | None, requested_by: str | None = "bot", *turns: Turn) -> Event:

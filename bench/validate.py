@@ -34,7 +34,7 @@ def measure(size: int) -> dict[str, Any]:  # pragma: no cover - runs in a child
     from bridge.events import Event
 
     data = jsonsafe.fast_loads(payloads.body_for(payloads.event_template(size, "v"), 1, "v"))
-    n = max(20, 2_000_000 // size)
+    n = max(50, 50_000_000 // size)  # about a second of validation per child
     for _ in range(3):
         Event.model_validate(data)
     started = time.process_time()

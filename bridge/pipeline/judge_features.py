@@ -22,27 +22,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 from itertools import chain, repeat
 
 from bridge.events import Event, Message
 from bridge.pipeline import judge_lexicon, trigger_rules
 from bridge.pipeline.judge_lexicon import fold
+from bridge.pipeline.judge_shapes import shapes
 from bridge.pipeline.trigger_config import TriggerConfig
-from bridge.pipeline.trigger_prefilter import LiteralGate
 from bridge.pipeline.window import window
 
 Features = dict[str, float]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_HTTP_ERROR = re.compile(r"\b(?:4\d\d|5\d\d)\b")
-_ERROR_CODE = re.compile(r"\b(?:[A-Z]{1,5}[-_]?\d{2,6}|0x[0-9a-f]{3,}|E\d{3,})\b")
-_TRACE = re.compile(r"Traceback|Exception|\bat [\w.$]+\(|\w+Error\b|NullPointer|undefined is not|stack ?trace|"
-                    r"Uncaught|segfault|panic:", re.I)
-_VERSION = re.compile(r"\bv?\d+\.\d+(?:\.\d+)?\b")
-_INSTEAD = re.compile(r"instead of|rather than|en lugar de|en vez de|em vez de|au lieu de|anstatt|statt |"
-                      r"invece di|in plaats van|ではなく|じゃなくて", re.I)
-_MONEY = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|eur|usd|gbp|brl|jpy|円|euro)", re.I)
 _CAPS = re.compile(r"\b[A-ZÄÖÜÀ-ÝÑ]{4,}\b")
 _QUOTED_UI = re.compile(r"[\"“«„「『'][^\"”»“」』'\n]{2,40}[\"”»“」』']")
 _NUMBER = re.compile(r"\d[\d.,]*")
@@ -202,28 +194,6 @@ def _vader() -> object:
     return SentimentIntensityAnalyzer()
 
 
-# The shapes searched in every customer turn, in the order ``_structure`` names them.
-_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("s:http_error", _HTTP_ERROR), ("s:error_code", _ERROR_CODE), ("s:trace", _TRACE), ("s:version", _VERSION),
-    ("s:instead", _INSTEAD), ("s:money", _MONEY),
-)
-
-
-@cache
-def _shape_gate() -> LiteralGate[tuple[str, re.Pattern[str]]]:
-    """A shape is searched only in a turn holding one of its required literals (``LiteralGate``): the
-    alternations scan every position of the turn, and "X instead of Y" alone took 12 ms of a 50 KB
-    pasted log, where none of its words was."""
-    return LiteralGate(_SHAPES, lambda shape: shape[1])
-
-
-def _shapes(text: str, cfg: TriggerConfig) -> Iterator[str]:
-    """The features of the shapes ``text`` holds (``cfg.shortcuts``: through the gate; otherwise every
-    shape searched, the reference the gate is held to)."""
-    shapes = _shape_gate()(text) if cfg.shortcuts else _SHAPES
-    return (name for name, pattern in shapes if pattern.search(text))
-
-
 def _english(language: str | None) -> bool:
     return not language or language.lower().startswith("en")
 
@@ -268,7 +238,7 @@ def _structure(walk: _Walk, message: Message, event: Event, cfg: TriggerConfig, 
             s["s:bangs"] = 1.0
         if _QUESTION.search(text):
             s["s:question"] = 1.0
-        s.update(dict.fromkeys(_shapes(text, cfg), 1.0))
+        s.update(dict.fromkeys(shapes(text, cfg), 1.0))
         if _QUOTED_UI.search(text):
             s["s:quoted"] = 1.0  # an on-screen status or label quoted back: "still says 'Processing'"
         if len(_NUMBER.findall(text)) >= 2:

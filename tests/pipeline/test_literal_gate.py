@@ -57,3 +57,26 @@ def test_a_pattern_without_required_literals_always_runs() -> None:
     assert gate("nothing here") == [anything]
     assert gate("a CHARGEBACK") == [anything, words]  # case-insensitively, in their order
     assert LiteralGate([], lambda p: p)("text") == []
+
+
+def test_the_judges_shapes_are_the_same_through_the_gate() -> None:
+    """The judge's shape features (bridge/pipeline/judge_shapes.py) behind the gate equal every shape
+    searched, on the corpus and on random texts (with the characters re folds: ſ, İ, K)."""
+    from bridge.pipeline import judge_shapes, trigger_config
+
+    fast = trigger_config.load()
+    slow = trigger_config.build(trigger_config._read_yaml(trigger_config.DEFAULTS_FILE), shortcuts=False)
+    assert fast.shortcuts and not slow.shortcuts
+    rng = random.Random(13)
+    pieces = PIECES + ["instead of", "INSTEAD OF", "rather than", "au lieu de", "ſtatt ", "anstatt", "ではなく",
+                       "Traceback", "NullPointerException", "at com.x.Y(", "TypeError", "panic:", "Uncaught",
+                       "stack trace", "usd", "JPY", "円", "₹5", "£ 3", "K", "4xx", "502", "1.2.3", "v2.0"]
+    texts = _corpus_texts() + ["".join(rng.choice(pieces) + rng.choice(("", " ")) for _ in range(rng.choice((1, 3, 9))))
+                               for _ in range(5000)]
+    found = 0
+    for text in texts:
+        gated = list(judge_shapes.shapes(text, fast))
+        assert gated == list(judge_shapes.shapes(text, slow)), text
+        found += bool(gated)
+    assert found > 2000
+    assert all(need for need in judge_shapes.shape_gate().needs[2:])  # the word shapes are gated by their words

@@ -193,6 +193,22 @@ def tree_env(env: dict[str, str], src: Path) -> dict[str, str]:
     return env if src == ROOT else {**env, "PYTHONPATH": str(src)}
 
 
+def probe(file: str, src: Path, call: str, timeout: float = 600) -> dict[str, Any]:
+    """Run ``call`` (Python, e.g. ``"_child(3)"``) of the bench module ``file`` in a child process on the
+    bridge of ``src``, and return the last JSON line it prints. The module is loaded by its path, with
+    the checkout's bench helpers first (an older tree's bench lacks them); then ``src`` goes ahead of
+    everything, so what ``call`` imports (the bridge, wsgi) is the tree's."""
+    code = (f"import sys, importlib.util; sys.path[:0] = [{str(ROOT)!r}]; "
+            f"spec = importlib.util.spec_from_file_location('bench_probe', {file!r}); "
+            f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+            f"sys.path[:0] = [{str(src)!r}]; m.{call}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
+    done = subprocess.run([str(PY), "-c", code], env=env, cwd=src, capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def export(rev: str, work: Path, name: str = "before") -> tuple[str, Path]:
     """``rev`` exported with ``git archive`` into ``work/<name>-src``: (its short hash, the tree)."""
     short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True,

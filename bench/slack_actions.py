@@ -44,6 +44,7 @@ from bench.harness import (
     Proc,
     export,
     migrate_tree,
+    probe,
     rss_mb,
     span,
     tree_env,
@@ -239,17 +240,7 @@ def _profile_child(clicks: int, cprofile: bool = False) -> None:
 
 
 def _child(src: Path, clicks: int) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-    # This file's probe and the bench helpers of the checkout (an old tree's bench lacks them), then
-    # the bridge and wsgi of ``src`` ahead of everything (none of them is imported before that).
-    code = (f"import sys, importlib.util; sys.path[:0] = [{str(ROOT)!r}]; "
-            f"spec = importlib.util.spec_from_file_location('sa_probe', {__file__!r}); "
-            f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-            f"sys.path[:0] = [{str(src)!r}]; m._profile_child({clicks})")
-    done = subprocess.run([str(PY), "-c", code], env=env, cwd=src, capture_output=True, text=True, timeout=600)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-2000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return probe(__file__, src, f"_profile_child({clicks})")
 
 
 def profile(a: argparse.Namespace) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import payloads
-from bench.harness import PY, ROOT, export, pct, span
+from bench.harness import ROOT, export, pct, probe, span
 from bench.rounds import escalated_cases, seed_cases, slack_pool
 
 RESULTS = Path(__file__).resolve().parent / "results" / "slack-handover.json"
@@ -114,15 +114,7 @@ def _child(src: str, clicks: int, gap: float) -> None:
 
 
 def _run(src: Path, clicks: int, gap: float) -> dict[str, Any]:
-    code = (f"import sys, importlib.util; sys.path[:0] = [{str(ROOT)!r}]; "
-            f"spec = importlib.util.spec_from_file_location('sh_probe', {__file__!r}); "
-            f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-            f"sys.path[:0] = [{str(src)!r}]; m._child({str(src)!r}, {clicks}, {gap})")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-    done = subprocess.run([str(PY), "-c", code], env=env, cwd=src, capture_output=True, text=True, timeout=900)
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return probe(__file__, src, f"_child({str(src)!r}, {clicks}, {gap})", timeout=900)
 
 
 def _load() -> str:

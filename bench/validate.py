@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.harness import PY, ROOT, export
+from bench.harness import ROOT, export, probe
 
 SIZES = {"1k": 1_000, "10k": 10_000, "50k": 50_000, "500k": 500_000}
 RESULTS = ROOT / "bench" / "results" / "validate.json"
@@ -43,14 +42,8 @@ def measure(size: int) -> dict[str, Any]:  # pragma: no cover - runs in a child
     return {"us": (time.process_time() - started) / n * 1e6, "messages": len(data["conversation"]["messages"])}
 
 
-def _child(tree: Path, size: int) -> dict[str, Any]:
-    # The tree's bridge first on the path; this file loaded by its path (an older tree has none).
-    code = (f"import importlib.util, json, sys; sys.path[:0] = [{str(tree)!r}, {str(ROOT)!r}]; "
-            f"spec = importlib.util.spec_from_file_location('validate_probe', {__file__!r}); "
-            f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-            f"print(json.dumps(m.measure({size})))")
-    done = subprocess.run([str(PY), "-c", code], cwd=tree, capture_output=True, text=True, timeout=600, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+def report(size: int) -> None:  # pragma: no cover - runs in a child
+    print(json.dumps(measure(size)), flush=True)
 
 
 def main() -> None:
@@ -68,7 +61,7 @@ def main() -> None:
         messages = 0
         for _ in range(a.rounds):
             for variant, tree in (("before", old), ("after", ROOT)):
-                got = _child(tree, SIZES[name])
+                got = probe(__file__, tree, f"report({SIZES[name]})")
                 runs[variant].append(got["us"])
                 messages = got["messages"]
         med = {k: statistics.median(v) for k, v in runs.items()}
